@@ -1,0 +1,56 @@
+"""SQS (audience queue) → scans one profile segment and enqueues delivery jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from shared import wiring
+from shared.batch_campaigns import AudienceWorker, SegmentTask
+from shared.clock import SystemClock
+from shared.ports import DeadLetters
+from shared.sqs_records import run_or_park
+from shared.topology import AUDIENCE_QUEUE
+
+logger = Logger(service="nudge-audience")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@dataclass(frozen=True)
+class AudiencePorts:
+    worker: AudienceWorker
+    dead_letters: DeadLetters
+
+
+@cache
+def default_ports() -> AudiencePorts:
+    worker = AudienceWorker(
+        wiring.catalog(), wiring.profile_store(), wiring.queue("delivery_queue_url"),
+        wiring.queue("audience_queue_url"), SystemClock(),
+    )
+    return AudiencePorts(worker, wiring.dead_letters())
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any, ports: AudiencePorts | None = None) -> dict[str, Any]:
+    ports = ports or default_ports()
+
+    def work_on(record: SQSRecord) -> None:
+        def work() -> None:
+            task = SegmentTask.model_validate_json(record.body)
+            result = ports.worker.work(task, context.get_remaining_time_in_millis)
+            logger.info("segment worked", extra={"campaign_id": task.campaign_id, "segment": task.segment,
+                                                 "scanned": result.scanned, "enqueued": result.enqueued,
+                                                 "continued": result.continued})
+
+        run_or_park(
+            work, body=record.body, receive_count=int(record.attributes.approximate_receive_count),
+            max_receives=AUDIENCE_QUEUE.max_receive_count, dead_letters=ports.dead_letters, source="audience",
+        )
+
+    return process_partial_response(event=event, record_handler=work_on, processor=processor, context=context)

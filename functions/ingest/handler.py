@@ -1,0 +1,49 @@
+"""SQS (ingest queue) → profiles. Reports partial batch failures so only failed users are retried."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from shared import wiring
+from shared.clock import Clock, SystemClock
+from shared.ingest import QueueRecord, ingest_batch
+from shared.ports import DeadLetters, ProfileStore
+
+logger = Logger(service="nudge-ingest")
+
+
+@dataclass(frozen=True)
+class IngestPorts:
+    profiles: ProfileStore
+    dead_letters: DeadLetters
+    clock: Clock
+
+
+@cache
+def default_ports() -> IngestPorts:
+    return IngestPorts(wiring.profile_store(), wiring.dead_letters(), SystemClock())
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = None) -> dict[str, Any]:
+    ports = ports or default_ports()
+    records = [
+        QueueRecord(r["messageId"], r["body"], int(r.get("attributes", {}).get("ApproximateReceiveCount", 1)))
+        for r in event.get("Records", [])
+    ]
+    outcome = ingest_batch(records, ports.profiles, ports.dead_letters, ports.clock)
+    for record_id, reason in outcome.rejected:
+        logger.warning("event rejected", extra={"record_id": record_id, "reason": reason})
+    logger.info(
+        "batch ingested",
+        extra={
+            "records": len(records), "applied": outcome.events_applied, "duplicates": outcome.duplicates,
+            "rejected": len(outcome.rejected), "failed": len(outcome.failed_record_ids),
+            "profiles_written": outcome.profiles_written,
+        },
+    )
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in outcome.failed_record_ids]}

@@ -1,0 +1,28 @@
+"""EventBridge Scheduler (one schedule per batch campaign) → one audience task per scan segment."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from shared import wiring
+from shared.batch_campaigns import Planner
+
+logger = Logger(service="nudge-planner")
+
+
+@cache
+def default_planner() -> Planner:
+    return Planner(wiring.catalog(), wiring.queue("audience_queue_url"), wiring.settings().audience_segments)
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any, planner: Planner | None = None) -> dict[str, Any]:
+    planner = planner or default_planner()
+    campaign_id, occurrence = str(event["campaign_id"]), str(event["occurrence"])
+    segments = planner.plan(campaign_id, occurrence)
+    logger.info("occurrence planned", extra={"campaign_id": campaign_id, "occurrence": occurrence,
+                                             "segments": segments})
+    return {"campaign_id": campaign_id, "occurrence": occurrence, "segments": segments}

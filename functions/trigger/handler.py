@@ -1,0 +1,48 @@
+"""EventBridge rule (one per L4 campaign) → delivery job. Invoked asynchronously."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from shared import wiring
+from shared.clock import SystemClock
+from shared.events import EventRejected
+from shared.ports import DeadLetters
+from shared.sqs_records import PERMANENT_ERRORS, reason_of
+from shared.triggers import TriggerEvaluator
+
+logger = Logger(service="nudge-trigger")
+
+
+@dataclass(frozen=True)
+class TriggerPorts:
+    evaluator: TriggerEvaluator
+    dead_letters: DeadLetters
+
+
+@cache
+def default_ports() -> TriggerPorts:
+    evaluator = TriggerEvaluator(
+        wiring.catalog(), wiring.profile_store(), wiring.queue("delivery_queue_url"), SystemClock()
+    )
+    return TriggerPorts(evaluator, wiring.dead_letters())
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any, ports: TriggerPorts | None = None) -> dict[str, Any]:
+    ports = ports or default_ports()
+    campaign_id = str(event.get("campaign_id"))
+    try:
+        outcome = ports.evaluator.handle(campaign_id, event.get("event") or {})
+    except (EventRejected, *PERMANENT_ERRORS) as error:
+        reason = error.reason if isinstance(error, EventRejected) else reason_of(error)
+        ports.dead_letters.park(json.dumps(event), reason, source="trigger")
+        logger.warning("trigger parked", extra={"campaign_id": campaign_id, "reason": reason})
+        return {"status": "parked", "reason": reason}
+    logger.info("trigger evaluated", extra={"campaign_id": campaign_id, "status": outcome.status})
+    return {"status": outcome.status, "send_key": outcome.job.send_key if outcome.job else None}

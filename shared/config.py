@@ -1,0 +1,52 @@
+"""Function configuration, validated once at cold start from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from shared.topology import DELIVERY_QUEUE, AUDIENCE_QUEUE, INBOX, MESSAGES, PROFILES
+
+BUNDLE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseModel):
+    """Everything a function reads from its environment; absent values are ``None``."""
+
+    profiles_table: str | None = None
+    messages_table: str | None = None
+    inbox_table: str | None = None
+    delivery_queue_url: str | None = None
+    audience_queue_url: str | None = None
+    dead_letter_queue_url: str | None = None
+    sender_email: str | None = None
+    ses_configuration_set: str | None = None
+    audience_segments: int = Field(default=8, ge=1, le=1_000_000)
+    catalog_dir: Path = BUNDLE_ROOT / "campaigns"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values = {
+            "profiles_table": env.get(PROFILES.env_var),
+            "messages_table": env.get(MESSAGES.env_var),
+            "inbox_table": env.get(INBOX.env_var),
+            "delivery_queue_url": env.get(DELIVERY_QUEUE.env_var),
+            "audience_queue_url": env.get(AUDIENCE_QUEUE.env_var),
+            "dead_letter_queue_url": env.get("DEAD_LETTER_QUEUE_URL"),
+            "sender_email": env.get("SENDER_EMAIL"),
+            "ses_configuration_set": env.get("SES_CONFIGURATION_SET") or None,
+        }
+        if env.get("AUDIENCE_SEGMENTS"):
+            values["audience_segments"] = env["AUDIENCE_SEGMENTS"]
+        if env.get("CAMPAIGN_CATALOG_DIR"):
+            values["catalog_dir"] = env["CAMPAIGN_CATALOG_DIR"]
+        return cls.model_validate(values)
+
+    def require(self, *names: str) -> None:
+        missing = [n for n in names if getattr(self, n) in (None, "")]
+        if missing:
+            raise RuntimeError(f"missing configuration: {', '.join(missing)} (set by the CDK stack)")

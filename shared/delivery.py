@@ -1,0 +1,146 @@
+"""Delivery: the one place that decides whether a message goes out, renders it and sends it.
+
+A job carries a deterministic send key (campaign + occurrence or triggering event + user). The key
+is claimed in the send log with a conditional write before the provider is called, so a job that
+SQS delivers twice sends once. Later guards (frequency caps, quiet hours, suppression, holdout)
+plug in at :func:`decide` and explain themselves with a reason code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.campaigns import Campaign, Catalog, ChannelName
+from shared.clock import Clock
+from shared.ports import MessageChannel, ProfileStore, SendLog, SendLogEntry
+from shared.profile import Profile, audience_view
+from shared.render import render_message
+
+# Longer than the deliver function's timeout: a claim older than this belongs to a crashed attempt.
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+class TriggerContext(BaseModel):
+    """The behavioural event that caused an L4 message; its properties feed the template."""
+
+    event: str
+    message_id: str
+    timestamp: datetime
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeliveryJob(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    send_key: str = Field(min_length=1, max_length=512)
+    campaign_id: str
+    user_id: str
+    occurrence: str
+    trigger: TriggerContext | None = None
+
+    @classmethod
+    def for_occurrence(cls, campaign_id: str, occurrence: str, user_id: str) -> DeliveryJob:
+        return cls(
+            send_key=f"{campaign_id}#{occurrence}#{user_id}", campaign_id=campaign_id,
+            user_id=user_id, occurrence=occurrence,
+        )
+
+    @classmethod
+    def for_trigger(cls, campaign_id: str, user_id: str, trigger: TriggerContext) -> DeliveryJob:
+        return cls(
+            send_key=f"{campaign_id}#{trigger.message_id}#{user_id}", campaign_id=campaign_id,
+            user_id=user_id, occurrence=trigger.timestamp.isoformat(), trigger=trigger,
+        )
+
+
+class PermanentDeliveryError(ValueError):
+    """A job that can never succeed (unknown campaign, invalid job): park it, don't retry it."""
+
+
+@dataclass(frozen=True)
+class SendDecision:
+    status: str  # "sent" | "skipped" | "duplicate"
+    reason: str | None = None
+    channel: ChannelName | None = None
+    provider_message_id: str | None = None
+
+
+def reachable(channel: ChannelName, profile: Profile) -> bool:
+    """Whether the shopper can receive ``channel`` at all: an address and consent for it."""
+    traits = profile.traits
+    consent = traits.get("consent") if isinstance(traits.get("consent"), dict) else {}
+    if channel == "email":
+        return bool(traits.get("email")) and consent.get("email") is True
+    if channel == "push":
+        return bool(traits.get("push_endpoint")) and consent.get("push") is True
+    return consent.get("in_app", True) is not False
+
+
+def choose_channel(campaign: Campaign, profile: Profile) -> ChannelName | None:
+    return next((c for c in campaign.channel_order() if reachable(c, profile)), None)
+
+
+def template_context(
+    campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime
+) -> dict[str, Any]:
+    view = audience_view(profile, now)
+    user = {**{k.replace(".", "_"): v for k, v in view.items()}, "user_id": profile.user_id}
+    cart = profile.cart.model_dump(mode="json") if profile.cart else None
+    return {
+        "user": user,
+        "cart": cart,
+        "event": job.trigger.properties if job.trigger else {},
+        "campaign": {"id": campaign.id, "name": campaign.name},
+    }
+
+
+@dataclass
+class Deliverer:
+    catalog: Catalog
+    profiles: ProfileStore
+    send_log: SendLog
+    channels: Mapping[str, MessageChannel]
+    clock: Clock
+
+    def deliver(self, job: DeliveryJob) -> SendDecision:
+        campaign = self.catalog.get(job.campaign_id)
+        if campaign is None:
+            raise PermanentDeliveryError(f"unknown campaign {job.campaign_id!r}")
+        now = self.clock.now()
+        entry = SendLogEntry(
+            user_id=job.user_id, send_key=job.send_key, campaign_id=campaign.id, level=campaign.level,
+            channel=None, status="skipped", at=now.isoformat(), occurrence=job.occurrence,
+        )
+        profile = self.profiles.get(job.user_id)
+        if profile is None:
+            return self._skip(entry, "unknown_user")
+        if not campaign.is_active(now):
+            return self._skip(entry, "campaign_inactive")
+        channel = choose_channel(campaign, profile)
+        if channel is None:
+            return self._skip(entry, "no_reachable_channel")
+        claimed = SendLogEntry(**{**entry.__dict__, "channel": channel, "status": "claimed"})
+        if not self.send_log.claim(claimed, lease_expired_before=(now - CLAIM_LEASE).isoformat()):
+            return SendDecision("duplicate", "already_sent_or_in_flight", channel)
+        message = render_message(campaign, channel, job.send_key, template_context(campaign, profile, job, now))
+        recipient = {**profile.traits, "user_id": profile.user_id, "now": now}
+        try:
+            provider_id = self.channels[channel].send(message, recipient)
+        except Exception as error:
+            self.send_log.complete(
+                SendLogEntry(**{**claimed.__dict__, "status": "failed", "reason": type(error).__name__})
+            )
+            raise
+        self.send_log.complete(
+            SendLogEntry(**{**claimed.__dict__, "status": "sent", "provider_message_id": provider_id})
+        )
+        return SendDecision("sent", None, channel, provider_id)
+
+    def _skip(self, entry: SendLogEntry, reason: str) -> SendDecision:
+        self.send_log.record(SendLogEntry(**{**entry.__dict__, "reason": reason}))
+        return SendDecision("skipped", reason)

@@ -1,0 +1,108 @@
+"""The event contract: a Segment-Spec payload carried as the EventBridge ``detail``.
+
+Apps already tracked with Segment or RudderStack can forward to the bus unchanged, so the
+contract is Segment's, not ours: unknown event names and extra fields are kept, and only what
+Nudge cannot work without (a type, an id, a user, a time) is required.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+MAX_ID_LENGTH = 256
+MAX_EVENT_NAME_LENGTH = 200
+# Events whose timestamps are this far from the clock are almost always device-clock bugs.
+MAX_FUTURE_SKEW = timedelta(days=1)
+MAX_PAST_AGE = timedelta(days=365 * 5)
+
+
+class EventRejected(ValueError):
+    """A payload Nudge cannot store; ``reason`` names the field and what was wrong with it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SegmentEvent(BaseModel):
+    """One Segment call (track / identify / page / screen / group / alias)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    type: Literal["track", "identify", "page", "screen", "group", "alias"]
+    event: str | None = Field(default=None, min_length=1, max_length=MAX_EVENT_NAME_LENGTH)
+    user_id: str | None = Field(default=None, alias="userId", min_length=1, max_length=MAX_ID_LENGTH)
+    anonymous_id: str | None = Field(
+        default=None, alias="anonymousId", min_length=1, max_length=MAX_ID_LENGTH
+    )
+    message_id: str = Field(alias="messageId", min_length=1, max_length=MAX_ID_LENGTH)
+    timestamp: datetime
+    name: str | None = Field(default=None, max_length=MAX_EVENT_NAME_LENGTH)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    traits: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _required_by_type(self) -> SegmentEvent:
+        if self.type == "track" and not self.event:
+            raise ValueError("a track call needs 'event' (the event name)")
+        if not self.user_id and not self.anonymous_id:
+            raise ValueError("needs 'userId' or 'anonymousId'")
+        return self
+
+    @property
+    def profile_id(self) -> str:
+        """The profile this event belongs to; anonymous visitors get their own profile."""
+        return self.user_id if self.user_id else f"anon:{self.anonymous_id}"
+
+    @property
+    def behaviour_name(self) -> str:
+        """The name aggregates are counted under: the track event name, else the call type."""
+        if self.type == "track" and self.event:
+            return self.event
+        return {"page": "Page Viewed", "screen": "Screen Viewed"}.get(self.type, self.type)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming every bad field, e.g. ``detail.messageId: Field required``."""
+    parts = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(p) for p in item["loc"] if p not in {"function-after"})
+        prefix = f"detail.{location}" if location else "detail"
+        parts.append(f"{prefix}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_detail(detail: Any, now: datetime | None = None) -> SegmentEvent:
+    """Validate one EventBridge ``detail``; raise :class:`EventRejected` with a precise reason."""
+    if not isinstance(detail, dict):
+        raise EventRejected(f"detail: expected a JSON object, got {type(detail).__name__}")
+    try:
+        event = SegmentEvent.model_validate(detail)
+    except ValidationError as error:
+        raise EventRejected(describe_validation_error(error)) from None
+    if now is not None:
+        if event.timestamp > now + MAX_FUTURE_SKEW:
+            raise EventRejected(f"detail.timestamp: {event.timestamp.isoformat()} is in the future")
+        if event.timestamp < now - MAX_PAST_AGE:
+            raise EventRejected(f"detail.timestamp: {event.timestamp.isoformat()} is too old")
+    return event
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema app teams validate against (published as docs/event.schema.json)."""
+    schema = SegmentEvent.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Nudge event (Segment-Spec payload in the EventBridge detail)"
+    return schema

@@ -1,0 +1,104 @@
+"""Ingest: validate a batch of bus events and fold them into profiles, one write per user.
+
+A malformed payload is parked in the dead-letter queue with the reason and never fails its
+batch-mates; a user whose profile cannot be written (conflicts that do not settle, throttling)
+fails only that user's records, which SQS then redelivers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shared.clock import Clock
+from shared.events import EventRejected, SegmentEvent, parse_detail
+from shared.ports import DeadLetters, ProfileStore
+from shared.profile import Profile, fold_events
+
+MAX_WRITE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class QueueRecord:
+    """An SQS record as ingest needs it: its id (for partial batch failures) and body."""
+
+    record_id: str
+    body: str
+    receive_count: int = 1
+
+
+@dataclass
+class IngestOutcome:
+    failed_record_ids: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    events_applied: int = 0
+    duplicates: int = 0
+    profiles_written: int = 0
+
+
+def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
+    try:
+        envelope = json.loads(record.body)
+    except json.JSONDecodeError as error:
+        raise EventRejected(f"body: not JSON ({error.msg} at position {error.pos})") from None
+    if not isinstance(envelope, dict) or "detail" not in envelope:
+        raise EventRejected("body: not an EventBridge event (no 'detail')")
+    return parse_detail(envelope["detail"], now=clock.now())
+
+
+def ingest_batch(
+    records: Sequence[QueueRecord], profiles: ProfileStore, dead_letters: DeadLetters, clock: Clock
+) -> IngestOutcome:
+    outcome = IngestOutcome()
+    by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
+    for record in records:
+        try:
+            event = _event_of(record, clock)
+        except EventRejected as rejected:
+            try:
+                dead_letters.park(record.body, rejected.reason, source="ingest")
+            except Exception:
+                outcome.failed_record_ids.append(record.record_id)
+            else:
+                outcome.rejected.append((record.record_id, rejected.reason))
+            continue
+        by_user[event.profile_id].append((record, event))
+    if not by_user:
+        return outcome
+
+    try:
+        current = profiles.get_many(list(by_user))
+    except Exception:
+        outcome.failed_record_ids.extend(r.record_id for items in by_user.values() for r, _ in items)
+        return outcome
+
+    for user_id, items in by_user.items():
+        events = [e for _, e in items]
+        try:
+            written = _fold_and_save(user_id, events, current.get(user_id), profiles, outcome)
+        except Exception:
+            written = False
+        if not written:
+            outcome.failed_record_ids.extend(r.record_id for r, _ in items)
+    return outcome
+
+
+def _fold_and_save(
+    user_id: str, events: list[SegmentEvent], profile: Profile | None, profiles: ProfileStore,
+    outcome: IngestOutcome,
+) -> bool:
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        base = profile or Profile(user_id=user_id)
+        result = fold_events(base, events)
+        if result.applied == 0:
+            outcome.duplicates += result.duplicates
+            return True
+        if profiles.save(result.profile):
+            outcome.events_applied += result.applied
+            outcome.duplicates += result.duplicates
+            outcome.profiles_written += 1
+            return True
+        profile = profiles.get(user_id)  # another writer got there first: fold onto what it wrote
+    return False

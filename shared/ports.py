@@ -1,0 +1,66 @@
+"""The small interfaces domain code talks to; adapters in ``shared/adapters`` implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared.profile import Profile
+
+
+class ProfileStore(Protocol):
+    def get(self, user_id: str) -> Profile | None: ...
+
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, Profile]: ...
+
+    def save(self, profile: Profile) -> bool:
+        """Write ``profile`` if nobody else wrote since it was read (its ``version``); True if written."""
+        ...
+
+    def scan_segment(
+        self, segment: int, total_segments: int, start_key: Mapping[str, Any] | None, limit: int
+    ) -> tuple[list[Profile], Mapping[str, Any] | None]: ...
+
+
+class WorkQueue(Protocol):
+    def send_many(self, bodies: Sequence[str]) -> None: ...
+
+
+class DeadLetters(Protocol):
+    def park(self, body: str, reason: str, source: str) -> None:
+        """Keep a message that cannot be processed, with the reason, for inspection and redrive."""
+        ...
+
+
+@dataclass(frozen=True)
+class SendLogEntry:
+    user_id: str
+    send_key: str
+    campaign_id: str
+    level: str
+    channel: str | None
+    status: str
+    reason: str | None = None
+    provider_message_id: str | None = None
+    at: str = ""
+    occurrence: str = ""
+
+
+class SendLog(Protocol):
+    def claim(self, entry: SendLogEntry, lease_expired_before: str) -> bool:
+        """Record the intent to send; False when this send key was already sent or is in flight."""
+        ...
+
+    def complete(self, entry: SendLogEntry) -> None: ...
+
+    def record(self, entry: SendLogEntry) -> None:
+        """Log a decision not to send (no reachable channel, unknown user, ...) once per send key."""
+        ...
+
+
+class MessageChannel(Protocol):
+    def send(self, message: Any, recipient: Mapping[str, Any]) -> str:
+        """Deliver a rendered message; return the provider's message id."""
+        ...
+

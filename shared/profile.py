@@ -1,0 +1,277 @@
+"""Shopper profiles: traits (L1), behavioural aggregates (L2), scores (L3) and live state (L4).
+
+Folding events into a profile is pure: :func:`fold_events` takes a profile and a user's events
+from one batch and returns the new profile. The ingest handler reads every profile of a batch in
+one request and writes each changed profile once, so the hot path costs one write per user per
+batch, with the event ids recorded in the same write that updates the aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import SegmentEvent
+
+RETENTION_DAYS = 120
+RECENT_EVENT_IDS = 300
+MAX_BEHAVIOURS = 200
+MAX_TRAITS = 100
+MAX_TRAIT_LENGTH = 2048
+MAX_CART_ITEMS = 50
+MAX_CATEGORIES = 100
+OTHER_BEHAVIOUR = "(other)"
+CENT = Decimal("0.01")
+
+
+class CartItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    product_id: str
+    sku: str | None = None
+    name: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    price: Decimal | None = None
+    quantity: int = 1
+    image_url: str | None = None
+    url: str | None = None
+
+
+class Cart(BaseModel):
+    cart_id: str | None = None
+    items: list[CartItem] = Field(default_factory=list)
+    updated_at: datetime
+    checkout_started_at: datetime | None = None
+
+    @property
+    def value(self) -> Decimal:
+        return sum(((i.price or Decimal(0)) * i.quantity for i in self.items), Decimal(0))
+
+
+class Profile(BaseModel):
+    """One shopper. ``version`` guards the read-modify-write against concurrent writers."""
+
+    user_id: str
+    traits: dict[str, Any] = Field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = Field(default_factory=dict)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    orders: int = 0
+    revenue: Decimal = Decimal(0)
+    last_order_at: datetime | None = None
+    category_views: dict[str, int] = Field(default_factory=dict)
+    category_purchases: dict[str, int] = Field(default_factory=dict)
+    cart: Cart | None = None
+    scores: dict[str, Any] = Field(default_factory=dict)
+    recent_event_ids: list[str] = Field(default_factory=list)
+    version: int = 0
+
+    def count(self, behaviour: str, days: int, now: datetime) -> int:
+        """Events named ``behaviour`` in the ``days`` calendar days (UTC) up to ``now``."""
+        first = (now - timedelta(days=days - 1)).date().isoformat()
+        last = now.date().isoformat()
+        return sum(n for day, n in self.counts.get(behaviour, {}).items() if first <= day <= last)
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    profile: Profile
+    applied: int
+    duplicates: int
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return amount.quantize(CENT) if amount.is_finite() else None
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:MAX_TRAIT_LENGTH]
+    if isinstance(value, float):
+        return _money(value) if value == value else None
+    if isinstance(value, dict):
+        return {str(k)[:128]: _bounded(v) for k, v in list(value.items())[:MAX_TRAITS]}
+    if isinstance(value, list):
+        return [_bounded(v) for v in value[:MAX_TRAITS]]
+    return value
+
+
+_TRAIT_ALIASES = {"firstName": "first_name", "lastName": "last_name", "push_endpoint_arn": "push_endpoint"}
+
+
+def normalize_traits(event: SegmentEvent) -> dict[str, Any]:
+    """Segment's reserved traits, mapped onto the names audiences and templates use."""
+    raw = dict(event.traits)
+    traits: dict[str, Any] = {}
+    for key, value in raw.items():
+        traits[_TRAIT_ALIASES.get(key, key)] = value
+    address = raw.get("address")
+    if isinstance(address, dict):
+        for part in ("country", "city"):
+            if address.get(part):
+                traits.setdefault(part, address[part])
+    if isinstance(traits.get("country"), str):
+        traits["country"] = traits["country"].upper()
+    context = event.context
+    if "timezone" not in traits and isinstance(context.get("timezone"), str):
+        traits["timezone"] = context["timezone"]
+    if "language" not in traits and isinstance(context.get("locale"), str):
+        traits["language"] = context["locale"].split("-")[0].lower()
+    consent = traits.get("consent") if isinstance(traits.get("consent"), dict) else {}
+    for channel in ("email", "push", "in_app"):
+        flat = traits.pop(f"{channel}_opt_in", None)
+        if isinstance(flat, bool):
+            consent[channel] = flat
+    if consent:
+        traits["consent"] = {k: bool(v) for k, v in consent.items() if k in {"email", "push", "in_app"}}
+    return {k: _bounded(v) for k, v in traits.items() if v is not None}
+
+
+def _bump(counter: dict[str, int], key: str, by: int, limit: int) -> None:
+    if key in counter or len(counter) < limit:
+        counter[key] = counter.get(key, 0) + by
+
+
+def _cart_item(properties: Mapping[str, Any]) -> CartItem | None:
+    product_id = properties.get("product_id") or properties.get("sku")
+    if not product_id:
+        return None
+    quantity = properties.get("quantity", 1)
+    return CartItem(
+        product_id=str(product_id)[:256],
+        sku=_str(properties.get("sku")), name=_str(properties.get("name")),
+        category=_str(properties.get("category")), brand=_str(properties.get("brand")),
+        price=_money(properties.get("price")),
+        quantity=quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1,
+        image_url=_str(properties.get("image_url")), url=_str(properties.get("url")),
+    )
+
+
+def _str(value: Any) -> str | None:
+    return str(value)[:MAX_TRAIT_LENGTH] if value is not None else None
+
+
+def _apply(profile: Profile, event: SegmentEvent) -> None:
+    at = event.timestamp
+    profile.first_seen = min(profile.first_seen or at, at)
+    profile.last_seen = max(profile.last_seen or at, at)
+    if event.type == "identify":
+        merged = {**profile.traits, **normalize_traits(event)}
+        if "consent" in profile.traits and "consent" in merged:
+            merged["consent"] = {**profile.traits["consent"], **merged["consent"]}
+        profile.traits = dict(list(merged.items())[:MAX_TRAITS])
+        return
+    name = event.behaviour_name
+    if name not in profile.counts and len(profile.counts) >= MAX_BEHAVIOURS:
+        name = OTHER_BEHAVIOUR
+    profile.counts.setdefault(name, {})
+    _bump(profile.counts[name], at.date().isoformat(), 1, limit=10_000)
+    props = event.properties
+    category = props.get("category")
+    if name == "Product Viewed" and isinstance(category, str):
+        _bump(profile.category_views, category[:128], 1, MAX_CATEGORIES)
+    elif name == "Product Added":
+        item = _cart_item(props)
+        if item is not None:
+            cart = profile.cart or Cart(cart_id=_str(props.get("cart_id")), updated_at=at)
+            existing = next((i for i in cart.items if i.product_id == item.product_id), None)
+            if existing is not None:
+                existing.quantity += item.quantity
+            elif len(cart.items) < MAX_CART_ITEMS:
+                cart.items.append(item)
+            cart.updated_at = at
+            profile.cart = cart
+    elif name == "Product Removed" and profile.cart is not None:
+        product_id = str(props.get("product_id") or props.get("sku") or "")
+        profile.cart.items = [i for i in profile.cart.items if i.product_id != product_id]
+        profile.cart.updated_at = at
+        if not profile.cart.items:
+            profile.cart = None
+    elif name == "Checkout Started" and profile.cart is not None:
+        profile.cart.checkout_started_at = at
+    elif name == "Order Completed":
+        profile.orders += 1
+        amount = _money(props.get("revenue")) or _money(props.get("total")) or Decimal(0)
+        profile.revenue = (profile.revenue + amount).quantize(CENT)
+        profile.last_order_at = max(profile.last_order_at or at, at)
+        products = props.get("products")
+        for product in products if isinstance(products, list) else []:
+            if isinstance(product, dict) and isinstance(product.get("category"), str):
+                quantity = product.get("quantity", 1)
+                _bump(
+                    profile.category_purchases, product["category"][:128],
+                    quantity if isinstance(quantity, int) and quantity > 0 else 1, MAX_CATEGORIES,
+                )
+        if profile.cart is not None and profile.cart.updated_at <= at:
+            profile.cart = None
+
+
+def _prune(profile: Profile, newest: datetime) -> None:
+    horizon = (newest - timedelta(days=RETENTION_DAYS)).date().isoformat()
+    for name in list(profile.counts):
+        days = {d: n for d, n in profile.counts[name].items() if d > horizon}
+        if days:
+            profile.counts[name] = days
+        else:
+            del profile.counts[name]
+
+
+def fold_events(profile: Profile, events: Iterable[SegmentEvent]) -> FoldResult:
+    """Apply one batch's events (any order, possibly duplicated) to a copy of ``profile``."""
+    folded = profile.model_copy(deep=True)
+    seen = set(folded.recent_event_ids)
+    applied = duplicates = 0
+    new_ids: list[str] = []
+    for event in sorted(events, key=lambda e: e.timestamp):
+        if event.message_id in seen:
+            duplicates += 1
+            continue
+        seen.add(event.message_id)
+        new_ids.append(event.message_id)
+        _apply(folded, event)
+        applied += 1
+    if applied:
+        folded.recent_event_ids = (folded.recent_event_ids + new_ids)[-RECENT_EVENT_IDS:]
+        _prune(folded, folded.last_seen or datetime.now(UTC))
+    return FoldResult(folded, applied, duplicates)
+
+
+def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
+    """The flat attribute map that audience rules and templates read."""
+    traits = profile.traits
+    consent = traits.get("consent") if isinstance(traits.get("consent"), dict) else {}
+    view: dict[str, Any] = {k: v for k, v in traits.items() if not isinstance(v, dict | list)}
+    view.update(
+        {
+            "consent.email": bool(consent.get("email", False)),
+            "consent.push": bool(consent.get("push", False)),
+            "consent.in_app": bool(consent.get("in_app", True)),
+            "orders": profile.orders,
+            "revenue": float(profile.revenue),
+            "days_since_last_order": (now - profile.last_order_at).days if profile.last_order_at else None,
+            "days_since_last_seen": (now - profile.last_seen).days if profile.last_seen else None,
+            "cart_value": float(profile.cart.value) if profile.cart else 0.0,
+            "cart_items": sum(i.quantity for i in profile.cart.items) if profile.cart else 0,
+            "top_category": max(profile.category_views, key=profile.category_views.__getitem__)
+            if profile.category_views else None,
+        }
+    )
+    rfm = profile.scores.get("rfm")
+    if isinstance(rfm, dict):
+        view["rfm.segment"] = rfm.get("segment")
+    for score in ("purchase_propensity", "churn_risk"):
+        if score in profile.scores:
+            view[score] = profile.scores[score]
+    return view

@@ -1,0 +1,119 @@
+"""Rendering campaign content for one shopper: sandboxed Jinja2 with fallbacks.
+
+Templates are written by marketers and filled with shopper and event data, so they run in Jinja's
+sandbox, HTML is autoescaped, a missing attribute renders as empty (or the template's
+``| default(...)``) instead of failing the send, and every missing name is reported so the
+preview can show which fallbacks were used.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from shared.campaigns import Campaign, EmailContent, InAppContent, PushContent
+
+_HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class TemplateProblem(ValueError):
+    """A template that cannot be compiled; names the campaign, channel and field."""
+
+
+@dataclass
+class RenderedMessage:
+    campaign_id: str
+    send_key: str
+    channel: str
+    title: str
+    body_text: str
+    body_html: str | None = None
+    deep_link: str | None = None
+    cta_label: str | None = None
+    cta_url: str | None = None
+    expires_after_days: int = 14
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def tag_safe_send_key(self) -> str:
+        return _TAG_UNSAFE.sub("_", self.send_key)[:256]
+
+
+_missing: ContextVar[list[str] | None] = ContextVar("nudge_render_missing", default=None)
+
+
+class RecordingUndefined(Undefined):
+    """Renders as empty (so ``| default(...)`` works) and notes the name for the preview."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        missing = _missing.get()
+        name = self._undefined_name
+        if missing is not None and name is not None and name not in missing:
+            missing.append(str(name))
+
+
+@lru_cache(maxsize=2)
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    return SandboxedEnvironment(autoescape=autoescape, undefined=RecordingUndefined)
+
+
+@lru_cache(maxsize=1024)
+def _compile(source: str, autoescape: bool) -> Any:
+    return _environment(autoescape).from_string(source)
+
+
+def _render(source: str, context: Mapping[str, Any], autoescape: bool, missing: list[str]) -> str:
+    token = _missing.set(missing)
+    try:
+        return str(_compile(source, autoescape).render(context))
+    finally:
+        _missing.reset(token)
+
+
+def check_template(source: str, where: str) -> None:
+    """Raise :class:`TemplateProblem` for a syntax error, naming ``where`` and the line."""
+    try:
+        _compile(source, True)
+    except TemplateSyntaxError as error:
+        raise TemplateProblem(f"{where}: line {error.lineno}: {error.message}") from None
+
+
+def render_message(
+    campaign: Campaign, channel: str, send_key: str, context: Mapping[str, Any]
+) -> RenderedMessage:
+    """Render ``campaign``'s content for ``channel`` with ``context`` (user, event, campaign)."""
+    content = campaign.channels[channel]  # type: ignore[index]
+    missing: list[str] = []
+
+    def text(source: str | None) -> str:
+        return _render(source, context, False, missing).strip() if source else ""
+
+    if isinstance(content, EmailContent):
+        return RenderedMessage(
+            campaign.id, send_key, channel,
+            title=_HEADER_UNSAFE.sub(" ", text(content.subject)).strip(),
+            body_html=_render(content.html, context, True, missing),
+            body_text=text(content.text),
+            missing=missing,
+        )
+    if isinstance(content, PushContent):
+        return RenderedMessage(
+            campaign.id, send_key, channel, title=text(content.title), body_text=text(content.body),
+            deep_link=text(content.deep_link) or None, missing=missing,
+        )
+    if isinstance(content, InAppContent):
+        return RenderedMessage(
+            campaign.id, send_key, channel, title=text(content.title), body_text=text(content.body),
+            cta_label=text(content.cta_label) or None, cta_url=text(content.cta_url) or None,
+            expires_after_days=content.expires_after_days, missing=missing,
+        )
+    raise TemplateProblem(f"campaign {campaign.id}: no content for channel {channel!r}")

@@ -1,0 +1,44 @@
+"""What to do with an SQS record that fails: retry it, or park it with the reason.
+
+A permanent failure (a job that can never succeed) is parked at once; a transient one is left
+to SQS to redeliver, and parked with its last error on the final allowed receive, so nothing
+reaches the dead-letter queue without a reason and nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from shared.delivery import PermanentDeliveryError
+from shared.ports import DeadLetters
+
+T = TypeVar("T")
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (PermanentDeliveryError, ValidationError)
+
+
+def reason_of(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"invalid message: {where}: {first['msg']}"
+    return f"{type(error).__name__}: {error}"
+
+
+def run_or_park(
+    work: Callable[[], T], *, body: str, receive_count: int, max_receives: int,
+    dead_letters: DeadLetters, source: str,
+) -> T | None:
+    """Run ``work``; park and swallow permanent errors and last-attempt failures, re-raise the rest."""
+    try:
+        return work()
+    except PERMANENT_ERRORS as error:
+        dead_letters.park(body, reason_of(error), source)
+        return None
+    except Exception as error:
+        if receive_count >= max_receives:
+            dead_letters.park(body, f"gave up after {receive_count} attempts: {reason_of(error)}", source)
+            return None
+        raise

@@ -1,0 +1,223 @@
+"""The one definition of Nudge's resources, read by both the CDK stack and the local runtime.
+
+Table keys, queues and their consumers, event-bus rules and schedules live here and nowhere else:
+``infra/`` turns them into CloudFormation, ``nudge/local`` turns them into moto resources and
+routing, and ``tests/infra`` holds the synthesized template against these values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from shared.campaigns import Campaign
+
+BUS_NAME = "nudge"
+APP_EVENT_SOURCE = "nudge.app"
+# The bus is Nudge's own, so the ingest rule takes everything on it: a malformed payload must reach
+# ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
+MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}
+
+Access = Literal["read", "write", "read_write"]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.key.upper()}_TABLE"
+
+
+PROFILES = TableSpec("profiles", partition_key="user_id")
+MESSAGES = TableSpec("messages", partition_key="user_id", sort_key="send_key")
+INBOX = TableSpec("inbox", partition_key="user_id", sort_key="message_key", ttl_attribute="expires_at")
+TABLES = (PROFILES, MESSAGES, INBOX)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """An SQS work queue, its dead-letter queue and the function that drains it."""
+
+    key: str
+    consumer: str
+    batch_size: int
+    max_batching_window_s: int
+    visibility_timeout_s: int
+    max_receive_count: int
+    retention_days: int = 4
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.key.upper()}_QUEUE_URL"
+
+    @property
+    def dlq_key(self) -> str:
+        return f"{self.key}-dlq"
+
+    @property
+    def dlq_env_var(self) -> str:
+        return f"{self.key.upper()}_DLQ_URL"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function: what it runs and exactly which resources it touches."""
+
+    key: str
+    handler: str
+    description: str
+    memory_mb: int = 512
+    timeout_s: int = 30
+    tables: Mapping[str, Access] = field(default_factory=dict)
+    sends_to: tuple[str, ...] = ()
+    parks_in: str | None = None
+    on_failure: str | None = None
+    sends_email: bool = False
+    sends_push: bool = False
+
+
+INGEST_QUEUE = QueueSpec(
+    "ingest", consumer="ingest", batch_size=100, max_batching_window_s=2,
+    visibility_timeout_s=180, max_receive_count=5,
+)
+AUDIENCE_QUEUE = QueueSpec(
+    "audience", consumer="audience", batch_size=1, max_batching_window_s=0,
+    visibility_timeout_s=1800, max_receive_count=3,
+)
+DELIVERY_QUEUE = QueueSpec(
+    "delivery", consumer="deliver", batch_size=10, max_batching_window_s=1,
+    visibility_timeout_s=180, max_receive_count=5,
+)
+QUEUES = (INGEST_QUEUE, AUDIENCE_QUEUE, DELIVERY_QUEUE)
+
+# Asynchronously invoked functions (EventBridge → trigger, Scheduler → planner) park what they cannot
+# process here: the function itself for bad input (with the reason), Lambda's on-failure destination
+# for invocations that kept failing (with the error in the record).
+TRIGGER_DLQ_KEY = "trigger-dlq"
+PLANNER_DLQ_KEY = "planner-dlq"
+ASYNC_DLQS = (TRIGGER_DLQ_KEY, PLANNER_DLQ_KEY)
+DLQ_RETENTION_DAYS = 14
+ASYNC_RETRY_ATTEMPTS = 2
+
+FUNCTIONS = (
+    FunctionSpec(
+        "ingest", "functions.ingest.handler.handler",
+        "Validates events and folds them into shopper profiles (one write per user per batch).",
+        tables={PROFILES.key: "read_write"}, parks_in=INGEST_QUEUE.dlq_key,
+    ),
+    FunctionSpec(
+        "trigger", "functions.trigger.handler.handler",
+        "Turns a real-time (L4) behavioural event into a delivery job.",
+        memory_mb=256, tables={PROFILES.key: "read"}, sends_to=(DELIVERY_QUEUE.key,),
+        parks_in=TRIGGER_DLQ_KEY, on_failure=TRIGGER_DLQ_KEY,
+    ),
+    FunctionSpec(
+        "planner", "functions.planner.handler.handler",
+        "Splits a scheduled campaign occurrence into parallel-scan segments.",
+        memory_mb=256, sends_to=(AUDIENCE_QUEUE.key,), on_failure=PLANNER_DLQ_KEY,
+    ),
+    FunctionSpec(
+        "audience", "functions.audience.handler.handler",
+        "Scans one profile segment, evaluates the audience and enqueues delivery jobs.",
+        memory_mb=1024, timeout_s=300, tables={PROFILES.key: "read"}, sends_to=(DELIVERY_QUEUE.key,),
+        parks_in=AUDIENCE_QUEUE.dlq_key,
+    ),
+    FunctionSpec(
+        "deliver", "functions.deliver.handler.handler",
+        "Decides, renders and sends one message (email, push or in-app) exactly once.",
+        tables={PROFILES.key: "read", MESSAGES.key: "read_write", INBOX.key: "write"},
+        parks_in=DELIVERY_QUEUE.dlq_key, sends_email=True, sends_push=True,
+    ),
+)
+FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}
+QUEUES_BY_KEY = {q.key: q for q in QUEUES}
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """An EventBridge rule on the Nudge bus, with exactly one target: a queue or a function."""
+
+    key: str
+    pattern: Mapping[str, Any]
+    description: str
+    target_queue: str | None = None
+    target_function: str | None = None
+    campaign_id: str | None = None
+
+    def target_input(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """What a function target receives: the campaign id beside the whole original event."""
+        return {"campaign_id": self.campaign_id, "event": dict(event)}
+
+    @property
+    def input_template(self) -> str:
+        """The same payload as an EventBridge input transformer template (``aws.events.event.json``)."""
+        return '{"campaign_id": "%s", "event": <aws.events.event.json>}' % self.campaign_id
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge Scheduler schedule that starts one occurrence of a batch campaign."""
+
+    key: str
+    expression: str
+    timezone: str
+    campaign_id: str
+    target_function: str = "planner"
+    enabled: bool = True
+    retry_attempts: int = 3
+    max_event_age_s: int = 3600
+
+    @property
+    def input_template(self) -> dict[str, str]:
+        return {"campaign_id": self.campaign_id, "occurrence": "<aws.scheduler.scheduled-time>"}
+
+
+INGEST_RULE = RuleSpec(
+    "ingest-all", MATCH_ALL_EVENTS, "Every event on the Nudge bus goes to ingest.",
+    target_queue=INGEST_QUEUE.key,
+)
+
+
+def event_rules(campaigns: Iterable[Campaign]) -> list[RuleSpec]:
+    """The ingest rule plus one rule per enabled real-time (L4) campaign."""
+    rules = [INGEST_RULE]
+    for campaign in campaigns:
+        if campaign.trigger is not None and campaign.enabled:
+            rules.append(
+                RuleSpec(
+                    f"trigger-{campaign.id}", campaign.trigger.event_pattern(),
+                    f"L4 trigger for campaign {campaign.id}",
+                    target_function="trigger", campaign_id=campaign.id,
+                )
+            )
+    return rules
+
+
+def campaign_schedules(campaigns: Iterable[Campaign]) -> list[ScheduleSpec]:
+    """One schedule per batch (L1–L3) campaign."""
+    return [
+        ScheduleSpec(
+            f"campaign-{c.id}", c.schedule.expression, c.schedule.timezone, c.id, enabled=c.enabled
+        )
+        for c in campaigns
+        if c.schedule is not None
+    ]
+
+
+def function_environment(spec: FunctionSpec) -> dict[str, str]:
+    """Which env vars a function reads, mapped to the resource keys that fill them."""
+    env = {TABLES_BY_KEY[t].env_var: f"table:{t}" for t in spec.tables}
+    env.update({QUEUES_BY_KEY[q].env_var: f"queue:{q}" for q in spec.sends_to})
+    if spec.parks_in:
+        env["DEAD_LETTER_QUEUE_URL"] = f"queue:{spec.parks_in}"
+    return env
+
+
+TABLES_BY_KEY = {t.key: t for t in TABLES}
