@@ -80,7 +80,7 @@ def describe_validation_error(error: ValidationError) -> str:
     for item in error.errors(include_url=False):
         location = ".".join(str(p) for p in item["loc"] if p not in {"function-after"})
         prefix = f"detail.{location}" if location else "detail"
-        parts.append(f"{prefix}: {item['msg']}")
+        parts.append(f"{prefix}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

@@ -35,7 +35,7 @@ _RESERVED_IN_OR: Final = OPERATORS | {
     "ip-address-in-range", "ip-address-not-in-range",
 }
 _COMPARISONS: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
-    "=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.gt,
+    "=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
 _LOWER_BOUNDS: Final = frozenset({">", ">="})
 _UPPER_BOUNDS: Final = frozenset({"<", "<="})
@@ -116,15 +116,20 @@ def _leaf_values(value: Any) -> list[Any]:
 
 
 def _match_leaf(allowed: Sequence[Any], values: list[Any]) -> bool:
+    # Plain loops rather than any(<generator>): this is the per-event hot path.
     for matcher in allowed:
         if isinstance(matcher, Mapping):
             if "exists" in matcher:
                 if matcher["exists"] is bool(values):
                     return True
-            elif any(_match_operator(matcher, value) for value in values):
-                return True
-        elif any(_same_value(matcher, value) for value in values):
-            return True
+                continue
+            for value in values:
+                if _match_operator(matcher, value):
+                    return True
+        else:
+            for value in values:
+                if _same_value(matcher, value):
+                    return True
     return False
 
 
@@ -144,6 +149,8 @@ def _same_value(expected: Any, value: Any) -> bool:
 
 
 def _match_operator(matcher: Mapping[str, Any], value: Any) -> bool:
+    if len(matcher) != 1:
+        return False
     name, arg = next(iter(matcher.items()))
     if name == "anything-but":
         return not _excluded(arg, value)

@@ -8,6 +8,8 @@ batch, with the event ids recorded in the same write that updates the aggregates
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,8 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import SegmentEvent
 
-RETENTION_DAYS = 120
-RECENT_EVENT_IDS = 300
+# Day buckets serve rolling windows up to a month; older days fold into month buckets ("2026-10"),
+# so an active shopper's item stays a few KB (DynamoDB bills writes per KB).
+DAY_BUCKETS_KEPT = 35
+MONTH_BUCKETS_KEPT = 13
+# Duplicates arrive within minutes of the original (SQS / EventBridge retries); the last 100 events'
+# fingerprints (48-bit, 8 characters each) catch them in 800 bytes.
+RECENT_EVENTS = 100
+FINGERPRINT_LENGTH = 8
 MAX_BEHAVIOURS = 200
 MAX_TRAITS = 100
 MAX_TRAIT_LENGTH = 2048
@@ -69,14 +77,31 @@ class Profile(BaseModel):
     category_purchases: dict[str, int] = Field(default_factory=dict)
     cart: Cart | None = None
     scores: dict[str, Any] = Field(default_factory=dict)
-    recent_event_ids: list[str] = Field(default_factory=list)
+    seen_events: str = ""
     version: int = 0
+
+    def has_seen(self, message_id: str) -> bool:
+        return _seen(self.seen_events, fingerprint(message_id))
 
     def count(self, behaviour: str, days: int, now: datetime) -> int:
         """Events named ``behaviour`` in the ``days`` calendar days (UTC) up to ``now``."""
         first = (now - timedelta(days=days - 1)).date().isoformat()
         last = now.date().isoformat()
-        return sum(n for day, n in self.counts.get(behaviour, {}).items() if first <= day <= last)
+        return sum(
+            n for day, n in self.counts.get(behaviour, {}).items() if len(day) == 10 and first <= day <= last
+        )
+
+
+def fingerprint(message_id: str) -> str:
+    """A short, stable stand-in for an event id (collisions: ~1 in 10^12 per pair of events)."""
+    return base64.urlsafe_b64encode(hashlib.blake2b(message_id.encode(), digest_size=6).digest()).decode()
+
+
+def _seen(fingerprints: str, candidate: str) -> bool:
+    return any(
+        fingerprints[i:i + FINGERPRINT_LENGTH] == candidate
+        for i in range(0, len(fingerprints), FINGERPRINT_LENGTH)
+    )
 
 
 @dataclass(frozen=True)
@@ -167,17 +192,17 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
     at = event.timestamp
     profile.first_seen = min(profile.first_seen or at, at)
     profile.last_seen = max(profile.last_seen or at, at)
+    name = event.behaviour_name
+    if name not in profile.counts and len(profile.counts) >= MAX_BEHAVIOURS:
+        name = OTHER_BEHAVIOUR
+    profile.counts.setdefault(name, {})
+    _bump(profile.counts[name], at.date().isoformat(), 1, limit=10_000)
     if event.type == "identify":
         merged = {**profile.traits, **normalize_traits(event)}
         if "consent" in profile.traits and "consent" in merged:
             merged["consent"] = {**profile.traits["consent"], **merged["consent"]}
         profile.traits = dict(list(merged.items())[:MAX_TRAITS])
         return
-    name = event.behaviour_name
-    if name not in profile.counts and len(profile.counts) >= MAX_BEHAVIOURS:
-        name = OTHER_BEHAVIOUR
-    profile.counts.setdefault(name, {})
-    _bump(profile.counts[name], at.date().isoformat(), 1, limit=10_000)
     props = event.properties
     category = props.get("category")
     if name == "Product Viewed" and isinstance(category, str):
@@ -219,11 +244,18 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
 
 
 def _prune(profile: Profile, newest: datetime) -> None:
-    horizon = (newest - timedelta(days=RETENTION_DAYS)).date().isoformat()
+    """Fold day buckets older than a month into month buckets; drop months older than a year."""
+    day_horizon = (newest - timedelta(days=DAY_BUCKETS_KEPT)).date().isoformat()
+    month_horizon = (newest - timedelta(days=31 * MONTH_BUCKETS_KEPT)).date().isoformat()[:7]
     for name in list(profile.counts):
-        days = {d: n for d, n in profile.counts[name].items() if d > horizon}
-        if days:
-            profile.counts[name] = days
+        buckets: dict[str, int] = {}
+        for key, n in profile.counts[name].items():
+            if len(key) == 10 and key <= day_horizon:
+                key = key[:7]
+            if key[:7] >= month_horizon:
+                buckets[key] = buckets.get(key, 0) + n
+        if buckets:
+            profile.counts[name] = buckets
         else:
             del profile.counts[name]
 
@@ -231,19 +263,18 @@ def _prune(profile: Profile, newest: datetime) -> None:
 def fold_events(profile: Profile, events: Iterable[SegmentEvent]) -> FoldResult:
     """Apply one batch's events (any order, possibly duplicated) to a copy of ``profile``."""
     folded = profile.model_copy(deep=True)
-    seen = set(folded.recent_event_ids)
+    seen = folded.seen_events
     applied = duplicates = 0
-    new_ids: list[str] = []
     for event in sorted(events, key=lambda e: e.timestamp):
-        if event.message_id in seen:
+        mark = fingerprint(event.message_id)
+        if _seen(seen, mark):
             duplicates += 1
             continue
-        seen.add(event.message_id)
-        new_ids.append(event.message_id)
+        seen += mark
         _apply(folded, event)
         applied += 1
     if applied:
-        folded.recent_event_ids = (folded.recent_event_ids + new_ids)[-RECENT_EVENT_IDS:]
+        folded.seen_events = seen[-RECENT_EVENTS * FINGERPRINT_LENGTH:]
         _prune(folded, folded.last_seen or datetime.now(UTC))
     return FoldResult(folded, applied, duplicates)
 

@@ -346,9 +346,9 @@ def _compile_cron(expression: str) -> _Cron:
     def fail(detail: str) -> InvalidSchedule:
         return InvalidSchedule(f"{expression}: {detail}")
 
-    for text, spec in ((minute, _MINUTES), (hour, _HOURS), (month, _MONTHS), (year, _YEARS)):
-        if "?" in text:
-            raise fail(f"'?' is only allowed in day-of-month or day-of-week, not in {spec.name}")
+    for text, spec in ((dom, _DAYS_OF_MONTH), (dow, _DAYS_OF_WEEK)):
+        if "?" in text and text != "?":
+            raise fail(f"{spec.name} {text!r}: '?' must stand alone")
     if dom == "?" and dow == "?":
         raise fail("day-of-month and day-of-week cannot both be '?'; one of them must name the days")
     if dom != "?" and dow != "?":
@@ -409,6 +409,8 @@ def _value(token: str, spec: _FieldSpec, fail: _Fail) -> int:
 
 def _reject_specials(text: str, spec: _FieldSpec, fail: _Fail) -> None:
     """Name the unsupported wildcard instead of reporting a generic syntax error."""
+    if "?" in text:
+        raise fail(f"'?' is only allowed in day-of-month or day-of-week, not in {spec.name}")
     if "#" in text:
         raise fail(f"'#' is only allowed in day-of-week (a single expression like 6#3), not in {spec.name}")
     words = set(re.findall(r"[A-Z]+", text)) - spec.names.keys()

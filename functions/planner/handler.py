@@ -19,8 +19,8 @@ def default_planner() -> Planner:
 
 
 @logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any, planner: Planner | None = None) -> dict[str, Any]:
-    planner = planner or default_planner()
+def handler(event: dict[str, Any], context: Any, ports: Planner | None = None) -> dict[str, Any]:
+    planner = ports or default_planner()
     campaign_id, occurrence = str(event["campaign_id"]), str(event["occurrence"])
     segments = planner.plan(campaign_id, occurrence)
     logger.info("occurrence planned", extra={"campaign_id": campaign_id, "occurrence": occurrence,

@@ -30,7 +30,9 @@ CDN_URL: Final = "https://cdn.example.com"
 
 # The Segment e-commerce events the funnel emits, and what each must carry downstream.
 REQUIRED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
-    "Product Viewed": frozenset({"product_id", "sku", "name", "category", "brand", "price", "url", "image_url"}),
+    "Product Viewed": frozenset(
+        {"product_id", "sku", "name", "category", "brand", "price", "url", "image_url"}
+    ),
     "Product List Viewed": frozenset({"list_id", "category", "products"}),
     "Product Added": frozenset(
         {"cart_id", "product_id", "sku", "name", "category", "brand", "price", "quantity", "url", "image_url"}
@@ -140,11 +142,11 @@ class Persona:
 
 
 PERSONAS: Final = (
-    Persona("browser", 0.30, 0.30, (2, 6), 0.17, 0.38, 0.40, 0.15, 0.55),
-    Persona("deal_hunter", 0.20, 0.30, (2, 6), 0.33, 0.44, 0.40, 0.22, 0.65),
-    Persona("loyal", 0.15, 0.38, (1, 5), 0.45, 0.62, 0.60, 0.30, 0.80),
-    Persona("one_timer", 0.20, 0.10, (1, 4), 0.35, 0.48, 0.45, 0.18, 0.45),
-    Persona("dormant", 0.15, 0.02, (1, 3), 0.20, 0.36, 0.35, 0.10, 0.50),
+    Persona("browser", 0.30, 0.30, (2, 6), 0.17, 0.22, 0.45, 0.15, 0.55),
+    Persona("deal_hunter", 0.20, 0.30, (2, 6), 0.33, 0.26, 0.45, 0.22, 0.65),
+    Persona("loyal", 0.15, 0.38, (1, 5), 0.45, 0.36, 0.67, 0.30, 0.80),
+    Persona("one_timer", 0.20, 0.10, (1, 4), 0.35, 0.28, 0.50, 0.18, 0.45),
+    Persona("dormant", 0.15, 0.02, (1, 3), 0.20, 0.21, 0.39, 0.10, 0.50),
 )
 _PERSONA_BY_NAME: Final = {p.name: p for p in PERSONAS}
 
@@ -165,8 +167,8 @@ class _Region:
 REGIONS: Final = (
     _Region(
         "ID", 0.30,
-        (("Jakarta", "Asia/Jakarta", 0.55), ("Surabaya", "Asia/Jakarta", 0.2), ("Bandung", "Asia/Jakarta", 0.15),
-         ("Medan", "Asia/Jakarta", 0.1)),
+        (("Jakarta", "Asia/Jakarta", 0.55), ("Surabaya", "Asia/Jakarta", 0.2),
+         ("Bandung", "Asia/Jakarta", 0.15), ("Medan", "Asia/Jakarta", 0.1)),
         (("id", 0.9), ("en", 0.1)), 0.15, 0.11,
         ("Siti", "Dewi", "Putri", "Ayu", "Rina", "Intan", "Nur", "Wulan", "Anisa", "Fitri"),
         ("Budi", "Agus", "Andi", "Rizky", "Dimas", "Fajar", "Yusuf", "Hendra", "Bayu", "Arief"),
@@ -175,7 +177,8 @@ REGIONS: Final = (
     ),
     _Region(
         "IN", 0.25,
-        (("Mumbai", "Asia/Kolkata", 0.4), ("Bengaluru", "Asia/Kolkata", 0.35), ("Delhi", "Asia/Kolkata", 0.25)),
+        (("Mumbai", "Asia/Kolkata", 0.4), ("Bengaluru", "Asia/Kolkata", 0.35),
+         ("Delhi", "Asia/Kolkata", 0.25)),
         (("en", 0.6), ("hi", 0.4)), 0.12, 0.18,
         ("Priya", "Ananya", "Aisha", "Kavya", "Neha", "Pooja", "Diya", "Meera", "Sneha", "Isha"),
         ("Arjun", "Rahul", "Vikram", "Rohan", "Aditya", "Karan", "Sanjay", "Imran", "Nikhil", "Varun"),
@@ -217,7 +220,8 @@ REGIONS: Final = (
     ),
     _Region(
         "PH", 0.08,
-        (("Manila", "Asia/Manila", 0.6), ("Quezon City", "Asia/Manila", 0.25), ("Cebu City", "Asia/Manila", 0.15)),
+        (("Manila", "Asia/Manila", 0.6), ("Quezon City", "Asia/Manila", 0.25),
+         ("Cebu City", "Asia/Manila", 0.15)),
         (("en", 0.6), ("fil", 0.4)), 0.2, 0.12,
         ("Maria", "Angelica", "Kristine", "Joy", "Andrea", "Bea"),
         ("Juan", "Mark", "Paolo", "Jerome", "Carlo", "Miguel"),
@@ -252,13 +256,14 @@ _REGION_BY_COUNTRY: Final = {r.country: r for r in REGIONS}
 
 # (category, brands, model words, [(item, price)]): fifteen items each, prices typical for the item.
 _CATALOG_SPEC: Final = (
-    ("shoes", ("Stridewell", "Kiko Run", "Urban Sole", "Peakline"), ("Aero", "Classic", "Flex", "Trail", "Cloud"),
+    ("shoes", ("Stridewell", "Kiko Run", "Urban Sole", "Peakline"),
+     ("Aero", "Classic", "Flex", "Trail", "Cloud"),
      (("Running Shoe", 89.99), ("Leather Sneaker", 74.99), ("Trail Runner", 119.0), ("Chelsea Boot", 139.0),
       ("Canvas High-Top", 49.99), ("Slip-On Loafer", 64.99), ("Hiking Boot", 159.0), ("Sport Sandal", 39.99),
       ("Court Sneaker", 69.99), ("Knit Trainer", 94.99), ("Ballet Flat", 44.99), ("Desert Boot", 109.0),
       ("Basketball Shoe", 129.0), ("Flip-Flop", 14.99), ("Walking Shoe", 79.99))),
-    ("apparel", ("Aurora Threads", "Nusa Basics", "Fieldhouse", "Linea"), ("Everyday", "Essential", "Heritage",
-     "Studio", "Weekend"),
+    ("apparel", ("Aurora Threads", "Nusa Basics", "Fieldhouse", "Linea"),
+     ("Everyday", "Essential", "Heritage", "Studio", "Weekend"),
      (("Crew-Neck T-Shirt", 14.99), ("Slim-Fit Chinos", 39.99), ("Linen Shirt", 34.99),
       ("Hooded Sweatshirt", 44.99), ("Denim Jacket", 69.99), ("Midi Dress", 49.99), ("Puffer Vest", 59.99),
       ("Oxford Shirt", 36.99), ("Jogger Pants", 29.99), ("Wrap Skirt", 32.99), ("Batik Shirt", 27.99),
@@ -269,13 +274,15 @@ _CATALOG_SPEC: Final = (
       ("4K Action Camera", 249.0), ("Mechanical Keyboard", 89.99), ("Wireless Mouse", 24.99),
       ('27" QHD Monitor', 299.0), ('10" Android Tablet', 229.0), ("Fitness Tracker", 49.99),
       ("1TB Portable SSD", 99.99), ("Smart Plug 2-Pack", 19.99), ("Phone Gimbal", 79.99))),
-    ("beauty", ("Glowlab", "Serene", "Kulit", "Maison Rose"), ("Daily", "Radiance", "Pure", "Velvet", "Hydra"),
+    ("beauty", ("Glowlab", "Serene", "Kulit", "Maison Rose"),
+     ("Daily", "Radiance", "Pure", "Velvet", "Hydra"),
      (("Vitamin C Serum", 24.99), ("Face Moisturizer", 19.99), ("SPF 50 Sunscreen", 15.99),
       ("Matte Lipstick", 12.99), ("Micellar Cleansing Water", 9.99), ("Sheet Mask 10-Pack", 14.99),
       ("Hair Repair Oil", 17.99), ("Volumizing Mascara", 11.99), ("Clay Face Mask", 16.99),
       ("Eau de Parfum 50ml", 59.99), ("Nail Polish Set", 18.99), ("Hyaluronic Toner", 21.99),
       ("Beard Oil", 13.99), ("Cushion Foundation", 22.99), ("Lip Balm Trio", 7.99))),
-    ("home", ("Casa Nova", "Hearth & Co", "Rumah", "Nordlys"), ("Essential", "Signature", "Loft", "Modern", "Cosy"),
+    ("home", ("Casa Nova", "Hearth & Co", "Rumah", "Nordlys"),
+     ("Essential", "Signature", "Loft", "Modern", "Cosy"),
      (("Ceramic Dinner Set", 69.99), ("Scented Soy Candle", 16.99), ("Bath Towel Set", 34.99),
       ("Non-Stick Frying Pan", 29.99), ("Linen Duvet Cover", 89.99), ("4L Air Fryer", 99.99),
       ("French Press", 24.99), ("Storage Basket Set", 27.99), ("Table Lamp", 39.99),
@@ -287,9 +294,11 @@ _CATALOG_SPEC: Final = (
       ("Insulated Water Bottle", 22.99), ("Running Belt", 17.99), ("Jump Rope", 9.99), ("Foam Roller", 21.99),
       ("Tennis Balls 3-Pack", 6.99), ("Gym Duffel Bag", 39.99), ("Swimming Goggles", 14.99),
       ("Trekking Poles", 49.99), ("2-Person Camping Tent", 129.0))),
-    ("toys", ("Playbox", "Tiny Tinker", "Wonderkin", "Bloco"), ("Junior", "Deluxe", "Mini", "Explorer", "Classic"),
+    ("toys", ("Playbox", "Tiny Tinker", "Wonderkin", "Bloco"),
+     ("Junior", "Deluxe", "Mini", "Explorer", "Classic"),
      (("Building Blocks 500-Piece", 39.99), ("Remote Control Car", 49.99), ("Plush Teddy Bear", 19.99),
-      ("Wooden Puzzle", 14.99), ("Art & Craft Kit", 24.99), ("Family Board Game", 29.99), ("Doll House", 79.99),
+      ("Wooden Puzzle", 14.99), ("Art & Craft Kit", 24.99), ("Family Board Game", 29.99),
+      ("Doll House", 79.99),
       ("STEM Robot Kit", 64.99), ("Water Blaster", 16.99), ("Magnetic Tiles 60-Piece", 44.99),
       ("Kids Scooter", 59.99), ("Play Kitchen Set", 89.99), ("Card Game", 9.99), ("Stunt Kite", 18.99),
       ("Wooden Train Set", 54.99))),
@@ -477,7 +486,7 @@ class SyntheticStore:
         for i in range(n):
             shopper = self.shoppers[rng.randrange(len(self.shoppers))] if self.shoppers else _make_shopper(
                 self.config.seed, 1)
-            at = self.config.start.astimezone(UTC) + timedelta(seconds=rng.randrange(self.config.days * 86400))
+            at = self.config.end - timedelta(seconds=1 + rng.randrange(self.config.days * 86400 - 1))
             event: Event = {
                 "type": "track", "event": "Product Viewed", "userId": shopper.user_id,
                 "messageId": _uuid(rng), "timestamp": _iso(at),
@@ -538,12 +547,14 @@ def _missing_type(e: Event) -> Event:
 
 def _traits_string(e: Event) -> Event:
     del e["event"], e["properties"]
-    return {**e, "type": "identify", "traits": "vip customer", "_why": "identify traits is a string, not an object"}
+    why = "identify traits is a string, not an object"
+    return {**e, "type": "identify", "traits": "vip customer", "_why": why}
 
 
 _DEFECTS: Final = (
-    _missing_message_id, _track_without_name, _timestamp_yesterday, _user_id_list, _no_identity, _unknown_type,
-    _properties_list, _empty_message_id, _numeric_event_name, _impossible_date, _missing_type, _traits_string,
+    _missing_message_id, _track_without_name, _timestamp_yesterday, _user_id_list, _no_identity,
+    _unknown_type, _properties_list, _empty_message_id, _numeric_event_name, _impossible_date, _missing_type,
+    _traits_string,
 )
 
 
@@ -615,16 +626,17 @@ class _ShopperRun:
             at, _, comeback_cart = heapq.heappop(queue)
             if at >= self.end:
                 break
-            if comeback_cart and (self.cart is None or self.cart.cart_id != comeback_cart or not self.cart.lines):
+            if comeback_cart and not self._still_open(comeback_cart):
                 continue  # the cart was bought or emptied in between: nothing to come back for
             if last_end is not None and at < last_end + _MIN_SESSION_GAP:
                 if not comeback_cart:
                     continue  # already shopping then
-                heapq.heappush(queue, (last_end + _MIN_SESSION_GAP + self._seconds(60, 1800), seq, comeback_cart))
+                later = last_end + _MIN_SESSION_GAP + self._seconds(60, 1800)
+                heapq.heappush(queue, (later, seq, comeback_cart))
                 seq += 1
                 continue
-            if not comeback_cart and self.persona.name == "one_timer" and self.orders and self.rng.random() < 0.85:
-                continue  # one-timers rarely return after buying
+            if not comeback_cart and self._done_shopping():
+                continue
             abandoned, last_end = self._session(at, comeback=bool(comeback_cart))
             if abandoned and self.cart is not None and self.rng.random() < self.persona.comeback:
                 later = self._comeback_time(last_end)
@@ -635,6 +647,13 @@ class _ShopperRun:
             at = self.start + self._seconds(0, 3600)
             kept.insert(0, (at, self.store.identify_event(self.shopper, at, self.push_endpoint)))
         return kept
+
+    def _still_open(self, cart_id: str) -> bool:
+        return self.cart is not None and self.cart.cart_id == cart_id and bool(self.cart.lines)
+
+    def _done_shopping(self) -> bool:
+        """One-timers rarely come back once they have bought."""
+        return self.persona.name == "one_timer" and self.orders > 0 and self.rng.random() < 0.85
 
     def _comeback_time(self, after: datetime) -> datetime:
         """Hours later, but not in the middle of the shopper's night."""
@@ -829,5 +848,7 @@ class _ShopperRun:
     def _page(self, name: str, path: str, *, anonymous: bool = False) -> None:
         event = self._envelope("page", anonymous)
         event["name"] = name
-        event["properties"] = {"name": name, "path": path, "url": f"{SHOP_URL}{path}", "title": f"{name} | Shop"}
+        event["properties"] = {
+            "name": name, "path": path, "url": f"{SHOP_URL}{path}", "title": f"{name} | Shop",
+        }
         self._finish(event)

@@ -1,0 +1,375 @@
+"""The local runtime: the deployed system's resources and wiring, on moto, with a simulated clock.
+
+Resources come from ``shared.topology`` (the definitions CDK deploys): the same tables, queues with
+the same redrive policies, and the bus with the same rules and patterns. Events are put on the moto
+bus; each rule's target is then served by the runtime — a queue target gets the event envelope, a
+function target (moto never invokes Lambda targets) gets the same input-transformer payload — for
+every rule whose pattern ``shared.patterns`` matches. That matcher is tested against moto's own
+EventBridge matching (tests/integration/test_patterns_vs_moto.py); routing ourselves also avoids
+moto's per-event input-path parsing, which would make a two-week demo take an hour. Queues are
+drained into the same handlers with partial batch failures honoured, and schedules fire when the
+simulated clock passes their times.
+
+Use it inside ``moto.mock_aws()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from nudge.local import moto_speedups
+from shared import topology
+from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
+from shared.adapters.dynamo import DynamoInbox, DynamoProfileStore, DynamoSendLog, deserialize
+from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
+from shared.adapters.sqs import REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, SqsDeadLetters, SqsQueue
+from shared.batch_campaigns import AudienceWorker, Planner
+from shared.campaigns import Catalog
+from shared.clock import SimulatedClock
+from shared.delivery import Deliverer
+from shared.patterns import matches
+from shared.schedules import ScheduleExpression
+from shared.triggers import TriggerEvaluator
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SENDER = "no-reply@shop.example.com"
+MAX_DRAIN_ROUNDS = 100_000
+RECEIVE_LIMIT = 10
+
+
+@dataclass
+class LocalContext:
+    """The parts of the Lambda context object our handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_ms: int
+    aws_request_id: str = ""
+    invoked_function_arn: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    queue: str
+    reason: str
+    source: str
+    body: str
+
+
+def physical_name(key: str) -> str:
+    return f"nudge-{key}"
+
+
+class LocalRuntime:
+    def __init__(
+        self, catalog: Catalog, clock: SimulatedClock, *, audience_segments: int = 4,
+        log_level: str = "WARNING",
+    ) -> None:
+        moto_speedups.apply()
+        self.catalog = catalog
+        self.clock = clock
+        self._clients: dict[str, Any] = {}
+        self.table_names = {t.key: physical_name(t.key) for t in topology.TABLES}
+        self.queue_urls: dict[str, str] = {}
+        self.invocations: dict[str, int] = {}
+        self._create_resources()
+        self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
+        self._ports = self._build_ports(audience_segments)
+        self._rules = topology.event_rules(catalog)
+        self._schedules = [
+            (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
+            for spec in topology.campaign_schedules(catalog) if spec.enabled
+        ]
+        self._schedules_checked_until = clock.now()
+        self.publisher = EventPublisher(self.client("events"))
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
+
+    # -- resources -------------------------------------------------------------------------------
+    def _create_resources(self) -> None:
+        dynamodb, sqs, events = self.client("dynamodb"), self.client("sqs"), self.client("events")
+        for spec in topology.TABLES:
+            keys = [(spec.partition_key, "HASH")] + ([(spec.sort_key, "RANGE")] if spec.sort_key else [])
+            dynamodb.create_table(
+                TableName=self.table_names[spec.key],
+                KeySchema=[{"AttributeName": n, "KeyType": t} for n, t in keys],
+                AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n, _ in keys],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            if spec.ttl_attribute:
+                dynamodb.update_time_to_live(
+                    TableName=self.table_names[spec.key],
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+                )
+        for key in [*(q.dlq_key for q in topology.QUEUES), *topology.ASYNC_DLQS]:
+            self.queue_urls[key] = sqs.create_queue(QueueName=physical_name(key))["QueueUrl"]
+        for spec in topology.QUEUES:
+            dlq_arn = self.queue_arn(spec.dlq_key)
+            self.queue_urls[spec.key] = sqs.create_queue(
+                QueueName=physical_name(spec.key),
+                Attributes={
+                    "VisibilityTimeout": str(spec.visibility_timeout_s),
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
+                    ),
+                },
+            )["QueueUrl"]
+        events.create_event_bus(Name=topology.BUS_NAME)
+        for rule in topology.event_rules(self.catalog):
+            events.put_rule(
+                Name=physical_name(rule.key), EventBusName=topology.BUS_NAME,
+                EventPattern=json.dumps(rule.pattern), State="ENABLED", Description=rule.description,
+            )
+        self.client("sesv2").create_email_identity(EmailIdentity=SENDER.split("@", 1)[1])
+        sns = self.client("sns")
+        self.push_apps = {
+            platform: sns.create_platform_application(
+                Name=f"nudge-shop-{platform.lower()}", Platform=platform,
+                Attributes={"PlatformCredential": "local-test-credential"},
+            )["PlatformApplicationArn"]
+            for platform in ("GCM", "APNS")
+        }
+
+    def queue_arn(self, key: str) -> str:
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical_name(key)}"
+
+    def register_push_endpoint(self, platform: str, token: str) -> str:
+        """What the shop's app backend does when a device registers: an SNS platform endpoint."""
+        response = self.client("sns").create_platform_endpoint(
+            PlatformApplicationArn=self.push_apps[platform], Token=token
+        )
+        return str(response["EndpointArn"])
+
+    # -- functions -------------------------------------------------------------------------------
+    @staticmethod
+    def _import_handler(spec: topology.FunctionSpec, log_level: str) -> Callable[..., Any]:
+        module_name, attribute = spec.handler.rsplit(".", 1)
+        module: ModuleType = importlib.import_module(module_name)
+        module_logger = getattr(module, "logger", None)
+        if module_logger is not None:
+            module_logger.setLevel(log_level)
+            logging.getLogger(module_logger.name).setLevel(log_level)
+        handler: Callable[..., Any] = getattr(module, attribute)
+        return handler
+
+    def _build_ports(self, audience_segments: int) -> dict[str, Any]:
+        from functions.audience.handler import AudiencePorts
+        from functions.deliver.handler import DeliverPorts
+        from functions.ingest.handler import IngestPorts
+        from functions.trigger.handler import TriggerPorts
+
+        dynamodb, sqs = self.client("dynamodb"), self.client("sqs")
+        profiles = DynamoProfileStore(dynamodb, self.table_names[topology.PROFILES.key])
+        self.send_log = DynamoSendLog(dynamodb, self.table_names[topology.MESSAGES.key])
+        delivery = SqsQueue(sqs, self.queue_urls[topology.DELIVERY_QUEUE.key])
+        audience = SqsQueue(sqs, self.queue_urls[topology.AUDIENCE_QUEUE.key])
+
+        def parked_in(spec_key: str) -> SqsDeadLetters:
+            dlq = topology.FUNCTIONS_BY_KEY[spec_key].parks_in
+            return SqsDeadLetters(sqs, self.queue_urls[str(dlq)])
+
+        channels = {
+            "email": SesEmailChannel(self.client("sesv2"), SENDER),
+            "push": SnsPushChannel(self.client("sns")),
+            "in_app": InboxChannel(DynamoInbox(dynamodb, self.table_names[topology.INBOX.key])),
+        }
+        self.profiles = profiles
+        return {
+            "ingest": IngestPorts(profiles, parked_in("ingest"), self.clock),
+            "trigger": TriggerPorts(
+                TriggerEvaluator(self.catalog, profiles, delivery, self.clock), parked_in("trigger")
+            ),
+            "planner": Planner(self.catalog, audience, audience_segments),
+            "audience": AudiencePorts(
+                AudienceWorker(self.catalog, profiles, delivery, audience, self.clock), parked_in("audience")
+            ),
+            "deliver": DeliverPorts(
+                Deliverer(self.catalog, profiles, self.send_log, channels, self.clock), parked_in("deliver")
+            ),
+        }
+
+    def invoke(self, function_key: str, event: Mapping[str, Any]) -> Any:
+        spec = topology.FUNCTIONS_BY_KEY[function_key]
+        context = LocalContext(
+            function_name=physical_name(function_key), memory_limit_in_mb=spec.memory_mb,
+            timeout_ms=spec.timeout_s * 1000, aws_request_id=str(uuid.uuid4()),
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical_name(function_key)}",
+        )
+        self.invocations[function_key] = self.invocations.get(function_key, 0) + 1
+        return self._handlers[function_key](dict(event), context, ports=self._ports[function_key])
+
+    def invoke_async(self, function_key: str, event: Mapping[str, Any]) -> None:
+        """Lambda's asynchronous invocation: retries, then the on-failure destination with the error."""
+        spec = topology.FUNCTIONS_BY_KEY[function_key]
+        error: Exception | None = None
+        for _ in range(1 + topology.ASYNC_RETRY_ATTEMPTS):
+            try:
+                self.invoke(function_key, event)
+                return
+            except Exception as failure:
+                error = failure
+        record = {
+            "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3,
+                               "functionArn": physical_name(function_key)},
+            "requestPayload": dict(event),
+            "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+        }
+        SqsDeadLetters(self.client("sqs"), self.queue_urls[str(spec.on_failure)]).park(
+            json.dumps(record, default=str), f"{type(error).__name__}: {error}", source=function_key
+        )
+
+    # -- events ----------------------------------------------------------------------------------
+    def publish(self, details: Iterable[Mapping[str, Any]]) -> PublishReport:
+        """Put events on the bus, then deliver each to the targets of every rule it matches."""
+        details = list(details)
+        report = self.publisher.publish(details)
+        failed = {id(d) for d, _ in report.failed}
+        published = [d for d in details if id(d) not in failed]
+        to_queues: dict[str, list[str]] = {}
+        to_functions: list[tuple[str, dict[str, Any]]] = []
+        for detail, event_id in zip(published, report.event_ids, strict=True):
+            envelope = {
+                "version": "0", "id": event_id, "detail-type": DETAIL_TYPE,
+                "source": topology.APP_EVENT_SOURCE, "account": ACCOUNT,
+                "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "region": REGION,
+                "resources": [], "detail": json.loads(json.dumps(detail, default=str)),
+            }
+            for rule in self._rules:
+                if not matches(rule.pattern, envelope):
+                    continue
+                if rule.target_queue is not None:
+                    to_queues.setdefault(rule.target_queue, []).append(json.dumps(envelope))
+                else:
+                    to_functions.append((str(rule.target_function), rule.target_input(envelope)))
+        for queue_key, bodies in to_queues.items():
+            SqsQueue(self.client("sqs"), self.queue_urls[queue_key]).send_many(bodies)
+        for function_key, payload in to_functions:
+            self.invoke_async(function_key, payload)
+        return report
+
+    # -- time ------------------------------------------------------------------------------------
+    def advance_to(self, moment: datetime) -> int:
+        """Move the clock to ``moment``, firing every schedule due on the way, in time order."""
+        due = sorted(
+            (fire, spec.key, spec)
+            for spec, expression in self._schedules
+            for fire in expression.occurrences(self._schedules_checked_until, moment)
+        )
+        for fire, _, spec in due:
+            self.clock.advance_to(fire)
+            self.drain()
+            self.invoke_async(spec.target_function, {
+                "campaign_id": spec.campaign_id, "occurrence": fire.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            })
+            self.drain()
+        self.clock.advance_to(moment)
+        self._schedules_checked_until = moment
+        return len(due)
+
+    # -- queues ----------------------------------------------------------------------------------
+    def drain(self) -> int:
+        """Feed every work queue to its consumer until all are empty; returns records processed."""
+        processed = 0
+        for _ in range(MAX_DRAIN_ROUNDS):
+            moved = sum(self._drain_once(spec) for spec in topology.QUEUES)
+            processed += moved
+            if moved == 0:
+                return processed
+        raise RuntimeError("queues did not drain")
+
+    def _drain_once(self, spec: topology.QueueSpec) -> int:
+        sqs, url = self.client("sqs"), self.queue_urls[spec.key]
+        messages: list[dict[str, Any]] = []
+        while len(messages) < spec.batch_size:
+            response = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=min(RECEIVE_LIMIT, spec.batch_size - len(messages)),
+                AttributeNames=["All"], MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            messages.extend(received)
+            if len(received) < RECEIVE_LIMIT:
+                break
+        if not messages:
+            return 0
+        records = [
+            {
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs", "eventSourceARN": self.queue_arn(spec.key), "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+        try:
+            response = self.invoke(spec.consumer, {"Records": records})
+            failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+        except Exception:
+            failed = {r["messageId"] for r in records}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        retry = [m for m in messages if m["MessageId"] in failed]
+        for batch in (done[i:i + 10] for i in range(0, len(done), 10)):
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+            )
+        for batch in (retry[i:i + 10] for i in range(0, len(retry), 10)):
+            sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                         for i, m in enumerate(batch)],
+            )
+        return len(messages)
+
+    # -- inspection ------------------------------------------------------------------------------
+    def parked(self) -> list[ParkedMessage]:
+        """Everything in every dead-letter queue, with its reason (messages stay in the queue)."""
+        sqs = self.client("sqs")
+        found: list[ParkedMessage] = []
+        for key in [*(q.dlq_key for q in topology.QUEUES), *topology.ASYNC_DLQS]:
+            handles: list[str] = []
+            while True:
+                response = sqs.receive_message(
+                    QueueUrl=self.queue_urls[key], MaxNumberOfMessages=10, VisibilityTimeout=60,
+                    MessageAttributeNames=["All"],
+                )
+                received = response.get("Messages", [])
+                if not received:
+                    break
+                for m in received:
+                    handles.append(m["ReceiptHandle"])
+                    attributes = m.get("MessageAttributes", {})
+                    found.append(ParkedMessage(
+                        key,
+                        attributes.get(REASON_ATTRIBUTE, {}).get("StringValue", "(redriven by SQS: no reason)"),
+                        attributes.get(SOURCE_ATTRIBUTE, {}).get("StringValue", "sqs"),
+                        m["Body"],
+                    ))
+            for handle in handles:
+                sqs.change_message_visibility(QueueUrl=self.queue_urls[key], ReceiptHandle=handle, VisibilityTimeout=0)
+        return found
+
+    def scan(self, table_key: str) -> list[dict[str, Any]]:
+        dynamodb = self.client("dynamodb")
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table_names[table_key]}
+        while True:
+            response = dynamodb.scan(**kwargs)
+            items.extend(deserialize(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
