@@ -22,7 +22,8 @@ def main() -> None:
     except CampaignFileError as error:
         sys.exit(f"campaign files are invalid:\n{error}")
     NudgeStack(
-        app, app.node.try_get_context("stack_name") or "Nudge",
+        app,
+        app.node.try_get_context("stack_name") or "Nudge",
         catalog=catalog,
         asset_dir=ROOT / "build" / "lambda",
         sender_email=app.node.try_get_context("sender_email") or DEFAULT_SENDER,

@@ -43,9 +43,7 @@ class NudgeFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
-        log_group = logs.LogGroup(
-            self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
-        )
+        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
         self.function = lambda_.Function(
             self,
             "Function",

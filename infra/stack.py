@@ -57,7 +57,12 @@ class NudgeStack(Stack):
                 if ses_configuration_set:
                     env["SES_CONFIGURATION_SET"] = ses_configuration_set
             built = NudgeFunction(
-                self, f"Fn-{spec.key}", spec=spec, code=code, layer=layer, environment=env,
+                self,
+                f"Fn-{spec.key}",
+                spec=spec,
+                code=code,
+                layer=layer,
+                environment=env,
                 on_failure=self.queues[spec.on_failure] if spec.on_failure else None,
             )
             self.functions[spec.key] = built.function
@@ -69,7 +74,8 @@ class NudgeStack(Stack):
                     self.queues[queue_spec.key],
                     batch_size=queue_spec.batch_size,
                     max_batching_window=Duration.seconds(queue_spec.max_batching_window_s)
-                    if queue_spec.max_batching_window_s else None,
+                    if queue_spec.max_batching_window_s
+                    else None,
                     report_batch_item_failures=True,
                 )
             )
@@ -86,10 +92,12 @@ class NudgeStack(Stack):
 
     def _table(self, spec: topology.TableSpec) -> dynamodb.Table:
         return dynamodb.Table(
-            self, f"Table-{spec.key}",
+            self,
+            f"Table-{spec.key}",
             partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=spec.sort_key, type=dynamodb.AttributeType.STRING)
-            if spec.sort_key else None,
+            if spec.sort_key
+            else None,
             time_to_live_attribute=spec.ttl_attribute,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
@@ -101,7 +109,8 @@ class NudgeStack(Stack):
 
     def _dead_letter_queue(self, key: str) -> sqs.Queue:
         return sqs.Queue(
-            self, f"Queue-{key}",
+            self,
+            f"Queue-{key}",
             retention_period=Duration.days(topology.DLQ_RETENTION_DAYS),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
@@ -111,7 +120,8 @@ class NudgeStack(Stack):
         dlq = self._dead_letter_queue(spec.dlq_key)
         self.queues[spec.dlq_key] = self.dead_letter_queues[spec.dlq_key] = dlq
         self.queues[spec.key] = sqs.Queue(
-            self, f"Queue-{spec.key}",
+            self,
+            f"Queue-{spec.key}",
             visibility_timeout=Duration.seconds(spec.visibility_timeout_s),
             retention_period=Duration.days(spec.retention_days),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -125,13 +135,19 @@ class NudgeStack(Stack):
         for table_key, access in spec.tables.items():
             table = self.tables[table_key]
             if access == "read":
-                table.grant(function, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan",
-                            "dynamodb:Query")
+                table.grant(
+                    function, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:Query"
+                )
             elif access == "write":
                 table.grant(function, "dynamodb:PutItem")
             else:
-                table.grant(function, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
-                            "dynamodb:Query")
+                table.grant(
+                    function,
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                )
         for queue_key in spec.sends_to:
             self.queues[queue_key].grant_send_messages(function)
         if spec.parks_in:
@@ -164,9 +180,7 @@ class NudgeStack(Stack):
             function = self.functions[str(rule.target_function)]
             target.update(
                 arn=function.function_arn,
-                input_transformer=events.CfnRule.InputTransformerProperty(
-                    input_template=rule.input_template
-                ),
+                input_transformer=events.CfnRule.InputTransformerProperty(input_template=rule.input_template),
                 retry_policy=events.CfnRule.RetryPolicyProperty(
                     maximum_retry_attempts=8, maximum_event_age_in_seconds=3600
                 ),
@@ -175,7 +189,8 @@ class NudgeStack(Stack):
                 ),
             )
         cfn_rule = events.CfnRule(
-            self, f"Rule-{rule.key}",
+            self,
+            f"Rule-{rule.key}",
             description=rule.description,
             event_bus_name=self.bus.event_bus_name,
             event_pattern=json.loads(json.dumps(rule.pattern)),
@@ -186,7 +201,8 @@ class NudgeStack(Stack):
         if rule.target_queue is not None:
             self.queues[rule.target_queue].add_to_resource_policy(
                 iam.PolicyStatement(
-                    actions=["sqs:SendMessage"], principals=[principal],
+                    actions=["sqs:SendMessage"],
+                    principals=[principal],
                     resources=[self.queues[rule.target_queue].queue_arn],
                     conditions={"ArnEquals": {"aws:SourceArn": cfn_rule.attr_arn}},
                 )
@@ -197,7 +213,8 @@ class NudgeStack(Stack):
             )
             self.queues[topology.TRIGGER_DLQ_KEY].add_to_resource_policy(
                 iam.PolicyStatement(
-                    actions=["sqs:SendMessage"], principals=[principal],
+                    actions=["sqs:SendMessage"],
+                    principals=[principal],
                     resources=[self.queues[topology.TRIGGER_DLQ_KEY].queue_arn],
                     conditions={"ArnEquals": {"aws:SourceArn": cfn_rule.attr_arn}},
                 )
@@ -205,7 +222,9 @@ class NudgeStack(Stack):
 
     def _schedules(self, specs: list[topology.ScheduleSpec]) -> None:
         role = iam.Role(
-            self, "SchedulerRole", assumed_by=iam.ServicePrincipal(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
             ),
         )
@@ -215,7 +234,8 @@ class NudgeStack(Stack):
             function = self.functions[spec.target_function]
             function.grant_invoke(role)
             scheduler.CfnSchedule(
-                self, f"Schedule-{spec.key}",
+                self,
+                f"Schedule-{spec.key}",
                 description=f"Batch campaign {spec.campaign_id}",
                 schedule_expression=spec.expression,
                 schedule_expression_timezone=spec.timezone,

@@ -14,7 +14,8 @@ from rich.table import Table
 
 app = typer.Typer(
     help="Nudge — serverless customer engagement for e-commerce, run and checked locally.",
-    no_args_is_help=True, add_completion=False,
+    no_args_is_help=True,
+    add_completion=False,
 )
 console = Console()
 CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
@@ -26,7 +27,9 @@ def demo(
     days: Annotated[int, typer.Option(min=1, max=90, help="Simulated days of shopping.")] = 14,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same store.")] = 7,
     campaigns: Annotated[Path, typer.Option(help="Directory of campaign YAML files.")] = CAMPAIGNS,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the summary as JSON here.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the summary as JSON here.")
+    ] = None,
 ) -> None:
     """Run a synthetic store through the whole system on moto and print what happened.
 
@@ -40,8 +43,13 @@ def demo(
     except CampaignFileError as error:
         console.print(f"[red]campaign files are invalid:[/red]\n{error}")
         raise typer.Exit(1) from None
-    with Progress(TextColumn("[bold]simulating[/bold] {task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} h"), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("[bold]simulating[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} h"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("", total=days * 24)
 
         def progress(done: int, total: int, label: str) -> None:
@@ -52,15 +60,22 @@ def demo(
     if json_path:
         json_path.write_text(json.dumps(summary, indent=2, sort_keys=True))
         console.print(f"summary written to {json_path}")
-    if summary["messages_sent"] != summary["provider_recorded"]["ses"] + summary["provider_recorded"]["sns"] + \
-            summary["messages_by_channel"]["in_app"]:
+    if (
+        summary["messages_sent"]
+        != summary["provider_recorded"]["ses"]
+        + summary["provider_recorded"]["sns"]
+        + summary["messages_by_channel"]["in_app"]
+    ):
         console.print("[red]sends and provider records disagree[/red]")
         raise typer.Exit(2)
 
 
 def _print_summary(s: dict[str, Any]) -> None:
-    overview = Table(title=f"Nudge demo — {s['users']} shoppers, {s['simulated_days']} simulated days "
-                           f"({s['wall_seconds']} s)", show_header=False)
+    overview = Table(
+        title=f"Nudge demo — {s['users']} shoppers, {s['simulated_days']} simulated days "
+        f"({s['wall_seconds']} s)",
+        show_header=False,
+    )
     overview.add_column("what")
     overview.add_column("count", justify="right")
     for label, value in [
@@ -82,8 +97,15 @@ def _print_summary(s: dict[str, Any]) -> None:
     for column in ("campaign", "level", "sent", "email", "push", "in-app", "not sent"):
         campaigns.add_column(column, justify="left" if column == "campaign" else "right")
     for campaign_id, row in s["messages_by_campaign"].items():
-        campaigns.add_row(campaign_id, row["level"], str(row["sent"]), str(row["email"]), str(row["push"]),
-                          str(row["in_app"]), str(row["skipped"]))
+        campaigns.add_row(
+            campaign_id,
+            row["level"],
+            str(row["sent"]),
+            str(row["email"]),
+            str(row["push"]),
+            str(row["in_app"]),
+            str(row["skipped"]),
+        )
     console.print(campaigns)
 
     mix = Table(title="By level and channel")
@@ -126,8 +148,13 @@ def validate(
     for column in ("id", "level", "when", "channels", "audience rules"):
         table.add_column(column)
     for c in catalog:
-        when = (f"{c.schedule.expression} {c.schedule.timezone}" if c.schedule
-                else f"on {c.trigger.event}" if c.trigger else "")
+        when = (
+            f"{c.schedule.expression} {c.schedule.timezone}"
+            if c.schedule
+            else f"on {c.trigger.event}"
+            if c.trigger
+            else ""
+        )
         table.add_row(c.id, c.level, when, ", ".join(c.channel_order()), str(len(c.audience)))
     console.print(table)
 

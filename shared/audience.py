@@ -132,7 +132,8 @@ def _compare(operator: str, actual: Any, expected: Any) -> bool:
     if isinstance(actual, str) and isinstance(expected, str | tuple):
         actual = actual.casefold()
         expected = (
-            expected.casefold() if isinstance(expected, str)
+            expected.casefold()
+            if isinstance(expected, str)
             else tuple(e.casefold() if isinstance(e, str) else e for e in expected)
         )
     match operator:

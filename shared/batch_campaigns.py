@@ -1,4 +1,4 @@
-"""Batch (L1–L3) campaigns: an occurrence is split into scan segments, each worked independently.
+"""Batch (L1-L3) campaigns: an occurrence is split into scan segments, each worked independently.
 
 The planner only enqueues one small message per segment; audience workers scan their segment
 page by page, evaluate the audience and enqueue delivery jobs. No invocation scans the whole
@@ -57,7 +57,9 @@ class Planner:
         if not campaign.is_active(_occurrence_time(occurrence)):
             return 0
         tasks = [
-            SegmentTask(campaign_id=campaign_id, occurrence=occurrence, segment=i, total_segments=self.segments)
+            SegmentTask(
+                campaign_id=campaign_id, occurrence=occurrence, segment=i, total_segments=self.segments
+            )
             for i in range(self.segments)
         ]
         self.audience_queue.send_many([t.model_dump_json() for t in tasks])

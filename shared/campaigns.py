@@ -7,7 +7,7 @@ the same message) and when a Lambda loads the catalog, so a campaign means one t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -48,9 +48,14 @@ class InAppContent(_Strict):
     expires_after_days: int = Field(default=14, ge=1, le=365)
 
 
-CONTENT_MODELS: Mapping[str, type[_Strict]] = {
-    "email": EmailContent, "push": PushContent, "in_app": InAppContent,
-}
+class Channels(_Strict):
+    email: EmailContent | None = None
+    push: PushContent | None = None
+    in_app: InAppContent | None = None
+
+    def content(self, channel: str) -> EmailContent | PushContent | InAppContent | None:
+        value: EmailContent | PushContent | InAppContent | None = getattr(self, channel, None)
+        return value
 
 
 class Schedule(_Strict):
@@ -73,7 +78,8 @@ class Trigger(_Strict):
     event: str = Field(min_length=1)
     properties: dict[str, Any] = Field(
         default_factory=dict,
-        description="EventBridge content filters on the event's properties, e.g. {total: [{numeric: ['>=', 100]}]}",
+        description="EventBridge content filters on the event's properties, "
+        "e.g. {total: [{numeric: ['>=', 100]}]}",
     )
 
     @model_validator(mode="after")
@@ -100,8 +106,11 @@ class Campaign(_Strict):
     name: str = Field(min_length=1)
     description: str | None = None
     level: Level
-    channels: dict[ChannelName, Any] = Field(
-        min_length=1, description="Content per channel; the first reachable channel in this order is used."
+    channels: Channels = Field(description="Content per channel.")
+    channel_preference: list[ChannelName] = Field(
+        default_factory=list,
+        description="The order channels are tried in (default: the order of 'channels' in the file); "
+        "the first channel the shopper can receive is used.",
     )
     audience: list[str] = Field(default_factory=list)
     schedule: Schedule | None = None
@@ -113,15 +122,16 @@ class Campaign(_Strict):
     end: datetime | None = None
     enabled: bool = True
 
-    @field_validator("channels", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _content_per_channel(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        return {
-            name: CONTENT_MODELS[name].model_validate(content) if name in CONTENT_MODELS else content
-            for name, content in value.items()
-        }
+    def _preference_from_file_order(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("channels"), dict)
+            and not data.get("channel_preference")
+        ):
+            data = {**data, "channel_preference": [k for k, v in data["channels"].items() if v is not None]}
+        return data
 
     @field_validator("audience")
     @classmethod
@@ -134,6 +144,9 @@ class Campaign(_Strict):
 
     @model_validator(mode="after")
     def _shape_by_level(self) -> Campaign:
+        missing = [c for c in self.channel_preference if self.channels.content(c) is None]
+        if missing or not self.channel_preference:
+            raise ValueError(f"channels: no content for {', '.join(missing) or 'any channel'}")
         if self.level == "L4":
             if self.trigger is None or self.schedule is not None:
                 raise ValueError("an L4 campaign needs a 'trigger' and no 'schedule'")
@@ -148,7 +161,7 @@ class Campaign(_Strict):
         return Audience.parse(self.audience)
 
     def channel_order(self) -> list[ChannelName]:
-        return list(self.channels)
+        return list(dict.fromkeys(self.channel_preference))
 
     def is_active(self, at: datetime) -> bool:
         if not self.enabled:

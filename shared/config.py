@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from shared.topology import DELIVERY_QUEUE, AUDIENCE_QUEUE, INBOX, MESSAGES, PROFILES
+from shared.topology import AUDIENCE_QUEUE, DELIVERY_QUEUE, INBOX, MESSAGES, PROFILES
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.campaigns import Campaign, Catalog, ChannelName
 from shared.clock import Clock
 from shared.ports import MessageChannel, ProfileStore, SendLog, SendLogEntry
-from shared.profile import Profile, audience_view
+from shared.profile import Profile, audience_view, consent_of
 from shared.render import render_message
 
 # Longer than the deliver function's timeout: a claim older than this belongs to a crashed attempt.
@@ -46,15 +46,20 @@ class DeliveryJob(BaseModel):
     @classmethod
     def for_occurrence(cls, campaign_id: str, occurrence: str, user_id: str) -> DeliveryJob:
         return cls(
-            send_key=f"{campaign_id}#{occurrence}#{user_id}", campaign_id=campaign_id,
-            user_id=user_id, occurrence=occurrence,
+            send_key=f"{campaign_id}#{occurrence}#{user_id}",
+            campaign_id=campaign_id,
+            user_id=user_id,
+            occurrence=occurrence,
         )
 
     @classmethod
     def for_trigger(cls, campaign_id: str, user_id: str, trigger: TriggerContext) -> DeliveryJob:
         return cls(
-            send_key=f"{campaign_id}#{trigger.message_id}#{user_id}", campaign_id=campaign_id,
-            user_id=user_id, occurrence=trigger.timestamp.isoformat(), trigger=trigger,
+            send_key=f"{campaign_id}#{trigger.message_id}#{user_id}",
+            campaign_id=campaign_id,
+            user_id=user_id,
+            occurrence=trigger.timestamp.isoformat(),
+            trigger=trigger,
         )
 
 
@@ -73,7 +78,7 @@ class SendDecision:
 def reachable(channel: ChannelName, profile: Profile) -> bool:
     """Whether the shopper can receive ``channel`` at all: an address and consent for it."""
     traits = profile.traits
-    consent = traits.get("consent") if isinstance(traits.get("consent"), dict) else {}
+    consent = consent_of(traits)
     if channel == "email":
         return bool(traits.get("email")) and consent.get("email") is True
     if channel == "push":
@@ -85,9 +90,7 @@ def choose_channel(campaign: Campaign, profile: Profile) -> ChannelName | None:
     return next((c for c in campaign.channel_order() if reachable(c, profile)), None)
 
 
-def template_context(
-    campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime
-) -> dict[str, Any]:
+def template_context(campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime) -> dict[str, Any]:
     view = audience_view(profile, now)
     user = {**{k.replace(".", "_"): v for k, v in view.items()}, "user_id": profile.user_id}
     cart = profile.cart.model_dump(mode="json") if profile.cart else None
@@ -113,8 +116,14 @@ class Deliverer:
             raise PermanentDeliveryError(f"unknown campaign {job.campaign_id!r}")
         now = self.clock.now()
         entry = SendLogEntry(
-            user_id=job.user_id, send_key=job.send_key, campaign_id=campaign.id, level=campaign.level,
-            channel=None, status="skipped", at=now.isoformat(), occurrence=job.occurrence,
+            user_id=job.user_id,
+            send_key=job.send_key,
+            campaign_id=campaign.id,
+            level=campaign.level,
+            channel=None,
+            status="skipped",
+            at=now.isoformat(),
+            occurrence=job.occurrence,
         )
         profile = self.profiles.get(job.user_id)
         if profile is None:
@@ -124,10 +133,12 @@ class Deliverer:
         channel = choose_channel(campaign, profile)
         if channel is None:
             return self._skip(entry, "no_reachable_channel")
+        message = render_message(
+            campaign, channel, job.send_key, template_context(campaign, profile, job, now)
+        )
         claimed = SendLogEntry(**{**entry.__dict__, "channel": channel, "status": "claimed"})
         if not self.send_log.claim(claimed, lease_expired_before=(now - CLAIM_LEASE).isoformat()):
             return SendDecision("duplicate", "already_sent_or_in_flight", channel)
-        message = render_message(campaign, channel, job.send_key, template_context(campaign, profile, job, now))
         recipient = {**profile.traits, "user_id": profile.user_id, "now": now}
         try:
             provider_id = self.channels[channel].send(message, recipient)

@@ -86,7 +86,10 @@ def ingest_batch(
 
 
 def _fold_and_save(
-    user_id: str, events: list[SegmentEvent], profile: Profile | None, profiles: ProfileStore,
+    user_id: str,
+    events: list[SegmentEvent],
+    profile: Profile | None,
+    profiles: ProfileStore,
     outcome: IngestOutcome,
 ) -> bool:
     for _ in range(MAX_WRITE_ATTEMPTS):

@@ -63,4 +63,3 @@ class MessageChannel(Protocol):
     def send(self, message: Any, recipient: Mapping[str, Any]) -> str:
         """Deliver a rendered message; return the provider's message id."""
         ...
-

@@ -99,7 +99,7 @@ def fingerprint(message_id: str) -> str:
 
 def _seen(fingerprints: str, candidate: str) -> bool:
     return any(
-        fingerprints[i:i + FINGERPRINT_LENGTH] == candidate
+        fingerprints[i : i + FINGERPRINT_LENGTH] == candidate
         for i in range(0, len(fingerprints), FINGERPRINT_LENGTH)
     )
 
@@ -154,7 +154,7 @@ def normalize_traits(event: SegmentEvent) -> dict[str, Any]:
         traits["timezone"] = context["timezone"]
     if "language" not in traits and isinstance(context.get("locale"), str):
         traits["language"] = context["locale"].split("-")[0].lower()
-    consent = traits.get("consent") if isinstance(traits.get("consent"), dict) else {}
+    consent = dict(consent_of(traits))
     for channel in ("email", "push", "in_app"):
         flat = traits.pop(f"{channel}_opt_in", None)
         if isinstance(flat, bool):
@@ -162,6 +162,12 @@ def normalize_traits(event: SegmentEvent) -> dict[str, Any]:
     if consent:
         traits["consent"] = {k: bool(v) for k, v in consent.items() if k in {"email", "push", "in_app"}}
     return {k: _bounded(v) for k, v in traits.items() if v is not None}
+
+
+def consent_of(traits: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The per-channel opt-ins a shopper gave (an empty mapping when none were given)."""
+    consent = traits.get("consent")
+    return consent if isinstance(consent, dict) else {}
 
 
 def _bump(counter: dict[str, int], key: str, by: int, limit: int) -> None:
@@ -176,11 +182,14 @@ def _cart_item(properties: Mapping[str, Any]) -> CartItem | None:
     quantity = properties.get("quantity", 1)
     return CartItem(
         product_id=str(product_id)[:256],
-        sku=_str(properties.get("sku")), name=_str(properties.get("name")),
-        category=_str(properties.get("category")), brand=_str(properties.get("brand")),
+        sku=_str(properties.get("sku")),
+        name=_str(properties.get("name")),
+        category=_str(properties.get("category")),
+        brand=_str(properties.get("brand")),
         price=_money(properties.get("price")),
         quantity=quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1,
-        image_url=_str(properties.get("image_url")), url=_str(properties.get("url")),
+        image_url=_str(properties.get("image_url")),
+        url=_str(properties.get("url")),
     )
 
 
@@ -236,8 +245,10 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
             if isinstance(product, dict) and isinstance(product.get("category"), str):
                 quantity = product.get("quantity", 1)
                 _bump(
-                    profile.category_purchases, product["category"][:128],
-                    quantity if isinstance(quantity, int) and quantity > 0 else 1, MAX_CATEGORIES,
+                    profile.category_purchases,
+                    product["category"][:128],
+                    quantity if isinstance(quantity, int) and quantity > 0 else 1,
+                    MAX_CATEGORIES,
                 )
         if profile.cart is not None and profile.cart.updated_at <= at:
             profile.cart = None
@@ -274,7 +285,7 @@ def fold_events(profile: Profile, events: Iterable[SegmentEvent]) -> FoldResult:
         _apply(folded, event)
         applied += 1
     if applied:
-        folded.seen_events = seen[-RECENT_EVENTS * FINGERPRINT_LENGTH:]
+        folded.seen_events = seen[-RECENT_EVENTS * FINGERPRINT_LENGTH :]
         _prune(folded, folded.last_seen or datetime.now(UTC))
     return FoldResult(folded, applied, duplicates)
 
@@ -282,7 +293,7 @@ def fold_events(profile: Profile, events: Iterable[SegmentEvent]) -> FoldResult:
 def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
     """The flat attribute map that audience rules and templates read."""
     traits = profile.traits
-    consent = traits.get("consent") if isinstance(traits.get("consent"), dict) else {}
+    consent = consent_of(traits)
     view: dict[str, Any] = {k: v for k, v in traits.items() if not isinstance(v, dict | list)}
     view.update(
         {
@@ -296,7 +307,8 @@ def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
             "cart_value": float(profile.cart.value) if profile.cart else 0.0,
             "cart_items": sum(i.quantity for i in profile.cart.items) if profile.cart else 0,
             "top_category": max(profile.category_views, key=profile.category_views.__getitem__)
-            if profile.category_views else None,
+            if profile.category_views
+            else None,
         }
     )
     rfm = profile.scores.get("rfm")

@@ -9,13 +9,14 @@ preview can show which fallbacks were used.
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, Undefined
+from jinja2 import TemplateError, TemplateSyntaxError, Undefined
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from shared.campaigns import Campaign, EmailContent, InAppContent, PushContent
@@ -75,6 +76,10 @@ def _render(source: str, context: Mapping[str, Any], autoescape: bool, missing: 
     token = _missing.set(missing)
     try:
         return str(_compile(source, autoescape).render(context))
+    except SecurityError as error:
+        raise TemplateProblem(f"template blocked by the sandbox: {error}") from None
+    except TemplateError as error:
+        raise TemplateProblem(f"template failed: {type(error).__name__}: {error}") from None
     finally:
         _missing.reset(token)
 
@@ -91,7 +96,7 @@ def render_message(
     campaign: Campaign, channel: str, send_key: str, context: Mapping[str, Any]
 ) -> RenderedMessage:
     """Render ``campaign``'s content for ``channel`` with ``context`` (user, event, campaign)."""
-    content = campaign.channels[channel]  # type: ignore[index]
+    content = campaign.channels.content(channel)
     missing: list[str] = []
 
     def text(source: str | None) -> str:
@@ -99,7 +104,9 @@ def render_message(
 
     if isinstance(content, EmailContent):
         return RenderedMessage(
-            campaign.id, send_key, channel,
+            campaign.id,
+            send_key,
+            channel,
             title=_HEADER_UNSAFE.sub(" ", text(content.subject)).strip(),
             body_html=_render(content.html, context, True, missing),
             body_text=text(content.text),
@@ -107,13 +114,24 @@ def render_message(
         )
     if isinstance(content, PushContent):
         return RenderedMessage(
-            campaign.id, send_key, channel, title=text(content.title), body_text=text(content.body),
-            deep_link=text(content.deep_link) or None, missing=missing,
+            campaign.id,
+            send_key,
+            channel,
+            title=text(content.title),
+            body_text=text(content.body),
+            deep_link=text(content.deep_link) or None,
+            missing=missing,
         )
     if isinstance(content, InAppContent):
         return RenderedMessage(
-            campaign.id, send_key, channel, title=text(content.title), body_text=text(content.body),
-            cta_label=text(content.cta_label) or None, cta_url=text(content.cta_url) or None,
-            expires_after_days=content.expires_after_days, missing=missing,
+            campaign.id,
+            send_key,
+            channel,
+            title=text(content.title),
+            body_text=text(content.body),
+            cta_label=text(content.cta_label) or None,
+            cta_url=text(content.cta_url) or None,
+            expires_after_days=content.expires_after_days,
+            missing=missing,
         )
     raise TemplateProblem(f"campaign {campaign.id}: no content for channel {channel!r}")

@@ -42,7 +42,8 @@ _MONTH_NAMES = {name.upper(): number for number, name in enumerate(calendar.mont
 _DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
 
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-_AT_RE = re.compile(r"at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)")
+_AT_RE = re.compile(r"at\(([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\)")
+_NUMBER_RE = re.compile(r"[0-9]+")
 _ITEM_RE = re.compile(r"(?P<base>\*|[0-9A-Z]+(?:-[0-9A-Z]+)?)(?:/(?P<step>[0-9]+))?")
 
 
@@ -265,9 +266,11 @@ def _compile_at(expression: str, zone: ZoneInfo) -> _At:
     year, month, day, hour, minute, second = (int(part) for part in match.groups())
     try:
         wall = datetime(year, month, day, hour, minute, second)
+        return _At(_to_utc(wall, zone) or _gap_end(wall, zone))
     except ValueError as exc:
         raise InvalidSchedule(f"{expression}: {exc}") from exc
-    return _At(_to_utc(wall, zone) or _gap_end(wall, zone))
+    except OverflowError as exc:
+        raise InvalidSchedule(f"{expression}: outside the representable range in {zone.key}") from exc
 
 
 def _to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
@@ -396,7 +399,7 @@ def _values(text: str, spec: _FieldSpec, fail: _Fail) -> tuple[int, ...]:
 
 
 def _value(token: str, spec: _FieldSpec, fail: _Fail) -> int:
-    if token.isdigit():
+    if _NUMBER_RE.fullmatch(token):
         number = int(token)
         if not spec.low <= number <= spec.high:
             raise fail(f"{spec.name} {number} is out of range {spec.low}-{spec.high}")
@@ -431,7 +434,7 @@ def _day_of_month(text: str, fail: _Fail) -> _DayRule:
         return _DayRule("last")
     if text == "LW":
         return _DayRule("last_weekday")
-    if text.endswith("W") and text[:-1].isdigit():
+    if text.endswith("W") and _NUMBER_RE.fullmatch(text[:-1]):
         return _DayRule("nearest_weekday", n=_value(text[:-1], _DAYS_OF_MONTH, fail))
     if re.fullmatch(r"L-[0-9]+", text):
         raise fail(f"day-of-month offset {text!r} is not supported; use L or LW")
@@ -443,7 +446,7 @@ def _day_of_week(text: str, fail: _Fail) -> _DayRule:
         return _DayRule("weekdays", frozenset({7}))
     if "#" in text:
         weekday_text, _, nth_text = text.partition("#")
-        if "," in text or "-" in text or "/" in text or not nth_text.isdigit():
+        if "," in text or "-" in text or "/" in text or not _NUMBER_RE.fullmatch(nth_text):
             raise fail(
                 f"day-of-week {text!r}: '#' takes a single expression like 6#3 (third Friday); "
                 "lists such as 3#1,6#3 are rejected by EventBridge"

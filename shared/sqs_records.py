@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from shared.delivery import PermanentDeliveryError
 from shared.ports import DeadLetters
+from shared.render import TemplateProblem
 
 T = TypeVar("T")
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (PermanentDeliveryError, ValidationError)
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (PermanentDeliveryError, ValidationError, TemplateProblem)
 
 
 def reason_of(error: Exception) -> str:
@@ -28,8 +29,13 @@ def reason_of(error: Exception) -> str:
 
 
 def run_or_park(
-    work: Callable[[], T], *, body: str, receive_count: int, max_receives: int,
-    dead_letters: DeadLetters, source: str,
+    work: Callable[[], T],
+    *,
+    body: str,
+    receive_count: int,
+    max_receives: int,
+    dead_letters: DeadLetters,
+    source: str,
 ) -> T | None:
     """Run ``work``; park and swallow permanent errors and last-attempt failures, re-raise the rest."""
     try:

@@ -84,16 +84,28 @@ class FunctionSpec:
 
 
 INGEST_QUEUE = QueueSpec(
-    "ingest", consumer="ingest", batch_size=100, max_batching_window_s=2,
-    visibility_timeout_s=180, max_receive_count=5,
+    "ingest",
+    consumer="ingest",
+    batch_size=100,
+    max_batching_window_s=2,
+    visibility_timeout_s=180,
+    max_receive_count=5,
 )
 AUDIENCE_QUEUE = QueueSpec(
-    "audience", consumer="audience", batch_size=1, max_batching_window_s=0,
-    visibility_timeout_s=1800, max_receive_count=3,
+    "audience",
+    consumer="audience",
+    batch_size=1,
+    max_batching_window_s=0,
+    visibility_timeout_s=1800,
+    max_receive_count=3,
 )
 DELIVERY_QUEUE = QueueSpec(
-    "delivery", consumer="deliver", batch_size=10, max_batching_window_s=1,
-    visibility_timeout_s=180, max_receive_count=5,
+    "delivery",
+    consumer="deliver",
+    batch_size=10,
+    max_batching_window_s=1,
+    visibility_timeout_s=180,
+    max_receive_count=5,
 )
 QUEUES = (INGEST_QUEUE, AUDIENCE_QUEUE, DELIVERY_QUEUE)
 
@@ -108,32 +120,48 @@ ASYNC_RETRY_ATTEMPTS = 2
 
 FUNCTIONS = (
     FunctionSpec(
-        "ingest", "functions.ingest.handler.handler",
+        "ingest",
+        "functions.ingest.handler.handler",
         "Validates events and folds them into shopper profiles (one write per user per batch).",
-        tables={PROFILES.key: "read_write"}, parks_in=INGEST_QUEUE.dlq_key,
+        tables={PROFILES.key: "read_write"},
+        parks_in=INGEST_QUEUE.dlq_key,
     ),
     FunctionSpec(
-        "trigger", "functions.trigger.handler.handler",
+        "trigger",
+        "functions.trigger.handler.handler",
         "Turns a real-time (L4) behavioural event into a delivery job.",
-        memory_mb=256, tables={PROFILES.key: "read"}, sends_to=(DELIVERY_QUEUE.key,),
-        parks_in=TRIGGER_DLQ_KEY, on_failure=TRIGGER_DLQ_KEY,
+        memory_mb=256,
+        tables={PROFILES.key: "read"},
+        sends_to=(DELIVERY_QUEUE.key,),
+        parks_in=TRIGGER_DLQ_KEY,
+        on_failure=TRIGGER_DLQ_KEY,
     ),
     FunctionSpec(
-        "planner", "functions.planner.handler.handler",
+        "planner",
+        "functions.planner.handler.handler",
         "Splits a scheduled campaign occurrence into parallel-scan segments.",
-        memory_mb=256, sends_to=(AUDIENCE_QUEUE.key,), on_failure=PLANNER_DLQ_KEY,
+        memory_mb=256,
+        sends_to=(AUDIENCE_QUEUE.key,),
+        on_failure=PLANNER_DLQ_KEY,
     ),
     FunctionSpec(
-        "audience", "functions.audience.handler.handler",
+        "audience",
+        "functions.audience.handler.handler",
         "Scans one profile segment, evaluates the audience and enqueues delivery jobs.",
-        memory_mb=1024, timeout_s=300, tables={PROFILES.key: "read"}, sends_to=(DELIVERY_QUEUE.key,),
+        memory_mb=1024,
+        timeout_s=300,
+        tables={PROFILES.key: "read"},
+        sends_to=(DELIVERY_QUEUE.key, AUDIENCE_QUEUE.key),
         parks_in=AUDIENCE_QUEUE.dlq_key,
     ),
     FunctionSpec(
-        "deliver", "functions.deliver.handler.handler",
+        "deliver",
+        "functions.deliver.handler.handler",
         "Decides, renders and sends one message (email, push or in-app) exactly once.",
         tables={PROFILES.key: "read", MESSAGES.key: "read_write", INBOX.key: "write"},
-        parks_in=DELIVERY_QUEUE.dlq_key, sends_email=True, sends_push=True,
+        parks_in=DELIVERY_QUEUE.dlq_key,
+        sends_email=True,
+        sends_push=True,
     ),
 )
 FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}
@@ -158,7 +186,7 @@ class RuleSpec:
     @property
     def input_template(self) -> str:
         """The same payload as an EventBridge input transformer template (``aws.events.event.json``)."""
-        return '{"campaign_id": "%s", "event": <aws.events.event.json>}' % self.campaign_id
+        return f'{{"campaign_id": "{self.campaign_id}", "event": <aws.events.event.json>}}'
 
 
 @dataclass(frozen=True)
@@ -180,7 +208,9 @@ class ScheduleSpec:
 
 
 INGEST_RULE = RuleSpec(
-    "ingest-all", MATCH_ALL_EVENTS, "Every event on the Nudge bus goes to ingest.",
+    "ingest-all",
+    MATCH_ALL_EVENTS,
+    "Every event on the Nudge bus goes to ingest.",
     target_queue=INGEST_QUEUE.key,
 )
 
@@ -192,20 +222,20 @@ def event_rules(campaigns: Iterable[Campaign]) -> list[RuleSpec]:
         if campaign.trigger is not None and campaign.enabled:
             rules.append(
                 RuleSpec(
-                    f"trigger-{campaign.id}", campaign.trigger.event_pattern(),
+                    f"trigger-{campaign.id}",
+                    campaign.trigger.event_pattern(),
                     f"L4 trigger for campaign {campaign.id}",
-                    target_function="trigger", campaign_id=campaign.id,
+                    target_function="trigger",
+                    campaign_id=campaign.id,
                 )
             )
     return rules
 
 
 def campaign_schedules(campaigns: Iterable[Campaign]) -> list[ScheduleSpec]:
-    """One schedule per batch (L1–L3) campaign."""
+    """One schedule per batch (L1-L3) campaign."""
     return [
-        ScheduleSpec(
-            f"campaign-{c.id}", c.schedule.expression, c.schedule.timezone, c.id, enabled=c.enabled
-        )
+        ScheduleSpec(f"campaign-{c.id}", c.schedule.expression, c.schedule.timezone, c.id, enabled=c.enabled)
         for c in campaigns
         if c.schedule is not None
     ]

@@ -49,10 +49,13 @@ class TriggerEvaluator:
             if profile is None or not campaign.parsed_audience.includes(audience_view(profile, now)):
                 return TriggerOutcome("not_in_audience")
         job = DeliveryJob.for_trigger(
-            campaign.id, event.profile_id,
+            campaign.id,
+            event.profile_id,
             TriggerContext(
-                event=event.event or event.type, message_id=event.message_id,
-                timestamp=event.timestamp, properties=event.properties,
+                event=event.event or event.type,
+                message_id=event.message_id,
+                timestamp=event.timestamp,
+                properties=event.properties,
             ),
         )
         self.delivery_queue.send_many([job.model_dump_json()])

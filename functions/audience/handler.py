@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from shared import wiring
@@ -18,7 +19,7 @@ from shared.sqs_records import run_or_park
 from shared.topology import AUDIENCE_QUEUE
 
 logger = Logger(service="nudge-audience")
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @dataclass(frozen=True)
@@ -30,27 +31,43 @@ class AudiencePorts:
 @cache
 def default_ports() -> AudiencePorts:
     worker = AudienceWorker(
-        wiring.catalog(), wiring.profile_store(), wiring.queue("delivery_queue_url"),
-        wiring.queue("audience_queue_url"), SystemClock(),
+        wiring.catalog(),
+        wiring.profile_store(),
+        wiring.queue("delivery_queue_url"),
+        wiring.queue("audience_queue_url"),
+        SystemClock(),
     )
     return AudiencePorts(worker, wiring.dead_letters())
 
 
 @logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any, ports: AudiencePorts | None = None) -> dict[str, Any]:
+def handler(
+    event: dict[str, Any], context: Any, ports: AudiencePorts | None = None
+) -> PartialItemFailureResponse:
     ports = ports or default_ports()
 
     def work_on(record: SQSRecord) -> None:
         def work() -> None:
             task = SegmentTask.model_validate_json(record.body)
             result = ports.worker.work(task, context.get_remaining_time_in_millis)
-            logger.info("segment worked", extra={"campaign_id": task.campaign_id, "segment": task.segment,
-                                                 "scanned": result.scanned, "enqueued": result.enqueued,
-                                                 "continued": result.continued})
+            logger.info(
+                "segment worked",
+                extra={
+                    "campaign_id": task.campaign_id,
+                    "segment": task.segment,
+                    "scanned": result.scanned,
+                    "enqueued": result.enqueued,
+                    "continued": result.continued,
+                },
+            )
 
         run_or_park(
-            work, body=record.body, receive_count=int(record.attributes.approximate_receive_count),
-            max_receives=AUDIENCE_QUEUE.max_receive_count, dead_letters=ports.dead_letters, source="audience",
+            work,
+            body=record.body,
+            receive_count=int(record.attributes.approximate_receive_count),
+            max_receives=AUDIENCE_QUEUE.max_receive_count,
+            dead_letters=ports.dead_letters,
+            source="audience",
         )
 
     return process_partial_response(event=event, record_handler=work_on, processor=processor, context=context)

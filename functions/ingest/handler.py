@@ -41,8 +41,11 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
     logger.info(
         "batch ingested",
         extra={
-            "records": len(records), "applied": outcome.events_applied, "duplicates": outcome.duplicates,
-            "rejected": len(outcome.rejected), "failed": len(outcome.failed_record_ids),
+            "records": len(records),
+            "applied": outcome.events_applied,
+            "duplicates": outcome.duplicates,
+            "rejected": len(outcome.rejected),
+            "failed": len(outcome.failed_record_ids),
             "profiles_written": outcome.profiles_written,
         },
     )

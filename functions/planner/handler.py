@@ -23,6 +23,8 @@ def handler(event: dict[str, Any], context: Any, ports: Planner | None = None) -
     planner = ports or default_planner()
     campaign_id, occurrence = str(event["campaign_id"]), str(event["occurrence"])
     segments = planner.plan(campaign_id, occurrence)
-    logger.info("occurrence planned", extra={"campaign_id": campaign_id, "occurrence": occurrence,
-                                             "segments": segments})
+    logger.info(
+        "occurrence planned",
+        extra={"campaign_id": campaign_id, "occurrence": occurrence, "segments": segments},
+    )
     return {"campaign_id": campaign_id, "occurrence": occurrence, "segments": segments}

@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: Any, ports: TriggerPorts | None = No
     campaign_id = str(event.get("campaign_id"))
     try:
         outcome = ports.evaluator.handle(campaign_id, event.get("event") or {})
-    except (EventRejected, *PERMANENT_ERRORS) as error:
+    except (EventRejected, *PERMANENT_ERRORS) as error:  # type: ignore[misc]
         reason = error.reason if isinstance(error, EventRejected) else reason_of(error)
         ports.dead_letters.park(json.dumps(event), reason, source="trigger")
         logger.warning("trigger parked", extra={"campaign_id": campaign_id, "reason": reason})

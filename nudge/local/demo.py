@@ -24,7 +24,9 @@ STEP = timedelta(hours=1)
 DUPLICATE_SHARE = 0.02
 MALFORMED_EVENTS = 5
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
@@ -55,7 +57,8 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
         runtime = LocalRuntime(catalog, clock, audience_segments=options.audience_segments, log_level="ERROR")
         endpoints = {
             s.user_id: runtime.register_push_endpoint(s.push_platform, f"device-{s.user_id}")
-            for s in store.shoppers if s.push_platform
+            for s in store.shoppers
+            if s.push_platform
         }
         events = list(store.events(push_endpoints=endpoints))
         rng = random.Random(options.seed)
@@ -80,10 +83,20 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
             runtime.drain()
             if progress:
                 progress(hour + 1, hours, f"day {hour // 24 + 1}/{options.days}")
-        summary = _summarize(runtime, store_events=len(events), duplicates=len(duplicates),
-                             malformed=len(malformed), published=published, failed_publish=failed_publish)
-    summary.update(users=options.users, simulated_days=options.days, seed=options.seed,
-                   wall_seconds=round(time.perf_counter() - started, 1))
+        summary = _summarize(
+            runtime,
+            store_events=len(events),
+            duplicates=len(duplicates),
+            malformed=len(malformed),
+            published=published,
+            failed_publish=failed_publish,
+        )
+    summary.update(
+        users=options.users,
+        simulated_days=options.days,
+        seed=options.seed,
+        wall_seconds=round(time.perf_counter() - started, 1),
+    )
     return summary
 
 
@@ -93,8 +106,9 @@ def _timestamp(event: dict[str, Any]) -> Any:
     return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
 
 
-def _summarize(runtime: Any, *, store_events: int, duplicates: int, malformed: int, published: int,
-               failed_publish: int) -> dict[str, Any]:
+def _summarize(
+    runtime: Any, *, store_events: int, duplicates: int, malformed: int, published: int, failed_publish: int
+) -> dict[str, Any]:
     from moto.sns.models import sns_backends
 
     from nudge.local.runtime import ACCOUNT, REGION
@@ -106,8 +120,10 @@ def _summarize(runtime: Any, *, store_events: int, duplicates: int, malformed: i
     sent = [m for m in messages if m["status"] == "sent"]
     by_campaign: dict[str, dict[str, Any]] = {}
     for m in messages:
-        row = by_campaign.setdefault(m["campaign_id"], {"level": m["level"], "sent": 0, "skipped": 0,
-                                                         "email": 0, "push": 0, "in_app": 0})
+        row = by_campaign.setdefault(
+            m["campaign_id"],
+            {"level": m["level"], "sent": 0, "skipped": 0, "email": 0, "push": 0, "in_app": 0},
+        )
         if m["status"] == "sent":
             row["sent"] += 1
             row[m["channel"]] += 1
@@ -127,10 +143,14 @@ def _summarize(runtime: Any, *, store_events: int, duplicates: int, malformed: i
         "events_ingested": events_ingested,
         "profiles": len(profiles),
         "messages_sent": len(sent),
-        "messages_by_channel": {c: sum(1 for m in sent if m["channel"] == c) for c in ("email", "push", "in_app")},
+        "messages_by_channel": {
+            c: sum(1 for m in sent if m["channel"] == c) for c in ("email", "push", "in_app")
+        },
         "messages_by_level": {lvl: sum(1 for m in sent if m["level"] == lvl) for lvl in LEVELS},
         "messages_by_campaign": dict(sorted(by_campaign.items())),
-        "skipped_by_reason": dict(Counter(m.get("reason", "?") for m in messages if m["status"] == "skipped")),
+        "skipped_by_reason": dict(
+            Counter(m.get("reason", "?") for m in messages if m["status"] == "skipped")
+        ),
         "messages_per_recipient_per_week": round(len(sent) / users / (days / 7), 2),
         "inbox_messages": len(inbox),
         "provider_recorded": {"ses": ses_recorded, "sns": sns_recorded, "inbox": len(inbox)},

@@ -1,16 +1,19 @@
 """Make moto fast enough for a two-week simulation, without changing what it does.
 
-moto's SQS backend recomputes every queue attribute — converting each attribute name from
-CamelCase with a character-by-character loop — several times for every message it receives.
-That conversion is a pure function of a handful of constant names, so memoizing it changes no
-behaviour; and the retention check per received message reads the one attribute it needs instead
-of building all of them. Together they make receiving a message several times cheaper. Applied
-once, by the local runtime; tests/integration/test_local_runtime.py runs redrive and retention
-behaviour through the patched backend.
+moto's SQS backend builds the full attribute map of a queue — including approximate message
+counts, each a pass over every message in the queue — whenever it needs one attribute, on every
+message sent and received; and it converts each attribute name from CamelCase with a
+character-by-character loop. Sending or receiving a batch therefore costs O(queue length), and
+draining a queue O(length²). Here the map is computed lazily (an attribute's value is computed
+when it is read, by the same code), the name conversion is memoized (a pure function of a few
+constant names), and the retention check reads the one attribute it needs. Applied once, by the
+local runtime; the integration tests run redrive, visibility and retention through it.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -36,4 +39,38 @@ def apply() -> None:
     moto.sqs.models.SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
         is_message_valid_based_on_retention_period
     )
+    moto.sqs.models.Queue.attributes = property(_LazyQueueAttributes)  # type: ignore[assignment]
     _applied = True
+
+
+class _LazyQueueAttributes(Mapping[str, Any]):
+    """The same keys and values as moto's ``Queue.attributes``, each computed only when read."""
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+        names = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            names += queue.KMS_ATTRIBUTES
+        self._names = list(dict.fromkeys(names))
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        import moto.sqs.models
+
+        queue = self._queue
+        if name == "Policy" and queue.policy:
+            value = queue.policy
+        elif name == "RedrivePolicy" and queue.redrive_policy:
+            value = json.dumps(queue.redrive_policy)
+        else:
+            value = getattr(queue, moto.sqs.models.camelcase_to_underscores(name))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)

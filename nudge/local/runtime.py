@@ -76,7 +76,11 @@ def physical_name(key: str) -> str:
 
 class LocalRuntime:
     def __init__(
-        self, catalog: Catalog, clock: SimulatedClock, *, audience_segments: int = 4,
+        self,
+        catalog: Catalog,
+        clock: SimulatedClock,
+        *,
+        audience_segments: int = 4,
         log_level: str = "WARNING",
     ) -> None:
         moto_speedups.apply()
@@ -92,7 +96,8 @@ class LocalRuntime:
         self._rules = topology.event_rules(catalog)
         self._schedules = [
             (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
-            for spec in topology.campaign_schedules(catalog) if spec.enabled
+            for spec in topology.campaign_schedules(catalog)
+            if spec.enabled
         ]
         self._schedules_checked_until = clock.now()
         self.publisher = EventPublisher(self.client("events"))
@@ -134,14 +139,18 @@ class LocalRuntime:
         events.create_event_bus(Name=topology.BUS_NAME)
         for rule in topology.event_rules(self.catalog):
             events.put_rule(
-                Name=physical_name(rule.key), EventBusName=topology.BUS_NAME,
-                EventPattern=json.dumps(rule.pattern), State="ENABLED", Description=rule.description,
+                Name=physical_name(rule.key),
+                EventBusName=topology.BUS_NAME,
+                EventPattern=json.dumps(rule.pattern),
+                State="ENABLED",
+                Description=rule.description,
             )
         self.client("sesv2").create_email_identity(EmailIdentity=SENDER.split("@", 1)[1])
         sns = self.client("sns")
         self.push_apps = {
             platform: sns.create_platform_application(
-                Name=f"nudge-shop-{platform.lower()}", Platform=platform,
+                Name=f"nudge-shop-{platform.lower()}",
+                Platform=platform,
                 Attributes={"PlatformCredential": "local-test-credential"},
             )["PlatformApplicationArn"]
             for platform in ("GCM", "APNS")
@@ -208,8 +217,10 @@ class LocalRuntime:
     def invoke(self, function_key: str, event: Mapping[str, Any]) -> Any:
         spec = topology.FUNCTIONS_BY_KEY[function_key]
         context = LocalContext(
-            function_name=physical_name(function_key), memory_limit_in_mb=spec.memory_mb,
-            timeout_ms=spec.timeout_s * 1000, aws_request_id=str(uuid.uuid4()),
+            function_name=physical_name(function_key),
+            memory_limit_in_mb=spec.memory_mb,
+            timeout_ms=spec.timeout_s * 1000,
+            aws_request_id=str(uuid.uuid4()),
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical_name(function_key)}",
         )
         self.invocations[function_key] = self.invocations.get(function_key, 0) + 1
@@ -226,8 +237,11 @@ class LocalRuntime:
             except Exception as failure:
                 error = failure
         record = {
-            "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3,
-                               "functionArn": physical_name(function_key)},
+            "requestContext": {
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3,
+                "functionArn": physical_name(function_key),
+            },
             "requestPayload": dict(event),
             "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
         }
@@ -246,10 +260,15 @@ class LocalRuntime:
         to_functions: list[tuple[str, dict[str, Any]]] = []
         for detail, event_id in zip(published, report.event_ids, strict=True):
             envelope = {
-                "version": "0", "id": event_id, "detail-type": DETAIL_TYPE,
-                "source": topology.APP_EVENT_SOURCE, "account": ACCOUNT,
-                "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "region": REGION,
-                "resources": [], "detail": json.loads(json.dumps(detail, default=str)),
+                "version": "0",
+                "id": event_id,
+                "detail-type": DETAIL_TYPE,
+                "source": topology.APP_EVENT_SOURCE,
+                "account": ACCOUNT,
+                "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [],
+                "detail": json.loads(json.dumps(detail, default=str)),
             }
             for rule in self._rules:
                 if not matches(rule.pattern, envelope):
@@ -275,9 +294,13 @@ class LocalRuntime:
         for fire, _, spec in due:
             self.clock.advance_to(fire)
             self.drain()
-            self.invoke_async(spec.target_function, {
-                "campaign_id": spec.campaign_id, "occurrence": fire.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            })
+            self.invoke_async(
+                spec.target_function,
+                {
+                    "campaign_id": spec.campaign_id,
+                    "occurrence": fire.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+            )
             self.drain()
         self.clock.advance_to(moment)
         self._schedules_checked_until = moment
@@ -299,8 +322,10 @@ class LocalRuntime:
         messages: list[dict[str, Any]] = []
         while len(messages) < spec.batch_size:
             response = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=min(RECEIVE_LIMIT, spec.batch_size - len(messages)),
-                AttributeNames=["All"], MessageAttributeNames=["All"],
+                QueueUrl=url,
+                MaxNumberOfMessages=min(RECEIVE_LIMIT, spec.batch_size - len(messages)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
             )
             received = response.get("Messages", [])
             messages.extend(received)
@@ -310,9 +335,15 @@ class LocalRuntime:
             return 0
         records = [
             {
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs", "eventSourceARN": self.queue_arn(spec.key), "awsRegion": REGION,
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.queue_arn(spec.key),
+                "awsRegion": REGION,
             }
             for m in messages
         ]
@@ -323,15 +354,18 @@ class LocalRuntime:
             failed = {r["messageId"] for r in records}
         done = [m for m in messages if m["MessageId"] not in failed]
         retry = [m for m in messages if m["MessageId"] in failed]
-        for batch in (done[i:i + 10] for i in range(0, len(done), 10)):
+        for batch in (done[i : i + 10] for i in range(0, len(done), 10)):
             sqs.delete_message_batch(
-                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
             )
-        for batch in (retry[i:i + 10] for i in range(0, len(retry), 10)):
+        for batch in (retry[i : i + 10] for i in range(0, len(retry), 10)):
             sqs.change_message_visibility_batch(
                 QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                         for i, m in enumerate(batch)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(batch)
+                ],
             )
         return len(messages)
 
@@ -344,7 +378,9 @@ class LocalRuntime:
             handles: list[str] = []
             while True:
                 response = sqs.receive_message(
-                    QueueUrl=self.queue_urls[key], MaxNumberOfMessages=10, VisibilityTimeout=60,
+                    QueueUrl=self.queue_urls[key],
+                    MaxNumberOfMessages=10,
+                    VisibilityTimeout=60,
                     MessageAttributeNames=["All"],
                 )
                 received = response.get("Messages", [])
@@ -353,14 +389,20 @@ class LocalRuntime:
                 for m in received:
                     handles.append(m["ReceiptHandle"])
                     attributes = m.get("MessageAttributes", {})
-                    found.append(ParkedMessage(
-                        key,
-                        attributes.get(REASON_ATTRIBUTE, {}).get("StringValue", "(redriven by SQS: no reason)"),
-                        attributes.get(SOURCE_ATTRIBUTE, {}).get("StringValue", "sqs"),
-                        m["Body"],
-                    ))
+                    found.append(
+                        ParkedMessage(
+                            key,
+                            attributes.get(REASON_ATTRIBUTE, {}).get(
+                                "StringValue", "(redriven by SQS: no reason)"
+                            ),
+                            attributes.get(SOURCE_ATTRIBUTE, {}).get("StringValue", "sqs"),
+                            m["Body"],
+                        )
+                    )
             for handle in handles:
-                sqs.change_message_visibility(QueueUrl=self.queue_urls[key], ReceiptHandle=handle, VisibilityTimeout=0)
+                sqs.change_message_visibility(
+                    QueueUrl=self.queue_urls[key], ReceiptHandle=handle, VisibilityTimeout=0
+                )
         return found
 
     def scan(self, table_key: str) -> list[dict[str, Any]]:

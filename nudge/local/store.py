@@ -42,8 +42,19 @@ REQUIRED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
         {"order_id", "checkout_id", "cart_id", "value", "total", "revenue", "currency", "products"}
     ),
     "Order Completed": frozenset(
-        {"order_id", "checkout_id", "cart_id", "total", "subtotal", "revenue", "shipping", "tax", "discount",
-         "currency", "products"}
+        {
+            "order_id",
+            "checkout_id",
+            "cart_id",
+            "total",
+            "subtotal",
+            "revenue",
+            "shipping",
+            "tax",
+            "discount",
+            "currency",
+            "products",
+        }
     ),
 }
 ORDER_LINE_FIELDS: Final = frozenset(
@@ -51,7 +62,10 @@ ORDER_LINE_FIELDS: Final = frozenset(
 )
 # Names outside the spec that apps send anyway; the system must keep them, not drop them.
 CUSTOM_EVENTS: Final = (
-    "Wishlist Product Added", "Coupon Applied", "Size Guide Opened", "Store Locator Opened",
+    "Wishlist Product Added",
+    "Coupon Applied",
+    "Size Guide Opened",
+    "Store Locator Opened",
     "Back In Stock Requested",
 )
 
@@ -69,8 +83,30 @@ _STALE_CART_CHECKOUT = 0.06  # relative to a cart filled in the same visit
 _SALE_DAYS: Final[Mapping[tuple[int, int], float]] = {(11, 11): 1.8, (12, 12): 1.6}  # 11.11 and 12.12
 # Relative likelihood of starting a session at each local hour: a lunch bump and an evening peak.
 _HOUR_WEIGHTS: Final = (
-    1.0, 0.5, 0.3, 0.2, 0.2, 0.4, 1.0, 2.0, 3.0, 3.0, 3.0, 3.5,
-    4.5, 4.0, 3.0, 3.0, 3.5, 4.5, 6.0, 8.0, 9.0, 8.0, 5.0, 2.5,
+    1.0,
+    0.5,
+    0.3,
+    0.2,
+    0.2,
+    0.4,
+    1.0,
+    2.0,
+    3.0,
+    3.0,
+    3.0,
+    3.5,
+    4.5,
+    4.0,
+    3.0,
+    3.0,
+    3.5,
+    4.5,
+    6.0,
+    8.0,
+    9.0,
+    8.0,
+    5.0,
+    2.5,
 )
 
 
@@ -166,87 +202,144 @@ class _Region:
 
 REGIONS: Final = (
     _Region(
-        "ID", 0.30,
-        (("Jakarta", "Asia/Jakarta", 0.55), ("Surabaya", "Asia/Jakarta", 0.2),
-         ("Bandung", "Asia/Jakarta", 0.15), ("Medan", "Asia/Jakarta", 0.1)),
-        (("id", 0.9), ("en", 0.1)), 0.15, 0.11,
+        "ID",
+        0.30,
+        (
+            ("Jakarta", "Asia/Jakarta", 0.55),
+            ("Surabaya", "Asia/Jakarta", 0.2),
+            ("Bandung", "Asia/Jakarta", 0.15),
+            ("Medan", "Asia/Jakarta", 0.1),
+        ),
+        (("id", 0.9), ("en", 0.1)),
+        0.15,
+        0.11,
         ("Siti", "Dewi", "Putri", "Ayu", "Rina", "Intan", "Nur", "Wulan", "Anisa", "Fitri"),
         ("Budi", "Agus", "Andi", "Rizky", "Dimas", "Fajar", "Yusuf", "Hendra", "Bayu", "Arief"),
-        ("Santoso", "Wijaya", "Pratama", "Saputra", "Lestari", "Hidayat", "Kusuma", "Nugroho", "Halim",
-         "Siregar"),
+        (
+            "Santoso",
+            "Wijaya",
+            "Pratama",
+            "Saputra",
+            "Lestari",
+            "Hidayat",
+            "Kusuma",
+            "Nugroho",
+            "Halim",
+            "Siregar",
+        ),
     ),
     _Region(
-        "IN", 0.25,
-        (("Mumbai", "Asia/Kolkata", 0.4), ("Bengaluru", "Asia/Kolkata", 0.35),
-         ("Delhi", "Asia/Kolkata", 0.25)),
-        (("en", 0.6), ("hi", 0.4)), 0.12, 0.18,
+        "IN",
+        0.25,
+        (
+            ("Mumbai", "Asia/Kolkata", 0.4),
+            ("Bengaluru", "Asia/Kolkata", 0.35),
+            ("Delhi", "Asia/Kolkata", 0.25),
+        ),
+        (("en", 0.6), ("hi", 0.4)),
+        0.12,
+        0.18,
         ("Priya", "Ananya", "Aisha", "Kavya", "Neha", "Pooja", "Diya", "Meera", "Sneha", "Isha"),
         ("Arjun", "Rahul", "Vikram", "Rohan", "Aditya", "Karan", "Sanjay", "Imran", "Nikhil", "Varun"),
         ("Sharma", "Patel", "Iyer", "Reddy", "Gupta", "Singh", "Nair", "Khan", "Mehta", "Rao"),
     ),
     _Region(
-        "US", 0.10,
-        (("New York", "America/New_York", 0.35), ("Los Angeles", "America/Los_Angeles", 0.3),
-         ("Chicago", "America/Chicago", 0.2), ("Austin", "America/Chicago", 0.15)),
-        (("en", 0.9), ("es", 0.1)), 0.55, 0.08,
+        "US",
+        0.10,
+        (
+            ("New York", "America/New_York", 0.35),
+            ("Los Angeles", "America/Los_Angeles", 0.3),
+            ("Chicago", "America/Chicago", 0.2),
+            ("Austin", "America/Chicago", 0.15),
+        ),
+        (("en", 0.9), ("es", 0.1)),
+        0.55,
+        0.08,
         ("Emily", "Olivia", "Sophia", "Madison", "Ashley", "Grace", "Hannah", "Chloe"),
         ("James", "Michael", "Ethan", "Daniel", "Tyler", "Marcus", "Ryan", "Jacob"),
         ("Smith", "Johnson", "Garcia", "Miller", "Davis", "Martinez", "Brown", "Wilson", "Nguyen", "Lee"),
     ),
     _Region(
-        "GB", 0.05,
+        "GB",
+        0.05,
         (("London", "Europe/London", 0.6), ("Manchester", "Europe/London", 0.4)),
-        (("en", 1.0),), 0.5, 0.20,
+        (("en", 1.0),),
+        0.5,
+        0.20,
         ("Amelia", "Isla", "Charlotte", "Freya", "Poppy", "Evie"),
         ("Oliver", "Harry", "George", "Jack", "Alfie", "Callum"),
         ("Taylor", "Evans", "Thomas", "Roberts", "Walker", "Wright", "Hughes", "Patel"),
     ),
     _Region(
-        "SG", 0.06,
+        "SG",
+        0.06,
         (("Singapore", "Asia/Singapore", 1.0),),
-        (("en", 0.85), ("zh", 0.15)), 0.45, 0.09,
+        (("en", 0.85), ("zh", 0.15)),
+        0.45,
+        0.09,
         ("Jia Hui", "Wei Ling", "Nurul", "Divya", "Rachel", "Hui Min"),
         ("Wei Jie", "Jun Jie", "Hafiz", "Darren", "Ravi", "Kelvin"),
         ("Tan", "Lim", "Ng", "Wong", "Lee", "Goh", "Chua", "Rahman", "Kumar"),
     ),
     _Region(
-        "MY", 0.06,
-        (("Kuala Lumpur", "Asia/Kuala_Lumpur", 0.6), ("George Town", "Asia/Kuala_Lumpur", 0.2),
-         ("Johor Bahru", "Asia/Kuala_Lumpur", 0.2)),
-        (("ms", 0.6), ("en", 0.4)), 0.25, 0.10,
+        "MY",
+        0.06,
+        (
+            ("Kuala Lumpur", "Asia/Kuala_Lumpur", 0.6),
+            ("George Town", "Asia/Kuala_Lumpur", 0.2),
+            ("Johor Bahru", "Asia/Kuala_Lumpur", 0.2),
+        ),
+        (("ms", 0.6), ("en", 0.4)),
+        0.25,
+        0.10,
         ("Aisyah", "Aminah", "Mei Yee", "Kavitha", "Farah", "Li Ting"),
         ("Ahmad", "Faiz", "Wei Kiat", "Suresh", "Hakim", "Jason"),
         ("Abdullah", "Ismail", "Lim", "Chong", "Tan", "Ramasamy", "Ibrahim", "Yusof"),
     ),
     _Region(
-        "PH", 0.08,
-        (("Manila", "Asia/Manila", 0.6), ("Quezon City", "Asia/Manila", 0.25),
-         ("Cebu City", "Asia/Manila", 0.15)),
-        (("en", 0.6), ("fil", 0.4)), 0.2, 0.12,
+        "PH",
+        0.08,
+        (
+            ("Manila", "Asia/Manila", 0.6),
+            ("Quezon City", "Asia/Manila", 0.25),
+            ("Cebu City", "Asia/Manila", 0.15),
+        ),
+        (("en", 0.6), ("fil", 0.4)),
+        0.2,
+        0.12,
         ("Maria", "Angelica", "Kristine", "Joy", "Andrea", "Bea"),
         ("Juan", "Mark", "Paolo", "Jerome", "Carlo", "Miguel"),
         ("Santos", "Reyes", "Cruz", "Bautista", "Garcia", "Mendoza", "Dela Cruz", "Villanueva"),
     ),
     _Region(
-        "AU", 0.04,
+        "AU",
+        0.04,
         (("Sydney", "Australia/Sydney", 0.55), ("Melbourne", "Australia/Melbourne", 0.45)),
-        (("en", 1.0),), 0.55, 0.10,
+        (("en", 1.0),),
+        0.55,
+        0.10,
         ("Chloe", "Ruby", "Matilda", "Zoe", "Harper", "Mia"),
         ("Liam", "Noah", "Lachlan", "Cooper", "Jack", "Oscar"),
         ("Smith", "Jones", "Williams", "Brown", "Kelly", "Murphy", "Ryan", "Nguyen"),
     ),
     _Region(
-        "DE", 0.03,
+        "DE",
+        0.03,
         (("Berlin", "Europe/Berlin", 0.55), ("München", "Europe/Berlin", 0.45)),
-        (("de", 0.9), ("en", 0.1)), 0.35, 0.19,
+        (("de", 0.9), ("en", 0.1)),
+        0.35,
+        0.19,
         ("Anna", "Lena", "Hannah", "Leonie", "Mia", "Jana"),
         ("Lukas", "Felix", "Jonas", "Maximilian", "Paul", "Jörg"),
         ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Becker", "Wagner", "Hoffmann"),
     ),
     _Region(
-        "BR", 0.03,
+        "BR",
+        0.03,
         (("São Paulo", "America/Sao_Paulo", 0.6), ("Rio de Janeiro", "America/Sao_Paulo", 0.4)),
-        (("pt", 1.0),), 0.2, 0.17,
+        (("pt", 1.0),),
+        0.2,
+        0.17,
         ("Ana", "Beatriz", "Júlia", "Larissa", "Camila", "Fernanda"),
         ("João", "Pedro", "Lucas", "Gabriel", "Rafael", "Thiago"),
         ("Silva", "Santos", "Oliveira", "Souza", "Lima", "Pereira", "Costa", "Ferreira"),
@@ -256,59 +349,182 @@ _REGION_BY_COUNTRY: Final = {r.country: r for r in REGIONS}
 
 # (category, brands, model words, [(item, price)]): fifteen items each, prices typical for the item.
 _CATALOG_SPEC: Final = (
-    ("shoes", ("Stridewell", "Kiko Run", "Urban Sole", "Peakline"),
-     ("Aero", "Classic", "Flex", "Trail", "Cloud"),
-     (("Running Shoe", 89.99), ("Leather Sneaker", 74.99), ("Trail Runner", 119.0), ("Chelsea Boot", 139.0),
-      ("Canvas High-Top", 49.99), ("Slip-On Loafer", 64.99), ("Hiking Boot", 159.0), ("Sport Sandal", 39.99),
-      ("Court Sneaker", 69.99), ("Knit Trainer", 94.99), ("Ballet Flat", 44.99), ("Desert Boot", 109.0),
-      ("Basketball Shoe", 129.0), ("Flip-Flop", 14.99), ("Walking Shoe", 79.99))),
-    ("apparel", ("Aurora Threads", "Nusa Basics", "Fieldhouse", "Linea"),
-     ("Everyday", "Essential", "Heritage", "Studio", "Weekend"),
-     (("Crew-Neck T-Shirt", 14.99), ("Slim-Fit Chinos", 39.99), ("Linen Shirt", 34.99),
-      ("Hooded Sweatshirt", 44.99), ("Denim Jacket", 69.99), ("Midi Dress", 49.99), ("Puffer Vest", 59.99),
-      ("Oxford Shirt", 36.99), ("Jogger Pants", 29.99), ("Wrap Skirt", 32.99), ("Batik Shirt", 27.99),
-      ("Polo Shirt", 24.99), ("Rain Jacket", 79.99), ("Cargo Shorts", 26.99), ("Knit Cardigan", 54.99))),
-    ("electronics", ("Voltix", "Sonora", "Kairo", "Lumen"), ("Pro", "Air", "Max", "Lite", "S2"),
-     (("Wireless Earbuds", 59.99), ("Bluetooth Speaker", 45.99), ("Smartwatch", 179.0),
-      ("65W USB-C Charger", 29.99), ("20000mAh Power Bank", 34.99), ("Noise-Cancelling Headphones", 199.0),
-      ("4K Action Camera", 249.0), ("Mechanical Keyboard", 89.99), ("Wireless Mouse", 24.99),
-      ('27" QHD Monitor', 299.0), ('10" Android Tablet', 229.0), ("Fitness Tracker", 49.99),
-      ("1TB Portable SSD", 99.99), ("Smart Plug 2-Pack", 19.99), ("Phone Gimbal", 79.99))),
-    ("beauty", ("Glowlab", "Serene", "Kulit", "Maison Rose"),
-     ("Daily", "Radiance", "Pure", "Velvet", "Hydra"),
-     (("Vitamin C Serum", 24.99), ("Face Moisturizer", 19.99), ("SPF 50 Sunscreen", 15.99),
-      ("Matte Lipstick", 12.99), ("Micellar Cleansing Water", 9.99), ("Sheet Mask 10-Pack", 14.99),
-      ("Hair Repair Oil", 17.99), ("Volumizing Mascara", 11.99), ("Clay Face Mask", 16.99),
-      ("Eau de Parfum 50ml", 59.99), ("Nail Polish Set", 18.99), ("Hyaluronic Toner", 21.99),
-      ("Beard Oil", 13.99), ("Cushion Foundation", 22.99), ("Lip Balm Trio", 7.99))),
-    ("home", ("Casa Nova", "Hearth & Co", "Rumah", "Nordlys"),
-     ("Essential", "Signature", "Loft", "Modern", "Cosy"),
-     (("Ceramic Dinner Set", 69.99), ("Scented Soy Candle", 16.99), ("Bath Towel Set", 34.99),
-      ("Non-Stick Frying Pan", 29.99), ("Linen Duvet Cover", 89.99), ("4L Air Fryer", 99.99),
-      ("French Press", 24.99), ("Storage Basket Set", 27.99), ("Table Lamp", 39.99),
-      ("Memory Foam Pillow", 34.99), ("1.8L Rice Cooker", 49.99), ("Wall Clock", 22.99),
-      ("Knife Block Set", 79.99), ("Throw Blanket", 32.99), ("Cordless Vacuum", 219.0))),
-    ("sports", ("Peakline", "Arena", "Motiv", "Tidal"), ("Pro", "Active", "Core", "Endure", "Flex"),
-     (("Yoga Mat", 29.99), ("Adjustable Dumbbells", 149.0), ("Resistance Band Set", 19.99),
-      ("Badminton Racket", 44.99), ("Football", 24.99), ("Cycling Helmet", 59.99),
-      ("Insulated Water Bottle", 22.99), ("Running Belt", 17.99), ("Jump Rope", 9.99), ("Foam Roller", 21.99),
-      ("Tennis Balls 3-Pack", 6.99), ("Gym Duffel Bag", 39.99), ("Swimming Goggles", 14.99),
-      ("Trekking Poles", 49.99), ("2-Person Camping Tent", 129.0))),
-    ("toys", ("Playbox", "Tiny Tinker", "Wonderkin", "Bloco"),
-     ("Junior", "Deluxe", "Mini", "Explorer", "Classic"),
-     (("Building Blocks 500-Piece", 39.99), ("Remote Control Car", 49.99), ("Plush Teddy Bear", 19.99),
-      ("Wooden Puzzle", 14.99), ("Art & Craft Kit", 24.99), ("Family Board Game", 29.99),
-      ("Doll House", 79.99),
-      ("STEM Robot Kit", 64.99), ("Water Blaster", 16.99), ("Magnetic Tiles 60-Piece", 44.99),
-      ("Kids Scooter", 59.99), ("Play Kitchen Set", 89.99), ("Card Game", 9.99), ("Stunt Kite", 18.99),
-      ("Wooden Train Set", 54.99))),
-    ("grocery", ("Pantry Lane", "Kebun", "Harvest Table", "Daily Bread"), ("Organic", "Premium", "Everyday",
-     "Family", "Select"),
-     (("Arabica Coffee Beans 1kg", 21.99), ("Jasmine Rice 5kg", 12.99), ("Extra Virgin Olive Oil 1L", 13.99),
-      ("Green Tea 100 Bags", 7.99), ("Dark Chocolate Bar", 3.49), ("Instant Noodles 10-Pack", 5.99),
-      ("Mixed Nuts 500g", 9.99), ("Raw Honey 500g", 11.99), ("Coconut Milk 6-Pack", 8.99),
-      ("Granola 750g", 6.99), ("Basmati Rice 5kg", 14.99), ("Sambal Chili Sauce", 3.99),
-      ("Oat Milk 6-Pack", 12.49), ("Protein Bar Box", 24.99), ("Sparkling Water 12-Pack", 8.49))),
+    (
+        "shoes",
+        ("Stridewell", "Kiko Run", "Urban Sole", "Peakline"),
+        ("Aero", "Classic", "Flex", "Trail", "Cloud"),
+        (
+            ("Running Shoe", 89.99),
+            ("Leather Sneaker", 74.99),
+            ("Trail Runner", 119.0),
+            ("Chelsea Boot", 139.0),
+            ("Canvas High-Top", 49.99),
+            ("Slip-On Loafer", 64.99),
+            ("Hiking Boot", 159.0),
+            ("Sport Sandal", 39.99),
+            ("Court Sneaker", 69.99),
+            ("Knit Trainer", 94.99),
+            ("Ballet Flat", 44.99),
+            ("Desert Boot", 109.0),
+            ("Basketball Shoe", 129.0),
+            ("Flip-Flop", 14.99),
+            ("Walking Shoe", 79.99),
+        ),
+    ),
+    (
+        "apparel",
+        ("Aurora Threads", "Nusa Basics", "Fieldhouse", "Linea"),
+        ("Everyday", "Essential", "Heritage", "Studio", "Weekend"),
+        (
+            ("Crew-Neck T-Shirt", 14.99),
+            ("Slim-Fit Chinos", 39.99),
+            ("Linen Shirt", 34.99),
+            ("Hooded Sweatshirt", 44.99),
+            ("Denim Jacket", 69.99),
+            ("Midi Dress", 49.99),
+            ("Puffer Vest", 59.99),
+            ("Oxford Shirt", 36.99),
+            ("Jogger Pants", 29.99),
+            ("Wrap Skirt", 32.99),
+            ("Batik Shirt", 27.99),
+            ("Polo Shirt", 24.99),
+            ("Rain Jacket", 79.99),
+            ("Cargo Shorts", 26.99),
+            ("Knit Cardigan", 54.99),
+        ),
+    ),
+    (
+        "electronics",
+        ("Voltix", "Sonora", "Kairo", "Lumen"),
+        ("Pro", "Air", "Max", "Lite", "S2"),
+        (
+            ("Wireless Earbuds", 59.99),
+            ("Bluetooth Speaker", 45.99),
+            ("Smartwatch", 179.0),
+            ("65W USB-C Charger", 29.99),
+            ("20000mAh Power Bank", 34.99),
+            ("Noise-Cancelling Headphones", 199.0),
+            ("4K Action Camera", 249.0),
+            ("Mechanical Keyboard", 89.99),
+            ("Wireless Mouse", 24.99),
+            ('27" QHD Monitor', 299.0),
+            ('10" Android Tablet', 229.0),
+            ("Fitness Tracker", 49.99),
+            ("1TB Portable SSD", 99.99),
+            ("Smart Plug 2-Pack", 19.99),
+            ("Phone Gimbal", 79.99),
+        ),
+    ),
+    (
+        "beauty",
+        ("Glowlab", "Serene", "Kulit", "Maison Rose"),
+        ("Daily", "Radiance", "Pure", "Velvet", "Hydra"),
+        (
+            ("Vitamin C Serum", 24.99),
+            ("Face Moisturizer", 19.99),
+            ("SPF 50 Sunscreen", 15.99),
+            ("Matte Lipstick", 12.99),
+            ("Micellar Cleansing Water", 9.99),
+            ("Sheet Mask 10-Pack", 14.99),
+            ("Hair Repair Oil", 17.99),
+            ("Volumizing Mascara", 11.99),
+            ("Clay Face Mask", 16.99),
+            ("Eau de Parfum 50ml", 59.99),
+            ("Nail Polish Set", 18.99),
+            ("Hyaluronic Toner", 21.99),
+            ("Beard Oil", 13.99),
+            ("Cushion Foundation", 22.99),
+            ("Lip Balm Trio", 7.99),
+        ),
+    ),
+    (
+        "home",
+        ("Casa Nova", "Hearth & Co", "Rumah", "Nordlys"),
+        ("Essential", "Signature", "Loft", "Modern", "Cosy"),
+        (
+            ("Ceramic Dinner Set", 69.99),
+            ("Scented Soy Candle", 16.99),
+            ("Bath Towel Set", 34.99),
+            ("Non-Stick Frying Pan", 29.99),
+            ("Linen Duvet Cover", 89.99),
+            ("4L Air Fryer", 99.99),
+            ("French Press", 24.99),
+            ("Storage Basket Set", 27.99),
+            ("Table Lamp", 39.99),
+            ("Memory Foam Pillow", 34.99),
+            ("1.8L Rice Cooker", 49.99),
+            ("Wall Clock", 22.99),
+            ("Knife Block Set", 79.99),
+            ("Throw Blanket", 32.99),
+            ("Cordless Vacuum", 219.0),
+        ),
+    ),
+    (
+        "sports",
+        ("Peakline", "Arena", "Motiv", "Tidal"),
+        ("Pro", "Active", "Core", "Endure", "Flex"),
+        (
+            ("Yoga Mat", 29.99),
+            ("Adjustable Dumbbells", 149.0),
+            ("Resistance Band Set", 19.99),
+            ("Badminton Racket", 44.99),
+            ("Football", 24.99),
+            ("Cycling Helmet", 59.99),
+            ("Insulated Water Bottle", 22.99),
+            ("Running Belt", 17.99),
+            ("Jump Rope", 9.99),
+            ("Foam Roller", 21.99),
+            ("Tennis Balls 3-Pack", 6.99),
+            ("Gym Duffel Bag", 39.99),
+            ("Swimming Goggles", 14.99),
+            ("Trekking Poles", 49.99),
+            ("2-Person Camping Tent", 129.0),
+        ),
+    ),
+    (
+        "toys",
+        ("Playbox", "Tiny Tinker", "Wonderkin", "Bloco"),
+        ("Junior", "Deluxe", "Mini", "Explorer", "Classic"),
+        (
+            ("Building Blocks 500-Piece", 39.99),
+            ("Remote Control Car", 49.99),
+            ("Plush Teddy Bear", 19.99),
+            ("Wooden Puzzle", 14.99),
+            ("Art & Craft Kit", 24.99),
+            ("Family Board Game", 29.99),
+            ("Doll House", 79.99),
+            ("STEM Robot Kit", 64.99),
+            ("Water Blaster", 16.99),
+            ("Magnetic Tiles 60-Piece", 44.99),
+            ("Kids Scooter", 59.99),
+            ("Play Kitchen Set", 89.99),
+            ("Card Game", 9.99),
+            ("Stunt Kite", 18.99),
+            ("Wooden Train Set", 54.99),
+        ),
+    ),
+    (
+        "grocery",
+        ("Pantry Lane", "Kebun", "Harvest Table", "Daily Bread"),
+        ("Organic", "Premium", "Everyday", "Family", "Select"),
+        (
+            ("Arabica Coffee Beans 1kg", 21.99),
+            ("Jasmine Rice 5kg", 12.99),
+            ("Extra Virgin Olive Oil 1L", 13.99),
+            ("Green Tea 100 Bags", 7.99),
+            ("Dark Chocolate Bar", 3.49),
+            ("Instant Noodles 10-Pack", 5.99),
+            ("Mixed Nuts 500g", 9.99),
+            ("Raw Honey 500g", 11.99),
+            ("Coconut Milk 6-Pack", 8.99),
+            ("Granola 750g", 6.99),
+            ("Basmati Rice 5kg", 14.99),
+            ("Sambal Chili Sauce", 3.99),
+            ("Oat Milk 6-Pack", 12.49),
+            ("Protein Bar Box", 24.99),
+            ("Sparkling Water 12-Pack", 8.49),
+        ),
+    ),
 )
 CATEGORIES: Final = tuple(spec[0] for spec in _CATALOG_SPEC)
 
@@ -366,11 +582,18 @@ def _build_catalog() -> list[Product]:
             product_id = f"p-{number:04d}"
             sku = f"{category[:3].upper()}-{1000 + number}"
             name = f"{rng.choice(models)} {item}"
-            products.append(Product(
-                product_id=product_id, sku=sku, name=name, category=category, brand=rng.choice(brands),
-                price=price, image_url=f"{CDN_URL}/products/{sku.lower()}.jpg",
-                url=f"{SHOP_URL}/products/{_ascii_slug(name, '-')}-{product_id}",
-            ))
+            products.append(
+                Product(
+                    product_id=product_id,
+                    sku=sku,
+                    name=name,
+                    category=category,
+                    brand=rng.choice(brands),
+                    price=price,
+                    image_url=f"{CDN_URL}/products/{sku.lower()}.jpg",
+                    url=f"{SHOP_URL}/products/{_ascii_slug(name, '-')}-{product_id}",
+                )
+            )
     return products
 
 
@@ -387,28 +610,48 @@ def _make_shopper(seed: int, number: int) -> Shopper:
     platform = ("APNS" if rng.random() < region.ios_share else "GCM") if app_installed else None
     push_opt_in = app_installed and rng.random() < 0.75
     return Shopper(
-        user_id=f"u-{number:06d}", first_name=first, last_name=last,
+        user_id=f"u-{number:06d}",
+        first_name=first,
+        last_name=last,
         email=f"{_ascii_slug(first)}.{_ascii_slug(last)}{number}@{rng.choice(EMAIL_DOMAINS)}",
-        age=max(18, min(75, round(rng.triangular(18, 70, 29)))), gender=gender,
-        country=region.country, city=city, language=_pick(rng, region.languages), timezone=timezone,
-        email_opt_in=rng.random() < 0.70, push_opt_in=push_opt_in, push_platform=platform,
+        age=max(18, min(75, round(rng.triangular(18, 70, 29)))),
+        gender=gender,
+        country=region.country,
+        city=city,
+        language=_pick(rng, region.languages),
+        timezone=timezone,
+        email_opt_in=rng.random() < 0.70,
+        push_opt_in=push_opt_in,
+        push_platform=platform,
         persona=persona.name,
     )
 
 
 def _order_line(product: Product, quantity: int) -> dict[str, Any]:
     return {
-        "product_id": product.product_id, "sku": product.sku, "name": product.name,
-        "category": product.category, "brand": product.brand, "price": product.price,
-        "quantity": quantity, "image_url": product.image_url, "url": product.url,
+        "product_id": product.product_id,
+        "sku": product.sku,
+        "name": product.name,
+        "category": product.category,
+        "brand": product.brand,
+        "price": product.price,
+        "quantity": quantity,
+        "image_url": product.image_url,
+        "url": product.url,
     }
 
 
 def _product_properties(product: Product) -> dict[str, Any]:
     return {
-        "product_id": product.product_id, "sku": product.sku, "name": product.name,
-        "category": product.category, "brand": product.brand, "price": product.price,
-        "currency": CURRENCY, "url": product.url, "image_url": product.image_url,
+        "product_id": product.product_id,
+        "sku": product.sku,
+        "name": product.name,
+        "category": product.category,
+        "brand": product.brand,
+        "price": product.price,
+        "currency": CURRENCY,
+        "url": product.url,
+        "image_url": product.image_url,
     }
 
 
@@ -435,7 +678,9 @@ class SyntheticStore:
         number = int(shopper.user_id.rsplit("-", 1)[1])
         network = "203.0.113" if number % 2 else "198.51.100"  # RFC 5737 documentation ranges
         return {
-            "timezone": shopper.timezone, "locale": shopper.locale, "device": {"type": device},
+            "timezone": shopper.timezone,
+            "locale": shopper.locale,
+            "device": {"type": device},
             "ip": f"{network}.{1 + number % 254}",
         }
 
@@ -443,15 +688,24 @@ class SyntheticStore:
         return {"APNS": "ios", "GCM": "android"}.get(shopper.push_platform or "", "web")
 
     def identify_event(
-        self, shopper: Shopper, at: datetime, push_endpoint_arn: str | None, *,
-        anonymous_id: str | None = None, device: str | None = None,
+        self,
+        shopper: Shopper,
+        at: datetime,
+        push_endpoint_arn: str | None,
+        *,
+        anonymous_id: str | None = None,
+        device: str | None = None,
     ) -> dict[str, Any]:
         """The identify call a shopper's first login sends; the push endpoint only when they have push."""
         traits: dict[str, Any] = {
-            "firstName": shopper.first_name, "lastName": shopper.last_name, "email": shopper.email,
-            "age": shopper.age, "gender": shopper.gender,
+            "firstName": shopper.first_name,
+            "lastName": shopper.last_name,
+            "email": shopper.email,
+            "age": shopper.age,
+            "gender": shopper.gender,
             "address": {"country": shopper.country, "city": shopper.city},
-            "language": shopper.language, "timezone": shopper.timezone,
+            "language": shopper.language,
+            "timezone": shopper.timezone,
             "consent": {"email": shopper.email_opt_in, "push": shopper.push_opt_in, "in_app": True},
         }
         if push_endpoint_arn and shopper.push_platform is not None:
@@ -461,10 +715,14 @@ class SyntheticStore:
         event: dict[str, Any] = {"type": "identify", "userId": shopper.user_id}
         if anonymous_id is not None:
             event["anonymousId"] = anonymous_id
-        event.update({
-            "messageId": _uuid(id_stream), "timestamp": _iso(moment), "traits": traits,
-            "context": self.context(shopper, device or self.primary_device(shopper)),
-        })
+        event.update(
+            {
+                "messageId": _uuid(id_stream),
+                "timestamp": _iso(moment),
+                "traits": traits,
+                "context": self.context(shopper, device or self.primary_device(shopper)),
+            }
+        )
         return event
 
     def events(self, push_endpoints: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
@@ -484,12 +742,18 @@ class SyntheticStore:
         rng = random.Random(f"nudge-store/{self.config.seed}/malformed")
         broken: list[Event] = []
         for i in range(n):
-            shopper = self.shoppers[rng.randrange(len(self.shoppers))] if self.shoppers else _make_shopper(
-                self.config.seed, 1)
+            shopper = (
+                self.shoppers[rng.randrange(len(self.shoppers))]
+                if self.shoppers
+                else _make_shopper(self.config.seed, 1)
+            )
             at = self.config.end - timedelta(seconds=1 + rng.randrange(self.config.days * 86400 - 1))
             event: Event = {
-                "type": "track", "event": "Product Viewed", "userId": shopper.user_id,
-                "messageId": _uuid(rng), "timestamp": _iso(at),
+                "type": "track",
+                "event": "Product Viewed",
+                "userId": shopper.user_id,
+                "messageId": _uuid(rng),
+                "timestamp": _iso(at),
                 "properties": _product_properties(rng.choice(self.catalog)),
                 "context": self.context(shopper, "web"),
             }
@@ -552,8 +816,17 @@ def _traits_string(e: Event) -> Event:
 
 
 _DEFECTS: Final = (
-    _missing_message_id, _track_without_name, _timestamp_yesterday, _user_id_list, _no_identity,
-    _unknown_type, _properties_list, _empty_message_id, _numeric_event_name, _impossible_date, _missing_type,
+    _missing_message_id,
+    _track_without_name,
+    _timestamp_yesterday,
+    _user_id_list,
+    _no_identity,
+    _unknown_type,
+    _properties_list,
+    _empty_message_id,
+    _numeric_event_name,
+    _impossible_date,
+    _missing_type,
     _traits_string,
 )
 
@@ -591,10 +864,19 @@ class _ShopperRun:
         rng = self.rng
         favourites = rng.sample(CATEGORIES, 2)
         # Most views land in one or two favourite categories.
-        self.favourite_category = _Weighted([
-            (c, 0.55 if c == favourites[0] else 0.25 if c == favourites[1] and rng.random() < 0.7 else 0.03)
-            for c in CATEGORIES
-        ])
+        self.favourite_category = _Weighted(
+            [
+                (
+                    c,
+                    0.55
+                    if c == favourites[0]
+                    else 0.25
+                    if c == favourites[1] and rng.random() < 0.7
+                    else 0.03,
+                )
+                for c in CATEGORIES
+            ]
+        )
         self.context = store.context(shopper, "web")
 
     # -- planning ---------------------------------------------------------------------------------
@@ -613,8 +895,16 @@ class _ShopperRun:
 
     def _local_moment(self, day: date) -> datetime:
         hour = _LOCAL_HOUR(self.rng)
-        local = datetime(day.year, day.month, day.day, hour, self.rng.randrange(60), self.rng.randrange(60),
-                         self.rng.randrange(1000) * 1000, tzinfo=self.zone)
+        local = datetime(
+            day.year,
+            day.month,
+            day.day,
+            hour,
+            self.rng.randrange(60),
+            self.rng.randrange(60),
+            self.rng.randrange(1000) * 1000,
+            tzinfo=self.zone,
+        )
         return local.astimezone(UTC)
 
     def simulate(self) -> list[tuple[datetime, Event]]:
@@ -693,9 +983,18 @@ class _ShopperRun:
                 self._tick(10, 120)
         if not self.identified:
             self.identified = True
-            self.out.append((self.clock, self.store.identify_event(
-                self.shopper, self.clock, self.push_endpoint,
-                anonymous_id=self.session_anonymous_id, device=self.device)))
+            self.out.append(
+                (
+                    self.clock,
+                    self.store.identify_event(
+                        self.shopper,
+                        self.clock,
+                        self.push_endpoint,
+                        anonymous_id=self.session_anonymous_id,
+                        device=self.device,
+                    ),
+                )
+            )
             self._tick(2, 20)
         if comeback:
             self._return_to_cart()
@@ -760,10 +1059,14 @@ class _ShopperRun:
     def _list_view(self) -> None:
         category = self.favourite_category(self.rng)
         shown = self.rng.sample(self.store.products_in(category), 6)
-        self._track("Product List Viewed", {
-            "list_id": f"category-{category}", "category": category,
-            "products": [{**_order_line(p, 1), "position": i + 1} for i, p in enumerate(shown)],
-        })
+        self._track(
+            "Product List Viewed",
+            {
+                "list_id": f"category-{category}",
+                "category": category,
+                "products": [{**_order_line(p, 1), "position": i + 1} for i, p in enumerate(shown)],
+            },
+        )
         self._tick(10, 90)
 
     def _add(self, product: Product) -> None:
@@ -805,17 +1108,33 @@ class _ShopperRun:
         tax = round(subtotal * self.region.tax_rate, 2)
         total = round(subtotal + shipping + tax, 2)
         money = {"subtotal": subtotal, "shipping": shipping, "tax": tax, "total": total, "currency": CURRENCY}
-        self._track("Checkout Started", {
-            "order_id": cart.order_id, "checkout_id": checkout_id, "cart_id": cart.cart_id,
-            "value": subtotal, "revenue": subtotal, **money, "products": lines,
-        })
+        self._track(
+            "Checkout Started",
+            {
+                "order_id": cart.order_id,
+                "checkout_id": checkout_id,
+                "cart_id": cart.cart_id,
+                "value": subtotal,
+                "revenue": subtotal,
+                **money,
+                "products": lines,
+            },
+        )
         self._tick(40, 300)
         if rng.random() >= complete_probability:
             return
-        self._track("Order Completed", {
-            "order_id": cart.order_id, "checkout_id": checkout_id, "cart_id": cart.cart_id,
-            "revenue": subtotal, "discount": 0.0, **money, "products": lines,
-        })
+        self._track(
+            "Order Completed",
+            {
+                "order_id": cart.order_id,
+                "checkout_id": checkout_id,
+                "cart_id": cart.cart_id,
+                "revenue": subtotal,
+                "discount": 0.0,
+                **money,
+                "products": lines,
+            },
+        )
         self._tick(5, 30)
         self.cart = None
         self.orders += 1
@@ -849,6 +1168,9 @@ class _ShopperRun:
         event = self._envelope("page", anonymous)
         event["name"] = name
         event["properties"] = {
-            "name": name, "path": path, "url": f"{SHOP_URL}{path}", "title": f"{name} | Shop",
+            "name": name,
+            "path": path,
+            "url": f"{SHOP_URL}{path}",
+            "title": f"{name} | Shop",
         }
         self._finish(event)

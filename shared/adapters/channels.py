@@ -46,10 +46,15 @@ class SnsPushChannel:
         data = {"campaign_id": message.campaign_id, "deep_link": message.deep_link}
         payload = {
             "default": f"{message.title}: {message.body_text}",
-            "GCM": json.dumps({
-                "notification": {"title": message.title, "body": message.body_text}, "data": data,
-            }),
-            "APNS": json.dumps({"aps": {"alert": {"title": message.title, "body": message.body_text}}, **data}),
+            "GCM": json.dumps(
+                {
+                    "notification": {"title": message.title, "body": message.body_text},
+                    "data": data,
+                }
+            ),
+            "APNS": json.dumps(
+                {"aps": {"alert": {"title": message.title, "body": message.body_text}}, **data}
+            ),
         }
         response = self._client.publish(
             TargetArn=recipient["push_endpoint"], Message=json.dumps(payload), MessageStructure="json"
@@ -65,10 +70,15 @@ class InboxChannel:
         sent_at = recipient["now"]
         message_key = f"{sent_at.isoformat()}#{message.send_key}"
         self._inbox.put(
-            recipient["user_id"], message_key,
+            recipient["user_id"],
+            message_key,
             {
-                "campaign_id": message.campaign_id, "title": message.title, "body": message.body_text,
-                "cta_label": message.cta_label, "cta_url": message.cta_url, "created_at": sent_at.isoformat(),
+                "campaign_id": message.campaign_id,
+                "title": message.title,
+                "body": message.body_text,
+                "cta_label": message.cta_label,
+                "cta_url": message.cta_url,
+                "created_at": sent_at.isoformat(),
             },
             expires_at=int((sent_at + timedelta(days=message.expires_after_days)).timestamp()),
         )

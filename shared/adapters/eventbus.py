@@ -44,7 +44,9 @@ class EventPublisher:
             pending: list[tuple[Mapping[str, Any], dict[str, str]]] = []
             for detail in batch:
                 entry = {
-                    "EventBusName": self._bus, "Source": self._source, "DetailType": DETAIL_TYPE,
+                    "EventBusName": self._bus,
+                    "Source": self._source,
+                    "DetailType": DETAIL_TYPE,
                     "Detail": json.dumps(detail, default=str),
                 }
                 if len(entry["Detail"].encode()) > MAX_ENTRY_BYTES:

@@ -37,7 +37,9 @@ class SqsQueue:
                 if not entries:
                     break
             else:
-                raise PartialSendError(f"{len(entries)} entries still refused by SQS after {MAX_ENTRY_ROUNDS} tries")
+                raise PartialSendError(
+                    f"{len(entries)} entries still refused by SQS after {MAX_ENTRY_ROUNDS} tries"
+                )
 
 
 class SqsDeadLetters:
@@ -52,7 +54,10 @@ class SqsDeadLetters:
             QueueUrl=self.url,
             MessageBody=body,
             MessageAttributes={
-                REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_LENGTH] or "unknown"},
+                REASON_ATTRIBUTE: {
+                    "DataType": "String",
+                    "StringValue": reason[:MAX_REASON_LENGTH] or "unknown",
+                },
                 SOURCE_ATTRIBUTE: {"DataType": "String", "StringValue": source},
             },
         )

@@ -147,7 +147,10 @@ EVENTS: dict[str, dict[str, Any]] = {
         "source": "nudge.web",
         "detail-type": "Segment Page",
         "detail": {
-            "type": "page", "userId": "u-1", "name": "Docs", "properties": {"path": "/docs/lib/a.png"}
+            "type": "page",
+            "userId": "u-1",
+            "name": "Docs",
+            "properties": {"path": "/docs/lib/a.png"},
         },
     },
     "partner-order": {
@@ -307,9 +310,7 @@ def test_every_pattern_both_matches_and_rejects_something() -> None:
 def test_matcher_agrees_with_moto(deliveries: Deliveries, pattern_name: str) -> None:
     pattern = PATTERNS[pattern_name]
     predicted = {
-        name
-        for name, event in EVENTS.items()
-        if matches(pattern, _envelope(event, deliveries.ids[name]))
+        name for name, event in EVENTS.items() if matches(pattern, _envelope(event, deliveries.ids[name]))
     }
     assert predicted == deliveries.received(pattern_name)
 
@@ -379,8 +380,10 @@ MATCHER = st.one_of(
 )
 PATTERN = st.recursive(
     st.dictionaries(FIELD, st.lists(MATCHER, min_size=1, max_size=3), min_size=1, max_size=2),
-    lambda inner: st.dictionaries(FIELD, inner, min_size=1, max_size=2)
-    | st.fixed_dictionaries({"$or": st.lists(inner, min_size=2, max_size=3)}),
+    lambda inner: (
+        st.dictionaries(FIELD, inner, min_size=1, max_size=2)
+        | st.fixed_dictionaries({"$or": st.lists(inner, min_size=2, max_size=3)})
+    ),
     max_leaves=6,
 )
 

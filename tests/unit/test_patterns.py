@@ -55,18 +55,42 @@ NUDGE_TRIGGER = {
 MATCH_CASES = [
     # The patterns Nudge deploys.
     pytest.param({"source": [{"prefix": ""}]}, envelope(), True, id="match-all"),
-    case({"detail": {"type": ["track"], "event": ["Order Completed"]}},
-         {"type": "track", "event": "Order Completed"}, True, "order-completed"),
-    case({"detail": {"type": ["track"], "event": ["Order Completed"]}},
-         {"type": "identify", "event": "Order Completed"}, False, "order-completed-wrong-type"),
-    case(NUDGE_TRIGGER, {"type": "track", "event": "Checkout Started", "properties": {"total": 100}},
-         True, "trigger-at-threshold"),
-    case(NUDGE_TRIGGER, {"type": "track", "event": "Checkout Started", "properties": {"total": 99.99}},
-         False, "trigger-below-threshold"),
-    case(NUDGE_TRIGGER, {"type": "track", "event": "Checkout Started", "properties": {}},
-         False, "trigger-without-total"),
-    case(NUDGE_TRIGGER, {"type": "track", "event": "Checkout Started", "properties": {"total": "250"}},
-         False, "trigger-total-as-string"),
+    case(
+        {"detail": {"type": ["track"], "event": ["Order Completed"]}},
+        {"type": "track", "event": "Order Completed"},
+        True,
+        "order-completed",
+    ),
+    case(
+        {"detail": {"type": ["track"], "event": ["Order Completed"]}},
+        {"type": "identify", "event": "Order Completed"},
+        False,
+        "order-completed-wrong-type",
+    ),
+    case(
+        NUDGE_TRIGGER,
+        {"type": "track", "event": "Checkout Started", "properties": {"total": 100}},
+        True,
+        "trigger-at-threshold",
+    ),
+    case(
+        NUDGE_TRIGGER,
+        {"type": "track", "event": "Checkout Started", "properties": {"total": 99.99}},
+        False,
+        "trigger-below-threshold",
+    ),
+    case(
+        NUDGE_TRIGGER,
+        {"type": "track", "event": "Checkout Started", "properties": {}},
+        False,
+        "trigger-without-total",
+    ),
+    case(
+        NUDGE_TRIGGER,
+        {"type": "track", "event": "Checkout Started", "properties": {"total": "250"}},
+        False,
+        "trigger-total-as-string",
+    ),
     # Exact values and JSON types.
     pytest.param({"source": ["nudge.app", "other"]}, envelope(), True, id="exact-any-of"),
     pytest.param({"source": ["Nudge.app"]}, envelope(), False, id="exact-is-case-sensitive"),
@@ -100,8 +124,12 @@ MATCH_CASES = [
     case(on("s", {"prefix": "1"}), {"s": 10}, False, "prefix-not-on-numbers"),
     case(on("s", {"prefix": ""}), {"s": None}, False, "empty-prefix-not-on-null"),
     case(on("s", {"prefix": {"equals-ignore-case": "ORDER"}}), {"s": "order x"}, True, "prefix-ignore-case"),
-    case(on("s", {"prefix": {"equals-ignore-case": "ORDERS"}}), {"s": "order x"}, False,
-         "prefix-ignore-case-miss"),
+    case(
+        on("s", {"prefix": {"equals-ignore-case": "ORDERS"}}),
+        {"s": "order x"},
+        False,
+        "prefix-ignore-case-miss",
+    ),
     case(on("s", {"suffix": ".png"}), {"s": "a.png"}, True, "suffix"),
     case(on("s", {"suffix": ".png"}), {"s": "a.PNG"}, False, "suffix-case-sensitive"),
     case(on("s", {"suffix": {"equals-ignore-case": ".png"}}), {"s": "a.PNG"}, True, "suffix-ignore-case"),
@@ -118,15 +146,28 @@ MATCH_CASES = [
     case(on("n", {"anything-but": [100, 200]}), {"n": "100"}, True, "anything-but-numbers-vs-string"),
     case(on("s", {"anything-but": {"prefix": "us-"}}), {"s": "eu-west-1"}, True, "anything-but-prefix"),
     case(on("s", {"anything-but": {"prefix": "us-"}}), {"s": "us-east-1"}, False, "anything-but-prefix-hit"),
-    case(on("s", {"anything-but": {"prefix": ["us-", "eu-"]}}), {"s": "eu-west-1"}, False,
-         "anything-but-prefix-list"),
+    case(
+        on("s", {"anything-but": {"prefix": ["us-", "eu-"]}}),
+        {"s": "eu-west-1"},
+        False,
+        "anything-but-prefix-list",
+    ),
     case(on("s", {"anything-but": {"suffix": ".png"}}), {"s": "a.png"}, False, "anything-but-suffix"),
-    case(on("s", {"anything-but": {"equals-ignore-case": ["x", "y"]}}), {"s": "Y"}, False,
-         "anything-but-ignore-case"),
-    case(on("s", {"anything-but": {"wildcard": "*/lib/*"}}), {"s": "/a/lib/b"}, False,
-         "anything-but-wildcard-hit"),
-    case(on("s", {"anything-but": {"wildcard": "*/lib/*"}}), {"s": "/a/bin/b"}, True,
-         "anything-but-wildcard"),
+    case(
+        on("s", {"anything-but": {"equals-ignore-case": ["x", "y"]}}),
+        {"s": "Y"},
+        False,
+        "anything-but-ignore-case",
+    ),
+    case(
+        on("s", {"anything-but": {"wildcard": "*/lib/*"}}),
+        {"s": "/a/lib/b"},
+        False,
+        "anything-but-wildcard-hit",
+    ),
+    case(
+        on("s", {"anything-but": {"wildcard": "*/lib/*"}}), {"s": "/a/bin/b"}, True, "anything-but-wildcard"
+    ),
     case(on("s", {"anything-but": "vip"}), {"s": ["vip", "new"]}, True, "anything-but-any-element"),
     case(on("s", {"anything-but": "vip"}), {"s": ["vip"]}, False, "anything-but-only-element"),
     # numeric.
@@ -151,8 +192,12 @@ MATCH_CASES = [
     case(on("c", "x", {"exists": False}), {}, True, "value-or-missing"),
     # wildcard.
     case(on("s", {"wildcard": "Simple*Service"}), {"s": "Simple Queue Service"}, True, "wildcard"),
-    case(on("s", {"wildcard": "Simple*Service"}), {"s": "simple Queue Service"}, False,
-         "wildcard-case-sensitive"),
+    case(
+        on("s", {"wildcard": "Simple*Service"}),
+        {"s": "simple Queue Service"},
+        False,
+        "wildcard-case-sensitive",
+    ),
     case(on("s", {"wildcard": "a*"}), {"s": "a"}, True, "wildcard-empty-run"),
     case(on("s", {"wildcard": r"a\*b"}), {"s": "a*b"}, True, "wildcard-escaped-star"),
     case(on("s", {"wildcard": r"a\*b"}), {"s": "axb"}, False, "wildcard-escaped-star-is-literal"),
@@ -168,8 +213,12 @@ MATCH_CASES = [
     # $or.
     case({"detail": {"$or": [{"a": [1]}, {"b": [2]}]}}, {"b": 2}, True, "or"),
     case({"detail": {"$or": [{"a": [1]}, {"b": [2]}]}}, {"a": 2, "b": 1}, False, "or-none"),
-    pytest.param({"source": ["nudge.app"], "$or": [{"detail": {"a": [1]}}, {"region": ["us-west-1"]}]},
-                 envelope({"a": 0}), True, id="or-beside-fields"),
+    pytest.param(
+        {"source": ["nudge.app"], "$or": [{"detail": {"a": [1]}}, {"region": ["us-west-1"]}]},
+        envelope({"a": 0}),
+        True,
+        id="or-beside-fields",
+    ),
     case({"detail": {"$or": [{"a": [1]}, {"$or": [{"b": [2]}, {"c": [3]}]}]}}, {"c": 3}, True, "nested-or"),
     case({"detail": {"$or": {"a": [1]}}}, {"$or": {"a": 1}}, True, "or-object-is-a-field-name"),
     # The empty pattern (rejected by validate_pattern) matches everything.
@@ -186,17 +235,33 @@ AWS_NOT_MOTO_CASES = [
     # moto diverges: anything-but [1] rejects true in moto; for AWS true is simply not the number 1.
     case(on("b", {"anything-but": [1]}), {"b": True}, True, "anything-but-number-vs-boolean"),
     # moto diverges: moto does not descend into arrays of objects; AWS matches each element's fields.
-    case({"detail": {"items": {"sku": ["a"]}}}, {"items": [{"sku": "b"}, {"sku": "a"}]}, True,
-         "array-of-objects"),
-    case({"detail": {"items": {"sku": ["a"], "qty": [2]}}},
-         {"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}]}, False,
-         "array-consistency-different-elements"),
-    case({"detail": {"items": {"sku": ["a"], "qty": [2]}}},
-         {"items": [{"sku": "b", "qty": 1}, {"sku": "a", "qty": 2}]}, True, "array-consistency-same-element"),
-    case({"detail": {"items": {"$or": [{"sku": ["a"]}, {"qty": [2]}]}}}, {"items": [{"qty": 2}]}, True,
-         "or-inside-array-element"),
-    case({"detail": {"grid": {"x": [1]}}}, {"grid": [[{"x": 0}], [{"x": 1}]]}, True,
-         "nested-arrays-of-objects"),
+    case(
+        {"detail": {"items": {"sku": ["a"]}}},
+        {"items": [{"sku": "b"}, {"sku": "a"}]},
+        True,
+        "array-of-objects",
+    ),
+    case(
+        {"detail": {"items": {"sku": ["a"], "qty": [2]}}},
+        {"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}]},
+        False,
+        "array-consistency-different-elements",
+    ),
+    case(
+        {"detail": {"items": {"sku": ["a"], "qty": [2]}}},
+        {"items": [{"sku": "b", "qty": 1}, {"sku": "a", "qty": 2}]},
+        True,
+        "array-consistency-same-element",
+    ),
+    case(
+        {"detail": {"items": {"$or": [{"sku": ["a"]}, {"qty": [2]}]}}},
+        {"items": [{"qty": 2}]},
+        True,
+        "or-inside-array-element",
+    ),
+    case(
+        {"detail": {"grid": {"x": [1]}}}, {"grid": [[{"x": 0}], [{"x": 1}]]}, True, "nested-arrays-of-objects"
+    ),
     # moto diverges: moto compares a nested array as one value; AWS crushes arrays into their leaves.
     case(on("t", "x"), {"t": [["y"], ["x"]]}, True, "nested-arrays-of-scalars"),
     # moto diverges: moto counts [] and {} as present values; AWS sees no leaf, so no field.
@@ -250,12 +315,17 @@ VALID_PATTERNS = [
     pytest.param({"detail": {"n": [{"numeric": ["=", 0]}]}}, id="numeric-equals"),
     pytest.param({"detail": {"n": [{"numeric": ["<=", -5]}]}}, id="numeric-one-sided"),
     pytest.param({"detail": {"n": [{"numeric": [">", 0, "<", 0.5]}]}}, id="numeric-range"),
-    pytest.param({"detail": {"s": [{"anything-but": {"prefix": ["a", "b"]}}]}},
-                 id="anything-but-prefix-list"),
-    pytest.param({"detail": {"s": [{"anything-but": {"wildcard": ["*.txt", "*.json"]}}]}},
-                 id="anything-but-wildcard-list"),
-    pytest.param({"detail": {"s": [{"anything-but": {"equals-ignore-case": ["a", "b"]}}]}},
-                 id="anything-but-ignore-case-list"),
+    pytest.param(
+        {"detail": {"s": [{"anything-but": {"prefix": ["a", "b"]}}]}}, id="anything-but-prefix-list"
+    ),
+    pytest.param(
+        {"detail": {"s": [{"anything-but": {"wildcard": ["*.txt", "*.json"]}}]}},
+        id="anything-but-wildcard-list",
+    ),
+    pytest.param(
+        {"detail": {"s": [{"anything-but": {"equals-ignore-case": ["a", "b"]}}]}},
+        id="anything-but-ignore-case-list",
+    ),
     pytest.param({"detail": {"s": [{"anything-but": [1, 2.5]}]}}, id="anything-but-numbers"),
     pytest.param({"detail": {"s": [{"wildcard": r"a\*b\\c*"}]}}, id="wildcard-escapes"),
     pytest.param({"detail": {"ip": [{"cidr": "2001:db8::/32"}]}}, id="cidr-v6"),
@@ -273,75 +343,158 @@ INVALID_PATTERNS = [
     pytest.param({"source": [["a"]]}, "source[0]", "match values", id="nested-list"),
     pytest.param({"detail": {"n": [math.nan]}}, "detail.n[0]", "finite", id="nan"),
     pytest.param({"source": [{}]}, "source[0]", "exactly one key", id="empty-operator"),
-    pytest.param({"source": [{"prefix": "a", "suffix": "b"}]}, "source[0]", "exactly one key",
-                 id="two-operators"),
-    pytest.param({"source": [{"prefixx": "a"}]}, "source[0]", "unknown operator 'prefixx'",
-                 id="unknown-operator"),
+    pytest.param(
+        {"source": [{"prefix": "a", "suffix": "b"}]}, "source[0]", "exactly one key", id="two-operators"
+    ),
+    pytest.param(
+        {"source": [{"prefixx": "a"}]}, "source[0]", "unknown operator 'prefixx'", id="unknown-operator"
+    ),
     pytest.param({"source": [{"exactly": "a"}]}, "source[0]", "unknown operator", id="undocumented-operator"),
     pytest.param({"source": [{"prefix": 5}]}, "source[0].prefix", "string", id="prefix-not-string"),
-    pytest.param({"source": [{"suffix": {"equals-ignore-case": 5}}]},
-                 "source[0].suffix.equals-ignore-case", "string", id="suffix-ignore-case-not-string"),
-    pytest.param({"source": [{"prefix": {"wildcard": "a"}}]}, "source[0].prefix", "modifier",
-                 id="prefix-modifier"),
-    pytest.param({"source": [{"equals-ignore-case": ["a"]}]}, "source[0].equals-ignore-case", "string",
-                 id="equals-ignore-case-list"),
+    pytest.param(
+        {"source": [{"suffix": {"equals-ignore-case": 5}}]},
+        "source[0].suffix.equals-ignore-case",
+        "string",
+        id="suffix-ignore-case-not-string",
+    ),
+    pytest.param(
+        {"source": [{"prefix": {"wildcard": "a"}}]}, "source[0].prefix", "modifier", id="prefix-modifier"
+    ),
+    pytest.param(
+        {"source": [{"equals-ignore-case": ["a"]}]},
+        "source[0].equals-ignore-case",
+        "string",
+        id="equals-ignore-case-list",
+    ),
     pytest.param({"d": {"n": [{"numeric": 5}]}}, "d.n[0].numeric", "numeric takes", id="numeric-not-list"),
-    pytest.param({"d": {"n": [{"numeric": [">"]}]}}, "d.n[0].numeric", "numeric takes",
-                 id="numeric-no-value"),
-    pytest.param({"d": {"n": [{"numeric": [">", "5"]}]}}, "d.n[0].numeric[1]", "must be a number",
-                 id="numeric-string-value"),
-    pytest.param({"d": {"n": [{"numeric": [">", True]}]}}, "d.n[0].numeric[1]", "must be a number",
-                 id="numeric-boolean-value"),
-    pytest.param({"d": {"n": [{"numeric": ["!=", 5]}]}}, "d.n[0].numeric[0]", "unknown numeric operator",
-                 id="numeric-unknown-operator"),
-    pytest.param({"d": {"n": [{"numeric": ["<", 5, ">", 1]}]}}, "d.n[0].numeric", "lower bound",
-                 id="numeric-range-backwards"),
-    pytest.param({"d": {"n": [{"numeric": ["=", 5, "<", 6]}]}}, "d.n[0].numeric", "lower bound",
-                 id="numeric-equals-in-range"),
-    pytest.param({"d": {"n": [{"numeric": [">", 5, "<", 1]}]}}, "d.n[0].numeric", "less than",
-                 id="numeric-empty-range"),
-    pytest.param({"d": {"n": [{"numeric": [">=", 5, "<=", 5]}]}}, "d.n[0].numeric", "less than",
-                 id="numeric-point-range"),
-    pytest.param({"d": {"n": [{"numeric": [">", 0, "<", 5, "<", 6]}]}}, "d.n[0].numeric", "numeric takes",
-                 id="numeric-too-long"),
+    pytest.param(
+        {"d": {"n": [{"numeric": [">"]}]}}, "d.n[0].numeric", "numeric takes", id="numeric-no-value"
+    ),
+    pytest.param(
+        {"d": {"n": [{"numeric": [">", "5"]}]}},
+        "d.n[0].numeric[1]",
+        "must be a number",
+        id="numeric-string-value",
+    ),
+    pytest.param(
+        {"d": {"n": [{"numeric": [">", True]}]}},
+        "d.n[0].numeric[1]",
+        "must be a number",
+        id="numeric-boolean-value",
+    ),
+    pytest.param(
+        {"d": {"n": [{"numeric": ["!=", 5]}]}},
+        "d.n[0].numeric[0]",
+        "unknown numeric operator",
+        id="numeric-unknown-operator",
+    ),
+    pytest.param(
+        {"d": {"n": [{"numeric": ["<", 5, ">", 1]}]}},
+        "d.n[0].numeric",
+        "lower bound",
+        id="numeric-range-backwards",
+    ),
+    pytest.param(
+        {"d": {"n": [{"numeric": ["=", 5, "<", 6]}]}},
+        "d.n[0].numeric",
+        "lower bound",
+        id="numeric-equals-in-range",
+    ),
+    pytest.param(
+        {"d": {"n": [{"numeric": [">", 5, "<", 1]}]}}, "d.n[0].numeric", "less than", id="numeric-empty-range"
+    ),
+    pytest.param(
+        {"d": {"n": [{"numeric": [">=", 5, "<=", 5]}]}},
+        "d.n[0].numeric",
+        "less than",
+        id="numeric-point-range",
+    ),
+    pytest.param(
+        {"d": {"n": [{"numeric": [">", 0, "<", 5, "<", 6]}]}},
+        "d.n[0].numeric",
+        "numeric takes",
+        id="numeric-too-long",
+    ),
     pytest.param({"d": {"c": [{"exists": "true"}]}}, "d.c[0].exists", "true or false", id="exists-string"),
     pytest.param({"d": {"ip": [{"cidr": "10.0.0.1"}]}}, "d.ip[0].cidr", "CIDR", id="cidr-no-mask"),
     pytest.param({"d": {"ip": [{"cidr": "10.0.0.300/24"}]}}, "d.ip[0].cidr", "CIDR", id="cidr-bad-address"),
     pytest.param({"d": {"ip": [{"cidr": 10}]}}, "d.ip[0].cidr", "string", id="cidr-not-string"),
     pytest.param({"d": {"s": [{"wildcard": "a**b"}]}}, "d.s[0].wildcard", "consecutive", id="wildcard-stars"),
     pytest.param({"d": {"s": [{"wildcard": r"a\b"}]}}, "d.s[0].wildcard", "backslash", id="wildcard-escape"),
-    pytest.param({"d": {"s": [{"wildcard": "a\\"}]}}, "d.s[0].wildcard", "backslash",
-                 id="wildcard-trailing-escape"),
-    pytest.param({"d": {"s": [{"anything-but": None}]}}, "d.s[0].anything-but", "not null",
-                 id="anything-but-null"),
-    pytest.param({"d": {"s": [{"anything-but": True}]}}, "d.s[0].anything-but", "not null",
-                 id="anything-but-boolean"),
-    pytest.param({"d": {"s": [{"anything-but": []}]}}, "d.s[0].anything-but", "empty arrays",
-                 id="anything-but-empty"),
-    pytest.param({"d": {"s": [{"anything-but": ["a", 1]}]}}, "d.s[0].anything-but", "all strings",
-                 id="anything-but-mixed"),
-    pytest.param({"d": {"s": [{"anything-but": ["a", None]}]}}, "d.s[0].anything-but[1]", "not null",
-                 id="anything-but-list-null"),
-    pytest.param({"d": {"s": [{"anything-but": {"prefix": ""}}]}}, "d.s[0].anything-but.prefix",
-                 "every string", id="anything-but-empty-prefix"),
-    pytest.param({"d": {"s": [{"anything-but": {"suffix": ["a", 5]}}]}}, "d.s[0].anything-but.suffix[1]",
-                 "string", id="anything-but-suffix-list-number"),
-    pytest.param({"d": {"s": [{"anything-but": {"prefix": []}}]}}, "d.s[0].anything-but.prefix",
-                 "empty arrays", id="anything-but-prefix-empty-list"),
-    pytest.param({"d": {"s": [{"anything-but": {"numeric": [">", 1]}}]}}, "d.s[0].anything-but",
-                 "anything-but takes", id="anything-but-numeric"),
-    pytest.param({"d": {"s": [{"anything-but": {"prefix": "a", "suffix": "b"}}]}}, "d.s[0].anything-but",
-                 "anything-but takes", id="anything-but-two-modifiers"),
-    pytest.param({"d": {"s": [{"anything-but": {"wildcard": "**"}}]}}, "d.s[0].anything-but.wildcard",
-                 "consecutive", id="anything-but-bad-wildcard"),
+    pytest.param(
+        {"d": {"s": [{"wildcard": "a\\"}]}}, "d.s[0].wildcard", "backslash", id="wildcard-trailing-escape"
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": None}]}}, "d.s[0].anything-but", "not null", id="anything-but-null"
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": True}]}}, "d.s[0].anything-but", "not null", id="anything-but-boolean"
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": []}]}}, "d.s[0].anything-but", "empty arrays", id="anything-but-empty"
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": ["a", 1]}]}},
+        "d.s[0].anything-but",
+        "all strings",
+        id="anything-but-mixed",
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": ["a", None]}]}},
+        "d.s[0].anything-but[1]",
+        "not null",
+        id="anything-but-list-null",
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": {"prefix": ""}}]}},
+        "d.s[0].anything-but.prefix",
+        "every string",
+        id="anything-but-empty-prefix",
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": {"suffix": ["a", 5]}}]}},
+        "d.s[0].anything-but.suffix[1]",
+        "string",
+        id="anything-but-suffix-list-number",
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": {"prefix": []}}]}},
+        "d.s[0].anything-but.prefix",
+        "empty arrays",
+        id="anything-but-prefix-empty-list",
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": {"numeric": [">", 1]}}]}},
+        "d.s[0].anything-but",
+        "anything-but takes",
+        id="anything-but-numeric",
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": {"prefix": "a", "suffix": "b"}}]}},
+        "d.s[0].anything-but",
+        "anything-but takes",
+        id="anything-but-two-modifiers",
+    ),
+    pytest.param(
+        {"d": {"s": [{"anything-but": {"wildcard": "**"}}]}},
+        "d.s[0].anything-but.wildcard",
+        "consecutive",
+        id="anything-but-bad-wildcard",
+    ),
     pytest.param({"$or": {"source": ["a"]}}, "$or", "at least 2", id="or-not-array"),
     pytest.param({"$or": [{"source": ["a"]}]}, "$or", "at least 2", id="or-one-branch"),
-    pytest.param({"detail": {"$or": [{"a": [1]}, ["b"]]}}, "detail.$or[1]", "object",
-                 id="or-branch-not-object"),
-    pytest.param({"detail": {"$or": [{"a": [1]}, {}]}}, "detail.$or[1]", "empty objects",
-                 id="or-empty-branch"),
-    pytest.param({"detail": {"$or": [{"a": [1]}, {"b": {"numeric": [1]}}]}}, "detail.$or[1].b.numeric",
-                 "reserved", id="or-reserved-field"),
+    pytest.param(
+        {"detail": {"$or": [{"a": [1]}, ["b"]]}}, "detail.$or[1]", "object", id="or-branch-not-object"
+    ),
+    pytest.param(
+        {"detail": {"$or": [{"a": [1]}, {}]}}, "detail.$or[1]", "empty objects", id="or-empty-branch"
+    ),
+    pytest.param(
+        {"detail": {"$or": [{"a": [1]}, {"b": {"numeric": [1]}}]}},
+        "detail.$or[1].b.numeric",
+        "reserved",
+        id="or-reserved-field",
+    ),
 ]
 
 
@@ -516,11 +669,13 @@ GRAMMAR_PATTERNS = st.recursive(
 )
 JSONISH = st.recursive(
     SCALARS | st.floats(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(
-        st.sampled_from([*sorted(OPERATORS), OR, "detail", "source", "equals-ignore-case"]) | KEYS,
-        inner,
-        max_size=4,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from([*sorted(OPERATORS), OR, "detail", "source", "equals-ignore-case"]) | KEYS,
+            inner,
+            max_size=4,
+        )
     ),
     max_leaves=16,
 )

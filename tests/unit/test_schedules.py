@@ -507,6 +507,10 @@ INVALID = [
     ("cron(0 10 ? * FOO *)", "UTC", "day-of-week value 'FOO' is not valid; expected 1-7 or SUN-SAT"),
     ("cron(0 10 1 JANUARY ? *)", "UTC", "month value 'JANUARY' is not valid; expected 1-12 or JAN-DEC"),
     ("cron(0 MON * * ? *)", "UTC", "hour value 'MON' is not valid; expected 0-23"),
+    ("cron(\u0663 10 * * ? *)", "UTC", "minute item '\u0663' is not a value, range or increment"),
+    ("cron(0 10 \u00b2W * ? *)", "UTC", "day-of-month '\u00b2W': 'W' must follow a single day"),
+    ("cron(0 10 ? * 6#\u00b2 *)", "UTC", "'#' takes a single expression like 6#3"),
+    ("at(\uff12\uff10\uff12\uff16-11-28T10:00:00)", "UTC", "expected at(yyyy-mm-ddThh:mm:ss)"),
     # list / range / increment syntax
     ("cron(0 10-8 * * ? *)", "UTC", "hour range 10-8 runs backwards; write it low-high"),
     ("cron(0 10 ? * FRI-MON *)", "UTC", "day-of-week range FRI-MON runs backwards"),
@@ -583,6 +587,12 @@ INVALID = [
     ("at(2026-11-28T10:00:00Z)", "UTC", "expected at(yyyy-mm-ddThh:mm:ss)"),
     ("at(2026-02-30T10:00:00)", "UTC", "at(2026-02-30T10:00:00): day is out of range for month"),
     ("at(2026-11-28T24:00:00)", "UTC", "at(2026-11-28T24:00:00): hour must be in 0..23"),
+    ("at(0000-01-01T00:00:00)", "UTC", "at(0000-01-01T00:00:00): year 0 is out of range"),
+    (
+        "at(0001-01-01T00:00:00)",
+        "Asia/Tokyo",
+        "at(0001-01-01T00:00:00): outside the representable range in Asia/Tokyo",
+    ),
     # time zones
     ("rate(1 day)", "Mars/Olympus_Mons", "time zone 'Mars/Olympus_Mons' is not an IANA time zone name"),
     ("rate(1 day)", "", "time zone '' is not an IANA time zone name"),

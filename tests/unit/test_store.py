@@ -31,8 +31,14 @@ from shared.events import EventRejected, parse_detail
 SESSION_GAP = timedelta(minutes=30)  # the usual analytics definition of a new session
 DOC_NETWORKS = (ipaddress.ip_network("203.0.113.0/24"), ipaddress.ip_network("198.51.100.0/24"))
 COUNTRY_ZONES = {
-    "ID": {"Asia/Jakarta"}, "IN": {"Asia/Kolkata"}, "SG": {"Asia/Singapore"}, "MY": {"Asia/Kuala_Lumpur"},
-    "PH": {"Asia/Manila"}, "GB": {"Europe/London"}, "DE": {"Europe/Berlin"}, "BR": {"America/Sao_Paulo"},
+    "ID": {"Asia/Jakarta"},
+    "IN": {"Asia/Kolkata"},
+    "SG": {"Asia/Singapore"},
+    "MY": {"Asia/Kuala_Lumpur"},
+    "PH": {"Asia/Manila"},
+    "GB": {"Europe/London"},
+    "DE": {"Europe/Berlin"},
+    "BR": {"America/Sao_Paulo"},
     "AU": {"Australia/Sydney", "Australia/Melbourne"},
     "US": {"America/New_York", "America/Chicago", "America/Los_Angeles"},
 }

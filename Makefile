@@ -1,0 +1,42 @@
+# Nudge — every command installs what it needs first (a fresh machine needs only Python 3.11+ and Node 20).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help install test lint demo synth schema clean
+
+help:  ## list the commands
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install Nudge with its dev and CDK dependencies
+
+test: $(STAMP)  ## validate campaigns/ and run the whole test suite (unit, integration, infra)
+	$(BIN)/nudge validate campaigns
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff on everything, mypy on shared/ and functions/
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared functions
+
+demo: $(STAMP)  ## run a synthetic store through the whole system on moto (2,000 shoppers, 14 days)
+	@mkdir -p demo-out
+	$(BIN)/nudge demo --json demo-out/summary.json
+
+synth: $(STAMP)  ## synthesize the CloudFormation template into cdk.out/ (offline, no credentials)
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+	@echo "template: cdk.out/Nudge.template.json"
+
+schema: $(STAMP)  ## regenerate docs/event.schema.json from the event models
+	$(BIN)/nudge schema --out docs/event.schema.json
+
+clean:  ## remove build output (keeps .venv)
+	rm -rf cdk.out build demo-out .pytest_cache .mypy_cache .ruff_cache

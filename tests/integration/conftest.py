@@ -1,0 +1,56 @@
+"""Integration fixtures: the local runtime (real handlers, real boto3 calls) on moto."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from nudge.local.runtime import LocalRuntime
+from shared.campaigns import Catalog, load_campaign_dir
+from shared.clock import SimulatedClock
+
+CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
+START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return load_campaign_dir(CAMPAIGNS)
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(START)
+
+
+@pytest.fixture
+def runtime(catalog: Catalog, clock: SimulatedClock) -> Iterator[LocalRuntime]:
+    with mock_aws():
+        yield LocalRuntime(catalog, clock, audience_segments=3, log_level="CRITICAL")
+
+
+class AwsCalls:
+    """Counts the AWS requests boto3 makes (every client, every retry)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.counts[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def total(self, prefix: str = "") -> int:
+        return sum(n for name, n in self.counts.items() if name.startswith(prefix))
+
+
+@pytest.fixture
+def aws_calls(runtime: LocalRuntime) -> AwsCalls:
+    calls = AwsCalls()
+    for service in ("dynamodb", "sqs", "sesv2", "sns", "events"):
+        runtime.client(service).meta.events.register("before-call", calls)
+    return calls

@@ -1,0 +1,30 @@
+"""Builders for Segment payloads used across the integration tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+
+def identify(
+    user_id: str, message_id: str, at: str = "2026-11-02T07:00:00Z", **traits: Any
+) -> dict[str, Any]:
+    return {"type": "identify", "userId": user_id, "messageId": message_id, "timestamp": at, "traits": traits}
+
+
+def track(
+    user_id: str, name: str, message_id: str, at: str = "2026-11-02T07:30:00Z", **props: Any
+) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": name,
+        "userId": user_id,
+        "messageId": message_id,
+        "timestamp": at,
+        "properties": props,
+    }
+
+
+def ses_sent_count() -> int:
+    return int(boto3.client("ses", region_name="us-east-1").get_send_quota()["SentLast24Hours"])

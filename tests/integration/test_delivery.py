@@ -1,0 +1,207 @@
+"""Delivery on moto: real SES / SNS / inbox sends, exactly once, and every non-send explained."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+from factory import identify, ses_sent_count, track
+from moto.ses.models import ses_backends
+from moto.sns.models import sns_backends
+
+from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
+from shared.delivery import DeliveryJob, TriggerContext
+from shared.topology import DELIVERY_QUEUE
+
+
+def shopper(
+    runtime: LocalRuntime, user_id: str, *, email: bool = True, push: bool = False, **traits: Any
+) -> None:
+    endpoint = runtime.register_push_endpoint("GCM", f"token-{user_id}") if push else None
+    details = identify(
+        user_id,
+        f"id-{user_id}",
+        email=f"{user_id}@example.com",
+        firstName="Ayu",
+        age=25,
+        address={"country": "ID", "city": "Jakarta"},
+        consent={"email": email, "push": push},
+        **({"push_endpoint": endpoint} if endpoint else {}),
+        **traits,
+    )
+    runtime.publish([details])
+    runtime.drain()
+
+
+def deliver(runtime: LocalRuntime, *jobs: DeliveryJob, receive_count: int = 1) -> dict[str, Any]:
+    records = [
+        {
+            "messageId": f"r-{i}",
+            "receiptHandle": f"h-{i}",
+            "body": job.model_dump_json(),
+            "attributes": {"ApproximateReceiveCount": str(receive_count)},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": runtime.queue_arn("delivery"),
+            "awsRegion": REGION,
+        }
+        for i, job in enumerate(jobs)
+    ]
+    result: dict[str, Any] = runtime.invoke("deliver", {"Records": records})
+    return result
+
+
+def sale_job(user_id: str) -> DeliveryJob:
+    return DeliveryJob.for_occurrence("weekend-sale-sea", "2026-11-07T03:00:00Z", user_id)
+
+
+def log_of(runtime: LocalRuntime, user_id: str) -> list[dict[str, Any]]:
+    return runtime.send_log.entries_for(user_id)
+
+
+def test_an_email_is_sent_through_ses_with_the_rendered_content(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1")
+    assert deliver(runtime, sale_job("u1")) == {"batchItemFailures": []}
+
+    assert ses_sent_count() == 1
+    sent = ses_backends[ACCOUNT][REGION].sent_messages[0]
+    assert sent.destinations["ToAddresses"] == ["u1@example.com"]
+    assert sent.subject == "Ayu, the weekend sale starts now"
+    assert "Weekend sale, Ayu!" in sent.body
+    [entry] = log_of(runtime, "u1")
+    assert (entry["status"], entry["channel"], entry["level"]) == ("sent", "email", "L1")
+    assert entry["provider_message_id"]
+
+
+def test_push_goes_to_the_shoppers_sns_endpoint_when_it_comes_first(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1", email=True, push=True)
+    order = TriggerContext(
+        event="Order Completed",
+        message_id="o-msg",
+        timestamp=runtime.clock.now(),
+        properties={"order_id": "o-77", "revenue": 30, "currency": "USD"},
+    )
+    deliver(runtime, DeliveryJob.for_trigger("order-thank-you", "u1", order))
+
+    endpoints = sns_backends[ACCOUNT][REGION].platform_endpoints.values()
+    messages = [m for e in endpoints for m in e.messages.values()]
+    assert len(messages) == 1
+    payload = json.loads(json.loads(messages[0])["GCM"])
+    assert payload["notification"]["title"] == "Thanks for your order, Ayu!"
+    assert payload["notification"]["body"].startswith("Order o-77 is confirmed (USD 30.00)")
+    assert ses_sent_count() == 0
+
+
+def test_in_app_is_the_fallback_when_no_other_channel_is_reachable(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1", email=False)
+    order = TriggerContext(
+        event="Order Completed",
+        message_id="o-1",
+        timestamp=runtime.clock.now(),
+        properties={"order_id": "o-1"},
+    )
+    deliver(runtime, DeliveryJob.for_trigger("order-thank-you", "u1", order))
+
+    [item] = runtime.scan("inbox")
+    assert (item["user_id"], item["title"], item["body"], item["read"]) == (
+        "u1",
+        "Order confirmed",
+        "Order o-1 is on its way soon.",
+        False,
+    )
+    assert item["expires_at"] > runtime.clock.now().timestamp()
+    assert ses_sent_count() == 0
+
+
+def test_a_redelivered_job_sends_once(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1")
+    deliver(runtime, sale_job("u1"), sale_job("u1"))
+    deliver(runtime, sale_job("u1"), receive_count=2)
+
+    assert ses_sent_count() == 1
+    assert [e["status"] for e in log_of(runtime, "u1")] == ["sent"]
+
+
+def test_a_shopper_without_consent_is_not_sent_and_the_reason_is_logged(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1", email=False)
+    deliver(runtime, sale_job("u1"))
+
+    assert ses_sent_count() == 0
+    [entry] = log_of(runtime, "u1")
+    assert (entry["status"], entry["reason"]) == ("skipped", "no_reachable_channel")
+
+
+def test_an_unknown_user_is_logged_not_sent(runtime: LocalRuntime) -> None:
+    deliver(runtime, sale_job("ghost"))
+    [entry] = log_of(runtime, "ghost")
+    assert (entry["status"], entry["reason"]) == ("skipped", "unknown_user")
+
+
+def refuse_ses(params: dict[str, Any], **_: Any) -> None:
+    raise ClientError(
+        {"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendEmail"
+    )
+
+
+def test_a_provider_failure_is_retried_then_parked_with_the_reason(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1")
+    runtime.client("sesv2").meta.events.register("provide-client-params.sesv2.SendEmail", refuse_ses)
+
+    first = deliver(runtime, sale_job("u1"), receive_count=1)
+    assert first == {"batchItemFailures": [{"itemIdentifier": "r-0"}]}
+    assert log_of(runtime, "u1")[0]["status"] == "failed"
+    assert runtime.parked() == []
+
+    last = deliver(runtime, sale_job("u1"), receive_count=DELIVERY_QUEUE.max_receive_count)
+    assert last == {"batchItemFailures": []}
+    [parked] = runtime.parked()
+    assert parked.queue == "delivery-dlq"
+    assert "gave up after 5 attempts" in parked.reason and "Throttling" in parked.reason
+    assert json.loads(parked.body)["send_key"] == sale_job("u1").send_key
+
+
+def test_a_retry_after_a_provider_failure_sends(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1")
+    runtime.client("sesv2").meta.events.register("provide-client-params.sesv2.SendEmail", refuse_ses)
+    deliver(runtime, sale_job("u1"))
+    runtime.client("sesv2").meta.events.unregister("provide-client-params.sesv2.SendEmail", refuse_ses)
+
+    assert deliver(runtime, sale_job("u1"), receive_count=2) == {"batchItemFailures": []}
+    assert ses_sent_count() == 1
+    assert log_of(runtime, "u1")[0]["status"] == "sent"
+
+
+def test_a_job_for_an_unknown_campaign_is_parked_at_once(runtime: LocalRuntime) -> None:
+    job = DeliveryJob.for_occurrence("no-such-campaign", "2026-11-07T03:00:00Z", "u1")
+    assert deliver(runtime, job) == {"batchItemFailures": []}
+    [parked] = runtime.parked()
+    assert parked.reason == "PermanentDeliveryError: unknown campaign 'no-such-campaign'"
+
+
+def test_one_bad_job_does_not_hold_back_its_batch_mates(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1")
+    records = [sale_job("u1"), DeliveryJob.for_occurrence("nope", "x", "u1")]
+    assert deliver(runtime, *records) == {"batchItemFailures": []}
+    assert ses_sent_count() == 1
+    assert len(runtime.parked()) == 1
+
+
+def test_the_event_that_triggered_a_message_shapes_it_end_to_end(runtime: LocalRuntime) -> None:
+    shopper(runtime, "u1", email=True)
+    order = track(
+        "u1",
+        "Order Completed",
+        "order-msg-1",
+        order_id="o-9",
+        revenue=12,
+        products=[{"product_id": "p1", "name": "Runner", "quantity": 2}],
+    )
+    runtime.publish([order, order])
+    runtime.drain()
+
+    assert ses_sent_count() == 1
+    sent = ses_backends[ACCOUNT][REGION].sent_messages[0]
+    assert sent.subject == "Your order o-9 is confirmed"
+    assert "Runner \u00d7 2" in sent.body
