@@ -290,6 +290,23 @@ def fold_events(profile: Profile, events: Iterable[SegmentEvent]) -> FoldResult:
     return FoldResult(folded, applied, duplicates)
 
 
+def age_from(traits: Mapping[str, Any], now: datetime) -> int | None:
+    """Age in whole years from Segment's ``birthday`` (ISO date) or a ``birth_year`` trait."""
+    birthday = traits.get("birthday")
+    if isinstance(birthday, str):
+        try:
+            born = datetime.fromisoformat(birthday.replace("Z", "+00:00")).date()
+        except ValueError:
+            born = None
+        if born is not None:
+            today = now.date()
+            return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    year = traits.get("birth_year")
+    if isinstance(year, int) and 1900 < year <= now.year:
+        return now.year - year
+    return None
+
+
 def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
     """The flat attribute map that audience rules and templates read."""
     traits = profile.traits
@@ -311,6 +328,8 @@ def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
             else None,
         }
     )
+    if not isinstance(view.get("age"), int | float):
+        view["age"] = age_from(traits, now)
     rfm = profile.scores.get("rfm")
     if isinstance(rfm, dict):
         view["rfm.segment"] = rfm.get("segment")

@@ -113,10 +113,10 @@ def _summarize(
 
     from nudge.local.runtime import ACCOUNT, REGION
 
-    profiles = runtime.scan("profiles")
+    profiles = runtime.all_profiles()
     messages = runtime.scan("messages")
     inbox = runtime.scan("inbox")
-    events_ingested = sum(n for p in profiles for days in p.get("counts", {}).values() for n in days.values())
+    events_ingested = sum(n for p in profiles for days in p.counts.values() for n in days.values())
     sent = [m for m in messages if m["status"] == "sent"]
     by_campaign: dict[str, dict[str, Any]] = {}
     for m in messages:

@@ -94,6 +94,7 @@ class LocalRuntime:
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
         self._ports = self._build_ports(audience_segments)
         self._rules = topology.event_rules(catalog)
+        self._drain_order = self.drain_order()
         self._schedules = [
             (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
             for spec in topology.campaign_schedules(catalog)
@@ -308,31 +309,67 @@ class LocalRuntime:
 
     # -- queues ----------------------------------------------------------------------------------
     def drain(self) -> int:
-        """Feed every work queue to its consumer until all are empty; returns records processed."""
+        """Feed every work queue to its consumer until all are empty; returns records processed.
+
+        Queues are drained upstream first (a consumer's output queues come after its own), so one
+        pass empties the system: nothing downstream ever feeds an upstream queue.
+        """
+        return sum(self._drain_queue(spec) for spec in self._drain_order)
+
+    @staticmethod
+    def drain_order() -> list[topology.QueueSpec]:
+        """Work queues ordered so that every queue comes before the queues its consumer sends to."""
+        ordered: list[topology.QueueSpec] = []
+        pending = list(topology.QUEUES)
+        while pending:
+            ready = [
+                q
+                for q in pending
+                if not any(
+                    q.key in topology.FUNCTIONS_BY_KEY[other.consumer].sends_to and other.key != q.key
+                    for other in pending
+                )
+            ]
+            if not ready:
+                raise RuntimeError("work queues feed each other in a cycle; one drain pass cannot empty them")
+            ordered += ready
+            pending = [q for q in pending if q not in ready]
+        return ordered
+
+    def _drain_queue(self, spec: topology.QueueSpec) -> int:
+        feeds_itself = spec.key in topology.FUNCTIONS_BY_KEY[spec.consumer].sends_to
         processed = 0
         for _ in range(MAX_DRAIN_ROUNDS):
-            moved = sum(self._drain_once(spec) for spec in topology.QUEUES)
-            processed += moved
-            if moved == 0:
+            batch, exhausted = self._receive_batch(spec)
+            if not batch:
                 return processed
-        raise RuntimeError("queues did not drain")
+            failed = self._process_batch(spec, batch)
+            processed += len(batch)
+            if exhausted and not failed and not feeds_itself:
+                return processed
+        raise RuntimeError(f"queue {spec.key} did not drain")
 
-    def _drain_once(self, spec: topology.QueueSpec) -> int:
+    def _receive_batch(self, spec: topology.QueueSpec) -> tuple[list[dict[str, Any]], bool]:
+        """Up to the event source mapping's batch size; ``exhausted`` when a receive came back short."""
         sqs, url = self.client("sqs"), self.queue_urls[spec.key]
         messages: list[dict[str, Any]] = []
         while len(messages) < spec.batch_size:
+            wanted = min(RECEIVE_LIMIT, spec.batch_size - len(messages))
             response = sqs.receive_message(
                 QueueUrl=url,
-                MaxNumberOfMessages=min(RECEIVE_LIMIT, spec.batch_size - len(messages)),
+                MaxNumberOfMessages=wanted,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
             received = response.get("Messages", [])
             messages.extend(received)
-            if len(received) < RECEIVE_LIMIT:
-                break
-        if not messages:
-            return 0
+            if len(received) < wanted:
+                return messages, True
+        return messages, False
+
+    def _process_batch(self, spec: topology.QueueSpec, messages: list[dict[str, Any]]) -> int:
+        """Invoke the consumer; delete what succeeded, make failures visible again. Returns failures."""
+        sqs, url = self.client("sqs"), self.queue_urls[spec.key]
         records = [
             {
                 "messageId": m["MessageId"],
@@ -367,7 +404,7 @@ class LocalRuntime:
                     for i, m in enumerate(batch)
                 ],
             )
-        return len(messages)
+        return len(retry)
 
     # -- inspection ------------------------------------------------------------------------------
     def parked(self) -> list[ParkedMessage]:
@@ -404,6 +441,15 @@ class LocalRuntime:
                     QueueUrl=self.queue_urls[key], ReceiptHandle=handle, VisibilityTimeout=0
                 )
         return found
+
+    def all_profiles(self) -> list[Any]:
+        """Every profile, decoded by the same adapter the functions use."""
+        profiles, start_key = [], None
+        while True:
+            page, start_key = self.profiles.scan_segment(0, 1, start_key, 1000)
+            profiles.extend(page)
+            if start_key is None:
+                return profiles
 
     def scan(self, table_key: str) -> list[dict[str, Any]]:
         dynamodb = self.client("dynamodb")

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.events import EventRejected, event_json_schema, parse_detail
 
@@ -86,3 +88,38 @@ def test_the_published_json_schema_matches_the_models() -> None:
     published = json.loads((DOCS / "event.schema.json").read_text())
     assert published == event_json_schema(), "run: nudge schema --out docs/event.schema.json"
     assert set(published["required"]) == {"type", "messageId", "timestamp"}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+segment_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["track", "identify", "page", "bogus"]) | json_values,
+        "event": st.text(max_size=250) | json_values,
+        "userId": st.text(max_size=300) | json_values,
+        "anonymousId": st.text(max_size=20) | json_values,
+        "messageId": st.text(max_size=300) | json_values,
+        "timestamp": st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()) | json_values,
+        "properties": json_values,
+        "traits": json_values,
+        "context": json_values,
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(detail=segment_like | json_values)
+def test_any_json_is_either_accepted_or_rejected_with_a_reason(detail: object) -> None:
+    try:
+        event = parse_detail(detail, now=NOW)
+    except EventRejected as rejected:
+        assert rejected.reason.startswith(("detail", "detail."))
+        return
+    assert event.message_id and (event.user_id or event.anonymous_id)
+    assert event.type != "track" or event.event

@@ -151,3 +151,12 @@ def test_audience_view_exposes_recency_in_days() -> None:
     assert view["orders"] == 1
     assert view["consent.in_app"] is True
     assert view["consent.email"] is False
+
+
+def test_age_comes_from_the_birthday_or_birth_year_when_not_given() -> None:
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    assert audience_view(Profile(user_id="a", traits={"birthday": "2000-11-03"}), now)["age"] == 25
+    assert audience_view(Profile(user_id="b", traits={"birthday": "2000-11-02T00:00:00Z"}), now)["age"] == 26
+    assert audience_view(Profile(user_id="c", traits={"birth_year": 1990}), now)["age"] == 36
+    assert audience_view(Profile(user_id="d", traits={"age": 41, "birth_year": 1990}), now)["age"] == 41
+    assert audience_view(Profile(user_id="e", traits={"birthday": "soon"}), now)["age"] is None
