@@ -41,7 +41,7 @@ def demo(
     try:
         catalog = load_campaign_dir(campaigns)
     except CampaignFileError as error:
-        console.print(f"[red]campaign files are invalid:[/red]\n{error}")
+        typer.echo(f"campaign files are invalid:\n{error}", err=True)
         raise typer.Exit(1) from None
     with Progress(
         TextColumn("[bold]simulating[/bold] {task.description}"),
@@ -142,11 +142,11 @@ def validate(
         catalog = load_campaign_dir(path) if path.is_dir() else Catalog([load_campaign_file(path)])
     except CampaignFileError as error:
         for problem in error.problems:
-            console.print(problem, markup=False, highlight=False)
+            typer.echo(problem)
         raise typer.Exit(1) from None
     table = Table(title=f"{len(catalog)} valid campaign(s) in {path}")
     for column in ("id", "level", "when", "channels", "audience rules"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "id")
     for c in catalog:
         when = (
             f"{c.schedule.expression} {c.schedule.timezone}"

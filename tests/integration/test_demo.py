@@ -1,0 +1,82 @@
+"""`nudge demo` end to end on a small store: the summary is read back from where the system put it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nudge.cli import app
+from nudge.local.demo import DemoOptions, run_demo
+from shared.campaigns import load_campaign_dir
+
+CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
+
+
+@pytest.fixture(scope="module")
+def summary() -> dict[str, object]:
+    return run_demo(load_campaign_dir(CAMPAIGNS), DemoOptions(users=80, days=7, seed=3))
+
+
+def test_every_generated_event_is_ingested_once_despite_duplicates(summary: dict[str, object]) -> None:
+    assert summary["duplicates_injected"] > 0
+    assert summary["events_ingested"] == summary["events_generated"]
+    assert summary["events_publish_failed"] == 0
+
+
+def test_every_send_is_recorded_by_its_provider(summary: dict[str, object]) -> None:
+    by_channel = summary["messages_by_channel"]
+    recorded = summary["provider_recorded"]
+    assert isinstance(by_channel, dict) and isinstance(recorded, dict)
+    assert summary["messages_sent"] == sum(by_channel.values()) > 0
+    assert recorded["ses"] == by_channel["email"]
+    assert recorded["sns"] == by_channel["push"]
+    assert recorded["inbox"] == by_channel["in_app"]
+
+
+def test_batch_and_real_time_campaigns_both_send(summary: dict[str, object]) -> None:
+    levels = summary["messages_by_level"]
+    assert isinstance(levels, dict)
+    assert set(levels) == {"L1", "L2", "L3", "L4"}
+    assert levels["L1"] > 0 and levels["L4"] > 0
+    assert summary["invocations"]["planner"] == 2  # type: ignore[index]
+
+
+def test_malformed_events_are_parked_with_their_reasons(summary: dict[str, object]) -> None:
+    parked = summary["dead_letters"]
+    assert isinstance(parked, dict)
+    assert sum(parked.values()) == summary["malformed_injected"] == 5
+    assert all(reason.startswith("ingest-dlq: detail") for reason in parked)
+
+
+def test_the_cli_writes_the_summary_as_json(tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    result = CliRunner().invoke(app, ["demo", "--users", "20", "--days", "2", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    for key in ("events_ingested", "profiles", "messages_sent", "messages_by_channel", "messages_by_level",
+                "provider_recorded"):
+        assert key in written
+    assert "events ingested into profiles" in result.output
+
+
+def test_validate_reports_file_and_line_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("id: x1\nname: X\nlevel: L9\n")
+    result = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'bad.yaml'}:3: level: Input should be" in result.output
+
+
+def test_validate_lists_the_shipped_campaigns() -> None:
+    result = CliRunner().invoke(app, ["validate", str(CAMPAIGNS)])
+    assert result.exit_code == 0
+    assert "weekend-sale-sea" in result.output and "order-thank-you" in result.output
+
+
+@pytest.mark.parametrize("command", ["demo", "validate", "schema"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example: nudge " in result.output
