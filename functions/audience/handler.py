@@ -7,19 +7,16 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from shared import wiring
 from shared.batch_campaigns import AudienceWorker, SegmentTask
 from shared.clock import SystemClock
 from shared.ports import DeadLetters
-from shared.sqs_records import run_or_park
+from shared.sqs_records import process_queue_batch
 from shared.topology import AUDIENCE_QUEUE
 
 logger = Logger(service="nudge-audience")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @dataclass(frozen=True)
@@ -46,28 +43,20 @@ def handler(
 ) -> PartialItemFailureResponse:
     ports = ports or default_ports()
 
-    def work_on(record: SQSRecord) -> None:
-        def work() -> None:
-            task = SegmentTask.model_validate_json(record.body)
-            result = ports.worker.work(task, context.get_remaining_time_in_millis)
-            logger.info(
-                "segment worked",
-                extra={
-                    "campaign_id": task.campaign_id,
-                    "segment": task.segment,
-                    "scanned": result.scanned,
-                    "enqueued": result.enqueued,
-                    "continued": result.continued,
-                },
-            )
-
-        run_or_park(
-            work,
-            body=record.body,
-            receive_count=int(record.attributes.approximate_receive_count),
-            max_receives=AUDIENCE_QUEUE.max_receive_count,
-            dead_letters=ports.dead_letters,
-            source="audience",
+    def work_on(body: str) -> None:
+        task = SegmentTask.model_validate_json(body)
+        result = ports.worker.work(task, context.get_remaining_time_in_millis)
+        logger.info(
+            "segment worked",
+            extra={
+                "campaign_id": task.campaign_id,
+                "segment": task.segment,
+                "scanned": result.scanned,
+                "enqueued": result.enqueued,
+                "continued": result.continued,
+            },
         )
 
-    return process_partial_response(event=event, record_handler=work_on, processor=processor, context=context)
+    return process_queue_batch(
+        event, context, work=work_on, queue=AUDIENCE_QUEUE, dead_letters=ports.dead_letters
+    )

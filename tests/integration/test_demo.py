@@ -56,8 +56,14 @@ def test_the_cli_writes_the_summary_as_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--users", "20", "--days", "2", "--json", str(out)])
     assert result.exit_code == 0, result.output
     written = json.loads(out.read_text())
-    for key in ("events_ingested", "profiles", "messages_sent", "messages_by_channel", "messages_by_level",
-                "provider_recorded"):
+    for key in (
+        "events_ingested",
+        "profiles",
+        "messages_sent",
+        "messages_by_channel",
+        "messages_by_level",
+        "provider_recorded",
+    ):
         assert key in written
     assert "events ingested into profiles" in result.output
 
