@@ -36,6 +36,7 @@ class IngestOutcome:
     events_applied: int = 0
     duplicates: int = 0
     profiles_written: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
@@ -59,7 +60,8 @@ def ingest_batch(
         except EventRejected as rejected:
             try:
                 dead_letters.park(record.body, rejected.reason, source="ingest")
-            except Exception:
+            except Exception as error:
+                outcome.errors.append(f"parking a rejected event: {type(error).__name__}: {error}")
                 outcome.failed_record_ids.append(record.record_id)
             else:
                 outcome.rejected.append((record.record_id, rejected.reason))
@@ -70,7 +72,8 @@ def ingest_batch(
 
     try:
         current = profiles.get_many(list(by_user))
-    except Exception:
+    except Exception as error:
+        outcome.errors.append(f"reading profiles: {type(error).__name__}: {error}")
         outcome.failed_record_ids.extend(r.record_id for items in by_user.values() for r, _ in items)
         return outcome
 
@@ -78,7 +81,8 @@ def ingest_batch(
         events = [e for _, e in items]
         try:
             written = _fold_and_save(user_id, events, current.get(user_id), profiles, outcome)
-        except Exception:
+        except Exception as error:
+            outcome.errors.append(f"writing a profile: {type(error).__name__}: {error}")
             written = False
         if not written:
             outcome.failed_record_ids.extend(r.record_id for r, _ in items)

@@ -36,6 +36,8 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         for r in event.get("Records", [])
     ]
     outcome = ingest_batch(records, ports.profiles, ports.dead_letters, ports.clock)
+    for error in outcome.errors:
+        logger.error("ingest step failed; its records will be retried", extra={"error": error})
     for record_id, reason in outcome.rejected:
         logger.warning("event rejected", extra={"record_id": record_id, "reason": reason})
     logger.info(

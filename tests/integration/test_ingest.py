@@ -114,6 +114,23 @@ def test_a_failing_write_fails_only_that_users_records(runtime: LocalRuntime) ->
     assert runtime.profiles.get("u2") is None
 
 
+def test_write_errors_are_reported_not_swallowed(runtime: LocalRuntime) -> None:
+    from shared.clock import SimulatedClock
+    from shared.ingest import QueueRecord, ingest_batch
+
+    class Unwritable(DynamoProfileStore):
+        def save(self, profile: Profile) -> bool:
+            raise TimeoutError("DynamoDB did not answer")
+
+    store = Unwritable(runtime.client("dynamodb"), runtime.table_names["profiles"])
+    body = json.dumps({"detail": track("u1", "Product Viewed", "v1")})
+    outcome = ingest_batch(
+        [QueueRecord("r-1", body)], store, _NoDeadLetters(), SimulatedClock(runtime.clock.now())
+    )
+    assert outcome.failed_record_ids == ["r-1"]
+    assert outcome.errors == ["writing a profile: TimeoutError: DynamoDB did not answer"]
+
+
 def test_a_concurrent_writer_is_folded_onto_not_overwritten(runtime: LocalRuntime) -> None:
     store = runtime.profiles
     runtime.invoke("ingest", batch_for(runtime, [track("u1", "Product Viewed", "v1")]))
