@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install test lint demo synth schema clean
+.PHONY: help install test lint demo bench synth schema clean
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ lint: $(STAMP)  ## ruff on everything, mypy on shared/ and functions/
 demo: $(STAMP)  ## run a synthetic store through the whole system on moto (2,000 shoppers, 14 days)
 	@mkdir -p demo-out
 	$(BIN)/nudge demo --json demo-out/summary.json
+
+bench: $(STAMP)  ## measure requests, CPU, imports and cost per event / per message (a few minutes)
+	@mkdir -p demo-out
+	$(BIN)/nudge bench --json demo-out/bench.json
 
 synth: $(STAMP)  ## synthesize the CloudFormation template into cdk.out/ (offline, no credentials)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py

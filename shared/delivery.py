@@ -8,8 +8,9 @@ plug in at :func:`decide` and explain themselves with a reason code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,11 +105,45 @@ def template_context(campaign: Campaign, profile: Profile, job: DeliveryJob, now
 
 @dataclass
 class Deliverer:
+    """Delivers jobs one by one; inside :meth:`batch`, with one profile read and one log write per batch."""
+
     catalog: Catalog
     profiles: ProfileStore
     send_log: SendLog
     channels: Mapping[str, MessageChannel]
     clock: Clock
+    _prefetched: dict[str, Profile] | None = field(default=None, init=False, repr=False)
+    _completed: list[SendLogEntry] | None = field(default=None, init=False, repr=False)
+    _prefetched_ids: set[str] = field(default_factory=set, init=False, repr=False)
+
+    @contextmanager
+    def batch(self, user_ids: Sequence[str]) -> Iterator[None]:
+        """Read the batch's profiles in one request; record its sends in one request at the end.
+
+        A send is claimed (conditional write) before the provider is called whatever the batch, so a
+        failure to record the outcomes cannot cause a second send within the claim lease; the outcomes
+        are then written one by one, and if that fails too the error propagates and SQS redelivers.
+        """
+        self._prefetched = self.profiles.get_many(list(dict.fromkeys(user_ids))) if user_ids else {}
+        self._prefetched_ids = set(user_ids)
+        self._completed = []
+        try:
+            yield
+        finally:
+            completed, self._completed, self._prefetched = self._completed, None, None
+            if completed:
+                self.send_log.complete_many(completed)
+
+    def _profile(self, user_id: str) -> Profile | None:
+        if self._prefetched is not None and user_id in self._prefetched_ids:
+            return self._prefetched.get(user_id)
+        return self.profiles.get(user_id)
+
+    def _complete(self, entry: SendLogEntry) -> None:
+        if self._completed is not None:
+            self._completed.append(entry)
+        else:
+            self.send_log.complete(entry)
 
     def deliver(self, job: DeliveryJob) -> SendDecision:
         campaign = self.catalog.get(job.campaign_id)
@@ -125,7 +160,7 @@ class Deliverer:
             at=now.isoformat(),
             occurrence=job.occurrence,
         )
-        profile = self.profiles.get(job.user_id)
+        profile = self._profile(job.user_id)
         if profile is None:
             return self._skip(entry, "unknown_user")
         if not campaign.is_active(now):
@@ -147,7 +182,7 @@ class Deliverer:
                 SendLogEntry(**{**claimed.__dict__, "status": "failed", "reason": type(error).__name__})
             )
             raise
-        self.send_log.complete(
+        self._complete(
             SendLogEntry(**{**claimed.__dict__, "status": "sent", "provider_message_id": provider_id})
         )
         return SendDecision("sent", None, channel, provider_id)

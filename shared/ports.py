@@ -54,6 +54,10 @@ class SendLog(Protocol):
 
     def complete(self, entry: SendLogEntry) -> None: ...
 
+    def complete_many(self, entries: Sequence[SendLogEntry]) -> None:
+        """Record the outcomes of sends already claimed (one request per 25)."""
+        ...
+
     def record(self, entry: SendLogEntry) -> None:
         """Log a decision not to send (no reachable channel, unknown user, ...) once per send key."""
         ...

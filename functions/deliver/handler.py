@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -52,6 +53,20 @@ def handler(
             },
         )
 
-    return process_queue_batch(
-        event, context, work=deliver, queue=DELIVERY_QUEUE, dead_letters=ports.dead_letters
-    )
+    with ports.deliverer.batch(recipients(event)):
+        return process_queue_batch(
+            event, context, work=deliver, queue=DELIVERY_QUEUE, dead_letters=ports.dead_letters
+        )
+
+
+def recipients(event: dict[str, Any]) -> list[str]:
+    """The users a batch of jobs is for, read leniently: a bad job is reported by its own record."""
+    users = []
+    for record in event.get("Records", []):
+        try:
+            user_id = json.loads(record["body"]).get("user_id")
+        except (ValueError, TypeError, AttributeError, KeyError):
+            continue
+        if isinstance(user_id, str):
+            users.append(user_id)
+    return users

@@ -20,6 +20,7 @@ from shared.topology import INBOX, MESSAGES, PROFILES
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
 MAX_UNPROCESSED_ROUNDS = 8
 
 
@@ -192,6 +193,18 @@ class DynamoSendLog:
 
     def complete(self, entry: SendLogEntry) -> None:
         self._client.put_item(TableName=self._table, Item=self._item(entry))
+
+    def complete_many(self, entries: Sequence[SendLogEntry]) -> None:
+        for batch in chunks(entries, BATCH_WRITE_LIMIT):
+            request: dict[str, Any] = {self._table: [{"PutRequest": {"Item": self._item(e)}} for e in batch]}
+            # UnprocessedItems is BatchWriteItem's partial result, resent until empty.
+            for _ in range(MAX_UNPROCESSED_ROUNDS):
+                request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                for entry in batch:
+                    self.complete(entry)
 
     def record(self, entry: SendLogEntry) -> None:
         # A decision already logged for this send key stays: a redelivered job changes nothing.

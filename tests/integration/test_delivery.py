@@ -205,3 +205,22 @@ def test_the_event_that_triggered_a_message_shapes_it_end_to_end(runtime: LocalR
     sent = ses_backends[ACCOUNT][REGION].sent_messages[0]
     assert sent.subject == "Your order o-9 is confirmed"
     assert "Runner \u00d7 2" in sent.body
+
+
+def test_a_batch_reads_profiles_and_records_outcomes_in_one_request_each(
+    runtime: LocalRuntime, aws_calls: Any
+) -> None:
+    for i in range(10):
+        shopper(runtime, f"u{i}")
+    aws_calls.counts.clear()
+
+    assert deliver(runtime, *(sale_job(f"u{i}") for i in range(10))) == {"batchItemFailures": []}
+
+    assert aws_calls.counts["dynamodb.BatchGetItem"] == 1
+    assert aws_calls.counts["dynamodb.GetItem"] == 0
+    assert aws_calls.counts["dynamodb.PutItem"] == 10  # the claims, one conditional write each
+    assert aws_calls.counts["dynamodb.BatchWriteItem"] == 1
+    assert aws_calls.counts["sesv2.SendEmail"] == 10
+    assert aws_calls.total() / 10 <= 3
+    assert {e["status"] for i in range(10) for e in log_of(runtime, f"u{i}")} == {"sent"}
+    assert all(e["provider_message_id"] for i in range(10) for e in log_of(runtime, f"u{i}"))
