@@ -131,7 +131,9 @@ def _print_summary(s: dict[str, Any]) -> None:
 @app.command()
 def bench(
     campaigns: Annotated[Path, typer.Option(help="Directory of campaign YAML files.")] = CAMPAIGNS,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON here.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the results as JSON here.")
+    ] = None,
 ) -> None:
     """Measure requests, CPU, cold imports and cost per event and per message (a few minutes).
 
@@ -141,8 +143,9 @@ def bench(
     from shared.campaigns import load_campaign_dir
 
     catalog = load_campaign_dir(campaigns)
-    with Progress(TextColumn("[bold]measuring[/bold] {task.description}"), TimeElapsedColumn(),
-                  console=console) as bar:
+    with Progress(
+        TextColumn("[bold]measuring[/bold] {task.description}"), TimeElapsedColumn(), console=console
+    ) as bar:
         task = bar.add_task("", total=None)
         results = run_bench(catalog, lambda label: bar.update(task, description=label))
     table = Table(title="Nudge benchmark (moto for request counts; CPU excludes time in AWS calls)")
@@ -153,27 +156,36 @@ def bench(
             continue
         target = TARGETS.get(key)
         verdict = meets(key, value) if isinstance(value, int | float) else None
-        table.add_row(key, f"{value:,}" if isinstance(value, int | float) else str(value),
-                      f"{target[0]} {target[1]:,}" if target else "",
-                      "" if verdict is None else ("yes" if verdict else "no"))
+        table.add_row(
+            key,
+            f"{value:,}" if isinstance(value, int | float) else str(value),
+            f"{target[0]} {target[1]:,}" if target else "",
+            "" if verdict is None else ("yes" if verdict else "no"),
+        )
     console.print(table)
-    imports = Table(title="Cold import per handler (ms, median of 5)")
+    imports = Table(title="Cold start per handler (ms, median of 5 fresh interpreters)")
     imports.add_column("handler")
-    imports.add_column("ms", justify="right")
+    imports.add_column("import", justify="right")
+    imports.add_column("import + clients + catalog", justify="right")
     for name, ms in results["import_ms"].items():
-        imports.add_row(name, f"{ms:.0f}")
+        imports.add_row(name, f"{ms:.0f}", f"{results['cold_start_ms'][name]:.0f}")
     console.print(imports)
     costs = Table(title="Cost per million (USD, list prices in benchmarks/prices.py)")
     for column in ("what", "eventbridge", "sqs", "lambda", "dynamodb", "total"):
         costs.add_column(column, justify="left" if column == "what" else "right")
     for what, key in (("events", "events"), ("messages (before channel fees)", "messages")):
         part = results[f"cost_per_million_{key}_breakdown"]
-        costs.add_row(what, *(f"{part.get(c, 0):.3f}" for c in ("eventbridge", "sqs", "lambda", "dynamodb")),
-                      f"{results[f'cost_usd_per_million_{key}']:.3f}")
+        costs.add_row(
+            what,
+            *(f"{part.get(c, 0):.3f}" for c in ("eventbridge", "sqs", "lambda", "dynamodb")),
+            f"{results[f'cost_usd_per_million_{key}']:.3f}",
+        )
     console.print(costs)
     fees = results["channel_fees_usd_per_million"]
-    console.print(f"channel fees per million: email ${fees['email']:,}, push ${fees['push']:,}, "
-                  f"in-app ${fees['in_app']}")
+    console.print(
+        f"channel fees per million: email ${fees['email']:,}, push ${fees['push']:,}, "
+        f"in-app ${fees['in_app']}"
+    )
     if json_path:
         write_json(results, json_path)
         console.print(f"results written to {json_path}")

@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from shared.campaigns import Catalog
 from shared.clock import Clock
-from shared.delivery import DeliveryJob, PermanentDeliveryError
+from shared.errors import PermanentDeliveryError
+from shared.jobs import DeliveryJob
 from shared.ports import ProfileStore, WorkQueue
 from shared.profile import audience_view
 

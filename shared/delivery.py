@@ -14,58 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from shared.campaigns import Campaign, Catalog, ChannelName
 from shared.clock import Clock
+from shared.errors import PermanentDeliveryError
+from shared.jobs import DeliveryJob
 from shared.ports import MessageChannel, ProfileStore, SendLog, SendLogEntry
 from shared.profile import Profile, audience_view, consent_of
 from shared.render import render_message
 
 # Longer than the deliver function's timeout: a claim older than this belongs to a crashed attempt.
 CLAIM_LEASE = timedelta(minutes=5)
-
-
-class TriggerContext(BaseModel):
-    """The behavioural event that caused an L4 message; its properties feed the template."""
-
-    event: str
-    message_id: str
-    timestamp: datetime
-    properties: dict[str, Any] = Field(default_factory=dict)
-
-
-class DeliveryJob(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    send_key: str = Field(min_length=1, max_length=512)
-    campaign_id: str
-    user_id: str
-    occurrence: str
-    trigger: TriggerContext | None = None
-
-    @classmethod
-    def for_occurrence(cls, campaign_id: str, occurrence: str, user_id: str) -> DeliveryJob:
-        return cls(
-            send_key=f"{campaign_id}#{occurrence}#{user_id}",
-            campaign_id=campaign_id,
-            user_id=user_id,
-            occurrence=occurrence,
-        )
-
-    @classmethod
-    def for_trigger(cls, campaign_id: str, user_id: str, trigger: TriggerContext) -> DeliveryJob:
-        return cls(
-            send_key=f"{campaign_id}#{trigger.message_id}#{user_id}",
-            campaign_id=campaign_id,
-            user_id=user_id,
-            occurrence=trigger.timestamp.isoformat(),
-            trigger=trigger,
-        )
-
-
-class PermanentDeliveryError(ValueError):
-    """A job that can never succeed (unknown campaign, invalid job): park it, don't retry it."""
 
 
 @dataclass(frozen=True)

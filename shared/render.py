@@ -20,13 +20,10 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from shared.campaigns import Campaign, EmailContent, InAppContent, PushContent
+from shared.errors import TemplateProblem
 
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-class TemplateProblem(ValueError):
-    """A template that cannot be compiled; names the campaign, channel and field."""
 
 
 @dataclass

@@ -14,8 +14,9 @@ from typing import Any
 
 from shared.campaigns import Catalog
 from shared.clock import Clock
-from shared.delivery import DeliveryJob, PermanentDeliveryError, TriggerContext
+from shared.errors import PermanentDeliveryError
 from shared.events import parse_detail
+from shared.jobs import DeliveryJob, TriggerContext
 from shared.patterns import matches
 from shared.ports import ProfileStore, WorkQueue
 from shared.profile import audience_view

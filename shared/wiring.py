@@ -1,20 +1,23 @@
 """Builds the AWS adapters a function needs from its settings (the composition root for Lambdas).
 
-Clients are created once per container and reused across invocations. The local runtime does not
-use this module: it builds the same adapters on moto clients and passes them to the handlers.
+Clients are created once per container and reused across invocations. Adapters are imported
+where they are built, so each function loads only what it uses at cold start (ingest never loads
+the renderer or the channels). The local runtime does not use this module: it builds the same
+adapters on moto clients and passes them to the handlers.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
-from shared.adapters.dynamo import DynamoInbox, DynamoProfileStore, DynamoSendLog
-from shared.adapters.sqs import SqsDeadLetters, SqsQueue
-from shared.campaigns import Catalog
 from shared.config import Settings
-from shared.ports import MessageChannel
+
+if TYPE_CHECKING:
+    from shared.adapters.dynamo import DynamoProfileStore, DynamoSendLog
+    from shared.adapters.sqs import SqsDeadLetters, SqsQueue
+    from shared.campaigns import Catalog
+    from shared.ports import MessageChannel
 
 
 @cache
@@ -31,30 +34,43 @@ def settings() -> Settings:
 
 @cache
 def catalog() -> Catalog:
+    from shared.campaigns import Catalog
+
     return Catalog.load_bundled(settings().catalog_dir)
 
 
 def profile_store() -> DynamoProfileStore:
+    from shared.adapters.dynamo import DynamoProfileStore
+
     settings().require("profiles_table")
     return DynamoProfileStore(client("dynamodb"), str(settings().profiles_table))
 
 
 def send_log() -> DynamoSendLog:
+    from shared.adapters.dynamo import DynamoSendLog
+
     settings().require("messages_table")
     return DynamoSendLog(client("dynamodb"), str(settings().messages_table))
 
 
 def queue(url_setting: str) -> SqsQueue:
+    from shared.adapters.sqs import SqsQueue
+
     settings().require(url_setting)
     return SqsQueue(client("sqs"), str(getattr(settings(), url_setting)))
 
 
 def dead_letters() -> SqsDeadLetters:
+    from shared.adapters.sqs import SqsDeadLetters
+
     settings().require("dead_letter_queue_url")
     return SqsDeadLetters(client("sqs"), str(settings().dead_letter_queue_url))
 
 
 def channels() -> dict[str, MessageChannel]:
+    from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
+    from shared.adapters.dynamo import DynamoInbox
+
     config = settings()
     config.require("sender_email", "inbox_table")
     return {

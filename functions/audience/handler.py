@@ -13,7 +13,7 @@ from shared import wiring
 from shared.batch_campaigns import AudienceWorker, SegmentTask
 from shared.clock import SystemClock
 from shared.ports import DeadLetters
-from shared.sqs_records import process_queue_batch
+from shared.sqs_batch import process_queue_batch
 from shared.topology import AUDIENCE_QUEUE
 
 logger = Logger(service="nudge-audience")

@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 
 from shared import wiring
 from shared.clock import SystemClock
-from shared.delivery import Deliverer, DeliveryJob
+from shared.delivery import Deliverer
+from shared.jobs import DeliveryJob
 from shared.ports import DeadLetters
-from shared.sqs_records import process_queue_batch
+from shared.sqs_batch import process_queue_batch
 from shared.topology import DELIVERY_QUEUE
 
 logger = Logger(service="nudge-deliver")

@@ -14,13 +14,13 @@ logger = Logger(service="nudge-planner")
 
 
 @cache
-def default_planner() -> Planner:
+def default_ports() -> Planner:
     return Planner(wiring.catalog(), wiring.queue("audience_queue_url"), wiring.settings().audience_segments)
 
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any, ports: Planner | None = None) -> dict[str, Any]:
-    planner = ports or default_planner()
+    planner = ports or default_ports()
     campaign_id, occurrence = str(event["campaign_id"]), str(event["occurrence"])
     segments = planner.plan(campaign_id, occurrence)
     logger.info(

@@ -12,8 +12,8 @@ from aws_lambda_powertools import Logger
 from shared import wiring
 from shared.clock import SystemClock
 from shared.events import EventRejected
+from shared.failures import PERMANENT_ERRORS, reason_of
 from shared.ports import DeadLetters
-from shared.sqs_records import PERMANENT_ERRORS, reason_of
 from shared.triggers import TriggerEvaluator
 
 logger = Logger(service="nudge-trigger")

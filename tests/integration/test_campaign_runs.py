@@ -10,7 +10,7 @@ from factory import identify, ses_sent_count, track
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.sqs import SqsQueue
 from shared.batch_campaigns import AudienceWorker, SegmentTask
-from shared.delivery import DeliveryJob
+from shared.jobs import DeliveryJob
 
 
 def shoppers(runtime: LocalRuntime, n: int) -> set[str]:

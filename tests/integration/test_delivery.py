@@ -11,7 +11,7 @@ from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
-from shared.delivery import DeliveryJob, TriggerContext
+from shared.jobs import DeliveryJob, TriggerContext
 from shared.topology import DELIVERY_QUEUE
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from shared.campaigns import Campaign
-from shared.render import TemplateProblem, check_template, render_message
+from shared.errors import TemplateProblem
+from shared.render import check_template, render_message
 
 
 def campaign(channels: dict[str, Any]) -> Campaign:

@@ -1,0 +1,50 @@
+"""Delivery jobs: what the trigger and audience functions enqueue and the deliver function consumes.
+
+Kept apart from delivery itself so that the functions that only enqueue jobs do not load the
+renderer and the channels at cold start.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TriggerContext(BaseModel):
+    """The behavioural event that caused an L4 message; its properties feed the template."""
+
+    event: str
+    message_id: str
+    timestamp: datetime
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeliveryJob(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    send_key: str = Field(min_length=1, max_length=512)
+    campaign_id: str
+    user_id: str
+    occurrence: str
+    trigger: TriggerContext | None = None
+
+    @classmethod
+    def for_occurrence(cls, campaign_id: str, occurrence: str, user_id: str) -> DeliveryJob:
+        return cls(
+            send_key=f"{campaign_id}#{occurrence}#{user_id}",
+            campaign_id=campaign_id,
+            user_id=user_id,
+            occurrence=occurrence,
+        )
+
+    @classmethod
+    def for_trigger(cls, campaign_id: str, user_id: str, trigger: TriggerContext) -> DeliveryJob:
+        return cls(
+            send_key=f"{campaign_id}#{trigger.message_id}#{user_id}",
+            campaign_id=campaign_id,
+            user_id=user_id,
+            occurrence=trigger.timestamp.isoformat(),
+            trigger=trigger,
+        )

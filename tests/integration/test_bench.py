@@ -1,0 +1,96 @@
+"""The benchmark's measurements and its cost arithmetic."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from benchmarks.prices import PRICES_USD
+from nudge.bench import (
+    INGEST_BATCH,
+    cost_model,
+    dynamodb_item_bytes,
+    fanout_estimate,
+    measure_delivery,
+    measure_ingest,
+    measure_trigger,
+)
+from nudge.local.runtime import LocalRuntime
+from shared.campaigns import load_campaign_dir
+from shared.clock import SimulatedClock
+
+CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
+
+
+@pytest.fixture(scope="module")
+def measured() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        runtime = LocalRuntime(
+            load_campaign_dir(CAMPAIGNS),
+            SimulatedClock(datetime(2026, 11, 2, 8, tzinfo=UTC)),
+            log_level="CRITICAL",
+        )
+        results: dict[str, Any] = {}
+        results.update(measure_ingest(runtime))
+        results.update(measure_trigger(runtime))
+        results.update(measure_delivery(runtime))
+        yield results
+
+
+def test_ingest_costs_one_read_per_batch_and_one_write_per_user(measured: dict[str, Any]) -> None:
+    assert measured["ingest_requests_per_batch"] == {"dynamodb.BatchGetItem": 1.0, "dynamodb.PutItem": 20.0}
+    assert measured["ddb_requests_per_ingested_event"] == pytest.approx(21 / INGEST_BATCH)
+    assert 0 < measured["ingest_cpu_ms_per_event"] < 50
+
+
+def test_an_immediate_trigger_enqueues_with_one_request(measured: dict[str, Any]) -> None:
+    assert measured["l4_requests"] == {"sqs.SendMessageBatch": 1}
+
+
+def test_delivery_request_mix_per_message(measured: dict[str, Any]) -> None:
+    mix = measured["delivery_requests_per_message"]
+    assert mix["dynamodb.PutItem"] == 1.0
+    assert mix["sesv2.SendEmail"] == 1.0
+    assert mix["dynamodb.BatchGetItem"] == pytest.approx(0.1)
+    assert mix["dynamodb.BatchWriteItem"] == pytest.approx(0.1)
+    assert measured["aws_requests_per_delivered_message"] == pytest.approx(2.2)
+    assert measured["messages_measured"] == 300
+
+
+def test_item_size_follows_dynamodb_rules() -> None:
+    item = {"id": {"S": "abc"}, "n": {"N": "12345"}, "ok": {"BOOL": True}, "m": {"M": {"k": {"S": "vv"}}}}
+    # names 2+1+2+1, values 3 + (5//2+1) + 1 + (3 + 1 + 2 + 1)
+    assert dynamodb_item_bytes(item) == 6 + 3 + 3 + 1 + 7
+
+
+def test_the_cost_model_prices_counted_requests() -> None:
+    measured = {
+        "profile_item_bytes_mean": 1500.0,
+        "ingest_cpu_ms_per_event": 0.0,
+        "ingest_requests_per_batch": {"dynamodb.BatchGetItem": 1.0, "dynamodb.PutItem": 20.0},
+        "send_log_item_bytes_mean": 300.0,
+        "deliver_cpu_ms_per_message": 0.0,
+        "delivery_requests_per_message": {"dynamodb.PutItem": 1.0, "dynamodb.BatchGetItem": 0.1},
+    }
+    costs = cost_model(measured)
+    events = costs["cost_per_million_events_breakdown"]
+    assert events["eventbridge"] == 1.0
+    assert events["sqs"] == pytest.approx(1.2 * PRICES_USD["sqs_request"] * 1e6, abs=1e-3)
+    # 20 writes of a 2-WRU item and 20 one-unit reads per 100 events
+    expected_ddb = (0.2 * 2 * PRICES_USD["dynamodb_wru"] + 0.2 * PRICES_USD["dynamodb_rru"]) * 1e6
+    assert events["dynamodb"] == pytest.approx(expected_ddb, abs=1e-3)
+    assert costs["cost_usd_per_million_events"] == pytest.approx(sum(events.values()), abs=1e-3)
+    assert costs["channel_fees_usd_per_million"]["email"] == 100.0
+
+
+def test_the_fan_out_estimate_grows_with_profile_size_and_cpu() -> None:
+    small = fanout_estimate({"profile_item_bytes_mean": 1000.0, "worker_cpu_ms_per_profile": 0.05})
+    large = fanout_estimate({"profile_item_bytes_mean": 20_000.0, "worker_cpu_ms_per_profile": 0.5})
+    assert 0 < small["batch_campaign_minutes_10m_profiles"] < large["batch_campaign_minutes_10m_profiles"]
+    assert not math.isnan(large["batch_campaign_minutes_10m_profiles"])
