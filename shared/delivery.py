@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -78,9 +78,9 @@ class Deliverer:
     def batch(self, user_ids: Sequence[str]) -> Iterator[None]:
         """Read the batch's profiles in one request; record its sends in one request at the end.
 
-        A send is claimed (conditional write) before the provider is called whatever the batch, so a
-        failure to record the outcomes cannot cause a second send within the claim lease; the outcomes
-        are then written one by one, and if that fails too the error propagates and SQS redelivers.
+        Each send is still claimed with its own conditional write before the provider is called, so
+        if recording the outcomes fails, the error makes SQS redeliver the batch and the claims stop
+        a second send within their lease.
         """
         self._prefetched = self.profiles.get_many(list(dict.fromkeys(user_ids))) if user_ids else {}
         self._prefetched_ids = set(user_ids)
@@ -129,22 +129,18 @@ class Deliverer:
         message = render_message(
             campaign, channel, job.send_key, template_context(campaign, profile, job, now)
         )
-        claimed = SendLogEntry(**{**entry.__dict__, "channel": channel, "status": "claimed"})
+        claimed = replace(entry, channel=channel, status="claimed")
         if not self.send_log.claim(claimed, lease_expired_before=(now - CLAIM_LEASE).isoformat()):
             return SendDecision("duplicate", "already_sent_or_in_flight", channel)
         recipient = {**profile.traits, "user_id": profile.user_id, "now": now}
         try:
             provider_id = self.channels[channel].send(message, recipient)
         except Exception as error:
-            self.send_log.complete(
-                SendLogEntry(**{**claimed.__dict__, "status": "failed", "reason": type(error).__name__})
-            )
+            self.send_log.complete(replace(claimed, status="failed", reason=type(error).__name__))
             raise
-        self._complete(
-            SendLogEntry(**{**claimed.__dict__, "status": "sent", "provider_message_id": provider_id})
-        )
+        self._complete(replace(claimed, status="sent", provider_message_id=provider_id))
         return SendDecision("sent", None, channel, provider_id)
 
     def _skip(self, entry: SendLogEntry, reason: str) -> SendDecision:
-        self.send_log.record(SendLogEntry(**{**entry.__dict__, "reason": reason}))
+        self.send_log.record(replace(entry, reason=reason))
         return SendDecision("skipped", reason)

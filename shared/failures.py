@@ -13,6 +13,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from shared.errors import PermanentDeliveryError, TemplateProblem
+from shared.events import EventRejected
 from shared.ports import DeadLetters
 
 T = TypeVar("T")
@@ -20,6 +21,8 @@ PERMANENT_ERRORS: tuple[type[Exception], ...] = (PermanentDeliveryError, Validat
 
 
 def reason_of(error: Exception) -> str:
+    if isinstance(error, EventRejected):
+        return error.reason
     if isinstance(error, ValidationError):
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -17,6 +17,7 @@ from shared.ports import DeadLetters
 from shared.triggers import TriggerEvaluator
 
 logger = Logger(service="nudge-trigger")
+PARK_AT_ONCE: tuple[type[Exception], ...] = (EventRejected, *PERMANENT_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ def handler(event: dict[str, Any], context: Any, ports: TriggerPorts | None = No
     campaign_id = str(event.get("campaign_id"))
     try:
         outcome = ports.evaluator.handle(campaign_id, event.get("event") or {})
-    except (EventRejected, *PERMANENT_ERRORS) as error:  # type: ignore[misc]
-        reason = error.reason if isinstance(error, EventRejected) else reason_of(error)
+    except PARK_AT_ONCE as error:
+        reason = reason_of(error)
         ports.dead_letters.park(json.dumps(event), reason, source="trigger")
         logger.warning("trigger parked", extra={"campaign_id": campaign_id, "reason": reason})
         return {"status": "parked", "reason": reason}

@@ -164,3 +164,11 @@ def test_the_win_back_campaign_reaches_only_lapsed_buyers(runtime: LocalRuntime)
     runtime.drain()
     runtime.advance_to(runtime.clock.now() + timedelta(days=3))  # past Wednesday 18:00 UTC
     assert sent_to(runtime, "win-back-lapsed") == {"lapsed"}
+
+
+def test_a_malformed_triggering_event_is_parked_with_the_reason(runtime: LocalRuntime) -> None:
+    detail = {"type": "track", "event": "Order Completed", "userId": "u1", "timestamp": "2026-11-02T07:00:00Z"}
+    result = runtime.invoke("trigger", {"campaign_id": "order-thank-you", "event": {"detail": detail}})
+    assert result == {"status": "parked", "reason": "detail.messageId: Field required"}
+    [parked] = runtime.parked()
+    assert (parked.queue, parked.source) == ("trigger-dlq", "trigger")
