@@ -167,7 +167,12 @@ def test_the_win_back_campaign_reaches_only_lapsed_buyers(runtime: LocalRuntime)
 
 
 def test_a_malformed_triggering_event_is_parked_with_the_reason(runtime: LocalRuntime) -> None:
-    detail = {"type": "track", "event": "Order Completed", "userId": "u1", "timestamp": "2026-11-02T07:00:00Z"}
+    detail = {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "u1",
+        "timestamp": "2026-11-02T07:00:00Z",
+    }
     result = runtime.invoke("trigger", {"campaign_id": "order-thank-you", "event": {"detail": detail}})
     assert result == {"status": "parked", "reason": "detail.messageId: Field required"}
     [parked] = runtime.parked()
