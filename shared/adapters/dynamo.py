@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from shared.adapters import chunks
 from shared.ports import SendLogEntry
@@ -40,6 +40,8 @@ def to_dynamo(value: Any) -> Any:
 
 
 def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Binary):
+        return bytes(value)
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -58,11 +60,11 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # Behavioural aggregates are read and written whole on every batch, so they are stored as one
-# zlib-compressed JSON attribute: a two-week shopper's ~6 KB of day buckets becomes ~1.5 KB, and
-# DynamoDB bills writes per KB. Traits, scores and headline figures stay plain attributes that an
-# operator can read and query in the console.
+# zlib-compressed JSON attribute (day buckets compress several times over) and the duplicate
+# fingerprints as raw bytes: DynamoDB bills writes per KB, and a typical profile stays under one.
+# Traits, scores and headline figures stay plain attributes an operator can read in the console.
 BEHAVIOUR_ATTRIBUTE = "behaviour"
-BEHAVIOUR_FIELDS = ("counts", "category_views", "category_purchases", "cart", "seen_events")
+BEHAVIOUR_FIELDS = ("counts", "category_views", "category_purchases", "cart")
 
 
 def profile_to_item(profile: Profile) -> dict[str, Any]:

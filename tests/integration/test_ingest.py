@@ -146,7 +146,7 @@ def test_a_concurrent_writer_is_folded_onto_not_overwritten(runtime: LocalRuntim
                 other = store.get("u1")
                 assert other is not None
                 other.counts["Product Viewed"]["2026-11-02"] += 1
-                other.seen_events += "OTHERWRT"
+                other.seen_events += b"OTHERW"
                 assert super().save(other)
             return super().save(profile)
 
