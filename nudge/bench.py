@@ -123,25 +123,6 @@ def dynamodb_item_bytes(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + size(value) for name, value in item.items())
 
 
-def _records(bodies: list[str], queue: str, runtime: Any) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"r-{i}",
-                "receiptHandle": f"h-{i}",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": runtime.queue_arn(queue),
-                "awsRegion": "us-east-1",
-            }
-            for i, body in enumerate(bodies)
-        ]
-    }
-
-
 def _shopper_events(batch: int, user: int, per_user: int) -> list[dict[str, Any]]:
     at = START + timedelta(hours=batch, minutes=user)
     uid = f"b-{user:03d}"
@@ -207,7 +188,7 @@ def measure_ingest(runtime: Any) -> dict[str, Any]:
 
     def batch(k: int) -> dict[str, Any]:
         details = [e for u in range(INGEST_USERS) for e in _shopper_events(k, u, per_user)]
-        return _records([json.dumps({"id": d["messageId"], "detail": d}) for d in details], "ingest", runtime)
+        return runtime.sqs_event("ingest", [json.dumps({"id": d["messageId"], "detail": d}) for d in details])
 
     runtime.clock.advance_to(START + timedelta(hours=INGEST_BATCHES + 1))
     runtime.invoke("ingest", batch(0))
@@ -279,7 +260,7 @@ def measure_delivery(runtime: Any) -> dict[str, Any]:
     with metered(runtime) as meter:
         started = time.process_time()
         for i in range(0, len(jobs), DELIVER_BATCH):
-            runtime.invoke("deliver", _records(jobs[i : i + DELIVER_BATCH], "delivery", runtime))
+            runtime.invoke("deliver", runtime.sqs_event("delivery", jobs[i : i + DELIVER_BATCH]))
         cpu_s = time.process_time() - started - meter.botocore_cpu_s
     sent = sum(
         1 for m in runtime.scan("messages") if m["campaign_id"] == campaign.id and m["status"] == "sent"

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +100,7 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
     return summary
 
 
-def _timestamp(event: dict[str, Any]) -> Any:
-    from datetime import datetime
-
+def _timestamp(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
 
 

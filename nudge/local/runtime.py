@@ -15,6 +15,7 @@ Use it inside ``moto.mock_aws()``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -367,21 +368,37 @@ class LocalRuntime:
                 return messages, True
         return messages, False
 
+    def sqs_record(
+        self, queue_key: str, message_id: str, body: str, receipt_handle: str, attributes: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """One record of the event Lambda's SQS event source mapping passes to a consumer."""
+        return {
+            "messageId": message_id,
+            "receiptHandle": receipt_handle,
+            "body": body,
+            "attributes": dict(attributes),
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn(queue_key),
+            "awsRegion": REGION,
+        }
+
+    def sqs_event(self, queue_key: str, bodies: Iterable[str], receive_count: int = 1) -> dict[str, Any]:
+        """An SQS event for ``bodies`` as if received from ``queue_key`` (for driving a handler directly)."""
+        attributes = {"ApproximateReceiveCount": str(receive_count)}
+        return {
+            "Records": [
+                self.sqs_record(queue_key, f"r-{i}", body, f"h-{i}", attributes)
+                for i, body in enumerate(bodies)
+            ]
+        }
+
     def _process_batch(self, spec: topology.QueueSpec, messages: list[dict[str, Any]]) -> int:
         """Invoke the consumer; delete what succeeded, make failures visible again. Returns failures."""
         sqs, url = self.client("sqs"), self.queue_urls[spec.key]
         records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": self.queue_arn(spec.key),
-                "awsRegion": REGION,
-            }
+            self.sqs_record(spec.key, m["MessageId"], m["Body"], m["ReceiptHandle"], m.get("Attributes", {}))
             for m in messages
         ]
         try:

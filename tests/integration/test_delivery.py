@@ -35,21 +35,8 @@ def shopper(
 
 
 def deliver(runtime: LocalRuntime, *jobs: DeliveryJob, receive_count: int = 1) -> dict[str, Any]:
-    records = [
-        {
-            "messageId": f"r-{i}",
-            "receiptHandle": f"h-{i}",
-            "body": job.model_dump_json(),
-            "attributes": {"ApproximateReceiveCount": str(receive_count)},
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": runtime.queue_arn("delivery"),
-            "awsRegion": REGION,
-        }
-        for i, job in enumerate(jobs)
-    ]
-    result: dict[str, Any] = runtime.invoke("deliver", {"Records": records})
+    event = runtime.sqs_event("delivery", (job.model_dump_json() for job in jobs), receive_count)
+    result: dict[str, Any] = runtime.invoke("deliver", event)
     return result
 
 

@@ -17,16 +17,9 @@ from shared.profile import Profile
 
 def batch_for(runtime: LocalRuntime, details: list[dict[str, Any]]) -> dict[str, Any]:
     """What the ingest queue hands the function: SQS records whose bodies are bus events."""
-    return {
-        "Records": [
-            {
-                "messageId": f"r-{i}",
-                "body": json.dumps({"id": f"e-{i}", "detail": d}),
-                "attributes": {"ApproximateReceiveCount": "1"},
-            }
-            for i, d in enumerate(details)
-        ]
-    }
+    return runtime.sqs_event(
+        "ingest", (json.dumps({"id": f"e-{i}", "detail": d}) for i, d in enumerate(details))
+    )
 
 
 def test_a_batch_is_folded_with_one_write_per_user(runtime: LocalRuntime, aws_calls: Any) -> None:
