@@ -9,6 +9,7 @@ batch, with the event ids recorded in the same write that updates the aggregates
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -126,7 +127,7 @@ def _bounded(value: Any) -> Any:
     if isinstance(value, str):
         return value[:MAX_TRAIT_LENGTH]
     if isinstance(value, float):
-        return _money(value) if value == value else None
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k)[:128]: _bounded(v) for k, v in list(value.items())[:MAX_TRAITS]}
     if isinstance(value, list):
@@ -162,7 +163,8 @@ def normalize_traits(event: SegmentEvent) -> dict[str, Any]:
             consent[channel] = flat
     if consent:
         traits["consent"] = {k: bool(v) for k, v in consent.items() if k in {"email", "push", "in_app"}}
-    return {k: _bounded(v) for k, v in traits.items() if v is not None}
+    bounded = {k: _bounded(v) for k, v in traits.items()}
+    return {k: v for k, v in bounded.items() if v is not None}
 
 
 def consent_of(traits: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -60,6 +60,13 @@ def test_identify_maps_segment_traits_onto_audience_names() -> None:
     assert profile.traits["consent"] == {"email": True, "push": False}
 
 
+def test_numeric_traits_keep_their_precision_and_non_finite_ones_are_dropped() -> None:
+    identify = event("identify", 0, "m-0", traits={"latitude": -6.208763, "score": float("inf")})
+    traits = fold_events(Profile(user_id="u-1"), [identify]).profile.traits
+    assert traits["latitude"] == -6.208763
+    assert "score" not in traits
+
+
 def test_consent_updates_merge_per_channel() -> None:
     first = event("identify", 0, "m-0", traits={"consent": {"email": True, "push": True}})
     later = event("identify", 5, "m-1", traits={"consent": {"push": False}})
