@@ -11,14 +11,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.audience import Audience, AudienceRuleError
+from shared.policy import DEFAULT_POLICY, ChannelName, DeliveryPolicy, Level, Limits
 
-Level = Literal["L1", "L2", "L3", "L4"]
-ChannelName = Literal["email", "push", "in_app"]
+__all__ = ["ChannelName", "Level", "Limits"]
+
 LEVELS: tuple[Level, ...] = ("L1", "L2", "L3", "L4")
 CHANNELS: tuple[ChannelName, ...] = ("email", "push", "in_app")
 CATALOG_FILE = "campaigns.json"
@@ -117,6 +118,10 @@ class Campaign(_Strict):
     trigger: Trigger | None = None
     priority: int = Field(default=50, ge=0, le=100)
     holdout_percent: float = Field(default=0, ge=0, le=50)
+    caps: Limits | None = Field(
+        default=None,
+        description="This campaign's own cap (per_day, per_week), replacing the policy's per-campaign one.",
+    )
     conversion: Conversion = Field(default_factory=Conversion)
     start: datetime | None = None
     end: datetime | None = None
@@ -182,8 +187,9 @@ class CampaignFileError(ValueError):
 class Catalog:
     """The set of campaigns a deployment runs, keyed by id."""
 
-    def __init__(self, campaigns: list[Campaign]) -> None:
+    def __init__(self, campaigns: list[Campaign], policy: DeliveryPolicy = DEFAULT_POLICY) -> None:
         self._by_id = {c.id: c for c in campaigns}
+        self.policy = policy
 
     def __iter__(self) -> Iterator[Campaign]:
         return iter(self._by_id.values())
@@ -195,11 +201,22 @@ class Catalog:
         return self._by_id.get(campaign_id)
 
     def to_json(self) -> str:
-        return json.dumps([c.model_dump(mode="json") for c in self], indent=1, sort_keys=True)
+        return json.dumps(
+            {
+                "policy": self.policy.model_dump(mode="json"),
+                "campaigns": [c.model_dump(mode="json") for c in self],
+            },
+            indent=1,
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Catalog:
-        return cls([Campaign.model_validate(c) for c in json.loads(text)])
+        data = json.loads(text)
+        return cls(
+            [Campaign.model_validate(c) for c in data["campaigns"]],
+            DeliveryPolicy.model_validate(data["policy"]),
+        )
 
     @classmethod
     def load_bundled(cls, directory: Path) -> Catalog:
@@ -218,8 +235,16 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
 def load_campaign_file(path: Path) -> Campaign:
-    """Parse and validate one YAML file; raise :class:`CampaignFileError` with positions."""
+    """Parse and validate one campaign file; raise :class:`CampaignFileError` with positions."""
+    return validate_yaml_file(path, Campaign)
+
+
+def validate_yaml_file(path: Path, model: type[Model]) -> Model:
+    """Parse ``path`` and validate it as ``model``; every problem is reported as ``file:line: message``."""
     import yaml
 
     text = path.read_text()
@@ -230,9 +255,9 @@ def load_campaign_file(path: Path) -> Campaign:
         line = mark.line + 1 if mark else 1
         raise CampaignFileError([f"{path}:{line}: invalid YAML: {error}"]) from None
     if not isinstance(data, dict):
-        raise CampaignFileError([f"{path}:1: a campaign file must be a mapping of fields"])
+        raise CampaignFileError([f"{path}:1: the file must be a mapping of fields"])
     try:
-        return Campaign.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         lines = _key_lines(text)
         problems = []
@@ -245,11 +270,21 @@ def load_campaign_file(path: Path) -> Campaign:
 
 
 def load_campaign_dir(directory: Path) -> Catalog:
-    """Every ``*.yaml`` / ``*.yml`` file in ``directory``; all problems are reported together."""
+    """Every ``*.yaml`` / ``*.yml`` file in ``directory`` (``_policy.yaml`` is the delivery policy, other
+    files starting with ``_`` are ignored); all problems are reported together."""
+    from shared.policy import load_policy
+
     campaigns: list[Campaign] = []
     problems: list[str] = []
     seen: dict[str, Path] = {}
+    policy = DEFAULT_POLICY
+    try:
+        policy = load_policy(directory)
+    except CampaignFileError as error:
+        problems.extend(error.problems)
     for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        if path.name.startswith("_"):
+            continue
         try:
             campaign = load_campaign_file(path)
         except CampaignFileError as error:
@@ -262,4 +297,4 @@ def load_campaign_dir(directory: Path) -> Catalog:
         campaigns.append(campaign)
     if problems:
         raise CampaignFileError(problems)
-    return Catalog(campaigns)
+    return Catalog(campaigns, policy)
