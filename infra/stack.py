@@ -6,13 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -47,6 +52,24 @@ class NudgeStack(Stack):
         for key in topology.ASYNC_DLQS:
             self.queues[key] = self.dead_letter_queues[key] = self._dead_letter_queue(key)
 
+        self._delivery_guards()
+        if ses_configuration_set is None:
+            ses_configuration_set = self._ses_feedback()
+        self.api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            description="Nudge: the in-app inbox, erasure and one-click unsubscribe.",
+            cors_preflight=apigw.CorsPreflightOptions(
+                allow_origins=["*"],
+                allow_methods=[
+                    apigw.CorsHttpMethod.GET,
+                    apigw.CorsHttpMethod.POST,
+                    apigw.CorsHttpMethod.DELETE,
+                ],
+                allow_headers=["authorization", "content-type"],
+            ),
+        )
+
         code = lambda_.Code.from_asset(str(build_lambda_asset(catalog, asset_dir)))
         layer = NudgeFunction.layer_for(self)
         self.functions: dict[str, lambda_.Function] = {}
@@ -54,8 +77,7 @@ class NudgeStack(Stack):
             env = {name: self._resolve(ref) for name, ref in topology.function_environment(spec).items()}
             if spec.sends_email:
                 env["SENDER_EMAIL"] = sender_email
-                if ses_configuration_set:
-                    env["SES_CONFIGURATION_SET"] = ses_configuration_set
+                env["SES_CONFIGURATION_SET"] = ses_configuration_set
             built = NudgeFunction(
                 self,
                 f"Fn-{spec.key}",
@@ -83,12 +105,100 @@ class NudgeStack(Stack):
             self._rule(rule)
         if topology.campaign_schedules(catalog):
             self._schedules(topology.campaign_schedules(catalog))
+        self._http_routes()
 
     def _resolve(self, reference: str) -> str:
         kind, key = reference.split(":", 1)
         if kind == "table":
             return self.tables[key].table_name
+        if kind == "queue-arn":
+            return self.queues[key].queue_arn
+        if kind == "literal":
+            return key
+        if kind == "role":
+            return self.deferral_role.role_arn
+        if kind == "secret":
+            return self.signing_secret.secret_arn
+        if kind == "api-url":
+            return f"{self.api.api_endpoint}{key}"
         return self.queues[key].queue_url
+
+    def _delivery_guards(self) -> None:
+        """The one-time schedules' group and role (deferrals, delays) and the unsubscribe-link key."""
+        self.deferral_group = scheduler.CfnScheduleGroup(self, "DeferralGroup", name=topology.DEFERRAL_GROUP)
+        self.deferral_role = iam.Role(
+            self,
+            "DeferralRole",
+            description="EventBridge Scheduler puts deferred delivery jobs on their queue.",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
+            ),
+        )
+        for spec in topology.FUNCTIONS:
+            if spec.defers_to:
+                self.queues[spec.defers_to].grant_send_messages(self.deferral_role)
+                self.queues[topology.QUEUES_BY_KEY[spec.defers_to].dlq_key].grant_send_messages(
+                    self.deferral_role
+                )
+        self.signing_secret = secretsmanager.Secret(
+            self,
+            "SigningKey",
+            description="HMAC key for Nudge's one-click unsubscribe links.",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+        )
+
+    def _ses_feedback(self) -> str:
+        """A configuration set whose sending events go to the default bus (bounces, complaints, ...)."""
+        config_set = ses.CfnConfigurationSet(self, "SesConfigurationSet", name=f"{self.stack_name}-nudge")
+        ses.CfnConfigurationSetEventDestination(
+            self,
+            "SesEventsToEventBridge",
+            configuration_set_name=config_set.ref,
+            event_destination=ses.CfnConfigurationSetEventDestination.EventDestinationProperty(
+                enabled=True,
+                matching_event_types=["send", "delivery", "bounce", "complaint", "open", "click", "reject"],
+                event_bridge_destination=ses.CfnConfigurationSetEventDestination.EventBridgeDestinationProperty(
+                    event_bus_arn=self.format_arn(
+                        service="events", resource="event-bus", resource_name="default"
+                    )
+                ),
+            ),
+        )
+        return str(config_set.name)
+
+    def _http_routes(self) -> None:
+        issuer = CfnParameter(
+            self,
+            "JwtIssuer",
+            description="Issuer of your shoppers' JWTs (e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID).",
+            default="https://auth.example.com/",
+        )
+        audience = CfnParameter(
+            self,
+            "JwtAudience",
+            description="Audience (client id) your shoppers' JWTs are issued for.",
+            default="nudge-app",
+        )
+        authorizer = authorizers.HttpJwtAuthorizer(
+            "ShopperJwt", issuer.value_as_string, jwt_audience=[audience.value_as_string]
+        )
+        integration_of: dict[str, integrations.HttpLambdaIntegration] = {}
+        for route in topology.HTTP_ROUTES:
+            if route.function not in integration_of:
+                integration_of[route.function] = integrations.HttpLambdaIntegration(
+                    f"Integration-{route.function}", self.functions[route.function]
+                )
+            self.api.add_routes(
+                path=route.path,
+                methods=[apigw.HttpMethod(route.method)],
+                integration=integration_of[route.function],
+                authorizer=authorizer if route.authorized else apigw.HttpNoneAuthorizer(),
+            )
+        CfnOutput(self, "ApiUrl", value=self.api.api_endpoint, description="Inbox API and unsubscribe links.")
+        for spec in topology.TABLES:
+            CfnOutput(self, f"Table{spec.key.title()}", value=self.tables[spec.key].table_name)
 
     def _table(self, spec: topology.TableSpec) -> dynamodb.Table:
         return dynamodb.Table(
@@ -139,13 +249,23 @@ class NudgeStack(Stack):
                     function, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:Query"
                 )
             elif access == "write":
-                table.grant(function, "dynamodb:PutItem")
+                table.grant(function, "dynamodb:PutItem", "dynamodb:UpdateItem")
+            elif access == "delete":
+                table.grant(
+                    function,
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:BatchWriteItem",
+                )
             else:
                 table.grant(
                     function,
                     "dynamodb:GetItem",
                     "dynamodb:BatchGetItem",
                     "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:BatchWriteItem",
                     "dynamodb:Query",
                 )
         for queue_key in spec.sends_to:
@@ -163,6 +283,26 @@ class NudgeStack(Stack):
                     self.format_arn(service="ses", resource="configuration-set", resource_name=config_set)
                 )
             function.add_to_role_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=resources))
+        if spec.defers_to:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["scheduler:CreateSchedule"],
+                    resources=[self._deferral_schedules_arn()],
+                )
+            )
+            self.deferral_role.grant_pass_role(function)
+        if spec.cancels_deferrals:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["scheduler:DeleteSchedule"], resources=[self._deferral_schedules_arn()]
+                )
+            )
+            # ListSchedules has no resource-level permissions: IAM only accepts "*" for it.
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["scheduler:ListSchedules"], resources=["*"])
+            )
+        if spec.signs_links:
+            self.signing_secret.grant_read(function)
         if spec.sends_push:
             function.add_to_role_policy(
                 iam.PolicyStatement(
@@ -170,6 +310,11 @@ class NudgeStack(Stack):
                     resources=[self.format_arn(service="sns", resource="endpoint/*")],
                 )
             )
+
+    def _deferral_schedules_arn(self) -> str:
+        return self.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"{topology.DEFERRAL_GROUP}/*"
+        )
 
     def _rule(self, rule: topology.RuleSpec) -> None:
         target: dict[str, Any] = {"id": "target"}
@@ -180,19 +325,22 @@ class NudgeStack(Stack):
             function = self.functions[str(rule.target_function)]
             target.update(
                 arn=function.function_arn,
-                input_transformer=events.CfnRule.InputTransformerProperty(input_template=rule.input_template),
                 retry_policy=events.CfnRule.RetryPolicyProperty(
                     maximum_retry_attempts=8, maximum_event_age_in_seconds=3600
                 ),
                 dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
-                    arn=self.queues[topology.TRIGGER_DLQ_KEY].queue_arn
+                    arn=self.queues[rule.dead_letter_queue].queue_arn
                 ),
             )
+            if rule.input_template is not None:
+                target["input_transformer"] = events.CfnRule.InputTransformerProperty(
+                    input_template=rule.input_template
+                )
         cfn_rule = events.CfnRule(
             self,
             f"Rule-{rule.key}",
             description=rule.description,
-            event_bus_name=self.bus.event_bus_name,
+            event_bus_name=self.bus.event_bus_name if rule.bus == topology.BUS_NAME else rule.bus,
             event_pattern=json.loads(json.dumps(rule.pattern)),
             state="ENABLED",
             targets=[events.CfnRule.TargetProperty(**target)],
@@ -211,11 +359,11 @@ class NudgeStack(Stack):
             self.functions[str(rule.target_function)].add_permission(
                 f"Invoke-{rule.key}", principal=principal, source_arn=cfn_rule.attr_arn
             )
-            self.queues[topology.TRIGGER_DLQ_KEY].add_to_resource_policy(
+            self.queues[rule.dead_letter_queue].add_to_resource_policy(
                 iam.PolicyStatement(
                     actions=["sqs:SendMessage"],
                     principals=[principal],
-                    resources=[self.queues[topology.TRIGGER_DLQ_KEY].queue_arn],
+                    resources=[self.queues[rule.dead_letter_queue].queue_arn],
                     conditions={"ArnEquals": {"aws:SourceArn": cfn_rule.attr_arn}},
                 )
             )

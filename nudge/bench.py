@@ -262,9 +262,8 @@ def measure_delivery(runtime: Any) -> dict[str, Any]:
         for i in range(0, len(jobs), DELIVER_BATCH):
             runtime.invoke("deliver", runtime.sqs_event("delivery", jobs[i : i + DELIVER_BATCH]))
         cpu_s = time.process_time() - started - meter.botocore_cpu_s
-    sent = sum(
-        1 for m in runtime.scan("messages") if m["campaign_id"] == campaign.id and m["status"] == "sent"
-    )
+    decisions = Counter(m["status"] for m in runtime.scan("messages") if m["campaign_id"] == campaign.id)
+    sent = decisions["sent"]
     log_items = runtime.client("dynamodb").scan(TableName=runtime.table_names["messages"], Limit=50)["Items"]
     return {
         "aws_requests_per_delivered_message": meter.total() / max(sent, 1),
@@ -272,6 +271,8 @@ def measure_delivery(runtime: Any) -> dict[str, Any]:
         "delivery_requests_per_message": dict(sorted((k, v / max(sent, 1)) for k, v in meter.counts.items())),
         "send_log_item_bytes_mean": statistics.mean(dynamodb_item_bytes(i) for i in log_items),
         "messages_measured": sent,
+        "delivery_decisions": dict(decisions),
+        "delivery_jobs": len(jobs),
     }
 
 

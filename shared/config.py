@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from shared.topology import AUDIENCE_QUEUE, DELIVERY_QUEUE, INBOX, MESSAGES, PROFILES
+from shared.topology import AUDIENCE_QUEUE, DELIVERY_QUEUE, INBOX, LEDGER, MESSAGES, PROFILES
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +19,13 @@ class Settings(BaseModel):
     profiles_table: str | None = None
     messages_table: str | None = None
     inbox_table: str | None = None
+    ledger_table: str | None = None
+    deferral_group: str | None = None
+    deferral_queue_arn: str | None = None
+    deferral_dlq_arn: str | None = None
+    deferral_role_arn: str | None = None
+    signing_secret_arn: str | None = None
+    unsubscribe_url: str | None = None
     delivery_queue_url: str | None = None
     audience_queue_url: str | None = None
     dead_letter_queue_url: str | None = None
@@ -34,6 +41,13 @@ class Settings(BaseModel):
             "profiles_table": env.get(PROFILES.env_var),
             "messages_table": env.get(MESSAGES.env_var),
             "inbox_table": env.get(INBOX.env_var),
+            "ledger_table": env.get(LEDGER.env_var),
+            "deferral_group": env.get("DEFERRAL_GROUP"),
+            "deferral_queue_arn": env.get("DEFERRAL_QUEUE_ARN"),
+            "deferral_dlq_arn": env.get("DEFERRAL_DLQ_ARN"),
+            "deferral_role_arn": env.get("DEFERRAL_ROLE_ARN"),
+            "signing_secret_arn": env.get("SIGNING_SECRET_ARN"),
+            "unsubscribe_url": env.get("UNSUBSCRIBE_URL"),
             "delivery_queue_url": env.get(DELIVERY_QUEUE.env_var),
             "audience_queue_url": env.get(AUDIENCE_QUEUE.env_var),
             "dead_letter_queue_url": env.get("DEAD_LETTER_QUEUE_URL"),

@@ -1,34 +1,79 @@
 """Delivery: the one place that decides whether a message goes out, renders it and sends it.
 
-A job carries a deterministic send key (campaign + occurrence or triggering event + user). The key
-is claimed in the send log with a conditional write before the provider is called, so a job that
-SQS delivers twice sends once. Later guards (frequency caps, quiet hours, suppression, holdout)
-plug in at :func:`decide` and explain themselves with a reason code.
+Every job ends in exactly one logged decision per send key, with its reason (``nudge why`` reads
+them back). In order:
+
+1. ``skipped``: unknown shopper or inactive campaign.
+2. ``withheld_holdout``: the shopper is in the campaign's control group (deterministic hash).
+3. ``no_consent`` / ``suppressed``: no channel of the campaign the shopper agreed to and has not
+   unsubscribed from, bounced on or complained about.
+4. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
+   one-time schedule, until the hours end (the deferral is logged beside the send key).
+5. ``duplicate``: the deterministic send key is claimed with a conditional write before anything is
+   sent, so a job SQS delivers twice sends once.
+6. ``capped``: the caps are decided on the shopper's contact ledger and the send is recorded in it
+   with one conditional write; two deliveries racing for the last slot cannot both win.
+7. ``sent`` or ``failed``: permanent provider errors are parked at once, transient ones retried by
+   the queue and parked with the reason on the last attempt.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.campaigns import Campaign, Catalog, ChannelName
 from shared.clock import Clock
 from shared.errors import PermanentDeliveryError
+from shared.guards import (
+    Candidate,
+    Ledger,
+    SentRecord,
+    cap_reason,
+    in_holdout,
+    prune,
+    quiet_until,
+    shopper_zone,
+)
 from shared.jobs import DeliveryJob
-from shared.ports import MessageChannel, ProfileStore, SendLog, SendLogEntry
+from shared.links import LinkSigner, UnsubscribeRequest
+from shared.ports import Deferrals, LedgerStore, MessageChannel, ProfileStore, SendLog, SendLogEntry
 from shared.profile import Profile, audience_view, consent_of
 from shared.render import render_message
 
 # Longer than the deliver function's timeout: a claim older than this belongs to a crashed attempt.
 CLAIM_LEASE = timedelta(minutes=5)
+# Each lost race on a ledger means another send for that shopper was recorded, so a delivery can lose
+# at most as many times as the caps allow sends; past this, the job is retried by the queue.
+MAX_LEDGER_ATTEMPTS = 12
+
+# The decisions, as logged in the send log's ``status``.
+SENT = "sent"
+SKIPPED = "skipped"
+WITHHELD = "withheld_holdout"
+NO_CONSENT = "no_consent"
+SUPPRESSED = "suppressed"
+DEFERRED = "deferred_quiet_hours"
+DUPLICATE = "duplicate"
+CAPPED = "capped"
+FAILED = "failed"
+CANCELLED = "cancelled"
+DECISIONS = (SENT, SKIPPED, WITHHELD, NO_CONSENT, SUPPRESSED, DEFERRED, DUPLICATE, CAPPED, FAILED, CANCELLED)
+
+
+class LedgerContention(RuntimeError):
+    """Too many concurrent sends for one shopper; the queue retries the job."""
 
 
 @dataclass(frozen=True)
 class SendDecision:
-    status: str  # "sent" | "skipped" | "duplicate"
+    status: str
     reason: str | None = None
     channel: ChannelName | None = None
     provider_message_id: str | None = None
@@ -36,20 +81,51 @@ class SendDecision:
 
 def reachable(channel: ChannelName, profile: Profile) -> bool:
     """Whether the shopper can receive ``channel`` at all: an address and consent for it."""
+    return _blocker(channel, profile, None) is None
+
+
+def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> tuple[str, str] | None:
+    """Why ``channel`` cannot reach the shopper (decision, reason), or None if it can."""
     traits = profile.traits
     consent = consent_of(traits)
     if channel == "email":
-        return bool(traits.get("email")) and consent.get("email") is True
-    if channel == "push":
-        return bool(traits.get("push_endpoint")) and consent.get("push") is True
-    return consent.get("in_app", True) is not False
+        if not traits.get("email"):
+            return SKIPPED, "no_email_address"
+        if consent.get("email") is not True:
+            return NO_CONSENT, "email"
+    elif channel == "push":
+        if not traits.get("push_endpoint"):
+            return SKIPPED, "no_push_endpoint"
+        if consent.get("push") is not True:
+            return NO_CONSENT, "push"
+    elif consent.get("in_app", True) is False:
+        return NO_CONSENT, "in_app"
+    suppression = ledger.suppression(channel) if ledger else None
+    if suppression is not None:
+        return SUPPRESSED, f"{channel}:{suppression.reason}"
+    return None
 
 
-def choose_channel(campaign: Campaign, profile: Profile) -> ChannelName | None:
-    return next((c for c in campaign.channel_order() if reachable(c, profile)), None)
+# When no channel can be used, the decision logged is the most telling of the channels' blockers.
+_BLOCKER_RANK = {SUPPRESSED: 0, NO_CONSENT: 1, SKIPPED: 2}
 
 
-def template_context(campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime) -> dict[str, Any]:
+def choose_channel(
+    campaign: Campaign, profile: Profile, ledger: Ledger | None = None
+) -> tuple[ChannelName | None, tuple[str, str]]:
+    """The first channel in the campaign's order that reaches the shopper, else why none does."""
+    blockers: list[tuple[str, str]] = []
+    for channel in campaign.channel_order():
+        blocker = _blocker(channel, profile, ledger)
+        if blocker is None:
+            return channel, (SENT, "")
+        blockers.append(blocker)
+    return None, min(blockers, key=lambda b: _BLOCKER_RANK[b[0]], default=(SKIPPED, "no_channel"))
+
+
+def template_context(
+    campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime, unsubscribe_url: str | None = None
+) -> dict[str, Any]:
     view = audience_view(profile, now)
     user = {**{k.replace(".", "_"): v for k, v in view.items()}, "user_id": profile.user_id}
     cart = profile.cart.model_dump(mode="json") if profile.cart else None
@@ -58,37 +134,56 @@ def template_context(campaign: Campaign, profile: Profile, job: DeliveryJob, now
         "cart": cart,
         "event": job.trigger.properties if job.trigger else {},
         "campaign": {"id": campaign.id, "name": campaign.name},
+        "unsubscribe_url": unsubscribe_url or "",
     }
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """How email links to the unsubscribe endpoint (absent: no link, e.g. in benchmarks)."""
+
+    signer: LinkSigner
+    base_url: str
+
+    def url(self, user_id: str, channel: str, campaign_id: str) -> str:
+        return self.signer.url(self.base_url, UnsubscribeRequest(user_id, channel, campaign_id))
 
 
 @dataclass
 class Deliverer:
-    """Delivers jobs one by one; inside :meth:`batch`, with one profile read and one log write per batch."""
+    """Delivers jobs one by one; inside :meth:`batch`, with one profile read, one ledger read and one
+    outcome write per batch."""
 
     catalog: Catalog
     profiles: ProfileStore
     send_log: SendLog
     channels: Mapping[str, MessageChannel]
     clock: Clock
+    ledgers: LedgerStore
+    deferrals: Deferrals
+    unsubscribe: Unsubscribe | None = None
     _prefetched: dict[str, Profile] | None = field(default=None, init=False, repr=False)
+    _ledgers: dict[str, Ledger] | None = field(default=None, init=False, repr=False)
     _completed: list[SendLogEntry] | None = field(default=None, init=False, repr=False)
     _prefetched_ids: set[str] = field(default_factory=set, init=False, repr=False)
 
     @contextmanager
     def batch(self, user_ids: Sequence[str]) -> Iterator[None]:
-        """Read the batch's profiles in one request; record its sends in one request at the end.
+        """Read the batch's profiles and ledgers up front; record its sends in one request at the end.
 
         Each send is still claimed with its own conditional write before the provider is called, so
         if recording the outcomes fails, the error makes SQS redeliver the batch and the claims stop
         a second send within their lease.
         """
-        self._prefetched = self.profiles.get_many(list(dict.fromkeys(user_ids))) if user_ids else {}
-        self._prefetched_ids = set(user_ids)
+        unique = list(dict.fromkeys(user_ids))
+        self._prefetched = self.profiles.get_many(unique) if unique else {}
+        self._ledgers = self.ledgers.get_many(unique) if unique else {}
+        self._prefetched_ids = set(unique)
         self._completed = []
         try:
             yield
         finally:
-            completed, self._completed, self._prefetched = self._completed, None, None
+            completed, self._completed, self._prefetched, self._ledgers = self._completed, None, None, None
             if completed:
                 self.send_log.complete_many(completed)
 
@@ -96,6 +191,13 @@ class Deliverer:
         if self._prefetched is not None and user_id in self._prefetched_ids:
             return self._prefetched.get(user_id)
         return self.profiles.get(user_id)
+
+    def _ledger(self, user_id: str) -> Ledger:
+        if self._ledgers is not None and user_id in self._prefetched_ids:
+            ledger = self._ledgers.get(user_id)
+        else:
+            ledger = self.ledgers.get(user_id)
+        return ledger or Ledger(user_id)
 
     def _complete(self, entry: SendLogEntry) -> None:
         if self._completed is not None:
@@ -114,33 +216,109 @@ class Deliverer:
             campaign_id=campaign.id,
             level=campaign.level,
             channel=None,
-            status="skipped",
+            status=SKIPPED,
             at=now.isoformat(),
             occurrence=job.occurrence,
         )
         profile = self._profile(job.user_id)
         if profile is None:
-            return self._skip(entry, "unknown_user")
+            return self._decide(entry, SKIPPED, "unknown_user")
         if not campaign.is_active(now):
-            return self._skip(entry, "campaign_inactive")
-        channel = choose_channel(campaign, profile)
+            return self._decide(entry, SKIPPED, "campaign_inactive")
+        if in_holdout(campaign.id, job.user_id, campaign.holdout_percent):
+            return self._decide(entry, WITHHELD, f"holdout {campaign.holdout_percent:g}%")
+        ledger = self._ledger(job.user_id)
+        channel, (blocked, why) = choose_channel(campaign, profile, ledger)
         if channel is None:
-            return self._skip(entry, "no_reachable_channel")
-        message = render_message(
-            campaign, channel, job.send_key, template_context(campaign, profile, job, now)
+            return self._decide(entry, blocked, why)
+        entry = replace(entry, channel=channel)
+        policy = self.catalog.policy
+        zone = shopper_zone(profile.traits, policy)
+        until = quiet_until(now, zone, channel, policy)
+        if until is not None:
+            return self._defer(job, entry, until)
+        unsubscribe_url = (
+            self.unsubscribe.url(job.user_id, channel, campaign.id)
+            if self.unsubscribe and channel == "email"
+            else None
         )
-        claimed = replace(entry, channel=channel, status="claimed")
+        message = render_message(
+            campaign, channel, job.send_key, template_context(campaign, profile, job, now, unsubscribe_url)
+        )
+        claimed = replace(entry, status="claimed")
         if not self.send_log.claim(claimed, lease_expired_before=(now - CLAIM_LEASE).isoformat()):
-            return SendDecision("duplicate", "already_sent_or_in_flight", channel)
-        recipient = {**profile.traits, "user_id": profile.user_id, "now": now}
+            # Logged beside the send key: the original decision stays as it was.
+            self.send_log.complete(replace(entry, send_key=f"{job.send_key}#duplicate", status=DUPLICATE))
+            return SendDecision(DUPLICATE, "already_sent_or_in_flight", channel)
+        candidate = Candidate(
+            channel, campaign.id, campaign.level, campaign.priority, job.send_key, campaign.caps
+        )
+        blocked_by = self._reserve(ledger, candidate, zone, now)
+        if blocked_by is not None:
+            status, reason = blocked_by
+            self._complete(replace(claimed, status=status, reason=reason))
+            return SendDecision(status, reason, channel)
+        recipient = {
+            **profile.traits,
+            "user_id": profile.user_id,
+            "now": now,
+            "unsubscribe_url": unsubscribe_url,
+        }
         try:
             provider_id = self.channels[channel].send(message, recipient)
         except Exception as error:
-            self.send_log.complete(replace(claimed, status="failed", reason=type(error).__name__))
+            self.send_log.complete(
+                replace(claimed, status=FAILED, reason=f"{type(error).__name__}: {error}"[:500])
+            )
+            if isinstance(error, PermanentDeliveryError):
+                self.ledgers.release(job.user_id, job.send_key)
             raise
-        self._complete(replace(claimed, status="sent", provider_message_id=provider_id))
-        return SendDecision("sent", None, channel, provider_id)
+        self._complete(replace(claimed, status=SENT, reason=None, provider_message_id=provider_id))
+        return SendDecision(SENT, None, channel, provider_id)
 
-    def _skip(self, entry: SendLogEntry, reason: str) -> SendDecision:
-        self.send_log.record(replace(entry, reason=reason))
-        return SendDecision("skipped", reason)
+    def _reserve(
+        self, ledger: Ledger, candidate: Candidate, zone: ZoneInfo, now: datetime
+    ) -> tuple[str, str] | None:
+        """Decide the caps on the ledger and record the send in it, atomically; the blocker if capped."""
+        for attempt in range(MAX_LEDGER_ATTEMPTS):
+            if ledger.has_send(candidate.send_key):
+                return None  # a retry of a send whose slot is already recorded
+            suppression = ledger.suppression(candidate.channel)
+            if suppression is not None:
+                return SUPPRESSED, f"{candidate.channel}:{suppression.reason}"
+            reason = cap_reason(ledger.sends, candidate, self.catalog.policy, now, zone)
+            if reason is not None:
+                return CAPPED, reason
+            record = SentRecord(
+                now, candidate.channel, candidate.campaign_id, candidate.level, candidate.send_key
+            )
+            kept = prune(ledger.sends, now)
+            if self.ledgers.record_send(ledger, record, kept):
+                if self._ledgers is not None:
+                    self._ledgers[ledger.user_id] = Ledger(
+                        ledger.user_id, (*kept, record), ledger.suppressed, ledger.version + 1
+                    )
+                return None
+            if attempt:
+                time.sleep(random.uniform(0, 0.005 * attempt))
+            ledger = self.ledgers.get(ledger.user_id) or Ledger(ledger.user_id)
+        raise LedgerContention(f"ledger of one shopper kept changing over {MAX_LEDGER_ATTEMPTS} attempts")
+
+    def _defer(self, job: DeliveryJob, entry: SendLogEntry, until: datetime) -> SendDecision:
+        from shared.adapters.scheduler import schedule_name
+
+        body = job.model_copy(update={"not_before": until}).model_dump_json()
+        self.deferrals.defer(schedule_name(job.user_id, f"{job.send_key}@{until.isoformat()}"), body, until)
+        self.send_log.complete(
+            replace(
+                entry,
+                send_key=f"{job.send_key}#deferred",
+                status=DEFERRED,
+                reason=f"until {until.isoformat()}",
+            )
+        )
+        return SendDecision(DEFERRED, f"until {until.isoformat()}", entry.channel)  # type: ignore[arg-type]
+
+    def _decide(self, entry: SendLogEntry, status: str, reason: str) -> SendDecision:
+        self.send_log.record(replace(entry, status=status, reason=reason))
+        return SendDecision(status, reason, entry.channel)  # type: ignore[arg-type]

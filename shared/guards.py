@@ -153,3 +153,32 @@ def in_holdout(campaign_id: str, user_id: str, percent: float) -> bool:
     digest = hashlib.sha256(f"holdout:{campaign_id}:{user_id}".encode()).digest()
     bucket = int.from_bytes(digest[:8], "big") % HOLDOUT_BUCKETS
     return bucket < percent * HOLDOUT_BUCKETS / 100
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """A channel the shopper must not be sent on: unsubscribed, bounced or complained."""
+
+    reason: str  # "unsubscribed" | "bounced" | "complained"
+    at: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A shopper's contact ledger: recent sends (for the caps) and suppressed channels.
+
+    ``version`` is what the conditional write checks: two deliveries for the same shopper cannot
+    both pass the caps on the same ledger.
+    """
+
+    user_id: str
+    sends: tuple[SentRecord, ...] = ()
+    suppressed: Mapping[str, Suppression] | None = None
+    version: int = 0
+
+    def suppression(self, channel: str) -> Suppression | None:
+        return (self.suppressed or {}).get(channel)
+
+    def has_send(self, send_key: str) -> bool:
+        return any(r.send_key == send_key for r in self.sends)

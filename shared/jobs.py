@@ -29,6 +29,10 @@ class DeliveryJob(BaseModel):
     user_id: str
     occurrence: str
     trigger: TriggerContext | None = None
+    not_before: datetime | None = Field(
+        default=None,
+        description="Set when the job was deferred (quiet hours, trigger delay): when it is due.",
+    )
 
     @classmethod
     def for_occurrence(cls, campaign_id: str, occurrence: str, user_id: str) -> DeliveryJob:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from shared.guards import Ledger, SentRecord, Suppression
 from shared.profile import Profile
 
 
@@ -66,4 +68,36 @@ class SendLog(Protocol):
 class MessageChannel(Protocol):
     def send(self, message: Any, recipient: Mapping[str, Any]) -> str:
         """Deliver a rendered message; return the provider's message id."""
+        ...
+
+
+class LedgerStore(Protocol):
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, Ledger]:
+        """Ledgers by user id; a shopper never messaged has none."""
+        ...
+
+    def get(self, user_id: str) -> Ledger | None: ...
+
+    def record_send(self, ledger: Ledger, record: SentRecord, keep: Sequence[SentRecord]) -> bool:
+        """Write ``keep + [record]`` if the ledger is still at ``ledger.version``; False if it moved."""
+        ...
+
+    def release(self, user_id: str, send_key: str) -> None:
+        """Give back the slot of a send that failed for good."""
+        ...
+
+    def suppress(self, user_id: str, channel: str, suppression: Suppression) -> None: ...
+
+
+class Deferrals(Protocol):
+    def defer(self, name: str, body: str, at: datetime) -> bool:
+        """Put ``body`` on the work queue at ``at`` (once); False if ``name`` was already deferred."""
+        ...
+
+
+class UserData(Protocol):
+    """Where a shopper's data lives, for erasure."""
+
+    def erase(self, user_id: str) -> dict[str, int]:
+        """Delete everything stored about ``user_id``; returns items deleted per store."""
         ...

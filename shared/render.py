@@ -42,7 +42,12 @@ class RenderedMessage:
 
     @property
     def tag_safe_send_key(self) -> str:
-        return _TAG_UNSAFE.sub("_", self.send_key)[:256]
+        return tag_safe(self.send_key)
+
+
+def tag_safe(value: str) -> str:
+    """A value SES accepts as a message tag (letters, digits, ``_ . -``; 256 characters)."""
+    return _TAG_UNSAFE.sub("_", value)[:256]
 
 
 _missing: ContextVar[list[str] | None] = ContextVar("nudge_render_missing", default=None)

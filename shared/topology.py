@@ -20,7 +20,7 @@ APP_EVENT_SOURCE = "nudge.app"
 # ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
 MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}
 
-Access = Literal["read", "write", "read_write"]
+Access = Literal["read", "write", "read_write", "delete"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,14 @@ class TableSpec:
 PROFILES = TableSpec("profiles", partition_key="user_id")
 MESSAGES = TableSpec("messages", partition_key="user_id", sort_key="send_key")
 INBOX = TableSpec("inbox", partition_key="user_id", sort_key="message_key", ttl_attribute="expires_at")
-TABLES = (PROFILES, MESSAGES, INBOX)
+# The contact ledger: per shopper, what was sent in the last 7 days (the frequency caps are decided
+# and recorded on it in one conditional write) and the channels they unsubscribed from or bounced on.
+LEDGER = TableSpec("ledger", partition_key="user_id")
+TABLES = (PROFILES, MESSAGES, INBOX, LEDGER)
+# One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in this group;
+# each puts its job on a work queue once and deletes itself.
+DEFERRAL_GROUP = "nudge-deferred"
+DEFERRAL_FLEX_WINDOW_MIN = 15
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ class FunctionSpec:
     on_failure: str | None = None
     sends_email: bool = False
     sends_push: bool = False
+    defers_to: str | None = None  # work queue that its one-time schedules (deferrals, delays) feed
+    signs_links: bool = False  # reads the HMAC key for unsubscribe links
+    cancels_deferrals: bool = False  # deletes a shopper's pending one-time schedules (erasure)
 
 
 INGEST_QUEUE = QueueSpec(
@@ -114,7 +124,8 @@ QUEUES = (INGEST_QUEUE, AUDIENCE_QUEUE, DELIVERY_QUEUE)
 # for invocations that kept failing (with the error in the record).
 TRIGGER_DLQ_KEY = "trigger-dlq"
 PLANNER_DLQ_KEY = "planner-dlq"
-ASYNC_DLQS = (TRIGGER_DLQ_KEY, PLANNER_DLQ_KEY)
+FEEDBACK_DLQ_KEY = "feedback-dlq"
+ASYNC_DLQS = (TRIGGER_DLQ_KEY, PLANNER_DLQ_KEY, FEEDBACK_DLQ_KEY)
 DLQ_RETENTION_DAYS = 14
 ASYNC_RETRY_ATTEMPTS = 2
 
@@ -157,11 +168,50 @@ FUNCTIONS = (
     FunctionSpec(
         "deliver",
         "functions.deliver.handler.handler",
-        "Decides, renders and sends one message (email, push or in-app) exactly once.",
-        tables={PROFILES.key: "read", MESSAGES.key: "read_write", INBOX.key: "write"},
+        "Guards (caps, quiet hours, consent, holdout), renders and sends one message exactly once.",
+        tables={
+            PROFILES.key: "read",
+            MESSAGES.key: "read_write",
+            INBOX.key: "write",
+            LEDGER.key: "read_write",
+        },
         parks_in=DELIVERY_QUEUE.dlq_key,
         sends_email=True,
         sends_push=True,
+        defers_to=DELIVERY_QUEUE.key,
+        signs_links=True,
+    ),
+    FunctionSpec(
+        "feedback",
+        "functions.feedback.handler.handler",
+        "Suppresses email addresses that bounced permanently or complained (SES events).",
+        memory_mb=256,
+        tables={LEDGER.key: "write"},
+        parks_in=FEEDBACK_DLQ_KEY,
+        on_failure=FEEDBACK_DLQ_KEY,
+    ),
+    FunctionSpec(
+        "preferences",
+        "functions.preferences.handler.handler",
+        "Serves signed one-click unsubscribe links (RFC 8058).",
+        memory_mb=256,
+        tables={LEDGER.key: "write"},
+        signs_links=True,
+    ),
+    FunctionSpec(
+        "inbox",
+        "functions.inbox.handler.handler",
+        "The in-app inbox API: a signed-in shopper's unread messages; mark read or dismissed.",
+        memory_mb=256,
+        tables={INBOX.key: "read_write"},
+    ),
+    FunctionSpec(
+        "privacy",
+        "functions.privacy.handler.handler",
+        "Erases a signed-in shopper's data (GDPR right to erasure).",
+        memory_mb=256,
+        tables={PROFILES.key: "delete", MESSAGES.key: "delete", INBOX.key: "delete", LEDGER.key: "delete"},
+        cancels_deferrals=True,
     ),
 )
 FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}
@@ -178,14 +228,20 @@ class RuleSpec:
     target_queue: str | None = None
     target_function: str | None = None
     campaign_id: str | None = None
+    bus: str = BUS_NAME  # "default" for events AWS services publish (SES feedback)
+    dead_letter_queue: str = TRIGGER_DLQ_KEY
 
     def target_input(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """What a function target receives: the campaign id beside the whole original event."""
+        if self.campaign_id is None:
+            return dict(event)
         return {"campaign_id": self.campaign_id, "event": dict(event)}
 
     @property
-    def input_template(self) -> str:
+    def input_template(self) -> str | None:
         """The same payload as an EventBridge input transformer template (``aws.events.event.json``)."""
+        if self.campaign_id is None:
+            return None
         return f'{{"campaign_id": "{self.campaign_id}", "event": <aws.events.event.json>}}'
 
 
@@ -215,9 +271,42 @@ INGEST_RULE = RuleSpec(
 )
 
 
+# SES publishes sending events to the account's default bus (configuration set → EventBridge).
+SES_FEEDBACK_RULE = RuleSpec(
+    "ses-feedback",
+    {"source": ["aws.ses"], "detail-type": ["Email Bounced", "Email Complaint Received"]},
+    "Permanent bounces and complaints suppress the address.",
+    target_function="feedback",
+    bus="default",
+    dead_letter_queue=FEEDBACK_DLQ_KEY,
+)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A route of the HTTP API; ``authorized`` routes need the shopper's JWT (user id = its subject)."""
+
+    method: str
+    path: str
+    function: str
+    authorized: bool
+
+
+HTTP_ROUTES = (
+    RouteSpec("GET", "/inbox", "inbox", authorized=True),
+    RouteSpec("POST", "/inbox/{message_key}/read", "inbox", authorized=True),
+    RouteSpec("POST", "/inbox/{message_key}/dismiss", "inbox", authorized=True),
+    RouteSpec("DELETE", "/me", "privacy", authorized=True),
+    # Signed links in emails: the HMAC token is the authorization (nobody can unsubscribe someone else).
+    RouteSpec("GET", "/unsubscribe", "preferences", authorized=False),
+    RouteSpec("POST", "/unsubscribe", "preferences", authorized=False),
+)
+UNSUBSCRIBE_PATH = "/unsubscribe"
+
+
 def event_rules(campaigns: Iterable[Campaign]) -> list[RuleSpec]:
-    """The ingest rule plus one rule per enabled real-time (L4) campaign."""
-    rules = [INGEST_RULE]
+    """The ingest rule, SES feedback and one rule per enabled real-time (L4) campaign."""
+    rules = [INGEST_RULE, SES_FEEDBACK_RULE]
     for campaign in campaigns:
         if campaign.trigger is not None and campaign.enabled:
             rules.append(
@@ -247,6 +336,17 @@ def function_environment(spec: FunctionSpec) -> dict[str, str]:
     env.update({QUEUES_BY_KEY[q].env_var: f"queue:{q}" for q in spec.sends_to})
     if spec.parks_in:
         env["DEAD_LETTER_QUEUE_URL"] = f"queue:{spec.parks_in}"
+    if spec.defers_to:
+        env["DEFERRAL_GROUP"] = f"literal:{DEFERRAL_GROUP}"
+        env["DEFERRAL_QUEUE_ARN"] = f"queue-arn:{spec.defers_to}"
+        env["DEFERRAL_DLQ_ARN"] = f"queue-arn:{QUEUES_BY_KEY[spec.defers_to].dlq_key}"
+        env["DEFERRAL_ROLE_ARN"] = "role:deferral"
+    if spec.cancels_deferrals:
+        env["DEFERRAL_GROUP"] = f"literal:{DEFERRAL_GROUP}"
+    if spec.signs_links:
+        env["SIGNING_SECRET_ARN"] = "secret:signing"
+    if spec.key == "deliver":
+        env["UNSUBSCRIBE_URL"] = f"api-url:{UNSUBSCRIBE_PATH}"
     return env
 
 

@@ -14,9 +14,17 @@ from typing import TYPE_CHECKING, Any
 from shared.config import Settings
 
 if TYPE_CHECKING:
-    from shared.adapters.dynamo import DynamoProfileStore, DynamoSendLog
+    from shared.adapters.dynamo import (
+        DynamoInbox,
+        DynamoLedgerStore,
+        DynamoProfileStore,
+        DynamoSendLog,
+        DynamoUserData,
+    )
+    from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
     from shared.adapters.sqs import SqsDeadLetters, SqsQueue
     from shared.campaigns import Catalog
+    from shared.links import LinkSigner
     from shared.ports import MessageChannel
 
 
@@ -78,3 +86,62 @@ def channels() -> dict[str, MessageChannel]:
         "push": SnsPushChannel(client("sns")),
         "in_app": InboxChannel(DynamoInbox(client("dynamodb"), str(config.inbox_table))),
     }
+
+
+def ledger_store() -> DynamoLedgerStore:
+    from shared.adapters.dynamo import DynamoLedgerStore
+
+    settings().require("ledger_table")
+    return DynamoLedgerStore(client("dynamodb"), str(settings().ledger_table))
+
+
+def inbox() -> DynamoInbox:
+    from shared.adapters.dynamo import DynamoInbox
+
+    settings().require("inbox_table")
+    return DynamoInbox(client("dynamodb"), str(settings().inbox_table))
+
+
+def deferrals() -> SchedulerDeferrals:
+    from shared.adapters.scheduler import SchedulerDeferrals
+
+    config = settings()
+    config.require("deferral_group", "deferral_queue_arn", "deferral_dlq_arn", "deferral_role_arn")
+    return SchedulerDeferrals(
+        client("scheduler"),
+        group=str(config.deferral_group),
+        queue_arn=str(config.deferral_queue_arn),
+        dead_letter_arn=str(config.deferral_dlq_arn),
+        role_arn=str(config.deferral_role_arn),
+    )
+
+
+def pending_jobs() -> SchedulerPendingJobs:
+    from shared.adapters.scheduler import SchedulerPendingJobs
+
+    settings().require("deferral_group")
+    return SchedulerPendingJobs(client("scheduler"), str(settings().deferral_group))
+
+
+@cache
+def link_signer() -> LinkSigner:
+    """The unsubscribe-link key, read from Secrets Manager on first use, once per container."""
+    from shared.links import LinkSigner
+
+    settings().require("signing_secret_arn")
+    secret_arn = str(settings().signing_secret_arn)
+
+    def key() -> bytes:
+        return str(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]).encode()
+
+    return LinkSigner(key)
+
+
+def user_data() -> DynamoUserData:
+    from shared.adapters.dynamo import DynamoUserData
+    from shared.topology import TABLES
+
+    config = settings()
+    names = {t.key: getattr(config, f"{t.key}_table") for t in TABLES}
+    config.require(*(f"{t.key}_table" for t in TABLES))
+    return DynamoUserData(client("dynamodb"), names)

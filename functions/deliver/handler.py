@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 
 from shared import wiring
 from shared.clock import SystemClock
-from shared.delivery import Deliverer
+from shared.delivery import Deliverer, Unsubscribe
 from shared.jobs import DeliveryJob
 from shared.ports import DeadLetters
 from shared.sqs_batch import process_queue_batch
@@ -29,8 +29,17 @@ class DeliverPorts:
 
 @cache
 def default_ports() -> DeliverPorts:
+    config = wiring.settings()
+    config.require("unsubscribe_url")
     deliverer = Deliverer(
-        wiring.catalog(), wiring.profile_store(), wiring.send_log(), wiring.channels(), SystemClock()
+        wiring.catalog(),
+        wiring.profile_store(),
+        wiring.send_log(),
+        wiring.channels(),
+        SystemClock(),
+        ledgers=wiring.ledger_store(),
+        deferrals=wiring.deferrals(),
+        unsubscribe=Unsubscribe(wiring.link_signer(), str(config.unsubscribe_url)),
     )
     return DeliverPorts(deliverer, wiring.dead_letters())
 

@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -31,13 +31,22 @@ import boto3
 from nudge.local import moto_speedups
 from shared import topology
 from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
-from shared.adapters.dynamo import DynamoInbox, DynamoProfileStore, DynamoSendLog, deserialize
+from shared.adapters.dynamo import (
+    DynamoInbox,
+    DynamoLedgerStore,
+    DynamoProfileStore,
+    DynamoSendLog,
+    DynamoUserData,
+    deserialize,
+)
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
+from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
 from shared.adapters.sqs import REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, SqsDeadLetters, SqsQueue
 from shared.batch_campaigns import AudienceWorker, Planner
 from shared.campaigns import Catalog
 from shared.clock import SimulatedClock
-from shared.delivery import Deliverer
+from shared.delivery import Deliverer, Unsubscribe
+from shared.links import LinkSigner
 from shared.patterns import matches
 from shared.schedules import ScheduleExpression
 from shared.triggers import TriggerEvaluator
@@ -45,6 +54,8 @@ from shared.triggers import TriggerEvaluator
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SENDER = "no-reply@shop.example.com"
+API_URL = "https://api.shop.example.com"
+DEFERRAL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/nudge-deferral"
 MAX_DRAIN_ROUNDS = 100_000
 RECEIVE_LIMIT = 10
 
@@ -69,6 +80,13 @@ class ParkedMessage:
     reason: str
     source: str
     body: str
+
+
+def _route_matches(template: str, path: str) -> bool:
+    parts, actual = template.strip("/").split("/"), path.strip("/").split("/")
+    return len(parts) == len(actual) and all(
+        p == a or (p.startswith("{") and p.endswith("}") and a) for p, a in zip(parts, actual, strict=True)
+    )
 
 
 def physical_name(key: str) -> str:
@@ -102,6 +120,7 @@ class LocalRuntime:
             if spec.enabled
         ]
         self._schedules_checked_until = clock.now()
+        self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}
         self.publisher = EventPublisher(self.client("events"))
 
     def client(self, service: str) -> Any:
@@ -142,11 +161,15 @@ class LocalRuntime:
         for rule in topology.event_rules(self.catalog):
             events.put_rule(
                 Name=physical_name(rule.key),
-                EventBusName=topology.BUS_NAME,
+                EventBusName=rule.bus,
                 EventPattern=json.dumps(rule.pattern),
                 State="ENABLED",
                 Description=rule.description,
             )
+        self.client("scheduler").create_schedule_group(Name=topology.DEFERRAL_GROUP)
+        self.signing_secret_arn = self.client("secretsmanager").create_secret(
+            Name="nudge-signing-key", SecretString=uuid.uuid4().hex + uuid.uuid4().hex
+        )["ARN"]
         self.client("sesv2").create_email_identity(EmailIdentity=SENDER.split("@", 1)[1])
         sns = self.client("sns")
         self.push_apps = {
@@ -183,7 +206,11 @@ class LocalRuntime:
     def _build_ports(self, audience_segments: int) -> dict[str, Any]:
         from functions.audience.handler import AudiencePorts
         from functions.deliver.handler import DeliverPorts
+        from functions.feedback.handler import FeedbackPorts
+        from functions.inbox.handler import InboxPorts
         from functions.ingest.handler import IngestPorts
+        from functions.preferences.handler import PreferencesPorts
+        from functions.privacy.handler import PrivacyPorts
         from functions.trigger.handler import TriggerPorts
 
         dynamodb, sqs = self.client("dynamodb"), self.client("sqs")
@@ -196,12 +223,24 @@ class LocalRuntime:
             dlq = topology.FUNCTIONS_BY_KEY[spec_key].parks_in
             return SqsDeadLetters(sqs, self.queue_urls[str(dlq)])
 
+        inbox = DynamoInbox(dynamodb, self.table_names[topology.INBOX.key])
         channels = {
             "email": SesEmailChannel(self.client("sesv2"), SENDER),
             "push": SnsPushChannel(self.client("sns")),
-            "in_app": InboxChannel(DynamoInbox(dynamodb, self.table_names[topology.INBOX.key])),
+            "in_app": InboxChannel(inbox),
         }
         self.profiles = profiles
+        self.ledgers = DynamoLedgerStore(dynamodb, self.table_names[topology.LEDGER.key])
+        self.deferrals = SchedulerDeferrals(
+            self.client("scheduler"),
+            group=topology.DEFERRAL_GROUP,
+            queue_arn=self.queue_arn(topology.DELIVERY_QUEUE.key),
+            dead_letter_arn=self.queue_arn(topology.DELIVERY_QUEUE.dlq_key),
+            role_arn=DEFERRAL_ROLE_ARN,
+        )
+        secret = self.client("secretsmanager").get_secret_value(SecretId=self.signing_secret_arn)
+        self.signer = LinkSigner(secret["SecretString"].encode())
+        self.user_data = DynamoUserData(dynamodb, self.table_names)
         return {
             "ingest": IngestPorts(profiles, parked_in("ingest"), self.clock),
             "trigger": TriggerPorts(
@@ -212,7 +251,23 @@ class LocalRuntime:
                 AudienceWorker(self.catalog, profiles, delivery, audience, self.clock), parked_in("audience")
             ),
             "deliver": DeliverPorts(
-                Deliverer(self.catalog, profiles, self.send_log, channels, self.clock), parked_in("deliver")
+                Deliverer(
+                    self.catalog,
+                    profiles,
+                    self.send_log,
+                    channels,
+                    self.clock,
+                    ledgers=self.ledgers,
+                    deferrals=self.deferrals,
+                    unsubscribe=Unsubscribe(self.signer, API_URL + topology.UNSUBSCRIBE_PATH),
+                ),
+                parked_in("deliver"),
+            ),
+            "feedback": FeedbackPorts(self.ledgers, parked_in("feedback")),
+            "preferences": PreferencesPorts(self.signer, self.ledgers, self.clock),
+            "inbox": InboxPorts(inbox, self.clock),
+            "privacy": PrivacyPorts(
+                self.user_data, SchedulerPendingJobs(self.client("scheduler"), topology.DEFERRAL_GROUP)
             ),
         }
 
@@ -273,7 +328,7 @@ class LocalRuntime:
                 "detail": json.loads(json.dumps(detail, default=str)),
             }
             for rule in self._rules:
-                if not matches(rule.pattern, envelope):
+                if rule.bus != topology.BUS_NAME or not matches(rule.pattern, envelope):
                     continue
                 if rule.target_queue is not None:
                     to_queues.setdefault(rule.target_queue, []).append(json.dumps(envelope))
@@ -285,28 +340,120 @@ class LocalRuntime:
             self.invoke_async(function_key, payload)
         return report
 
+    def publish_aws_event(self, envelope: Mapping[str, Any]) -> int:
+        """An event an AWS service puts on the account's default bus (e.g. SES feedback), routed to
+        the targets of the default-bus rules it matches; returns how many rules matched."""
+        matched = 0
+        for rule in self._rules:
+            if rule.bus == "default" and matches(rule.pattern, envelope):
+                matched += 1
+                self.invoke_async(str(rule.target_function), rule.target_input(envelope))
+        return matched
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        *,
+        user_id: str | None = None,
+        query: Mapping[str, str] | None = None,
+        body: str | None = None,
+    ) -> dict[str, Any]:
+        """Call the HTTP API as API Gateway would: the route's function gets a v2 payload, with the
+        verified JWT claims for ``user_id`` on authorized routes (no claims when ``user_id`` is None)."""
+        route = next(
+            (r for r in topology.HTTP_ROUTES if r.method == method and _route_matches(r.path, path)),
+            None,
+        )
+        if route is None:
+            return {"statusCode": 404, "body": "no route"}
+        if route.authorized and user_id is None:
+            return {"statusCode": 401, "body": '{"message":"Unauthorized"}'}
+        context: dict[str, Any] = {
+            "accountId": ACCOUNT,
+            "apiId": "local",
+            "domainName": API_URL.removeprefix("https://"),
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "t",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{method} {route.path}",
+            "stage": "$default",
+            "time": self.clock.now().strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(self.clock.now().timestamp() * 1000),
+        }
+        if route.authorized:
+            context["authorizer"] = {"jwt": {"claims": {"sub": user_id}, "scopes": None}}
+        event = {
+            "version": "2.0",
+            "routeKey": f"{method} {route.path}",
+            "rawPath": path,
+            "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+            "headers": {"content-type": "application/x-www-form-urlencoded"} if body else {},
+            "queryStringParameters": dict(query) if query else None,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": False,
+        }
+        response: dict[str, Any] = self.invoke(route.function, event)
+        return response
+
     # -- time ------------------------------------------------------------------------------------
     def advance_to(self, moment: datetime) -> int:
-        """Move the clock to ``moment``, firing every schedule due on the way, in time order."""
-        due = sorted(
-            (fire, spec.key, spec)
-            for spec, expression in self._schedules
-            for fire in expression.occurrences(self._schedules_checked_until, moment)
-        )
-        for fire, _, spec in due:
-            self.clock.advance_to(fire)
-            self.drain()
-            self.invoke_async(
-                spec.target_function,
-                {
-                    "campaign_id": spec.campaign_id,
-                    "occurrence": fire.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                },
+        """Move the clock to ``moment``, firing every schedule due on the way, in time order: the
+        campaigns' recurring schedules and the one-time schedules (deferrals, delays) created since."""
+        fired = 0
+        while True:
+            due = sorted(
+                (fire, spec.key, spec)
+                for spec, expression in self._schedules
+                for fire in expression.occurrences(self._schedules_checked_until, moment)
             )
+            one_time = self.one_time_schedules(until=moment)
+            if not due and not one_time:
+                break
+            if one_time and (not due or one_time[0][0] <= due[0][0]):
+                at = one_time[0][0]
+                self.clock.advance_to(max(at, self.clock.now()))
+                for _, name, target in (s for s in one_time if s[0] == at):
+                    self._fire_one_time(name, target)
+            else:
+                fire, _, spec = due[0]
+                self.clock.advance_to(fire)
+                self._schedules_checked_until = fire
+                self.drain()
+                self.invoke_async(
+                    spec.target_function,
+                    {"campaign_id": spec.campaign_id, "occurrence": fire.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                )
+            fired += 1
             self.drain()
         self.clock.advance_to(moment)
         self._schedules_checked_until = moment
-        return len(due)
+        return fired
+
+    def one_time_schedules(self, until: datetime | None = None) -> list[tuple[datetime, str, dict[str, Any]]]:
+        """Pending one-time schedules (time, name, target), earliest first; only those due by ``until``."""
+        scheduler = self.client("scheduler")
+        found = []
+        for summary in scheduler.list_schedules(GroupName=topology.DEFERRAL_GROUP).get("Schedules", []):
+            schedule = scheduler.get_schedule(GroupName=topology.DEFERRAL_GROUP, Name=summary["Name"])
+            at = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)").replace(
+                tzinfo=UTC
+            )
+            if until is None or at <= until:
+                found.append((at, summary["Name"], schedule["Target"]))
+        return sorted(found, key=lambda s: (s[0], s[1]))
+
+    def _fire_one_time(self, name: str, target: Mapping[str, Any]) -> None:
+        """What Scheduler does at the time: send the input to the target queue, then delete itself."""
+        queue_key = next(k for k in self.queue_urls if self.queue_arn(k) == target["Arn"])
+        SqsQueue(self.client("sqs"), self.queue_urls[queue_key]).send_many([target["Input"]])
+        self.client("scheduler").delete_schedule(GroupName=topology.DEFERRAL_GROUP, Name=name)
 
     # -- queues ----------------------------------------------------------------------------------
     def drain(self) -> int:

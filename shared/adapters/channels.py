@@ -5,29 +5,63 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import timedelta
+from email.errors import MessageError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from html import escape as html_escape
 from typing import Any
 
 from shared.adapters.dynamo import DynamoInbox
-from shared.render import RenderedMessage
+from shared.errors import PermanentDeliveryError
+from shared.render import RenderedMessage, tag_safe
+
+UNSUBSCRIBE_FOOTER = (
+    '<p style="font-size:12px;color:#666">Don\'t want these emails? '
+    '<a href="{url}">Unsubscribe</a> with one click.</p>'
+)
 
 
 class SesEmailChannel:
+    """SES v2 with a MIME message we build, so the RFC 8058 one-click unsubscribe headers are ours to set.
+
+    The message carries tags (campaign, send key, user id) that SES repeats in its bounce and complaint
+    events, which is how feedback finds the shopper to suppress without storing addresses twice.
+    """
+
     def __init__(self, client: Any, sender: str, configuration_set: str | None = None) -> None:
         self._client = client
         self._sender = sender
         self._configuration_set = configuration_set
 
+    def mime(self, message: RenderedMessage, recipient: Mapping[str, Any]) -> bytes:
+        mail = EmailMessage(policy=SMTP)
+        mail["From"] = self._sender
+        try:
+            mail["To"] = Address(addr_spec=str(recipient["email"]))
+            mail["Subject"] = message.title  # CR/LF were removed when rendering; the policy refuses any left
+        except (ValueError, MessageError) as error:
+            raise PermanentDeliveryError(f"cannot address the email: {type(error).__name__}") from None
+        unsubscribe = recipient.get("unsubscribe_url")
+        html = message.body_html or ""
+        if unsubscribe:
+            mail["List-Unsubscribe"] = f"<{unsubscribe}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            if unsubscribe not in html and html_escape(unsubscribe) not in html:
+                html += UNSUBSCRIBE_FOOTER.format(url=html_escape(unsubscribe))
+        mail.set_content(message.body_text or " ", charset="utf-8")
+        mail.add_alternative(html, subtype="html", charset="utf-8")
+        return mail.as_bytes()
+
     def send(self, message: RenderedMessage, recipient: Mapping[str, Any]) -> str:
-        body: dict[str, Any] = {"Html": {"Data": message.body_html or "", "Charset": "UTF-8"}}
-        if message.body_text:
-            body["Text"] = {"Data": message.body_text, "Charset": "UTF-8"}
         kwargs: dict[str, Any] = {
+            # A raw message's recipients are its To header: one address, checked when it was built.
             "FromEmailAddress": self._sender,
-            "Destination": {"ToAddresses": [recipient["email"]]},
-            "Content": {"Simple": {"Subject": {"Data": message.title, "Charset": "UTF-8"}, "Body": body}},
+            "Content": {"Raw": {"Data": self.mime(message, recipient)}},
             "EmailTags": [
                 {"Name": "campaign", "Value": message.campaign_id},
                 {"Name": "send_key", "Value": message.tag_safe_send_key},
+                {"Name": "user_id", "Value": tag_safe(str(recipient["user_id"]))},
             ],
         }
         if self._configuration_set:

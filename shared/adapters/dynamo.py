@@ -1,4 +1,4 @@
-"""DynamoDB adapters: profiles, the send log and the in-app inbox."""
+"""DynamoDB adapters: profiles, the send log, the contact ledger and the in-app inbox."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from shared.adapters import chunks
+from shared.guards import Ledger, SentRecord, Suppression
 from shared.ports import SendLogEntry
 from shared.profile import Profile
-from shared.topology import INBOX, MESSAGES, PROFILES
+from shared.topology import INBOX, LEDGER, MESSAGES, PROFILES, TABLES, TableSpec
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -93,6 +94,25 @@ def _profile_from_item(item: Mapping[str, Any]) -> Profile:
     return Profile.model_validate(data)
 
 
+def batch_get(client: Any, table: str, spec: TableSpec, user_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Strongly consistent BatchGetItem by partition key, 100 keys a request, until nothing is left."""
+    items: list[dict[str, Any]] = []
+    for batch in chunks(list(dict.fromkeys(user_ids)), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {
+            table: {"Keys": [{spec.partition_key: {"S": u}} for u in batch], "ConsistentRead": True}
+        }
+        # UnprocessedKeys is part of BatchGetItem's contract (partial results), not an error to retry.
+        for _ in range(MAX_UNPROCESSED_ROUNDS):
+            response = client.batch_get_item(RequestItems=request)
+            items.extend(response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError(f"BatchGetItem left keys unprocessed after {MAX_UNPROCESSED_ROUNDS} rounds")
+    return items
+
+
 class DynamoProfileStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -106,28 +126,8 @@ class DynamoProfileStore:
         return _profile_from_item(item) if item else None
 
     def get_many(self, user_ids: Sequence[str]) -> dict[str, Profile]:
-        found: dict[str, Profile] = {}
-        for batch in chunks(list(dict.fromkeys(user_ids)), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [{PROFILES.partition_key: {"S": u}} for u in batch],
-                    "ConsistentRead": True,
-                }
-            }
-            # UnprocessedKeys is part of BatchGetItem's contract (partial results), not an error to retry.
-            for _ in range(MAX_UNPROCESSED_ROUNDS):
-                response = self._client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    profile = _profile_from_item(item)
-                    found[profile.user_id] = profile
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise RuntimeError(
-                    f"BatchGetItem left keys unprocessed after {MAX_UNPROCESSED_ROUNDS} rounds"
-                )
-        return found
+        profiles = (_profile_from_item(i) for i in batch_get(self._client, self._table, PROFILES, user_ids))
+        return {p.user_id: p for p in profiles}
 
     def save(self, profile: Profile) -> bool:
         expected = profile.version
@@ -219,13 +219,20 @@ class DynamoSendLog:
             )
 
     def entries_for(self, user_id: str) -> list[dict[str, Any]]:
-        response = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="#pk = :u",
-            ExpressionAttributeNames={"#pk": MESSAGES.partition_key},
-            ExpressionAttributeValues={":u": {"S": user_id}},
-        )
-        return [deserialize(i) for i in response.get("Items", [])]
+        """Every decision logged for ``user_id``, in time order."""
+        entries: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :u",
+            "ExpressionAttributeNames": {"#pk": MESSAGES.partition_key},
+            "ExpressionAttributeValues": {":u": {"S": user_id}},
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            entries.extend(deserialize(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return sorted(entries, key=lambda e: (str(e.get("at", "")), str(e.get("send_key", ""))))
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 class DynamoInbox:
@@ -244,3 +251,183 @@ class DynamoInbox:
             "read": False,
         }
         self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def unread(self, user_id: str, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        """The shopper's messages not yet read, dismissed or expired, newest first."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :u",
+            FilterExpression="#read = :false AND attribute_not_exists(dismissed_at) AND #exp > :now",
+            ExpressionAttributeNames={
+                "#pk": INBOX.partition_key,
+                "#read": "read",
+                "#exp": INBOX.ttl_attribute or "expires_at",
+            },
+            ExpressionAttributeValues={
+                ":u": {"S": user_id},
+                ":false": {"BOOL": False},
+                ":now": {"N": str(int(now.timestamp()))},
+            },
+            ScanIndexForward=False,
+        )
+        return [deserialize(i) for i in response.get("Items", [])][:limit]
+
+    def mark(self, user_id: str, message_key: str, state: str, at: datetime) -> bool:
+        """Mark one of the shopper's messages ``read`` or ``dismissed``; False if there is no such message."""
+        update = "SET #read = :true, read_at = if_not_exists(read_at, :at)"
+        if state == "dismissed":
+            update += ", dismissed_at = if_not_exists(dismissed_at, :at)"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={INBOX.partition_key: {"S": user_id}, str(INBOX.sort_key): {"S": message_key}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#pk": INBOX.partition_key, "#read": "read"},
+                ExpressionAttributeValues={":true": {"BOOL": True}, ":at": {"S": at.isoformat()}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+_SUPPRESSED = {"email": "suppressed_email", "push": "suppressed_push", "in_app": "suppressed_in_app"}
+
+
+def _ledger_from_item(item: Mapping[str, Any]) -> Ledger:
+    data = deserialize(item)
+    sends = tuple(SentRecord.from_json(r) for r in json.loads(data.get("sends") or "[]"))
+    suppressed = {
+        channel: Suppression(**json.loads(data[attribute]))
+        for channel, attribute in _SUPPRESSED.items()
+        if data.get(attribute)
+    }
+    return Ledger(data[LEDGER.partition_key], sends, suppressed, int(data.get("version", 0)))
+
+
+class DynamoLedgerStore:
+    """The contact ledger. Sends are one compact JSON attribute, rewritten with a version condition;
+    suppressions are attributes of their own, set by the feedback and unsubscribe functions with an
+    update that bumps the version, so a delivery deciding on a stale ledger has to look again."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, Ledger]:
+        ledgers = (_ledger_from_item(i) for i in batch_get(self._client, self._table, LEDGER, user_ids))
+        return {ledger.user_id: ledger for ledger in ledgers}
+
+    def get(self, user_id: str) -> Ledger | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={LEDGER.partition_key: {"S": user_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _ledger_from_item(item) if item else None
+
+    def record_send(self, ledger: Ledger, record: SentRecord, keep: Sequence[SentRecord]) -> bool:
+        sends = json.dumps([r.to_json() for r in [*keep, record]], separators=(",", ":"))
+        condition = "attribute_not_exists(#version)" if ledger.version == 0 else "#version = :expected"
+        values: dict[str, Any] = {":sends": {"S": sends}, ":next": {"N": str(ledger.version + 1)}}
+        if ledger.version:
+            values[":expected"] = {"N": str(ledger.version)}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={LEDGER.partition_key: {"S": ledger.user_id}},
+                UpdateExpression="SET sends = :sends, #version = :next",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#version": "version"},
+                ExpressionAttributeValues=values,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release(self, user_id: str, send_key: str) -> None:
+        for _ in range(MAX_UNPROCESSED_ROUNDS):
+            ledger = self.get(user_id)
+            if ledger is None or not ledger.has_send(send_key):
+                return
+            kept = [r for r in ledger.sends if r.send_key != send_key]
+            sends = json.dumps([r.to_json() for r in kept], separators=(",", ":"))
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={LEDGER.partition_key: {"S": user_id}},
+                    UpdateExpression="SET sends = :sends, #version = :next",
+                    ConditionExpression="#version = :expected",
+                    ExpressionAttributeNames={"#version": "version"},
+                    ExpressionAttributeValues={
+                        ":sends": {"S": sends},
+                        ":next": {"N": str(ledger.version + 1)},
+                        ":expected": {"N": str(ledger.version)},
+                    },
+                )
+                return
+            except self._client.exceptions.ConditionalCheckFailedException:
+                continue
+
+    def suppress(self, user_id: str, channel: str, suppression: Suppression) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key={LEDGER.partition_key: {"S": user_id}},
+            UpdateExpression="SET #attr = :s, #version = if_not_exists(#version, :zero) + :one",
+            ExpressionAttributeNames={"#attr": _SUPPRESSED[channel], "#version": "version"},
+            ExpressionAttributeValues={
+                ":s": {"S": json.dumps(suppression.__dict__, separators=(",", ":"))},
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+            },
+        )
+
+
+class DynamoUserData:
+    """Every table holding a shopper's data, keyed by ``user_id`` (the right to erasure)."""
+
+    def __init__(self, client: Any, table_names: Mapping[str, str]) -> None:
+        self._client = client
+        self._tables = table_names
+
+    def erase(self, user_id: str) -> dict[str, int]:
+        deleted: dict[str, int] = {}
+        for spec in TABLES:
+            table = self._tables[spec.key]
+            keys = self._keys(table, spec, user_id)
+            for batch in chunks(keys, BATCH_WRITE_LIMIT):
+                request: dict[str, Any] = {table: [{"DeleteRequest": {"Key": k}} for k in batch]}
+                for _ in range(MAX_UNPROCESSED_ROUNDS):
+                    request = (
+                        self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                    )
+                    if not request:
+                        break
+                else:
+                    raise RuntimeError(f"erasing {spec.key}: items left unprocessed")
+            deleted[spec.key] = len(keys)
+        return deleted
+
+    def _keys(self, table: str, spec: TableSpec, user_id: str) -> list[dict[str, Any]]:
+        if spec.sort_key is None:
+            response = self._client.get_item(
+                TableName=table,
+                Key={spec.partition_key: {"S": user_id}},
+                ProjectionExpression="#pk",
+                ExpressionAttributeNames={"#pk": spec.partition_key},
+            )
+            return [{spec.partition_key: {"S": user_id}}] if "Item" in response else []
+        keys: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "#pk = :u",
+            "ProjectionExpression": "#pk, #sk",
+            "ExpressionAttributeNames": {"#pk": spec.partition_key, "#sk": spec.sort_key},
+            "ExpressionAttributeValues": {":u": {"S": user_id}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            keys.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return keys
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

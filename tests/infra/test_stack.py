@@ -91,12 +91,15 @@ def test_the_event_bus_is_named_from_the_topology(template: Any, synthesized: Sy
     assert [b["Name"] for b in synthesized.of_type("AWS::Events::EventBus").values()] == [topology.BUS_NAME]
 
 
-def test_every_rule_is_on_the_nudge_bus(synthesized: Synthesized) -> None:
+def test_every_rule_is_on_the_bus_its_spec_names(synthesized: Synthesized) -> None:
     bus_id = synthesized.logical_id(synthesized.stack.bus)
     rules = synthesized.of_type("AWS::Events::Rule")
     assert rules
+    by_description = {r.description: r for r in topology.event_rules(synthesized.catalog)}
     for lid, rule in rules.items():
-        assert rule["EventBusName"] == ref(bus_id), lid
+        spec = by_description[rule["Description"]]
+        expected = ref(bus_id) if spec.bus == topology.BUS_NAME else spec.bus
+        assert rule["EventBusName"] == expected, lid
         assert rule["State"] == "ENABLED", lid
         assert len(rule["Targets"]) == 1, lid
 
@@ -140,7 +143,8 @@ def test_one_rule_per_enabled_l4_campaign(synthesized: Synthesized) -> None:
     assert set(by_campaign) - {None} == expected
     for campaign_id in expected:
         assert len(by_campaign[campaign_id]) == 1, campaign_id
-    assert len(by_campaign[None]) == 1  # the ingest rule; nothing else targets without a transformer
+    # The ingest rule and SES feedback: nothing else targets without a transformer.
+    assert len(by_campaign[None]) == 2
     assert len(synthesized.of_type("AWS::Events::Rule")) == len(topology.event_rules(synthesized.catalog))
 
 
@@ -358,12 +362,31 @@ def test_function_environment_is_exactly_what_the_topology_names(
     variables = synthesized.props(synthesized.function_id(spec.key))["Environment"]["Variables"]
     wanted = topology.function_environment(spec)
     ours = {k: v for k, v in variables.items() if not k.startswith("POWERTOOLS_")}
-    expected_names = set(wanted) | ({"SENDER_EMAIL"} if spec.sends_email else set())
+    expected_names = set(wanted) | ({"SENDER_EMAIL", "SES_CONFIGURATION_SET"} if spec.sends_email else set())
     assert set(ours) == expected_names
+    stack = synthesized.stack
     for name, reference in wanted.items():
         kind, key = reference.split(":", 1)
-        resource_id = synthesized.table_id(key) if kind == "table" else synthesized.queue_id(key)
-        assert variables[name] == ref(resource_id), f"{name} should point at {reference}"
+        if kind == "table":
+            expected: Any = ref(synthesized.table_id(key))
+        elif kind == "queue":
+            expected = ref(synthesized.queue_id(key))
+        elif kind == "queue-arn":
+            expected = arn_of(synthesized.queue_id(key))
+        elif kind == "literal":
+            expected = key
+        elif kind == "role":
+            expected = arn_of(synthesized.logical_id(stack.deferral_role))
+        elif kind == "secret":
+            expected = ref(synthesized.logical_id(stack.signing_secret))
+        else:
+            assert kind == "api-url", reference
+            api_id = synthesized.logical_id(stack.api)
+            assert key in json.dumps(variables[name]) and api_id in json.dumps(variables[name]), variables[
+                name
+            ]
+            continue
+        assert variables[name] == expected, f"{name} should point at {reference}"
     if spec.sends_email:
         assert variables["SENDER_EMAIL"] == SENDER_EMAIL
     assert variables["POWERTOOLS_SERVICE_NAME"] == f"nudge-{spec.key}"
@@ -445,11 +468,15 @@ def test_only_deliver_sends_email_and_only_to_the_sender_identities(synthesized:
                 a.startswith("ses:") for a in _all_actions(synthesized.function_statements(spec.key))
             )
             continue
-        resources = {r for s in statements for r in s.resources}
+        resources = {render(r) for s in statements for r in s.resources}
         assert "*" not in resources
+        config_set = synthesized.props(
+            synthesized.logical_id(synthesized.stack.node.find_child("SesConfigurationSet"))
+        )
         assert resources == {
             f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:identity/{domain}",
             f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:identity/{SENDER_EMAIL}",
+            f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:configuration-set/{render(config_set['Name'])}",
         }
     assert [f.key for f in topology.FUNCTIONS if f.sends_email] == ["deliver"]
 
@@ -493,6 +520,9 @@ def test_planner_has_no_dynamodb_access(synthesized: Synthesized) -> None:
     }
 
 
+DELETE_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
 @pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.key)
 def test_table_access_follows_the_topology(spec: topology.FunctionSpec, synthesized: Synthesized) -> None:
     statements = synthesized.function_statements(spec.key)
@@ -504,7 +534,9 @@ def test_table_access_follows_the_topology(spec: topology.FunctionSpec, synthesi
         elif access == "read":
             assert granted and granted <= READ_ACTIONS, sorted(granted)
         elif access == "write":
-            assert granted == {"dynamodb:PutItem"}, sorted(granted)
+            assert granted == {"dynamodb:PutItem", "dynamodb:UpdateItem"}, sorted(granted)
+        elif access == "delete":
+            assert granted == DELETE_ACTIONS, sorted(granted)
         else:
             assert "dynamodb:PutItem" in granted and granted & READ_ACTIONS, sorted(granted)
     dynamo_resources = {
@@ -540,10 +572,14 @@ def test_no_statement_grants_wildcard_actions(synthesized: Synthesized) -> None:
             assert action.lower() != "dynamodb:*", lid
 
 
-def test_wildcard_resources_only_for_xray(synthesized: Synthesized) -> None:
+# Actions IAM only grants on "*" (they have no resource-level permissions).
+RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "scheduler:ListSchedules"}
+
+
+def test_wildcard_resources_only_where_iam_requires_them(synthesized: Synthesized) -> None:
     for lid, statement in synthesized.all_statements():
         if statement.effect == "Allow" and "*" in statement.resources:
-            assert set(statement.actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, lid
+            assert set(statement.actions) <= RESOURCELESS_ACTIONS, lid
 
 
 # -- what the deployed code reads from its environment ------------------------------------------------
@@ -753,7 +789,9 @@ def test_the_asset_bundles_the_catalog(synthesized: Synthesized) -> None:
     as_json = sorted((c.model_dump(mode="json") for c in bundled), key=lambda c: c["id"])
     expected = sorted((c.model_dump(mode="json") for c in synthesized.catalog), key=lambda c: c["id"])
     assert as_json == expected
-    assert sorted(c.id for c in bundled) == sorted(p.stem for p in (ROOT / "campaigns").glob("*.y*ml"))
+    files = [p.stem for p in (ROOT / "campaigns").glob("*.y*ml") if not p.name.startswith("_")]
+    assert sorted(c.id for c in bundled) == sorted(files)
+    assert bundled.policy == synthesized.catalog.policy
 
 
 def test_the_asset_holds_our_code_and_the_vendored_libraries(synthesized: Synthesized) -> None:

@@ -10,12 +10,15 @@ from factory import identify, ses_sent_count, track
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.sqs import SqsQueue
 from shared.batch_campaigns import AudienceWorker, SegmentTask
+from shared.guards import in_holdout
 from shared.jobs import DeliveryJob
 
 
 def shoppers(runtime: LocalRuntime, n: int) -> set[str]:
-    """n shoppers across countries and ages; returns the ids the weekend-sale audience should reach."""
+    """n shoppers across countries and ages; returns the ids the weekend-sale audience should reach
+    (its audience, less the campaign's holdout group)."""
     countries = ["ID", "MY", "IN", "US", "SG"]
+    zones = {"ID": "Asia/Jakarta", "MY": "Asia/Kuala_Lumpur", "IN": "Asia/Kolkata", "US": "America/New_York"}
     details, expected = [], set()
     for i in range(n):
         country, age = countries[i % len(countries)], 16 + (i % 30)
@@ -26,10 +29,12 @@ def shoppers(runtime: LocalRuntime, n: int) -> set[str]:
                 email=f"u{i}@example.com",
                 age=age,
                 address={"country": country},
+                timezone=zones.get(country, "Asia/Singapore"),
                 consent={"email": True},
             )
         )
-        if country in {"ID", "MY", "SG", "PH"} and 18 <= age <= 34:
+        held_out = in_holdout("weekend-sale-sea", f"u{i:04d}", 10)
+        if country in {"ID", "MY", "SG", "PH"} and 18 <= age <= 34 and not held_out:
             expected.add(f"u{i:04d}")
     runtime.publish(details)
     runtime.drain()
@@ -126,7 +131,8 @@ def test_an_event_published_twice_makes_one_message(runtime: LocalRuntime) -> No
 
     assert sent_to(runtime, "order-thank-you") == {"u0000"}
     assert runtime.invocations["trigger"] == 2
-    assert len([m for m in runtime.scan("messages") if m["campaign_id"] == "order-thank-you"]) == 1
+    statuses = sorted(m["status"] for m in runtime.scan("messages") if m["campaign_id"] == "order-thank-you")
+    assert statuses == ["duplicate", "sent"]
 
 
 def test_events_that_do_not_match_the_trigger_pattern_do_not_invoke_it(runtime: LocalRuntime) -> None:

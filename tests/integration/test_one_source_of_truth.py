@@ -58,9 +58,11 @@ def runtime(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 def test_bus_rules_have_the_template_patterns(runtime: Any, synthesized: Synthesized) -> None:
     events = runtime.client("events")
-    response = events.list_rules(EventBusName=topology.BUS_NAME)
-    assert "NextToken" not in response
-    rules = response["Rules"]
+    rules = []
+    for bus in sorted({r.bus for r in topology.event_rules(synthesized.catalog)}):
+        response = events.list_rules(EventBusName=bus)
+        assert "NextToken" not in response
+        rules += response["Rules"]
     local = sorted(_canonical(json.loads(r["EventPattern"])) for r in rules)
     deployed = sorted(
         _canonical(r["EventPattern"]) for r in synthesized.of_type("AWS::Events::Rule").values()

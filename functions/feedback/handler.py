@@ -1,0 +1,43 @@
+"""EventBridge (SES bounce and complaint events on the default bus) → suppression. Invoked asynchronously."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from shared import wiring
+from shared.events import EventRejected
+from shared.failures import reason_of
+from shared.feedback import apply_feedback
+from shared.ports import DeadLetters, LedgerStore
+
+logger = Logger(service="nudge-feedback")
+
+
+@dataclass(frozen=True)
+class FeedbackPorts:
+    ledgers: LedgerStore
+    dead_letters: DeadLetters
+
+
+@cache
+def default_ports() -> FeedbackPorts:
+    return FeedbackPorts(wiring.ledger_store(), wiring.dead_letters())
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any, ports: FeedbackPorts | None = None) -> dict[str, Any]:
+    ports = ports or default_ports()
+    try:
+        outcome = apply_feedback(event, ports.ledgers)
+    except EventRejected as error:
+        reason = reason_of(error)
+        ports.dead_letters.park(json.dumps(event, default=str), reason, source="feedback")
+        logger.warning("feedback parked", extra={"reason": reason})
+        return {"status": "parked", "reason": reason}
+    logger.info("feedback applied", extra={"status": outcome.status, "reason": outcome.reason})
+    return {"status": outcome.status, "reason": outcome.reason}

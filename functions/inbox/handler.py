@@ -1,0 +1,76 @@
+"""HTTP API (JWT authorizer) → the signed-in shopper's in-app inbox.
+
+The user id is the token's subject claim, never a path or query parameter, so one shopper can
+never read or change another's messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
+
+from shared import wiring
+from shared.adapters.dynamo import DynamoInbox
+from shared.auth import NotSignedIn, signed_in_user
+from shared.clock import Clock, SystemClock
+
+logger = Logger(service="nudge-inbox")
+app = APIGatewayHttpResolver()
+FIELDS = ("message_key", "campaign_id", "title", "body", "cta_label", "cta_url", "created_at")
+
+
+@dataclass(frozen=True)
+class InboxPorts:
+    inbox: DynamoInbox
+    clock: Clock
+
+
+@cache
+def default_ports() -> InboxPorts:
+    return InboxPorts(wiring.inbox(), SystemClock())
+
+
+_ports: list[InboxPorts] = []
+
+
+def current_user() -> str:
+    """The shopper the request's verified JWT was issued to (API Gateway checked the signature)."""
+    try:
+        return signed_in_user(app.current_event)
+    except NotSignedIn as error:
+        raise UnauthorizedError(str(error)) from None
+
+
+@app.get("/inbox")
+def list_unread() -> dict[str, Any]:
+    ports = _ports[-1]
+    messages = ports.inbox.unread(current_user(), ports.clock.now())
+    return {"messages": [{k: m.get(k) for k in FIELDS} for m in messages]}
+
+
+def _mark(message_key: str, state: str) -> dict[str, Any]:
+    ports = _ports[-1]
+    if not ports.inbox.mark(current_user(), message_key, state, ports.clock.now()):
+        raise NotFoundError("no such message in your inbox")
+    return {"message_key": message_key, "state": state}
+
+
+@app.post("/inbox/<message_key>/read")
+def mark_read(message_key: str) -> dict[str, Any]:
+    return _mark(message_key, "read")
+
+
+@app.post("/inbox/<message_key>/dismiss")
+def dismiss(message_key: str) -> dict[str, Any]:
+    return _mark(message_key, "dismissed")
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any, ports: InboxPorts | None = None) -> dict[str, Any]:
+    _ports[:] = [ports or default_ports()]
+    return app.resolve(event, context)

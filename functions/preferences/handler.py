@@ -1,0 +1,91 @@
+"""HTTP API (public, signed links) → one-click unsubscribe.
+
+``GET /unsubscribe`` shows a confirmation page with a button (link scanners follow GETs, so a GET
+alone never unsubscribes); ``POST /unsubscribe`` — the button, or a mailbox provider's RFC 8058
+one-click request with ``List-Unsubscribe=One-Click`` — suppresses the channel. A link that was
+altered gets 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from shared import wiring
+from shared.clock import Clock, SystemClock
+from shared.links import InvalidLink, LinkSigner
+from shared.ports import LedgerStore
+from shared.preferences import unsubscribe
+
+logger = Logger(service="nudge-preferences")
+app = APIGatewayHttpResolver()
+HTML = "text/html; charset=utf-8"
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem">
+<h1 style="font-size:1.4rem">{title}</h1>{body}</body></html>"""
+
+
+@dataclass(frozen=True)
+class PreferencesPorts:
+    signer: LinkSigner
+    ledgers: LedgerStore
+    clock: Clock
+
+
+@cache
+def default_ports() -> PreferencesPorts:
+    return PreferencesPorts(wiring.link_signer(), wiring.ledger_store(), SystemClock())
+
+
+_ports: list[PreferencesPorts] = []
+
+
+def _params() -> dict[str, str | None]:
+    event = app.current_event
+    return {k: event.get_query_string_value(k) for k in ("u", "ch", "c", "t")}
+
+
+def _page(title: str, body: str, status: int = 200) -> Response[str]:
+    return Response(status_code=status, content_type=HTML, body=PAGE.format(title=escape(title), body=body))
+
+
+@app.get("/unsubscribe")
+def confirm() -> Response[str]:
+    params = _params()
+    try:
+        request = _ports[-1].signer.verify(params)
+    except InvalidLink:
+        return _page("This link is not valid", "<p>Please use the link from your latest email.</p>", 403)
+    action = escape("/unsubscribe?" + urlencode({k: v for k, v in params.items() if v}))
+    what = "emails" if request.channel == "email" else f"{request.channel.replace('_', '-')} messages"
+    return _page(
+        "Unsubscribe",
+        f'<p>Stop receiving marketing {escape(what)} from us?</p><form method="post" action="{action}">'
+        '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        '<button type="submit">Unsubscribe</button></form>',
+    )
+
+
+@app.post("/unsubscribe")
+def one_click() -> Response[str]:
+    ports = _ports[-1]
+    try:
+        request = unsubscribe(_params(), ports.signer, ports.ledgers, ports.clock.now())
+    except InvalidLink as error:
+        logger.warning("unsubscribe refused", extra={"reason": str(error)})
+        return _page("This link is not valid", "<p>Please use the link from your latest email.</p>", 403)
+    logger.info("unsubscribed", extra={"channel": request.channel, "campaign_id": request.campaign_id})
+    return _page("You are unsubscribed", "<p>You will not receive these messages any more.</p>")
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any, ports: PreferencesPorts | None = None) -> dict[str, Any]:
+    _ports[:] = [ports or default_ports()]
+    return app.resolve(event, context)
