@@ -411,7 +411,10 @@ class LocalRuntime:
             due = sorted(
                 (fire, spec.key, spec)
                 for spec, expression in self._schedules
-                for fire in expression.occurrences(self._schedules_checked_until, moment)
+                # occurrences before the clock (moved directly by a caller) were missed, not pending
+                for fire in expression.occurrences(
+                    max(self._schedules_checked_until, self.clock.now()), moment
+                )
             )
             one_time = self.one_time_schedules(until=moment)
             if not due and not one_time:

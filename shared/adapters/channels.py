@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -102,7 +103,9 @@ class InboxChannel:
 
     def send(self, message: RenderedMessage, recipient: Mapping[str, Any]) -> str:
         sent_at = recipient["now"]
-        message_key = f"{sent_at.isoformat()}#{message.send_key}"
+        # Time-ordered and URL-safe (the inbox API takes it as a path segment), unique per send key.
+        digest = hashlib.sha256(message.send_key.encode()).hexdigest()[:20]
+        message_key = f"{sent_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}"
         self._inbox.put(
             recipient["user_id"],
             message_key,
