@@ -30,6 +30,9 @@ def demo(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the summary as JSON here.")
     ] = None,
+    store: Annotated[
+        Path, typer.Option(help="Leave the final tables here (JSON lines) for `nudge why`.")
+    ] = Path("demo-out/store"),
 ) -> None:
     """Run a synthetic store through the whole system on moto and print what happened.
 
@@ -55,7 +58,8 @@ def demo(
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, description=label)
 
-        summary = run_demo(catalog, DemoOptions(users=users, days=days, seed=seed), progress)
+        options = DemoOptions(users=users, days=days, seed=seed, store_dir=store)
+        summary = run_demo(catalog, options, progress)
     _print_summary(summary)
     if json_path:
         json_path.write_text(json.dumps(summary, indent=2, sort_keys=True))
@@ -94,7 +98,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     console.print(overview)
 
     campaigns = Table(title="Messages by campaign")
-    for column in ("campaign", "level", "sent", "email", "push", "in-app", "not sent"):
+    for column in ("campaign", "level", "sent", "email", "push", "in-app", "deferred", "not sent"):
         campaigns.add_column(column, justify="left" if column == "campaign" else "right")
     for campaign_id, row in s["messages_by_campaign"].items():
         campaigns.add_row(
@@ -104,6 +108,7 @@ def _print_summary(s: dict[str, Any]) -> None:
             str(row["email"]),
             str(row["push"]),
             str(row["in_app"]),
+            str(row.get("deferred", 0)),
             str(row["skipped"]),
         )
     console.print(campaigns)
@@ -123,6 +128,10 @@ def _print_summary(s: dict[str, Any]) -> None:
         why.add_column("count", justify="right")
         for reason, count in s["skipped_by_reason"].items():
             why.add_row(f"not sent: {reason}", str(count))
+        for cap, count in s.get("capped_by_cap", {}).items():
+            why.add_row(f"  capped by {cap}", str(count))
+        if s.get("deferred_quiet_hours"):
+            why.add_row("deferred past quiet hours (then decided again)", str(s["deferred_quiet_hours"]))
         for reason, count in s["dead_letters"].items():
             why.add_row(f"dead-letter {reason}", str(count))
         console.print(why)
@@ -242,3 +251,95 @@ def schema(
 
 if __name__ == "__main__":
     app()
+
+
+def _stack_outputs(stack: str) -> dict[str, str]:
+    import boto3
+
+    described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+@app.command()
+def why(
+    user_id: Annotated[str, typer.Argument(help="The shopper's user id.")],
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign's decisions.")] = None,
+    store: Annotated[
+        Path, typer.Option(help="A local store left by `nudge demo` (ignored with --stack).")
+    ] = Path("demo-out/store"),
+    stack: Annotated[
+        str | None, typer.Option(help="Read the deployed stack's send log instead (AWS credentials).")
+    ] = None,
+) -> None:
+    """Every delivery decision for one shopper, in time order, with its reason.
+
+    Example: nudge why u00042 --campaign weekend-sale-sea
+    """
+    if stack:
+        import boto3
+
+        from shared.adapters.dynamo import DynamoSendLog
+
+        table = _stack_outputs(stack)["TableMessages"]
+        entries = DynamoSendLog(boto3.client("dynamodb"), table).entries_for(user_id)
+    else:
+        path = store / "messages.jsonl"
+        if not path.exists():
+            typer.echo(f"{path} not found: run `nudge demo` first, or pass --stack", err=True)
+            raise typer.Exit(1)
+        entries = [e for e in map(json.loads, path.read_text().splitlines()) if e["user_id"] == user_id]
+        entries.sort(key=lambda e: (e.get("at", ""), e.get("send_key", "")))
+    entries = [e for e in entries if campaign is None or e["campaign_id"] == campaign]
+    if not entries:
+        console.print(f"no decisions logged for {user_id}" + (f" in {campaign}" if campaign else ""))
+        raise typer.Exit(0)
+    table = Table(title=f"Why — {user_id}")
+    for column in ("at (UTC)", "campaign", "level", "channel", "decision", "reason"):
+        table.add_column(column)
+    colours = {"sent": "green", "capped": "yellow", "deferred_quiet_hours": "cyan", "failed": "red"}
+    for e in entries:
+        status = str(e["status"])
+        table.add_row(
+            str(e.get("at", ""))[:19].replace("T", " "),
+            str(e["campaign_id"]),
+            str(e.get("level", "")),
+            str(e.get("channel") or "-"),
+            f"[{colours.get(status, 'white')}]{status}[/]",
+            str(e.get("reason") or ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def erase(
+    user_id: Annotated[str, typer.Argument(help="The shopper to erase.")],
+    stack: Annotated[str, typer.Option(help="The deployed stack (AWS credentials needed).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase everything Nudge stores about a shopper (GDPR): profile, ledger, inbox, send log, pending jobs.
+
+    Example: nudge erase u00042 --stack Nudge --yes
+    """
+    import boto3
+
+    from shared.adapters.dynamo import DynamoUserData
+    from shared.adapters.scheduler import SchedulerPendingJobs
+    from shared.privacy import erase_user
+    from shared.topology import DEFERRAL_GROUP, TABLES
+
+    if not yes and not typer.confirm(f"Erase all data of {user_id} from {stack}?"):
+        raise typer.Exit(1)
+    outputs = _stack_outputs(stack)
+    tables = {t.key: outputs[f"Table{t.key.title()}"] for t in TABLES}
+    report = erase_user(
+        user_id,
+        DynamoUserData(boto3.client("dynamodb"), tables),
+        SchedulerPendingJobs(boto3.client("scheduler"), DEFERRAL_GROUP),
+    )
+    table = Table(title=f"Erased {user_id}")
+    table.add_column("store")
+    table.add_column("items deleted", justify="right")
+    for key, count in report.deleted.items():
+        table.add_row(key, str(count))
+    table.add_row("pending schedules", str(report.cancelled_schedules))
+    console.print(table)

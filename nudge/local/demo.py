@@ -39,6 +39,7 @@ class DemoOptions:
     days: int = 14
     seed: int = 7
     audience_segments: int = 4
+    store_dir: Path | None = None  # where to leave the tables (JSON lines) for `nudge why`
 
 
 def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -91,6 +92,8 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
             published=published,
             failed_publish=failed_publish,
         )
+        if options.store_dir is not None:
+            runtime.snapshot(options.store_dir)
     summary.update(
         users=options.users,
         simulated_days=options.days,
@@ -120,12 +123,14 @@ def _summarize(
     for m in messages:
         row = by_campaign.setdefault(
             m["campaign_id"],
-            {"level": m["level"], "sent": 0, "skipped": 0, "email": 0, "push": 0, "in_app": 0},
+            {"level": m["level"], "sent": 0, "skipped": 0, "deferred": 0, "email": 0, "push": 0, "in_app": 0},
         )
         if m["status"] == "sent":
             row["sent"] += 1
             row[m["channel"]] += 1
-        else:
+        elif m["status"] == "deferred_quiet_hours":
+            row["deferred"] += 1
+        elif m["status"] not in ("duplicate", "claimed"):
             row["skipped"] += 1
     parked = runtime.parked()
     ses_recorded = int(runtime.client("ses").get_send_quota()["SentLast24Hours"])
@@ -147,7 +152,15 @@ def _summarize(
         "messages_by_level": {lvl: sum(1 for m in sent if m["level"] == lvl) for lvl in LEVELS},
         "messages_by_campaign": dict(sorted(by_campaign.items())),
         "skipped_by_reason": dict(
-            Counter(m.get("reason", "?") for m in messages if m["status"] == "skipped")
+            Counter(
+                m["status"] if m["status"] != "skipped" else m.get("reason", "?")
+                for m in messages
+                if m["status"] not in ("sent", "deferred_quiet_hours", "duplicate", "claimed")
+            ).most_common()
+        ),
+        "deferred_quiet_hours": sum(1 for m in messages if m["status"] == "deferred_quiet_hours"),
+        "capped_by_cap": dict(
+            Counter(m.get("reason") for m in messages if m["status"] == "capped").most_common()
         ),
         "messages_per_recipient_per_week": round(len(sent) / users / (days / 7), 2),
         "inbox_messages": len(inbox),

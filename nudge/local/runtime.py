@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -87,6 +88,12 @@ def _route_matches(template: str, path: str) -> bool:
     return len(parts) == len(actual) and all(
         p == a or (p.startswith("{") and p.endswith("}") and a) for p, a in zip(parts, actual, strict=True)
     )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
 
 
 def physical_name(key: str) -> str:
@@ -617,6 +624,18 @@ class LocalRuntime:
             profiles.extend(page)
             if start_key is None:
                 return profiles
+
+    def snapshot(self, directory: Path) -> dict[str, int]:
+        """Write every table as JSON lines (``<table>.jsonl``, plain values) for the CLI to read later."""
+        directory.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for spec in topology.TABLES:
+            items = self.scan(spec.key)
+            with (directory / f"{spec.key}.jsonl").open("w") as out:
+                for item in items:
+                    out.write(json.dumps(item, default=_plain, sort_keys=True) + "\n")
+            written[spec.key] = len(items)
+        return written
 
     def scan(self, table_key: str) -> list[dict[str, Any]]:
         dynamodb = self.client("dynamodb")

@@ -349,3 +349,29 @@ def test_erasing_a_shopper_leaves_nothing_behind(runtime: LocalRuntime) -> None:
         assert [i for i in runtime.scan(table) if i["user_id"] == other] or table == "inbox", table
     runtime.advance_to(datetime(2026, 11, 3, 2, 0, tzinfo=UTC))
     assert not [i for i in runtime.scan("messages") if i["user_id"] == user]
+
+
+# -- nudge why ----------------------------------------------------------------------------------------
+
+
+def test_nudge_why_prints_a_shoppers_decisions_in_time_order(runtime: LocalRuntime, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from nudge.cli import app
+
+    [user] = not_held_out("weekend-sale-sea", 1)
+    shopper(runtime, user, timezone="Asia/Jakarta")
+    runtime.clock.advance_to(datetime(2026, 11, 7, 15, 0, tzinfo=UTC))  # 22:00 in Jakarta
+    deliver(runtime, sale_job(user))
+    runtime.advance_to(datetime(2026, 11, 8, 1, 30, tzinfo=UTC))
+    runtime.snapshot(tmp_path)
+
+    result = CliRunner().invoke(app, ["why", user, "--store", str(tmp_path)], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "weekend-sale-sea" in line]
+    assert len(lines) == 2
+    assert "deferred_quiet_hours" in lines[0] and "until 2026-11-08T01:00:00+00:00" in lines[0]
+    assert "sent" in lines[1] and "2026-11-08 01:00" in lines[1]
+    missing = CliRunner().invoke(app, ["why", "nobody", "--store", str(tmp_path)])
+    assert missing.exit_code == 0 and "no decisions logged for nobody" in missing.output
