@@ -7,15 +7,25 @@ the same message) and when a Lambda loads the catalog, so a campaign means one t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from shared.audience import Audience, AudienceRuleError
+from shared.audience import Audience, AudienceRule, AudienceRuleError, Vocabulary, default_vocabulary
 from shared.policy import DEFAULT_POLICY, ChannelName, DeliveryPolicy, Level, Limits
 
 __all__ = ["ChannelName", "Level", "Limits"]
@@ -23,6 +33,43 @@ __all__ = ["ChannelName", "Level", "Limits"]
 LEVELS: tuple[Level, ...] = ("L1", "L2", "L3", "L4")
 CHANNELS: tuple[ChannelName, ...] = ("email", "push", "in_app")
 CATALOG_FILE = "campaigns.json"
+VOCABULARY_FILE = "_vocabulary.yaml"
+
+
+def _vocabulary(info: ValidationInfo) -> Vocabulary:
+    """The vocabulary a file is checked against: the shop's own (passed as context) or the built-in one."""
+    context = info.context if isinstance(info.context, dict) else {}
+    vocabulary = context.get("vocabulary")
+    return vocabulary if isinstance(vocabulary, Vocabulary) else default_vocabulary()
+
+
+def _known_event(name: str, info: ValidationInfo) -> str:
+    try:
+        _vocabulary(info).check_event(name)
+    except AudienceRuleError as error:
+        raise ValueError(str(error)) from None
+    return name
+
+
+def _valid_rule(rule: str, info: ValidationInfo) -> str:
+    try:
+        AudienceRule.parse(rule, _vocabulary(info))
+    except AudienceRuleError as error:
+        raise ValueError(str(error)) from None
+    return rule
+
+
+EventName = Annotated[str, Field(min_length=1), AfterValidator(_known_event)]
+AudienceText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="One audience rule, e.g. 'country in [ID, MY]', 'count(\"Product Viewed\", 7d) >= 3', "
+        "'last(\"Order Completed\") older_than 60d', 'sum(revenue, 90d) > 100', "
+        "'any(rfm.segment in [champions, loyal], purchase_propensity >= 0.6)'. See README.",
+    ),
+    AfterValidator(_valid_rule),
+]
 
 
 class _Strict(BaseModel):
@@ -30,9 +77,33 @@ class _Strict(BaseModel):
 
 
 class EmailContent(_Strict):
+    """An email: the subject and an HTML body (inline, or ``html_file``), optionally a plain-text body.
+
+    ``html_file`` / ``text_file`` are paths relative to the campaign file. The loader reads them and
+    fills ``html`` / ``text``, so the catalog bundled with the Lambdas carries the templates themselves.
+    """
+
     subject: str = Field(min_length=1, max_length=400)
-    html: str = Field(min_length=1)
-    text: str | None = None
+    html: str | None = Field(default=None, min_length=1, description="Jinja template of the HTML body.")
+    html_file: str | None = Field(
+        default=None, description="Or: the HTML template's path, relative to the campaign file."
+    )
+    text: str | None = Field(default=None, description="Jinja template of the plain-text body.")
+    text_file: str | None = Field(
+        default=None, description="Or: the plain-text template's path, relative to the campaign file."
+    )
+
+    @model_validator(mode="after")
+    def _body_given(self) -> EmailContent:
+        if self.html is None:
+            raise ValueError(
+                "html_file is read by the campaign loader (nudge validate, cdk synth)"
+                if self.html_file
+                else "give the body as 'html' or 'html_file'"
+            )
+        if self.text is None and self.text_file:
+            raise ValueError("text_file is read by the campaign loader (nudge validate, cdk synth)")
+        return self
 
 
 class PushContent(_Strict):
@@ -60,23 +131,36 @@ class Channels(_Strict):
 
 
 class Schedule(_Strict):
-    """An EventBridge Scheduler expression, evaluated in ``timezone``."""
+    """An EventBridge Scheduler expression, evaluated in ``timezone`` and deployed as written."""
 
-    expression: str
-    timezone: str = "UTC"
+    timezone: str = Field(default="UTC", description="IANA time zone the expression is read in.")
+    expression: str = Field(
+        description="cron(minutes hours day-of-month month day-of-week year), rate(N unit) or "
+        "at(yyyy-mm-ddThh:mm:ss) for a one-time campaign, e.g. 'cron(0 10 ? * SAT *)'."
+    )
 
-    @model_validator(mode="after")
-    def _valid_expression(self) -> Schedule:
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
         from shared.schedules import ScheduleExpression
 
-        ScheduleExpression.parse(self.expression, self.timezone)
-        return self
+        ScheduleExpression.parse("rate(1 day)", value)
+        return value
+
+    @field_validator("expression")
+    @classmethod
+    def _valid_expression(cls, value: str, info: ValidationInfo) -> str:
+        from shared.schedules import ScheduleExpression
+
+        if isinstance(info.data.get("timezone"), str):
+            ScheduleExpression.parse(value, info.data["timezone"])
+        return value
 
 
 class Trigger(_Strict):
     """A real-time (L4) trigger: a track event, optionally filtered on its properties."""
 
-    event: str = Field(min_length=1)
+    event: EventName
     properties: dict[str, Any] = Field(
         default_factory=dict,
         description="EventBridge content filters on the event's properties, "
@@ -98,7 +182,9 @@ class Trigger(_Strict):
 
 
 class Conversion(_Strict):
-    event: str = "Order Completed"
+    """The goal: a shopper who does ``event`` within ``window_hours`` of the message converted."""
+
+    event: EventName = "Order Completed"
     window_hours: int = Field(default=72, ge=1, le=24 * 30)
 
 
@@ -113,7 +199,9 @@ class Campaign(_Strict):
         description="The order channels are tried in (default: the order of 'channels' in the file); "
         "the first channel the shopper can receive is used.",
     )
-    audience: list[str] = Field(default_factory=list)
+    audience: list[AudienceText] = Field(
+        default_factory=list, description="Rules that must all hold; none means every shopper."
+    )
     schedule: Schedule | None = None
     trigger: Trigger | None = None
     priority: int = Field(default=50, ge=0, le=100)
@@ -138,15 +226,6 @@ class Campaign(_Strict):
             data = {**data, "channel_preference": [k for k, v in data["channels"].items() if v is not None]}
         return data
 
-    @field_validator("audience")
-    @classmethod
-    def _parseable_audience(cls, rules: list[str]) -> list[str]:
-        try:
-            Audience.parse(rules)
-        except AudienceRuleError as error:
-            raise ValueError(str(error)) from None
-        return rules
-
     @model_validator(mode="after")
     def _shape_by_level(self) -> Campaign:
         missing = [c for c in self.channel_preference if self.channels.content(c) is None]
@@ -163,6 +242,7 @@ class Campaign(_Strict):
 
     @cached_property
     def parsed_audience(self) -> Audience:
+        """The rules, parsed once (they were checked against the vocabulary when the file was loaded)."""
         return Audience.parse(self.audience)
 
     def channel_order(self) -> list[ChannelName]:
@@ -184,12 +264,54 @@ class CampaignFileError(ValueError):
         self.problems = problems
 
 
-class Catalog:
-    """The set of campaigns a deployment runs, keyed by id."""
+class VocabularyFile(_Strict):
+    """``campaigns/_vocabulary.yaml``: the event names and traits a shop sends beyond the built-in ones."""
 
-    def __init__(self, campaigns: list[Campaign], policy: DeliveryPolicy = DEFAULT_POLICY) -> None:
+    events: list[str] = Field(default_factory=list, description="Your own track event names.")
+    traits: dict[str, str] = Field(
+        default_factory=dict,
+        description="Your own identify traits: name -> description. A description starting with "
+        "'number', 'flag' or 'text' types the trait for audience rules, e.g. 'text: bronze, silver or gold'.",
+    )
+
+    @field_validator("events")
+    @classmethod
+    def _named(cls, events: list[str]) -> list[str]:
+        for event in events:
+            if not event.strip():
+                raise ValueError("an event name cannot be empty")
+        return events
+
+    @field_validator("traits")
+    @classmethod
+    def _trait_names(cls, traits: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for name in traits:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+                raise ValueError(f"trait {name!r}: use lower_snake_case names, as templates read user.<name>")
+        return traits
+
+    def vocabulary(self) -> Vocabulary:
+        return default_vocabulary().extended(self.traits, self.events)
+
+
+class Catalog:
+    """The set of campaigns a deployment runs, keyed by id, with the delivery policy and vocabulary."""
+
+    def __init__(
+        self,
+        campaigns: list[Campaign],
+        policy: DeliveryPolicy = DEFAULT_POLICY,
+        custom: VocabularyFile | None = None,
+    ) -> None:
         self._by_id = {c.id: c for c in campaigns}
         self.policy = policy
+        self.custom = custom or VocabularyFile()
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.custom.vocabulary()
 
     def __iter__(self) -> Iterator[Campaign]:
         return iter(self._by_id.values())
@@ -204,6 +326,7 @@ class Catalog:
         return json.dumps(
             {
                 "policy": self.policy.model_dump(mode="json"),
+                "vocabulary": self.custom.model_dump(mode="json"),
                 "campaigns": [c.model_dump(mode="json") for c in self],
             },
             indent=1,
@@ -213,9 +336,12 @@ class Catalog:
     @classmethod
     def from_json(cls, text: str) -> Catalog:
         data = json.loads(text)
+        custom = VocabularyFile.model_validate(data.get("vocabulary", {}))
+        context = {"vocabulary": custom.vocabulary()}
         return cls(
-            [Campaign.model_validate(c) for c in data["campaigns"]],
+            [Campaign.model_validate(c, context=context) for c in data["campaigns"]],
             DeliveryPolicy.model_validate(data["policy"]),
+            custom,
         )
 
     @classmethod
@@ -224,69 +350,185 @@ class Catalog:
         return cls.from_json((directory / CATALOG_FILE).read_text())
 
 
-def _key_lines(text: str) -> dict[str, int]:
-    import yaml
-
-    lines: dict[str, int] = {}
-    node = yaml.compose(text)
-    if isinstance(node, yaml.MappingNode):
-        for key, _ in node.value:
-            lines[str(key.value)] = key.start_mark.line + 1
-    return lines
-
-
 Model = TypeVar("Model", bound=BaseModel)
+Path_ = tuple[str | int, ...]
 
 
-def load_campaign_file(path: Path) -> Campaign:
-    """Parse and validate one campaign file; raise :class:`CampaignFileError` with positions."""
-    return validate_yaml_file(path, Campaign)
+@dataclass(frozen=True)
+class _Source:
+    """A parsed YAML file: its data and the line of every key and list item, by path."""
+
+    path: Path
+    text: str
+    data: Any
+    lines: dict[Path_, int]
+    nodes: dict[Path_, Any]
+
+    def line(self, loc: Sequence[str | int]) -> int:
+        """The line of the deepest part of ``loc`` that exists in the file (1 if none does)."""
+        key = tuple(loc)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return 1
 
 
-def validate_yaml_file(path: Path, model: type[Model]) -> Model:
-    """Parse ``path`` and validate it as ``model``; every problem is reported as ``file:line: message``."""
+def _read_yaml(path: Path) -> _Source:
     import yaml
 
     text = path.read_text()
     try:
         data = yaml.safe_load(text)
+        root = yaml.compose(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise CampaignFileError([f"{path}:{line}: invalid YAML: {error}"]) from None
     if not isinstance(data, dict):
         raise CampaignFileError([f"{path}:1: the file must be a mapping of fields"])
+    lines: dict[Path_, int] = {}
+    nodes: dict[Path_, Any] = {}
+
+    def walk(node: Any, at: Path_) -> None:
+        nodes[at] = node
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*at, str(key.value))
+                lines[here] = key.start_mark.line + 1
+                walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*at, index)] = item.start_mark.line + 1
+                walk(item, (*at, index))
+
+    walk(root, ())
+    return _Source(path, text, data, lines, nodes)
+
+
+def _problems(source: _Source, error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        where = ".".join(str(p) for p in loc) or "campaign"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{source.path}:{source.line(loc)}: {where}: {message}")
+    return problems
+
+
+def validate_yaml_file(path: Path, model: type[Model], context: dict[str, Any] | None = None) -> Model:
+    """Parse ``path`` and validate it as ``model``; every problem is reported as ``file:line: message``."""
+    source = _read_yaml(path)
     try:
-        return model.model_validate(data)
+        return model.model_validate(source.data, context=context)
     except ValidationError as error:
-        lines = _key_lines(text)
-        problems = []
-        for item in error.errors(include_url=False):
-            loc = [str(p) for p in item["loc"]]
-            line = lines.get(loc[0], 1) if loc else 1
-            where = ".".join(loc) or "campaign"
-            problems.append(f"{path}:{line}: {where}: {item['msg']}")
-        raise CampaignFileError(problems) from None
+        raise CampaignFileError(_problems(source, error)) from None
+
+
+def load_campaign_file(path: Path, vocabulary: Vocabulary | None = None) -> Campaign:
+    """Parse and validate one campaign file and its templates; raise :class:`CampaignFileError`.
+
+    Template files (``html_file``, ``text_file``) are read and inlined, template syntax and the
+    variables templates use are checked, and every problem names its file and line.
+    """
+    from shared.template_check import check_campaign_templates
+
+    vocabulary = vocabulary or default_vocabulary()
+    source = _read_yaml(path)
+    problems: list[str] = []
+    origins = _inline_template_files(source, problems)
+    try:
+        campaign = Campaign.model_validate(source.data, context={"vocabulary": vocabulary})
+    except ValidationError as error:
+        raise CampaignFileError(sorted(problems + _problems(source, error), key=_position)) from None
+    problems += check_campaign_templates(campaign, vocabulary, lambda loc: origins.get(loc) or _inline(source, loc))
+    if problems:
+        raise CampaignFileError(sorted(problems, key=_position))
+    return campaign
+
+
+def _position(problem: str) -> tuple[str, int]:
+    file, line, _ = problem.split(":", 2)
+    return file, int(line) if line.isdigit() else 0
+
+
+TEMPLATE_FILE_FIELDS = {"html_file": "html", "text_file": "text"}
+
+
+def _inline_template_files(source: _Source, problems: list[str]) -> dict[Path_, tuple[Path, int]]:
+    """Read each ``*_file`` template into its field; returns where each inlined template came from."""
+    origins: dict[Path_, tuple[Path, int]] = {}
+    channels = source.data.get("channels")
+    email = channels.get("email") if isinstance(channels, dict) else None
+    if not isinstance(email, dict):
+        return origins
+    for file_field, field in TEMPLATE_FILE_FIELDS.items():
+        name = email.get(file_field)
+        loc: Path_ = ("channels", "email", file_field)
+        if name is None:
+            continue
+        where = f"{source.path}:{source.line(loc)}: channels.email.{file_field}"
+        if field in email:
+            problems.append(f"{where}: give either '{field}' or '{file_field}', not both")
+            continue
+        if not isinstance(name, str) or not name.strip():
+            continue  # the model reports the type
+        base = source.path.parent.resolve()
+        template = (base / name).resolve()
+        if Path(name).is_absolute() or not template.is_relative_to(base):
+            problems.append(f"{where}: {name!r} must be a path inside {base.name}/ (relative to this file)")
+            continue
+        try:
+            email[field] = template.read_text()
+        except OSError as error:
+            problems.append(f"{where}: cannot read {name!r}: {error.strerror or error}")
+            continue
+        origins[("channels", "email", field)] = (template, 1)
+    return origins
+
+
+def _inline(source: _Source, loc: Path_) -> tuple[Path, int]:
+    """Where the first line of an inline template is: the next line for a block scalar (| or >)."""
+    import yaml
+
+    node = source.nodes.get(loc)
+    if isinstance(node, yaml.ScalarNode):
+        first = node.start_mark.line + 1
+        return source.path, first + 1 if node.style in ("|", ">") else first
+    return source.path, source.line(loc)
+
+
+def load_vocabulary(directory: Path) -> VocabularyFile:
+    """``directory/_vocabulary.yaml`` if present, else nothing beyond the built-in vocabulary."""
+    path = directory / VOCABULARY_FILE
+    return validate_yaml_file(path, VocabularyFile) if path.exists() else VocabularyFile()
 
 
 def load_campaign_dir(directory: Path) -> Catalog:
-    """Every ``*.yaml`` / ``*.yml`` file in ``directory`` (``_policy.yaml`` is the delivery policy, other
-    files starting with ``_`` are ignored); all problems are reported together."""
+    """Every ``*.yaml`` / ``*.yml`` file in ``directory`` (``_policy.yaml`` is the delivery policy,
+    ``_vocabulary.yaml`` the shop's own events and traits, other files starting with ``_`` are
+    ignored); all problems are reported together."""
     from shared.policy import load_policy
 
     campaigns: list[Campaign] = []
     problems: list[str] = []
     seen: dict[str, Path] = {}
     policy = DEFAULT_POLICY
+    custom = VocabularyFile()
     try:
         policy = load_policy(directory)
     except CampaignFileError as error:
         problems.extend(error.problems)
+    try:
+        custom = load_vocabulary(directory)
+    except CampaignFileError as error:
+        problems.extend(error.problems)
+    vocabulary = custom.vocabulary()
     for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
         if path.name.startswith("_"):
             continue
         try:
-            campaign = load_campaign_file(path)
+            campaign = load_campaign_file(path, vocabulary)
         except CampaignFileError as error:
             problems.extend(error.problems)
             continue
@@ -297,4 +539,4 @@ def load_campaign_dir(directory: Path) -> Catalog:
         campaigns.append(campaign)
     if problems:
         raise CampaignFileError(problems)
-    return Catalog(campaigns, policy)
+    return Catalog(campaigns, policy, custom)

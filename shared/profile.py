@@ -9,14 +9,16 @@ batch, with the event ids recorded in the same write that updates the aggregates
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer, field_validator
 
 from shared.events import SegmentEvent
 
@@ -37,6 +39,12 @@ MAX_CART_ITEMS = 50
 MAX_CATEGORIES = 100
 OTHER_BEHAVIOUR = "(other)"
 CENT = Decimal("0.01")
+# Activity windows for the audience language (see :class:`Activity`).
+ORDER_DAYS_KEPT = 400
+MAX_ORDER_DAYS = 120
+CATEGORY_DAYS_KEPT = DAY_BUCKETS_KEPT
+MAX_CATEGORY_EVENTS = 10
+MAX_CATEGORIES_PER_EVENT = 20
 
 
 class CartItem(BaseModel):
@@ -64,8 +72,35 @@ class Cart(BaseModel):
         return sum(((i.price or Decimal(0)) * i.quantity for i in self.items), Decimal(0))
 
 
+class Activity(BaseModel):
+    """What the audience language reads beyond the day buckets: recency, money and category windows.
+
+    * ``last``: Unix seconds of the latest event of each name (``last("Product Viewed") within 3d``).
+    * ``orders``: per UTC day, ``[orders, revenue]`` for 400 days (``sum(revenue, 90d)``,
+      ``count("Order Completed", 180d)``); at most 120 order days, the oldest dropped first.
+    * ``categories``: per event name, per ``category`` property, per UTC day, for 35 days
+      (``count("Product Viewed", 7d, category == shoes)``); at most 10 events x 20 categories.
+
+    Every map is bounded so a profile stays around one write unit. Stored as one compressed binary
+    attribute (see :meth:`Profile._pack_activity`), so it costs a few dozen bytes, not a few hundred.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    last: dict[str, int] = Field(default_factory=dict)
+    orders: dict[str, tuple[int, Decimal]] = Field(default_factory=dict)
+    categories: dict[str, dict[str, dict[str, int]]] = Field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not (self.last or self.orders or self.categories)
+
+
 class Profile(BaseModel):
-    """One shopper. ``version`` guards the read-modify-write against concurrent writers."""
+    """One shopper. ``version`` guards the read-modify-write against concurrent writers.
+
+    ``activity`` dumps as zlib-compressed JSON bytes in Python mode (what the DynamoDB adapter
+    stores, as a binary attribute) and as a plain object in JSON mode (snapshots, the CLI).
+    """
 
     user_id: str
     traits: dict[str, Any] = Field(default_factory=dict)
@@ -78,9 +113,26 @@ class Profile(BaseModel):
     category_views: dict[str, int] = Field(default_factory=dict)
     category_purchases: dict[str, int] = Field(default_factory=dict)
     cart: Cart | None = None
+    activity: Activity = Field(default_factory=Activity)
     scores: dict[str, Any] = Field(default_factory=dict)
     seen_events: bytes = b""
     version: int = 0
+
+    @field_validator("activity", mode="before")
+    @classmethod
+    def _unpack_activity(cls, value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return json.loads(zlib.decompress(bytes(value))) if value else {}
+        return value
+
+    @field_serializer("activity")
+    def _pack_activity(self, activity: Activity, info: SerializationInfo) -> Any:
+        if info.mode_is_json():
+            return activity.model_dump(mode="json")
+        if activity.is_empty():
+            return b""
+        packed = json.dumps(activity.model_dump(mode="json"), separators=(",", ":")).encode()
+        return zlib.compress(packed, level=6)
 
     def has_seen(self, message_id: str) -> bool:
         return _seen(self.seen_events, fingerprint(message_id))
@@ -92,6 +144,44 @@ class Profile(BaseModel):
         return sum(
             n for day, n in self.counts.get(behaviour, {}).items() if len(day) == 10 and first <= day <= last
         )
+
+    def count_in_category(
+        self, behaviour: str, categories: Iterable[str], days: int, now: datetime, *, exclude: bool = False
+    ) -> int:
+        """``behaviour`` events whose ``category`` is (``exclude``: is not) one of ``categories``
+        (case-insensitive), in the ``days`` calendar days (UTC) up to ``now``; 35 days at most."""
+        first, last = _window(days, now)
+        wanted = {c.casefold() for c in categories}
+        return sum(
+            n
+            for category, buckets in self.activity.categories.get(behaviour, {}).items()
+            if (category.casefold() in wanted) != exclude
+            for day, n in buckets.items()
+            if first <= day <= last
+        )
+
+    def orders_in(self, days: int, now: datetime) -> tuple[int, Decimal]:
+        """Orders and revenue in the ``days`` calendar days (UTC) up to ``now`` (up to 400 days back)."""
+        first, last = _window(days, now)
+        orders, revenue = 0, Decimal(0)
+        for day, (n, amount) in self.activity.orders.items():
+            if first <= day <= last:
+                orders += n
+                revenue += amount
+        return orders, revenue
+
+    def last_at(self, behaviour: str) -> datetime | None:
+        """When the shopper last did ``behaviour`` (profiles written before this was kept: orders only)."""
+        seconds = self.activity.last.get(behaviour)
+        if seconds is not None:
+            return datetime.fromtimestamp(seconds, UTC)
+        if behaviour == "Order Completed":
+            return self.last_order_at
+        return None
+
+
+def _window(days: int, now: datetime) -> tuple[str, str]:
+    return (now - timedelta(days=days - 1)).date().isoformat(), now.date().isoformat()
 
 
 def fingerprint(message_id: str) -> bytes:
@@ -255,6 +345,47 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
                 )
         if profile.cart is not None and profile.cart.updated_at <= at:
             profile.cart = None
+    _note_activity(profile.activity, name, props, at)
+
+
+def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: datetime) -> None:
+    """Fold one track event into the windows the audience language reads (all maps bounded)."""
+    seconds = int(at.timestamp())
+    if name in activity.last or len(activity.last) < MAX_BEHAVIOURS:
+        activity.last[name] = max(activity.last.get(name, seconds), seconds)
+    day = at.date().isoformat()
+    categories = {props["category"][:128]} if isinstance(props.get("category"), str) else set()
+    products = props.get("products")
+    for product in products if isinstance(products, list) else []:
+        if isinstance(product, dict) and isinstance(product.get("category"), str):
+            categories.add(product["category"][:128])
+    if categories and (name in activity.categories or len(activity.categories) < MAX_CATEGORY_EVENTS):
+        per_event = activity.categories.setdefault(name, {})
+        for category in sorted(categories):
+            if category in per_event or len(per_event) < MAX_CATEGORIES_PER_EVENT:
+                _bump(per_event.setdefault(category, {}), day, 1, limit=10_000)
+    if name == "Order Completed":
+        amount = _money(props.get("revenue")) or _money(props.get("total")) or Decimal(0)
+        orders, revenue = activity.orders.get(day, (0, Decimal(0)))
+        activity.orders[day] = (orders + 1, (revenue + amount).quantize(CENT))
+
+
+def _prune_activity(activity: Activity, newest: datetime) -> None:
+    """Drop category days older than 35 days and order days older than 400 (or beyond 120 of them)."""
+    category_horizon = (newest - timedelta(days=CATEGORY_DAYS_KEPT)).date().isoformat()
+    for name in list(activity.categories):
+        per_event = activity.categories[name]
+        for category in list(per_event):
+            kept = {d: n for d, n in per_event[category].items() if d > category_horizon}
+            if kept:
+                per_event[category] = kept
+            else:
+                del per_event[category]
+        if not per_event:
+            del activity.categories[name]
+    order_horizon = (newest - timedelta(days=ORDER_DAYS_KEPT)).date().isoformat()
+    kept_days = sorted(d for d in activity.orders if d > order_horizon)[-MAX_ORDER_DAYS:]
+    activity.orders = {d: activity.orders[d] for d in kept_days}
 
 
 def _prune(profile: Profile, newest: datetime) -> None:
@@ -290,6 +421,7 @@ def fold_events(profile: Profile, events: Iterable[SegmentEvent]) -> FoldResult:
     if applied:
         folded.seen_events = seen[-RECENT_EVENTS * FINGERPRINT_LENGTH :]
         _prune(folded, folded.last_seen or datetime.now(UTC))
+        _prune_activity(folded.activity, folded.last_seen or datetime.now(UTC))
     return FoldResult(folded, applied, duplicates)
 
 

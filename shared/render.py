@@ -69,6 +69,11 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
     return SandboxedEnvironment(autoescape=autoescape, undefined=RecordingUndefined)
 
 
+def sandbox(autoescape: bool = True) -> SandboxedEnvironment:
+    """The environment templates run in (the validator compiles and inspects them with it)."""
+    return _environment(autoescape)
+
+
 @lru_cache(maxsize=1024)
 def _compile(source: str, autoescape: bool) -> Any:
     return _environment(autoescape).from_string(source)
@@ -110,7 +115,7 @@ def render_message(
             send_key,
             channel,
             title=_HEADER_UNSAFE.sub(" ", text(content.subject)).strip(),
-            body_html=_render(content.html, context, True, missing),
+            body_html=_render(content.html or "", context, True, missing),
             body_text=text(content.text),
             missing=missing,
         )

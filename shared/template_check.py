@@ -1,0 +1,141 @@
+"""Campaign templates checked before deploy: syntax, and variables that no shopper can have.
+
+A template renders with ``user`` (traits, aggregates and scores), ``cart`` (the open cart),
+``campaign`` (id, name) and, for real-time campaigns only, ``event`` (the triggering event's
+properties). A missing value renders empty at send time, which is right for a shopper who has no
+first name, but a name that *no* shopper can have (``user.frist_name``, ``event.order_id`` in a
+weekly campaign) is a mistake, so ``nudge validate`` and ``cdk synth`` report it with its line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+
+from shared.audience import Vocabulary
+from shared.campaigns import Campaign, EmailContent, InAppContent, PushContent
+from shared.profile import Cart
+from shared.render import sandbox
+
+# Segment's reserved identify traits (as the profile names them) and what ingest derives.
+SEGMENT_TRAITS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "name",
+        "email",
+        "phone",
+        "birthday",
+        "birth_year",
+        "age",
+        "gender",
+        "title",
+        "username",
+        "website",
+        "avatar",
+        "description",
+        "company",
+        "created_at",
+        "id",
+        "city",
+        "country",
+        "language",
+        "timezone",
+        "push_endpoint",
+    }
+)
+TEMPLATE_FIELDS: dict[type, tuple[str, ...]] = {
+    EmailContent: ("subject", "html", "text"),
+    PushContent: ("title", "body", "deep_link"),
+    InAppContent: ("title", "body", "cta_label", "cta_url"),
+}
+CAMPAIGN_FIELDS = frozenset({"id", "name"})
+ROOTS = ("user", "cart", "campaign", "event")
+Locate = Callable[[tuple[str | int, ...]], tuple[Path, int]]
+
+
+def user_fields(vocabulary: Vocabulary) -> frozenset[str]:
+    """Every ``user.<name>`` a profile can fill: traits, aggregates and scores."""
+    return SEGMENT_TRAITS | {a.replace(".", "_") for a in vocabulary.attributes} | {"user_id"}
+
+
+def check_campaign_templates(campaign: Campaign, vocabulary: Vocabulary, locate: Locate) -> list[str]:
+    """Every template problem of ``campaign`` as ``file:line: field: message``."""
+    problems: list[str] = []
+    known = {
+        "user": user_fields(vocabulary),
+        "cart": frozenset(Cart.model_fields),
+        "campaign": CAMPAIGN_FIELDS,
+    }
+    for channel in campaign.channel_order():
+        content = campaign.channels.content(channel)
+        for field in TEMPLATE_FIELDS.get(type(content), ()):
+            source = getattr(content, field, None)
+            if not source:
+                continue
+            loc = ("channels", channel, field)
+            path, first_line = locate(loc)
+            label = ".".join(loc)
+            for line, message in template_problems(source, known, has_event=campaign.trigger is not None):
+                problems.append(f"{path}:{first_line + line - 1}: {label}: {message}")
+    return problems
+
+
+def template_problems(
+    source: str, known: dict[str, frozenset[str]], *, has_event: bool
+) -> list[tuple[int, str]]:
+    """(line within the template, message) for a syntax error or a variable no shopper can have."""
+    environment = sandbox(True)
+    try:
+        environment.from_string(source)  # also resolves filters and tests, e.g. "No filter named 'x'"
+        tree = environment.parse(source)
+    except TemplateSyntaxError as error:
+        return [(error.lineno or 1, f"template error: {error.message}")]
+    problems: list[tuple[int, str]] = []
+    undeclared = meta.find_undeclared_variables(tree) - set(environment.globals)
+    for name in sorted(undeclared - set(ROOTS)):
+        line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 1)
+        problems.append((line, f"unknown variable {name!r}{_suggest(name, ROOTS)}; templates see {', '.join(ROOTS)}"))
+    for node, root, attribute in _root_attributes(tree, undeclared):
+        if root == "event":
+            if not has_event:
+                problems.append(
+                    (node.lineno, f"event.{attribute}: 'event' is only set for real-time (L4) campaigns")
+                )
+            continue
+        if attribute not in known[root]:
+            problems.append(
+                (
+                    node.lineno,
+                    f"{root}.{attribute}: no shopper can have this{_suggest(attribute, known[root], root)}",
+                )
+            )
+    if "event" in undeclared and not has_event and not any(r == "event" for _, r, _ in _root_attributes(tree, undeclared)):
+        line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == "event"), 1)
+        problems.append((line, "'event' is only set for real-time (L4) campaigns"))
+    return sorted(problems)
+
+
+def _root_attributes(tree: nodes.Template, roots: Iterable[str]) -> list[tuple[nodes.Node, str, str]]:
+    """``user.x`` / ``user['x']`` uses of the template's root variables (not of loop variables)."""
+    wanted = set(roots) & set(ROOTS)
+    found: list[tuple[nodes.Node, str, str]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if not (isinstance(target, nodes.Name) and target.name in wanted):
+            continue
+        if isinstance(node, nodes.Getattr):
+            found.append((node, target.name, node.attr))
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            found.append((node, target.name, node.arg.value))
+    return found
+
+
+def _suggest(name: str, known: Iterable[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+    if not close:
+        return ""
+    return f" (did you mean {prefix + '.' if prefix else ''}{close[0]}?)"
