@@ -39,8 +39,9 @@ synth: $(STAMP)  ## synthesize the CloudFormation template into cdk.out/ (offlin
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 	@echo "template: cdk.out/Nudge.template.json"
 
-schema: $(STAMP)  ## regenerate docs/event.schema.json from the event models
+schema: $(STAMP)  ## regenerate docs/event.schema.json and docs/campaign.schema.json from the models
 	$(BIN)/nudge schema --out docs/event.schema.json
+	$(BIN)/nudge schema --campaign --out docs/campaign.schema.json
 
 clean:  ## remove build output (keeps .venv)
 	rm -rf cdk.out build demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -258,6 +258,8 @@ class NudgeStack(Stack):
                     "dynamodb:DeleteItem",
                     "dynamodb:BatchWriteItem",
                 )
+            elif access == "describe":
+                table.grant(function, "dynamodb:DescribeTable")
             else:
                 table.grant(
                     function,

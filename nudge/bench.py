@@ -325,7 +325,7 @@ def measure_imports(catalog: Catalog, workdir: Path) -> dict[str, dict[str, floa
 
 
 def measure_audience(catalog: Catalog) -> dict[str, Any]:
-    from shared.profile import Cart, CartItem, Profile, audience_view
+    from shared.profile import Cart, CartItem, Profile
 
     now = START + timedelta(days=7)
     countries = ["ID", "MY", "SG", "PH", "IN", "US", "GB", "AU"]
@@ -349,7 +349,7 @@ def measure_audience(catalog: Catalog) -> dict[str, Any]:
     ]
     audiences = [c.parsed_audience for c in catalog if c.audience]
     started = time.process_time()
-    matched = sum(1 for p in profiles for a in audiences if a.includes(audience_view(p, now)))
+    matched = sum(1 for p in profiles for a in audiences if a.includes(p, now))
     elapsed = time.process_time() - started
     evaluations = len(profiles) * len(audiences)
     return {

@@ -234,14 +234,23 @@ def validate(
 @app.command()
 def schema(
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    campaign: Annotated[
+        bool, typer.Option("--campaign", help="The campaign file schema (for editors) instead.")
+    ] = False,
 ) -> None:
-    """Print (or write) the JSON Schema of the event contract for app teams.
+    """Print (or write) the JSON Schema of the event contract for app teams, or of campaign files.
 
-    Example: nudge schema --out docs/event.schema.json
+    Example: nudge schema --campaign --out docs/campaign.schema.json
     """
     from shared.events import event_json_schema
 
-    text = json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n"
+    if campaign:
+        from shared.campaigns import campaign_json_schema
+
+        document = campaign_json_schema()
+    else:
+        document = event_json_schema()
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     if out:
         out.write_text(text)
         console.print(f"wrote {out}")

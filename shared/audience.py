@@ -503,7 +503,7 @@ _TOKEN = re.compile(
     (?P<space>\s+)
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<duration>\d{1,5}[mhdw](?![A-Za-z0-9_]))
-  | (?P<number>-?\d+(?:\.\d+)?(?![A-Za-z_]))
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![A-Za-z_]))
   | (?P<op>==|!=|>=|<=|>|<|=)
   | (?P<punct>[()\[\],])
   | (?P<word>[A-Za-z_][A-Za-z0-9_.\-]*)
@@ -733,7 +733,8 @@ class _Parser:
             return _unquote(token.text)
         if token.kind == "number":
             self.advance()
-            return float(token.text) if "." in token.text else int(token.text)
+            is_float = any(c in token.text for c in ".eE")
+            return float(token.text) if is_float else int(token.text)
         if token.kind == "word" and token.text in ("true", "false"):
             self.advance()
             return token.text == "true"

@@ -3,12 +3,22 @@
 The planner only enqueues one small message per segment; audience workers scan their segment
 page by page, evaluate the audience and enqueue delivery jobs. No invocation scans the whole
 table, and a worker running out of time hands its position on in a continuation message.
+
+Every job of an occurrence carries the send key ``campaign#occurrence#user``: a schedule that
+fires twice, a planner retried by Lambda, or a segment redelivered by SQS produce the same keys,
+and delivery claims each key once. Rules are evaluated as of the occurrence time, so a segment
+worked late (a retry, a continuation) selects the shopper by the same windows.
+
+Sizing (docs/batch-scale.md): the planner reads the table's approximate item count (DescribeTable)
+and makes one segment per ``profiles_per_segment`` profiles — 200 segments for 10M profiles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,9 +29,12 @@ from shared.clock import Clock
 from shared.errors import PermanentDeliveryError
 from shared.jobs import DeliveryJob
 from shared.ports import ProfileStore, WorkQueue
-from shared.profile import audience_view
 
 SCAN_PAGE_SIZE = 500
+# DynamoDB parallel scans allow up to 1,000,000 segments; past a few thousand the SQS messages and
+# Lambda invocations cost more than they save.
+MAX_SEGMENTS = 4_000
+PROFILES_PER_SEGMENT = 50_000
 # Leave this much of the invocation for the last page and the hand-off.
 MIN_REMAINING_MS = 60_000
 
@@ -45,11 +58,32 @@ def _occurrence_time(occurrence: str) -> datetime:
     return datetime.fromisoformat(occurrence.replace("Z", "+00:00"))
 
 
+@dataclass(frozen=True)
+class SegmentSizing:
+    """How many scan segments an occurrence gets for a table of a given size."""
+
+    profiles_per_segment: int = PROFILES_PER_SEGMENT
+    max_segments: int = MAX_SEGMENTS
+
+    def segments_for(self, profiles: int) -> int:
+        return max(1, min(self.max_segments, math.ceil(max(profiles, 0) / self.profiles_per_segment)))
+
+
 @dataclass
 class Planner:
+    """Turns one occurrence into one audience task per scan segment (a fixed count, or sized from
+    ``profile_count``, the table's approximate item count)."""
+
     catalog: Catalog
     audience_queue: WorkQueue
-    segments: int
+    segments: int | None = None
+    profile_count: Callable[[], int] | None = None
+    sizing: SegmentSizing = field(default_factory=SegmentSizing)
+
+    def segment_count(self) -> int:
+        if self.segments:
+            return self.segments
+        return self.sizing.segments_for(self.profile_count()) if self.profile_count else 1
 
     def plan(self, campaign_id: str, occurrence: str) -> int:
         campaign = self.catalog.get(campaign_id)
@@ -57,11 +91,10 @@ class Planner:
             raise PermanentDeliveryError(f"unknown batch campaign {campaign_id!r}")
         if not campaign.is_active(_occurrence_time(occurrence)):
             return 0
+        total = self.segment_count()
         tasks = [
-            SegmentTask(
-                campaign_id=campaign_id, occurrence=occurrence, segment=i, total_segments=self.segments
-            )
-            for i in range(self.segments)
+            SegmentTask(campaign_id=campaign_id, occurrence=occurrence, segment=i, total_segments=total)
+            for i in range(total)
         ]
         self.audience_queue.send_many([t.model_dump_json() for t in tasks])
         return len(tasks)
@@ -69,18 +102,22 @@ class Planner:
 
 @dataclass
 class AudienceWorker:
+    """Works one segment: scan a page, evaluate, enqueue the page's jobs (in ``enqueue_threads``
+    parallel SendMessageBatch streams: at ~20 ms a call, one stream caps a worker at ~500 jobs/s)."""
+
     catalog: Catalog
     profiles: ProfileStore
     delivery_queue: WorkQueue
     audience_queue: WorkQueue
     clock: Clock
+    enqueue_threads: int = 1
 
     def work(self, task: SegmentTask, remaining_ms: Callable[[], int]) -> SegmentResult:
         campaign = self.catalog.get(task.campaign_id)
         if campaign is None:
             raise PermanentDeliveryError(f"unknown batch campaign {task.campaign_id!r}")
         audience = campaign.parsed_audience
-        now = self.clock.now()
+        now = _occurrence_time(task.occurrence)
         start_key: Mapping[str, Any] | None = task.start_key
         scanned = enqueued = 0
         while True:
@@ -91,9 +128,9 @@ class AudienceWorker:
             jobs = [
                 DeliveryJob.for_occurrence(campaign.id, task.occurrence, p.user_id).model_dump_json()
                 for p in page
-                if audience.includes(audience_view(p, now))
+                if audience.includes(p, now)
             ]
-            self.delivery_queue.send_many(jobs)
+            self._enqueue(jobs)
             enqueued += len(jobs)
             if start_key is None:
                 return SegmentResult(scanned, enqueued, continued=False)
@@ -101,3 +138,13 @@ class AudienceWorker:
                 follow_up = task.model_copy(update={"start_key": dict(start_key)})
                 self.audience_queue.send_many([follow_up.model_dump_json()])
                 return SegmentResult(scanned, enqueued, continued=True)
+
+    def _enqueue(self, jobs: Sequence[str]) -> None:
+        if self.enqueue_threads <= 1 or len(jobs) <= 10:
+            self.delivery_queue.send_many(jobs)
+            return
+        share = math.ceil(len(jobs) / 10 / self.enqueue_threads) * 10
+        slices = [jobs[i : i + share] for i in range(0, len(jobs), share)]
+        with ThreadPoolExecutor(max_workers=len(slices)) as pool:
+            for done in [pool.submit(self.delivery_queue.send_many, s) for s in slices]:
+                done.result()  # re-raises a failed send: SQS redelivers the segment, keys dedupe

@@ -189,10 +189,17 @@ class Conversion(_Strict):
 
 
 class Campaign(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
-    name: str = Field(min_length=1)
+    """One campaign file in ``campaigns/``: who, what, on which channels, and when."""
+
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{1,62}$",
+        description="Stable id (lowercase, digits, dashes): names the schedule, rule and send keys.",
+    )
+    name: str = Field(min_length=1, description="What marketers call it.")
     description: str | None = None
-    level: Level
+    level: Level = Field(
+        description="L1 demographic, L2 behavioural, L3 predicted (scheduled); L4 real-time (trigger)."
+    )
     channels: Channels = Field(description="Content per channel.")
     channel_preference: list[ChannelName] = Field(
         default_factory=list,
@@ -202,18 +209,22 @@ class Campaign(_Strict):
     audience: list[AudienceText] = Field(
         default_factory=list, description="Rules that must all hold; none means every shopper."
     )
-    schedule: Schedule | None = None
-    trigger: Trigger | None = None
-    priority: int = Field(default=50, ge=0, le=100)
-    holdout_percent: float = Field(default=0, ge=0, le=50)
+    schedule: Schedule | None = Field(default=None, description="When an L1-L3 campaign runs.")
+    trigger: Trigger | None = Field(default=None, description="What starts an L4 campaign.")
+    priority: int = Field(
+        default=50, ge=0, le=100, description="Higher wins when the frequency caps allow only some messages."
+    )
+    holdout_percent: float = Field(
+        default=0, ge=0, le=50, description="Share of the audience kept as a control group (never messaged)."
+    )
     caps: Limits | None = Field(
         default=None,
         description="This campaign's own cap (per_day, per_week), replacing the policy's per-campaign one.",
     )
     conversion: Conversion = Field(default_factory=Conversion)
-    start: datetime | None = None
-    end: datetime | None = None
-    enabled: bool = True
+    start: datetime | None = Field(default=None, description="Not before this instant (ISO-8601 with zone).")
+    end: datetime | None = Field(default=None, description="Not from this instant on.")
+    enabled: bool = Field(default=True, description="A disabled campaign is deployed but never runs.")
 
     @model_validator(mode="before")
     @classmethod
@@ -254,6 +265,17 @@ class Campaign(_Strict):
         if self.start and at < self.start:
             return False
         return not (self.end and at >= self.end)
+
+
+def campaign_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a campaign file, for editors (published as docs/campaign.schema.json)."""
+    schema = Campaign.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/nudge/nudge/docs/campaign.schema.json",
+        "title": "Nudge campaign",
+        **schema,
+    }
 
 
 class CampaignFileError(ValueError):

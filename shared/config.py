@@ -31,7 +31,11 @@ class Settings(BaseModel):
     dead_letter_queue_url: str | None = None
     sender_email: str | None = None
     ses_configuration_set: str | None = None
-    audience_segments: int = Field(default=8, ge=1, le=1_000_000)
+    audience_segments: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="A fixed segment count; unset: sized from the table."
+    )
+    audience_profiles_per_segment: int = Field(default=50_000, ge=100)
+    audience_enqueue_threads: int = Field(default=8, ge=1, le=32)
     catalog_dir: Path = BUNDLE_ROOT / "campaigns"
 
     @classmethod
@@ -54,8 +58,9 @@ class Settings(BaseModel):
             "sender_email": env.get("SENDER_EMAIL"),
             "ses_configuration_set": env.get("SES_CONFIGURATION_SET") or None,
         }
-        if env.get("AUDIENCE_SEGMENTS"):
-            values["audience_segments"] = env["AUDIENCE_SEGMENTS"]
+        for name in ("audience_segments", "audience_profiles_per_segment", "audience_enqueue_threads"):
+            if env.get(name.upper()):
+                values[name] = env[name.upper()]
         if env.get("CAMPAIGN_CATALOG_DIR"):
             values["catalog_dir"] = env["CAMPAIGN_CATALOG_DIR"]
         return cls.model_validate(values)

@@ -20,7 +20,7 @@ APP_EVENT_SOURCE = "nudge.app"
 # ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
 MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}
 
-Access = Literal["read", "write", "read_write", "delete"]
+Access = Literal["read", "write", "read_write", "delete", "describe"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,7 @@ FUNCTIONS = (
         "functions.planner.handler.handler",
         "Splits a scheduled campaign occurrence into parallel-scan segments.",
         memory_mb=256,
+        tables={PROFILES.key: "describe"},
         sends_to=(AUDIENCE_QUEUE.key,),
         on_failure=PLANNER_DLQ_KEY,
     ),

@@ -19,7 +19,6 @@ from shared.events import parse_detail
 from shared.jobs import DeliveryJob, TriggerContext
 from shared.patterns import matches
 from shared.ports import ProfileStore, WorkQueue
-from shared.profile import audience_view
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class TriggerEvaluator:
             return TriggerOutcome("inactive")
         if campaign.parsed_audience.rules:
             profile = self.profiles.get(event.profile_id)
-            if profile is None or not campaign.parsed_audience.includes(audience_view(profile, now)):
+            if profile is None or not campaign.parsed_audience.includes(profile, now):
                 return TriggerOutcome("not_in_audience")
         job = DeliveryJob.for_trigger(
             campaign.id,

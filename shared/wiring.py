@@ -54,6 +54,13 @@ def profile_store() -> DynamoProfileStore:
     return DynamoProfileStore(client("dynamodb"), str(settings().profiles_table))
 
 
+def profile_count() -> int:
+    """The profile table's approximate item count (DynamoDB refreshes it about every six hours)."""
+    settings().require("profiles_table")
+    response = client("dynamodb").describe_table(TableName=str(settings().profiles_table))
+    return int(response["Table"].get("ItemCount", 0))
+
+
 def send_log() -> DynamoSendLog:
     from shared.adapters.dynamo import DynamoSendLog
 

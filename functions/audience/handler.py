@@ -33,6 +33,7 @@ def default_ports() -> AudiencePorts:
         wiring.queue("delivery_queue_url"),
         wiring.queue("audience_queue_url"),
         SystemClock(),
+        enqueue_threads=wiring.settings().audience_enqueue_threads,
     )
     return AudiencePorts(worker, wiring.dead_letters())
 

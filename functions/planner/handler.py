@@ -8,14 +8,21 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from shared import wiring
-from shared.batch_campaigns import Planner
+from shared.batch_campaigns import Planner, SegmentSizing
 
 logger = Logger(service="nudge-planner")
 
 
 @cache
 def default_ports() -> Planner:
-    return Planner(wiring.catalog(), wiring.queue("audience_queue_url"), wiring.settings().audience_segments)
+    config = wiring.settings()
+    return Planner(
+        wiring.catalog(),
+        wiring.queue("audience_queue_url"),
+        segments=config.audience_segments,
+        profile_count=wiring.profile_count,
+        sizing=SegmentSizing(profiles_per_segment=config.audience_profiles_per_segment),
+    )
 
 
 @logger.inject_lambda_context(log_event=False)
