@@ -381,7 +381,9 @@ class Comparison(Expression):
         if isinstance(operand, Count):
             vocabulary.check_event(operand.event)
             days = _window_days(operand.window, str(operand))
-            limit = ORDER_WINDOW_LIMIT if operand.event == ORDER_EVENT and not operand.where else DAY_WINDOW_LIMIT
+            limit = (
+                ORDER_WINDOW_LIMIT if operand.event == ORDER_EVENT and not operand.where else DAY_WINDOW_LIMIT
+            )
             if days > limit:
                 raise AudienceRuleError(
                     f"{operand}: windows reach back at most {limit} days for this count "
@@ -709,7 +711,7 @@ class _Parser:
         token = self.token
         match = _DURATION.match(token.text) if token.kind == "duration" else None
         if match is None:
-            return self.fail("expected a duration such as 30m, 12h, 7d or 2w")  # type: ignore[no-any-return]
+            return self.fail("expected a duration such as 30m, 12h, 7d or 2w")
         self.advance()
         return Duration(int(match[1]), match[2])
 

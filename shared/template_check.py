@@ -98,7 +98,9 @@ def template_problems(
     undeclared = meta.find_undeclared_variables(tree) - set(environment.globals)
     for name in sorted(undeclared - set(ROOTS)):
         line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 1)
-        problems.append((line, f"unknown variable {name!r}{_suggest(name, ROOTS)}; templates see {', '.join(ROOTS)}"))
+        problems.append(
+            (line, f"unknown variable {name!r}{_suggest(name, ROOTS)}; templates see {', '.join(ROOTS)}")
+        )
     for node, root, attribute in _root_attributes(tree, undeclared):
         if root == "event":
             if not has_event:
@@ -113,7 +115,11 @@ def template_problems(
                     f"{root}.{attribute}: no shopper can have this{_suggest(attribute, known[root], root)}",
                 )
             )
-    if "event" in undeclared and not has_event and not any(r == "event" for _, r, _ in _root_attributes(tree, undeclared)):
+    if (
+        "event" in undeclared
+        and not has_event
+        and not any(r == "event" for _, r, _ in _root_attributes(tree, undeclared))
+    ):
         line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == "event"), 1)
         problems.append((line, "'event' is only set for real-time (L4) campaigns"))
     return sorted(problems)
@@ -124,12 +130,16 @@ def _root_attributes(tree: nodes.Template, roots: Iterable[str]) -> list[tuple[n
     wanted = set(roots) & set(ROOTS)
     found: list[tuple[nodes.Node, str, str]] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        target = node.node
+        target = getattr(node, "node", None)
         if not (isinstance(target, nodes.Name) and target.name in wanted):
             continue
         if isinstance(node, nodes.Getattr):
             found.append((node, target.name, node.attr))
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
             found.append((node, target.name, node.arg.value))
     return found
 

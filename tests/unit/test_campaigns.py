@@ -60,7 +60,10 @@ def test_channel_order_is_the_file_order(tmp_path: Path) -> None:
             ("  - country in [DE, AT]", "  - contry in [DE, AT]"),
             ":8: audience.0: 'contry in [DE, AT]': unknown attribute 'contry' (did you mean 'country'?)",
         ),
-        (("cron(0 9 ? * MON *)", "cron(0 25 ? * MON *)"), ":5: schedule.expression: cron(0 25 ? * MON *): hour 25"),
+        (
+            ("cron(0 9 ? * MON *)", "cron(0 25 ? * MON *)"),
+            ":5: schedule.expression: cron(0 25 ? * MON *): hour 25",
+        ),
         (("Europe/Berlin", "Europe/Atlantis"), ":6: schedule.timezone: "),
         (("  - country in [DE, AT]", "  - count(Product Viewed, 7d) >= three"), ":8: audience.0: "),
         (
@@ -69,11 +72,20 @@ def test_channel_order_is_the_file_order(tmp_path: Path) -> None:
         ),
         (("  email:", "  fax:"), ":10: channels.fax: Extra inputs are not permitted"),
         (("    subject: Spring sale\n", ""), ":10: channels.email.subject: Field required"),
-        (("    subject: Spring sale", "    subject: Sale {{ user.frist_name }}"), ":11: channels.email.subject: "
-         "user.frist_name: no shopper can have this (did you mean user.first_name?)"),
-        (("<p>Hello", "<p>{{ event.order_id }}"), ":12: channels.email.html: event.order_id: 'event' is only set"),
+        (
+            ("    subject: Spring sale", "    subject: Sale {{ user.frist_name }}"),
+            ":11: channels.email.subject: "
+            "user.frist_name: no shopper can have this (did you mean user.first_name?)",
+        ),
+        (
+            ("<p>Hello", "<p>{{ event.order_id }}"),
+            ":12: channels.email.html: event.order_id: 'event' is only set",
+        ),
         (("<p>Hello", "<p>{% if %}"), ":12: channels.email.html: template error: "),
-        (("<p>Hello", "<p>{{ usr.first_name }}"), ":12: channels.email.html: unknown variable 'usr' (did you mean user?)"),
+        (
+            ("<p>Hello", "<p>{{ usr.first_name }}"),
+            ":12: channels.email.html: unknown variable 'usr' (did you mean user?)",
+        ),
     ],
 )
 def test_invalid_files_report_file_line_and_field(
@@ -143,9 +155,18 @@ def test_template_files_are_inlined_and_their_errors_point_into_the_file(tmp_pat
 @pytest.mark.parametrize(
     ("email", "expected"),
     [
-        ("    html_file: templates/missing.html\n", ":12: channels.email.html_file: cannot read 'templates/missing.html'"),
-        ("    html_file: ../outside.html\n", ":12: channels.email.html_file: '../outside.html' must be a path inside"),
-        ("    html: <p>x</p>\n    html_file: a.html\n", ":13: channels.email.html_file: give either 'html' or 'html_file'"),
+        (
+            "    html_file: templates/missing.html\n",
+            ":12: channels.email.html_file: cannot read 'templates/missing.html'",
+        ),
+        (
+            "    html_file: ../outside.html\n",
+            ":12: channels.email.html_file: '../outside.html' must be a path inside",
+        ),
+        (
+            "    html: <p>x</p>\n    html_file: a.html\n",
+            ":13: channels.email.html_file: give either 'html' or 'html_file'",
+        ),
         ("", ":10: channels.email: give the body as 'html' or 'html_file'"),
     ],
 )
@@ -163,8 +184,9 @@ def test_block_scalar_templates_report_the_line_inside_the_block(tmp_path: Path)
     )
     with pytest.raises(CampaignFileError) as error:
         load_campaign_file(write(tmp_path, text))
-    assert error.value.problems == [f"{tmp_path / 'c.yaml'}:14: channels.email.html: template error: "
-                                    "No filter named 'nosuchfilter'."]
+    assert error.value.problems == [
+        f"{tmp_path / 'c.yaml'}:14: channels.email.html: template error: No filter named 'nosuchfilter'."
+    ]
 
 
 def test_the_shops_vocabulary_file_adds_events_and_traits(tmp_path: Path) -> None:
@@ -175,8 +197,11 @@ def test_the_shops_vocabulary_file_adds_events_and_traits(tmp_path: Path) -> Non
     with pytest.raises(CampaignFileError) as error:
         load_campaign_dir(tmp_path)
     assert "unknown attribute 'loyalty_tier'" in str(error.value)
-    write(tmp_path, "events: [Size Guide Opened]\ntraits:\n  loyalty_tier: 'text: bronze, silver or gold'\n",
-          "_vocabulary.yaml")
+    write(
+        tmp_path,
+        "events: [Size Guide Opened]\ntraits:\n  loyalty_tier: 'text: bronze, silver or gold'\n",
+        "_vocabulary.yaml",
+    )
     catalog = load_campaign_dir(tmp_path)
     assert "Size Guide Opened" in catalog.vocabulary.events
     assert Catalog.from_json(catalog.to_json()).vocabulary == catalog.vocabulary
@@ -187,8 +212,11 @@ def test_the_shops_vocabulary_file_adds_events_and_traits(tmp_path: Path) -> Non
 
 def test_trigger_and_conversion_events_must_be_known(tmp_path: Path) -> None:
     text = VALID + "conversion:\n  event: Order Complete\n"
-    with pytest.raises(CampaignFileError, match=r":14: conversion.event: unknown event 'Order Complete' "
-                       r"\(did you mean 'Order Completed'\?\)"):
+    with pytest.raises(
+        CampaignFileError,
+        match=r":14: conversion.event: unknown event 'Order Complete' "
+        r"\(did you mean 'Order Completed'\?\)",
+    ):
         load_campaign_file(write(tmp_path, text))
 
 
