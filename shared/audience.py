@@ -115,6 +115,7 @@ Kind = Literal["number", "flag", "text", "any"]
 OPERATORS = ("==", "!=", ">=", "<=", ">", "<", "not in", "in", "between", "exists", "missing")
 RECENCY_OPERATORS = ("within", "older_than", "exists", "missing")
 FILTER_PROPERTIES = ("category",)
+CATEGORY_EVENTS = ("Product Viewed", "Product Added", "Order Completed")  # shared.profile.CATEGORY_EVENTS
 SUM_MEASURES = ("revenue",)
 DAY_WINDOW_LIMIT = 35  # the profile's day buckets (shared.profile.DAY_BUCKETS_KEPT)
 ORDER_WINDOW_LIMIT = 365  # the profile's order days (shared.profile.ORDER_DAYS_KEPT, with margin)
@@ -380,6 +381,10 @@ class Comparison(Expression):
         _check_kind(str(operand), "number", operator, self.value)
         if isinstance(operand, Count):
             vocabulary.check_event(operand.event)
+            if operand.where and operand.event not in CATEGORY_EVENTS:
+                raise AudienceRuleError(
+                    f"{operand}: category counts are kept for {', '.join(CATEGORY_EVENTS)}"
+                )
             days = _window_days(operand.window, str(operand))
             limit = (
                 ORDER_WINDOW_LIMIT if operand.event == ORDER_EVENT and not operand.where else DAY_WINDOW_LIMIT

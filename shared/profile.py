@@ -43,7 +43,9 @@ CENT = Decimal("0.01")
 ORDER_DAYS_KEPT = 400
 MAX_ORDER_DAYS = 120
 CATEGORY_DAYS_KEPT = DAY_BUCKETS_KEPT
-MAX_CATEGORY_EVENTS = 10
+# Category windows are kept for the browse, cart and purchase events only: every other event with
+# a category would add its own day map to every item for rules nobody writes.
+CATEGORY_EVENTS = ("Product Viewed", "Product Added", "Order Completed")
 MAX_CATEGORIES_PER_EVENT = 20
 
 
@@ -75,11 +77,12 @@ class Cart(BaseModel):
 class Activity(BaseModel):
     """What the audience language reads beyond the day buckets: recency, money and category windows.
 
-    * ``last``: Unix seconds of the latest event of each name (``last("Product Viewed") within 3d``).
+    * ``last``: Unix time in minutes of the latest event of each name (``last("Product Viewed") within 3d``).
     * ``orders``: per UTC day, ``[orders, revenue]`` for 400 days (``sum(revenue, 90d)``,
       ``count("Order Completed", 180d)``); at most 120 order days, the oldest dropped first.
-    * ``categories``: per event name, per ``category`` property, per UTC day, for 35 days
-      (``count("Product Viewed", 7d, category == shoes)``); at most 10 events x 20 categories.
+    * ``categories``: for ``CATEGORY_EVENTS``, per ``category`` (of the event, or of an order's
+      products), per UTC day, for 35 days (``count("Product Viewed", 7d, category == shoes)``);
+      at most 20 categories per event.
 
     Every map is bounded so a profile stays around one write unit. Stored as one compressed binary
     attribute (see :meth:`Profile._pack_activity`), so it costs a few dozen bytes, not a few hundred.
@@ -172,9 +175,9 @@ class Profile(BaseModel):
 
     def last_at(self, behaviour: str) -> datetime | None:
         """When the shopper last did ``behaviour`` (profiles written before this was kept: orders only)."""
-        seconds = self.activity.last.get(behaviour)
-        if seconds is not None:
-            return datetime.fromtimestamp(seconds, UTC)
+        minutes = self.activity.last.get(behaviour)
+        if minutes is not None:
+            return datetime.fromtimestamp(minutes * 60, UTC)
         if behaviour == "Order Completed":
             return self.last_order_at
         return None
@@ -350,16 +353,16 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
 
 def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: datetime) -> None:
     """Fold one track event into the windows the audience language reads (all maps bounded)."""
-    seconds = int(at.timestamp())
+    minutes = int(at.timestamp() // 60)
     if name in activity.last or len(activity.last) < MAX_BEHAVIOURS:
-        activity.last[name] = max(activity.last.get(name, seconds), seconds)
+        activity.last[name] = max(activity.last.get(name, minutes), minutes)
     day = at.date().isoformat()
     categories = {props["category"][:128]} if isinstance(props.get("category"), str) else set()
     products = props.get("products")
     for product in products if isinstance(products, list) else []:
         if isinstance(product, dict) and isinstance(product.get("category"), str):
             categories.add(product["category"][:128])
-    if categories and (name in activity.categories or len(activity.categories) < MAX_CATEGORY_EVENTS):
+    if categories and name in CATEGORY_EVENTS:
         per_event = activity.categories.setdefault(name, {})
         for category in sorted(categories):
             if category in per_event or len(per_event) < MAX_CATEGORIES_PER_EVENT:
