@@ -162,6 +162,7 @@ def test_every_rule_must_hold_and_the_first_failing_one_is_named() -> None:
         ('count("Product Viewed", 12h) > 1', "days or weeks"),
         ('count("Product Viewed", 7d, brand == x) > 1', "can filter on category, not 'brand'"),
         ("sum(orders, 30d) > 1", "sum() adds up revenue"),
+        ("count(Checkout Started, 7d, category == shoes) > 1", "category counts are kept for Product Viewed"),
         ('last("Order Completed") > 3', "is a moment"),
         ('count("Product Viewed", 7d) within 2d', "is a number"),
         ("age within 3d", "applies to last(EVENT)"),
@@ -321,6 +322,8 @@ def test_count_agrees_with_counting_the_events(
     total = len(in_window)
     of_category = sum(1 for r in in_window if r[2] == category)
     assert parse_rule(f'count("{name}", {days}d) == {total}').holds_for(facts)
+    if name == "Checkout Started":  # category windows are kept for views, adds and orders only
+        return
     assert parse_rule(f'count("{name}", {days}d, category == {category}) == {of_category}').holds_for(facts)
     assert parse_rule(f'count("{name}", {days}d, category != {category}) == {total - of_category}').holds_for(
         facts
