@@ -408,9 +408,10 @@ def _prune(profile: Profile, newest: datetime) -> None:
             del profile.counts[name]
 
 
-def fold_events(profile: Profile, events: Iterable[SegmentEvent]) -> FoldResult:
-    """Apply one batch's events (any order, possibly duplicated) to a copy of ``profile``."""
-    folded = profile.model_copy(deep=True)
+def fold_events(profile: Profile, events: Iterable[SegmentEvent], *, in_place: bool = False) -> FoldResult:
+    """Apply one batch's events (any order, possibly duplicated) to a copy of ``profile`` (or to
+    ``profile`` itself with ``in_place``, for a caller that owns it, e.g. the simulator)."""
+    folded = profile if in_place else profile.model_copy(deep=True)
     seen = folded.seen_events
     applied = duplicates = 0
     for event in sorted(events, key=lambda e: e.timestamp):

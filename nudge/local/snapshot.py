@@ -60,7 +60,8 @@ def fold_by_user(events: Iterable[SegmentEvent], profiles: dict[str, Profile] | 
     for event in events:
         by_user.setdefault(event.profile_id, []).append(event)
     for user_id, own in by_user.items():
-        profiles[user_id] = fold_events(profiles.get(user_id) or Profile(user_id=user_id), own).profile
+        current = profiles.get(user_id) or Profile(user_id=user_id)
+        profiles[user_id] = fold_events(current, own, in_place=True).profile
     return profiles
 
 
