@@ -258,6 +258,439 @@ def schema(
         sys.stdout.write(text)
 
 
+# -- campaigns as code: audience, preview, simulate, snapshot ---------------------------------------------
+ProfilesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--profiles",
+        help="A profile snapshot (JSONL, one profile per line, as 'nudge snapshot' writes) or one "
+        "profile as JSON. Default: the local store (the demo's synthetic shoppers).",
+    ),
+]
+UsersOption = Annotated[int, typer.Option(min=10, help="Shoppers in the local store.")]
+DaysOption = Annotated[int, typer.Option(min=1, max=120, help="Days of shopping in the local store.")]
+SeedOption = Annotated[int, typer.Option(help="The local store's seed (the demo's is 7).")]
+CampaignsOption = Annotated[Path, typer.Option(help="Directory of campaign YAML files.")]
+
+
+def _load_catalog(campaigns: Path) -> Any:
+    from shared.campaigns import CampaignFileError, load_campaign_dir
+
+    try:
+        return load_campaign_dir(campaigns)
+    except CampaignFileError as error:
+        for problem in error.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(1) from None
+
+
+def _find_campaign(catalog: Any, campaign_id: str) -> Any:
+    import difflib
+
+    campaign = catalog.get(campaign_id)
+    if campaign is None:
+        ids = [c.id for c in catalog]
+        close = difflib.get_close_matches(campaign_id, ids, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else f" Known: {', '.join(ids)}."
+        typer.echo(f"no campaign {campaign_id!r}.{hint}", err=True)
+        raise typer.Exit(1)
+    return campaign
+
+
+def _profile_source(profiles: Path | None, users: int, days: int, seed: int) -> Any:
+    from nudge.local.snapshot import local_store, read_profiles
+
+    if profiles is not None:
+        try:
+            return read_profiles(profiles)
+        except (OSError, ValueError) as error:
+            typer.echo(f"cannot read profiles: {error}", err=True)
+            raise typer.Exit(1) from None
+    with console.status(f"building the local store ({users} shoppers, {days} days)"):
+        return local_store(users, days, seed)
+
+
+@app.command()
+def audience(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN", help="The campaign's id.")],
+    profiles: ProfilesOption = None,
+    sample: Annotated[int, typer.Option(min=0, help="How many matching shoppers to list.")] = 10,
+    users: UsersOption = 2000,
+    days: DaysOption = 14,
+    seed: SeedOption = 7,
+    campaigns: CampaignsOption = CAMPAIGNS,
+) -> None:
+    """How many shoppers a campaign's audience selects, rule by rule, with a sample of them.
+
+    Example: nudge audience win-back-lapsed --sample 5
+    """
+    from shared.delivery import choose_channel
+    from shared.guards import in_holdout
+
+    catalog = _load_catalog(campaigns)
+    campaign = _find_campaign(catalog, campaign_id)
+    source = _profile_source(profiles, users, days, seed)
+    shoppers = source.shoppers()
+    now = source.taken_at
+    rules = campaign.parsed_audience.rules
+    remaining = shoppers
+    funnel = Table(title=f"{campaign.id} ({campaign.level}) — audience as of {now:%Y-%m-%d %H:%M} UTC")
+    for column in ("rule", "shoppers left", "share"):
+        funnel.add_column(column, justify="left" if column == "rule" else "right")
+    funnel.add_row("(every shopper)", f"{len(shoppers):,}", "100.0%")
+    from shared.audience import ShopperFacts
+
+    facts = {p.user_id: ShopperFacts(p, now) for p in shoppers}
+    for rule in rules:
+        remaining = [p for p in remaining if rule.holds_for(facts[p.user_id])]
+        funnel.add_row(rule.source, f"{len(remaining):,}", _share(len(remaining), len(shoppers)))
+    console.print(funnel)
+    console.print(f"[dim]{source.description}[/dim]")
+
+    channels: dict[str, int] = {}
+    held_out = 0
+    for profile in remaining:
+        if in_holdout(campaign.id, profile.user_id, campaign.holdout_percent):
+            held_out += 1
+            continue
+        channel = choose_channel(campaign, profile) or "unreachable"
+        channels[channel] = channels.get(channel, 0) + 1
+    reach = Table(title=f"Audience: {len(remaining):,} shoppers ({_share(len(remaining), len(shoppers))})")
+    reach.add_column("would get")
+    reach.add_column("shoppers", justify="right")
+    for channel in [*campaign.channel_order(), "unreachable"]:
+        if channels.get(channel):
+            reach.add_row(
+                channel if channel != "unreachable" else "nothing (no consent or address)",
+                f"{channels[channel]:,}",
+            )
+    reach.add_row(f"nothing: holdout ({campaign.holdout_percent:g}%)", f"{held_out:,}")
+    console.print(reach)
+
+    if sample and remaining:
+        table = Table(title=f"Sample ({min(sample, len(remaining))} of {len(remaining):,})")
+        columns = (
+            "user_id",
+            "first_name",
+            "country",
+            "age",
+            "orders",
+            "days_since_last_order",
+            "top_category",
+        )
+        for column in columns:
+            table.add_column(column)
+        for profile in remaining[:sample]:
+            view = facts[profile.user_id].view
+            table.add_row(profile.user_id, *(_cell(view.get(c)) for c in columns[1:]))
+        console.print(table)
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+def preview(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN", help="The campaign's id.")],
+    user: Annotated[str, typer.Option("--user", help="The shopper's user id, e.g. u-000042.")],
+    profiles: ProfilesOption = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Render this channel instead of the one the shopper would get.")
+    ] = None,
+    event: Annotated[
+        Path | None,
+        typer.Option(
+            help="For L4 campaigns: a JSON file of the triggering event's properties "
+            "(default: the shopper's latest matching event in the local store)."
+        ),
+    ] = None,
+    users: UsersOption = 2000,
+    days: DaysOption = 14,
+    seed: SeedOption = 7,
+    campaigns: CampaignsOption = CAMPAIGNS,
+) -> None:
+    """Render a campaign's message for one shopper, showing which fallbacks were used.
+
+    Example: nudge preview weekend-sale-sea --user u-000042
+    """
+    from shared.delivery import choose_channel, template_context
+    from shared.errors import TemplateProblem
+    from shared.guards import in_holdout
+    from shared.jobs import DeliveryJob
+    from shared.render import render_message
+
+    catalog = _load_catalog(campaigns)
+    campaign = _find_campaign(catalog, campaign_id)
+    source = _profile_source(profiles, users, days, seed)
+    profile = source.profiles.get(user)
+    if profile is None:
+        known = ", ".join(sorted(p.user_id for p in source.shoppers())[:3])
+        typer.echo(f"no shopper {user!r} in the {source.description} (e.g. {known})", err=True)
+        raise typer.Exit(1)
+    now = source.taken_at
+    failing = campaign.parsed_audience.failing_rule(profile, now)
+    chosen = choose_channel(campaign, profile)
+    render_as = channel or chosen
+    facts = [
+        ("shopper", f"{user} ({source.description}, as of {now:%Y-%m-%d %H:%M} UTC)"),
+        ("in the audience", "yes" if failing is None else f"no — fails: {failing.source}"),
+        (
+            "holdout",
+            "yes: would get nothing" if in_holdout(campaign.id, user, campaign.holdout_percent) else "no",
+        ),
+        (
+            "channel",
+            chosen or f"none reachable (no consent or address for {', '.join(campaign.channel_order())})",
+        ),
+    ]
+    if render_as is None:
+        render_as = campaign.channel_order()[0]
+        facts.append(("rendering", f"{render_as} (the campaign's first channel), to show the content"))
+    elif channel and channel != chosen:
+        facts.append(("rendering", f"{channel} (asked for with --channel)"))
+    if render_as not in campaign.channel_order():
+        typer.echo(
+            f"{campaign.id} has no {render_as!r} content; it has {', '.join(campaign.channel_order())}",
+            err=True,
+        )
+        raise typer.Exit(1)
+    trigger = None
+    if campaign.trigger is not None:
+        trigger, found = _trigger_for(campaign, user, source, event)
+        facts.append(("triggering event", found))
+    job = (
+        DeliveryJob.for_trigger(campaign.id, user, trigger)
+        if trigger
+        else DeliveryJob.for_occurrence(campaign.id, now.strftime("%Y-%m-%dT%H:%M:%SZ"), user)
+    )
+    try:
+        message = render_message(
+            campaign, render_as, job.send_key, template_context(campaign, profile, job, now)
+        )
+    except TemplateProblem as error:
+        typer.echo(f"cannot render: {error}", err=True)
+        raise typer.Exit(1) from None
+    summary = Table(show_header=False, title=f"{campaign.id} ({campaign.level}) for {user}")
+    summary.add_column("what", style="bold")
+    summary.add_column("value")
+    for label, value in facts:
+        summary.add_row(label, value)
+    console.print(summary)
+    rendered = Table(show_header=False, title=f"Rendered {render_as} message")
+    rendered.add_column("field", style="bold")
+    rendered.add_column("content", overflow="fold")
+    for label, value in (
+        ("subject" if render_as == "email" else "title", message.title),
+        ("text", message.body_text),
+        ("html", message.body_html),
+        ("deep link", message.deep_link),
+        ("button", f"{message.cta_label} → {message.cta_url}" if message.cta_label else None),
+    ):
+        if value:
+            rendered.add_row(label, value)
+    console.print(rendered)
+    if message.missing:
+        console.print(
+            "fallbacks used (the shopper has no value; the template's default or an empty text was used): "
+            + ", ".join(sorted(message.missing))
+        )
+    else:
+        console.print("fallbacks used: none — every variable had a value")
+
+
+def _trigger_for(campaign: Any, user: str, source: Any, event_file: Path | None) -> tuple[Any, str]:
+    from datetime import UTC, datetime
+
+    from shared.jobs import TriggerContext
+    from shared.patterns import matches
+
+    if event_file is not None:
+        properties = json.loads(event_file.read_text())
+        context = TriggerContext(
+            event=campaign.trigger.event,
+            message_id="preview",
+            timestamp=datetime.now(UTC),
+            properties=properties,
+        )
+        return context, f"{campaign.trigger.event} from {event_file}"
+    pattern = campaign.trigger.event_pattern()
+    for event in reversed(source.events):
+        if event.profile_id != user or event.type != "track":
+            continue
+        if matches(pattern, {"detail": event.model_dump(mode="json", by_alias=True, exclude_none=True)}):
+            context = TriggerContext(
+                event=str(event.event),
+                message_id=event.message_id,
+                timestamp=event.timestamp,
+                properties=event.properties,
+            )
+            return context, f"{event.event} at {event.timestamp:%Y-%m-%d %H:%M} UTC ({event.message_id})"
+    return None, "none found for this shopper; event.* falls back (use --event FILE.json)"
+
+
+@app.command()
+def simulate(
+    weeks: Annotated[int, typer.Option(min=1, max=12, help="Simulated weeks to measure.")] = 4,
+    users: UsersOption = 2000,
+    seed: SeedOption = 7,
+    top: Annotated[int, typer.Option(min=0, help="How many over-cap shoppers to list.")] = 10,
+    campaigns: CampaignsOption = CAMPAIGNS,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+) -> None:
+    """Run every enabled campaign over simulated weeks of the local store: messages per shopper per
+    week, per campaign and level, and who would exceed the frequency caps.
+
+    Example: nudge simulate --weeks 4 --users 2000
+    """
+    from nudge.simulate import SimulationOptions
+    from nudge.simulate import simulate as run_simulation
+
+    catalog = _load_catalog(campaigns)
+    with Progress(
+        TextColumn("[bold]simulating[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("", total=1)
+
+        def progress(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=max(total, 1))
+
+        report = run_simulation(catalog, SimulationOptions(users=users, weeks=weeks, seed=seed), progress)
+    _print_simulation(report, top)
+    if json_path:
+        json_path.write_text(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
+        console.print(f"report written to {json_path}")
+
+
+def _print_simulation(report: Any, top: int) -> None:
+    wanted, sent = report.distribution("wanted"), report.distribution("sent")
+    overview = Table(
+        title=f"Messages per shopper per week — {report.shoppers:,} shoppers, {report.options.weeks} weeks "
+        f"({report.start:%Y-%m-%d} to {report.end:%Y-%m-%d}), {report.events:,} store events, "
+        f"{report.wall_seconds} s"
+    )
+    for column in ("", "mean", "p50", "p95", "max"):
+        overview.add_column(column, justify="left" if not column else "right")
+    overview.add_row(
+        "wanted by the campaigns (no caps)", *(f"{wanted[k]:g}" for k in ("mean", "p50", "p95", "max"))
+    )
+    overview.add_row("let through by the caps", *(f"{sent[k]:g}" for k in ("mean", "p50", "p95", "max")))
+    console.print(overview)
+
+    campaigns = Table(title="By campaign (counts over the whole run; per week = per shopper per week)")
+    for column in (
+        "campaign",
+        "level",
+        "fired",
+        "audience",
+        "unreachable",
+        "holdout",
+        "wanted",
+        "wanted/wk",
+        "sent",
+        "sent/wk",
+        "capped",
+        "deferred",
+    ):
+        campaigns.add_column(column, justify="left" if column == "campaign" else "right")
+    for campaign_id, t in sorted(report.campaigns.items(), key=lambda kv: (kv[1].level, kv[0])):
+        campaigns.add_row(
+            campaign_id,
+            t.level,
+            f"{t.fired:,}",
+            f"{t.in_audience:,}",
+            f"{t.unreachable:,}",
+            f"{t.holdout:,}",
+            f"{t.wanted:,}",
+            f"{report.per_week(t.wanted):.2f}",
+            f"{t.sent:,}",
+            f"{report.per_week(t.sent):.2f}",
+            f"{sum(t.capped.values()):,}",
+            f"{t.deferred:,}",
+        )
+    console.print(campaigns)
+    console.print(
+        "[dim]fired: schedule occurrences (L1-L3) or matching events (L4); deferred: moved past the "
+        "shopper's quiet hours, then sent or capped[/dim]"
+    )
+
+    levels = Table(title="By level")
+    for column in ("level", "campaigns", "wanted", "wanted/wk", "sent", "sent/wk", "share of sent", "capped"):
+        levels.add_column(column, justify="left" if column == "level" else "right")
+    total_sent = sum(row["sent"] for row in report.by_level().values())
+    for level, row in report.by_level().items():
+        levels.add_row(
+            level,
+            str(row["campaigns"]),
+            f"{row['wanted']:,}",
+            f"{report.per_week(row['wanted']):.2f}",
+            f"{row['sent']:,}",
+            f"{report.per_week(row['sent']):.2f}",
+            _share(row["sent"], total_sent),
+            f"{row['capped']:,}",
+        )
+    console.print(levels)
+
+    reasons: dict[str, int] = {}
+    for t in report.campaigns.values():
+        for reason, n in t.capped.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    if reasons:
+        caps = Table(title="Messages the caps would stop, by cap")
+        caps.add_column("cap")
+        caps.add_column("messages", justify="right")
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            caps.add_row(reason, f"{n:,}")
+        console.print(caps)
+    over = report.capped_users
+    console.print(
+        f"{len(over):,} of {report.shoppers:,} shoppers ({_share(len(over), report.shoppers)}) "
+        "would exceed a cap at least once."
+    )
+    if over and top:
+        table = Table(title=f"Shoppers over the caps (top {min(top, len(over))})")
+        for column in ("user_id", "wanted/wk (max)", "sent/wk (max)", "stopped", "caps hit"):
+            table.add_column(column, justify="left" if column in ("user_id", "caps hit") else "right")
+        ranked = sorted(over, key=lambda u: (-sum(over[u].values()), u))[:top]
+        for user_id in ranked:
+            table.add_row(
+                user_id,
+                str(max(report.wanted_per_user_week.get(user_id, [0]))),
+                str(max(report.sent_per_user_week.get(user_id, [0]))),
+                str(sum(over[user_id].values())),
+                ", ".join(f"{r} x{n}" for r, n in over[user_id].most_common()),
+            )
+        console.print(table)
+
+
+@app.command()
+def snapshot(
+    out: Annotated[Path, typer.Option(help="The JSONL file to write.")] = Path("profiles.jsonl"),
+    users: UsersOption = 2000,
+    days: DaysOption = 14,
+    seed: SeedOption = 7,
+) -> None:
+    """Write the local store's profiles as a JSONL snapshot (for --profiles, or to edit by hand).
+
+    Example: nudge snapshot --out profiles.jsonl --users 500
+    """
+    from nudge.local.snapshot import write_profiles
+
+    source = _profile_source(None, users, days, seed)
+    count = write_profiles(source.profiles.values(), out)
+    console.print(f"wrote {count:,} profiles to {out} ({source.description})")
+
+
 if __name__ == "__main__":
     app()
 
