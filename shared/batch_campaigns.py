@@ -30,7 +30,8 @@ from shared.errors import PermanentDeliveryError
 from shared.jobs import DeliveryJob
 from shared.ports import ProfileStore, WorkQueue
 
-SCAN_PAGE_SIZE = 500
+# DynamoDB ends a Scan page at 1 MB whatever the limit: ~1,000 profiles of the typical size.
+SCAN_PAGE_SIZE = 1000
 # DynamoDB parallel scans allow up to 1,000,000 segments; past a few thousand the SQS messages and
 # Lambda invocations cost more than they save.
 MAX_SEGMENTS = 4_000
@@ -111,6 +112,7 @@ class AudienceWorker:
     audience_queue: WorkQueue
     clock: Clock
     enqueue_threads: int = 1
+    page_size: int = SCAN_PAGE_SIZE
 
     def work(self, task: SegmentTask, remaining_ms: Callable[[], int]) -> SegmentResult:
         campaign = self.catalog.get(task.campaign_id)
@@ -122,7 +124,7 @@ class AudienceWorker:
         scanned = enqueued = 0
         while True:
             page, start_key = self.profiles.scan_segment(
-                task.segment, task.total_segments, start_key, SCAN_PAGE_SIZE
+                task.segment, task.total_segments, start_key, self.page_size
             )
             scanned += len(page)
             jobs = [
