@@ -188,7 +188,7 @@ def _format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", value) and value.lower() not in _KEYWORDS:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-/+]*", value) and value.lower() not in _KEYWORDS:
             return value
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, tuple):
@@ -513,7 +513,7 @@ _TOKEN = re.compile(
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![A-Za-z_]))
   | (?P<op>==|!=|>=|<=|>|<|=)
   | (?P<punct>[()\[\],])
-  | (?P<word>[A-Za-z_][A-Za-z0-9_.\-]*)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_.\-/+]*)
     """,
     re.VERBOSE,
 )

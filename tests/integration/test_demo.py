@@ -81,7 +81,9 @@ def test_validate_lists_the_shipped_campaigns() -> None:
     assert "weekend-sale-sea" in result.output and "order-thank-you" in result.output
 
 
-@pytest.mark.parametrize("command", ["demo", "validate", "schema"])
+@pytest.mark.parametrize(
+    "command", ["demo", "validate", "schema", "audience", "preview", "simulate", "snapshot", "bench"]
+)
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0

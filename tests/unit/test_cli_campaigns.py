@@ -1,0 +1,110 @@
+"""The marketer's commands: validate, audience, preview, simulate, snapshot (on a small local store)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nudge.cli import app
+
+CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
+SMALL = ["--users", "80", "--days", "10", "--seed", "7"]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("snapshot") / "profiles.jsonl"
+    result = runner.invoke(app, ["snapshot", "--out", str(path), *SMALL])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_validate_reports_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "t.html").write_text("<p>{{ user.first_name }</p>\n")
+    (tmp_path / "c.yaml").write_text(
+        "id: c-1\nname: C\nlevel: L2\nschedule:\n  expression: cron(0 9 * * MON *)\n"
+        "audience:\n  - count(Product Viewed, 7d) >= 3\n  - last(Order Completed) older_tan 60d\n"
+        "channels:\n  email:\n    subject: Hi {{ user.nmae }}\n    html_file: templates/t.html\n"
+    )
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'c.yaml'}:5: schedule.expression: ")
+    assert lines[1].startswith(f"{tmp_path / 'c.yaml'}:8: audience.1: ")
+    assert "expected an operator" in lines[1]
+    assert len(lines) == 2  # templates are checked once the campaign itself is valid
+
+    fixed = (tmp_path / "c.yaml").read_text().replace("MON", "?").replace("older_tan", "older_than")
+    (tmp_path / "c.yaml").write_text(fixed.replace("cron(0 9 * * ? *)", "cron(0 9 ? * MON *)"))
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"{tmp_path / 'c.yaml'}:11: channels.email.subject: user.nmae: no shopper can have this "
+        "(did you mean user.name?)",
+        f"{tmp_path / 'templates' / 't.html'}:1: channels.email.html: template error: unexpected '}}'",
+    ]
+
+
+def test_audience_shows_the_rule_funnel_and_a_sample(snapshot: Path) -> None:
+    result = runner.invoke(app, ["audience", "weekend-sale-sea", "--profiles", str(snapshot), "--sample", "3"])
+    assert result.exit_code == 0, result.output
+    assert "country in [ID, MY, SG, PH]" in result.output and "age between 18 and 34" in result.output
+    assert "Sample (3 of" in result.output
+    assert "holdout (10%)" in result.output
+
+
+def test_audience_sizes_agree_with_the_evaluator(snapshot: Path) -> None:
+    from nudge.local.snapshot import read_profiles
+    from shared.campaigns import load_campaign_dir
+
+    source = read_profiles(snapshot)
+    campaign = load_campaign_dir(CAMPAIGNS).get("win-back-lapsed")
+    assert campaign is not None
+    size = sum(1 for p in source.shoppers() if campaign.parsed_audience.includes(p, source.taken_at))
+    result = runner.invoke(app, ["audience", "win-back-lapsed", "--profiles", str(snapshot), "--sample", "0"])
+    assert f"Audience: {size:,} shoppers" in result.output
+
+
+def test_preview_renders_for_one_shopper_and_names_the_fallbacks(snapshot: Path) -> None:
+    result = runner.invoke(
+        app, ["preview", "weekend-sale-sea", "--user", "u-000002", "--profiles", str(snapshot), "--channel", "email"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Rendered email message" in result.output
+    assert "utm_campaign=weekend-sale-sea" in result.output
+
+
+def test_preview_of_a_real_time_campaign_uses_the_shoppers_latest_triggering_event() -> None:
+    from nudge.local.snapshot import local_store
+
+    store = local_store(80, 10, 7)
+    buyer = next(e for e in reversed(store.events) if e.event == "Order Completed")
+    result = runner.invoke(app, ["preview", "order-thank-you", "--user", buyer.profile_id, *SMALL])
+    assert result.exit_code == 0, result.output
+    assert buyer.message_id in result.output
+    assert str(buyer.properties["order_id"]) in result.output
+
+
+def test_preview_of_an_unknown_shopper_or_campaign_exits_1(snapshot: Path) -> None:
+    result = runner.invoke(app, ["preview", "weekend-sale-sea", "--user", "nobody", "--profiles", str(snapshot)])
+    assert result.exit_code == 1 and "no shopper 'nobody'" in result.output
+    result = runner.invoke(app, ["audience", "weekend-sale", "--profiles", str(snapshot)])
+    assert result.exit_code == 1 and "Did you mean 'weekend-sale-sea'?" in result.output
+
+
+def test_simulate_prints_the_tables_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "sim.json"
+    result = runner.invoke(app, ["simulate", "--users", "60", "--weeks", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    for title in ("Messages per shopper per week", "By campaign", "By level"):
+        assert title in result.output
+    written = json.loads(out.read_text())
+    assert written["users"] > 0 and written["weeks"] == 1
+    assert set(written["campaigns"]) >= {"weekend-sale-sea", "order-thank-you"}
+    sent = sum(c["sent"] for c in written["campaigns"].values())
+    assert written["per_user_week_sent"]["mean"] == round(sent / written["users"], 2)

@@ -1,0 +1,83 @@
+"""nudge simulate: demand, caps and quiet hours over simulated weeks of the local store."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nudge.simulate import SimulationOptions, SimulationReport, simulate
+from shared.campaigns import Campaign, Catalog, load_campaign_dir
+from shared.policy import DeliveryPolicy
+
+CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
+OPTIONS = SimulationOptions(users=150, weeks=2, seed=3, warmup_days=7)
+
+
+def daily(campaign_id: str, hour_utc: int, channel: dict[str, Any], **changes: Any) -> Campaign:
+    return Campaign.model_validate(
+        {
+            "id": campaign_id,
+            "name": campaign_id,
+            "level": "L1",
+            "schedule": {"expression": f"cron(0 {hour_utc} * * ? *)", "timezone": "UTC"},
+            "channels": channel,
+            **changes,
+        }
+    )
+
+
+IN_APP = {"in_app": {"title": "Hi", "body": "Daily deal"}}
+
+
+@pytest.fixture(scope="module")
+def capped() -> SimulationReport:
+    policy = DeliveryPolicy.model_validate(
+        {"caps": {"campaign": {"per_day": 1, "per_week": 2}}, "quiet_hours": {"enabled": False}}
+    )
+    return simulate(Catalog([daily("daily-deal", 12, IN_APP)], policy), OPTIONS)
+
+
+def test_demand_is_every_firing_and_the_caps_cut_it_to_the_budget(capped: SimulationReport) -> None:
+    tally = capped.campaigns["daily-deal"]
+    assert tally.fired == 14  # two weeks of a daily schedule
+    assert tally.wanted == tally.in_audience <= 14 * capped.shoppers  # in-app reaches all, no holdout
+    wanted, sent = capped.distribution("wanted"), capped.distribution("sent")
+    assert wanted["max"] == 7 and sent["max"] == 2  # a rolling week never holds more than 2
+    assert tally.sent + sum(tally.capped.values()) == tally.wanted
+    assert set(tally.capped) == {"campaign.per_week"}
+    assert capped.by_level()["L1"]["sent"] == tally.sent
+    assert len(capped.capped_users) == len({u for u, weeks in capped.wanted_per_user_week.items() if sum(weeks) > 2})
+
+
+def test_per_user_week_statistics_are_over_every_shopper_and_week(capped: SimulationReport) -> None:
+    counts = sorted(n for weeks in capped.sent_per_user_week.values() for n in weeks)
+    assert len(counts) == capped.shoppers * 2
+    assert capped.distribution("sent")["mean"] == round(sum(counts) / len(counts), 2)
+    assert capped.distribution("sent")["p50"] == counts[math.ceil(len(counts) / 2) - 1]  # nearest rank
+
+
+def test_email_in_quiet_hours_waits_for_the_morning() -> None:
+    email = {"email": {"subject": "Late deal", "html": "<p>Deal</p>"}}
+    late = daily("late-deal", 23, email, audience=["timezone == Europe/London"])  # GMT in November
+    report = simulate(Catalog([late]), OPTIONS)
+    tally = report.campaigns["late-deal"]
+    assert tally.wanted > 0 and tally.deferred == tally.wanted  # 23:00 UTC is in 21:00-08:00 for everyone
+
+
+def test_holdout_shoppers_are_not_demand() -> None:
+    held = daily("held", 12, IN_APP, holdout_percent=50)
+    tally = simulate(Catalog([held]), OPTIONS).campaigns["held"]
+    assert tally.holdout > 0 and tally.wanted + tally.holdout == tally.in_audience
+    assert 0.35 < tally.holdout / tally.in_audience < 0.65
+
+
+def test_the_shipped_campaigns_simulate_with_every_level_reported() -> None:
+    report = simulate(load_campaign_dir(CAMPAIGNS), OPTIONS)
+    assert set(report.by_level()) == {"L1", "L2", "L3", "L4"}
+    data = report.as_dict()
+    assert data["per_user_week_sent"]["max"] <= 6  # the policy's all-channel weekly budget
+    l4 = report.campaigns["order-thank-you"]
+    assert l4.fired > 0 and l4.in_audience == l4.fired  # one intent per Order Completed
