@@ -10,6 +10,7 @@ import ast
 import importlib
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -514,10 +515,12 @@ def test_trigger_only_reads_profiles(synthesized: Synthesized) -> None:
     assert not {a for a in _all_actions(statements) if a.startswith("dynamodb:")} & WRITE_ACTIONS
 
 
-def test_planner_has_no_dynamodb_access(synthesized: Synthesized) -> None:
-    assert not {
-        a for a in _all_actions(synthesized.function_statements("planner")) if a.startswith("dynamodb:")
-    }
+def test_planner_may_only_describe_the_profile_table_to_size_its_segments(synthesized: Synthesized) -> None:
+    statements = synthesized.function_statements("planner")
+    assert {a for a in _all_actions(statements) if a.startswith("dynamodb:")} == {"dynamodb:DescribeTable"}
+    assert _actions_on(statements, arn_of(synthesized.table_id("profiles"))) >= {"dynamodb:DescribeTable"}
+    env = synthesized.props(synthesized.function_id("planner"))["Environment"]["Variables"]
+    assert env[topology.PROFILES.env_var] == ref(synthesized.table_id("profiles"))
 
 
 DELETE_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
@@ -537,6 +540,8 @@ def test_table_access_follows_the_topology(spec: topology.FunctionSpec, synthesi
             assert granted == {"dynamodb:PutItem", "dynamodb:UpdateItem"}, sorted(granted)
         elif access == "delete":
             assert granted == DELETE_ACTIONS, sorted(granted)
+        elif access == "describe":
+            assert granted == {"dynamodb:DescribeTable"}, sorted(granted)
         else:
             assert "dynamodb:PutItem" in granted and granted & READ_ACTIONS, sorted(granted)
     dynamo_resources = {
@@ -731,6 +736,16 @@ def test_schedules_follow_the_campaign_files(schedules: list[Any], template: Any
         )
 
 
+def test_every_kind_of_schedule_is_deployed_as_written_with_its_time_zone(schedules: list[Any]) -> None:
+    """Weekly and monthly cron, and a one-time at(), each in its own zone, straight from the files."""
+    deployed = {c.id: (s["ScheduleExpression"], s["ScheduleExpressionTimezone"]) for c, _spec, s in schedules}
+    assert deployed["weekend-sale-sea"] == ("cron(0 10 ? * SAT *)", "Asia/Jakarta")
+    assert deployed["payday-sale-india"] == ("cron(30 12 1 * ? *)", "Asia/Kolkata")
+    assert deployed["vip-early-access"] == ("at(2026-11-26T18:00:00)", "America/New_York")
+    kinds = {expression.split("(", 1)[0] for expression, _zone in deployed.values()}
+    assert {"cron", "at"} <= kinds
+
+
 def test_schedules_start_the_planner_with_the_occurrence_time(
     schedules: list[Any], synthesized: Synthesized
 ) -> None:
@@ -792,6 +807,19 @@ def test_the_asset_bundles_the_catalog(synthesized: Synthesized) -> None:
     files = [p.stem for p in (ROOT / "campaigns").glob("*.y*ml") if not p.name.startswith("_")]
     assert sorted(c.id for c in bundled) == sorted(files)
     assert bundled.policy == synthesized.catalog.policy
+    assert bundled.vocabulary == synthesized.catalog.vocabulary
+
+
+def test_the_bundled_catalog_carries_the_template_files_contents(synthesized: Synthesized) -> None:
+    """Lambdas read no template files: the loader inlined them into campaigns.json at synth."""
+    bundled = Catalog.load_bundled(synthesized.asset_dir / "campaigns")
+    from_files = [c for c in bundled if c.channels.email and c.channels.email.html_file]
+    assert from_files, "at least one shipped campaign should use html_file"
+    for campaign in from_files:
+        email = campaign.channels.email
+        assert email is not None and email.html_file is not None
+        assert email.html == (ROOT / "campaigns" / email.html_file).read_text()
+    assert not list((synthesized.asset_dir / "campaigns").glob("**/*.html"))
 
 
 def test_the_asset_holds_our_code_and_the_vendored_libraries(synthesized: Synthesized) -> None:
@@ -874,8 +902,7 @@ channels:
 
 
 def test_an_invalid_campaign_file_is_reported_with_file_and_line(tmp_path: Path) -> None:
-    for good in (ROOT / "campaigns").glob("*.yaml"):
-        (tmp_path / good.name).write_text(good.read_text())
+    shutil.copytree(ROOT / "campaigns", tmp_path, dirs_exist_ok=True)
     bad = tmp_path / "broken.yaml"
     bad.write_text(BAD_CAMPAIGN)
     priority_line = BAD_CAMPAIGN.splitlines().index("priority: 500") + 1
