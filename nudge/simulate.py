@@ -152,7 +152,9 @@ def _percentile(ordered: list[int], q: int) -> int:
     return ordered[rank - 1]
 
 
-def simulate(catalog: Catalog, options: SimulationOptions, progress: Progress | None = None) -> SimulationReport:
+def simulate(
+    catalog: Catalog, options: SimulationOptions, progress: Progress | None = None
+) -> SimulationReport:
     from nudge.local.snapshot import store_events
 
     started = time.perf_counter()
@@ -324,7 +326,9 @@ def _deliver(catalog: Catalog, intents: Iterable[Intent], report: SimulationRepo
         channel = str(intent.channel)
         zone = shopper_zone({"timezone": intent.timezone} if intent.timezone else {}, policy)
         ledger = history[intent.user_id] = prune(history[intent.user_id], send_at)
-        candidate = Candidate(channel, campaign.id, campaign.level, campaign.priority, intent.send_key, campaign.caps)
+        candidate = Candidate(
+            channel, campaign.id, campaign.level, campaign.priority, intent.send_key, campaign.caps
+        )
         reason = cap_reason(ledger, candidate, policy, send_at, zone)
         if reason is not None:
             tally.capped[reason] += 1

@@ -53,7 +53,9 @@ def store_events(users: int, days: int, seed: int) -> tuple[list[SegmentEvent], 
     return parsed, store.config.start, store.config.end
 
 
-def fold_by_user(events: Iterable[SegmentEvent], profiles: dict[str, Profile] | None = None) -> dict[str, Profile]:
+def fold_by_user(
+    events: Iterable[SegmentEvent], profiles: dict[str, Profile] | None = None
+) -> dict[str, Profile]:
     """Fold events into profiles, one fold per user (as ingest does per batch)."""
     profiles = profiles if profiles is not None else {}
     by_user: dict[str, list[SegmentEvent]] = {}

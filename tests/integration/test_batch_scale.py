@@ -91,7 +91,9 @@ def loaded() -> Iterator[Loaded]:
         runtime = LocalRuntime(catalog, SimulatedClock(AT), audience_segments=3, log_level="CRITICAL")
         client, table = runtime.client("dynamodb"), runtime.table_names["profiles"]
         for start in range(0, PROFILES, 25):
-            requests = [{"PutRequest": {"Item": profile_to_item(profile(i))}} for i in range(start, start + 25)]
+            requests = [
+                {"PutRequest": {"Item": profile_to_item(profile(i))}} for i in range(start, start + 25)
+            ]
             response = client.batch_write_item(RequestItems={table: requests})
             assert not response.get("UnprocessedItems")
         yield Loaded(runtime, catalog, expected_audience())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from typer.testing import CliRunner
 
 from nudge.cli import app
 from nudge.local.demo import DemoOptions, run_demo
+from nudge.local.store import StoreConfig
 from shared.campaigns import load_campaign_dir
+from shared.schedules import ScheduleExpression
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 
@@ -41,7 +44,17 @@ def test_batch_and_real_time_campaigns_both_send(summary: dict[str, object]) -> 
     assert isinstance(levels, dict)
     assert set(levels) == {"L1", "L2", "L3", "L4"}
     assert levels["L1"] > 0 and levels["L4"] > 0
-    assert summary["invocations"]["planner"] == 2  # type: ignore[index]
+    # The local runtime fired each batch campaign's schedule at its times in the simulated week.
+    start = StoreConfig().start
+    fires = [
+        t
+        for c in load_campaign_dir(CAMPAIGNS)
+        if c.schedule is not None and c.enabled
+        for t in ScheduleExpression.parse(c.schedule.expression, c.schedule.timezone).occurrences(
+            start, start + timedelta(days=7)
+        )
+    ]
+    assert summary["invocations"]["planner"] == len(fires) == 7  # type: ignore[index]
 
 
 def test_malformed_events_are_parked_with_their_reasons(summary: dict[str, object]) -> None:

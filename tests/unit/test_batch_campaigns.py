@@ -86,7 +86,9 @@ def test_an_occurrence_outside_the_campaigns_dates_plans_nothing() -> None:
 
 
 def test_rules_are_evaluated_as_of_the_occurrence_not_when_the_worker_runs() -> None:
-    viewed = Profile(user_id="u-1", activity={"last": {"Product Viewed": int((AT - timedelta(days=1)).timestamp() // 60)}})
+    viewed = Profile(
+        user_id="u-1", activity={"last": {"Product Viewed": int((AT - timedelta(days=1)).timestamp() // 60)}}
+    )
     late_clock = SimulatedClock(AT + timedelta(days=5))  # an SQS retry days later
     delivery = ListQueue()
     worker = AudienceWorker(Catalog([campaign()]), Store([viewed]), delivery, ListQueue(), late_clock)

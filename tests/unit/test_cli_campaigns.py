@@ -51,7 +51,9 @@ def test_validate_reports_every_problem_with_file_and_line(tmp_path: Path) -> No
 
 
 def test_audience_shows_the_rule_funnel_and_a_sample(snapshot: Path) -> None:
-    result = runner.invoke(app, ["audience", "weekend-sale-sea", "--profiles", str(snapshot), "--sample", "3"])
+    result = runner.invoke(
+        app, ["audience", "weekend-sale-sea", "--profiles", str(snapshot), "--sample", "3"]
+    )
     assert result.exit_code == 0, result.output
     assert "country in [ID, MY, SG, PH]" in result.output and "age between 18 and 34" in result.output
     assert "Sample (3 of" in result.output
@@ -72,7 +74,17 @@ def test_audience_sizes_agree_with_the_evaluator(snapshot: Path) -> None:
 
 def test_preview_renders_for_one_shopper_and_names_the_fallbacks(snapshot: Path) -> None:
     result = runner.invoke(
-        app, ["preview", "weekend-sale-sea", "--user", "u-000002", "--profiles", str(snapshot), "--channel", "email"]
+        app,
+        [
+            "preview",
+            "weekend-sale-sea",
+            "--user",
+            "u-000002",
+            "--profiles",
+            str(snapshot),
+            "--channel",
+            "email",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Rendered email message" in result.output
@@ -91,7 +103,9 @@ def test_preview_of_a_real_time_campaign_uses_the_shoppers_latest_triggering_eve
 
 
 def test_preview_of_an_unknown_shopper_or_campaign_exits_1(snapshot: Path) -> None:
-    result = runner.invoke(app, ["preview", "weekend-sale-sea", "--user", "nobody", "--profiles", str(snapshot)])
+    result = runner.invoke(
+        app, ["preview", "weekend-sale-sea", "--user", "nobody", "--profiles", str(snapshot)]
+    )
     assert result.exit_code == 1 and "no shopper 'nobody'" in result.output
     result = runner.invoke(app, ["audience", "weekend-sale", "--profiles", str(snapshot)])
     assert result.exit_code == 1 and "Did you mean 'weekend-sale-sea'?" in result.output

@@ -49,7 +49,9 @@ def test_demand_is_every_firing_and_the_caps_cut_it_to_the_budget(capped: Simula
     assert tally.sent + sum(tally.capped.values()) == tally.wanted
     assert set(tally.capped) == {"campaign.per_week"}
     assert capped.by_level()["L1"]["sent"] == tally.sent
-    assert len(capped.capped_users) == len({u for u, weeks in capped.wanted_per_user_week.items() if sum(weeks) > 2})
+    assert len(capped.capped_users) == len(
+        {u for u, weeks in capped.wanted_per_user_week.items() if sum(weeks) > 2}
+    )
 
 
 def test_per_user_week_statistics_are_over_every_shopper_and_week(capped: SimulationReport) -> None:
