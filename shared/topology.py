@@ -160,7 +160,7 @@ FUNCTIONS = (
         "audience",
         "functions.audience.handler.handler",
         "Scans one profile segment, evaluates the audience and enqueues delivery jobs.",
-        memory_mb=1024,
+        memory_mb=1769,  # one full vCPU: decoding profiles is CPU-bound (docs/batch-scale.md)
         timeout_s=300,
         tables={PROFILES.key: "read"},
         sends_to=(DELIVERY_QUEUE.key, AUDIENCE_QUEUE.key),
