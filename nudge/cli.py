@@ -204,14 +204,28 @@ def bench(
 def validate(
     path: Annotated[Path, typer.Argument(help="A campaign file or a directory of them.")] = CAMPAIGNS,
 ) -> None:
-    """Validate campaign files; print `file:line: message` for each problem and exit 1 if any.
+    """Validate campaign files and their templates; print `file:line: message` for each problem
+    and exit 1 if any.
 
     Example: nudge validate campaigns/
     """
-    from shared.campaigns import CampaignFileError, Catalog, load_campaign_dir, load_campaign_file
+    from shared.campaigns import (
+        CampaignFileError,
+        Catalog,
+        load_campaign_dir,
+        load_campaign_file,
+        load_vocabulary,
+    )
 
+    if not path.exists():
+        typer.echo(f"{path}: no such file or directory", err=True)
+        raise typer.Exit(1)
     try:
-        catalog = load_campaign_dir(path) if path.is_dir() else Catalog([load_campaign_file(path)])
+        if path.is_dir():
+            catalog = load_campaign_dir(path)
+        else:  # one file, read with the vocabulary of the folder it sits in
+            custom = load_vocabulary(path.parent)
+            catalog = Catalog([load_campaign_file(path, custom.vocabulary())], custom=custom)
     except CampaignFileError as error:
         for problem in error.problems:
             typer.echo(problem)

@@ -459,13 +459,13 @@ def load_campaign_file(path: Path, vocabulary: Vocabulary | None = None) -> Camp
     source = _read_yaml(path)
     problems: list[str] = []
     origins = _inline_template_files(source, problems)
+    problems += check_campaign_templates(
+        source.data, vocabulary, lambda loc: origins.get(loc) or _inline(source, loc)
+    )
     try:
         campaign = Campaign.model_validate(source.data, context={"vocabulary": vocabulary})
     except ValidationError as error:
         raise CampaignFileError(sorted(problems + _problems(source, error), key=_position)) from None
-    problems += check_campaign_templates(
-        campaign, vocabulary, lambda loc: origins.get(loc) or _inline(source, loc)
-    )
     if problems:
         raise CampaignFileError(sorted(problems, key=_position))
     return campaign

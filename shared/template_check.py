@@ -10,13 +10,13 @@ weekly campaign) is a mistake, so ``nudge validate`` and ``cdk synth`` report it
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from shared.audience import Vocabulary
-from shared.campaigns import Campaign, EmailContent, InAppContent, PushContent
 from shared.profile import Cart
 from shared.render import sandbox
 
@@ -47,10 +47,10 @@ SEGMENT_TRAITS = frozenset(
         "push_endpoint",
     }
 )
-TEMPLATE_FIELDS: dict[type, tuple[str, ...]] = {
-    EmailContent: ("subject", "html", "text"),
-    PushContent: ("title", "body", "deep_link"),
-    InAppContent: ("title", "body", "cta_label", "cta_url"),
+TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "html", "text"),
+    "push": ("title", "body", "deep_link"),
+    "in_app": ("title", "body", "cta_label", "cta_url"),
 }
 CAMPAIGN_FIELDS = frozenset({"id", "name"})
 ROOTS = ("user", "cart", "campaign", "event")
@@ -62,24 +62,31 @@ def user_fields(vocabulary: Vocabulary) -> frozenset[str]:
     return SEGMENT_TRAITS | {a.replace(".", "_") for a in vocabulary.attributes} | {"user_id"}
 
 
-def check_campaign_templates(campaign: Campaign, vocabulary: Vocabulary, locate: Locate) -> list[str]:
-    """Every template problem of ``campaign`` as ``file:line: field: message``."""
+def check_campaign_templates(data: Mapping[str, Any], vocabulary: Vocabulary, locate: Locate) -> list[str]:
+    """Every template problem of a campaign file's (already parsed) ``data``, as ``file:line: field:
+    message``. Works on the raw data so template problems are reported beside any other problem."""
     problems: list[str] = []
     known = {
         "user": user_fields(vocabulary),
         "cart": frozenset(Cart.model_fields),
         "campaign": CAMPAIGN_FIELDS,
     }
-    for channel in campaign.channel_order():
-        content = campaign.channels.content(channel)
-        for field in TEMPLATE_FIELDS.get(type(content), ()):
-            source = getattr(content, field, None)
-            if not source:
+    channels = data.get("channels")
+    if not isinstance(channels, Mapping):
+        return problems
+    has_event = data.get("trigger") is not None
+    for channel, fields in TEMPLATE_FIELDS.items():
+        content = channels.get(channel)
+        if not isinstance(content, Mapping):
+            continue
+        for field in fields:
+            source = content.get(field)
+            if not isinstance(source, str) or not source:
                 continue
             loc = ("channels", channel, field)
             path, first_line = locate(loc)
             label = ".".join(loc)
-            for line, message in template_problems(source, known, has_event=campaign.trigger is not None):
+            for line, message in template_problems(source, known, has_event=has_event):
                 problems.append(f"{path}:{first_line + line - 1}: {label}: {message}")
     return problems
 
