@@ -602,21 +602,21 @@ def _print_simulation(report: Any, top: int) -> None:
     console.print(overview)
 
     campaigns = Table(title="By campaign (counts over the whole run; per week = per shopper per week)")
+    campaigns.add_column("campaign", no_wrap=True)
     for column in (
-        "campaign",
         "level",
         "fired",
-        "audience",
-        "unreachable",
+        "selected",
+        "no chan",
         "holdout",
         "wanted",
-        "wanted/wk",
+        "/wk",
         "sent",
-        "sent/wk",
+        "/wk",
         "capped",
-        "deferred",
+        "quiet",
     ):
-        campaigns.add_column(column, justify="left" if column == "campaign" else "right")
+        campaigns.add_column(column, justify="right")
     for campaign_id, t in sorted(report.campaigns.items(), key=lambda kv: (kv[1].level, kv[0])):
         campaigns.add_row(
             campaign_id,
@@ -634,8 +634,9 @@ def _print_simulation(report: Any, top: int) -> None:
         )
     console.print(campaigns)
     console.print(
-        "[dim]fired: schedule occurrences (L1-L3) or matching events (L4); deferred: moved past the "
-        "shopper's quiet hours, then sent or capped[/dim]"
+        "[dim]fired: schedule occurrences (L1-L3) or matching events (L4); selected: in the audience; "
+        "no chan: no consent or address for any of the campaign's channels; /wk: per shopper per week; "
+        "quiet: deferred past the shopper's quiet hours, then sent or capped[/dim]"
     )
 
     levels = Table(title="By level")
