@@ -367,7 +367,7 @@ def audience(
         if in_holdout(campaign.id, profile.user_id, campaign.holdout_percent):
             held_out += 1
             continue
-        channel = choose_channel(campaign, profile) or "unreachable"
+        channel = choose_channel(campaign, profile)[0] or "unreachable"
         channels[channel] = channels.get(channel, 0) + 1
     reach = Table(title=f"Audience: {len(remaining):,} shoppers ({_share(len(remaining), len(shoppers))})")
     reach.add_column("would get")
@@ -448,7 +448,7 @@ def preview(
         raise typer.Exit(1)
     now = source.taken_at
     failing = campaign.parsed_audience.failing_rule(profile, now)
-    chosen = choose_channel(campaign, profile)
+    chosen, (_decision, blocked_by) = choose_channel(campaign, profile)
     render_as = channel or chosen
     facts = [
         ("shopper", f"{user} ({source.description}, as of {now:%Y-%m-%d %H:%M} UTC)"),
@@ -459,7 +459,7 @@ def preview(
         ),
         (
             "channel",
-            chosen or f"none reachable (no consent or address for {', '.join(campaign.channel_order())})",
+            chosen or f"none reachable ({blocked_by}; tried {', '.join(campaign.channel_order())})",
         ),
     ]
     if render_as is None:

@@ -9,9 +9,9 @@ production, not a model of it:
   evaluator the local runtime uses, in the schedule's time zone); real-time (L4) campaigns fire on
   every store event their trigger pattern matches (``shared.patterns``, the EventBridge matcher);
 * the audience is the campaign's rules (``shared.audience``), evaluated when the campaign fires;
-* the channel is the first one the shopper can receive (``shared.delivery.choose_channel``), the
-  holdout, quiet hours and frequency caps are the delivery guards' own pure functions
-  (``shared.guards``) applied to each shopper's simulated send history, in time order.
+* the holdout, the channel (the first one the shopper can receive, ``shared.delivery.choose_channel``),
+  quiet hours and frequency caps are applied in delivery's order with the delivery guards' own pure
+  functions (``shared.guards``), to each shopper's simulated send history, in time order.
 
 It reports the uncapped demand (every message the campaigns would like to send) beside what the
 caps let through, per campaign and per level, and the shoppers whose demand exceeds the caps.
@@ -246,7 +246,7 @@ def _intents(
                     campaign,
                     profile.user_id,
                     f"{campaign.id}#{occurrence}#{profile.user_id}",
-                    choose_channel(campaign, profile),
+                    choose_channel(campaign, profile)[0],
                     _zone_name(profile),
                 )
             )
@@ -275,7 +275,7 @@ def _intents(
                         campaign,
                         event.profile_id,
                         f"{campaign.id}#{event.message_id}#{event.profile_id}",
-                        choose_channel(campaign, profile),
+                        choose_channel(campaign, profile)[0],
                         _zone_name(profile),
                     )
                 )
@@ -295,18 +295,18 @@ def _zone_name(profile: Profile) -> str | None:
 
 
 def _deliver(catalog: Catalog, intents: Iterable[Intent], report: SimulationReport) -> None:
-    """The delivery guards, in delivery's order: channel, holdout, quiet hours (defer), caps."""
+    """The delivery guards, in delivery's order: holdout, channel, quiet hours (defer), caps."""
     policy = catalog.policy
     queue: list[tuple[datetime, int, int, Intent]] = []
     for sequence, intent in enumerate(intents):
         tally = report.campaigns[intent.campaign.id]
         tally.in_audience += 1
         campaign = intent.campaign
-        if intent.channel is None:
-            tally.unreachable += 1
-            continue
         if in_holdout(campaign.id, intent.user_id, campaign.holdout_percent):
             tally.holdout += 1
+            continue
+        if intent.channel is None:
+            tally.unreachable += 1
             continue
         tally.wanted += 1
         week = _week(report, intent.at)

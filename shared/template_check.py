@@ -54,6 +54,7 @@ TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 CAMPAIGN_FIELDS = frozenset({"id", "name"})
 ROOTS = ("user", "cart", "campaign", "event")
+PLAIN_VARIABLES = ("unsubscribe_url",)  # set by delivery for email (signed one-click link)
 Locate = Callable[[tuple[str | int, ...]], tuple[Path, int]]
 
 
@@ -103,10 +104,11 @@ def template_problems(
         return [(error.lineno or 1, f"template error: {error.message}")]
     problems: list[tuple[int, str]] = []
     undeclared = meta.find_undeclared_variables(tree) - set(environment.globals)
-    for name in sorted(undeclared - set(ROOTS)):
+    for name in sorted(undeclared - set(ROOTS) - set(PLAIN_VARIABLES)):
         line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 1)
+        names = (*ROOTS, *PLAIN_VARIABLES)
         problems.append(
-            (line, f"unknown variable {name!r}{_suggest(name, ROOTS)}; templates see {', '.join(ROOTS)}")
+            (line, f"unknown variable {name!r}{_suggest(name, names)}; templates see {', '.join(names)}")
         )
     for node, root, attribute in _root_attributes(tree, undeclared):
         if root == "event":

@@ -227,3 +227,8 @@ def test_the_published_json_schema_is_the_models_schema() -> None:
 
     published = json.loads((CAMPAIGNS.parent / "docs" / "campaign.schema.json").read_text())
     assert published == campaign_json_schema(), "run: make schema"
+
+
+def test_templates_may_use_the_signed_unsubscribe_link(tmp_path: Path) -> None:
+    text = VALID.replace("<p>Hello", '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a> Hello')
+    assert load_campaign_file(write(tmp_path, text)).channels.email is not None
