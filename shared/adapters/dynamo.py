@@ -71,6 +71,10 @@ BEHAVIOUR_FIELDS = ("counts", "category_views", "category_purchases", "cart")
 def profile_to_item(profile: Profile) -> dict[str, Any]:
     data = profile.model_dump(mode="python")
     behaviour = {k: data.pop(k) for k in BEHAVIOUR_FIELDS}
+    # The activity windows compress far better beside the day buckets than in an attribute of their own.
+    data.pop("activity", None)
+    if not profile.activity.is_empty():
+        behaviour["activity"] = profile.activity.model_dump(mode="json")
     packed = json.dumps(behaviour, default=_json_default, separators=(",", ":")).encode()
     data[BEHAVIOUR_ATTRIBUTE] = zlib.compress(packed, level=6)
     return serialize(data)

@@ -167,3 +167,26 @@ def test_age_comes_from_the_birthday_or_birth_year_when_not_given() -> None:
     assert audience_view(Profile(user_id="c", traits={"birth_year": 1990}), now)["age"] == 36
     assert audience_view(Profile(user_id="d", traits={"age": 41, "birth_year": 1990}), now)["age"] == 41
     assert audience_view(Profile(user_id="e", traits={"birthday": "soon"}), now)["age"] is None
+
+
+def test_activity_windows_are_stored_inside_the_compressed_behaviour_and_round_trip() -> None:
+    from shared.adapters.dynamo import _profile_from_item, profile_to_item
+    from shared.events import parse_detail
+
+    order = parse_detail(
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": "u1",
+            "messageId": "m-1",
+            "timestamp": "2026-11-02T07:30:00Z",
+            "properties": {"revenue": 42.5, "products": [{"category": "shoes"}]},
+        }
+    )
+    profile = fold_events(Profile(user_id="u1"), [order]).profile
+    assert not profile.activity.is_empty()
+    item = profile_to_item(profile)
+    assert "activity" not in item  # no attribute of its own: it rides in the compressed behaviour
+    again = _profile_from_item(item)
+    assert again.activity == profile.activity
+    assert again.last_at("Order Completed") == profile.last_at("Order Completed")
