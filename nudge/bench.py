@@ -48,6 +48,7 @@ GB = 1024.0
 TARGETS: dict[str, tuple[str, float]] = {
     "ddb_requests_per_ingested_event": ("<=", 0.25),
     "aws_requests_l4_event_to_enqueue": ("<=", 2),
+    "aws_requests_l4_event_to_schedule": ("<=", 2),
     "aws_requests_per_delivered_message": ("<=", 3),
     "ingest_cpu_ms_per_event": ("<=", 0.3),
     "worst_import_ms": ("<=", 150),
@@ -210,24 +211,36 @@ def measure_ingest(runtime: Any) -> dict[str, Any]:
 
 
 def measure_trigger(runtime: Any) -> dict[str, Any]:
-    l4 = next(c for c in runtime.catalog if c.trigger is not None and not c.audience)
-    detail = {
-        "type": "track",
-        "event": l4.trigger.event,
-        "userId": "b-000",
-        "messageId": "l4-bench-1",
-        "timestamp": runtime.clock.now().isoformat(),
-        "properties": {"order_id": "o-l4", "revenue": 10},
-    }
-    envelope = {"id": "bench", "source": "shop", "detail-type": "Segment Event", "detail": detail}
-    with metered(runtime) as meter:
-        runtime.invoke("trigger", {"campaign_id": l4.id, "event": envelope})
-    runtime.drain()
-    return {
-        "aws_requests_l4_event_to_enqueue": meter.total(),
-        "l4_requests": dict(meter.counts),
-        "l4_campaign_measured": l4.id,
-    }
+    """Requests from an L4 event to its job: enqueued at once, or scheduled for after a delay."""
+    triggered = [
+        c
+        for c in runtime.catalog
+        if c.trigger is not None and not c.audience and c.trigger.event != "identify"
+    ]
+    immediate = next(c for c in triggered if c.trigger.delay is None)
+    delayed = next((c for c in triggered if c.trigger.delay is not None and not c.trigger.where), None)
+    results: dict[str, Any] = {}
+    for label, l4 in (("l4", immediate), ("l4_delayed", delayed)):
+        if l4 is None:
+            continue
+        detail = {
+            "type": "track",
+            "event": l4.trigger.event,
+            "userId": "b-000",
+            "messageId": f"{label}-bench-1",
+            "timestamp": runtime.clock.now().isoformat(),
+            "properties": {"order_id": "o-l4", "revenue": 10, "product_id": "p-1"},
+        }
+        envelope = {"id": "bench", "source": "shop", "detail-type": "Segment Event", "detail": detail}
+        with metered(runtime) as meter:
+            runtime.invoke("trigger", {"campaign_id": l4.id, "event": envelope})
+        runtime.drain()
+        results[f"{label}_requests"] = dict(meter.counts)
+        results[f"{label}_campaign_measured"] = l4.id
+    results["aws_requests_l4_event_to_enqueue"] = sum(results["l4_requests"].values())
+    if "l4_delayed_requests" in results:
+        results["aws_requests_l4_event_to_schedule"] = sum(results["l4_delayed_requests"].values())
+    return results
 
 
 def measure_delivery(runtime: Any) -> dict[str, Any]:
@@ -252,6 +265,8 @@ def measure_delivery(runtime: Any) -> dict[str, Any]:
         ]
     )
     runtime.drain()
+    # The identifies sent welcome emails: deliver the next day, so today's email cap is not in the way.
+    runtime.clock.advance(timedelta(days=1))
     campaign = next(c for c in runtime.catalog if c.schedule is not None and "email" in c.channel_order())
     jobs = [
         DeliveryJob.for_occurrence(campaign.id, "2026-11-07T03:00:00Z", f"d-{i:04d}").model_dump_json()

@@ -98,7 +98,17 @@ def _print_summary(s: dict[str, Any]) -> None:
     console.print(overview)
 
     campaigns = Table(title="Messages by campaign")
-    for column in ("campaign", "level", "sent", "email", "push", "in-app", "deferred", "not sent"):
+    for column in (
+        "campaign",
+        "level",
+        "sent",
+        "email",
+        "push",
+        "in-app",
+        "deferred",
+        "cancelled",
+        "not sent",
+    ):
         campaigns.add_column(column, justify="left" if column == "campaign" else "right")
     for campaign_id, row in s["messages_by_campaign"].items():
         campaigns.add_row(
@@ -109,6 +119,7 @@ def _print_summary(s: dict[str, Any]) -> None:
             str(row["push"]),
             str(row["in_app"]),
             str(row.get("deferred", 0)),
+            str(row.get("cancelled", 0)),
             str(row["skipped"]),
         )
     console.print(campaigns)
@@ -237,7 +248,7 @@ def validate(
         when = (
             f"{c.schedule.expression} {c.schedule.timezone}"
             if c.schedule
-            else f"on {c.trigger.event}"
+            else f"on {c.trigger.event}" + (f" +{c.trigger.delay}" if c.trigger.delay else "")
             if c.trigger
             else ""
         )

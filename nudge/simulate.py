@@ -35,10 +35,12 @@ from shared.campaigns import Campaign, Catalog
 from shared.delivery import choose_channel
 from shared.events import SegmentEvent
 from shared.guards import Candidate, SentRecord, cap_reason, in_holdout, prune, quiet_until, shopper_zone
+from shared.jobs import DeliveryJob, TriggerContext
 from shared.patterns import matches
 from shared.policy import LEVEL_RANK
 from shared.profile import Profile, fold_events
 from shared.schedules import ScheduleExpression
+from shared.triggers import cancel_reason
 
 WEEK = timedelta(days=7)
 Progress = Callable[[str, int, int], None]
@@ -71,6 +73,7 @@ class CampaignTally:
     in_audience: int = 0
     unreachable: int = 0
     holdout: int = 0
+    cancelled: int = 0  # delayed L4 triggers whose reason went away (cancel_if, repeat, audience)
     wanted: int = 0  # reachable, not held out: the uncapped demand
     deferred: int = 0  # moved past quiet hours
     sent: int = 0
@@ -136,6 +139,7 @@ class SimulationReport:
                     "holdout": t.holdout,
                     "wanted": t.wanted,
                     "deferred_quiet_hours": t.deferred,
+                    "cancelled": t.cancelled,
                     "sent": t.sent,
                     "capped": dict(t.capped),
                 }
@@ -164,7 +168,8 @@ def simulate(
     events, store_start, end = store_events(options.users, days, options.seed)
     start = store_start + timedelta(days=options.warmup_days)
     fired: Counter[str] = Counter()
-    intents = _intents(catalog, events, start, end, step, fired)
+    cancelled: Counter[str] = Counter()
+    intents = _intents(catalog, events, start, end, step, fired, cancelled)
     step("applying holdout, quiet hours and caps", 0, 1)
     shoppers = sorted({e.profile_id for e in events if not e.profile_id.startswith("anon:")})
     report = SimulationReport(
@@ -180,6 +185,8 @@ def simulate(
     )
     for campaign_id, count in fired.items():
         report.campaigns[campaign_id].fired = count
+    for campaign_id, count in cancelled.items():
+        report.campaigns[campaign_id].cancelled = count
     _deliver(catalog, intents, report)
     report.wall_seconds = round(time.perf_counter() - started, 2)
     return report
@@ -215,6 +222,7 @@ def _intents(
     end: datetime,
     step: Progress,
     fired: Counter[str],
+    cancelled: Counter[str] | None = None,
 ) -> list[Intent]:
     """Every message a campaign wants in the measured window, in time order; counts firings."""
     active = [c for c in catalog if c.enabled]
@@ -251,17 +259,45 @@ def _intents(
                 )
             )
 
+    # Delayed triggers wait here until due; then the profile as of that moment decides (cancel_if,
+    # repeat, audience), as delivery does when the one-time schedule fires.
+    delayed: list[tuple[datetime, int, Campaign, SegmentEvent, str]] = []
+    once: set[str] = set()
+    cancelled = Counter() if cancelled is None else cancelled
+
+    def release_due(until: datetime | None) -> None:
+        while delayed and (until is None or delayed[0][0] <= until):
+            due, _, campaign, event, send_key = heapq.heappop(delayed)
+            profile = replay.profile(event.profile_id) or Profile(user_id=event.profile_id)
+            job = DeliveryJob.for_trigger(campaign.id, event.profile_id, _context(event))
+            if cancel_reason(campaign, profile, job, due) is not None:
+                cancelled[campaign.id] += 1
+                continue
+            intents.append(
+                Intent(
+                    due,
+                    campaign,
+                    event.profile_id,
+                    send_key,
+                    choose_channel(campaign, profile)[0],
+                    _zone_name(profile),
+                )
+            )
+
     next_firing = 0
     for index, event in enumerate(events):
+        release_due(event.timestamp)
         while next_firing < len(firings) and firings[next_firing][0] <= event.timestamp:
             at, _, campaign = firings[next_firing]
             fire_batch(at, campaign)
             next_firing += 1
-        if event.timestamp > start and patterns and event.type == "track":
+        if event.timestamp > start and patterns and not event.profile_id.startswith("anon:"):
             envelope = {"detail": event.model_dump(mode="json", by_alias=True, exclude_none=True)}
             for campaign, pattern in patterns:
                 if not matches(pattern, envelope) or not campaign.is_active(event.timestamp):
                     continue
+                trigger = campaign.trigger
+                assert trigger is not None
                 fired[campaign.id] += 1
                 profile = replay.profile(event.profile_id)
                 audience = campaign.parsed_audience
@@ -269,12 +305,22 @@ def _intents(
                     profile = Profile(user_id=event.profile_id)
                 if audience.rules and not audience.includes(profile, event.timestamp):
                     continue
+                occurrence = "once" if trigger.once_per_user else event.message_id
+                send_key = f"{campaign.id}#{occurrence}#{event.profile_id}"
+                if trigger.once_per_user:
+                    if send_key in once:
+                        continue
+                    once.add(send_key)
+                if trigger.delay_time:
+                    due = event.timestamp + trigger.delay_time
+                    heapq.heappush(delayed, (due, index, campaign, event, send_key))
+                    continue
                 intents.append(
                     Intent(
                         event.timestamp,
                         campaign,
                         event.profile_id,
-                        f"{campaign.id}#{event.message_id}#{event.profile_id}",
+                        send_key,
                         choose_channel(campaign, profile)[0],
                         _zone_name(profile),
                     )
@@ -285,8 +331,19 @@ def _intents(
             step("replaying the store, firing campaigns", cursor, total)
     for at, _, campaign in firings[next_firing:]:
         fire_batch(at, campaign)
+    release_due(end)
+    intents.sort(key=lambda i: i.at)
     step("replaying the store, firing campaigns", total, total)
     return intents
+
+
+def _context(event: SegmentEvent) -> TriggerContext:
+    return TriggerContext(
+        event=event.event or event.type,
+        message_id=event.message_id,
+        timestamp=event.timestamp,
+        properties=event.properties,
+    )
 
 
 def _zone_name(profile: Profile) -> str | None:
@@ -327,7 +384,13 @@ def _deliver(catalog: Catalog, intents: Iterable[Intent], report: SimulationRepo
         zone = shopper_zone({"timezone": intent.timezone} if intent.timezone else {}, policy)
         ledger = history[intent.user_id] = prune(history[intent.user_id], send_at)
         candidate = Candidate(
-            channel, campaign.id, campaign.level, campaign.priority, intent.send_key, campaign.caps
+            channel,
+            campaign.id,
+            campaign.level,
+            campaign.priority,
+            intent.send_key,
+            campaign.caps,
+            campaign.trigger.throttle_time if campaign.trigger else None,
         )
         reason = cap_reason(ledger, candidate, policy, send_at, zone)
         if reason is not None:

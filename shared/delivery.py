@@ -7,6 +7,8 @@ them back). In order:
 2. ``withheld_holdout``: the shopper is in the campaign's control group (deterministic hash).
 3. ``no_consent`` / ``suppressed``: no channel of the campaign the shopper agreed to and has not
    unsubscribed from, bounced on or complained about.
+   ``cancelled``: a delayed L4 trigger whose reason went away (``cancel_if`` event, ``repeat``,
+   audience), judged on the profile when the delay is over.
 4. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
    one-time schedule, until the hours end (the deferral is logged beside the send key).
 5. ``duplicate``: the deterministic send key is claimed with a conditional write before anything is
@@ -46,6 +48,7 @@ from shared.links import LinkSigner, UnsubscribeRequest
 from shared.ports import Deferrals, LedgerStore, MessageChannel, ProfileStore, SendLog, SendLogEntry
 from shared.profile import Profile, audience_view, consent_of
 from shared.render import render_message
+from shared.triggers import cancel_reason
 
 # Longer than the deliver function's timeout: a claim older than this belongs to a crashed attempt.
 CLAIM_LEASE = timedelta(minutes=5)
@@ -53,6 +56,7 @@ CLAIM_LEASE = timedelta(minutes=5)
 # at most as many times as the caps allow sends; past this, the job is retried by the queue.
 MAX_LEDGER_ATTEMPTS = 12
 
+ANONYMOUS_PREFIX = "anon:"
 # The decisions, as logged in the send log's ``status``.
 SENT = "sent"
 SKIPPED = "skipped"
@@ -88,6 +92,8 @@ def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> t
     """Why ``channel`` cannot reach the shopper (decision, reason), or None if it can."""
     traits = profile.traits
     consent = consent_of(traits)
+    if profile.user_id.startswith(ANONYMOUS_PREFIX):
+        return SKIPPED, "anonymous"  # no address, and no signed-in app session to show an inbox to
     if channel == "email":
         if not traits.get("email"):
             return SKIPPED, "no_email_address"
@@ -108,6 +114,13 @@ def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> t
 
 # When no channel can be used, the decision logged is the most telling of the channels' blockers.
 _BLOCKER_RANK = {SUPPRESSED: 0, NO_CONSENT: 1, SKIPPED: 2}
+
+
+def reachable_channels(
+    campaign: Campaign, profile: Profile, ledger: Ledger | None = None
+) -> list[ChannelName]:
+    """The campaign's channels that reach the shopper, in the campaign's order."""
+    return [c for c in campaign.channel_order() if _blocker(c, profile, ledger) is None]
 
 
 def choose_channel(
@@ -225,6 +238,9 @@ class Deliverer:
             return self._decide(entry, SKIPPED, "unknown_user")
         if not campaign.is_active(now):
             return self._decide(entry, SKIPPED, "campaign_inactive")
+        cancelled = cancel_reason(campaign, profile, job, now)
+        if cancelled is not None:
+            return self._decide(entry, CANCELLED, cancelled)
         if in_holdout(campaign.id, job.user_id, campaign.holdout_percent):
             return self._decide(entry, WITHHELD, f"holdout {campaign.holdout_percent:g}%")
         ledger = self._ledger(job.user_id)
@@ -237,11 +253,15 @@ class Deliverer:
         until = quiet_until(now, zone, channel, policy)
         if until is not None:
             return self._defer(job, entry, until)
-        unsubscribe_url = (
-            self.unsubscribe.url(job.user_id, channel, campaign.id)
-            if self.unsubscribe and channel == "email"
-            else None
-        )
+
+        def unsubscribe_for(on: ChannelName) -> str | None:
+            return (
+                self.unsubscribe.url(job.user_id, on, campaign.id)
+                if self.unsubscribe and on == "email"
+                else None
+            )
+
+        unsubscribe_url = unsubscribe_for(channel)
         message = render_message(
             campaign, channel, job.send_key, template_context(campaign, profile, job, now, unsubscribe_url)
         )
@@ -250,10 +270,28 @@ class Deliverer:
             # Logged beside the send key: the original decision stays as it was.
             self.send_log.complete(replace(entry, send_key=f"{job.send_key}#duplicate", status=DUPLICATE))
             return SendDecision(DUPLICATE, "already_sent_or_in_flight", channel)
-        candidate = Candidate(
-            channel, campaign.id, campaign.level, campaign.priority, job.send_key, campaign.caps
-        )
-        blocked_by = self._reserve(ledger, candidate, zone, now)
+        throttle = campaign.trigger.throttle_time if campaign.trigger else None
+
+        def candidate_for(on: ChannelName) -> Candidate:
+            return Candidate(
+                on, campaign.id, campaign.level, campaign.priority, job.send_key, campaign.caps, throttle
+            )
+
+        blocked_by = self._reserve(ledger, candidate_for(channel), zone, now)
+        # A channel's own cap passes the message to the campaign's next channel (not in quiet hours).
+        fallbacks = [
+            c
+            for c in reachable_channels(campaign, profile, ledger)[1:]
+            if quiet_until(now, zone, c, policy) is None
+        ]
+        while blocked_by is not None and blocked_by[1].startswith("channel.") and fallbacks:
+            fallback = fallbacks.pop(0)
+            blocked_by = self._reserve(self._ledger(job.user_id), candidate_for(fallback), zone, now)
+            if blocked_by is None:
+                channel, unsubscribe_url = fallback, unsubscribe_for(fallback)
+                claimed = replace(claimed, channel=channel)
+                context = template_context(campaign, profile, job, now, unsubscribe_url)
+                message = render_message(campaign, channel, job.send_key, context)
         if blocked_by is not None:
             status, reason = blocked_by
             self._complete(replace(claimed, status=status, reason=reason))
@@ -305,10 +343,8 @@ class Deliverer:
         raise LedgerContention(f"ledger of one shopper kept changing over {MAX_LEDGER_ATTEMPTS} attempts")
 
     def _defer(self, job: DeliveryJob, entry: SendLogEntry, until: datetime) -> SendDecision:
-        from shared.adapters.scheduler import schedule_name
-
         body = job.model_copy(update={"not_before": until}).model_dump_json()
-        self.deferrals.defer(schedule_name(job.user_id, f"{job.send_key}@{until.isoformat()}"), body, until)
+        self.deferrals.defer(job.user_id, f"{job.send_key}@{until.isoformat()}", body, until)
         self.send_log.complete(
             replace(
                 entry,

@@ -56,6 +56,7 @@ class Candidate:
     priority: int
     send_key: str
     campaign_caps: Limits | None = None
+    throttle: timedelta | None = None  # an L4 trigger's "at most once per ..." for this campaign
 
 
 def shopper_zone(traits: Mapping[str, Any], policy: DeliveryPolicy) -> ZoneInfo:
@@ -98,6 +99,10 @@ def cap_reason(
             return f"{scope}.per_week"
         return None
 
+    if candidate.throttle is not None and any(
+        r.campaign_id == candidate.campaign_id and r.at > now - candidate.throttle for r in recent
+    ):
+        return "throttle"
     caps = policy.caps
     if _counts_toward_all(candidate.channel, policy):
         reason = over(caps.all_channels, "all_channels", lambda r: _counts_toward_all(r.channel, policy))

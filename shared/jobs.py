@@ -44,9 +44,14 @@ class DeliveryJob(BaseModel):
         )
 
     @classmethod
-    def for_trigger(cls, campaign_id: str, user_id: str, trigger: TriggerContext) -> DeliveryJob:
+    def for_trigger(
+        cls, campaign_id: str, user_id: str, trigger: TriggerContext, *, once_per_user: bool = False
+    ) -> DeliveryJob:
+        """Keyed on the triggering event (the same event twice is one message), or on the shopper
+        alone for a campaign sent once per shopper ever (a welcome)."""
+        occurrence = "once" if once_per_user else trigger.message_id
         return cls(
-            send_key=f"{campaign_id}#{trigger.message_id}#{user_id}",
+            send_key=f"{campaign_id}#{occurrence}#{user_id}",
             campaign_id=campaign_id,
             user_id=user_id,
             occurrence=trigger.timestamp.isoformat(),

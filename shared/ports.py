@@ -90,8 +90,8 @@ class LedgerStore(Protocol):
 
 
 class Deferrals(Protocol):
-    def defer(self, name: str, body: str, at: datetime) -> bool:
-        """Put ``body`` on the work queue at ``at`` (once); False if ``name`` was already deferred."""
+    def defer(self, user_id: str, job_key: str, body: str, at: datetime) -> bool:
+        """Put ``body`` on the work queue at ``at``, once per ``job_key``; False if it already was."""
         ...
 
 

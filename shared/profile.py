@@ -47,6 +47,10 @@ CATEGORY_DAYS_KEPT = DAY_BUCKETS_KEPT
 # a category would add its own day map to every item for rules nobody writes.
 CATEGORY_EVENTS = ("Product Viewed", "Product Added", "Order Completed")
 MAX_CATEGORIES_PER_EVENT = 20
+# Product views for real-time triggers ("the same product viewed 3 times in 24 hours").
+VIEWS_KEPT = timedelta(hours=48)
+MAX_VIEWED_PRODUCTS = 10
+MAX_VIEWS_PER_PRODUCT = 5
 
 
 class CartItem(BaseModel):
@@ -93,9 +97,19 @@ class Activity(BaseModel):
     last: dict[str, int] = Field(default_factory=dict)
     orders: dict[str, tuple[int, Decimal]] = Field(default_factory=dict)
     categories: dict[str, dict[str, dict[str, int]]] = Field(default_factory=dict)
+    viewed: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Product id → minutes of its latest views (48 h, 10 products, 5 views each): "
+        "what a browse-abandonment trigger counts.",
+    )
 
     def is_empty(self) -> bool:
-        return not (self.last or self.orders or self.categories)
+        return not (self.last or self.orders or self.categories or self.viewed)
+
+    def views_of(self, product_id: str, since: datetime, until: datetime) -> int:
+        """Views of ``product_id`` from ``since`` to ``until`` (minute precision, last 48 hours)."""
+        first, last = int(since.timestamp() // 60), int(until.timestamp() // 60)
+        return sum(1 for m in self.viewed.get(product_id, []) if first <= m <= last)
 
 
 class Profile(BaseModel):
@@ -371,6 +385,13 @@ def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: 
         amount = _money(props.get("revenue")) or _money(props.get("total")) or Decimal(0)
         orders, revenue = activity.orders.get(day, (0, Decimal(0)))
         activity.orders[day] = (orders + 1, (revenue + amount).quantize(CENT))
+    product_id = props.get("product_id") or props.get("sku")
+    if name == "Product Viewed" and isinstance(product_id, str | int) and not isinstance(product_id, bool):
+        views = activity.viewed.pop(str(product_id)[:128], [])  # re-inserted last: most recent product
+        activity.viewed[str(product_id)[:128]] = sorted([*views, minutes])[-MAX_VIEWS_PER_PRODUCT:]
+        while len(activity.viewed) > MAX_VIEWED_PRODUCTS:
+            oldest = min(activity.viewed, key=lambda p: activity.viewed[p][-1])
+            del activity.viewed[oldest]
 
 
 def _prune_activity(activity: Activity, newest: datetime) -> None:
@@ -386,6 +407,9 @@ def _prune_activity(activity: Activity, newest: datetime) -> None:
                 del per_event[category]
         if not per_event:
             del activity.categories[name]
+    view_horizon = int((newest - VIEWS_KEPT).timestamp() // 60)
+    recent = {p: [m for m in times if m > view_horizon] for p, times in activity.viewed.items()}
+    activity.viewed = {p: times for p, times in recent.items() if times}
     order_horizon = (newest - timedelta(days=ORDER_DAYS_KEPT)).date().isoformat()
     kept_days = sorted(d for d in activity.orders if d > order_horizon)[-MAX_ORDER_DAYS:]
     activity.orders = {d: activity.orders[d] for d in kept_days}

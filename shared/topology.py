@@ -140,12 +140,13 @@ FUNCTIONS = (
     FunctionSpec(
         "trigger",
         "functions.trigger.handler.handler",
-        "Turns a real-time (L4) behavioural event into a delivery job.",
+        "Turns a real-time (L4) behavioural event into a delivery job, now or after its delay.",
         memory_mb=256,
         tables={PROFILES.key: "read"},
         sends_to=(DELIVERY_QUEUE.key,),
         parks_in=TRIGGER_DLQ_KEY,
         on_failure=TRIGGER_DLQ_KEY,
+        defers_to=DELIVERY_QUEUE.key,
     ),
     FunctionSpec(
         "planner",

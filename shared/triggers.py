@@ -1,30 +1,76 @@
-"""Real-time (L4) triggers: a behavioural event on the bus becomes a delivery job at once.
+"""Real-time (L4) triggers: a behavioural event on the bus becomes a delivery job, now or later.
 
-EventBridge already matched the campaign's pattern before invoking us; here the event is parsed,
-the campaign's audience (if any) is checked against the current profile, and one job is enqueued
-whose send key is derived from the triggering event's ``messageId`` — the same event delivered
-twice yields the same key, so delivery sends once. Budget: at most a profile read and one enqueue.
+EventBridge already matched the campaign's pattern (event name and property conditions) before
+invoking us; here the event is parsed, the campaign's audience (if any) is checked against the
+current profile, and one job is made whose send key is derived from the triggering event's
+``messageId`` — the same event delivered twice yields the same key, so delivery sends once.
+
+- No delay: the job is enqueued at once.
+- A delay: a one-time EventBridge Scheduler schedule, named from the send key (so a duplicate event
+  makes no second schedule), puts the job on the delivery queue when the delay is over and deletes
+  itself. Delivery then re-checks what may have changed (:func:`cancel_reason`): a ``cancel_if``
+  event since the trigger, the ``repeat`` condition, the audience on the current profile.
+
+Budget: at most a profile read and one enqueue or schedule (two requests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from shared.campaigns import Catalog
+from shared.campaigns import Campaign, Catalog, parse_duration
 from shared.clock import Clock
 from shared.errors import PermanentDeliveryError
 from shared.events import parse_detail
 from shared.jobs import DeliveryJob, TriggerContext
 from shared.patterns import matches
-from shared.ports import ProfileStore, WorkQueue
+from shared.ports import Deferrals, ProfileStore, WorkQueue
+from shared.profile import Profile
 
 
 @dataclass(frozen=True)
 class TriggerOutcome:
-    status: str  # "enqueued" | "not_in_audience" | "inactive" | "not_matching"
+    # "enqueued" | "scheduled" | "already_scheduled" | "not_in_audience" | "inactive" | "not_matching"
+    status: str
     job: DeliveryJob | None = None
+
+
+def _minute(moment: datetime) -> int:
+    return int(moment.timestamp() // 60)
+
+
+def cancel_reason(campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime) -> str | None:
+    """Why a delayed trigger's message must not go out any more, judged on the current profile."""
+    trigger, context = campaign.trigger, job.trigger
+    if trigger is None or context is None:
+        return None
+    for event in trigger.cancel_if:
+        last = profile.last_at(event)
+        # Activity times are kept to the minute: an event in the trigger's own minute counts as after.
+        if last is not None and _minute(last) >= _minute(context.timestamp):
+            return f"cancel_if: {event} at {last.isoformat()}"
+    if trigger.repeat is not None:
+        product_id = context.properties.get("product_id") or context.properties.get("sku")
+        within = parse_duration(trigger.repeat.within)
+        views = (
+            profile.activity.views_of(str(product_id), context.timestamp - within, context.timestamp)
+            if product_id is not None
+            else 0
+        )
+        if views < trigger.repeat.count:
+            return (
+                f"repeat: {views} of {trigger.repeat.count} views of the product in {trigger.repeat.within}"
+            )
+    if (
+        trigger.delay is not None
+        and campaign.parsed_audience.rules
+        and not campaign.parsed_audience.includes(profile, now)
+    ):
+        return "left_audience"
+    return None
 
 
 @dataclass
@@ -33,6 +79,7 @@ class TriggerEvaluator:
     profiles: ProfileStore
     delivery_queue: WorkQueue
     clock: Clock
+    deferrals: Deferrals | None = None
 
     def handle(self, campaign_id: str, envelope: Mapping[str, Any]) -> TriggerOutcome:
         campaign = self.catalog.get(campaign_id)
@@ -48,6 +95,7 @@ class TriggerEvaluator:
             profile = self.profiles.get(event.profile_id)
             if profile is None or not campaign.parsed_audience.includes(profile, now):
                 return TriggerOutcome("not_in_audience")
+        trigger = campaign.trigger
         job = DeliveryJob.for_trigger(
             campaign.id,
             event.profile_id,
@@ -57,6 +105,15 @@ class TriggerEvaluator:
                 timestamp=event.timestamp,
                 properties=event.properties,
             ),
+            once_per_user=trigger.once_per_user,
         )
-        self.delivery_queue.send_many([job.model_dump_json()])
-        return TriggerOutcome("enqueued", job)
+        delay = trigger.delay_time
+        due = event.timestamp + delay if delay else None
+        if due is None or due <= now:
+            self.delivery_queue.send_many([job.model_dump_json()])
+            return TriggerOutcome("enqueued", job)
+        if self.deferrals is None:
+            raise RuntimeError("a delayed trigger needs the deferrals port")
+        delayed = job.model_copy(update={"not_before": due})
+        created = self.deferrals.defer(job.user_id, job.send_key, delayed.model_dump_json(), due)
+        return TriggerOutcome("scheduled" if created else "already_scheduled", delayed)

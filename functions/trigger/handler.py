@@ -29,7 +29,11 @@ class TriggerPorts:
 @cache
 def default_ports() -> TriggerPorts:
     evaluator = TriggerEvaluator(
-        wiring.catalog(), wiring.profile_store(), wiring.queue("delivery_queue_url"), SystemClock()
+        wiring.catalog(),
+        wiring.profile_store(),
+        wiring.queue("delivery_queue_url"),
+        SystemClock(),
+        wiring.deferrals(),
     )
     return TriggerPorts(evaluator, wiring.dead_letters())
 

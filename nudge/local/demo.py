@@ -123,13 +123,24 @@ def _summarize(
     for m in messages:
         row = by_campaign.setdefault(
             m["campaign_id"],
-            {"level": m["level"], "sent": 0, "skipped": 0, "deferred": 0, "email": 0, "push": 0, "in_app": 0},
+            {
+                "level": m["level"],
+                "sent": 0,
+                "skipped": 0,
+                "deferred": 0,
+                "cancelled": 0,
+                "email": 0,
+                "push": 0,
+                "in_app": 0,
+            },
         )
         if m["status"] == "sent":
             row["sent"] += 1
             row[m["channel"]] += 1
         elif m["status"] == "deferred_quiet_hours":
             row["deferred"] += 1
+        elif m["status"] == "cancelled":
+            row["cancelled"] += 1
         elif m["status"] not in ("duplicate", "claimed"):
             row["skipped"] += 1
     parked = runtime.parked()

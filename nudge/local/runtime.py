@@ -251,7 +251,8 @@ class LocalRuntime:
         return {
             "ingest": IngestPorts(profiles, parked_in("ingest"), self.clock),
             "trigger": TriggerPorts(
-                TriggerEvaluator(self.catalog, profiles, delivery, self.clock), parked_in("trigger")
+                TriggerEvaluator(self.catalog, profiles, delivery, self.clock, self.deferrals),
+                parked_in("trigger"),
             ),
             "planner": Planner(self.catalog, audience, audience_segments),
             "audience": AudiencePorts(
@@ -414,14 +415,13 @@ class LocalRuntime:
         """Move the clock to ``moment``, firing every schedule due on the way, in time order: the
         campaigns' recurring schedules and the one-time schedules (deferrals, delays) created since."""
         fired = 0
+        # Occurrences before a clock a caller moved directly were missed, not pending.
+        self._schedules_checked_until = max(self._schedules_checked_until, self.clock.now())
         while True:
             due = sorted(
                 (fire, spec.key, spec)
                 for spec, expression in self._schedules
-                # occurrences before the clock (moved directly by a caller) were missed, not pending
-                for fire in expression.occurrences(
-                    max(self._schedules_checked_until, self.clock.now()), moment
-                )
+                for fire in expression.occurrences(self._schedules_checked_until, moment)
             )
             one_time = self.one_time_schedules(until=moment)
             if not due and not one_time:

@@ -73,7 +73,8 @@ class SchedulerDeferrals:
         self._role_arn = role_arn
         self._flexible_minutes = flexible_minutes
 
-    def defer(self, name: str, body: str, at: datetime) -> bool:
+    def defer(self, user_id: str, job_key: str, body: str, at: datetime) -> bool:
+        name = schedule_name(user_id, job_key)
         window: dict[str, Any] = (
             {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": self._flexible_minutes}
             if self._flexible_minutes

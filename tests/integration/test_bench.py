@@ -53,6 +53,11 @@ def test_an_immediate_trigger_enqueues_with_one_request(measured: dict[str, Any]
     assert measured["l4_requests"] == {"sqs.SendMessageBatch": 1}
 
 
+def test_a_delayed_trigger_schedules_with_one_request(measured: dict[str, Any]) -> None:
+    assert measured["l4_delayed_requests"] == {"scheduler.CreateSchedule": 1}
+    assert measured["aws_requests_l4_event_to_schedule"] == 1
+
+
 def test_delivery_request_mix_per_message(measured: dict[str, Any]) -> None:
     # Per batch of 10 jobs: one read of profiles, one of ledgers, one write of outcomes. Per job: the
     # claim (or the holdout record). Per send: the ledger's conditional update and the provider call.

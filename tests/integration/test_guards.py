@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from conftest import catalog_without
 from factory import email_text, identify, sent_emails, ses_sent_count
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
@@ -25,6 +26,13 @@ from shared.jobs import DeliveryJob, TriggerContext
 from shared.policy import Caps, DeliveryPolicy, Limits, Reserve
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    """Every bundled campaign but the welcome (its email on each first identify would use the day's
+    email cap in tests about other things; test_triggers covers it)."""
+    return catalog_without("welcome")
 
 
 @pytest.fixture
@@ -375,3 +383,24 @@ def test_nudge_why_prints_a_shoppers_decisions_in_time_order(runtime: LocalRunti
     assert "sent" in lines[1] and "2026-11-08 01:00" in lines[1]
     missing = CliRunner().invoke(app, ["why", "nobody", "--store", str(tmp_path)])
     assert missing.exit_code == 0 and "no decisions logged for nobody" in missing.output
+
+
+def test_a_channel_at_its_cap_hands_the_message_to_the_campaigns_next_channel(catalog: Catalog) -> None:
+    policy = DeliveryPolicy(
+        caps=Caps(
+            all_channels=Limits(per_day=5, per_week=10),
+            channels={"email": Limits(per_day=1, per_week=5)},
+            campaign=Limits(per_day=5, per_week=10),
+        ),
+        reserve=Reserve(L4=0, L3=0),
+    )
+    with mock_aws():
+        runtime = LocalRuntime(Catalog(list(catalog), policy), SimulatedClock(START), log_level="CRITICAL")
+        shopper(runtime, "u1")
+        deliver(runtime, order_job("u1", 1))
+        deliver(runtime, order_job("u1", 2))
+        sent = [(e["channel"], e["status"]) for e in runtime.send_log.entries_for("u1")]
+        assert sent == [("email", "sent"), ("in_app", "sent")]
+        assert ses_sent_count() == 1
+        [item] = runtime.scan("inbox")
+        assert item["body"] == "Order o-2 is on its way soon."
