@@ -930,3 +930,48 @@ def test_app_refuses_to_synthesize_invalid_campaigns(tmp_path: Path, monkeypatch
     assert message.startswith("campaign files are invalid:")
     assert f"{bad}:{BAD_CAMPAIGN.splitlines().index('priority: 500') + 1}: priority" in message
     assert built == []
+
+
+# -- one-time schedules (quiet-hours deferrals, trigger delays) ---------------------------------------
+
+
+@pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.key)
+def test_only_deferring_functions_create_schedules_and_pass_only_the_deferral_role(
+    spec: topology.FunctionSpec, synthesized: Synthesized
+) -> None:
+    statements = synthesized.function_statements(spec.key)
+    creates = [s for s in statements if s.allows("scheduler:CreateSchedule")]
+    passes = [s for s in statements if s.allows("iam:PassRole")]
+    if spec.defers_to is None:
+        assert creates == [] and passes == [], spec.key
+        return
+    schedules = {render(r) for s in creates for r in s.resources}
+    assert schedules == {f"arn:{PARTITION}:scheduler:{REGION}:{ACCOUNT}:schedule/{topology.DEFERRAL_GROUP}/*"}
+    role_arn = arn_of(synthesized.logical_id(synthesized.stack.deferral_role))
+    assert [r for s in passes for r in s.resources] == [role_arn]
+
+
+def test_the_deferral_role_is_for_scheduler_and_sends_only_to_the_deferred_queues(
+    synthesized: Synthesized,
+) -> None:
+    role_id = synthesized.logical_id(synthesized.stack.deferral_role)
+    trust = synthesized.props(role_id)["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
+    statements = synthesized.policy_statements(role_id)
+    targets = {topology.DELIVERY_QUEUE.key, topology.DELIVERY_QUEUE.dlq_key}
+    allowed = {json.dumps(arn_of(synthesized.queue_id(k)), sort_keys=True) for k in targets}
+    sent_to = {
+        json.dumps(r, sort_keys=True) for s in statements if s.allows("sqs:SendMessage") for r in s.resources
+    }
+    assert sent_to == allowed
+    assert {a for s in statements for a in s.actions if not a.startswith(("sqs:", "kms:"))} == set()
+    [group] = synthesized.of_type("AWS::Scheduler::ScheduleGroup").values()
+    assert group["Name"] == topology.DEFERRAL_GROUP
+
+
+def test_l4_rules_carry_the_where_conditions_as_content_filters(synthesized: Synthesized) -> None:
+    checkout = synthesized.catalog.get("high-value-checkout")
+    assert checkout is not None and checkout.trigger is not None
+    by_campaign = _rules_by_campaign(synthesized)
+    [(_, rule)] = by_campaign["high-value-checkout"]
+    assert rule["EventPattern"]["detail"]["properties"] == {"total": [{"numeric": [">", 150]}]}
