@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared.campaigns import Campaign, Catalog, parse_duration
+from shared.campaigns import Campaign, Catalog, Repeat, parse_duration
 from shared.clock import Clock
 from shared.errors import PermanentDeliveryError
-from shared.events import parse_detail
+from shared.events import SegmentEvent, parse_detail
 from shared.jobs import DeliveryJob, TriggerContext
 from shared.patterns import matches
 from shared.ports import Deferrals, ProfileStore, WorkQueue
@@ -33,7 +33,8 @@ from shared.profile import Profile
 
 @dataclass(frozen=True)
 class TriggerOutcome:
-    # "enqueued" | "scheduled" | "already_scheduled" | "not_in_audience" | "inactive" | "not_matching"
+    # "enqueued" | "scheduled" | "already_scheduled" | "not_in_audience" | "not_repeated" | "inactive"
+    # | "not_matching"
     status: str
     job: DeliveryJob | None = None
 
@@ -73,6 +74,18 @@ def cancel_reason(campaign: Campaign, profile: Profile, job: DeliveryJob, now: d
     return None
 
 
+def _may_repeat(repeat: Repeat, profile: Profile | None, event: SegmentEvent) -> bool:
+    """Whether this view can be the ``count``-th of its product: the views before its minute (ingest
+    may or may not have folded this one yet) plus this one. Delivery counts again when the delay is over."""
+    product_id = event.properties.get("product_id") or event.properties.get("sku")
+    if product_id is None:
+        return False
+    within = parse_duration(repeat.within)
+    before = event.timestamp - timedelta(minutes=1)
+    prior = profile.activity.views_of(str(product_id), event.timestamp - within, before) if profile else 0
+    return prior + 1 >= repeat.count
+
+
 @dataclass
 class TriggerEvaluator:
     catalog: Catalog
@@ -91,11 +104,16 @@ class TriggerEvaluator:
         now = self.clock.now()
         if not campaign.is_active(now):
             return TriggerOutcome("inactive")
-        if campaign.parsed_audience.rules:
-            profile = self.profiles.get(event.profile_id)
-            if profile is None or not campaign.parsed_audience.includes(profile, now):
-                return TriggerOutcome("not_in_audience")
         trigger = campaign.trigger
+        if campaign.parsed_audience.rules or trigger.repeat is not None:
+            profile = self.profiles.get(event.profile_id)
+            if campaign.parsed_audience.rules and (
+                profile is None or not campaign.parsed_audience.includes(profile, now)
+            ):
+                return TriggerOutcome("not_in_audience")
+            if trigger.repeat is not None and not _may_repeat(trigger.repeat, profile, event):
+                # Most views are not the Nth: no schedule is made for them (one read, no write).
+                return TriggerOutcome("not_repeated")
         job = DeliveryJob.for_trigger(
             campaign.id,
             event.profile_id,

@@ -41,7 +41,7 @@ from shared.adapters.dynamo import (
     deserialize,
 )
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
-from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
+from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs, schedule_name
 from shared.adapters.sqs import REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, SqsDeadLetters, SqsQueue
 from shared.batch_campaigns import AudienceWorker, Planner
 from shared.campaigns import Catalog
@@ -100,6 +100,23 @@ def physical_name(key: str) -> str:
     return f"nudge-{key}"
 
 
+class _IndexedDeferrals(SchedulerDeferrals):
+    """The real adapter (moto's Scheduler gets the schedule), noting what it created for the runtime."""
+
+    def __init__(self, index: dict[str, tuple[datetime, dict[str, Any]]], client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self._index = index
+
+    def defer(self, user_id: str, job_key: str, body: str, at: datetime) -> bool:
+        created = super().defer(user_id, job_key, body, at)
+        if created:
+            self._index[schedule_name(user_id, job_key)] = (
+                at.astimezone(UTC).replace(microsecond=0),
+                self.target(body),
+            )
+        return created
+
+
 class LocalRuntime:
     def __init__(
         self,
@@ -116,6 +133,7 @@ class LocalRuntime:
         self.table_names = {t.key: physical_name(t.key) for t in topology.TABLES}
         self.queue_urls: dict[str, str] = {}
         self.invocations: dict[str, int] = {}
+        self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}  # pending one-time schedules
         self._create_resources()
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
         self._ports = self._build_ports(audience_segments)
@@ -127,7 +145,6 @@ class LocalRuntime:
             if spec.enabled
         ]
         self._schedules_checked_until = clock.now()
-        self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}
         self.publisher = EventPublisher(self.client("events"))
 
     def client(self, service: str) -> Any:
@@ -238,7 +255,8 @@ class LocalRuntime:
         }
         self.profiles = profiles
         self.ledgers = DynamoLedgerStore(dynamodb, self.table_names[topology.LEDGER.key])
-        self.deferrals = SchedulerDeferrals(
+        self.deferrals = _IndexedDeferrals(
+            self._one_time,
             self.client("scheduler"),
             group=topology.DEFERRAL_GROUP,
             queue_arn=self.queue_arn(topology.DELIVERY_QUEUE.key),
@@ -447,23 +465,29 @@ class LocalRuntime:
         return fired
 
     def one_time_schedules(self, until: datetime | None = None) -> list[tuple[datetime, str, dict[str, Any]]]:
-        """Pending one-time schedules (time, name, target), earliest first; only those due by ``until``."""
-        scheduler = self.client("scheduler")
-        found = []
-        for summary in scheduler.list_schedules(GroupName=topology.DEFERRAL_GROUP).get("Schedules", []):
-            schedule = scheduler.get_schedule(GroupName=topology.DEFERRAL_GROUP, Name=summary["Name"])
-            at = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)").replace(
-                tzinfo=UTC
-            )
-            if until is None or at <= until:
-                found.append((at, summary["Name"], schedule["Target"]))
+        """Pending one-time schedules (time, name, target), earliest first; only those due by ``until``.
+
+        The schedules live in moto's Scheduler; the runtime also notes each one its functions create
+        (see :class:`_IndexedDeferrals`), so finding the due ones does not list them all every step.
+        """
+        found = [
+            (at, name, target)
+            for name, (at, target) in self._one_time.items()
+            if until is None or at <= until
+        ]
         return sorted(found, key=lambda s: (s[0], s[1]))
 
     def _fire_one_time(self, name: str, target: Mapping[str, Any]) -> None:
         """What Scheduler does at the time: send the input to the target queue, then delete itself."""
+        scheduler = self.client("scheduler")
+        self._one_time.pop(name, None)
+        try:
+            scheduler.get_schedule(GroupName=topology.DEFERRAL_GROUP, Name=name)
+        except scheduler.exceptions.ResourceNotFoundException:
+            return  # deleted in the meantime (erasure)
         queue_key = next(k for k in self.queue_urls if self.queue_arn(k) == target["Arn"])
         SqsQueue(self.client("sqs"), self.queue_urls[queue_key]).send_many([target["Input"]])
-        self.client("scheduler").delete_schedule(GroupName=topology.DEFERRAL_GROUP, Name=name)
+        scheduler.delete_schedule(GroupName=topology.DEFERRAL_GROUP, Name=name)
 
     # -- queues ----------------------------------------------------------------------------------
     def drain(self) -> int:

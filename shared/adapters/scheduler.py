@@ -73,6 +73,16 @@ class SchedulerDeferrals:
         self._role_arn = role_arn
         self._flexible_minutes = flexible_minutes
 
+    def target(self, body: str) -> dict[str, Any]:
+        """The queue a schedule feeds, with the queue's retry policy and dead-letter queue."""
+        return {
+            "Arn": self._queue_arn,
+            "RoleArn": self._role_arn,
+            "Input": body,
+            "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": MAX_EVENT_AGE_S},
+            "DeadLetterConfig": {"Arn": self._dead_letter_arn},
+        }
+
     def defer(self, user_id: str, job_key: str, body: str, at: datetime) -> bool:
         name = schedule_name(user_id, job_key)
         window: dict[str, Any] = (
@@ -88,13 +98,7 @@ class SchedulerDeferrals:
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow=window,
                 ActionAfterCompletion="DELETE",
-                Target={
-                    "Arn": self._queue_arn,
-                    "RoleArn": self._role_arn,
-                    "Input": body,
-                    "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": MAX_EVENT_AGE_S},
-                    "DeadLetterConfig": {"Arn": self._dead_letter_arn},
-                },
+                Target=self.target(body),
             )
         except self._client.exceptions.ConflictException:
             return False

@@ -225,14 +225,25 @@ def test_browse_abandonment_needs_the_third_view_of_the_same_product(runtime: Lo
 
     runtime.advance_to(T0 + timedelta(hours=5))
 
-    three_decisions = Counter(s for s, _ in decisions(runtime, three, "browse-abandonment"))
-    assert three_decisions == {"sent": 1, "cancelled": 2}
-    assert Counter(s for s, _ in decisions(runtime, two, "browse-abandonment")) == {"cancelled": 2}
-    reasons = {r for _, r in decisions(runtime, two, "browse-abandonment")}
-    assert reasons == {
-        "repeat: 1 of 3 views of the product in 24h",
-        "repeat: 2 of 3 views of the product in 24h",
-    }
+    # Only the third view makes a schedule (the first two are "not_repeated": no schedule, no decision).
+    assert decisions(runtime, three, "browse-abandonment") == [("sent", None)]
+    assert decisions(runtime, two, "browse-abandonment") == []
+    assert runtime.one_time_schedules() == []
+
+
+def test_a_repeat_view_followed_by_an_add_is_cancelled_with_the_view_count_kept(
+    runtime: LocalRuntime,
+) -> None:
+    user = free_of_holdout("browse-abandonment", "d")
+    shopper(runtime, user)
+    runtime.register_push_endpoint("GCM", f"t-{user}")
+    for i in range(3):
+        at = T0 + timedelta(minutes=10 * i)
+        publish(runtime, product_event("Product Viewed", user, f"v-{i}", at, product_id="p-5", name="Boot"))
+    publish(runtime, added(user, "add-5", T0 + timedelta(minutes=40), "p-5"))
+    runtime.advance_to(T0 + timedelta(hours=2))
+    [(status, reason)] = decisions(runtime, user, "browse-abandonment")
+    assert status == "cancelled" and reason is not None and reason.startswith("cancel_if: Product Added")
 
 
 def test_welcome_goes_once_per_shopper_whatever_the_number_of_identifies() -> None:
