@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install test lint demo bench synth schema clean
+.PHONY: help install test lint demo bench synth schema clean train evaluate
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ demo: $(STAMP)  ## run a synthetic store through the whole system on moto (2,000
 bench: $(STAMP)  ## measure requests, CPU, imports and cost per event / per message (a few minutes)
 	@mkdir -p demo-out
 	$(BIN)/nudge bench --json demo-out/bench.json
+
+train: $(STAMP)  ## retrain models/scoring-model.json (the demo's L3 model) on a synthetic history
+	$(BIN)/nudge train --out models/scoring-model.json
+
+evaluate: $(STAMP)  ## time-based holdout of the L3 models on the synthetic store and CDNOW (~90 s)
+	$(BIN)/nudge evaluate --write-docs docs/predictions.md
 
 synth: $(STAMP)  ## synthesize the CloudFormation template into cdk.out/ (offline, no credentials)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py

@@ -103,8 +103,7 @@ class NudgeStack(Stack):
             )
         for rule in topology.event_rules(catalog):
             self._rule(rule)
-        if topology.campaign_schedules(catalog):
-            self._schedules(topology.campaign_schedules(catalog))
+        self._schedules(topology.all_schedules(catalog))
         self._http_routes()
 
     def _resolve(self, reference: str) -> str:
@@ -260,6 +259,24 @@ class NudgeStack(Stack):
                 )
             elif access == "describe":
                 table.grant(function, "dynamodb:DescribeTable")
+            elif access == "read_update":
+                table.grant(
+                    function,
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:Scan",
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                )
+            elif access == "read_write_update":
+                table.grant(
+                    function,
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                )
             else:
                 table.grant(
                     function,
@@ -386,7 +403,9 @@ class NudgeStack(Stack):
             scheduler.CfnSchedule(
                 self,
                 f"Schedule-{spec.key}",
-                description=f"Batch campaign {spec.campaign_id}",
+                description=f"Batch campaign {spec.campaign_id}"
+                if spec.campaign_id
+                else f"Nudge system job: {spec.key}",
                 schedule_expression=spec.expression,
                 schedule_expression_timezone=spec.timezone,
                 flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),

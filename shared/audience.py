@@ -62,9 +62,19 @@ ATTRIBUTES: Mapping[str, str] = {
     "cart_value": "number (aggregate): value of the open cart",
     "cart_items": "number (aggregate): items in the open cart",
     "top_category": "text (aggregate): most viewed category",
-    "rfm.segment": "text (score, predictions): champions, loyal, potential, new, at_risk, hibernating, ...",
+    "rfm.segment": "text (score, predictions): champions, loyal, potential_loyalist, new, promising, "
+    "need_attention, about_to_sleep, at_risk, cant_lose, hibernating, lost",
     "purchase_propensity": "number (score, predictions): probability of an order in the next 30 days",
     "churn_risk": "number (score, predictions): 0 (engaged) to 1 (gone)",
+    "rfm.r": "number (score, predictions): recency quintile 1-5, 5 = most recent",
+    "rfm.f": "number (score, predictions): frequency quintile 1-5, 5 = most orders",
+    "rfm.m": "number (score, predictions): monetary quintile 1-5, 5 = highest average order value",
+    "expected_orders": "number (score, predictions): expected orders in the next 90 days",
+    "probability_alive": "number (score, predictions): BG/NBD probability the buyer is still active",
+    "best_send_hour": "number (score, predictions): local hour 0-23 at which the shopper engages most",
+    "at_best_send_hour": "flag (score, predictions): true during the shopper's best local send hour",
+    "favourite_category": "text (score, predictions): category with the most recency-weighted interest",
+    "next_category": "text (score, predictions): category the shopper's recent browsing leans to",
 }
 
 # The Segment e-commerce spec's event names (v2) and the common mobile/lifecycle ones. A shop's own

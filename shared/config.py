@@ -8,7 +8,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from shared.topology import AUDIENCE_QUEUE, DELIVERY_QUEUE, INBOX, LEDGER, MESSAGES, PROFILES
+from shared.topology import (
+    AUDIENCE_QUEUE,
+    DELIVERY_QUEUE,
+    INBOX,
+    LEDGER,
+    MESSAGES,
+    MODELS,
+    PROFILES,
+    SCORE_QUEUE,
+)
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +37,9 @@ class Settings(BaseModel):
     unsubscribe_url: str | None = None
     delivery_queue_url: str | None = None
     audience_queue_url: str | None = None
+    models_table: str | None = None
+    score_queue_url: str | None = None
+    scoring_segments: int = Field(default=8, ge=1, le=1_000_000)
     dead_letter_queue_url: str | None = None
     sender_email: str | None = None
     ses_configuration_set: str | None = None
@@ -54,6 +66,8 @@ class Settings(BaseModel):
             "unsubscribe_url": env.get("UNSUBSCRIBE_URL"),
             "delivery_queue_url": env.get(DELIVERY_QUEUE.env_var),
             "audience_queue_url": env.get(AUDIENCE_QUEUE.env_var),
+            "models_table": env.get(MODELS.env_var),
+            "score_queue_url": env.get(SCORE_QUEUE.env_var),
             "dead_letter_queue_url": env.get("DEAD_LETTER_QUEUE_URL"),
             "sender_email": env.get("SENDER_EMAIL"),
             "ses_configuration_set": env.get("SES_CONFIGURATION_SET") or None,
@@ -61,6 +75,8 @@ class Settings(BaseModel):
         for name in ("audience_segments", "audience_profiles_per_segment", "audience_enqueue_threads"):
             if env.get(name.upper()):
                 values[name] = env[name.upper()]
+        if env.get("SCORING_SEGMENTS"):
+            values["scoring_segments"] = env["SCORING_SEGMENTS"]
         if env.get("CAMPAIGN_CATALOG_DIR"):
             values["catalog_dir"] = env["CAMPAIGN_CATALOG_DIR"]
         return cls.model_validate(values)

@@ -101,3 +101,24 @@ class UserData(Protocol):
     def erase(self, user_id: str) -> dict[str, int]:
         """Delete everything stored about ``user_id``; returns items deleted per store."""
         ...
+class ProfileScores(Protocol):
+    def write_scores(self, user_id: str, scores: Mapping[str, Any], read_version: int) -> bool:
+        """Set ``scores`` and bump ``version`` if the profile is still at ``read_version``; True if written.
+        Nothing else in the item changes, so a concurrent ingest write is never overwritten."""
+        ...
+
+
+class ModelRegistry(Protocol):
+    """Published model artefacts (JSON, newest version last) and each scoring run's census."""
+
+    def latest(self) -> str | None: ...
+
+    def get(self, version: str) -> str | None: ...
+
+    def put_census(self, run_id: str, segment: int, sketch: Mapping[str, Any]) -> None: ...
+
+    def complete_census(self, run_id: str, segment: int, total_segments: int) -> bool:
+        """Record that ``segment`` is done; True for exactly one caller: the one that completes the run."""
+        ...
+
+    def census(self, run_id: str) -> list[dict[str, Any]]: ...

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer, field_validator
 
@@ -38,6 +39,15 @@ MAX_TRAIT_LENGTH = 2048
 MAX_CART_ITEMS = 50
 MAX_CATEGORIES = 100
 OTHER_BEHAVIOUR = "(other)"
+# L3 inputs kept by ingest. Engagement is counted per UTC hour of day (the shopper's time zone may be
+# learnt later; the scorer shifts the histogram into it); a full bin halves them all, which also lets
+# old habits fade. Category affinity decays exponentially: [browse, purchase] weight per category,
+# both expressed as of ``affinity_at``, so the fold is order-independent and costs no extra write.
+ENGAGEMENT_TYPES = frozenset({"track", "page", "screen"})
+ENGAGEMENT_BIN_CAP = 10_000
+AFFINITY_HALF_LIFE_DAYS = 30.0
+AFFINITY_FLOOR = 0.01
+BROWSE_WEIGHTS = {"Product Viewed": 1.0, "Product Added": 2.0}
 CENT = Decimal("0.01")
 # Activity windows for the audience language (see :class:`Activity`).
 ORDER_DAYS_KEPT = 400
@@ -127,10 +137,14 @@ class Profile(BaseModel):
     orders: int = 0
     revenue: Decimal = Decimal(0)
     last_order_at: datetime | None = None
+    first_order_at: datetime | None = None
     category_views: dict[str, int] = Field(default_factory=dict)
     category_purchases: dict[str, int] = Field(default_factory=dict)
     cart: Cart | None = None
     activity: Activity = Field(default_factory=Activity)
+    engagement_hours: list[int] = Field(default_factory=list)
+    category_affinity: dict[str, list[float]] = Field(default_factory=dict)
+    affinity_at: datetime | None = None
     scores: dict[str, Any] = Field(default_factory=dict)
     seen_events: bytes = b""
     version: int = 0
@@ -307,10 +321,45 @@ def _str(value: Any) -> str | None:
     return str(value)[:MAX_TRAIT_LENGTH] if value is not None else None
 
 
+def _engage(profile: Profile, at: datetime) -> None:
+    hours = profile.engagement_hours if len(profile.engagement_hours) == 24 else [0] * 24
+    hour = at.astimezone(UTC).hour
+    hours[hour] += 1
+    if hours[hour] > ENGAGEMENT_BIN_CAP:
+        hours = [n // 2 for n in hours]
+    profile.engagement_hours = hours
+
+
+def decay_factor(days: float) -> float:
+    """How much a category signal ``days`` old still weighs (exponential, AFFINITY_HALF_LIFE_DAYS)."""
+    return 0.5 ** (days / AFFINITY_HALF_LIFE_DAYS)
+
+
+def _touch_category(profile: Profile, category: str, at: datetime, browse: float, purchase: float) -> None:
+    category = category[:128]
+    reference = profile.affinity_at
+    if reference is None or at > reference:
+        if reference is not None:
+            factor = decay_factor((at - reference).total_seconds() / 86400)
+            profile.category_affinity = {
+                c: [round(b * factor, 3), round(p * factor, 3)]
+                for c, (b, p) in profile.category_affinity.items()
+                if (b + p) * factor >= AFFINITY_FLOOR
+            }
+        profile.affinity_at = reference = at
+    weight = decay_factor((reference - at).total_seconds() / 86400)
+    if category not in profile.category_affinity and len(profile.category_affinity) >= MAX_CATEGORIES:
+        return
+    b, p = profile.category_affinity.get(category, [0.0, 0.0])
+    profile.category_affinity[category] = [round(b + browse * weight, 3), round(p + purchase * weight, 3)]
+
+
 def _apply(profile: Profile, event: SegmentEvent) -> None:
     at = event.timestamp
     profile.first_seen = min(profile.first_seen or at, at)
     profile.last_seen = max(profile.last_seen or at, at)
+    if event.type in ENGAGEMENT_TYPES:
+        _engage(profile, at)
     name = event.behaviour_name
     if name not in profile.counts and len(profile.counts) >= MAX_BEHAVIOURS:
         name = OTHER_BEHAVIOUR
@@ -324,6 +373,8 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
         return
     props = event.properties
     category = props.get("category")
+    if name in BROWSE_WEIGHTS and isinstance(category, str):
+        _touch_category(profile, category, at, BROWSE_WEIGHTS[name], 0.0)
     if name == "Product Viewed" and isinstance(category, str):
         _bump(profile.category_views, category[:128], 1, MAX_CATEGORIES)
     elif name == "Product Added":
@@ -350,16 +401,14 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
         amount = _money(props.get("revenue")) or _money(props.get("total")) or Decimal(0)
         profile.revenue = (profile.revenue + amount).quantize(CENT)
         profile.last_order_at = max(profile.last_order_at or at, at)
+        profile.first_order_at = min(profile.first_order_at or at, at)
         products = props.get("products")
         for product in products if isinstance(products, list) else []:
             if isinstance(product, dict) and isinstance(product.get("category"), str):
                 quantity = product.get("quantity", 1)
-                _bump(
-                    profile.category_purchases,
-                    product["category"][:128],
-                    quantity if isinstance(quantity, int) and quantity > 0 else 1,
-                    MAX_CATEGORIES,
-                )
+                units = quantity if isinstance(quantity, int) and quantity > 0 else 1
+                _bump(profile.category_purchases, product["category"][:128], units, MAX_CATEGORIES)
+                _touch_category(profile, product["category"], at, 0.0, float(units))
         if profile.cart is not None and profile.cart.updated_at <= at:
             profile.cart = None
     _note_activity(profile.activity, name, props, at)
@@ -496,7 +545,33 @@ def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
     rfm = profile.scores.get("rfm")
     if isinstance(rfm, dict):
         view["rfm.segment"] = rfm.get("segment")
-    for score in ("purchase_propensity", "churn_risk"):
+        for part in ("r", "f", "m"):
+            view[f"rfm.{part}"] = rfm.get(part)
+    for score in SCORE_ATTRIBUTES:
         if score in profile.scores:
             view[score] = profile.scores[score]
+    best = profile.scores.get("best_send_hour")
+    if isinstance(best, int | float):
+        view["at_best_send_hour"] = _local_hour(traits.get("timezone"), now) == int(best)
     return view
+
+
+SCORE_ATTRIBUTES = (
+    "purchase_propensity",
+    "churn_risk",
+    "expected_orders",
+    "probability_alive",
+    "best_send_hour",
+    "favourite_category",
+    "next_category",
+)
+
+
+def _local_hour(timezone: Any, now: datetime) -> int:
+    """The hour of ``now`` on the shopper's clock (UTC when their time zone is unknown)."""
+    if isinstance(timezone, str):
+        try:
+            return now.astimezone(ZoneInfo(timezone)).hour
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return now.astimezone(UTC).hour

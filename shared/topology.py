@@ -20,7 +20,11 @@ APP_EVENT_SOURCE = "nudge.app"
 # ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
 MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}
 
-Access = Literal["read", "write", "read_write", "delete", "describe"]
+# read: Get/BatchGet/Query/Scan; write: PutItem (+ UpdateItem); read_write: Get/BatchGet/Query +
+# PutItem; delete: what erasure needs; describe: DescribeTable; read_update: read + UpdateItem (the
+# scorer's attribute-level writes that never replace an item); read_write_update: read_write +
+# UpdateItem (the scorer's census bookkeeping).
+Access = Literal["read", "write", "read_write", "delete", "describe", "read_update", "read_write_update"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,12 @@ INBOX = TableSpec("inbox", partition_key="user_id", sort_key="message_key", ttl_
 # The contact ledger: per shopper, what was sent in the last 7 days (the frequency caps are decided
 # and recorded on it in one conditional write) and the channels they unsubscribed from or bounced on.
 LEDGER = TableSpec("ledger", partition_key="user_id")
-TABLES = (PROFILES, MESSAGES, INBOX, LEDGER)
+# Trained model artefacts (name "scoring-model", one item per version) and each scoring run's census
+# (name "census#<run>" / "run#<run>", expiring after a week). No personal data: sketches are counts.
+MODELS = TableSpec("models", partition_key="name", sort_key="version", ttl_attribute="expires_at")
+TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS)
+# The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
+SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
 # One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in this group;
 # each puts its job on a work queue once and deletes itself.
 DEFERRAL_GROUP = "nudge-deferred"
@@ -117,7 +126,15 @@ DELIVERY_QUEUE = QueueSpec(
     visibility_timeout_s=180,
     max_receive_count=5,
 )
-QUEUES = (INGEST_QUEUE, AUDIENCE_QUEUE, DELIVERY_QUEUE)
+SCORE_QUEUE = QueueSpec(
+    "score",
+    consumer="scorer",
+    batch_size=1,
+    max_batching_window_s=0,
+    visibility_timeout_s=5400,
+    max_receive_count=3,
+)
+QUEUES = (INGEST_QUEUE, AUDIENCE_QUEUE, DELIVERY_QUEUE, SCORE_QUEUE)
 
 # Asynchronously invoked functions (EventBridge → trigger, Scheduler → planner) park what they cannot
 # process here: the function itself for bad input (with the reason), Lambda's on-failure destination
@@ -215,6 +232,25 @@ FUNCTIONS = (
         tables={PROFILES.key: "delete", MESSAGES.key: "delete", INBOX.key: "delete", LEDGER.key: "delete"},
         cancels_deferrals=True,
     ),
+    FunctionSpec(
+        "score_planner",
+        "functions.score_planner.handler.handler",
+        "Starts a scoring run: one census task per profile scan segment.",
+        memory_mb=256,
+        tables={MODELS.key: "read"},
+        sends_to=(SCORE_QUEUE.key,),
+        on_failure=PLANNER_DLQ_KEY,
+    ),
+    FunctionSpec(
+        "scorer",
+        "functions.scorer.handler.handler",
+        "Census, then scores (RFM, propensity, churn, best hour, categories) for one profile segment.",
+        memory_mb=1024,
+        timeout_s=900,
+        tables={PROFILES.key: "read_update", MODELS.key: "read_write_update"},
+        sends_to=(SCORE_QUEUE.key,),
+        parks_in=SCORE_QUEUE.dlq_key,
+    ),
 )
 FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}
 QUEUES_BY_KEY = {q.key: q for q in QUEUES}
@@ -247,14 +283,18 @@ class RuleSpec:
         return f'{{"campaign_id": "{self.campaign_id}", "event": <aws.events.event.json>}}'
 
 
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
 @dataclass(frozen=True)
 class ScheduleSpec:
-    """An EventBridge Scheduler schedule that starts one occurrence of a batch campaign."""
+    """An EventBridge Scheduler schedule: one occurrence of a batch campaign (``campaign_id``), or
+    a system job such as the daily scoring run (``campaign_id`` None: the input is the run time)."""
 
     key: str
     expression: str
     timezone: str
-    campaign_id: str
+    campaign_id: str | None
     target_function: str = "planner"
     enabled: bool = True
     retry_attempts: int = 3
@@ -262,7 +302,13 @@ class ScheduleSpec:
 
     @property
     def input_template(self) -> dict[str, str]:
-        return {"campaign_id": self.campaign_id, "occurrence": "<aws.scheduler.scheduled-time>"}
+        if self.campaign_id is None:
+            return {"run": SCHEDULED_TIME}
+        return {"campaign_id": self.campaign_id, "occurrence": SCHEDULED_TIME}
+
+    def payload(self, scheduled_time: str) -> dict[str, str]:
+        """What the target receives when the schedule fires at ``scheduled_time``."""
+        return {k: scheduled_time if v == SCHEDULED_TIME else v for k, v in self.input_template.items()}
 
 
 INGEST_RULE = RuleSpec(
@@ -330,6 +376,18 @@ def campaign_schedules(campaigns: Iterable[Campaign]) -> list[ScheduleSpec]:
         for c in campaigns
         if c.schedule is not None
     ]
+
+
+# Scores are refreshed daily, before the morning's L3 campaigns; the run's time is its "as of".
+SCORING_SCHEDULE = ScheduleSpec(
+    "scoring-daily", "cron(0 2 * * ? *)", "UTC", campaign_id=None, target_function="score_planner"
+)
+SYSTEM_SCHEDULES = (SCORING_SCHEDULE,)
+
+
+def all_schedules(campaigns: Iterable[Campaign]) -> list[ScheduleSpec]:
+    """Every schedule the stack deploys: the system's own, then one per batch campaign."""
+    return [*SYSTEM_SCHEDULES, *campaign_schedules(campaigns)]
 
 
 def function_environment(spec: FunctionSpec) -> dict[str, str]:

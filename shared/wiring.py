@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from shared.adapters.dynamo import (
         DynamoInbox,
         DynamoLedgerStore,
+        DynamoModelRegistry,
         DynamoProfileStore,
         DynamoSendLog,
         DynamoUserData,
@@ -59,6 +60,11 @@ def profile_count() -> int:
     settings().require("profiles_table")
     response = client("dynamodb").describe_table(TableName=str(settings().profiles_table))
     return int(response["Table"].get("ItemCount", 0))
+def model_registry() -> DynamoModelRegistry:
+    from shared.adapters.dynamo import DynamoModelRegistry
+
+    settings().require("models_table")
+    return DynamoModelRegistry(client("dynamodb"), str(settings().models_table))
 
 
 def send_log() -> DynamoSendLog:
@@ -146,9 +152,9 @@ def link_signer() -> LinkSigner:
 
 def user_data() -> DynamoUserData:
     from shared.adapters.dynamo import DynamoUserData
-    from shared.topology import TABLES
+    from shared.topology import SHOPPER_TABLES
 
     config = settings()
-    names = {t.key: getattr(config, f"{t.key}_table") for t in TABLES}
-    config.require(*(f"{t.key}_table" for t in TABLES))
+    names = {t.key: getattr(config, f"{t.key}_table") for t in SHOPPER_TABLES}
+    config.require(*(f"{t.key}_table" for t in SHOPPER_TABLES))
     return DynamoUserData(client("dynamodb"), names)

@@ -40,6 +40,8 @@ class DemoOptions:
     seed: int = 7
     audience_segments: int = 4
     store_dir: Path | None = None  # where to leave the tables (JSON lines) for `nudge why`
+    scoring_segments: int = 2
+    model: Path | None = None  # the trained artefact the scorer uses (default: models/scoring-model.json)
 
 
 def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -55,7 +57,14 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
     start = store.config.start
     with mock_aws():
         clock = SimulatedClock(start)
-        runtime = LocalRuntime(catalog, clock, audience_segments=options.audience_segments, log_level="ERROR")
+        runtime = LocalRuntime(
+            catalog,
+            clock,
+            audience_segments=options.audience_segments,
+            scoring_segments=options.scoring_segments,
+            log_level="ERROR",
+        )
+        model_version = runtime.publish_model((options.model or default_model_path()).read_text())
         endpoints = {
             s.user_id: runtime.register_push_endpoint(s.push_platform, f"device-{s.user_id}")
             for s in store.shoppers
@@ -94,6 +103,7 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
         )
         if options.store_dir is not None:
             runtime.snapshot(options.store_dir)
+    summary["scores"]["model_version"] = model_version
     summary.update(
         users=options.users,
         simulated_days=options.days,
@@ -178,7 +188,38 @@ def _summarize(
         "provider_recorded": {"ses": ses_recorded, "sns": sns_recorded, "inbox": len(inbox)},
         "dead_letters": dict(Counter(f"{p.queue}: {p.reason}" for p in parked)),
         "invocations": dict(sorted(runtime.invocations.items())),
+        "scores": _score_summary(profiles),
     }
+
+
+def _score_summary(profiles: list[Any]) -> dict[str, Any]:
+    """What the daily scorer left in the profiles: RFM segments and the spread of each score."""
+    scored = [p.scores for p in profiles if p.scores]
+    last_run = max((s.get("scored_at", "") for s in scored), default="")
+    unscored_new = sum(
+        1 for p in profiles if not p.scores and p.first_seen and p.first_seen.isoformat() > last_run
+    )
+    propensities = sorted(s["purchase_propensity"] for s in scored if "purchase_propensity" in s)
+    churn = [s["churn_risk"] for s in scored if "churn_risk" in s]
+    return {
+        "profiles_scored": len(scored),
+        "scored_at": last_run or None,
+        "profiles_new_since_last_run": unscored_new,
+        "rfm_segments": dict(Counter(s["rfm"]["segment"] for s in scored if "rfm" in s).most_common()),
+        "purchase_propensity_median": propensities[len(propensities) // 2] if propensities else None,
+        "purchase_propensity_over_0_5": sum(1 for p in propensities if p >= 0.5),
+        "churn_risk_mean": round(sum(churn) / len(churn), 3) if churn else None,
+        "best_send_hours": dict(
+            Counter(s["best_send_hour"] for s in scored if "best_send_hour" in s).most_common(3)
+        ),
+        "favourite_categories": dict(
+            Counter(s["favourite_category"] for s in scored if "favourite_category" in s).most_common(3)
+        ),
+    }
+
+
+def default_model_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"
 
 
 def default_campaigns_dir() -> Path:

@@ -35,6 +35,7 @@ from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChann
 from shared.adapters.dynamo import (
     DynamoInbox,
     DynamoLedgerStore,
+    DynamoModelRegistry,
     DynamoProfileStore,
     DynamoSendLog,
     DynamoUserData,
@@ -50,6 +51,7 @@ from shared.delivery import Deliverer, Unsubscribe
 from shared.links import LinkSigner
 from shared.patterns import matches
 from shared.schedules import ScheduleExpression
+from shared.scoring_runs import ModelCache, ScorePlanner, ScoreWorker
 from shared.triggers import TriggerEvaluator
 
 REGION = "us-east-1"
@@ -124,6 +126,7 @@ class LocalRuntime:
         clock: SimulatedClock,
         *,
         audience_segments: int = 4,
+        scoring_segments: int = 4,
         log_level: str = "WARNING",
     ) -> None:
         moto_speedups.apply()
@@ -136,12 +139,12 @@ class LocalRuntime:
         self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}  # pending one-time schedules
         self._create_resources()
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
-        self._ports = self._build_ports(audience_segments)
+        self._ports = self._build_ports(audience_segments, scoring_segments)
         self._rules = topology.event_rules(catalog)
         self._drain_order = self.drain_order()
         self._schedules = [
             (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
-            for spec in topology.campaign_schedules(catalog)
+            for spec in topology.all_schedules(catalog)
             if spec.enabled
         ]
         self._schedules_checked_until = clock.now()
@@ -227,7 +230,7 @@ class LocalRuntime:
         handler: Callable[..., Any] = getattr(module, attribute)
         return handler
 
-    def _build_ports(self, audience_segments: int) -> dict[str, Any]:
+    def _build_ports(self, audience_segments: int, scoring_segments: int) -> dict[str, Any]:
         from functions.audience.handler import AudiencePorts
         from functions.deliver.handler import DeliverPorts
         from functions.feedback.handler import FeedbackPorts
@@ -235,6 +238,7 @@ class LocalRuntime:
         from functions.ingest.handler import IngestPorts
         from functions.preferences.handler import PreferencesPorts
         from functions.privacy.handler import PrivacyPorts
+        from functions.scorer.handler import ScorerPorts
         from functions.trigger.handler import TriggerPorts
 
         dynamodb, sqs = self.client("dynamodb"), self.client("sqs")
@@ -266,7 +270,16 @@ class LocalRuntime:
         secret = self.client("secretsmanager").get_secret_value(SecretId=self.signing_secret_arn)
         self.signer = LinkSigner(secret["SecretString"].encode())
         self.user_data = DynamoUserData(dynamodb, self.table_names)
+        self.models = DynamoModelRegistry(
+            dynamodb, self.table_names[topology.MODELS.key], now=lambda: self.clock.now().timestamp()
+        )
+        score_queue = SqsQueue(sqs, self.queue_urls[topology.SCORE_QUEUE.key])
+        model_cache = ModelCache(self.models)
         return {
+            "score_planner": ScorePlanner(model_cache, score_queue, scoring_segments),
+            "scorer": ScorerPorts(
+                ScoreWorker(profiles, profiles, self.models, model_cache, score_queue), parked_in("scorer")
+            ),
             "ingest": IngestPorts(profiles, parked_in("ingest"), self.clock),
             "trigger": TriggerPorts(
                 TriggerEvaluator(self.catalog, profiles, delivery, self.clock, self.deferrals),
@@ -450,14 +463,15 @@ class LocalRuntime:
                 for _, name, target in (s for s in one_time if s[0] == at):
                     self._fire_one_time(name, target)
             else:
-                fire, _, spec = due[0]
+                fire = due[0][0]
                 self.clock.advance_to(fire)
                 self._schedules_checked_until = fire
                 self.drain()
-                self.invoke_async(
-                    spec.target_function,
-                    {"campaign_id": spec.campaign_id, "occurrence": fire.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                )
+                # every schedule due at this instant fires now: the next pass starts after it
+                same_instant = [spec for at, _, spec in due if at == fire]
+                for spec in same_instant:
+                    self.invoke_async(spec.target_function, spec.payload(fire.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                fired += len(same_instant) - 1
             fired += 1
             self.drain()
         self.clock.advance_to(moment)
@@ -603,6 +617,14 @@ class LocalRuntime:
                 ],
             )
         return len(retry)
+
+    def publish_model(self, artefact_json: str) -> str:
+        """Put a trained artefact in the models table, as ``nudge train --publish-table`` does."""
+        from shared.predictions.model import ModelArtefact
+
+        artefact = ModelArtefact.model_validate_json(artefact_json)
+        self.models.publish(artefact.version, artefact_json)
+        return artefact.version
 
     # -- inspection ------------------------------------------------------------------------------
     def parked(self) -> list[ParkedMessage]:

@@ -16,7 +16,7 @@ from shared.adapters import chunks
 from shared.guards import Ledger, SentRecord, Suppression
 from shared.ports import SendLogEntry
 from shared.profile import Profile
-from shared.topology import INBOX, LEDGER, MESSAGES, PROFILES, TABLES, TableSpec
+from shared.topology import INBOX, LEDGER, MESSAGES, MODELS, PROFILES, SHOPPER_TABLES, TableSpec
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -65,7 +65,15 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
 # fingerprints as raw bytes: DynamoDB bills writes per KB, and a typical profile stays under one.
 # Traits, scores and headline figures stay plain attributes an operator can read in the console.
 BEHAVIOUR_ATTRIBUTE = "behaviour"
-BEHAVIOUR_FIELDS = ("counts", "category_views", "category_purchases", "cart")
+BEHAVIOUR_FIELDS = (
+    "counts",
+    "category_views",
+    "category_purchases",
+    "cart",
+    "engagement_hours",
+    "category_affinity",
+    "affinity_at",
+)
 
 
 def profile_to_item(profile: Profile) -> dict[str, Any]:
@@ -146,6 +154,22 @@ class DynamoProfileStore:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def write_scores(self, user_id: str, scores: Mapping[str, Any], read_version: int) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={PROFILES.partition_key: {"S": user_id}},
+                UpdateExpression="SET #scores = :scores, #version = :next",
+                ConditionExpression="#version = :read",
+                ExpressionAttributeNames={"#scores": "scores", "#version": "version"},
+                ExpressionAttributeValues=serialize(
+                    {":scores": dict(scores), ":next": read_version + 1, ":read": read_version}
+                ),
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
@@ -395,7 +419,7 @@ class DynamoUserData:
 
     def erase(self, user_id: str) -> dict[str, int]:
         deleted: dict[str, int] = {}
-        for spec in TABLES:
+        for spec in SHOPPER_TABLES:
             table = self._tables[spec.key]
             keys = self._keys(table, spec, user_id)
             for batch in chunks(keys, BATCH_WRITE_LIMIT):
@@ -434,4 +458,102 @@ class DynamoUserData:
             keys.extend(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return keys
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class DynamoModelRegistry:
+    """The models table: artefacts under one name, sorted by version (which starts with the training
+    time), and each scoring run's census items, which expire after a week."""
+
+    ARTEFACT = "scoring-model"
+    CENSUS_TTL_S = 7 * 24 * 3600
+
+    def __init__(self, client: Any, table_name: str, now: Any = None) -> None:
+        import time
+
+        self._client = client
+        self._table = table_name
+        self._now = now or time.time
+
+    def _key(self, name: str, version: str) -> dict[str, Any]:
+        return {MODELS.partition_key: {"S": name}, str(MODELS.sort_key): {"S": version}}
+
+    def publish(self, version: str, body: str) -> None:
+        item = {MODELS.partition_key: self.ARTEFACT, str(MODELS.sort_key): version, "body": body}
+        self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def latest(self) -> str | None:
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="#name = :name",
+            ExpressionAttributeNames={"#name": MODELS.partition_key},
+            ExpressionAttributeValues={":name": {"S": self.ARTEFACT}},
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return str(deserialize(items[0])["body"]) if items else None
+
+    def get(self, version: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(self.ARTEFACT, version), ConsistentRead=True
+        ).get("Item")
+        return str(deserialize(item)["body"]) if item else None
+
+    def _expires_at(self) -> int:
+        return int(self._now()) + self.CENSUS_TTL_S
+
+    def put_census(self, run_id: str, segment: int, sketch: Mapping[str, Any]) -> None:
+        item = {
+            MODELS.partition_key: f"census#{run_id}",
+            str(MODELS.sort_key): f"{segment:06d}",
+            "body": json.dumps(sketch, separators=(",", ":")),
+            MODELS.ttl_attribute or "expires_at": self._expires_at(),
+        }
+        self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def complete_census(self, run_id: str, segment: int, total_segments: int) -> bool:
+        key = self._key(f"run#{run_id}", "run")
+        # Adding to a set is idempotent: a redelivered task cannot count its segment twice.
+        done = self._client.update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression="ADD #done :segment SET #total = :total, #expires = :expires",
+            ExpressionAttributeNames={"#done": "done", "#total": "total", "#expires": "expires_at"},
+            ExpressionAttributeValues={
+                ":segment": {"SS": [str(segment)]},
+                ":total": {"N": str(total_segments)},
+                ":expires": {"N": str(self._expires_at())},
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        if len(done["done"]["SS"]) < total_segments:
+            return False
+        try:  # the fan-out to scoring happens once, whoever completes the set first (or is redelivered)
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET #scoring = :yes",
+                ConditionExpression="attribute_not_exists(#scoring)",
+                ExpressionAttributeNames={"#scoring": "scoring_started"},
+                ExpressionAttributeValues={":yes": {"BOOL": True}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def census(self, run_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#name = :name",
+            "ExpressionAttributeNames": {"#name": MODELS.partition_key},
+            "ExpressionAttributeValues": {":name": {"S": f"census#{run_id}"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            found.extend(json.loads(deserialize(i)["body"]) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -80,7 +80,9 @@ def _ingest_rule(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
 def _schedules_by_campaign(synthesized: Synthesized) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for schedule in synthesized.of_type("AWS::Scheduler::Schedule").values():
-        found.setdefault(json.loads(schedule["Target"]["Input"])["campaign_id"], []).append(schedule)
+        campaign_id = json.loads(schedule["Target"]["Input"]).get("campaign_id")
+        if campaign_id is not None:  # system jobs (the scoring run) are tested on their own
+            found.setdefault(campaign_id, []).append(schedule)
     return found
 
 
@@ -542,6 +544,11 @@ def test_table_access_follows_the_topology(spec: topology.FunctionSpec, synthesi
             assert granted == DELETE_ACTIONS, sorted(granted)
         elif access == "describe":
             assert granted == {"dynamodb:DescribeTable"}, sorted(granted)
+        elif access == "read_update":
+            assert granted == READ_ACTIONS | {"dynamodb:UpdateItem"}, sorted(granted)
+        elif access == "read_write_update":
+            assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= granted, sorted(granted)
+            assert granted & READ_ACTIONS and "dynamodb:Scan" not in granted, sorted(granted)
         else:
             assert "dynamodb:PutItem" in granted and granted & READ_ACTIONS, sorted(granted)
     dynamo_resources = {
@@ -792,7 +799,7 @@ def test_the_scheduler_role_may_invoke_the_planner_and_park_dead_letters(
         for r in s.resources
     }
     for key in FUNCTION_KEYS:
-        if key != "planner":
+        if key not in ("planner", "score_planner"):
             assert json.dumps(arn_of(synthesized.function_id(key)), sort_keys=True) not in invokable, key
 
 
@@ -975,3 +982,37 @@ def test_l4_rules_carry_the_where_conditions_as_content_filters(synthesized: Syn
     by_campaign = _rules_by_campaign(synthesized)
     [(_, rule)] = by_campaign["high-value-checkout"]
     assert rule["EventPattern"]["detail"]["properties"] == {"total": [{"numeric": [">", 150]}]}
+
+
+# -- the scoring run ----------------------------------------------------------------------------------
+
+
+def test_the_daily_scoring_schedule_starts_the_score_planner(synthesized: Synthesized) -> None:
+    spec = topology.SCORING_SCHEDULE
+    found = [
+        s
+        for s in synthesized.of_type("AWS::Scheduler::Schedule").values()
+        if json.loads(s["Target"]["Input"]) == {"run": SCHEDULED_TIME}
+    ]
+    assert len(found) == 1
+    schedule = found[0]
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == (
+        spec.expression,
+        spec.timezone,
+    )
+    assert schedule["State"] == "ENABLED"
+    assert schedule["Target"]["Arn"] == arn_of(synthesized.function_id("score_planner"))
+    assert schedule["Target"]["DeadLetterConfig"] == {
+        "Arn": arn_of(synthesized.queue_id(topology.PLANNER_DLQ_KEY))
+    }
+
+
+def test_the_scorer_updates_profiles_but_never_replaces_them(synthesized: Synthesized) -> None:
+    statements = synthesized.function_statements("scorer")
+    profiles = _actions_on(statements, arn_of(synthesized.table_id(topology.PROFILES.key)))
+    assert "dynamodb:UpdateItem" in profiles and "dynamodb:Scan" in profiles
+    assert not profiles & (WRITE_ACTIONS - {"dynamodb:UpdateItem"}), sorted(profiles)
+    models = _actions_on(statements, arn_of(synthesized.table_id(topology.MODELS.key)))
+    assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= models
+    assert not _actions_on(statements, arn_of(synthesized.table_id(topology.MESSAGES.key)))
+    assert not any(a.split(":")[0] in ("ses", "sns") for a in _all_actions(statements))

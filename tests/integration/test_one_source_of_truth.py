@@ -120,7 +120,7 @@ def test_tables_have_the_template_keys(
 def _deployed_schedules(synthesized: Synthesized) -> list[tuple[str, str, str, bool]]:
     return sorted(
         (
-            json.loads(s["Target"]["Input"])["campaign_id"],
+            json.loads(s["Target"]["Input"]).get("campaign_id") or "",
             s["ScheduleExpression"],
             s["ScheduleExpressionTimezone"],
             s["State"] == "ENABLED",
@@ -131,8 +131,8 @@ def _deployed_schedules(synthesized: Synthesized) -> list[tuple[str, str, str, b
 
 def test_schedules_are_the_template_schedules(runtime: Any, synthesized: Synthesized) -> None:
     local = sorted(
-        (s.campaign_id, s.expression, s.timezone, s.enabled)
-        for s in topology.campaign_schedules(runtime.catalog)
+        (s.campaign_id or "", s.expression, s.timezone, s.enabled)
+        for s in topology.all_schedules(runtime.catalog)
     )
     assert local == _deployed_schedules(synthesized)
     assert local, "the catalog should hold at least one batch campaign"
@@ -148,4 +148,4 @@ def test_the_runtime_fires_what_the_template_schedules(runtime: Any, synthesized
     )
     assert expected > 0
     assert runtime.advance_to(end) == expected
-    assert runtime.invocations.get("planner", 0) == expected
+    assert runtime.invocations.get("planner", 0) + runtime.invocations.get("score_planner", 0) == expected

@@ -148,7 +148,7 @@ def test_template_files_are_inlined_and_their_errors_point_into_the_file(tmp_pat
         load_campaign_file(tmp_path / "c.yaml")
     assert error.value.problems == [
         f"{tmp_path / 'templates' / 'sale.html'}:3: channels.email.html: "
-        "user.favourite_colour: no shopper can have this"
+        "user.favourite_colour: no shopper can have this (did you mean user.favourite_category?)"
     ]
 
 

@@ -1,0 +1,34 @@
+"""EventBridge Scheduler (daily) → one census task per profile scan segment of a scoring run."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from shared import wiring
+from shared.scoring_runs import ModelCache, ScorePlanner
+
+logger = Logger(service="nudge-score-planner")
+
+
+@cache
+def default_ports() -> ScorePlanner:
+    return ScorePlanner(
+        ModelCache(wiring.model_registry()),
+        wiring.queue("score_queue_url"),
+        wiring.settings().scoring_segments,
+    )
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any, ports: ScorePlanner | None = None) -> dict[str, Any]:
+    planner = ports or default_ports()
+    run_id = str(event["run"])
+    segments = planner.plan(run_id)
+    if segments == 0:
+        logger.warning("no model published; run `nudge train --publish`", extra={"run": run_id})
+    else:
+        logger.info("scoring run planned", extra={"run": run_id, "segments": segments})
+    return {"run": run_id, "segments": segments}

@@ -1,0 +1,61 @@
+"""SQS (score queue) → census or scoring of one profile segment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+from shared import wiring
+from shared.ports import DeadLetters
+from shared.scoring_runs import ModelCache, ScoreTask, ScoreWorker
+from shared.sqs_batch import process_queue_batch
+from shared.topology import SCORE_QUEUE
+
+logger = Logger(service="nudge-scorer")
+
+
+@dataclass(frozen=True)
+class ScorerPorts:
+    worker: ScoreWorker
+    dead_letters: DeadLetters
+
+
+@cache
+def default_ports() -> ScorerPorts:
+    profiles = wiring.profile_store()
+    registry = wiring.model_registry()
+    worker = ScoreWorker(profiles, profiles, registry, ModelCache(registry), wiring.queue("score_queue_url"))
+    return ScorerPorts(worker, wiring.dead_letters())
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(
+    event: dict[str, Any], context: Any, ports: ScorerPorts | None = None
+) -> PartialItemFailureResponse:
+    ports = ports or default_ports()
+
+    def work_on(body: str) -> None:
+        task = ScoreTask.model_validate_json(body)
+        result = ports.worker.work(task, context.get_remaining_time_in_millis)
+        logger.info(
+            "segment scored" if task.phase == "score" else "segment counted",
+            extra={
+                "run": task.run_id,
+                "phase": task.phase,
+                "segment": task.segment,
+                "scanned": result.scanned,
+                "written": result.written,
+                "unchanged": result.unchanged,
+                "conflicts": result.conflicts,
+                "continued": result.continued,
+                "census_complete": result.census_complete,
+            },
+        )
+
+    return process_queue_batch(
+        event, context, work=work_on, queue=SCORE_QUEUE, dead_letters=ports.dead_letters
+    )

@@ -1,0 +1,328 @@
+"""Time-based holdout evaluation: both models side by side, on the synthetic store and on CDNOW.
+
+For each dataset: the models are trained on events up to the cut date only (BG/NBD fitted on the
+buyers' summaries at the cut; the discriminative models on rolling origins before it), then every
+profile is scored at the cut and compared with what happened after it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nudge.predictions import metrics
+from nudge.predictions.datasets import cdnow_events, synthetic_events
+from nudge.predictions.history import EventHistory
+from nudge.predictions.train import TrainingOptions, train
+from shared.predictions.categories import favourite_category, next_category
+from shared.predictions.features import buyer_summary
+from shared.predictions.model import ModelArtefact
+from shared.predictions.scoring import Population, PopulationSketch, score_profile
+from shared.predictions.send_hour import best_hour, local_histogram, utc_offset_hours
+from shared.profile import Profile
+
+Say = Callable[[str], None]
+DOC_START = "<!-- evaluation:start -->"
+DOC_END = "<!-- evaluation:end -->"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    key: str
+    description: str
+    events: Callable[[], Iterable[dict[str, Any]]]
+    cut: datetime
+    horizon_days: int = 90
+    propensity_horizon_days: int = 30
+    has_time_of_day: bool = True
+
+
+SYNTHETIC_USERS = 800
+SYNTHETIC_DAYS = 300
+SYNTHETIC_START = datetime(2026, 11, 1, tzinfo=UTC)
+
+DATASETS = {
+    "synthetic": Dataset(
+        "synthetic",
+        f"synthetic store, {SYNTHETIC_USERS} shoppers, {SYNTHETIC_DAYS} days (seed 7), cut after day 210",
+        lambda: synthetic_events(SYNTHETIC_USERS, SYNTHETIC_DAYS, seed=7),
+        SYNTHETIC_START + timedelta(days=210),
+    ),
+    "cdnow": Dataset(
+        "cdnow",
+        "CDNOW (lifetimes 0.11.3 wheel): 23,570 customers, Jan 1997 - Jun 1998, cut 1997-09-30 (39 weeks)",
+        cdnow_events,
+        datetime(1997, 9, 30, 23, 59, 59, tzinfo=UTC),
+        has_time_of_day=False,
+    ),
+}
+
+
+@dataclass
+class ModelRow:
+    dataset: str
+    population: str
+    model: str
+    customers: int
+    auc_30: float
+    brier_30: float
+    ece_30: float
+    base_rate_30: float
+    auc_n: float
+    brier_n: float
+    mae_n: float
+    predicted_total_n: float
+    actual_total_n: float
+
+
+@dataclass
+class DatasetResult:
+    dataset: Dataset
+    events: int
+    artefact: ModelArtefact
+    rows: list[ModelRow] = field(default_factory=list)
+    reliability: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)
+    send_hour: dict[str, float] = field(default_factory=dict)
+    categories: dict[str, float] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
+
+
+def evaluate(
+    dataset: Dataset, say: Say | None = None, payloads: Iterable[dict[str, Any]] | None = None
+) -> DatasetResult:
+    say = say or (lambda _m: None)
+    say(f"{dataset.key}: reading events")
+    full = EventHistory.from_payloads(payloads if payloads is not None else dataset.events())
+    known = EventHistory(
+        {u: [e for e in ev if e.timestamp <= dataset.cut] for u, ev in full.events_by_user.items()}
+    )
+    known.events_by_user = {u: ev for u, ev in known.events_by_user.items() if ev}
+    options = TrainingOptions(dataset.propensity_horizon_days, dataset.horizon_days)
+    artefact = train(known, dataset.cut, options, lambda m: say(f"{dataset.key}: {m}"))
+    model = artefact.loaded()
+    say(f"{dataset.key}: scoring the holdout")
+    (profiles,) = known.profiles_at([dataset.cut])
+    short = full.orders_between(dataset.cut, dataset.cut + timedelta(days=dataset.propensity_horizon_days))
+    long = full.orders_between(dataset.cut, dataset.cut + timedelta(days=dataset.horizon_days))
+    result = DatasetResult(dataset, full.events, artefact)
+
+    columns: dict[str, dict[str, list[float]]] = {}
+    for user_id, profile in profiles.items():
+        predicted = model.predict(profile, dataset.cut)
+        outcome = {
+            "ordered_30": 1.0 if short.get(user_id) else 0.0,
+            "ordered_n": 1.0 if long.get(user_id) else 0.0,
+            "orders_n": float(len(long.get(user_id, []))),
+        }
+        populations = [] if user_id.startswith("anon:") else ["all shoppers"]
+        if buyer_summary(profile, dataset.cut) is not None:
+            populations.append("buyers")
+        if not populations:
+            continue  # anonymous visitors' profiles: nobody to message
+        for population in populations:
+            candidates = [
+                (
+                    "logistic / Poisson",
+                    predicted.propensity,
+                    predicted.horizon_order,
+                    predicted.expected_orders,
+                )
+            ]
+            if population == "buyers":
+                candidates.append(
+                    (
+                        "BG/NBD",
+                        predicted.bgnbd_propensity or 0.0,
+                        predicted.bgnbd_horizon_order or 0.0,
+                        predicted.bgnbd_expected_orders or 0.0,
+                    )
+                )
+            for name, p30, pn, en in candidates:
+                column = columns.setdefault(f"{population}|{name}", {})
+                for key, value in (*outcome.items(), ("p30", p30), ("pn", pn), ("en", en)):
+                    column.setdefault(key, []).append(value)
+    for key, c in sorted(columns.items(), key=lambda kv: (kv[0].split("|")[0] != "buyers", kv[0])):
+        population, name = key.split("|")
+        if population == "all shoppers" and len(c["p30"]) == len(
+            columns.get(f"buyers|{name}", {}).get("p30", [])
+        ):
+            continue  # every profile is a buyer (CDNOW): the row would repeat the buyers' row
+        result.rows.append(
+            ModelRow(
+                dataset.key,
+                population,
+                name,
+                len(c["p30"]),
+                metrics.auc(c["ordered_30"], c["p30"]),
+                metrics.brier(c["ordered_30"], c["p30"]),
+                metrics.expected_calibration_error(c["ordered_30"], c["p30"]),
+                sum(c["ordered_30"]) / len(c["ordered_30"]),
+                metrics.auc(c["ordered_n"], c["pn"]),
+                metrics.brier(c["ordered_n"], c["pn"]),
+                metrics.mae(c["orders_n"], c["en"]),
+                sum(c["en"]),
+                sum(c["orders_n"]),
+            )
+        )
+        if population == "buyers":
+            result.reliability[name] = metrics.reliability(c["ordered_30"], c["p30"])
+
+    sketch = PopulationSketch()
+    for profile in profiles.values():
+        sketch.add(profile, dataset.cut, artefact.rfm_window_days)
+    population_stats = Population.from_sketch(sketch, model)
+    result.segments = dict(
+        Counter(
+            s["rfm"]["segment"]
+            for p in profiles.values()
+            if "rfm" in (s := score_profile(p, model, population_stats, dataset.cut))
+        ).most_common()
+    )
+    holdout = full.events_between(dataset.cut, dataset.cut + timedelta(days=dataset.propensity_horizon_days))
+    if dataset.has_time_of_day:
+        result.send_hour = _send_hour_hits(profiles, holdout, population_stats.local_hours, dataset.cut)
+    result.categories = _category_hits(profiles, long)
+    return result
+
+
+def _send_hour_hits(
+    profiles: dict[str, Profile], holdout: dict[str, list[Any]], population: Sequence[float], cut: datetime
+) -> dict[str, float]:
+    """Share of each shopper's holdout engagement that falls within ±1 h of the predicted hour,
+    averaged over shoppers with at least 3 engagement events after the cut."""
+    hits: dict[str, list[float]] = {
+        "personal (with population prior)": [],
+        "population hour only": [],
+        "personal, no prior": [],
+    }
+    for user_id, events in holdout.items():
+        profile = profiles.get(user_id)
+        engaged = [e for e in events if e.type in ("track", "page", "screen")]
+        if profile is None or len(engaged) < 3:
+            continue
+        zone = profile.traits.get("timezone")
+        offset = utc_offset_hours(zone if isinstance(zone, str) else None, cut)
+        local = local_histogram(profile.engagement_hours, offset)
+        hours = [(e.timestamp.hour + offset) % 24 for e in engaged]
+        for label, hour in (
+            ("personal (with population prior)", best_hour(local, population)),
+            ("population hour only", best_hour([0.0] * 24, population)),
+            ("personal, no prior", best_hour(local, None)),
+        ):
+            if hour is not None:
+                hits[label].append(
+                    sum(1 for h in hours if min((h - hour) % 24, (hour - h) % 24) <= 1) / len(hours)
+                )
+    return {label: sum(v) / len(v) for label, v in hits.items() if v} | {
+        "shoppers": float(len(hits["population hour only"]))
+    }
+
+
+def _category_hits(profiles: dict[str, Profile], orders: dict[str, list[Any]]) -> dict[str, float]:
+    """Does the predicted category appear in the shopper's first order after the cut?"""
+    popular = Counter(c for p in profiles.values() for c, n in p.category_purchases.items() for _ in range(n))
+    most_popular = popular.most_common(1)[0][0] if popular else None
+    hits: dict[str, list[float]] = {}
+    for user_id, events in orders.items():
+        profile = profiles.get(user_id)
+        bought = {
+            str(item.get("category"))
+            for item in events[0].properties.get("products", []) or []
+            if isinstance(item, dict) and item.get("category")
+        }
+        if profile is None or not bought:
+            continue
+        predictors = {
+            "favourite (decayed views + purchases)": favourite_category(profile.category_affinity),
+            "next (decayed browsing)": next_category(profile.category_affinity),
+            "most viewed, lifetime (top_category)": max(
+                profile.category_views, key=profile.category_views.__getitem__
+            )
+            if profile.category_views
+            else None,
+            "most popular category overall": most_popular,
+        }
+        for label, guess in predictors.items():
+            hits.setdefault(label, []).append(1.0 if guess in bought else 0.0)
+    result = {label: sum(v) / len(v) for label, v in hits.items()}
+    if hits:
+        result["shoppers"] = float(len(next(iter(hits.values()))))
+    return result
+
+
+def markdown(results: Sequence[DatasetResult]) -> str:
+    lines = [
+        "| dataset | population | model | customers | AUC 30 d | Brier 30 d | ECE 30 d | base rate 30 d "
+        "| AUC 90 d | Brier 90 d | MAE orders 90 d | predicted / actual orders 90 d |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for result in results:
+        for r in result.rows:
+            lines.append(
+                f"| {r.dataset} | {r.population} | {r.model} | {r.customers:,} | {r.auc_30:.3f} "
+                f"| {r.brier_30:.4f} | {r.ece_30:.4f} | {r.base_rate_30:.3f} | {r.auc_n:.3f} "
+                f"| {r.brier_n:.4f} | {r.mae_n:.3f} "
+                f"| {r.predicted_total_n:,.0f} / {r.actual_total_n:,.0f} |"
+            )
+    lines.append("")
+    for result in results:
+        lines.append(f"**{result.dataset.key}** — {result.dataset.description}; {result.events:,} events. ")
+        params = result.artefact.bgnbd
+        lines.append(
+            f"BG/NBD fitted at the cut (days): r = {params['r']:.3f}, alpha = {params['alpha']:.2f} "
+            f"(= {params['alpha'] / 7:.3f} weeks), a = {params['a']:.3f}, b = {params['b']:.3f}. "
+            f"Trainer's choice (validated on its own latest origin): "
+            + ", ".join(f"{k} → {v}" for k, v in sorted(result.artefact.choices.items()))
+            + "."
+        )
+        lines.append("")
+        lines.append(
+            "Reliability of the 30-day propensity on buyers (equal-count deciles, mean predicted / observed):"
+        )
+        lines.append("")
+        names = sorted(result.reliability)
+        lines.append("| decile | " + " | ".join(names) + " |")
+        lines.append("|--:|" + "--:|" * len(names))
+        for d in range(max((len(v) for v in result.reliability.values()), default=0)):
+            cells = []
+            for name in names:
+                table = result.reliability[name]
+                cells.append(f"{table[d][0]:.3f} / {table[d][1]:.3f}" if d < len(table) else "")
+            lines.append(f"| {d + 1} | " + " | ".join(cells) + " |")
+        lines.append("")
+        if result.send_hour.get("shoppers"):
+            lines.append(
+                f"Best send hour ({int(result.send_hour['shoppers'])} shoppers with ≥ 3 engagement events "
+                "in the 30 days after the cut; share of their engagement within ±1 h of the predicted "
+                "local hour): "
+                + ", ".join(f"{k} {v:.3f}" for k, v in result.send_hour.items() if k != "shoppers")
+                + "."
+            )
+            lines.append("")
+        if result.categories.get("shoppers"):
+            lines.append(
+                f"Category of the first order after the cut ({int(result.categories['shoppers'])} buyers), "
+                "hit rate: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in result.categories.items() if k != "shoppers")
+                + "."
+            )
+            lines.append("")
+        lines.append(
+            "RFM segments at the cut: " + ", ".join(f"{k} {v:,}" for k, v in result.segments.items()) + "."
+        )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_into_doc(doc: Path, block: str) -> None:
+    """Replace the generated block between the evaluation markers of ``doc``."""
+    text = doc.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(DOC_START) + ".*?" + re.escape(DOC_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{doc} has no {DOC_START} … {DOC_END} block")
+    doc.write_text(pattern.sub(lambda _m: f"{DOC_START}\n{block}{DOC_END}", text), encoding="utf-8")

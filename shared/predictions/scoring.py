@@ -1,0 +1,175 @@
+"""Scores for one profile: what the scorer writes to ``profile.scores`` and ``nudge score`` prints.
+
+Population statistics (RFM quintile edges, the local-hour engagement profile) are computed over
+the whole base first — a :class:`PopulationSketch` per scan segment, merged — and passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.predictions.categories import favourite_category, next_category
+from shared.predictions.features import rfm_values
+from shared.predictions.model import LoadedModel
+from shared.predictions.rfm import RfmEdges, RfmSketch, segment_of
+from shared.predictions.send_hour import HOURS, best_hour, local_histogram, normalised, utc_offset_hours
+from shared.profile import Profile
+
+PRECISION = 4
+# Scores are rewritten only when they move materially (or are a week old, or from another model):
+# most shoppers' scores drift by fractions of a percent a day, and every write costs a write unit.
+REFRESH_DAYS = 7
+PROBABILITY_STEP = 0.01
+EXPECTED_ORDERS_STEP = 0.05
+_EXACT = ("best_send_hour", "favourite_category", "next_category", "horizon_days", "model_version")
+_PROBABILITIES = ("purchase_propensity", "churn_risk", "probability_alive")
+
+
+@dataclass
+class PopulationSketch:
+    """What one scan segment contributes to the base-wide statistics. Only shoppers whose time zone
+    is known shape the population's local-hour profile (each counts once, whatever their volume)."""
+
+    rfm: RfmSketch = field(default_factory=RfmSketch)
+    local_hours: list[float] = field(default_factory=lambda: [0.0] * HOURS)
+    profiles: int = 0
+
+    def add(self, profile: Profile, as_of: datetime, rfm_window_days: int) -> None:
+        self.profiles += 1
+        values = rfm_values(profile, as_of, rfm_window_days)
+        if values is not None:
+            self.rfm.add(values.recency_days, values.frequency, values.monetary)
+        zone = _timezone(profile)
+        if zone is not None and sum(profile.engagement_hours) > 0:
+            offset = utc_offset_hours(zone, as_of)
+            for h, share in enumerate(normalised(local_histogram(profile.engagement_hours, offset))):
+                self.local_hours[h] += share
+
+    def merge(self, other: PopulationSketch) -> None:
+        self.rfm.merge(other.rfm)
+        self.local_hours = [a + b for a, b in zip(self.local_hours, other.local_hours, strict=True)]
+        self.profiles += other.profiles
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rfm": self.rfm.to_dict(),
+            "hours": [round(v, 4) for v in self.local_hours],
+            "n": self.profiles,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PopulationSketch:
+        hours = [float(v) for v in data.get("hours", [])]
+        return cls(
+            RfmSketch.from_dict(data.get("rfm", {})),
+            hours if len(hours) == HOURS else [0.0] * HOURS,
+            int(data.get("n", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Population:
+    rfm_edges: RfmEdges
+    local_hours: list[float]
+
+    @classmethod
+    def from_sketch(cls, sketch: PopulationSketch, fallback: LoadedModel) -> Population:
+        """The base's statistics; the artefact's (from training) when the base has no buyers yet."""
+        edges = sketch.rfm.edges() if sketch.rfm.buyers else fallback.rfm_edges
+        hours = sketch.local_hours if sum(sketch.local_hours) > 0 else fallback.artefact.population_hours
+        return cls(edges, list(hours))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rfm_edges": self.rfm_edges.to_dict(), "hours": [round(v, 4) for v in self.local_hours]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Population:
+        return cls(RfmEdges.from_dict(data.get("rfm_edges", {})), [float(v) for v in data.get("hours", [])])
+
+
+def _timezone(profile: Profile) -> str | None:
+    zone = profile.traits.get("timezone")
+    return zone if isinstance(zone, str) else None
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, PRECISION)
+
+
+def score_profile(
+    profile: Profile, model: LoadedModel, population: Population, as_of: datetime
+) -> dict[str, Any]:
+    """The ``scores`` map of one profile (keys absent when unknown, e.g. RFM for a non-buyer)."""
+    artefact = model.artefact
+    scores: dict[str, Any] = {
+        "model_version": artefact.version,
+        "scored_at": as_of.isoformat(timespec="seconds"),
+        "horizon_days": artefact.horizon_days,
+    }
+    values = rfm_values(profile, as_of, artefact.rfm_window_days)
+    if values is not None:
+        r, f, m = population.rfm_edges.scores(values.recency_days, values.frequency, values.monetary)
+        scores["rfm"] = {
+            "r": r,
+            "f": f,
+            "m": m,
+            "segment": segment_of(r, f, m),
+            "recency_days": values.recency_days,
+            "frequency": values.frequency,
+            "monetary": values.monetary,
+        }
+    predictions = model.predict(profile, as_of)
+    choices = artefact.choices
+    scores["purchase_propensity"] = _rounded(
+        predictions.chosen("purchase_propensity", choices.get("purchase_propensity", "discriminative"))
+    )
+    scores["expected_orders"] = _rounded(
+        predictions.chosen("expected_orders", choices.get("expected_orders", "discriminative"))
+    )
+    if values is not None:
+        ordering = predictions.chosen("horizon_order", choices.get("churn_risk", "discriminative"))
+        scores["churn_risk"] = _rounded(1.0 - ordering)
+    if predictions.probability_alive is not None:
+        scores["probability_alive"] = _rounded(predictions.probability_alive)
+    offset = utc_offset_hours(_timezone(profile), as_of)
+    hour = best_hour(local_histogram(profile.engagement_hours, offset), population.local_hours)
+    if hour is not None:
+        scores["best_send_hour"] = hour
+    favourite, upcoming = (
+        favourite_category(profile.category_affinity),
+        next_category(profile.category_affinity),
+    )
+    if favourite is not None:
+        scores["favourite_category"] = favourite
+    if upcoming is not None:
+        scores["next_category"] = upcoming
+    return scores
+
+
+def scores_changed(old: dict[str, Any], new: dict[str, Any], as_of: datetime) -> bool:
+    """Whether ``new`` differs enough from the stored ``old`` to be worth a write."""
+    if not old:
+        return True
+    try:
+        age_days = (as_of - datetime.fromisoformat(str(old.get("scored_at")))).days
+    except ValueError:
+        return True
+    if age_days >= REFRESH_DAYS:
+        return True
+    if any(old.get(k) != new.get(k) for k in _EXACT):
+        return True
+    old_rfm, new_rfm = old.get("rfm") or {}, new.get("rfm") or {}
+    if any(old_rfm.get(k) != new_rfm.get(k) for k in ("segment", "r", "f", "m")):
+        return True
+    for key, step in (
+        *((k, PROBABILITY_STEP) for k in _PROBABILITIES),
+        ("expected_orders", EXPECTED_ORDERS_STEP),
+    ):
+        before, after = old.get(key), new.get(key)
+        if (before is None) != (after is None):
+            return True
+        if before is not None and after is not None and abs(float(before) - float(after)) >= step:
+            return True
+    return False
