@@ -1016,3 +1016,39 @@ def test_the_scorer_updates_profiles_but_never_replaces_them(synthesized: Synthe
     assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= models
     assert not _actions_on(statements, arn_of(synthesized.table_id(topology.MESSAGES.key)))
     assert not any(a.split(":")[0] in ("ses", "sns") for a in _all_actions(statements))
+
+
+# -- the HTTP API ---------------------------------------------------------------------------------------
+
+
+def test_http_routes_are_the_topologys_with_the_jwt_authorizer_where_required(
+    synthesized: Synthesized,
+) -> None:
+    routes = {r["RouteKey"]: r for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()}
+    expected = {f"{r.method} {r.path}": r for r in topology.HTTP_ROUTES}
+    assert set(routes) == set(expected)
+    [(authorizer_id, authorizer)] = synthesized.of_type("AWS::ApiGatewayV2::Authorizer").items()
+    assert authorizer["AuthorizerType"] == "JWT"
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    issuer, audience = authorizer["JwtConfiguration"]["Issuer"], authorizer["JwtConfiguration"]["Audience"]
+    assert issuer == ref("JwtIssuer") and audience == [ref("JwtAudience")]
+    integrations = synthesized.of_type("AWS::ApiGatewayV2::Integration")
+    for key, route in routes.items():
+        spec = expected[key]
+        if spec.authorized:
+            assert route["AuthorizationType"] == "JWT" and route["AuthorizerId"] == ref(authorizer_id), key
+        else:
+            assert route.get("AuthorizationType", "NONE") == "NONE", key
+        integration_id = route["Target"]["Fn::Join"][1][1]["Ref"]
+        uri = json.dumps(integrations[integration_id]["IntegrationUri"])
+        assert synthesized.function_id(spec.function) in uri, key
+
+
+def test_the_ses_feedback_rule_is_on_the_default_bus_and_invokes_feedback(synthesized: Synthesized) -> None:
+    [rule] = [r for r in synthesized.of_type("AWS::Events::Rule").values() if r["EventBusName"] == "default"]
+    assert rule["EventPattern"] == topology.SES_FEEDBACK_RULE.pattern
+    [target] = rule["Targets"]
+    assert target["Arn"] == arn_of(synthesized.function_id("feedback"))
+    assert target["DeadLetterConfig"]["Arn"] == arn_of(synthesized.queue_id(topology.FEEDBACK_DLQ_KEY))
+    destination = next(iter(synthesized.of_type("AWS::SES::ConfigurationSetEventDestination").values()))
+    assert {"bounce", "complaint"} <= set(destination["EventDestination"]["MatchingEventTypes"])
