@@ -83,11 +83,6 @@ class SendDecision:
     provider_message_id: str | None = None
 
 
-def reachable(channel: ChannelName, profile: Profile) -> bool:
-    """Whether the shopper can receive ``channel`` at all: an address and consent for it."""
-    return _blocker(channel, profile, None) is None
-
-
 def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> tuple[str, str] | None:
     """Why ``channel`` cannot reach the shopper (decision, reason), or None if it can."""
     traits = profile.traits
