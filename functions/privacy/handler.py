@@ -8,10 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 
 from shared import wiring
-from shared.auth import NotSignedIn, signed_in_user
+from shared.auth import signed_in_user
 from shared.ports import UserData
 from shared.privacy import PendingJobs, erase_user
 
@@ -35,10 +34,7 @@ _ports: list[PrivacyPorts] = []
 
 @app.delete("/me")
 def erase_me() -> dict[str, Any]:
-    try:
-        user_id = signed_in_user(app.current_event)
-    except NotSignedIn as error:
-        raise UnauthorizedError(str(error)) from None
+    user_id = signed_in_user(app.current_event)
     ports = _ports[-1]
     report = erase_user(user_id, ports.data, ports.pending)
     logger.info("shopper erased", extra={"deleted": report.deleted, "schedules": report.cancelled_schedules})
