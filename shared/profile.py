@@ -299,8 +299,13 @@ def _bump(counter: dict[str, int], key: str, by: int, limit: int) -> None:
         counter[key] = counter.get(key, 0) + by
 
 
+def product_of(properties: Mapping[str, Any]) -> Any:
+    """The product an event is about: Segment's ``product_id``, else its ``sku`` (as sent)."""
+    return properties.get("product_id") or properties.get("sku")
+
+
 def _cart_item(properties: Mapping[str, Any]) -> CartItem | None:
-    product_id = properties.get("product_id") or properties.get("sku")
+    product_id = product_of(properties)
     if not product_id:
         return None
     quantity = properties.get("quantity", 1)
@@ -389,7 +394,7 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
             cart.updated_at = at
             profile.cart = cart
     elif name == "Product Removed" and profile.cart is not None:
-        product_id = str(props.get("product_id") or props.get("sku") or "")
+        product_id = str(product_of(props) or "")
         profile.cart.items = [i for i in profile.cart.items if i.product_id != product_id]
         profile.cart.updated_at = at
         if not profile.cart.items:
@@ -434,7 +439,7 @@ def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: 
         amount = _money(props.get("revenue")) or _money(props.get("total")) or Decimal(0)
         orders, revenue = activity.orders.get(day, (0, Decimal(0)))
         activity.orders[day] = (orders + 1, (revenue + amount).quantize(CENT))
-    product_id = props.get("product_id") or props.get("sku")
+    product_id = product_of(props)
     if name == "Product Viewed" and isinstance(product_id, str | int) and not isinstance(product_id, bool):
         views = activity.viewed.pop(str(product_id)[:128], [])  # re-inserted last: most recent product
         activity.viewed[str(product_id)[:128]] = sorted([*views, minutes])[-MAX_VIEWS_PER_PRODUCT:]

@@ -28,7 +28,7 @@ from shared.events import SegmentEvent, parse_detail
 from shared.jobs import DeliveryJob, TriggerContext
 from shared.patterns import matches
 from shared.ports import Deferrals, ProfileStore, WorkQueue
-from shared.profile import Profile
+from shared.profile import Profile, product_of
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def cancel_reason(campaign: Campaign, profile: Profile, job: DeliveryJob, now: d
         if last is not None and _minute(last) >= _minute(context.timestamp):
             return f"cancel_if: {event} at {last.isoformat()}"
     if trigger.repeat is not None:
-        product_id = context.properties.get("product_id") or context.properties.get("sku")
+        product_id = product_of(context.properties)
         within = parse_duration(trigger.repeat.within)
         views = (
             profile.activity.views_of(str(product_id), context.timestamp - within, context.timestamp)
@@ -77,7 +77,7 @@ def cancel_reason(campaign: Campaign, profile: Profile, job: DeliveryJob, now: d
 def _may_repeat(repeat: Repeat, profile: Profile | None, event: SegmentEvent) -> bool:
     """Whether this view can be the ``count``-th of its product: the views before its minute (ingest
     may or may not have folded this one yet) plus this one. Delivery counts again when the delay is over."""
-    product_id = event.properties.get("product_id") or event.properties.get("sku")
+    product_id = product_of(event.properties)
     if product_id is None:
         return False
     within = parse_duration(repeat.within)
