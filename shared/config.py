@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from shared.topology import (
     AUDIENCE_QUEUE,
+    CONVERSIONS,
     DELIVERY_QUEUE,
     INBOX,
     LEDGER,
@@ -28,6 +29,7 @@ class Settings(BaseModel):
     profiles_table: str | None = None
     messages_table: str | None = None
     inbox_table: str | None = None
+    conversions_table: str | None = None
     ledger_table: str | None = None
     deferral_group: str | None = None
     deferral_queue_arn: str | None = None
@@ -57,6 +59,7 @@ class Settings(BaseModel):
             "profiles_table": env.get(PROFILES.env_var),
             "messages_table": env.get(MESSAGES.env_var),
             "inbox_table": env.get(INBOX.env_var),
+            "conversions_table": env.get(CONVERSIONS.env_var),
             "ledger_table": env.get(LEDGER.env_var),
             "deferral_group": env.get("DEFERRAL_GROUP"),
             "deferral_queue_arn": env.get("DEFERRAL_QUEUE_ARN"),

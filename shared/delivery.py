@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared import attribution
 from shared.campaigns import Campaign, Catalog, ChannelName
 from shared.clock import Clock
 from shared.errors import PermanentDeliveryError
@@ -237,7 +238,11 @@ class Deliverer:
         if cancelled is not None:
             return self._decide(entry, CANCELLED, cancelled)
         if in_holdout(campaign.id, job.user_id, campaign.holdout_percent):
+            entry = replace(entry, group=attribution.WITHHELD)
             return self._decide(entry, WITHHELD, f"holdout {campaign.holdout_percent:g}%")
+        # Every later decision (sent, capped, no consent, ...) is the treated group's: both groups
+        # are picked the same way, so comparing them measures running the campaign (intent to treat).
+        entry = replace(entry, group=attribution.TREATED)
         ledger = self._ledger(job.user_id)
         channel, (blocked, why) = choose_channel(campaign, profile, ledger)
         if channel is None:

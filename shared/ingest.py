@@ -12,9 +12,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from shared.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
+from shared.campaigns import Catalog
 from shared.clock import Clock
 from shared.events import EventRejected, SegmentEvent, parse_detail
-from shared.ports import DeadLetters, ProfileStore
+from shared.ports import ConversionStore, DeadLetters, DecisionHistory, ProfileStore
 from shared.profile import Profile, fold_events
 
 MAX_WRITE_ATTEMPTS = 3
@@ -37,6 +39,34 @@ class IngestOutcome:
     duplicates: int = 0
     profiles_written: int = 0
     errors: list[str] = field(default_factory=list)
+    conversions: list[Conversion] = field(default_factory=list)  # newly recorded ones
+
+
+class Attributor:
+    """Counts goal events (orders) for the campaigns that messaged the shopper before them."""
+
+    def __init__(self, catalog: Catalog, history: DecisionHistory, store: ConversionStore) -> None:
+        self.catalog = catalog
+        self.history = history
+        self.store = store
+        self.goals = goal_events(catalog)
+        self.window = longest_window(catalog)
+
+    def run(self, user_id: str, events: Sequence[SegmentEvent]) -> list[Conversion]:
+        """Record the conversions ``events`` make; only new ones are returned (exactly once per event)."""
+        goals = [e for e in events if e.behaviour_name in self.goals]
+        if not goals or user_id.startswith("anon:"):
+            return []
+        since = min(e.timestamp for e in goals) - self.window
+        decisions = decisions_of(self.history.entries_since(user_id, since))
+        if not decisions:
+            return []
+        recorded = []
+        for event in goals:
+            conversions = attribute(event, user_id, decisions, self.catalog)
+            if conversions and self.store.record(conversions):
+                recorded.extend(conversions)
+        return recorded
 
 
 def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
@@ -50,7 +80,11 @@ def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
 
 
 def ingest_batch(
-    records: Sequence[QueueRecord], profiles: ProfileStore, dead_letters: DeadLetters, clock: Clock
+    records: Sequence[QueueRecord],
+    profiles: ProfileStore,
+    dead_letters: DeadLetters,
+    clock: Clock,
+    attributor: Attributor | None = None,
 ) -> IngestOutcome:
     outcome = IngestOutcome()
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
@@ -80,9 +114,13 @@ def ingest_batch(
     for user_id, items in by_user.items():
         events = [e for _, e in items]
         try:
+            # Conversions first: they are idempotent, so a profile write that fails after them is
+            # simply retried, and a goal event is never folded without being attributed.
+            if attributor is not None:
+                outcome.conversions.extend(attributor.run(user_id, events))
             written = _fold_and_save(user_id, events, current.get(user_id), profiles, outcome)
         except Exception as error:
-            outcome.errors.append(f"writing a profile: {type(error).__name__}: {error}")
+            outcome.errors.append(f"writing a profile or its conversions: {type(error).__name__}: {error}")
             written = False
         if not written:
             outcome.failed_record_ids.extend(r.record_id for r, _ in items)

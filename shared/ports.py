@@ -47,6 +47,7 @@ class SendLogEntry:
     provider_message_id: str | None = None
     at: str = ""
     occurrence: str = ""
+    group: str | None = None  # "treated" or "withheld" once the holdout was decided (for uplift)
 
 
 class SendLog(Protocol):
@@ -122,3 +123,21 @@ class ModelRegistry(Protocol):
         ...
 
     def census(self, run_id: str) -> list[dict[str, Any]]: ...
+
+
+class DecisionHistory(Protocol):
+    def entries_since(self, user_id: str, since: datetime) -> list[dict[str, Any]]:
+        """The send-log decisions for ``user_id`` at or after ``since``, in time order."""
+        ...
+
+
+class ConversionStore(Protocol):
+    def record(self, conversions: Sequence[Any]) -> int:
+        """Write the conversions not yet recorded (keyed per goal event and campaign); how many were new."""
+        ...
+
+
+class Engagement(Protocol):
+    def engagement(self, user_id: str, provider_message_id: str, event: str, at: datetime) -> bool:
+        """Fold a delivery, open or click into the sent message's entry; False for an unknown message."""
+        ...

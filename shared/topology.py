@@ -48,7 +48,12 @@ LEDGER = TableSpec("ledger", partition_key="user_id")
 # Trained model artefacts (name "scoring-model", one item per version) and each scoring run's census
 # (name "census#<run>" / "run#<run>", expiring after a week). No personal data: sketches are counts.
 MODELS = TableSpec("models", partition_key="name", sort_key="version", ttl_attribute="expires_at")
-TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS)
+# Goal events counted for campaigns (shared/attribution.py): one item per (goal event, campaign),
+# keyed "<goal event messageId>#<campaign id>" so a redelivered order is counted once.
+CONVERSIONS = TableSpec(
+    "conversions", partition_key="user_id", sort_key="conversion_key", ttl_attribute="expires_at"
+)
+TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS)
 # The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
 SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
 # One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in this group;
@@ -150,8 +155,8 @@ FUNCTIONS = (
     FunctionSpec(
         "ingest",
         "functions.ingest.handler.handler",
-        "Validates events and folds them into shopper profiles (one write per user per batch).",
-        tables={PROFILES.key: "read_write"},
+        "Validates events, folds them into shopper profiles and attributes goal events (orders).",
+        tables={PROFILES.key: "read_write", MESSAGES.key: "read", CONVERSIONS.key: "write"},
         parks_in=INGEST_QUEUE.dlq_key,
     ),
     FunctionSpec(
@@ -203,9 +208,9 @@ FUNCTIONS = (
     FunctionSpec(
         "feedback",
         "functions.feedback.handler.handler",
-        "Suppresses email addresses that bounced permanently or complained (SES events).",
+        "Suppresses bounced or complaining addresses; folds deliveries, opens and clicks into the send log.",
         memory_mb=256,
-        tables={LEDGER.key: "write"},
+        tables={LEDGER.key: "write", MESSAGES.key: "read_update"},
         parks_in=FEEDBACK_DLQ_KEY,
         on_failure=FEEDBACK_DLQ_KEY,
     ),
@@ -222,14 +227,14 @@ FUNCTIONS = (
         "functions.inbox.handler.handler",
         "The in-app inbox API: a signed-in shopper's unread messages; mark read or dismissed.",
         memory_mb=256,
-        tables={INBOX.key: "read_write"},
+        tables={INBOX.key: "read_write", MESSAGES.key: "read_update"},
     ),
     FunctionSpec(
         "privacy",
         "functions.privacy.handler.handler",
         "Erases a signed-in shopper's data (GDPR right to erasure).",
         memory_mb=256,
-        tables={PROFILES.key: "delete", MESSAGES.key: "delete", INBOX.key: "delete", LEDGER.key: "delete"},
+        tables={t.key: "delete" for t in SHOPPER_TABLES},
         cancels_deferrals=True,
     ),
     FunctionSpec(
@@ -322,8 +327,17 @@ INGEST_RULE = RuleSpec(
 # SES publishes sending events to the account's default bus (configuration set → EventBridge).
 SES_FEEDBACK_RULE = RuleSpec(
     "ses-feedback",
-    {"source": ["aws.ses"], "detail-type": ["Email Bounced", "Email Complaint Received"]},
-    "Permanent bounces and complaints suppress the address.",
+    {
+        "source": ["aws.ses"],
+        "detail-type": [
+            "Email Bounced",
+            "Email Complaint Received",
+            "Email Delivered",
+            "Email Opened",
+            "Email Clicked",
+        ],
+    },
+    "Permanent bounces and complaints suppress the address; deliveries, opens and clicks are measured.",
     target_function="feedback",
     bus="default",
     dead_letter_queue=FEEDBACK_DLQ_KEY,

@@ -15,6 +15,7 @@ from shared.config import Settings
 
 if TYPE_CHECKING:
     from shared.adapters.dynamo import (
+        DynamoConversions,
         DynamoInbox,
         DynamoLedgerStore,
         DynamoModelRegistry,
@@ -72,6 +73,13 @@ def send_log() -> DynamoSendLog:
 
     settings().require("messages_table")
     return DynamoSendLog(client("dynamodb"), str(settings().messages_table))
+
+
+def conversions() -> DynamoConversions:
+    from shared.adapters.dynamo import DynamoConversions
+
+    settings().require("conversions_table")
+    return DynamoConversions(client("dynamodb"), str(settings().conversions_table))
 
 
 def queue(url_setting: str) -> SqsQueue:

@@ -1,4 +1,4 @@
-"""EventBridge (SES bounce and complaint events on the default bus) → suppression. Invoked asynchronously."""
+"""EventBridge (SES events on the default bus) → suppression and engagement. Invoked asynchronously."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from shared import wiring
 from shared.events import EventRejected
 from shared.failures import reason_of
 from shared.feedback import apply_feedback
-from shared.ports import DeadLetters, LedgerStore
+from shared.ports import DeadLetters, Engagement, LedgerStore
 
 logger = Logger(service="nudge-feedback")
 
@@ -22,22 +22,26 @@ logger = Logger(service="nudge-feedback")
 class FeedbackPorts:
     ledgers: LedgerStore
     dead_letters: DeadLetters
+    engagement: Engagement | None = None
 
 
 @cache
 def default_ports() -> FeedbackPorts:
-    return FeedbackPorts(wiring.ledger_store(), wiring.dead_letters())
+    return FeedbackPorts(wiring.ledger_store(), wiring.dead_letters(), wiring.send_log())
 
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any, ports: FeedbackPorts | None = None) -> dict[str, Any]:
     ports = ports or default_ports()
     try:
-        outcome = apply_feedback(event, ports.ledgers)
+        outcome = apply_feedback(event, ports.ledgers, ports.engagement)
     except EventRejected as error:
         reason = reason_of(error)
         ports.dead_letters.park(json.dumps(event, default=str), reason, source="feedback")
         logger.warning("feedback parked", extra={"reason": reason})
         return {"status": "parked", "reason": reason}
-    logger.info("feedback applied", extra={"status": outcome.status, "reason": outcome.reason})
+    logger.info(
+        "feedback applied",
+        extra={"status": outcome.status, "reason": outcome.reason, "engagement": outcome.engagement},
+    )
     return {"status": outcome.status, "reason": outcome.reason}

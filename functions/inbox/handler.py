@@ -18,6 +18,7 @@ from shared import wiring
 from shared.adapters.dynamo import DynamoInbox
 from shared.auth import signed_in_user
 from shared.clock import Clock, SystemClock
+from shared.ports import Engagement
 
 logger = Logger(service="nudge-inbox")
 app = APIGatewayHttpResolver()
@@ -28,11 +29,12 @@ FIELDS = ("message_key", "campaign_id", "title", "body", "cta_label", "cta_url",
 class InboxPorts:
     inbox: DynamoInbox
     clock: Clock
+    engagement: Engagement | None = None  # folds reads into the send log's per-message status
 
 
 @cache
 def default_ports() -> InboxPorts:
-    return InboxPorts(wiring.inbox(), SystemClock())
+    return InboxPorts(wiring.inbox(), SystemClock(), wiring.send_log())
 
 
 _ports: list[InboxPorts] = []
@@ -52,8 +54,12 @@ def list_unread() -> dict[str, Any]:
 
 def _mark(message_key: str, state: str) -> dict[str, Any]:
     ports = _ports[-1]
-    if not ports.inbox.mark(current_user(), message_key, state, ports.clock.now()):
+    user_id, now = current_user(), ports.clock.now()
+    if not ports.inbox.mark(user_id, message_key, state, now):
         raise NotFoundError("no such message in your inbox")
+    if ports.engagement is not None:
+        # The in-app message's key is its provider id in the send log; reading it is its "open".
+        ports.engagement.engagement(user_id, message_key, "opened" if state == "read" else state, now)
     return {"message_key": message_key, "state": state}
 
 

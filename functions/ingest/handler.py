@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 
 from shared import wiring
 from shared.clock import Clock, SystemClock
-from shared.ingest import QueueRecord, ingest_batch
+from shared.ingest import Attributor, QueueRecord, ingest_batch
 from shared.ports import DeadLetters, ProfileStore
 
 logger = Logger(service="nudge-ingest")
@@ -21,11 +21,13 @@ class IngestPorts:
     profiles: ProfileStore
     dead_letters: DeadLetters
     clock: Clock
+    attributor: Attributor | None = None
 
 
 @cache
 def default_ports() -> IngestPorts:
-    return IngestPorts(wiring.profile_store(), wiring.dead_letters(), SystemClock())
+    attributor = Attributor(wiring.catalog(), wiring.send_log(), wiring.conversions())
+    return IngestPorts(wiring.profile_store(), wiring.dead_letters(), SystemClock(), attributor)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -35,7 +37,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         QueueRecord(r["messageId"], r["body"], int(r.get("attributes", {}).get("ApproximateReceiveCount", 1)))
         for r in event.get("Records", [])
     ]
-    outcome = ingest_batch(records, ports.profiles, ports.dead_letters, ports.clock)
+    outcome = ingest_batch(records, ports.profiles, ports.dead_letters, ports.clock, ports.attributor)
     for error in outcome.errors:
         logger.error("ingest step failed; its records will be retried", extra={"error": error})
     for record_id, reason in outcome.rejected:
@@ -49,6 +51,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
             "rejected": len(outcome.rejected),
             "failed": len(outcome.failed_record_ids),
             "profiles_written": outcome.profiles_written,
+            "conversions": len(outcome.conversions),
         },
     )
     return {"batchItemFailures": [{"itemIdentifier": i} for i in outcome.failed_record_ids]}

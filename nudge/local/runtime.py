@@ -33,6 +33,7 @@ from nudge.local import moto_speedups
 from shared import topology
 from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
 from shared.adapters.dynamo import (
+    DynamoConversions,
     DynamoInbox,
     DynamoLedgerStore,
     DynamoModelRegistry,
@@ -48,6 +49,7 @@ from shared.batch_campaigns import AudienceWorker, Planner
 from shared.campaigns import Catalog
 from shared.clock import SimulatedClock
 from shared.delivery import Deliverer, Unsubscribe
+from shared.ingest import Attributor
 from shared.links import LinkSigner
 from shared.patterns import matches
 from shared.schedules import ScheduleExpression
@@ -280,7 +282,16 @@ class LocalRuntime:
             "scorer": ScorerPorts(
                 ScoreWorker(profiles, profiles, self.models, model_cache, score_queue), parked_in("scorer")
             ),
-            "ingest": IngestPorts(profiles, parked_in("ingest"), self.clock),
+            "ingest": IngestPorts(
+                profiles,
+                parked_in("ingest"),
+                self.clock,
+                Attributor(
+                    self.catalog,
+                    self.send_log,
+                    DynamoConversions(dynamodb, self.table_names[topology.CONVERSIONS.key]),
+                ),
+            ),
             "trigger": TriggerPorts(
                 TriggerEvaluator(self.catalog, profiles, delivery, self.clock, self.deferrals),
                 parked_in("trigger"),
@@ -302,9 +313,9 @@ class LocalRuntime:
                 ),
                 parked_in("deliver"),
             ),
-            "feedback": FeedbackPorts(self.ledgers, parked_in("feedback")),
+            "feedback": FeedbackPorts(self.ledgers, parked_in("feedback"), self.send_log),
             "preferences": PreferencesPorts(self.signer, self.ledgers, self.clock),
-            "inbox": InboxPorts(inbox, self.clock),
+            "inbox": InboxPorts(inbox, self.clock, self.send_log),
             "privacy": PrivacyPorts(
                 self.user_data, SchedulerPendingJobs(self.client("scheduler"), topology.DEFERRAL_GROUP)
             ),

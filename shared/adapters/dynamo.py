@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
@@ -16,7 +16,10 @@ from shared.adapters import chunks
 from shared.guards import Ledger, SentRecord, Suppression
 from shared.ports import SendLogEntry
 from shared.profile import Profile
-from shared.topology import INBOX, LEDGER, MESSAGES, MODELS, PROFILES, SHOPPER_TABLES, TableSpec
+from shared.topology import CONVERSIONS, INBOX, LEDGER, MESSAGES, MODELS, PROFILES, SHOPPER_TABLES, TableSpec
+
+if TYPE_CHECKING:
+    from shared.attribution import Conversion
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -248,19 +251,84 @@ class DynamoSendLog:
 
     def entries_for(self, user_id: str) -> list[dict[str, Any]]:
         """Every decision logged for ``user_id``, in time order."""
+        return self._query(user_id)
+
+    def entries_since(self, user_id: str, since: datetime) -> list[dict[str, Any]]:
+        """The decisions logged for ``user_id`` at or after ``since``, in time order."""
+        return self._query(user_id, "#at >= :since", {":since": {"S": since.isoformat()}}, {"#at": "at"})
+
+    def engagement(self, user_id: str, provider_message_id: str, event: str, at: datetime) -> bool:
+        """Fold a provider event (``delivered``, ``opened``, ``clicked``, ...) into the message's entry.
+
+        The first time of each event is kept, so a repeated or redelivered event changes nothing.
+        False when no message of the shopper has that provider id.
+        """
+        found = self._query(
+            user_id, "#pid = :pid", {":pid": {"S": provider_message_id}}, {"#pid": "provider_message_id"}
+        )
+        entries = [e for e in found if e.get("status") == "sent"]
+        if not entries:
+            return False
+        field = f"{event}_at"
+        self._client.update_item(
+            TableName=self._table,
+            Key={
+                MESSAGES.partition_key: {"S": user_id},
+                str(MESSAGES.sort_key): {"S": str(entries[0][str(MESSAGES.sort_key)])},
+            },
+            UpdateExpression="SET #f = if_not_exists(#f, :at)",
+            ConditionExpression="attribute_exists(#pk)",
+            ExpressionAttributeNames={"#f": field, "#pk": MESSAGES.partition_key},
+            ExpressionAttributeValues={":at": {"S": at.isoformat()}},
+        )
+        return True
+
+    def _query(
+        self,
+        user_id: str,
+        filter_expression: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :u",
-            "ExpressionAttributeNames": {"#pk": MESSAGES.partition_key},
-            "ExpressionAttributeValues": {":u": {"S": user_id}},
+            "ExpressionAttributeNames": {"#pk": MESSAGES.partition_key, **(names or {})},
+            "ExpressionAttributeValues": {":u": {"S": user_id}, **(values or {})},
         }
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
         while True:
             response = self._client.query(**kwargs)
             entries.extend(deserialize(i) for i in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return sorted(entries, key=lambda e: (str(e.get("at", "")), str(e.get("send_key", ""))))
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class DynamoConversions:
+    """Goal events counted for campaigns; each (goal event, campaign) is written once, ever."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def record(self, conversions: Sequence[Conversion]) -> int:
+        """Write the conversions not yet recorded; how many were new (0 for a redelivered event)."""
+        new = 0
+        for conversion in conversions:
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=serialize(conversion.to_item()),
+                    ConditionExpression="attribute_not_exists(#sk)",
+                    ExpressionAttributeNames={"#sk": str(CONVERSIONS.sort_key)},
+                )
+            except self._client.exceptions.ConditionalCheckFailedException:
+                continue
+            new += 1
+        return new
 
 
 class DynamoInbox:

@@ -121,7 +121,7 @@ def test_write_errors_are_reported_not_swallowed(runtime: LocalRuntime) -> None:
         [QueueRecord("r-1", body)], store, _NoDeadLetters(), SimulatedClock(runtime.clock.now())
     )
     assert outcome.failed_record_ids == ["r-1"]
-    assert outcome.errors == ["writing a profile: TimeoutError: DynamoDB did not answer"]
+    assert outcome.errors == ["writing a profile or its conversions: TimeoutError: DynamoDB did not answer"]
 
 
 def test_a_concurrent_writer_is_folded_onto_not_overwritten(runtime: LocalRuntime) -> None:
