@@ -33,6 +33,9 @@ def demo(
     store: Annotated[
         Path, typer.Option(help="Leave the final tables here (JSON lines) for `nudge why`.")
     ] = Path("demo-out/store"),
+    report_html: Annotated[
+        Path, typer.Option("--report", help="Write the measurement report (HTML) here.")
+    ] = Path("demo-out/report.html"),
 ) -> None:
     """Run a synthetic store through the whole system on moto and print what happened.
 
@@ -58,9 +61,14 @@ def demo(
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, description=label)
 
-        options = DemoOptions(users=users, days=days, seed=seed, store_dir=store)
+        options = DemoOptions(users=users, days=days, seed=seed, store_dir=store, report_html=report_html)
         summary = run_demo(catalog, options, progress)
     _print_summary(summary)
+    from nudge.report import build_report
+
+    messages, conversions = _read_jsonl(store / "messages.jsonl"), _read_jsonl(store / "conversions.jsonl")
+    print_report(build_report(messages, conversions, catalog))
+    console.print(f"HTML report: [bold]{summary['measurement']['html']}[/bold] (open it in a browser)")
     if json_path:
         json_path.write_text(json.dumps(summary, indent=2, sort_keys=True))
         console.print(f"summary written to {json_path}")
@@ -1005,6 +1013,152 @@ def why(
             str(e.get("reason") or ""),
         )
     console.print(table)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _scan_table(table: str) -> list[dict[str, Any]]:
+    import boto3
+
+    from shared.adapters.dynamo import deserialize
+
+    client, items, kwargs = boto3.client("dynamodb"), [], {"TableName": table}
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(deserialize(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _parse_since(since: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    if since is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{since!r} is not a date (YYYY-MM-DD) or ISO-8601 time", param_hint="--since"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def report(
+    since: Annotated[
+        str | None, typer.Option(help="Only decisions from this date on (YYYY-MM-DD or ISO-8601, UTC).")
+    ] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write the report as one static HTML file.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+    store: Annotated[
+        Path, typer.Option(help="A local store left by `nudge demo` (ignored with --stack).")
+    ] = Path("demo-out/store"),
+    stack: Annotated[
+        str | None, typer.Option(help="Read the deployed stack's tables instead (AWS credentials).")
+    ] = None,
+    campaigns: Annotated[
+        Path, typer.Option(help="Directory of campaign YAML files (names, levels).")
+    ] = CAMPAIGNS,
+) -> None:
+    """What the messaging earned: sends, engagement, conversions and uplift per campaign, level and
+    channel; messages per recipient per week; the Striving/Steady/Stellar verdict and what to change.
+
+    Example: nudge report --since 2026-11-01 --html demo-out/report.html
+    """
+    from nudge.report import build_report
+
+    catalog = _load_catalog(campaigns)
+    cutoff = _parse_since(since)
+    with console.status("reading the send log and the conversions"):
+        if stack:
+            outputs = _stack_outputs(stack)
+            messages = _scan_table(outputs["TableMessages"])
+            conversions = _scan_table(outputs["TableConversions"])
+        else:
+            if not (store / "messages.jsonl").exists():
+                missing = store / "messages.jsonl"
+                typer.echo(f"{missing} not found: run `nudge demo` first, or pass --stack", err=True)
+                raise typer.Exit(1)
+            messages = _read_jsonl(store / "messages.jsonl")
+            conversions = _read_jsonl(store / "conversions.jsonl")
+        result = build_report(messages, conversions, catalog, since=cutoff)
+    print_report(result)
+    if json_path:
+        json_path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        console.print(f"figures written to {json_path}")
+    if html:
+        written = write_html_report(result, html)
+        console.print(f"HTML report: [bold]{written}[/bold] (open it in a browser)")
+
+
+def write_html_report(result: Any, path: Path) -> Path:
+    from datetime import UTC, datetime
+
+    from nudge.report_html import render_html
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(result, generated_at=datetime.now(UTC)))
+    return path.resolve()
+
+
+def print_report(result: Any) -> None:
+    from nudge.report import LEVELS
+
+    colours = {"Striving": "red", "Steady": "yellow", "Stellar": "green"}
+    verdict = result.verdict
+    console.print(
+        f"\n[bold {colours.get(verdict.kind, 'white')}]Verdict: {verdict.kind}[/] — {verdict.why}"
+    )
+    for number, advice in enumerate(verdict.recommendations, 1):
+        console.print(f"  {number}. {advice}")
+    console.print(
+        f"messages per recipient per week: mean {result.messages_per_user_week:.2f}, "
+        f"p95 {result.messages_per_user_week_p95:.2f} · level mix: "
+        + ", ".join(f"{lv} {result.level_mix[lv]:.0%}" for lv in LEVELS)
+    )
+
+    def table(title: str, rows: Any, first: str, levels: Any = None, uplift: bool = True) -> Table:
+        out = Table(title=title)
+        columns = [first] + (["level"] if levels else []) + [
+            "sent", "withheld", "delivered", "opened", "clicked", "conv.", "revenue", "conv. rate"
+        ]
+        if uplift:
+            columns += ["uplift (95% CI)", "verdict"]
+        for column in columns:
+            out.add_column(column, justify="left" if column in (first, "level", "verdict") else "right")
+        for key, row in rows.items():
+            cells = [key] + ([levels.get(key, "")] if levels else []) + [
+                f"{row.sent:,}",
+                f"{row.withheld:,}",
+                f"{row.delivered:,}",
+                f"{row.opened:,}",
+                f"{row.clicked:,}",
+                f"{row.conversions:,}",
+                f"{row.revenue:,.2f}",
+                f"{row.conversion_rate:.2%}",
+            ]
+            if uplift:
+                u = row.uplift
+                if u is None or not u.withheld:
+                    cells += ["-", "no holdout"]
+                else:
+                    colour = {"significant gain": "green", "significant loss": "red"}.get(u.verdict, "white")
+                    cells += [
+                        f"{u.difference * 100:+.2f} pp [{u.low * 100:+.2f}, {u.high * 100:+.2f}]",
+                        f"[{colour}]{u.verdict}[/]",
+                    ]
+            out.add_row(*cells)
+        return out
+
+    console.print(table("By campaign", result.campaigns, "campaign", result.campaign_levels))
+    console.print(table("By level", result.levels, "level"))
+    console.print(table("By channel", result.channels, "channel", uplift=False))
 
 
 @app.command()

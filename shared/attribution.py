@@ -5,7 +5,7 @@ The rules (docs/measurement.md):
 - A campaign's goal is an event and a window (``conversion:`` in its file; default
   ``Order Completed`` within 72 h of the message).
 - **Outcome, for uplift.** A goal event at T counts for a campaign when the shopper had a decision
-  of that campaign in its treated or withheld group at D with D <= T <= D + window. Both groups are
+  of that campaign in its treated or withheld group at D with D < T <= D + window. Both groups are
   followed the same way, so the withheld group measures what would have happened anyway.
 - **Revenue, by last touch.** Of the messages actually *sent* whose window covers T, the latest
   one is credited with the event's revenue (``attributed``); ties on time go to the larger send
@@ -142,7 +142,8 @@ def attribute(
         if campaign is None or campaign.conversion.event != event.behaviour_name:
             continue
         window = timedelta(hours=campaign.conversion.window_hours)
-        if not decision.at <= converted_at <= decision.at + window:
+        # Strictly before: a message the goal event itself triggered (a thank-you) did not cause it.
+        if not decision.at < converted_at <= decision.at + window:
             continue
         known = latest.get(decision.campaign_id)
         if known is None or _later(decision, known):

@@ -42,6 +42,8 @@ class DemoOptions:
     store_dir: Path | None = None  # where to leave the tables (JSON lines) for `nudge why`
     scoring_segments: int = 2
     model: Path | None = None  # the trained artefact the scorer uses (default: models/scoring-model.json)
+    report_html: Path | None = None  # where to write the measurement report (`nudge report --html`)
+    respond: bool = True  # simulate shoppers opening, clicking and buying because of messages
 
 
 def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -49,6 +51,7 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
     os.environ.update(FAKE_CREDENTIALS)
     from moto import mock_aws
 
+    from nudge.local.responses import Responder
     from nudge.local.runtime import LocalRuntime
     from nudge.local.store import StoreConfig, SyntheticStore
 
@@ -77,6 +80,7 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
         hours = options.days * 24
         cursor = 0
         published = failed_publish = 0
+        responder = Responder(store, runtime, options.seed) if options.respond else None
         for hour in range(hours):
             window_end = start + STEP * (hour + 1)
             batch: list[dict[str, Any]] = []
@@ -86,11 +90,15 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
             batch += [d for d in duplicates if window_end - STEP <= _timestamp(d) < window_end]
             if hour == hours // 2:
                 batch += [{k: v for k, v in m.items() if k != "_why"} for m in malformed]
+            if responder is not None:
+                batch += responder.due_orders_and_apply(window_end)
             report = runtime.publish(batch)
             published += report.published
             failed_publish += len(report.failed)
             runtime.advance_to(window_end)
             runtime.drain()
+            if responder is not None:
+                responder.observe()
             if progress:
                 progress(hour + 1, hours, f"day {hour // 24 + 1}/{options.days}")
         summary = _summarize(
@@ -101,6 +109,8 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
             published=published,
             failed_publish=failed_publish,
         )
+        summary["responses"] = dict(responder.counts) if responder is not None else {}
+        summary["measurement"] = _measure(runtime, catalog, options.report_html)
         if options.store_dir is not None:
             runtime.snapshot(options.store_dir)
     summary["scores"]["model_version"] = model_version
@@ -111,6 +121,21 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
         wall_seconds=round(time.perf_counter() - started, 1),
     )
     return summary
+
+
+def _measure(runtime: Any, catalog: Catalog, html: Path | None) -> dict[str, Any]:
+    """`nudge report` on what the run left in the send log and the conversions table."""
+    from nudge.report import build_report
+
+    result = build_report(runtime.scan("messages"), runtime.scan("conversions"), catalog)
+    measured = result.to_dict()
+    if html is not None:
+        from nudge.report_html import render_html
+
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html(result))
+        measured["html"] = str(html.resolve())
+    return measured
 
 
 def _timestamp(event: dict[str, Any]) -> datetime:

@@ -100,6 +100,39 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True)
+class SentMessage:
+    """What the local runtime saw a channel accept (for the demo's simulated shopper responses)."""
+
+    at: datetime
+    user_id: str
+    campaign_id: str
+    channel: str
+    provider_id: str
+    send_key: str
+
+
+class _RecordedChannel:
+    """A real channel (moto SES/SNS, the inbox table) that also notes each accepted send locally."""
+
+    def __init__(self, channel: Any, name: str, sent: list[SentMessage]) -> None:
+        self._channel, self._name, self._sent = channel, name, sent
+
+    def send(self, message: Any, recipient: Mapping[str, Any]) -> str:
+        provider_id = str(self._channel.send(message, recipient))
+        self._sent.append(
+            SentMessage(
+                recipient["now"],
+                str(recipient["user_id"]),
+                message.campaign_id,
+                self._name,
+                provider_id,
+                message.send_key,
+            )
+        )
+        return provider_id
+
+
 def physical_name(key: str) -> str:
     return f"nudge-{key}"
 
@@ -138,6 +171,7 @@ class LocalRuntime:
         self.table_names = {t.key: physical_name(t.key) for t in topology.TABLES}
         self.queue_urls: dict[str, str] = {}
         self.invocations: dict[str, int] = {}
+        self.sent: list[SentMessage] = []  # every send a channel accepted, in order
         self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}  # pending one-time schedules
         self._create_resources()
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
@@ -255,9 +289,12 @@ class LocalRuntime:
 
         inbox = DynamoInbox(dynamodb, self.table_names[topology.INBOX.key])
         channels = {
-            "email": SesEmailChannel(self.client("sesv2"), SENDER),
-            "push": SnsPushChannel(self.client("sns")),
-            "in_app": InboxChannel(inbox),
+            name: _RecordedChannel(channel, name, self.sent)
+            for name, channel in {
+                "email": SesEmailChannel(self.client("sesv2"), SENDER),
+                "push": SnsPushChannel(self.client("sns")),
+                "in_app": InboxChannel(inbox),
+            }.items()
         }
         self.profiles = profiles
         self.ledgers = DynamoLedgerStore(dynamodb, self.table_names[topology.LEDGER.key])

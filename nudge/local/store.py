@@ -684,6 +684,30 @@ class SyntheticStore:
             "ip": f"{network}.{1 + number % 254}",
         }
 
+    def order_event(
+        self, shopper: Shopper, at: datetime, rng: random.Random, products: Sequence[Product] = ()
+    ) -> dict[str, Any]:
+        """An ``Order Completed`` call for ``shopper`` at ``at`` (one to three catalogue products)."""
+        chosen = list(products) or rng.sample(self.catalog, k=rng.randint(1, 3))
+        lines = [_order_line(p, rng.randint(1, 2)) for p in chosen]
+        subtotal = round(sum(line["price"] * line["quantity"] for line in lines), 2)
+        return {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": shopper.user_id,
+            "messageId": _uuid(rng),
+            "timestamp": _iso(at),
+            "context": self.context(shopper, self.primary_device(shopper)),
+            "properties": {
+                "order_id": f"o-{_uuid(rng)[:18]}",
+                "revenue": subtotal,
+                "subtotal": subtotal,
+                "total": subtotal,
+                "currency": CURRENCY,
+                "products": lines,
+            },
+        }
+
     def primary_device(self, shopper: Shopper) -> str:
         return {"APNS": "ios", "GCM": "android"}.get(shopper.push_platform or "", "web")
 

@@ -1,0 +1,143 @@
+"""How the demo's shoppers answer the messages they get: a model of the world, not of Nudge.
+
+The synthetic store's own behaviour (visits, carts, orders) is generated up front and knows
+nothing of messages, so without this the demo could only ever measure zero uplift. Here each
+message a channel accepted may, with a probability set per level, lead to:
+
+- SES events for an email: delivered, perhaps opened, perhaps clicked (put on the default bus as
+  SES would, so the feedback function folds them into the send log);
+- a read of an in-app message through the inbox HTTP API;
+- an extra ``Order Completed`` within the conversion window: the message's true effect.
+
+Withheld shoppers get none of this, so the report's uplift should recover the levels' effects
+(roughly; they are sampled). Push has no receipts, as with SNS.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime, SentMessage
+from nudge.local.store import Shopper, SyntheticStore, _iso
+
+
+@dataclass(frozen=True)
+class ResponseModel:
+    """Probabilities per message; the conversion lift is the chance a message causes an order."""
+
+    email_delivered: float = 0.97
+    email_open: dict[str, float] = field(
+        default_factory=lambda: {"L1": 0.18, "L2": 0.28, "L3": 0.3, "L4": 0.42}
+    )
+    click_given_open: float = 0.3
+    inbox_read: float = 0.55
+    conversion_lift: dict[str, float] = field(
+        default_factory=lambda: {"L1": 0.01, "L2": 0.04, "L3": 0.05, "L4": 0.12}
+    )
+    max_delay_hours: float = 36.0
+
+
+@dataclass(order=True)
+class _Reaction:
+    at: datetime
+    order: int
+    kind: str = field(compare=False)  # "ses" | "read" | "order"
+    payload: Any = field(compare=False)
+
+
+class Responder:
+    def __init__(
+        self, store: SyntheticStore, runtime: LocalRuntime, seed: int, model: ResponseModel | None = None
+    ) -> None:
+        self.store, self.runtime = store, runtime
+        self.model = model or ResponseModel()
+        self.rng = random.Random(seed * 7919 + 17)
+        self._shoppers: dict[str, Shopper] = {s.user_id: s for s in store.shoppers}
+        self._queue: list[_Reaction] = []
+        self._seen = 0
+        self._counter = 0
+        self.counts: Counter[str] = Counter()
+
+    def _later(self, at: datetime, low_minutes: float, high_minutes: float) -> datetime:
+        return at + timedelta(minutes=self.rng.uniform(low_minutes, high_minutes))
+
+    def _push(self, at: datetime, kind: str, payload: Any) -> None:
+        self._counter += 1
+        heapq.heappush(self._queue, _Reaction(at, self._counter, kind, payload))
+
+    def observe(self) -> None:
+        """Plan the reactions to the sends made since the last call."""
+        for message in self.runtime.sent[self._seen :]:
+            self._react(message)
+        self._seen = len(self.runtime.sent)
+
+    def _react(self, message: SentMessage) -> None:
+        campaign = self.runtime.catalog.get(message.campaign_id)
+        shopper = self._shoppers.get(message.user_id)
+        if campaign is None or shopper is None:
+            return
+        level, model, rng = campaign.level, self.model, self.rng
+        if message.channel == "email" and rng.random() < model.email_delivered:
+            delivered = self._later(message.at, 0.2, 3)
+            self._push(delivered, "ses", _ses_event("Delivery", message, delivered))
+            if rng.random() < model.email_open.get(level, 0.0):
+                opened = self._later(delivered, 5, 12 * 60)
+                self._push(opened, "ses", _ses_event("Open", message, opened))
+                if rng.random() < model.click_given_open:
+                    clicked = self._later(opened, 0.2, 5)
+                    self._push(clicked, "ses", _ses_event("Click", message, clicked))
+        if message.channel == "in_app" and rng.random() < model.inbox_read:
+            self._push(self._later(message.at, 10, 24 * 60), "read", (message.user_id, message.provider_id))
+        if rng.random() < model.conversion_lift.get(level, 0.0):
+            at = self._later(message.at, 15, model.max_delay_hours * 60)
+            self._push(at, "order", self.store.order_event(shopper, at, rng))
+
+    def due_orders_and_apply(self, until: datetime) -> list[dict[str, Any]]:
+        """Apply the SES events and inbox reads due before ``until``; return the orders to publish."""
+        orders = []
+        while self._queue and self._queue[0].at < until:
+            reaction = heapq.heappop(self._queue)
+            self.counts[reaction.kind] += 1
+            if reaction.kind == "ses":
+                self.runtime.publish_aws_event(reaction.payload)
+            elif reaction.kind == "read":
+                user_id, message_key = reaction.payload
+                self.runtime.http("POST", f"/inbox/{message_key}/read", user_id=user_id)
+            else:
+                orders.append(reaction.payload)
+        return orders
+
+
+_DETAIL_TYPES = {"Delivery": "Email Delivered", "Open": "Email Opened", "Click": "Email Clicked"}
+
+
+def _ses_event(kind: str, message: SentMessage, at: datetime) -> dict[str, Any]:
+    """An SES event as the configuration set's EventBridge destination puts it on the default bus."""
+    section: dict[str, Any] = {"timestamp": _iso(at)}
+    if kind == "Click":
+        section["link"] = "https://shop.example.com/"
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": _DETAIL_TYPES[kind],
+        "source": "aws.ses",
+        "account": ACCOUNT,
+        "time": _iso(at),
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "eventType": kind,
+            "mail": {
+                "messageId": message.provider_id,
+                "timestamp": _iso(message.at),
+                "tags": {"user_id": [message.user_id], "campaign": [message.campaign_id]},
+            },
+            kind.lower(): section,
+        },
+    }
