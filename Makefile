@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install test lint demo bench synth schema clean train evaluate
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help install browser test lint demo bench synth schema clean train evaluate
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -19,7 +21,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install Nudge with its dev and CDK dependencies
 
-test: $(STAMP)  ## validate campaigns/ and run the whole test suite (unit, integration, infra)
+browser:  ## install Debian's headless Chromium if missing (the HTML report's render test uses it)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "installing chromium (Debian package) for the report render test"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) browser  ## validate campaigns/ and run the whole test suite (unit, integration, infra)
 	$(BIN)/nudge validate campaigns
 	$(BIN)/pytest
 
@@ -27,9 +35,9 @@ lint: $(STAMP)  ## ruff on everything, mypy on shared/ and functions/
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared functions
 
-demo: $(STAMP)  ## run a synthetic store through the whole system on moto (2,000 shoppers, 14 days)
+demo: $(STAMP)  ## run a synthetic store through the whole system on moto, then write demo-out/report.html
 	@mkdir -p demo-out
-	$(BIN)/nudge demo --json demo-out/summary.json
+	$(BIN)/nudge demo --json demo-out/summary.json --report demo-out/report.html
 
 bench: $(STAMP)  ## measure requests, CPU, imports and cost per event / per message (a few minutes)
 	@mkdir -p demo-out

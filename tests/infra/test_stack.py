@@ -499,14 +499,31 @@ def test_only_deliver_publishes_push_and_only_to_platform_endpoints(synthesized:
     assert [f.key for f in topology.FUNCTIONS if f.sends_push] == ["deliver"]
 
 
-def test_ingest_writes_profiles_and_touches_nothing_else(synthesized: Synthesized) -> None:
+def test_ingest_writes_profiles_and_conversions_reads_the_send_log_and_touches_nothing_else(
+    synthesized: Synthesized,
+) -> None:
     statements = synthesized.function_statements("ingest")
     assert "dynamodb:PutItem" in _actions_on(statements, arn_of(synthesized.table_id(topology.PROFILES.key)))
-    for table in (topology.MESSAGES, topology.INBOX):
+    # attribution: reads the shopper's decisions, writes each conversion once (a conditional put)
+    messages = _actions_on(statements, arn_of(synthesized.table_id(topology.MESSAGES.key)))
+    assert "dynamodb:Query" in messages and not messages & WRITE_ACTIONS
+    conversions = _actions_on(statements, arn_of(synthesized.table_id(topology.CONVERSIONS.key)))
+    assert conversions == {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+    for table in (topology.INBOX, topology.LEDGER):
         table_id = synthesized.table_id(table.key)
         assert not _actions_on(statements, arn_of(table_id)), table.key
         assert not [s.raw for s in statements if table_id in json.dumps(s.resources)], table.key
     assert not any(a.split(":")[0] in ("ses", "sns") for a in _all_actions(statements))
+
+
+def test_only_ingest_writes_conversions(synthesized: Synthesized) -> None:
+    table_arn = arn_of(synthesized.table_id(topology.CONVERSIONS.key))
+    writers = {
+        spec.key
+        for spec in topology.FUNCTIONS
+        if _actions_on(synthesized.function_statements(spec.key), table_arn) & {"dynamodb:PutItem"}
+    }
+    assert writers == {"ingest"}
 
 
 def test_trigger_only_reads_profiles(synthesized: Synthesized) -> None:
