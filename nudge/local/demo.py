@@ -109,7 +109,9 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
             published=published,
             failed_publish=failed_publish,
         )
-        summary["responses"] = dict(responder.counts) if responder is not None else {}
+        responses = dict(responder.counts) if responder is not None else {}
+        summary["responses"] = responses
+        summary["orders_caused_by_messages"] = responses.get("order", 0)
         summary["measurement"] = _measure(runtime, catalog, options.report_html)
         if options.store_dir is not None:
             runtime.snapshot(options.store_dir)

@@ -25,8 +25,28 @@ def summary() -> dict[str, object]:
 
 def test_every_generated_event_is_ingested_once_despite_duplicates(summary: dict[str, object]) -> None:
     assert summary["duplicates_injected"] > 0
-    assert summary["events_ingested"] == summary["events_generated"]
+    caused = summary["orders_caused_by_messages"]
+    assert isinstance(caused, int) and caused > 0  # the simulated shoppers answered some messages
+    assert summary["events_ingested"] == summary["events_generated"] + caused
     assert summary["events_publish_failed"] == 0
+
+
+def test_the_demo_measures_what_it_sent(
+    summary: dict[str, object], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    measured = summary["measurement"]
+    assert isinstance(measured, dict)
+    assert measured["total"]["sent"] == summary["messages_sent"]
+    # every caused order followed a message, so each was credited to one (last touch) at most once
+    assert (
+        0
+        < measured["total"]["conversions"]
+        <= summary["orders_caused_by_messages"] + summary["events_generated"]
+    )
+    assert measured["total"]["opened"] > 0 and measured["channels"]["email"]["delivered"] > 0
+    assert measured["verdict"]["kind"] in {"Striving", "Steady", "Stellar"}
+    assert 1 <= len(measured["verdict"]["recommendations"]) <= 3
+    assert sum(measured["level_mix"].values()) == pytest.approx(1.0)
 
 
 def test_every_send_is_recorded_by_its_provider(summary: dict[str, object]) -> None:
@@ -81,8 +101,27 @@ def test_malformed_events_are_parked_with_their_reasons(summary: dict[str, objec
 
 def test_the_cli_writes_the_summary_as_json(tmp_path: Path) -> None:
     out = tmp_path / "summary.json"
-    result = CliRunner().invoke(app, ["demo", "--users", "20", "--days", "2", "--json", str(out)])
+    report = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        app,
+        [
+            "demo",
+            "--users",
+            "20",
+            "--days",
+            "2",
+            "--json",
+            str(out),
+            "--store",
+            str(tmp_path / "store"),
+            "--report",
+            str(report),
+        ],
+    )
     assert result.exit_code == 0, result.output
+    assert f"HTML report: {report.resolve()}" in " ".join(result.output.split())
+    assert "data-chart=" in report.read_text()
+    assert "Verdict:" in result.output
     written = json.loads(out.read_text())
     for key in (
         "events_ingested",
@@ -110,7 +149,8 @@ def test_validate_lists_the_shipped_campaigns() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["demo", "validate", "schema", "audience", "preview", "simulate", "snapshot", "bench"]
+    "command",
+    ["demo", "validate", "schema", "audience", "preview", "simulate", "snapshot", "bench", "report", "why"],
 )
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
