@@ -17,7 +17,7 @@ from conftest import START, catalog_without
 from factory import identify, track
 from typer.testing import CliRunner
 
-from nudge.cli import app
+from nudge.cli import _scan_table, app
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from nudge.report import build_report
 from nudge.report_html import render_html
@@ -310,3 +310,22 @@ def test_the_html_report_renders_its_charts_in_headless_chromium(tmp_path: Path)
     shot = tmp_path / "report.png"
     render_in_chromium(page, tmp_path, f"--screenshot={shot}", "--hide-scrollbars")
     assert shot.stat().st_size > 50_000  # a page of charts, not a blank one (a blank PNG is ~10 KB)
+
+
+def test_a_deployed_stack_is_read_by_scanning_its_tables(measured_store: Path, runtime: LocalRuntime) -> None:
+    messages = _scan_table(runtime.table_names["messages"])
+    conversions_found = _scan_table(runtime.table_names["conversions"])
+
+    from_stack = build_report(messages, conversions_found).to_dict()
+    local = json.loads(
+        json.dumps(
+            build_report(
+                *(
+                    [json.loads(line) for line in (measured_store / f"{t}.jsonl").read_text().splitlines()]
+                    for t in ("messages", "conversions")
+                )
+            ).to_dict()
+        )
+    )
+    assert from_stack["campaigns"] == local["campaigns"]
+    assert from_stack["total"]["conversions"] == 3

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.attribution import Decision, attribute, decisions_of, goal_events, longest_window, revenue_of
 from shared.campaigns import Catalog, load_campaign_dir
@@ -136,3 +138,51 @@ def test_send_log_entries_without_a_group_or_time_are_not_decisions() -> None:
         {"campaign_id": "c", "level": "L1", "group": "treated", "at": "yesterday", "status": "sent"},
     ]
     assert [d.status for d in decisions_of(entries)] == ["sent"]
+
+
+# -- properties ------------------------------------------------------------------------------------
+
+
+CAMPAIGN_LEVELS = {"weekend-sale-sea": "L1", "browse-abandon": "L2", "abandoned-cart": "L4", "welcome": "L4"}
+decisions_strategy = st.lists(
+    st.builds(
+        lambda campaign, minutes, status: decision(
+            campaign,
+            CAMPAIGN_LEVELS[campaign],
+            T0 + timedelta(minutes=minutes),
+            status=status,
+            group="withheld" if status == "withheld_holdout" else "treated",
+        ),
+        st.sampled_from(sorted(CAMPAIGN_LEVELS)),
+        st.integers(min_value=-200 * 60, max_value=200 * 60),
+        st.sampled_from(["sent", "sent", "capped", "withheld_holdout", "no_consent"]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(decisions=decisions_strategy, minutes=st.integers(min_value=-100 * 60, max_value=100 * 60))
+def test_attribution_properties(catalog: Catalog, decisions: list[Decision], minutes: int) -> None:
+    at = T0 + timedelta(minutes=minutes)
+    conversions = attribute(order(at), "u1", decisions, catalog)
+
+    # at most one conversion per campaign, and at most one message credited per goal event
+    assert len({c.campaign_id for c in conversions}) == len(conversions)
+    credited = [c for c in conversions if c.attributed]
+    assert len(credited) <= 1
+    for c in conversions:
+        window = timedelta(hours=catalog.get(c.campaign_id).conversion.window_hours)  # type: ignore[union-attr]
+        assert c.decided_at < at <= c.decided_at + window
+    # the credited message is a sent one, and no sent message in its window is later
+    in_window = [
+        d
+        for d in decisions
+        if d.status == "sent"
+        and d.at < at <= d.at + timedelta(hours=catalog.get(d.campaign_id).conversion.window_hours)  # type: ignore[union-attr]
+    ]
+    if in_window:
+        [winner] = credited
+        assert winner.decided_at == max(d.at for d in in_window)
+    else:
+        assert credited == []
