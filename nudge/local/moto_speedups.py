@@ -8,12 +8,17 @@ draining a queue O(length²). Here the map is computed lazily (an attribute's va
 when it is read, by the same code), the name conversion is memoized (a pure function of a few
 constant names), and the retention check reads the one attribute it needs. Applied once, by the
 local runtime; the integration tests run redrive, visibility and retention through it.
+
+moto's DynamoDB ``Query`` on a table (not an index) sorts every item of the table to pick out one
+partition: O(table) per query. Here it is handed that partition only; moto then filters and
+sorts it exactly as before.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -42,6 +47,7 @@ def apply() -> None:
     )
     moto.sqs.models.Queue.attributes = property(_LazyQueueAttributes)  # type: ignore[assignment]
     _fast_dynamo_items()
+    _partition_queries()
     _applied = True
 
 
@@ -112,3 +118,38 @@ def _fast_dynamo_items() -> None:
         return status, headers, body
 
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
+_query_scope = threading.local()
+
+
+def _partition_queries() -> None:
+    from moto.dynamodb.models.table import Table
+
+    all_items, query = Table.all_items, Table.query
+
+    def scoped_all_items(self: Any) -> Any:
+        scope = getattr(_query_scope, "partition", None)
+        if scope is not None and scope[0] is self:
+            return scope[1]
+        return all_items(self)
+
+    def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # moto passes it 8th
+        if index_name or hash_key is None:
+            return query(self, hash_key, *args, **kwargs)
+        partition = self.items.get(hash_key)
+        if partition is None:
+            items: list[Any] = []
+        elif self.range_key_attr:
+            items = list(partition.values())
+        else:
+            items = [partition]
+        _query_scope.partition = (self, items)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_scope.partition = None
+
+    Table.all_items = scoped_all_items  # type: ignore[method-assign]
+    Table.query = partition_query  # type: ignore[method-assign]

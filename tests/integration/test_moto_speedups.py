@@ -57,6 +57,15 @@ SCRIPT = textwrap.dedent(
         out.append(clean_ddb(ddb.scan(TableName="t", Segment=1, TotalSegments=2)))
         out.append(clean_ddb(ddb.query(TableName="t", KeyConditionExpression="pk = :p",
                              ExpressionAttributeValues={":p": {"S": "a"}}, ProjectionExpression="sk, m")))
+        for other in ("b", "c"):
+            ddb.put_item(TableName="t", Item={**item, "pk": {"S": other}, "sk": {"S": "9"}})
+        out.append(clean_ddb(ddb.query(TableName="t", KeyConditionExpression="pk = :p AND sk > :s",
+                             ExpressionAttributeValues={":p": {"S": "a"}, ":s": {"S": "0"}},
+                             ScanIndexForward=False, Limit=1)))
+        out.append(clean_ddb(ddb.query(TableName="t", KeyConditionExpression="pk = :p",
+                             FilterExpression="n = :n", ExpressionAttributeValues={":p": {"S": "b"}, ":n": {"N": "1.5"}})))
+        out.append(clean_ddb(ddb.query(TableName="t", KeyConditionExpression="pk = :p",
+                             ExpressionAttributeValues={":p": {"S": "nobody"}})))
         out.append(clean_ddb(ddb.put_item(TableName="t", Item={**item, "sk": {"S": "1"}}, ReturnValues="ALL_OLD")))
         out.append(clean_ddb(ddb.update_item(TableName="t", Key=key, UpdateExpression="SET n = :n",
                                    ExpressionAttributeValues={":n": {"N": "2"}}, ReturnValues="ALL_NEW")))
