@@ -64,8 +64,8 @@ class Attributor:
         recorded = []
         for event in goals:
             conversions = attribute(event, user_id, decisions, self.catalog)
-            if conversions and self.store.record(conversions):
-                recorded.extend(conversions)
+            if conversions:
+                recorded.extend(self.store.record(conversions))
         return recorded
 
 

@@ -132,8 +132,8 @@ class DecisionHistory(Protocol):
 
 
 class ConversionStore(Protocol):
-    def record(self, conversions: Sequence[Any]) -> int:
-        """Write the conversions not yet recorded (keyed per goal event and campaign); how many were new."""
+    def record(self, conversions: Sequence[Any]) -> list[Any]:
+        """Write the conversions not yet recorded (keyed per goal event and campaign); the new ones."""
         ...
 
 

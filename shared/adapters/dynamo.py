@@ -314,9 +314,9 @@ class DynamoConversions:
         self._client = client
         self._table = table_name
 
-    def record(self, conversions: Sequence[Conversion]) -> int:
-        """Write the conversions not yet recorded; how many were new (0 for a redelivered event)."""
-        new = 0
+    def record(self, conversions: Sequence[Conversion]) -> list[Conversion]:
+        """Write the conversions not yet recorded; the ones that were new (none for a redelivered event)."""
+        new = []
         for conversion in conversions:
             try:
                 self._client.put_item(
@@ -327,7 +327,7 @@ class DynamoConversions:
                 )
             except self._client.exceptions.ConditionalCheckFailedException:
                 continue
-            new += 1
+            new.append(conversion)
         return new
 
 

@@ -21,8 +21,10 @@ from nudge.cli import _scan_table, app
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from nudge.report import build_report
 from nudge.report_html import render_html
+from shared.adapters.dynamo import DynamoConversions
 from shared.campaigns import Catalog
 from shared.guards import in_holdout
+from shared.ingest import Attributor, QueueRecord, ingest_batch
 from shared.jobs import DeliveryJob
 
 SALE = "weekend-sale-sea"  # L1, 10% holdout, goal: Order Completed within 72 h
@@ -329,3 +331,27 @@ def test_a_deployed_stack_is_read_by_scanning_its_tables(measured_store: Path, r
     )
     assert from_stack["campaigns"] == local["campaigns"]
     assert from_stack["total"]["conversions"] == 3
+
+
+def test_ingest_reports_only_the_conversions_it_newly_recorded(runtime: LocalRuntime) -> None:
+    [user] = users(1, held_out=False)
+    shopper(runtime, user)
+    deliver_sale(runtime, user)
+    runtime.clock.advance(timedelta(hours=1))
+    body = json.dumps({"detail": order(user, "order-x", START + timedelta(hours=1), revenue=7.5)})
+    attributor = Attributor(
+        runtime.catalog,
+        runtime.send_log,
+        DynamoConversions(runtime.client("dynamodb"), runtime.table_names["conversions"]),
+    )
+    ports = runtime._ports["ingest"]
+
+    first = ingest_batch(
+        [QueueRecord("r1", body)], ports.profiles, ports.dead_letters, runtime.clock, attributor
+    )
+    again = ingest_batch(
+        [QueueRecord("r1", body, 2)], ports.profiles, ports.dead_letters, runtime.clock, attributor
+    )
+
+    assert [(c.campaign_id, c.revenue) for c in first.conversions] == [(SALE, 7.5)]
+    assert again.conversions == [] and again.duplicates == 1
