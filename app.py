@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""CDK entry point: validates campaigns/ (an invalid file fails synth) and builds the Nudge stack."""
+"""CDK entry point: validates campaigns/ (an invalid file fails synth) and builds the Nudge stack.
+
+cdk-nag's AwsSolutions checks run on every synth and an unsuppressed finding fails it
+(``-c nag=false`` skips them, e.g. while trying something out)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
+from infra import nag
 from infra.stack import DEFAULT_SENDER, NudgeStack
 from shared.campaigns import CampaignFileError, load_campaign_dir
 
@@ -32,7 +36,14 @@ def main() -> None:
             account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
         ),
     )
-    app.synth()
+    checked = str(app.node.try_get_context("nag")).lower() != "false"
+    if checked:
+        nag.check(app)
+    assembly = app.synth()
+    if checked and (found := nag.findings(assembly)):
+        sys.exit(
+            "cdk-nag (AwsSolutions) findings; fix them or accept them on their resource:\n" + "\n".join(found)
+        )
 
 
 if __name__ == "__main__":

@@ -86,13 +86,25 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class SynthMessage:
+    """An annotation left on a construct during the synth (cdk-nag's findings and suppressions among
+    them): ``level`` is ``error``, ``warning`` or ``info``."""
+
+    level: str
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Synthesized:
-    """The synthesized stack, its template (as an assertions ``Template`` and as JSON) and its inputs."""
+    """The synthesized stack, its template (as an assertions ``Template`` and as JSON), its inputs, and
+    the annotations of that synth (cdk-nag's AwsSolutions checks run during it)."""
 
     stack: Any  # infra.stack.NudgeStack
     template: Any  # aws_cdk.assertions.Template
     catalog: Any  # shared.campaigns.Catalog
     asset_dir: Path
+    messages: tuple[SynthMessage, ...] = ()
 
     @functools.cached_property
     def json(self) -> dict[str, Any]:
@@ -180,19 +192,31 @@ def synthesize(asset_dir: Path) -> Synthesized:
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
+    from infra import nag
     from infra.stack import NudgeStack
     from shared.campaigns import load_campaign_dir
 
     catalog = load_campaign_dir(CAMPAIGN_DIR)
+    app = cdk.App()
     stack = NudgeStack(
-        cdk.App(),
+        app,
         STACK_NAME,
         catalog=catalog,
         asset_dir=asset_dir,
         sender_email=SENDER_EMAIL,
         env=cdk.Environment(account=ACCOUNT, region=REGION),
     )
-    return Synthesized(stack=stack, template=Template.from_stack(stack), catalog=catalog, asset_dir=asset_dir)
+    nag.check(app, report_suppressed=True)
+    # One synth serves both the template and the checks' messages (Template.from_stack would synth again).
+    artifact = app.synth().get_stack_artifact(stack.artifact_id)
+    messages = tuple(SynthMessage(str(m.level.value), m.id, str(m.entry.data)) for m in artifact.messages)
+    return Synthesized(
+        stack=stack,
+        template=Template.from_json(artifact.template),
+        catalog=catalog,
+        asset_dir=asset_dir,
+        messages=messages,
+    )
 
 
 def synthesized_for(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:

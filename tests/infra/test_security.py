@@ -1,0 +1,239 @@
+"""Least privilege and data protection in the synthesized template.
+
+Each function's role is held to exactly the (action, resource) pairs its ``shared.topology`` spec
+implies: a grant the spec does not call for fails here, whoever adds it. Every table, queue, topic
+and log group in the template (not only the ones the topology names) is checked for encryption,
+backups, TLS and retention.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from synth import ACCOUNT, PARTITION, REGION, SENDER_EMAIL, Synthesized, arn_of, ref, render
+
+from infra.function import RESOURCELESS_ACTIONS
+from shared import topology
+
+# Actions IAM only grants on "*", and why Nudge needs each. Nothing else may have Resource "*".
+ALLOWED_ON_ANY_RESOURCE = {
+    "xray:PutTraceSegments": "X-Ray has no resource-level permissions; every function traces (active)",
+    "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions; every function traces (active)",
+    "scheduler:ListSchedules": "no resource-level permissions; erasure lists a shopper's pending deferrals",
+}
+XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+TABLE_ACTIONS: dict[str, set[str]] = {
+    "read": {"GetItem", "BatchGetItem", "Query", "Scan"},
+    "write": {"PutItem", "UpdateItem"},
+    "read_write": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "BatchWriteItem"},
+    "delete": {"GetItem", "Query", "DeleteItem", "BatchWriteItem"},
+    "describe": {"DescribeTable"},
+    "read_update": {"GetItem", "BatchGetItem", "Query", "Scan", "UpdateItem"},
+    "read_write_update": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"},
+}
+SEND = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+CONSUME = {
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
+Grant = tuple[str, str]  # (action, resource rendered as canonical JSON)
+
+
+def _key(resource: Any) -> str:
+    return json.dumps(render(resource), sort_keys=True)
+
+
+def _granted(synthesized: Synthesized, function_key: str) -> set[Grant]:
+    grants: set[Grant] = set()
+    for statement in synthesized.function_statements(function_key):
+        assert statement.effect == "Allow", statement.raw
+        assert set(statement.raw) <= {"Action", "Effect", "Resource"}, statement.raw  # no NotAction etc.
+        grants |= {(a, _key(r)) for a in statement.actions for r in statement.resources}
+    return grants
+
+
+def _expected(synthesized: Synthesized, spec: topology.FunctionSpec) -> set[Grant]:
+    """What the spec implies, and nothing else."""
+    log_group = synthesized.props(synthesized.function_id(spec.key))["LoggingConfig"]["LogGroup"]["Ref"]
+    pairs: list[tuple[str, Any]] = [(a, "*") for a in XRAY]
+    pairs += [(a, arn_of(log_group)) for a in ("logs:CreateLogStream", "logs:PutLogEvents")]
+    for table, access in spec.tables.items():
+        pairs += [(f"dynamodb:{a}", arn_of(synthesized.table_id(table))) for a in TABLE_ACTIONS[access]]
+    for queue in {*spec.sends_to, *(k for k in (spec.parks_in, spec.on_failure) if k)}:
+        pairs += [(a, arn_of(synthesized.queue_id(queue))) for a in SEND]
+    for queue in (q for q in topology.QUEUES if q.consumer == spec.key):
+        pairs += [(a, arn_of(synthesized.queue_id(queue.key))) for a in CONSUME]
+    if spec.sends_email:
+        config_set = synthesized.stack.node.find_child("SesConfigurationSet")
+        identities = [
+            f"identity/{SENDER_EMAIL.split('@', 1)[1]}",
+            f"identity/{SENDER_EMAIL}",
+            f"configuration-set/{render(synthesized.props(synthesized.logical_id(config_set))['Name'])}",
+        ]
+        pairs += [("ses:SendEmail", f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:{i}") for i in identities]
+    if spec.sends_push:
+        pairs.append(("sns:Publish", f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:endpoint/*"))
+    schedules = f"arn:{PARTITION}:scheduler:{REGION}:{ACCOUNT}:schedule/{topology.DEFERRAL_GROUP}/*"
+    if spec.defers_to:
+        pairs.append(("scheduler:CreateSchedule", schedules))
+        pairs.append(("iam:PassRole", arn_of(synthesized.logical_id(synthesized.stack.deferral_role))))
+    if spec.cancels_deferrals:
+        pairs += [("scheduler:DeleteSchedule", schedules), ("scheduler:ListSchedules", "*")]
+    if spec.signs_links:
+        secret = ref(synthesized.logical_id(synthesized.stack.signing_secret))
+        pairs += [(a, secret) for a in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")]
+    return {(a, _key(r)) for a, r in pairs}
+
+
+@pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.key)
+def test_each_role_grants_exactly_what_the_topology_declares(
+    spec: topology.FunctionSpec, synthesized: Synthesized
+) -> None:
+    granted, expected = _granted(synthesized, spec.key), _expected(synthesized, spec)
+    assert sorted(granted - expected) == [], f"{spec.key} may do more than its spec says"
+    assert sorted(expected - granted) == [], f"{spec.key} lacks a grant its spec needs"
+
+
+def test_the_matrix_tells_the_functions_apart(synthesized: Synthesized) -> None:
+    """The check above can fail: e.g. ingest's role would not pass for deliver, nor privacy's for inbox."""
+    by_key = topology.FUNCTIONS_BY_KEY
+    assert _granted(synthesized, "ingest") != _expected(synthesized, by_key["deliver"])
+    assert _granted(synthesized, "privacy") != _expected(synthesized, by_key["inbox"])
+    deliver = {a for a, _ in _granted(synthesized, "deliver")}
+    assert "ses:SendEmail" in deliver and "dynamodb:DeleteItem" not in deliver
+    ingest = {a for a, _ in _granted(synthesized, "ingest")}
+    assert not {a for a in ingest if a.startswith(("ses:", "sns:", "scheduler:", "secretsmanager:"))}
+
+
+def test_no_statement_grants_wildcard_actions(synthesized: Synthesized) -> None:
+    for lid, statement in synthesized.all_statements():
+        if statement.effect != "Allow":
+            continue
+        assert "NotAction" not in statement.raw and "NotResource" not in statement.raw, lid
+        for action in statement.actions:
+            assert "*" not in action, f"{lid} allows {action}"
+
+
+def test_wildcard_resources_only_where_iam_requires_them(synthesized: Synthesized) -> None:
+    assert set(RESOURCELESS_ACTIONS) == set(ALLOWED_ON_ANY_RESOURCE)
+    on_any = set()
+    for lid, statement in synthesized.all_statements():
+        if statement.effect == "Allow" and "*" in statement.resources:
+            assert set(statement.actions) <= set(ALLOWED_ON_ANY_RESOURCE), (lid, statement.actions)
+            on_any |= set(statement.actions)
+    assert on_any == set(ALLOWED_ON_ANY_RESOURCE)
+
+
+def test_schedules_may_invoke_only_the_unqualified_functions_they_start(synthesized: Synthesized) -> None:
+    role_ids = {
+        s["Target"]["RoleArn"]["Fn::GetAtt"][0]
+        for s in synthesized.of_type("AWS::Scheduler::Schedule").values()
+    }
+    targets = {s.target_function for s in topology.all_schedules(synthesized.catalog)}
+    for role_id in role_ids:
+        invoked = {
+            _key(r)
+            for s in synthesized.policy_statements(role_id)
+            if s.allows("lambda:InvokeFunction")
+            for r in s.resources
+        }
+        assert invoked == {_key(arn_of(synthesized.function_id(k))) for k in targets}
+
+
+def test_service_principals_are_held_to_our_account(synthesized: Synthesized) -> None:
+    """The roles that AWS services assume on our behalf only for this account (confused deputy)."""
+    for lid, role in synthesized.of_type("AWS::IAM::Role").items():
+        for statement in role["AssumeRolePolicyDocument"]["Statement"]:
+            if statement["Principal"] == {"Service": "scheduler.amazonaws.com"}:
+                assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}, lid
+            else:
+                assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}, lid
+
+
+# -- data protection ----------------------------------------------------------------------------------
+
+
+def test_every_table_is_encrypted_with_point_in_time_recovery_and_kept(synthesized: Synthesized) -> None:
+    tables = synthesized.of_type("AWS::DynamoDB::Table")
+    assert set(tables) == {synthesized.table_id(t.key) for t in topology.TABLES}
+    for lid, table in tables.items():
+        assert table["SSESpecification"]["SSEEnabled"] is True, lid
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, lid
+        assert synthesized.resources[lid]["DeletionPolicy"] == "Retain", lid
+
+
+def test_every_queue_is_encrypted_and_refuses_plain_http(synthesized: Synthesized) -> None:
+    queues = synthesized.of_type("AWS::SQS::Queue")
+    keys = [*(q.key for q in topology.QUEUES), *(q.dlq_key for q in topology.QUEUES), *topology.ASYNC_DLQS]
+    assert set(queues) == {synthesized.queue_id(k) for k in keys}
+    policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
+    for lid, queue in queues.items():
+        assert queue.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue, lid
+        denies = [
+            s
+            for p in policies
+            if ref(lid) in p["Queues"]
+            for s in p["PolicyDocument"]["Statement"]
+            if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        assert denies, f"{lid} accepts requests without TLS"
+
+
+def test_no_topic_or_bucket_is_left_unencrypted(synthesized: Synthesized) -> None:
+    for lid, topic in synthesized.of_type("AWS::SNS::Topic").items():
+        assert "KmsMasterKeyId" in topic, lid
+    for lid, bucket in synthesized.of_type("AWS::S3::Bucket").items():
+        assert "BucketEncryption" in bucket, lid
+
+
+def test_every_log_group_expires(synthesized: Synthesized) -> None:
+    groups = synthesized.of_type("AWS::Logs::LogGroup")
+    assert len(groups) >= len(topology.FUNCTIONS) + 1  # the functions' and the HTTP API's access logs
+    for lid, group in groups.items():
+        assert 1 <= group.get("RetentionInDays", 0) <= 400, lid
+
+
+def test_the_signing_key_is_readable_only_by_the_functions_that_sign(synthesized: Synthesized) -> None:
+    secret = ref(synthesized.logical_id(synthesized.stack.signing_secret))
+    readers = {
+        spec.key
+        for spec in topology.FUNCTIONS
+        if any(
+            s.allows("secretsmanager:GetSecretValue") and secret in s.resources
+            for s in synthesized.function_statements(spec.key)
+        )
+    }
+    assert readers == {f.key for f in topology.FUNCTIONS if f.signs_links} == {"deliver", "preferences"}
+
+
+def test_the_http_api_logs_each_request_without_personal_data(synthesized: Synthesized) -> None:
+    [stage] = synthesized.of_type("AWS::ApiGatewayV2::Stage").values()
+    settings = stage["AccessLogSettings"]
+    log_group = settings["DestinationArn"]["Fn::GetAtt"][0]
+    assert synthesized.props(log_group)["RetentionInDays"] == 30
+    fields = json.loads(settings["Format"])
+    assert {"$context.requestId", "$context.routeKey", "$context.status"} <= set(fields.values())
+    # The path holds message keys, the query string the signed unsubscribe token (user id inside);
+    # the source IP and user agent are personal data.
+    for variable in (
+        "$context.path",
+        "$context.identity.sourceIp",
+        "$context.identity.userAgent",
+        "$request",
+    ):
+        assert not any(v.startswith(variable) for v in fields.values()), variable
+    assert not any("claims" in v for v in fields.values())
+
+
+@pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.key)
+def test_deployed_functions_never_log_events(spec: topology.FunctionSpec, synthesized: Synthesized) -> None:
+    """Events carry profiles (names, email addresses, push endpoints): no event logging, no DEBUG."""
+    env = synthesized.props(synthesized.function_id(spec.key))["Environment"]["Variables"]
+    assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
