@@ -34,6 +34,7 @@ from shared import attribution
 from shared.campaigns import Campaign, Catalog, ChannelName
 from shared.clock import Clock
 from shared.errors import PermanentDeliveryError
+from shared.failures import reason_of
 from shared.guards import (
     Candidate,
     Ledger,
@@ -305,9 +306,7 @@ class Deliverer:
         try:
             provider_id = self.channels[channel].send(message, recipient)
         except Exception as error:
-            self.send_log.complete(
-                replace(claimed, status=FAILED, reason=f"{type(error).__name__}: {error}"[:500])
-            )
+            self.send_log.complete(replace(claimed, status=FAILED, reason=reason_of(error)[:500]))
             if isinstance(error, PermanentDeliveryError):
                 self.ledgers.release(job.user_id, job.send_key)
             raise
