@@ -5,9 +5,10 @@ Captured: what each handler's Powertools logger writes (the JSON lines CloudWatc
 deployed level INFO), everything else that logs through ``logging`` (libraries, Powertools'
 utilities), and the error line the Lambda runtime itself prints when a handler raises.
 The flow: identify and track events (ingest, L4 triggers, delivery by email, push and in-app),
-batch campaigns (planner, audience) and the daily scoring run, malformed payloads, SES bounces and
-complaints (whose events carry the address), a send the provider refuses with the address in its
-error, the inbox API, signed and forged unsubscribe links, and erasure.
+batch campaigns (planner, audience) and the daily scoring run, malformed payloads, SES bounces,
+complaints, deliveries, opens and clicks (whose events carry the address, IP and user agent), a send
+the provider refuses with the address in its error, the inbox API, signed and forged unsubscribe
+links, and erasure.
 """
 
 from __future__ import annotations
@@ -145,9 +146,21 @@ def _capture(runtime: LocalRuntime, capture: LogCapture) -> Callable[[], None]:
     return undo
 
 
-def _ses_event(kind: str, shopper: Shopper, detail: dict[str, Any], *, tagged: bool = True) -> dict[str, Any]:
+SES_DETAIL_TYPES = {
+    "Bounce": "Email Bounced",
+    "Complaint": "Email Complaint Received",
+    "Delivery": "Email Delivered",
+    "Open": "Email Opened",
+    "Click": "Email Clicked",
+}
+
+
+def _ses_event(
+    kind: str, shopper: Shopper, detail: dict[str, Any], *, tagged: bool = True, message_id: str = ""
+) -> dict[str, Any]:
     """An SES event as SES publishes it: the recipient's address is in it, more than once."""
     mail = {
+        "messageId": message_id,
         "timestamp": "2026-11-02T09:00:00Z",
         "source": "no-reply@shop.example.com",
         "destination": [shopper.email],
@@ -157,7 +170,7 @@ def _ses_event(kind: str, shopper: Shopper, detail: dict[str, Any], *, tagged: b
     return {
         "version": "0",
         "id": f"ses-{kind}-{shopper.user_id}",
-        "detail-type": {"Bounce": "Email Bounced", "Complaint": "Email Complaint Received"}[kind],
+        "detail-type": SES_DETAIL_TYPES[kind],
         "source": "aws.ses",
         "account": "123456789012",
         "time": "2026-11-02T09:00:00Z",
@@ -167,6 +180,8 @@ def _ses_event(kind: str, shopper: Shopper, detail: dict[str, Any], *, tagged: b
     }
 
 
+READER_IP = "198.51.100.201"
+READER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Mobile/15E148 Rosalind"
 REFUSED = {  # a shopper whose address SES refuses (sandbox): its error names the address
     "email": "rosalind.okonkwo@example.org",
     "firstName": "Rosalind",
@@ -264,6 +279,7 @@ def run() -> Iterator[Run]:
             pii.add("name", f"{shopper.first_name} {shopper.last_name}")
             pii.add("phone", phone_of(shopper))
             pii.add("phone", re.sub(r"\D", "", phone_of(shopper)))
+            pii.add("ip", store.context(shopper, "web")["ip"])
             if shopper.push_platform:
                 pii.add("push_token", push_token_of(shopper))
                 pii.add("push_endpoint", endpoints[shopper.user_id].rsplit("/", 1)[1])
@@ -369,6 +385,24 @@ def _feedback_inbox_unsubscribe_erasure(
     runtime.publish_aws_event(
         _ses_event("Bounce", untagged, {"bounce": {"bounceType": "Permanent"}}, tagged=False)
     )
+    # Deliveries, opens and clicks of a sent email: these carry the reader's IP and user agent too.
+    sent = next(
+        m for m in runtime.scan("messages") if m.get("channel") == "email" and m.get("provider_message_id")
+    )
+    reader = next(s for s in store.shoppers if s.user_id == sent["user_id"])
+    seen = {"timestamp": "2026-11-02T10:00:00.000Z", "ipAddress": READER_IP, "userAgent": READER_AGENT}
+    pii.add("ip", READER_IP)
+    pii.add("user_agent", READER_AGENT)
+    for kind, section in (
+        ("Delivery", {"timestamp": "2026-11-02T09:00:01.000Z", "recipients": [reader.email]}),
+        ("Open", seen),
+        ("Click", {**seen, "link": "https://shop.example.com/new?utm_campaign=welcome"}),
+    ):
+        runtime.publish_aws_event(
+            _ses_event(kind, reader, {kind.lower(): section}, message_id=str(sent["provider_message_id"]))
+        )
+    folded = next(m for m in runtime.scan("messages") if m["send_key"] == sent["send_key"])
+    assert {"delivered_at", "opened_at", "clicked_at"} <= set(folded), folded
 
     _refused_send(runtime, pii)
 
@@ -410,8 +444,8 @@ def test_the_flow_reached_every_function_and_logged(run: Run) -> None:
 
 def test_the_personal_data_to_look_for_is_there(run: Run) -> None:
     kinds = {kind: len(values) for kind, values in run.pii.by_kind.items()}
-    assert set(kinds) == {"email", "name", "phone", "push_token", "push_endpoint"}, kinds
-    assert all(n >= 2 for n in kinds.values()), kinds
+    assert set(kinds) == {"email", "name", "phone", "ip", "user_agent", "push_token", "push_endpoint"}, kinds
+    assert all(n >= 2 for k, n in kinds.items() if k != "user_agent"), kinds
 
 
 def test_the_scan_finds_a_planted_address(run: Run) -> None:
