@@ -12,11 +12,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from shared import wiring
 from shared.batch_campaigns import AudienceWorker, SegmentTask
 from shared.clock import SystemClock
+from shared.metrics import JOBS_ENQUEUED, PROFILES_SCANNED, FunctionMetrics, record_batch
 from shared.ports import DeadLetters
 from shared.sqs_batch import process_queue_batch
 from shared.topology import AUDIENCE_QUEUE
 
 logger = Logger(service="nudge-audience")
+metrics = FunctionMetrics("audience")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ def default_ports() -> AudiencePorts:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(
     event: dict[str, Any], context: Any, ports: AudiencePorts | None = None
 ) -> PartialItemFailureResponse:
@@ -47,6 +50,8 @@ def handler(
     def work_on(body: str) -> None:
         task = SegmentTask.model_validate_json(body)
         result = ports.worker.work(task, context.get_remaining_time_in_millis)
+        metrics.add(PROFILES_SCANNED, result.scanned)
+        metrics.add(JOBS_ENQUEUED, result.enqueued)
         logger.info(
             "segment worked",
             extra={
@@ -58,6 +63,8 @@ def handler(
             },
         )
 
-    return process_queue_batch(
-        event, context, work=work_on, queue=AUDIENCE_QUEUE, dead_letters=ports.dead_letters
+    response = process_queue_batch(
+        event, context, work=work_on, queue=AUDIENCE_QUEUE, dead_letters=metrics.counting(ports.dead_letters)
     )
+    record_batch(metrics, response)
+    return response

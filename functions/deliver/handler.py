@@ -14,11 +14,13 @@ from shared import wiring
 from shared.clock import SystemClock
 from shared.delivery import Deliverer, Unsubscribe
 from shared.jobs import DeliveryJob
+from shared.metrics import FunctionMetrics, record_batch, record_delivery
 from shared.ports import DeadLetters
 from shared.sqs_batch import process_queue_batch
 from shared.topology import DELIVERY_QUEUE
 
 logger = Logger(service="nudge-deliver")
+metrics = FunctionMetrics("deliver")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ def default_ports() -> DeliverPorts:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(
     event: dict[str, Any], context: Any, ports: DeliverPorts | None = None
 ) -> PartialItemFailureResponse:
@@ -53,6 +56,7 @@ def handler(
     def deliver(body: str) -> None:
         job = DeliveryJob.model_validate_json(body)
         decision = ports.deliverer.deliver(job)
+        record_delivery(metrics, decision)
         logger.info(
             "delivery decided",
             extra={
@@ -64,9 +68,15 @@ def handler(
         )
 
     with ports.deliverer.batch(recipients(event)):
-        return process_queue_batch(
-            event, context, work=deliver, queue=DELIVERY_QUEUE, dead_letters=ports.dead_letters
+        response = process_queue_batch(
+            event,
+            context,
+            work=deliver,
+            queue=DELIVERY_QUEUE,
+            dead_letters=metrics.counting(ports.dead_letters),
         )
+    record_batch(metrics, response)
+    return response
 
 
 def recipients(event: dict[str, Any]) -> list[str]:

@@ -13,9 +13,11 @@ from shared import wiring
 from shared.events import EventRejected
 from shared.failures import reason_of
 from shared.feedback import apply_feedback
+from shared.metrics import MESSAGES_PARKED, FunctionMetrics, record_feedback
 from shared.ports import DeadLetters, Engagement, LedgerStore
 
 logger = Logger(service="nudge-feedback")
+metrics = FunctionMetrics("feedback")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ def default_ports() -> FeedbackPorts:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: FeedbackPorts | None = None) -> dict[str, Any]:
     ports = ports or default_ports()
     try:
@@ -38,8 +41,11 @@ def handler(event: dict[str, Any], context: Any, ports: FeedbackPorts | None = N
     except EventRejected as error:
         reason = reason_of(error)
         ports.dead_letters.park(json.dumps(event, default=str), reason, source="feedback")
+        record_feedback(metrics, event, None)
+        metrics.add(MESSAGES_PARKED)
         logger.warning("feedback parked", extra={"reason": reason})
         return {"status": "parked", "reason": reason}
+    record_feedback(metrics, event, outcome)
     logger.info(
         "feedback applied",
         extra={"status": outcome.status, "reason": outcome.reason, "engagement": outcome.engagement},

@@ -18,9 +18,11 @@ from shared import wiring
 from shared.adapters.dynamo import DynamoInbox
 from shared.auth import signed_in_user
 from shared.clock import Clock, SystemClock
+from shared.metrics import FunctionMetrics, record_http
 from shared.ports import Engagement
 
 logger = Logger(service="nudge-inbox")
+metrics = FunctionMetrics("inbox")
 app = APIGatewayHttpResolver()
 FIELDS = ("message_key", "campaign_id", "title", "body", "cta_label", "cta_url", "created_at")
 
@@ -74,6 +76,9 @@ def dismiss(message_key: str) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: InboxPorts | None = None) -> dict[str, Any]:
     _ports[:] = [ports or default_ports()]
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    record_http(metrics, response)
+    return response

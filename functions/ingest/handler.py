@@ -11,9 +11,11 @@ from aws_lambda_powertools import Logger
 from shared import wiring
 from shared.clock import Clock, SystemClock
 from shared.ingest import Attributor, QueueRecord, ingest_batch
+from shared.metrics import FunctionMetrics, record_ingest
 from shared.ports import DeadLetters, ProfileStore
 
 logger = Logger(service="nudge-ingest")
+metrics = FunctionMetrics("ingest")
 
 
 @dataclass(frozen=True)
@@ -31,13 +33,17 @@ def default_ports() -> IngestPorts:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = None) -> dict[str, Any]:
     ports = ports or default_ports()
     records = [
         QueueRecord(r["messageId"], r["body"], int(r.get("attributes", {}).get("ApproximateReceiveCount", 1)))
         for r in event.get("Records", [])
     ]
-    outcome = ingest_batch(records, ports.profiles, ports.dead_letters, ports.clock, ports.attributor)
+    outcome = ingest_batch(
+        records, ports.profiles, metrics.counting(ports.dead_letters), ports.clock, ports.attributor
+    )
+    record_ingest(metrics, outcome)
     for error in outcome.errors:
         logger.error("ingest step failed; its records will be retried", extra={"error": error})
     for record_id, reason in outcome.rejected:

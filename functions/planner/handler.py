@@ -9,8 +9,10 @@ from aws_lambda_powertools import Logger
 
 from shared import wiring
 from shared.batch_campaigns import Planner, SegmentSizing
+from shared.metrics import SEGMENTS_PLANNED, FunctionMetrics
 
 logger = Logger(service="nudge-planner")
+metrics = FunctionMetrics("planner")
 
 
 @cache
@@ -26,10 +28,12 @@ def default_ports() -> Planner:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: Planner | None = None) -> dict[str, Any]:
     planner = ports or default_ports()
     campaign_id, occurrence = str(event["campaign_id"]), str(event["occurrence"])
     segments = planner.plan(campaign_id, occurrence)
+    metrics.add(SEGMENTS_PLANNED, segments)
     logger.info(
         "occurrence planned",
         extra={"campaign_id": campaign_id, "occurrence": occurrence, "segments": segments},

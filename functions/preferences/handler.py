@@ -20,10 +20,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from shared import wiring
 from shared.clock import Clock, SystemClock
 from shared.links import InvalidLink, LinkSigner
+from shared.metrics import CHANNELS, UNSUBSCRIBES, FunctionMetrics, bounded, record_http
 from shared.ports import LedgerStore
 from shared.preferences import unsubscribe
 
 logger = Logger(service="nudge-preferences")
+metrics = FunctionMetrics("preferences")
 app = APIGatewayHttpResolver()
 HTML = "text/html; charset=utf-8"
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -81,11 +83,15 @@ def one_click() -> Response[str]:
     except InvalidLink as error:
         logger.warning("unsubscribe refused", extra={"reason": str(error)})
         return _page("This link is not valid", "<p>Please use the link from your latest email.</p>", 403)
+    metrics.add(UNSUBSCRIBES, channel=bounded(request.channel, CHANNELS))
     logger.info("unsubscribed", extra={"channel": request.channel, "campaign_id": request.campaign_id})
     return _page("You are unsubscribed", "<p>You will not receive these messages any more.</p>")
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: PreferencesPorts | None = None) -> dict[str, Any]:
     _ports[:] = [ports or default_ports()]
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    record_http(metrics, response)
+    return response

@@ -8,9 +8,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from shared import wiring
+from shared.metrics import SCORING_RUNS_WITHOUT_MODEL, SCORING_SEGMENTS_PLANNED, FunctionMetrics
 from shared.scoring_runs import ModelCache, ScorePlanner
 
 logger = Logger(service="nudge-score-planner")
+metrics = FunctionMetrics("score_planner")
 
 
 @cache
@@ -23,11 +25,14 @@ def default_ports() -> ScorePlanner:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: ScorePlanner | None = None) -> dict[str, Any]:
     planner = ports or default_ports()
     run_id = str(event["run"])
     segments = planner.plan(run_id)
+    metrics.add(SCORING_SEGMENTS_PLANNED, segments)
     if segments == 0:
+        metrics.add(SCORING_RUNS_WITHOUT_MODEL)
         logger.warning("no model published; run `nudge train --publish`", extra={"run": run_id})
     else:
         logger.info("scoring run planned", extra={"run": run_id, "segments": segments})

@@ -10,12 +10,20 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from shared import wiring
+from shared.metrics import (
+    PROFILES_SCORED,
+    SCORE_CONFLICTS,
+    SCORES_WRITTEN,
+    FunctionMetrics,
+    record_batch,
+)
 from shared.ports import DeadLetters
 from shared.scoring_runs import ModelCache, ScoreTask, ScoreWorker
 from shared.sqs_batch import process_queue_batch
 from shared.topology import SCORE_QUEUE
 
 logger = Logger(service="nudge-scorer")
+metrics = FunctionMetrics("scorer")
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ def default_ports() -> ScorerPorts:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(
     event: dict[str, Any], context: Any, ports: ScorerPorts | None = None
 ) -> PartialItemFailureResponse:
@@ -41,6 +50,9 @@ def handler(
     def work_on(body: str) -> None:
         task = ScoreTask.model_validate_json(body)
         result = ports.worker.work(task, context.get_remaining_time_in_millis)
+        metrics.add(PROFILES_SCORED, result.scanned, phase=task.phase)
+        metrics.add(SCORES_WRITTEN, result.written)
+        metrics.add(SCORE_CONFLICTS, result.conflicts)
         logger.info(
             "segment scored" if task.phase == "score" else "segment counted",
             extra={
@@ -56,6 +68,8 @@ def handler(
             },
         )
 
-    return process_queue_batch(
-        event, context, work=work_on, queue=SCORE_QUEUE, dead_letters=ports.dead_letters
+    response = process_queue_batch(
+        event, context, work=work_on, queue=SCORE_QUEUE, dead_letters=metrics.counting(ports.dead_letters)
     )
+    record_batch(metrics, response)
+    return response

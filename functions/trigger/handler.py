@@ -13,10 +13,12 @@ from shared import wiring
 from shared.clock import SystemClock
 from shared.events import EventRejected
 from shared.failures import PERMANENT_ERRORS, reason_of
+from shared.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
 from shared.ports import DeadLetters
 from shared.triggers import TriggerEvaluator
 
 logger = Logger(service="nudge-trigger")
+metrics = FunctionMetrics("trigger")
 PARK_AT_ONCE: tuple[type[Exception], ...] = (EventRejected, *PERMANENT_ERRORS)
 
 
@@ -39,6 +41,7 @@ def default_ports() -> TriggerPorts:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: TriggerPorts | None = None) -> dict[str, Any]:
     ports = ports or default_ports()
     campaign_id = str(event.get("campaign_id"))
@@ -47,7 +50,9 @@ def handler(event: dict[str, Any], context: Any, ports: TriggerPorts | None = No
     except PARK_AT_ONCE as error:
         reason = reason_of(error)
         ports.dead_letters.park(json.dumps(event), reason, source="trigger")
+        metrics.add(MESSAGES_PARKED)
         logger.warning("trigger parked", extra={"campaign_id": campaign_id, "reason": reason})
         return {"status": "parked", "reason": reason}
+    record_trigger(metrics, outcome)
     logger.info("trigger evaluated", extra={"campaign_id": campaign_id, "status": outcome.status})
     return {"status": outcome.status, "send_key": outcome.job.send_key if outcome.job else None}

@@ -19,6 +19,7 @@ import hashlib
 import importlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -165,6 +166,8 @@ class LocalRuntime:
         log_level: str = "WARNING",
     ) -> None:
         moto_speedups.apply()
+        # The handlers' EMF metrics are CloudWatch's to read; locally they would only flood stdout.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.catalog = catalog
         self.clock = clock
         self._clients: dict[str, Any] = {}
