@@ -24,6 +24,7 @@ from constructs import Construct
 
 from infra import nag
 from infra.function import LOG_RETENTION, NudgeFunction
+from infra.monitoring import OperationsView
 from infra.packaging import build_lambda_asset
 from shared import topology
 from shared.campaigns import Catalog
@@ -115,6 +116,9 @@ class NudgeStack(Stack):
             self._rule(rule)
         self._schedules(topology.all_schedules(catalog))
         self._http_routes()
+        self.operations = OperationsView(
+            self, "Operations", functions=self.functions, dead_letter_queues=self.dead_letter_queues
+        )
 
     def _resolve(self, reference: str) -> str:
         kind, key = reference.split(":", 1)
