@@ -198,3 +198,10 @@ def test_the_handler_publishes_even_when_it_raises(
         handler()
     [document] = emf(capsys)
     assert document["RecordsRetried"] == [3.0]
+
+
+def test_the_readme_lists_every_metric() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    operations = readme[readme.index("## Operations") : readme.index("**Dashboard**")]
+    missing = [m.name for m in ALL_METRICS if f"`{m.name}`" not in operations]
+    assert not missing, f"README's Operations section does not list {missing}"
