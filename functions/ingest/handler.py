@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from shared import wiring
 from shared.clock import Clock, SystemClock
 from shared.ingest import Attributor, QueueRecord, ingest_batch
-from shared.metrics import FunctionMetrics, record_ingest
+from shared.metrics import FunctionMetrics, record_conversions, record_ingest
 from shared.ports import DeadLetters, ProfileStore
 
 logger = Logger(service="nudge-ingest")
@@ -44,6 +44,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         records, ports.profiles, metrics.counting(ports.dead_letters), ports.clock, ports.attributor
     )
     record_ingest(metrics, outcome)
+    record_conversions(metrics, outcome.conversions)
     for error in outcome.errors:
         logger.error("ingest step failed; its records will be retried", extra={"error": error})
     for record_id, reason in outcome.rejected:

@@ -162,6 +162,34 @@ def test_ingest_counts_applied_duplicate_and_rejected_events(runtime: LocalRunti
     }
 
 
+def test_conversions_are_counted_once_with_the_credited_revenue(
+    runtime: LocalRuntime, emitted: Emitted
+) -> None:
+    users = [f"u{i}" for i in range(60)]
+    treated = next(u for u in users if not in_holdout("weekend-sale-sea", u, 10))
+    withheld = next(u for u in users if in_holdout("weekend-sale-sea", u, 10))
+    for user in (treated, withheld):
+        shopper(runtime, user)
+    deliver(runtime, sale_job(treated), sale_job(withheld))
+    runtime.clock.advance(timedelta(hours=2))
+    at = runtime.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    orders = [
+        track(user, "Order Completed", f"order-{user}", at=at, order_id=f"o-{user}", revenue=revenue)
+        for user, revenue in ((treated, 99.5), (withheld, 40.0))
+    ]
+    emitted.reset()
+
+    runtime.publish([*orders, orders[0]])  # the treated shopper's order arrives twice
+    runtime.drain()
+
+    values = {k: v for k, v in emitted.values().items() if k[0].startswith("Conversion")}
+    assert values == {
+        ("Conversions", dims("ingest", level="L1", group="treated")): 1,
+        ("Conversions", dims("ingest", level="L1", group="withheld")): 1,
+        ("ConversionRevenue", dims("ingest", level="L1")): 99.5,
+    }
+
+
 def test_triggers_are_counted_fired_now_or_scheduled(runtime: LocalRuntime, emitted: Emitted) -> None:
     user = next(u for u in (f"u{i}" for i in range(99)) if not in_holdout("abandoned-cart", u, 10))
     shopper(runtime, user)
