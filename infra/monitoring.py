@@ -3,7 +3,8 @@
 Functions and queues come from ``shared.topology`` and the application metrics from
 ``shared.metrics``, so a function or queue added there is graphed and alarmed without an edit here.
 Alarms notify the SNS topic given as the ``AlarmTopicArn`` stack parameter; left empty, the stack
-creates a topic of its own (its ARN is the ``AlarmTopicArn`` output) for you to subscribe to.
+creates a topic of its own, encrypted with its own KMS key (its ARN is the ``AlarmTopicArn``
+output), for you to subscribe to.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aws_cdk import (
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -38,6 +40,24 @@ SES_PERIOD = Duration.hours(1)
 SES_BOUNCE_RATE_THRESHOLD = 0.05
 SES_COMPLAINT_RATE_THRESHOLD = 0.001
 ALARM_TOPIC_PARAMETER = "AlarmTopicArn"
+KEY_ADMINISTRATION = (
+    "DescribeKey",
+    "GetKeyPolicy",
+    "PutKeyPolicy",
+    "GetKeyRotationStatus",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "EnableKey",
+    "DisableKey",
+    "UpdateKeyDescription",
+    "ListResourceTags",
+    "TagResource",
+    "UntagResource",
+    "ListGrants",
+    "RevokeGrant",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+)
 ARN_PATTERN = r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
 
 
@@ -115,11 +135,20 @@ class OperationsView(Construct):
         create = CfnCondition(
             self, "CreateAlarmTopic", expression=Fn.condition_equals(given.value_as_string, "")
         )
-        topic = sns.CfnTopic(self, "OwnAlarmTopic", display_name="Nudge alarms")
+        key = kms.CfnKey(
+            self,
+            "OwnAlarmTopicKey",
+            description="Encrypts the Nudge alarm topic; CloudWatch alarms may use it to publish.",
+            enable_key_rotation=True,
+            key_policy=self._alarm_key_policy(),
+        )
+        key.cfn_options.condition = create
+        # Its own key: CloudWatch cannot publish to a topic under the AWS-managed SNS key.
+        topic = sns.CfnTopic(
+            self, "OwnAlarmTopic", display_name="Nudge alarms", kms_master_key_id=key.attr_arn
+        )
         topic.cfn_options.condition = create
-        self.own_topic, self.create_topic_condition = topic, create
-        # Alarm notifications carry metric values and names, no personal data. The topic is not
-        # KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key.
+        self.own_topic, self.own_key, self.create_topic_condition = topic, key, create
         policy = sns.CfnTopicPolicy(
             self,
             "OwnAlarmTopicPolicy",
@@ -164,6 +193,25 @@ class OperationsView(Construct):
         )
         created.condition = create
         return Fn.condition_if(create.logical_id, topic.ref, given.value_as_string).to_string()
+
+    def _alarm_key_policy(self) -> iam.PolicyDocument:
+        """The account administers the key (IAM decides who); CloudWatch may encrypt and decrypt with it."""
+        return iam.PolicyDocument(
+            statements=[
+                iam.PolicyStatement(
+                    sid="AccountAdministers",
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=[f"kms:{action}" for action in KEY_ADMINISTRATION],
+                    resources=["*"],  # in a key policy, "*" is this key
+                ),
+                iam.PolicyStatement(
+                    sid="CloudWatchAlarmsPublish",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],
+                ),
+            ]
+        )
 
     # -- alarms -------------------------------------------------------------------------------------
     def _alarm(self, key: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:

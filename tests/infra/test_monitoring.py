@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from synth import Synthesized, ref
+from synth import Synthesized, ref, render
 
 from infra import monitoring
 from shared import metrics, topology
@@ -134,6 +134,19 @@ def test_the_stack_creates_its_own_topic_only_when_no_arn_is_given(synthesized: 
     assert synthesized.resources[policy_id]["Condition"] == condition
     output = synthesized.json["Outputs"]["AlarmTopicArn"]
     assert (output["Value"], output["Condition"]) == (ref(topic_id), condition)
+
+    key_id = synthesized.logical_id(operations.own_key)
+    assert synthesized.props(topic_id)["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert synthesized.resources[key_id]["Condition"] == condition
+    key = synthesized.props(key_id)
+    assert key["EnableKeyRotation"] is True
+    administers, publishes = key["KeyPolicy"]["Statement"]
+    assert render(administers["Principal"]) == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert "kms:PutKeyPolicy" in administers["Action"] and not any("*" in a for a in administers["Action"])
+    assert (publishes["Principal"], publishes["Action"]) == (
+        {"Service": "cloudwatch.amazonaws.com"},
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+    )
 
     allow, deny = policy["PolicyDocument"]["Statement"]
     assert (allow["Effect"], allow["Action"], allow["Principal"]) == (
