@@ -7,6 +7,7 @@ Nudge cannot work without (a type, an id, a user, a time) is required.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -18,6 +19,10 @@ MAX_EVENT_NAME_LENGTH = 200
 # Events whose timestamps are this far from the clock are almost always device-clock bugs.
 MAX_FUTURE_SKEW = timedelta(days=1)
 MAX_PAST_AGE = timedelta(days=365 * 5)
+# EventBridge refuses entries over 256 KB, so a bigger body did not come from the bus. Nesting is
+# bounded well inside what DynamoDB stores (32 levels) and what Python's parsers recurse through.
+MAX_EVENT_BYTES = 256 * 1024
+MAX_NESTING = 16
 
 
 class EventRejected(ValueError):
@@ -51,7 +56,10 @@ class SegmentEvent(BaseModel):
     def _aware_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
 
     @model_validator(mode="after")
     def _required_by_type(self) -> SegmentEvent:
@@ -84,10 +92,60 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_PLAIN_KEY = re.compile(r"[\w-]{1,40}")
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    """``detail.properties.items[3]["a key"]``: printable, one line, whatever the keys hold."""
+    parts = []
+    for part in path[:8]:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif _PLAIN_KEY.fullmatch(part):
+            parts.append(f".{part}")
+        else:
+            shown = "".join(
+                c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in part[:40]
+            )
+            parts.append(f'["{shown}"]')
+    return "detail" + "".join(parts) + ("..." if len(path) > 8 else "")
+
+
+def _check_values(detail: dict[str, Any]) -> None:
+    """Reject what JSON lets Python hold but nothing downstream can store or send: nesting past
+    ``MAX_NESTING`` and text that is not Unicode (lone surrogates such as ``\\ud800``). Iterative, so a
+    hostile payload cannot exhaust the stack. (NaN and Infinity are kept here and dropped where stored.)"""
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), detail)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict | list) and len(path) > MAX_NESTING:
+            raise EventRejected(f"{_where(path)}: nested deeper than {MAX_NESTING} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and not _is_unicode(key):
+                    raise EventRejected(f"{_where(path)}: a key is not valid Unicode (lone surrogate)")
+                pending.append(((*path, key), item))
+        elif isinstance(value, list):
+            pending.extend(((*path, i), item) for i, item in enumerate(value))
+        elif isinstance(value, str) and not _is_unicode(value):
+            raise EventRejected(f"{_where(path)}: not valid Unicode (lone surrogate)")
+
+
+def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_detail(detail: Any, now: datetime | None = None) -> SegmentEvent:
     """Validate one EventBridge ``detail``; raise :class:`EventRejected` with a precise reason."""
     if not isinstance(detail, dict):
         raise EventRejected(f"detail: expected a JSON object, got {type(detail).__name__}")
+    _check_values(detail)
     try:
         event = SegmentEvent.model_validate(detail)
     except ValidationError as error:

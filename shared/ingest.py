@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from shared.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
 from shared.campaigns import Catalog
 from shared.clock import Clock
-from shared.events import EventRejected, SegmentEvent, parse_detail
+from shared.events import MAX_EVENT_BYTES, EventRejected, SegmentEvent, parse_detail
 from shared.ports import ConversionStore, DeadLetters, DecisionHistory, ProfileStore
 from shared.profile import Profile, fold_events
 
 MAX_WRITE_ATTEMPTS = 3
+# What EventBridge adds around an entry when it hands it to SQS (id, account, time, region, version).
+ENVELOPE_ALLOWANCE = 1024
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,19 @@ class Attributor:
 
 
 def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
+    size = len(record.body.encode("utf-8", "surrogatepass"))
+    if size > MAX_EVENT_BYTES + ENVELOPE_ALLOWANCE:
+        raise EventRejected(
+            f"body: {size} bytes, more than an EventBridge event can carry ({MAX_EVENT_BYTES} bytes)"
+        )
     try:
         envelope = json.loads(record.body)
     except json.JSONDecodeError as error:
         raise EventRejected(f"body: not JSON ({error.msg} at position {error.pos})") from None
+    except RecursionError:
+        raise EventRejected("body: JSON nested too deeply to read") from None
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        raise EventRejected(f"body: not readable JSON ({str(error).split(';')[0]})") from None
     if not isinstance(envelope, dict) or "detail" not in envelope:
         raise EventRejected("body: not an EventBridge event (no 'detail')")
     return parse_detail(envelope["detail"], now=clock.now())

@@ -38,6 +38,22 @@ MAX_TRAITS = 100
 MAX_TRAIT_LENGTH = 2048
 MAX_CART_ITEMS = 50
 MAX_CATEGORIES = 100
+# Byte bounds (UTF-8) on everything a sender controls, so that the largest possible profile item stays
+# far below DynamoDB's 400 KB (see PROFILE_ITEM_BOUND and tests/integration/test_payload_limits.py):
+# lists and maps are bounded in entries above, and each entry's text here. Longer text is cut at a
+# character boundary; a trait nested deeper than MAX_TRAIT_DEPTH or larger than MAX_TRAIT_BYTES once
+# encoded is not kept, and traits beyond MAX_TRAITS_BYTES in all are not kept either.
+MAX_KEY_BYTES = 128
+MAX_TRAIT_BYTES = MAX_TRAIT_LENGTH
+MAX_TRAITS_BYTES = 64 * 1024
+MAX_TRAIT_DEPTH = 4
+MAX_BEHAVIOUR_NAME_BYTES = 16 * 1024
+MAX_PRODUCTS_PER_EVENT = 100
+CART_TEXT_BYTES = {"sku": 128, "name": 256, "category": 128, "brand": 128, "image_url": 512, "url": 512}
+# DynamoDB's number type: 38 significant digits, magnitudes from 1e-130 to 1e126.
+MAX_NUMBER = Decimal("1e38")
+MAX_MONEY = Decimal("1e12")
+PROFILE_ITEM_BOUND = 300_000
 OTHER_BEHAVIOUR = "(other)"
 # L3 inputs kept by ingest. Engagement is counted per UTC hour of day (the shopper's time zone may be
 # learnt later; the scorer shifts the histogram into it); a full bin halves them all, which also lets
@@ -235,25 +251,64 @@ class FoldResult:
 
 
 def _money(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
+    """An amount in cents, or None for what is not one (text, NaN, beyond a trillion)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         return None
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value)[:64])
     except (InvalidOperation, ValueError):
         return None
-    return amount.quantize(CENT) if amount.is_finite() else None
+    if not amount.is_finite() or abs(amount) >= MAX_MONEY:
+        return None
+    return amount.quantize(CENT)
 
 
-def _bounded(value: Any) -> Any:
+def clip(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, at a character boundary."""
+    if len(text) * 4 <= max_bytes:
+        return text
+    return text.encode("utf-8", "ignore")[:max_bytes].decode("utf-8", "ignore")
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """A trait value DynamoDB can store and that stays small (None: not kept)."""
     if isinstance(value, str):
-        return value[:MAX_TRAIT_LENGTH]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return clip(value, MAX_TRAIT_BYTES)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        magnitude = abs(Decimal(value))
+        return value if magnitude == 0 or Decimal("1e-100") < magnitude < MAX_NUMBER else None
+    if depth >= MAX_TRAIT_DEPTH:
+        return None
     if isinstance(value, dict):
-        return {str(k)[:128]: _bounded(v) for k, v in list(value.items())[:MAX_TRAITS]}
+        items = list(value.items())[:MAX_TRAITS]
+        kept = {clip(str(k), MAX_KEY_BYTES): _bounded(v, depth + 1) for k, v in items}
+        return {k: v for k, v in kept.items() if v is not None}
     if isinstance(value, list):
-        return [_bounded(v) for v in value[:MAX_TRAITS]]
-    return value
+        return [v for v in (_bounded(v, depth + 1) for v in value[:MAX_TRAITS]) if v is not None]
+    return None
+
+
+def _encoded_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "ignore"))
+
+
+def _within_budget(traits: Mapping[str, Any]) -> dict[str, Any]:
+    """Traits in order, leaving out any too large on its own or past the total budget."""
+    kept: dict[str, Any] = {}
+    total = 0
+    for key, value in list(traits.items())[:MAX_TRAITS]:
+        size = _encoded_size(value) + len(key.encode("utf-8", "ignore"))
+        if isinstance(value, dict | list) and size > MAX_TRAIT_BYTES + MAX_KEY_BYTES:
+            continue
+        if total + size > MAX_TRAITS_BYTES:
+            continue
+        kept[key] = value
+        total += size
+    return kept
 
 
 _TRAIT_ALIASES = {"firstName": "first_name", "lastName": "last_name", "push_endpoint_arn": "push_endpoint"}
@@ -264,7 +319,7 @@ def normalize_traits(event: SegmentEvent) -> dict[str, Any]:
     raw = dict(event.traits)
     traits: dict[str, Any] = {}
     for key, value in raw.items():
-        traits[_TRAIT_ALIASES.get(key, key)] = value
+        traits[clip(_TRAIT_ALIASES.get(key, key), MAX_KEY_BYTES)] = value
     address = raw.get("address")
     if isinstance(address, dict):
         for part in ("country", "city"):
@@ -310,20 +365,19 @@ def _cart_item(properties: Mapping[str, Any]) -> CartItem | None:
         return None
     quantity = properties.get("quantity", 1)
     return CartItem(
-        product_id=str(product_id)[:256],
-        sku=_str(properties.get("sku")),
-        name=_str(properties.get("name")),
-        category=_str(properties.get("category")),
-        brand=_str(properties.get("brand")),
+        product_id=_product_key(product_id),
         price=_money(properties.get("price")),
         quantity=quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1,
-        image_url=_str(properties.get("image_url")),
-        url=_str(properties.get("url")),
+        **{name: _str(properties.get(name), limit) for name, limit in CART_TEXT_BYTES.items()},
     )
 
 
-def _str(value: Any) -> str | None:
-    return str(value)[:MAX_TRAIT_LENGTH] if value is not None else None
+def _product_key(product_id: Any) -> str:
+    return clip(str(product_id), MAX_KEY_BYTES)
+
+
+def _str(value: Any, max_bytes: int = MAX_TRAIT_BYTES) -> str | None:
+    return clip(str(value), max_bytes) if value is not None else None
 
 
 def _engage(profile: Profile, at: datetime) -> None:
@@ -341,7 +395,7 @@ def decay_factor(days: float) -> float:
 
 
 def _touch_category(profile: Profile, category: str, at: datetime, browse: float, purchase: float) -> None:
-    category = category[:128]
+    category = clip(category, MAX_KEY_BYTES)
     reference = profile.affinity_at
     if reference is None or at > reference:
         if reference is not None:
@@ -366,7 +420,10 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
     if event.type in ENGAGEMENT_TYPES:
         _engage(profile, at)
     name = event.behaviour_name
-    if name not in profile.counts and len(profile.counts) >= MAX_BEHAVIOURS:
+    if name not in profile.counts and (
+        len(profile.counts) >= MAX_BEHAVIOURS
+        or sum(len(n.encode()) for n in profile.counts) + len(name.encode()) > MAX_BEHAVIOUR_NAME_BYTES
+    ):
         name = OTHER_BEHAVIOUR
     profile.counts.setdefault(name, {})
     _bump(profile.counts[name], at.date().isoformat(), 1, limit=10_000)
@@ -374,18 +431,18 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
         merged = {**profile.traits, **normalize_traits(event)}
         if "consent" in profile.traits and "consent" in merged:
             merged["consent"] = {**profile.traits["consent"], **merged["consent"]}
-        profile.traits = dict(list(merged.items())[:MAX_TRAITS])
+        profile.traits = _within_budget(merged)
         return
     props = event.properties
     category = props.get("category")
     if name in BROWSE_WEIGHTS and isinstance(category, str):
         _touch_category(profile, category, at, BROWSE_WEIGHTS[name], 0.0)
     if name == "Product Viewed" and isinstance(category, str):
-        _bump(profile.category_views, category[:128], 1, MAX_CATEGORIES)
+        _bump(profile.category_views, clip(category, MAX_KEY_BYTES), 1, MAX_CATEGORIES)
     elif name == "Product Added":
         item = _cart_item(props)
         if item is not None:
-            cart = profile.cart or Cart(cart_id=_str(props.get("cart_id")), updated_at=at)
+            cart = profile.cart or Cart(cart_id=_str(props.get("cart_id"), MAX_KEY_BYTES), updated_at=at)
             existing = next((i for i in cart.items if i.product_id == item.product_id), None)
             if existing is not None:
                 existing.quantity += item.quantity
@@ -394,7 +451,7 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
             cart.updated_at = at
             profile.cart = cart
     elif name == "Product Removed" and profile.cart is not None:
-        product_id = str(product_of(props) or "")
+        product_id = _product_key(product_of(props) or "")
         profile.cart.items = [i for i in profile.cart.items if i.product_id != product_id]
         profile.cart.updated_at = at
         if not profile.cart.items:
@@ -407,16 +464,22 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
         profile.revenue = (profile.revenue + amount).quantize(CENT)
         profile.last_order_at = max(profile.last_order_at or at, at)
         profile.first_order_at = min(profile.first_order_at or at, at)
-        products = props.get("products")
-        for product in products if isinstance(products, list) else []:
+        for product in _products(props):
             if isinstance(product, dict) and isinstance(product.get("category"), str):
                 quantity = product.get("quantity", 1)
-                units = quantity if isinstance(quantity, int) and quantity > 0 else 1
-                _bump(profile.category_purchases, product["category"][:128], units, MAX_CATEGORIES)
+                units = quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1
+                category = clip(product["category"], MAX_KEY_BYTES)
+                _bump(profile.category_purchases, category, units, MAX_CATEGORIES)
                 _touch_category(profile, product["category"], at, 0.0, float(units))
         if profile.cart is not None and profile.cart.updated_at <= at:
             profile.cart = None
     _note_activity(profile.activity, name, props, at)
+
+
+def _products(props: Mapping[str, Any]) -> list[Any]:
+    """An order's ``products``, the first MAX_PRODUCTS_PER_EVENT of them."""
+    products = props.get("products")
+    return products[:MAX_PRODUCTS_PER_EVENT] if isinstance(products, list) else []
 
 
 def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: datetime) -> None:
@@ -425,11 +488,11 @@ def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: 
     if name in activity.last or len(activity.last) < MAX_BEHAVIOURS:
         activity.last[name] = max(activity.last.get(name, minutes), minutes)
     day = at.date().isoformat()
-    categories = {props["category"][:128]} if isinstance(props.get("category"), str) else set()
-    products = props.get("products")
-    for product in products if isinstance(products, list) else []:
+    category = props.get("category")
+    categories = {clip(category, MAX_KEY_BYTES)} if isinstance(category, str) else set()
+    for product in _products(props):
         if isinstance(product, dict) and isinstance(product.get("category"), str):
-            categories.add(product["category"][:128])
+            categories.add(clip(product["category"], MAX_KEY_BYTES))
     if categories and name in CATEGORY_EVENTS:
         per_event = activity.categories.setdefault(name, {})
         for category in sorted(categories):
@@ -441,8 +504,9 @@ def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: 
         activity.orders[day] = (orders + 1, (revenue + amount).quantize(CENT))
     product_id = product_of(props)
     if name == "Product Viewed" and isinstance(product_id, str | int) and not isinstance(product_id, bool):
-        views = activity.viewed.pop(str(product_id)[:128], [])  # re-inserted last: most recent product
-        activity.viewed[str(product_id)[:128]] = sorted([*views, minutes])[-MAX_VIEWS_PER_PRODUCT:]
+        key = _product_key(product_id)
+        views = activity.viewed.pop(key, [])  # re-inserted last: most recent product
+        activity.viewed[key] = sorted([*views, minutes])[-MAX_VIEWS_PER_PRODUCT:]
         while len(activity.viewed) > MAX_VIEWED_PRODUCTS:
             oldest = min(activity.viewed, key=lambda p: activity.viewed[p][-1])
             del activity.viewed[oldest]

@@ -55,6 +55,32 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
+MAX_ITEM_BYTES = 400 * 1024
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """The size DynamoDB counts against its 400 KB item limit, of a serialized item (attribute names
+    and values; numbers at their 21-byte maximum, so it errs on the large side)."""
+
+    def size(value: Mapping[str, Any]) -> int:
+        (kind, data), *_ = value.items()
+        if kind == "S":
+            return len(str(data).encode("utf-8", "surrogatepass"))
+        if kind == "B":
+            return len(bytes(data))
+        if kind == "N":
+            return 21
+        if kind in ("BOOL", "NULL"):
+            return 1
+        if kind == "L":
+            return 3 + sum(1 + size(v) for v in data)
+        if kind == "M":
+            return 3 + sum(1 + len(k.encode()) + size(v) for k, v in data.items())
+        return sum(size({kind[0]: v}) for v in data)  # SS, NS, BS
+
+    return sum(len(name.encode()) + size(value) for name, value in item.items())
+
+
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in to_dynamo(item).items()}
 
