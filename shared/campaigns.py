@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -57,6 +57,8 @@ def _valid_rule(rule: str, info: ValidationInfo) -> str:
         AudienceRule.parse(rule, _vocabulary(info))
     except AudienceRuleError as error:
         raise ValueError(str(error)) from None
+    except RecursionError:
+        raise ValueError(f"{rule[:60]!r}...: nested too deeply to read") from None
     return rule
 
 
@@ -179,7 +181,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(str(text))
     if not match:
         raise ValueError(f"{text!r} is not a duration like 30m, 1h or 7d")
-    return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+    try:
+        return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration Nudge can wait") from None
 
 
 Duration = Annotated[str, Field(pattern=r"^\s*\d+\s*[mhd]\s*$", description="e.g. 20m, 1h, 7d")]
@@ -276,12 +281,30 @@ class Trigger(_Strict):
         default=None, description="Only when the same product was viewed this often (browse abandonment)."
     )
 
+    @field_validator("properties")
+    @classmethod
+    def _json_filters(cls, properties: dict[str, Any]) -> dict[str, Any]:
+        try:
+            json.dumps(properties, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"an EventBridge content filter is JSON (text, numbers, lists): {error}"
+            ) from None
+        return properties
+
     @field_validator("where")
     @classmethod
     def _readable_conditions(cls, conditions: list[str]) -> list[str]:
         for condition in conditions:
             condition_filter(condition)
         return conditions
+
+    @field_validator("delay")
+    @classmethod
+    def _readable_delay(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
     @field_validator("throttle")
     @classmethod
@@ -380,6 +403,12 @@ class Campaign(_Strict):
     start: datetime | None = Field(default=None, description="Not before this instant (ISO-8601 with zone).")
     end: datetime | None = Field(default=None, description="Not from this instant on.")
     enabled: bool = Field(default=True, description="A disabled campaign is deployed but never runs.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        """A time without a zone (or a bare date) is read as UTC, so start and end always compare."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     @model_validator(mode="before")
     @classmethod
@@ -551,35 +580,75 @@ class _Source:
         return 1
 
 
+# A campaign file is a few dozen values; these bound what YAML aliases and nesting can make of one.
+MAX_YAML_VALUES = 20_000
+MAX_YAML_DEPTH = 32
+
+
+def _yaml_problem(path: Path, text: str, error: Exception) -> CampaignFileError:
+    """One line: ``file:line: invalid YAML: what`` (PyYAML's own message spans several)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    position = getattr(error, "position", None)  # a ReaderError (a character YAML does not allow)
+    if mark is not None:
+        line = mark.line + 1
+    else:
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+    what = " ".join(str(p) for p in (getattr(error, "context", None), getattr(error, "problem", None)) if p)
+    return CampaignFileError([f"{path}:{line}: invalid YAML: {what or str(error).splitlines()[0]}"])
+
+
 def _read_yaml(path: Path) -> _Source:
     import yaml
 
-    text = path.read_text()
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = f"the file is not UTF-8 text (byte 0x{raw[error.start]:02x} at position {error.start})"
+        raise CampaignFileError([f"{path}:1: {problem}"]) from None
+    try:
         root = yaml.compose(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise CampaignFileError([f"{path}:{line}: invalid YAML: {error}"]) from None
-    if not isinstance(data, dict):
-        raise CampaignFileError([f"{path}:1: the file must be a mapping of fields"])
+        raise _yaml_problem(path, text, error) from None
+    except RecursionError:
+        raise CampaignFileError([f"{path}:1: invalid YAML: nested too deeply"]) from None
     lines: dict[Path_, int] = {}
     nodes: dict[Path_, Any] = {}
-
-    def walk(node: Any, at: Path_) -> None:
+    # Iterative, with the ancestors of each node, so that a recursive alias, an alias "bomb" or deep
+    # nesting is reported instead of exhausting the stack or the CPU.
+    pending: list[tuple[Any, Path_, tuple[int, ...]]] = [(root, (), ())]
+    while pending:
+        node, at, ancestors = pending.pop()
+        line = node.start_mark.line + 1 if node is not None else 1
+        if id(node) in ancestors:
+            raise CampaignFileError([f"{path}:{line}: invalid YAML: an alias refers to itself"])
+        if len(nodes) >= MAX_YAML_VALUES:
+            raise CampaignFileError(
+                [f"{path}:{line}: invalid YAML: more than {MAX_YAML_VALUES} values (aliases repeated?)"]
+            )
+        if len(at) > MAX_YAML_DEPTH:
+            raise CampaignFileError(
+                [f"{path}:{line}: invalid YAML: nested deeper than {MAX_YAML_DEPTH} levels"]
+            )
         nodes[at] = node
+        inside = (*ancestors, id(node))
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 here = (*at, str(key.value))
                 lines[here] = key.start_mark.line + 1
-                walk(value, here)
+                pending.append((value, here, inside))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 lines[(*at, index)] = item.start_mark.line + 1
-                walk(item, (*at, index))
-
-    walk(root, ())
+                pending.append((item, (*at, index), inside))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise _yaml_problem(path, text, error) from None
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        raise CampaignFileError([f"{path}:1: invalid YAML: {str(error).split(';')[0]}"]) from None
+    if not isinstance(data, dict):
+        raise CampaignFileError([f"{path}:1: the file must be a mapping of fields"])
     return _Source(path, text, data, lines, nodes)
 
 

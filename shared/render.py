@@ -87,6 +87,10 @@ def _render(source: str, context: Mapping[str, Any], autoescape: bool, missing: 
         raise TemplateProblem(f"template blocked by the sandbox: {error}") from None
     except TemplateError as error:
         raise TemplateProblem(f"template failed: {type(error).__name__}: {error}") from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as error:
+        # A value of the wrong type for the template (a price sent as text to '%.2f' | format): the
+        # job is parked with the reason instead of being retried until it is.
+        raise TemplateProblem(f"template failed on a value: {type(error).__name__}: {error}") from None
     finally:
         _missing.reset(token)
 
@@ -97,6 +101,8 @@ def check_template(source: str, where: str) -> None:
         _compile(source, True)
     except TemplateSyntaxError as error:
         raise TemplateProblem(f"{where}: line {error.lineno}: {error.message}") from None
+    except RecursionError:
+        raise TemplateProblem(f"{where}: nested too deeply to compile") from None
 
 
 def render_message(

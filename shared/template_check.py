@@ -102,6 +102,8 @@ def template_problems(
         tree = environment.parse(source)
     except TemplateSyntaxError as error:
         return [(error.lineno or 1, f"template error: {error.message}")]
+    except RecursionError:
+        return [(1, "template error: nested too deeply to compile")]
     problems: list[tuple[int, str]] = []
     undeclared = meta.find_undeclared_variables(tree) - set(environment.globals)
     for name in sorted(undeclared - set(ROOTS) - set(PLAIN_VARIABLES)):
