@@ -607,7 +607,8 @@ def _read_yaml(path: Path) -> _Source:
         problem = f"the file is not UTF-8 text (byte 0x{raw[error.start]:02x} at position {error.start})"
         raise CampaignFileError([f"{path}:1: {problem}"]) from None
     try:
-        root = yaml.compose(text)
+        loader = yaml.SafeLoader(text)  # composed once, then constructed from the same nodes
+        root = loader.get_single_node()
     except yaml.YAMLError as error:
         raise _yaml_problem(path, text, error) from None
     except RecursionError:
@@ -642,11 +643,13 @@ def _read_yaml(path: Path) -> _Source:
                 lines[(*at, index)] = item.start_mark.line + 1
                 pending.append((item, (*at, index), inside))
     try:
-        data = yaml.safe_load(text)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         raise _yaml_problem(path, text, error) from None
     except ValueError as error:  # e.g. an integer of more than 4,300 digits
         raise CampaignFileError([f"{path}:1: invalid YAML: {str(error).split(';')[0]}"]) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise CampaignFileError([f"{path}:1: the file must be a mapping of fields"])
     return _Source(path, text, data, lines, nodes)

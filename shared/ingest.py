@@ -72,11 +72,6 @@ class Attributor:
 
 
 def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
-    size = len(record.body.encode("utf-8", "surrogatepass"))
-    if size > MAX_EVENT_BYTES + ENVELOPE_ALLOWANCE:
-        raise EventRejected(
-            f"body: {size} bytes, more than an EventBridge event can carry ({MAX_EVENT_BYTES} bytes)"
-        )
     try:
         envelope = json.loads(record.body)
     except json.JSONDecodeError as error:
@@ -87,7 +82,24 @@ def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
         raise EventRejected(f"body: not readable JSON ({str(error).split(';')[0]})") from None
     if not isinstance(envelope, dict) or "detail" not in envelope:
         raise EventRejected("body: not an EventBridge event (no 'detail')")
+    if len(record.body) > MAX_EVENT_BYTES + ENVELOPE_ALLOWANCE:
+        _check_size(envelope["detail"])
     return parse_detail(envelope["detail"], now=clock.now())
+
+
+def _check_size(detail: object) -> None:
+    """Refuse a detail larger than EventBridge carries (measured as compact UTF-8 JSON, as EventBridge
+    does: the body may spell characters as \\u escapes, six bytes for one)."""
+    try:
+        size = len(
+            json.dumps(detail, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        )
+    except (RecursionError, ValueError):
+        raise EventRejected("detail: nested too deeply to measure") from None
+    if size > MAX_EVENT_BYTES:
+        raise EventRejected(
+            f"detail: {size} bytes, more than an EventBridge event can carry ({MAX_EVENT_BYTES})"
+        )
 
 
 def ingest_batch(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +98,9 @@ def template_problems(
 ) -> list[tuple[int, str]]:
     """(line within the template, message) for a syntax error or a variable no shopper can have."""
     environment = sandbox(True)
-    try:
-        environment.from_string(source)  # also resolves filters and tests, e.g. "No filter named 'x'"
-        tree = environment.parse(source)
-    except TemplateSyntaxError as error:
-        return [(error.lineno or 1, f"template error: {error.message}")]
-    except RecursionError:
-        return [(1, "template error: nested too deeply to compile")]
+    tree = _parsed(source)
+    if isinstance(tree, tuple):
+        return [tree]
     problems: list[tuple[int, str]] = []
     undeclared = meta.find_undeclared_variables(tree) - set(environment.globals)
     for name in sorted(undeclared - set(ROOTS) - set(PLAIN_VARIABLES)):
@@ -134,6 +131,20 @@ def template_problems(
         line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == "event"), 1)
         problems.append((line, "'event' is only set for real-time (L4) campaigns"))
     return sorted(problems)
+
+
+@lru_cache(maxsize=512)
+def _parsed(source: str) -> nodes.Template | tuple[int, str]:
+    """The template's syntax tree (read, never changed), or its syntax error as (line, message).
+    Cached: a campaign folder is read at every synth, validate and catalog load, and templates repeat."""
+    environment = sandbox(True)
+    try:
+        environment.from_string(source)  # also resolves filters and tests, e.g. "No filter named 'x'"
+        return environment.parse(source)
+    except TemplateSyntaxError as error:
+        return (error.lineno or 1, f"template error: {error.message}")
+    except RecursionError:
+        return (1, "template error: nested too deeply to compile")
 
 
 def _root_attributes(tree: nodes.Template, roots: Iterable[str]) -> list[tuple[nodes.Node, str, str]]:

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.adapters import chunks
 from shared.topology import APP_EVENT_SOURCE, BUS_NAME
 
 PUT_EVENTS_LIMIT = 10
@@ -40,19 +39,8 @@ class EventPublisher:
 
     def publish(self, details: Iterable[Mapping[str, Any]]) -> PublishReport:
         report = PublishReport()
-        for batch in chunks(details, PUT_EVENTS_LIMIT):
-            pending: list[tuple[Mapping[str, Any], dict[str, str]]] = []
-            for detail in batch:
-                entry = {
-                    "EventBusName": self._bus,
-                    "Source": self._source,
-                    "DetailType": DETAIL_TYPE,
-                    "Detail": json.dumps(detail, default=str),
-                }
-                if len(entry["Detail"].encode()) > MAX_ENTRY_BYTES:
-                    report.failed.append((detail, "entry larger than 256 KB"))
-                else:
-                    pending.append((detail, entry))
+        for batch in self._calls(details, report):
+            pending = batch
             for _ in range(MAX_ENTRY_ROUNDS):
                 if not pending:
                     break
@@ -66,3 +54,37 @@ class EventPublisher:
                 pending = retry
             report.failed.extend((detail, "PutEvents kept failing this entry") for detail, _ in pending)
         return report
+
+    def _calls(
+        self, details: Iterable[Mapping[str, Any]], report: PublishReport
+    ) -> Iterable[list[tuple[Mapping[str, Any], dict[str, str]]]]:
+        """Entries grouped into PutEvents calls: ten at most, and 256 KB at most in all (the limit is
+        per call, not only per entry); an entry over 256 KB on its own is reported, not sent."""
+        call: list[tuple[Mapping[str, Any], dict[str, str]]] = []
+        call_bytes = 0
+        for detail in details:
+            entry = {
+                "EventBusName": self._bus,
+                "Source": self._source,
+                "DetailType": DETAIL_TYPE,
+                "Detail": json.dumps(detail, default=str),
+            }
+            size = entry_size(entry)
+            if size > MAX_ENTRY_BYTES:
+                report.failed.append((detail, "entry larger than 256 KB"))
+                continue
+            if call and (len(call) == PUT_EVENTS_LIMIT or call_bytes + size > MAX_ENTRY_BYTES):
+                yield call
+                call, call_bytes = [], 0
+            call.append((detail, entry))
+            call_bytes += size
+        if call:
+            yield call
+
+
+def entry_size(entry: Mapping[str, str]) -> int:
+    """What EventBridge counts against 256 KB: source, detail type and detail in UTF-8, plus 14 bytes
+    for the time (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html)."""
+    return (
+        sum(len(entry[k].encode("utf-8", "surrogatepass")) for k in ("Source", "DetailType", "Detail")) + 14
+    )

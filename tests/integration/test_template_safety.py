@@ -81,7 +81,7 @@ def test_profile_and_event_values_are_rendered_as_text_not_run(channel: str, val
         assert (message.title, message.body_text) == (value, value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(value=st.text(st.characters(exclude_categories=("Cs",)), max_size=60))
 def test_any_text_renders_as_itself_in_text_and_escaped_in_html(value: str) -> None:
     message = render_message(PROBE, "email", "k", context(value, value))
