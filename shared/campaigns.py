@@ -655,12 +655,18 @@ def _read_yaml(path: Path) -> _Source:
     return _Source(path, text, data, lines, nodes)
 
 
+def _field_name(part: str | int) -> str:
+    """A field as the problem names it: as written, or quoted when it has spaces or odd characters."""
+    text = str(part)
+    return text if re.fullmatch(r"[\w-]+", text) else repr(text)
+
+
 def _problems(source: _Source, error: ValidationError) -> list[str]:
     problems = []
     for item in error.errors(include_url=False):
         loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        where = ".".join(str(p) for p in loc) or "campaign"
-        message = item["msg"].removeprefix("Value error, ")
+        where = ".".join(_field_name(p) for p in loc) or "campaign"
+        message = item["msg"].removeprefix("Value error, ").replace("\n", " ")
         problems.append(f"{source.path}:{source.line(loc)}: {where}: {message}")
     return problems
 
