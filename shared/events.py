@@ -115,6 +115,8 @@ def _check_values(detail: dict[str, Any]) -> None:
     """Reject what JSON lets Python hold but nothing downstream can store or send: nesting past
     ``MAX_NESTING`` and text that is not Unicode (lone surrogates such as ``\\ud800``). Iterative, so a
     hostile payload cannot exhaust the stack. (NaN and Infinity are kept here and dropped where stored.)"""
+    if _clean(detail):
+        return
     pending: list[tuple[tuple[str | int, ...], Any]] = [((), detail)]
     while pending:
         path, value = pending.pop()
@@ -129,6 +131,33 @@ def _check_values(detail: dict[str, Any]) -> None:
             pending.extend(((*path, i), item) for i, item in enumerate(value))
         elif isinstance(value, str) and not _is_unicode(value):
             raise EventRejected(f"{_where(path)}: not valid Unicode (lone surrogate)")
+
+
+def _clean(value: Any, depth: int = 0) -> bool:
+    """The common case, quickly: nothing too deep, no lone surrogate (the slow pass names the field).
+    Recursive, but never deeper than MAX_NESTING + 1 calls."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or _is_unicode(value)
+    if kind is dict:
+        if depth > MAX_NESTING:
+            return False
+        for key, item in value.items():
+            if not (type(key) is not str or key.isascii() or _is_unicode(key)):
+                return False
+            if type(item) in _SIMPLE:
+                continue
+            if not _clean(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        if depth > MAX_NESTING:
+            return False
+        return all(type(item) in _SIMPLE or _clean(item, depth + 1) for item in value)
+    return True
+
+
+_SIMPLE = frozenset({int, float, bool, type(None)})
 
 
 def _is_unicode(text: str) -> bool:
