@@ -13,3 +13,11 @@ os.environ.update(
     JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
 )
 os.environ.pop("AWS_PROFILE", None)
+
+# Property tests and fuzzers draw the same cases on every run, so CI is repeatable and a failure can
+# be replayed; set HYPOTHESIS_EXPLORE=1 to draw fresh cases (and keep any failure it finds as a test).
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile("explore" if os.environ.get("HYPOTHESIS_EXPLORE") else "repeatable")
