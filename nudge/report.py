@@ -349,9 +349,12 @@ def build_report(
                 row.revenue += float(item.get("revenue") or 0)
 
     def uplift_of(campaign_ids: Iterable[str]) -> Uplift:
+        """Pooled over the campaigns that have a holdout (the others have nothing to compare with)."""
         sizes = {g: 0 for g in ("treated", "withheld")}
         revenues: dict[str, list[float]] = {"treated": [], "withheld": []}
         for campaign in campaign_ids:
+            if not groups.get((campaign, "withheld")):
+                continue
             for group in sizes:
                 sizes[group] += len(groups.get((campaign, group), ()))
                 revenues[group].extend(outcomes.get((campaign, group), {}).values())
@@ -365,7 +368,12 @@ def build_report(
         )
 
     for campaign, row in campaigns.items():
-        row.uplift = uplift_of([campaign])
+        treated = groups.get((campaign, "treated"), set())
+        row.uplift = (
+            uplift_of([campaign])
+            if groups.get((campaign, "withheld"))
+            else uplift(len(treated), len(outcomes.get((campaign, "treated"), {})), 0, 0)
+        )
     for level, row in levels.items():
         row.uplift = uplift_of([c for c in campaigns if levels_of.get(c) == level])
     total.uplift = uplift_of(list(campaigns))
@@ -492,6 +500,7 @@ def recommendations(
             "there is room for more well-timed messages."
         )
     if report is not None:
+        advice.extend(campaign_advice(report))
         losers = [
             (c, r.uplift)
             for c, r in report.campaigns.items()
@@ -504,6 +513,37 @@ def recommendations(
                 f"{result.low * 100:+.1f} to {result.high * 100:+.1f}): pause it or change its audience.",
             )
     return advice[:3]
+
+
+def campaign_advice(report: Report) -> list[str]:
+    """What the campaigns' own results say: scale the proven winner, measure the biggest unmeasured."""
+    advice = []
+    winners = sorted(
+        (
+            (r.uplift.difference, c, r.uplift)
+            for c, r in report.campaigns.items()
+            if r.uplift is not None and r.uplift.verdict == "significant gain"
+        ),
+        reverse=True,
+    )
+    if winners:
+        _, campaign, result = winners[0]
+        advice.append(
+            f"'{campaign}' is a proven winner ({result.difference * 100:+.1f} pp, 95% CI "
+            f"{result.low * 100:+.1f} to {result.high * 100:+.1f}): widen its audience or raise its priority."
+        )
+    unmeasured = sorted(
+        (r.sent, c)
+        for c, r in report.campaigns.items()
+        if r.sent and (r.uplift is None or not r.uplift.withheld)
+    )
+    if unmeasured:
+        sent, campaign = unmeasured[-1]
+        advice.append(
+            f"'{campaign}' sent {sent:,} messages with no holdout, so what it earns is unknown: "
+            "add holdout_percent: 5 to its file."
+        )
+    return advice
 
 
 def day_range(report: Report) -> list[date]:

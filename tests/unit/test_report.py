@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nudge.report import build_report, classify, uplift, wilson
+from nudge.report import build_report, campaign_advice, classify, uplift, wilson
 from nudge.report_html import render_html
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
@@ -202,3 +202,44 @@ def test_html_escapes_campaign_ids_and_carries_every_chart() -> None:
     assert "&lt;script&gt;x&lt;/script&gt;" in page
     for chart in ("sends", "conversions", "frequency", "uplift"):
         assert f'data-chart="{chart}"' in page
+
+
+def test_level_uplift_pools_only_campaigns_with_a_holdout_and_advice_names_campaigns() -> None:
+    messages = []
+    for n in range(160):
+        # 'cart' has a holdout (every 4th shopper withheld); 'thanks' has none and sends to everyone
+        status = "withheld_holdout" if n % 4 == 0 else "sent"
+        messages.append(message(f"u{n}", "cart", "L4", T0, status=status, channel="push"))
+        messages.append(message(f"u{n}", "thanks", "L4", T0, channel="push"))
+    conversions = [
+        {
+            "user_id": f"u{n}",
+            "campaign_id": campaign,
+            "level": "L4",
+            "group": "treated",
+            "channel": "push",
+            "decided_at": T0.isoformat(),
+            "converted_at": (T0 + timedelta(hours=1)).isoformat(),
+            "revenue": 10.0,
+            "attributed": campaign == "cart",
+        }
+        for n in range(160)
+        if n % 4 and n % 2
+        for campaign in ("cart", "thanks")
+    ]
+
+    report = build_report(messages, conversions)
+
+    level = report.levels["L4"].uplift
+    assert level is not None
+    assert (level.treated, level.withheld) == (120, 40)  # 'thanks' is left out of the pool
+    assert (level.treated_converted, level.withheld_converted) == (80, 0)
+    assert report.campaigns["thanks"].uplift is not None
+    assert report.campaigns["thanks"].uplift.verdict == "no holdout"
+    # the verdict's own gaps (no L1/L2/L3) come first; the campaigns' results add their advice after
+    winner, unmeasured = campaign_advice(report)
+    assert winner.startswith("'cart' is a proven winner (+66.7 pp, 95% CI +")
+    assert unmeasured == (
+        "'thanks' sent 160 messages with no holdout, so what it earns is unknown: "
+        "add holdout_percent: 5 to its file."
+    )
