@@ -12,7 +12,10 @@ them back). In order:
 4. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
    one-time schedule, until the hours end (the deferral is logged beside the send key).
 5. ``duplicate``: the deterministic send key is claimed with a conditional write before anything is
-   sent, so a job SQS delivers twice sends once.
+   sent, so a job SQS delivers twice sends once. A claim whose outcome was never recorded is either
+   in flight (within its lease: the job is retried later) or belongs to an attempt that crashed,
+   perhaps after the provider took the message: ``outcome_unknown``, parked, never sent again
+   (at most once; see README "Reliability").
 6. ``capped``: the caps are decided on the shopper's contact ledger and the send is recorded in it
    with one conditional write; two deliveries racing for the last slot cannot both win.
 7. ``sent`` or ``failed``: permanent provider errors are parked at once, transient ones retried by
@@ -33,7 +36,7 @@ from zoneinfo import ZoneInfo
 from shared import attribution
 from shared.campaigns import Campaign, Catalog, ChannelName
 from shared.clock import Clock
-from shared.errors import PermanentDeliveryError
+from shared.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
 from shared.failures import reason_of
 from shared.guards import (
     Candidate,
@@ -52,7 +55,9 @@ from shared.profile import Profile, audience_view, consent_of
 from shared.render import render_message
 from shared.triggers import cancel_reason
 
-# Longer than the deliver function's timeout: a claim older than this belongs to a crashed attempt.
+# Longer than the deliver function's timeout: a claim older than this with no outcome belongs to an
+# attempt that crashed. Longer than the delivery queue's visibility timeout too, so the first
+# redelivery of a crashed attempt's job still finds the lease running and retries once more.
 CLAIM_LEASE = timedelta(minutes=5)
 # Each lost race on a ledger means another send for that shopper was recorded, so a delivery can lose
 # at most as many times as the caps allow sends; past this, the job is retried by the queue.
@@ -70,7 +75,21 @@ DUPLICATE = "duplicate"
 CAPPED = "capped"
 FAILED = "failed"
 CANCELLED = "cancelled"
-DECISIONS = (SENT, SKIPPED, WITHHELD, NO_CONSENT, SUPPRESSED, DEFERRED, DUPLICATE, CAPPED, FAILED, CANCELLED)
+CLAIMED = "claimed"  # not a decision: a send in flight, or one whose attempt crashed
+OUTCOME_UNKNOWN = "outcome_unknown"
+DECISIONS = (
+    SENT,
+    SKIPPED,
+    WITHHELD,
+    NO_CONSENT,
+    SUPPRESSED,
+    DEFERRED,
+    DUPLICATE,
+    CAPPED,
+    FAILED,
+    CANCELLED,
+    OUTCOME_UNKNOWN,
+)
 
 
 class LedgerContention(RuntimeError):
@@ -148,6 +167,22 @@ def template_context(
     }
 
 
+@dataclass
+class BatchOutcomes:
+    """Outcomes a batch could not record, each with the error: their jobs are to be parked."""
+
+    unrecorded: list[tuple[SendLogEntry, str]] = field(default_factory=list)
+
+    def park_reasons(self) -> dict[str, str]:
+        """Send key → why its job is parked (a sent message's provider id is kept in the reason)."""
+        return {
+            entry.send_key: f"{entry.status} at {entry.at}"
+            + (f" (provider id {entry.provider_message_id})" if entry.provider_message_id else "")
+            + f", but the outcome was not recorded: {error}"
+            for entry, error in self.unrecorded
+        }
+
+
 @dataclass(frozen=True)
 class Unsubscribe:
     """How email links to the unsubscribe endpoint (absent: no link, e.g. in benchmarks)."""
@@ -178,24 +213,33 @@ class Deliverer:
     _prefetched_ids: set[str] = field(default_factory=set, init=False, repr=False)
 
     @contextmanager
-    def batch(self, user_ids: Sequence[str]) -> Iterator[None]:
-        """Read the batch's profiles and ledgers up front; record its sends in one request at the end.
+    def batch(self, user_ids: Sequence[str]) -> Iterator[BatchOutcomes]:
+        """Read the batch's profiles and ledgers up front; record its outcomes in one request at the end.
 
-        Each send is still claimed with its own conditional write before the provider is called, so
-        if recording the outcomes fails, the error makes SQS redeliver the batch and the claims stop
-        a second send within their lease.
+        Each send is still claimed with its own conditional write before the provider is called. If
+        the batch read fails, each job reads its own (and fails alone). If the outcome record fails,
+        the yielded :class:`BatchOutcomes` lists those outcomes for the caller to park: their claims
+        would refuse a retry, which could not record them either.
         """
         unique = list(dict.fromkeys(user_ids))
-        self._prefetched = self.profiles.get_many(unique) if unique else {}
-        self._ledgers = self.ledgers.get_many(unique) if unique else {}
-        self._prefetched_ids = set(unique)
+        outcomes = BatchOutcomes()
+        try:
+            self._prefetched = self.profiles.get_many(unique) if unique else {}
+            self._ledgers = self.ledgers.get_many(unique) if unique else {}
+            self._prefetched_ids = set(unique)
+        except Exception:
+            self._prefetched, self._ledgers, self._prefetched_ids = None, None, set()
         self._completed = []
         try:
-            yield
+            yield outcomes
         finally:
             completed, self._completed, self._prefetched, self._ledgers = self._completed, None, None, None
+            self._prefetched_ids = set()
             if completed:
-                self.send_log.complete_many(completed)
+                try:
+                    self.send_log.complete_many(completed)
+                except Exception as error:  # one request for the batch: none of them was written
+                    outcomes.unrecorded = [(e, f"{type(error).__name__}: {error}") for e in completed]
 
     def _profile(self, user_id: str) -> Profile | None:
         if self._prefetched is not None and user_id in self._prefetched_ids:
@@ -266,33 +310,23 @@ class Deliverer:
         message = render_message(
             campaign, channel, job.send_key, template_context(campaign, profile, job, now, unsubscribe_url)
         )
-        claimed = replace(entry, status="claimed")
-        if not self.send_log.claim(claimed, lease_expired_before=(now - CLAIM_LEASE).isoformat()):
-            # Logged beside the send key: the original decision stays as it was.
-            self.send_log.complete(replace(entry, send_key=f"{job.send_key}#duplicate", status=DUPLICATE))
-            return SendDecision(DUPLICATE, "already_sent_or_in_flight", channel)
-        throttle = campaign.trigger.throttle_time if campaign.trigger else None
-
-        def candidate_for(on: ChannelName) -> Candidate:
-            return Candidate(
-                on, campaign.id, campaign.level, campaign.priority, job.send_key, campaign.caps, throttle
-            )
-
-        blocked_by = self._reserve(ledger, candidate_for(channel), zone, now)
-        # A channel's own cap passes the message to the campaign's next channel (not in quiet hours).
-        fallbacks = [
-            c
-            for c in reachable_channels(campaign, profile, ledger)[1:]
-            if quiet_until(now, zone, c, policy) is None
-        ]
-        while blocked_by is not None and blocked_by[1].startswith("channel.") and fallbacks:
-            fallback = fallbacks.pop(0)
-            blocked_by = self._reserve(self._ledger(job.user_id), candidate_for(fallback), zone, now)
-            if blocked_by is None:
-                channel, unsubscribe_url = fallback, unsubscribe_for(fallback)
-                claimed = replace(claimed, channel=channel)
+        claimed = replace(entry, status=CLAIMED)
+        holder = self.send_log.claim(claimed)
+        if holder is not None:
+            return self._held(job, entry, holder, now)
+        try:
+            blocked_by, reserved = self._reserve_channel(job, campaign, profile, ledger, channel, zone, now)
+            if reserved != channel:
+                channel, unsubscribe_url = reserved, unsubscribe_for(reserved)
                 context = template_context(campaign, profile, job, now, unsubscribe_url)
                 message = render_message(campaign, channel, job.send_key, context)
+        except Exception as error:
+            # Nothing was sent: free the claim so the queue's retry can send (a failure to free it
+            # leaves the claim to expire into ``outcome_unknown``, never into a second send).
+            reason = f"before sending: {type(error).__name__}: {error}"
+            self.send_log.complete(replace(claimed, status=FAILED, reason=reason[:500]))
+            raise
+        claimed = replace(claimed, channel=channel)
         if blocked_by is not None:
             status, reason = blocked_by
             self._complete(replace(claimed, status=status, reason=reason))
@@ -312,6 +346,57 @@ class Deliverer:
             raise
         self._complete(replace(claimed, status=SENT, reason=None, provider_message_id=provider_id))
         return SendDecision(SENT, None, channel, provider_id)
+
+    def _reserve_channel(
+        self,
+        job: DeliveryJob,
+        campaign: Campaign,
+        profile: Profile,
+        ledger: Ledger,
+        channel: ChannelName,
+        zone: ZoneInfo,
+        now: datetime,
+    ) -> tuple[tuple[str, str] | None, ChannelName]:
+        """Reserve a slot on ``channel``; a channel's own cap passes the message to the campaign's next
+        channel (not in quiet hours). Returns the blocker (None if reserved) and the channel."""
+        throttle = campaign.trigger.throttle_time if campaign.trigger else None
+
+        def candidate_for(on: ChannelName) -> Candidate:
+            return Candidate(
+                on, campaign.id, campaign.level, campaign.priority, job.send_key, campaign.caps, throttle
+            )
+
+        blocked_by = self._reserve(ledger, candidate_for(channel), zone, now)
+        policy = self.catalog.policy
+        fallbacks = [
+            c
+            for c in reachable_channels(campaign, profile, ledger)[1:]
+            if quiet_until(now, zone, c, policy) is None
+        ]
+        while blocked_by is not None and blocked_by[1].startswith("channel.") and fallbacks:
+            fallback = fallbacks.pop(0)
+            blocked_by = self._reserve(self._ledger(job.user_id), candidate_for(fallback), zone, now)
+            if blocked_by is None:
+                return None, fallback
+        return blocked_by, channel
+
+    def _held(
+        self, job: DeliveryJob, entry: SendLogEntry, holder: SendLogEntry, now: datetime
+    ) -> SendDecision:
+        """The send key is someone else's: a decision (a duplicate job), a send in flight, or a crash."""
+        in_this_batch = self._completed is not None and any(
+            e.send_key == job.send_key for e in self._completed
+        )
+        if holder.status in (CLAIMED, OUTCOME_UNKNOWN) and not in_this_batch:
+            if holder.status == CLAIMED and holder.at >= (now - CLAIM_LEASE).isoformat():
+                raise SendInFlight(f"claimed at {holder.at}, no outcome recorded yet")
+            reason = f"outcome unknown after crash: possible send at {holder.at}"
+            if holder.status == CLAIMED:
+                self.send_log.complete(replace(holder, status=OUTCOME_UNKNOWN, reason=reason))
+            raise OutcomeUnknown(reason)
+        # Logged beside the send key: the original decision stays as it was.
+        self.send_log.complete(replace(entry, send_key=f"{job.send_key}#duplicate", status=DUPLICATE))
+        return SendDecision(DUPLICATE, "already_sent_or_in_flight", entry.channel)  # type: ignore[arg-type]
 
     def _reserve(
         self, ledger: Ledger, candidate: Candidate, zone: ZoneInfo, now: datetime

@@ -9,3 +9,13 @@ class PermanentDeliveryError(ValueError):
 
 class TemplateProblem(ValueError):
     """A template that cannot be compiled or rendered; names the campaign, channel and field."""
+
+
+class OutcomeUnknown(PermanentDeliveryError):
+    """A send was claimed and its outcome never recorded (the attempt crashed or timed out, possibly
+    after the provider accepted the message). Nudge sends at most once: park it, never send it again."""
+
+
+class SendInFlight(RuntimeError):
+    """Another attempt claimed this send within its lease and has not recorded an outcome yet: retry
+    later, when it has (a duplicate) or its lease has run out (outcome unknown)."""

@@ -2,7 +2,8 @@
 
 A malformed payload is parked in the dead-letter queue with the reason and never fails its
 batch-mates; a user whose profile cannot be written (conflicts that do not settle, throttling)
-fails only that user's records, which SQS then redelivers.
+fails only that user's records, which SQS then redelivers, and which are parked with the last
+error on their final allowed receive (so none reaches the dead-letter queue without a reason).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class IngestOutcome:
     profiles_written: int = 0
     errors: list[str] = field(default_factory=list)
     conversions: list[Conversion] = field(default_factory=list)  # newly recorded ones
+    failure_reasons: dict[str, str] = field(default_factory=dict)  # record id → why it failed
+
+    def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
+        self.failed_record_ids.extend(r.record_id for r in records)
+        self.failure_reasons.update((r.record_id, reason) for r in records)
 
 
 class Attributor:
@@ -108,6 +114,37 @@ def ingest_batch(
     dead_letters: DeadLetters,
     clock: Clock,
     attributor: Attributor | None = None,
+    max_receives: int | None = None,
+) -> IngestOutcome:
+    outcome = _ingest(records, profiles, dead_letters, clock, attributor)
+    if max_receives is None or not outcome.failed_record_ids:
+        return outcome
+    failed = set(outcome.failed_record_ids)
+    outcome.failed_record_ids = []
+    for record in records:
+        if record.record_id not in failed:
+            continue
+        if record.receive_count < max_receives:
+            outcome.failed_record_ids.append(record.record_id)
+            continue
+        why = outcome.failure_reasons.get(record.record_id, "unknown error")
+        reason = f"gave up after {record.receive_count} attempts: {why}"
+        try:
+            dead_letters.park(record.body, reason, source="ingest")
+        except Exception as error:
+            outcome.errors.append(f"parking an event: {type(error).__name__}: {error}")
+            outcome.failed_record_ids.append(record.record_id)
+        else:
+            outcome.rejected.append((record.record_id, reason))
+    return outcome
+
+
+def _ingest(
+    records: Sequence[QueueRecord],
+    profiles: ProfileStore,
+    dead_letters: DeadLetters,
+    clock: Clock,
+    attributor: Attributor | None,
 ) -> IngestOutcome:
     outcome = IngestOutcome()
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
@@ -119,7 +156,7 @@ def ingest_batch(
                 dead_letters.park(record.body, rejected.reason, source="ingest")
             except Exception as error:
                 outcome.errors.append(f"parking a rejected event: {type(error).__name__}: {error}")
-                outcome.failed_record_ids.append(record.record_id)
+                outcome.fail([record], f"{rejected.reason} (parking it failed: {type(error).__name__})")
             else:
                 outcome.rejected.append((record.record_id, rejected.reason))
             continue
@@ -131,7 +168,7 @@ def ingest_batch(
         current = profiles.get_many(list(by_user))
     except Exception as error:
         outcome.errors.append(f"reading profiles: {type(error).__name__}: {error}")
-        outcome.failed_record_ids.extend(r.record_id for items in by_user.values() for r, _ in items)
+        outcome.fail([r for items in by_user.values() for r, _ in items], outcome.errors[-1])
         return outcome
 
     for user_id, items in by_user.items():
@@ -142,11 +179,12 @@ def ingest_batch(
             if attributor is not None:
                 outcome.conversions.extend(attributor.run(user_id, events))
             written = _fold_and_save(user_id, events, current.get(user_id), profiles, outcome)
+            why = f"writing a profile: it kept changing over {MAX_WRITE_ATTEMPTS} attempts"
         except Exception as error:
             outcome.errors.append(f"writing a profile or its conversions: {type(error).__name__}: {error}")
-            written = False
+            written, why = False, outcome.errors[-1]
         if not written:
-            outcome.failed_record_ids.extend(r.record_id for r, _ in items)
+            outcome.fail([r for r, _ in items], why)
     return outcome
 
 

@@ -51,8 +51,9 @@ class SendLogEntry:
 
 
 class SendLog(Protocol):
-    def claim(self, entry: SendLogEntry, lease_expired_before: str) -> bool:
-        """Record the intent to send; False when this send key was already sent or is in flight."""
+    def claim(self, entry: SendLogEntry) -> SendLogEntry | None:
+        """Record the intent to send. None when the send key is ours now (never claimed, or its last
+        attempt failed); otherwise the entry that holds it: a decision, or a claim with no outcome."""
         ...
 
     def complete(self, entry: SendLogEntry) -> None: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -38,3 +38,30 @@ def process_queue_batch(
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+def park_after_batch(
+    event: dict[str, Any],
+    response: PartialItemFailureResponse,
+    reasons: Mapping[str, str],
+    *,
+    key_of: Callable[[str], str | None],
+    dead_letters: DeadLetters,
+    source: str,
+) -> PartialItemFailureResponse:
+    """Park each record whose key (``key_of(body)``) has a reason: work done whose record could not be
+    written, which a retry could not finish either. Once per key; a record not parked is retried."""
+    failures = list(response["batchItemFailures"])
+    failed = {f["itemIdentifier"] for f in failures}
+    parked: set[str] = set()
+    for record in event.get("Records", []):
+        key = key_of(record["body"])
+        if key is None or key not in reasons or key in parked or record["messageId"] in failed:
+            continue
+        try:
+            dead_letters.park(record["body"], reasons[key], source)
+        except Exception:
+            failures.append({"itemIdentifier": record["messageId"]})
+        else:
+            parked.add(key)
+    return {"batchItemFailures": failures}

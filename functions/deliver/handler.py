@@ -16,7 +16,7 @@ from shared.delivery import Deliverer, Unsubscribe
 from shared.jobs import DeliveryJob
 from shared.metrics import FunctionMetrics, record_batch, record_delivery
 from shared.ports import DeadLetters
-from shared.sqs_batch import process_queue_batch
+from shared.sqs_batch import park_after_batch, process_queue_batch
 from shared.topology import DELIVERY_QUEUE
 
 logger = Logger(service="nudge-deliver")
@@ -67,16 +67,31 @@ def handler(
             },
         )
 
-    with ports.deliverer.batch(recipients(event)):
+    dead_letters = metrics.counting(ports.dead_letters)
+    with ports.deliverer.batch(recipients(event)) as outcomes:
         response = process_queue_batch(
-            event,
-            context,
-            work=deliver,
-            queue=DELIVERY_QUEUE,
-            dead_letters=metrics.counting(ports.dead_letters),
+            event, context, work=deliver, queue=DELIVERY_QUEUE, dead_letters=dead_letters
         )
+    if outcomes.unrecorded:
+        logger.error("outcomes not recorded, their jobs parked", extra={"count": len(outcomes.unrecorded)})
+    response = park_after_batch(
+        event,
+        response,
+        outcomes.park_reasons(),
+        key_of=send_key_of,
+        dead_letters=dead_letters,
+        source="deliver",
+    )
     record_batch(metrics, response)
     return response
+
+
+def send_key_of(body: str) -> str | None:
+    try:
+        key = json.loads(body).get("send_key")
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return key if isinstance(key, str) else None
 
 
 def recipients(event: dict[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ from shared.clock import Clock, SystemClock
 from shared.ingest import Attributor, QueueRecord, ingest_batch
 from shared.metrics import FunctionMetrics, record_conversions, record_ingest
 from shared.ports import DeadLetters, ProfileStore
+from shared.topology import INGEST_QUEUE
 
 logger = Logger(service="nudge-ingest")
 metrics = FunctionMetrics("ingest")
@@ -41,7 +42,12 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         for r in event.get("Records", [])
     ]
     outcome = ingest_batch(
-        records, ports.profiles, metrics.counting(ports.dead_letters), ports.clock, ports.attributor
+        records,
+        ports.profiles,
+        metrics.counting(ports.dead_letters),
+        ports.clock,
+        ports.attributor,
+        max_receives=INGEST_QUEUE.max_receive_count,
     )
     record_ingest(metrics, outcome)
     record_conversions(metrics, outcome.conversions)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -231,24 +232,24 @@ class DynamoSendLog:
     def _item(entry: SendLogEntry) -> dict[str, Any]:
         return serialize({k: v for k, v in entry.__dict__.items() if v not in (None, "")})
 
-    def claim(self, entry: SendLogEntry, lease_expired_before: str) -> bool:
+    def claim(self, entry: SendLogEntry) -> SendLogEntry | None:
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=self._item(entry),
-                ConditionExpression=(
-                    "attribute_not_exists(#sk) OR #status = :failed OR (#status = :claimed AND #at < :lease)"
-                ),
-                ExpressionAttributeNames={"#sk": MESSAGES.sort_key, "#status": "status", "#at": "at"},
-                ExpressionAttributeValues={
-                    ":failed": {"S": "failed"},
-                    ":claimed": {"S": "claimed"},
-                    ":lease": {"S": lease_expired_before},
-                },
+                ConditionExpression="attribute_not_exists(#sk) OR #status = :failed",
+                ExpressionAttributeNames={"#sk": MESSAGES.sort_key, "#status": "status"},
+                ExpressionAttributeValues={":failed": {"S": "failed"}},
+                # The holder comes back with the refusal: no second request to see who has the key.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        except self._client.exceptions.ConditionalCheckFailedException as refused:
+            held = deserialize(refused.response.get("Item") or {})
+            fields = SendLogEntry.__dataclass_fields__
+            if not held:  # a store that does not return the holder: treat the key as decided
+                return replace(entry, status="held")
+            return SendLogEntry(**{k: v for k, v in held.items() if k in fields})
+        return None
 
     def complete(self, entry: SendLogEntry) -> None:
         self._client.put_item(TableName=self._table, Item=self._item(entry))
