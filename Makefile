@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install browser test lint demo bench synth schema clean train evaluate
+.PHONY: help install browser test lint demo bench soak synth schema clean train evaluate
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ demo: $(STAMP)  ## run a synthetic store through the whole system on moto, then 
 bench: $(STAMP)  ## measure requests, CPU, imports and cost per event / per message (a few minutes)
 	@mkdir -p demo-out
 	$(BIN)/nudge bench --json demo-out/bench.json
+
+soak: $(STAMP)  ## 10,000 events, each delivered 1-3 times, 20% of DynamoDB/SES/SNS calls throttled (~10 min)
+	@mkdir -p demo-out
+	$(BIN)/nudge soak --json demo-out/soak.json
 
 train: $(STAMP)  ## retrain models/scoring-model.json (the demo's L3 model) on a synthetic history
 	$(BIN)/nudge train --out models/scoring-model.json

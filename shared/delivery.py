@@ -236,10 +236,23 @@ class Deliverer:
             completed, self._completed, self._prefetched, self._ledgers = self._completed, None, None, None
             self._prefetched_ids = set()
             if completed:
-                try:
-                    self.send_log.complete_many(completed)
-                except Exception as error:  # one request for the batch: none of them was written
-                    outcomes.unrecorded = [(e, f"{type(error).__name__}: {error}") for e in completed]
+                outcomes.unrecorded = self._record_outcomes(completed)
+
+    def _record_outcomes(self, entries: Sequence[SendLogEntry]) -> list[tuple[SendLogEntry, str]]:
+        """Record a batch's outcomes in one request; if that fails, each on its own: a send cannot be
+        made again, so its record is worth a second request. Returns those still not recorded."""
+        try:
+            self.send_log.complete_many(entries)
+            return []
+        except Exception:  # one request for the batch: none of them was written
+            pass
+        unrecorded = []
+        for entry in entries:
+            try:
+                self.send_log.complete(entry)
+            except Exception as error:
+                unrecorded.append((entry, f"{type(error).__name__}: {error}"))
+        return unrecorded
 
     def _profile(self, user_id: str) -> Profile | None:
         if self._prefetched is not None and user_id in self._prefetched_ids:
@@ -389,7 +402,10 @@ class Deliverer:
         )
         if holder.status in (CLAIMED, OUTCOME_UNKNOWN) and not in_this_batch:
             if holder.status == CLAIMED and holder.at >= (now - CLAIM_LEASE).isoformat():
-                raise SendInFlight(f"claimed at {holder.at}, no outcome recorded yet")
+                raise SendInFlight(
+                    f"claimed at {holder.at} with no outcome recorded: in flight, or a possible send "
+                    "if that attempt crashed"
+                )
             reason = f"outcome unknown after crash: possible send at {holder.at}"
             if holder.status == CLAIMED:
                 self.send_log.complete(replace(holder, status=OUTCOME_UNKNOWN, reason=reason))

@@ -150,6 +150,18 @@ FEEDBACK_DLQ_KEY = "feedback-dlq"
 ASYNC_DLQS = (TRIGGER_DLQ_KEY, PLANNER_DLQ_KEY, FEEDBACK_DLQ_KEY)
 DEAD_LETTER_QUEUES = (*(q.dlq_key for q in QUEUES), *ASYNC_DLQS)
 DLQ_RETENTION_DAYS = 14
+# Every dead-letter queue, and the work queue a redrive returns its messages to (None: the DLQ of an
+# asynchronously invoked function, whose messages are events or invocation records, not queue work).
+DEAD_LETTER_SOURCES: Mapping[str, str | None] = {
+    **{q.dlq_key: q.key for q in QUEUES},
+    **dict.fromkeys(ASYNC_DLQS),
+}
+DEAD_LETTER_QUEUES = tuple(DEAD_LETTER_SOURCES)
+
+
+def queue_output(key: str) -> str:
+    """The stack output that holds a queue's URL, e.g. ``QueueDeliveryDlq`` for ``delivery-dlq``."""
+    return "Queue" + "".join(part.title() for part in key.split("-"))
 ASYNC_RETRY_ATTEMPTS = 2
 
 FUNCTIONS = (

@@ -21,7 +21,8 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any
 import boto3
 
 from nudge.local import moto_speedups
+from nudge.local.faults import FunctionTimedOut
 from shared import topology
 from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
 from shared.adapters.dynamo import (
@@ -45,7 +47,7 @@ from shared.adapters.dynamo import (
 )
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
 from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs, schedule_name
-from shared.adapters.sqs import REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, SqsDeadLetters, SqsQueue
+from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
 from shared.batch_campaigns import AudienceWorker, Planner
 from shared.campaigns import Catalog
 from shared.clock import SimulatedClock
@@ -86,6 +88,7 @@ class ParkedMessage:
     reason: str
     source: str
     body: str
+    first_seen: str = ""  # when it was first sent, to its work queue or parked (UTC, ISO-8601)
 
 
 def _route_matches(template: str, path: str) -> bool:
@@ -164,7 +167,10 @@ class LocalRuntime:
         audience_segments: int = 4,
         scoring_segments: int = 4,
         log_level: str = "WARNING",
+        without_schedules: Collection[str] = (),
     ) -> None:
+        """``without_schedules``: keys of schedules not to fire (e.g. ``scoring-daily`` in a run
+        about something else)."""
         moto_speedups.apply()
         # The handlers' EMF metrics are CloudWatch's to read; locally they would only flood stdout.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -175,6 +181,9 @@ class LocalRuntime:
         self.queue_urls: dict[str, str] = {}
         self.invocations: dict[str, int] = {}
         self.sent: list[SentMessage] = []  # every send a channel accepted, in order
+        self.received: Counter[str] = Counter()  # SQS records handed to consumers, per work queue
+        self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
+        self.async_retries: Counter[str] = Counter()  # asynchronous invocations Lambda retried
         self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}  # pending one-time schedules
         self._create_resources()
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
@@ -184,7 +193,7 @@ class LocalRuntime:
         self._schedules = [
             (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
             for spec in topology.all_schedules(catalog)
-            if spec.enabled
+            if spec.enabled and spec.key not in without_schedules
         ]
         self._schedules_checked_until = clock.now()
         self.publisher = EventPublisher(self.client("events"))
@@ -210,7 +219,7 @@ class LocalRuntime:
                     TableName=self.table_names[spec.key],
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
                 )
-        for key in [*(q.dlq_key for q in topology.QUEUES), *topology.ASYNC_DLQS]:
+        for key in topology.DEAD_LETTER_QUEUES:
             self.queue_urls[key] = sqs.create_queue(QueueName=physical_name(key))["QueueUrl"]
         for spec in topology.QUEUES:
             dlq_arn = self.queue_arn(spec.dlq_key)
@@ -377,7 +386,8 @@ class LocalRuntime:
         """Lambda's asynchronous invocation: retries, then the on-failure destination with the error."""
         spec = topology.FUNCTIONS_BY_KEY[function_key]
         error: Exception | None = None
-        for _ in range(1 + topology.ASYNC_RETRY_ATTEMPTS):
+        for attempt in range(1 + topology.ASYNC_RETRY_ATTEMPTS):
+            self.async_retries[function_key] += attempt > 0
             try:
                 self.invoke(function_key, event)
                 return
@@ -397,15 +407,23 @@ class LocalRuntime:
         )
 
     # -- events ----------------------------------------------------------------------------------
-    def publish(self, details: Iterable[Mapping[str, Any]]) -> PublishReport:
-        """Put events on the bus, then deliver each to the targets of every rule it matches."""
+    def publish(
+        self, details: Iterable[Mapping[str, Any]], copies: Sequence[int] | None = None
+    ) -> PublishReport:
+        """Put events on the bus, then deliver each to the targets of every rule it matches.
+
+        ``copies`` (one per detail) delivers an event that many times, as EventBridge's at-least-once
+        delivery may: the same envelope, same event id, the extra copies after the batch's originals.
+        """
         details = list(details)
         report = self.publisher.publish(details)
         failed = {id(d) for d, _ in report.failed}
-        published = [d for d in details if id(d) not in failed]
+        deliveries = copies or [1] * len(details)
+        published = [(d, n) for d, n in zip(details, deliveries, strict=True) if id(d) not in failed]
         to_queues: dict[str, list[str]] = {}
         to_functions: list[tuple[str, dict[str, Any]]] = []
-        for detail, event_id in zip(published, report.event_ids, strict=True):
+        repeats: list[tuple[str, str | dict[str, Any]]] = []
+        for (detail, times), event_id in zip(published, report.event_ids, strict=True):
             envelope = {
                 "version": "0",
                 "id": event_id,
@@ -421,9 +439,18 @@ class LocalRuntime:
                 if rule.bus != topology.BUS_NAME or not matches(rule.pattern, envelope):
                     continue
                 if rule.target_queue is not None:
-                    to_queues.setdefault(rule.target_queue, []).append(json.dumps(envelope))
+                    body = json.dumps(envelope)
+                    to_queues.setdefault(rule.target_queue, []).append(body)
+                    repeats += [(rule.target_queue, body)] * (times - 1)
                 else:
-                    to_functions.append((str(rule.target_function), rule.target_input(envelope)))
+                    payload = rule.target_input(envelope)
+                    to_functions.append((str(rule.target_function), payload))
+                    repeats += [(str(rule.target_function), payload)] * (times - 1)
+        for target, repeat in repeats:
+            if isinstance(repeat, str):
+                to_queues[target].append(repeat)
+            else:
+                to_functions.append((target, repeat))
         for queue_key, bodies in to_queues.items():
             SqsQueue(self.client("sqs"), self.queue_urls[queue_key]).send_many(bodies)
         for function_key, payload in to_functions:
@@ -647,10 +674,14 @@ class LocalRuntime:
             self.sqs_record(spec.key, m["MessageId"], m["Body"], m["ReceiptHandle"], m.get("Attributes", {}))
             for m in messages
         ]
+        self.received[spec.key] += len(records)
+        self.redelivered[spec.key] += sum(
+            int(r["attributes"].get("ApproximateReceiveCount", 1)) > 1 for r in records
+        )
         try:
             response = self.invoke(spec.consumer, {"Records": records})
             failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
-        except Exception:
+        except (Exception, FunctionTimedOut):  # the invocation failed: SQS retries the whole batch
             failed = {r["messageId"] for r in records}
         done = [m for m in messages if m["MessageId"] not in failed]
         retry = [m for m in messages if m["MessageId"] in failed]
@@ -680,38 +711,17 @@ class LocalRuntime:
     # -- inspection ------------------------------------------------------------------------------
     def parked(self) -> list[ParkedMessage]:
         """Everything in every dead-letter queue, with its reason (messages stay in the queue)."""
-        sqs = self.client("sqs")
-        found: list[ParkedMessage] = []
-        for key in [*(q.dlq_key for q in topology.QUEUES), *topology.ASYNC_DLQS]:
-            handles: list[str] = []
-            while True:
-                response = sqs.receive_message(
-                    QueueUrl=self.queue_urls[key],
-                    MaxNumberOfMessages=10,
-                    VisibilityTimeout=60,
-                    MessageAttributeNames=["All"],
-                )
-                received = response.get("Messages", [])
-                if not received:
-                    break
-                for m in received:
-                    handles.append(m["ReceiptHandle"])
-                    attributes = m.get("MessageAttributes", {})
-                    found.append(
-                        ParkedMessage(
-                            key,
-                            attributes.get(REASON_ATTRIBUTE, {}).get(
-                                "StringValue", "(redriven by SQS: no reason)"
-                            ),
-                            attributes.get(SOURCE_ATTRIBUTE, {}).get("StringValue", "sqs"),
-                            m["Body"],
-                        )
-                    )
-            for handle in handles:
-                sqs.change_message_visibility(
-                    QueueUrl=self.queue_urls[key], ReceiptHandle=handle, VisibilityTimeout=0
-                )
-        return found
+        return [
+            ParkedMessage(
+                key,
+                letter.reason,
+                letter.source,
+                letter.body,
+                letter.first_seen.isoformat() if letter.first_seen else "",
+            )
+            for key in topology.DEAD_LETTER_QUEUES
+            for letter in SqsDeadLetterQueue(self.client("sqs"), self.queue_urls[key]).peek()
+        ]
 
     def all_profiles(self) -> list[Any]:
         """Every profile, decoded by the same adapter the functions use."""
