@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from shared.errors import PermanentDeliveryError, TemplateProblem
+from shared.errors import OutcomeUnknown, PermanentDeliveryError, TemplateProblem
 from shared.events import EventRejected
 from shared.ports import DeadLetters
 
@@ -41,6 +41,8 @@ def without_personal_data(text: str) -> str:
 def reason_of(error: Exception) -> str:
     if isinstance(error, EventRejected):
         return without_personal_data(error.reason)
+    if isinstance(error, OutcomeUnknown):
+        return str(error)
     if isinstance(error, ValidationError):
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
