@@ -249,6 +249,8 @@ class NudgeStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.api_endpoint, description="Inbox API and unsubscribe links.")
         for spec in topology.TABLES:
             CfnOutput(self, f"Table{spec.key.title()}", value=self.tables[spec.key].table_name)
+        for key in [*(q.key for q in topology.QUEUES), *topology.DEAD_LETTER_QUEUES]:  # for `nudge dlq`
+            CfnOutput(self, topology.queue_output(key), value=self.queues[key].queue_url)
 
     def _table(self, spec: topology.TableSpec) -> dynamodb.Table:
         return dynamodb.Table(

@@ -1280,3 +1280,131 @@ def erase(
         table.add_row(key, str(count))
     table.add_row("pending schedules", str(report.cancelled_schedules))
     console.print(table)
+
+
+dlq_app = typer.Typer(
+    help="What sits in the dead-letter queues, and why; redrive it after a fix.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+def _what(body: str) -> str:
+    """Which job or event a parked message is: its send key, event id, or the start of its body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:60]
+    if isinstance(data, dict):
+        if "send_key" in data:
+            return f"job {data['send_key']}"
+        payload = data.get("requestPayload", data)
+        detail = (payload.get("event") or payload).get("detail") if isinstance(payload, dict) else None
+        if isinstance(detail, dict) and detail.get("messageId"):
+            return f"event {detail['messageId']}"
+    return body[:60]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    stack: Annotated[
+        str | None, typer.Option(help="Read the deployed stack's dead-letter queues (AWS credentials).")
+    ] = None,
+    store: Annotated[
+        Path, typer.Option(help="A local store left by `nudge demo` (ignored with --stack).")
+    ] = Path("demo-out/store"),
+    limit: Annotated[int, typer.Option(min=0, help="Messages to show per queue.")] = 20,
+) -> None:
+    """Each dead-letter queue and its count; per message the reason, the source and when first seen.
+
+    Messages stay in their queues (they are read and made visible again).
+
+    Example: nudge dlq list --stack Nudge --limit 50
+    """
+    from shared.topology import DEAD_LETTER_QUEUES, DEAD_LETTER_SOURCES
+
+    rows: dict[str, list[tuple[str, str, str, str]]] = {key: [] for key in DEAD_LETTER_QUEUES}
+    counts: dict[str, int] = dict.fromkeys(DEAD_LETTER_QUEUES, 0)
+    if stack:
+        import boto3
+
+        from shared.adapters.sqs import SqsDeadLetterQueue
+        from shared.topology import queue_output
+
+        outputs, client = _stack_outputs(stack), boto3.client("sqs")
+        for key in DEAD_LETTER_QUEUES:
+            queue = SqsDeadLetterQueue(client, outputs[queue_output(key)])
+            counts[key] = queue.count()
+            for letter in queue.peek(limit) if limit else []:
+                seen = letter.first_seen.isoformat() if letter.first_seen else ""
+                rows[key].append((seen, letter.source, letter.reason, letter.body))
+    else:
+        from nudge.local.runtime import DEAD_LETTERS_FILE
+
+        path = store / DEAD_LETTERS_FILE
+        if not path.exists():
+            typer.echo(f"{path} not found: run `nudge demo` first, or pass --stack", err=True)
+            raise typer.Exit(1)
+        for line in path.read_text().splitlines():
+            parked = json.loads(line)
+            counts[parked["queue"]] += 1
+            if len(rows[parked["queue"]]) < limit:
+                rows[parked["queue"]].append(
+                    (parked["first_seen"], parked["source"], parked["reason"], parked["body"])
+                )
+    summary = Table(title=f"Dead-letter queues — {stack or store}")
+    for column in ("queue", "redrives to", "messages"):
+        summary.add_column(column, justify="right" if column == "messages" else "left")
+    for key in DEAD_LETTER_QUEUES:
+        summary.add_row(
+            key, DEAD_LETTER_SOURCES[key] or "(async function: re-send the event)", str(counts[key])
+        )
+    console.print(summary)
+    for key, found in rows.items():
+        if not found:
+            continue
+        table = Table(
+            title=f"{key}: {counts[key]} message(s)"
+            + (f", first {len(found)}" if counts[key] > len(found) else "")
+        )
+        for column in ("first seen (UTC)", "source", "reason", "what"):
+            table.add_column(column)
+        for seen, source, reason, body in found:
+            table.add_row(seen[:19].replace("T", " "), source, reason, _what(body))
+        console.print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    queue: Annotated[str, typer.Argument(metavar="QUEUE", help="The dead-letter queue, e.g. delivery-dlq.")],
+    stack: Annotated[str, typer.Option(help="The deployed stack (AWS credentials needed).")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Move at most this many (default: all).")] = None,
+) -> None:
+    """Move parked messages back to the work queue they came from, after the cause is fixed.
+
+    Messages are received, sent to the source queue (body only) and deleted, ten at a time; an
+    interrupted redrive can leave a message in both queues, which the consumers' idempotency absorbs.
+    A delivery job whose outcome is unknown is parked again rather than sent (at most once).
+
+    Example: nudge dlq redrive ingest-dlq --stack Nudge --limit 100
+    """
+    import boto3
+
+    from shared.adapters.sqs import SqsDeadLetterQueue, SqsQueue
+    from shared.topology import DEAD_LETTER_SOURCES, queue_output
+
+    if queue not in DEAD_LETTER_SOURCES:
+        typer.echo(f"no dead-letter queue {queue!r}; choose from {', '.join(DEAD_LETTER_SOURCES)}", err=True)
+        raise typer.Exit(1)
+    source = DEAD_LETTER_SOURCES[queue]
+    if source is None:
+        typer.echo(
+            f"{queue} holds events and invocation records of an asynchronously invoked function, not "
+            "queue work: put the events on the bus again to retry them",
+            err=True,
+        )
+        raise typer.Exit(1)
+    outputs, client = _stack_outputs(stack), boto3.client("sqs")
+    moved = SqsDeadLetterQueue(client, outputs[queue_output(queue)]).redrive(
+        SqsQueue(client, outputs[queue_output(source)]), limit
+    )
+    console.print(f"moved {moved} message(s) from {queue} back to {source}")

@@ -23,7 +23,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -66,6 +66,7 @@ API_URL = "https://api.shop.example.com"
 DEFERRAL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/nudge-deferral"
 MAX_DRAIN_ROUNDS = 100_000
 RECEIVE_LIMIT = 10
+DEAD_LETTERS_FILE = "dead-letters.jsonl"
 
 
 @dataclass
@@ -733,7 +734,8 @@ class LocalRuntime:
                 return profiles
 
     def snapshot(self, directory: Path) -> dict[str, int]:
-        """Write every table as JSON lines (``<table>.jsonl``, plain values) for the CLI to read later."""
+        """Write every table as JSON lines (``<table>.jsonl``, plain values), and what the dead-letter
+        queues hold (``dead-letters.jsonl``), for the CLI to read later."""
         directory.mkdir(parents=True, exist_ok=True)
         written = {}
         for spec in topology.TABLES:
@@ -742,6 +744,11 @@ class LocalRuntime:
                 for item in items:
                     out.write(json.dumps(item, default=_plain, sort_keys=True) + "\n")
             written[spec.key] = len(items)
+        parked = self.parked()
+        with (directory / DEAD_LETTERS_FILE).open("w") as out:
+            for message in parked:
+                out.write(json.dumps(asdict(message), sort_keys=True) + "\n")
+        written["dead-letters"] = len(parked)
         return written
 
     def scan(self, table_key: str) -> list[dict[str, Any]]:

@@ -237,6 +237,12 @@ def test_work_queue_redrives_to_its_own_dlq(spec: topology.QueueSpec, synthesize
     assert "KmsMasterKeyId" not in queue
 
 
+@pytest.mark.parametrize("key", [*(q.key for q in topology.QUEUES), *topology.DEAD_LETTER_QUEUES])
+def test_each_queue_url_is_a_stack_output_for_nudge_dlq(key: str, synthesized: Synthesized) -> None:
+    output = synthesized.json["Outputs"][topology.queue_output(key)]
+    assert output["Value"] == ref(synthesized.queue_id(key))
+
+
 def test_every_work_queue_has_a_dlq_of_its_own(synthesized: Synthesized) -> None:
     targets = [
         synthesized.props(synthesized.queue_id(q.key))["RedrivePolicy"]["deadLetterTargetArn"]
