@@ -276,6 +276,7 @@ def soak(
         ("  aggregates exact (fault-free fold), before redrive", f["profiles_exact_before_redrive"]),
         ("  events parked in ingest-dlq, then redriven", f["ingest_redriven"]),
         ("  aggregates exact after the redrive", f["profiles_exact_after_redrive"]),
+        ("  traits or cart not as an in-order fold (state, not asserted)", f["profiles_state_differs"]),
         ("trigger invocations parked in trigger-dlq", f["trigger_parked"]),
         ("delivery jobs (distinct send keys)", f["jobs"]),
         *((f"  {outcome}", n) for outcome, n in f["outcomes"].items()),
