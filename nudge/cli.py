@@ -284,6 +284,7 @@ def soak(
         *((f"provider records: {channel}", n) for channel, n in sorted(f["provider_records"].items())),
         ("  with no 'sent' outcome (all parked as possible sends)", f["provider_records_unaccounted"]),
         ("jobs parked as possible sends (never sent again)", f["possible_sends_parked"]),
+        ("send keys a channel accepted twice", f["send_keys_sent_twice"]),
     ]
     for label, value in rows:
         table.add_row(label, f"{value:,}")

@@ -7,8 +7,9 @@ from the tables, the dead-letter queues and moto's SES and SNS backends:
 
 - profile aggregates equal a fault-free fold of the same events (after the ingest dead-letter queue
   is redriven, as an operator would once the throttling is over);
-- no message went out twice: every provider record is one send key's, and a provider record no
-  ``sent`` outcome accounts for belongs to a job parked as a possible send;
+- no message went out twice: no send key was accepted by a channel twice, every provider record is
+  one send key's, and a provider record no ``sent`` outcome accounts for belongs to a job parked
+  as a possible send;
 - every delivery job ended in one logged decision or in the delivery dead-letter queue with a
   reason, and the counts add up.
 """
@@ -246,6 +247,11 @@ def _check_deliveries(
     doubled = {u: n for u, n in unaccounted.items() if n > possible[u]}
     if doubled:
         report.problems.append(f"provider records no send accounts for (a second send?): {doubled}")
+    # The channels' own record of what they accepted (the runtime notes each send with its key).
+    per_key = Counter(s.send_key for s in runtime.sent)
+    twice = [k for k, n in per_key.items() if n > 1]
+    if twice:
+        report.problems.append(f"{len(twice)} send keys accepted by a channel more than once: {twice[:3]}")
     sent = [m for m in messages if m["status"] == "sent"]
     inbox_keys = Counter(str(i[2]) + str(i[1]).split("-", 1)[-1] for i in provider if i[0] == "in_app")
     if any(n > 1 for n in inbox_keys.values()):
@@ -257,6 +263,7 @@ def _check_deliveries(
         sent_by_channel=dict(Counter(m["channel"] for m in sent)),
         provider_records=dict(Counter(c for c, _, _ in provider)),
         provider_records_unaccounted=sum(unaccounted.values()),
+        send_keys_sent_twice=len(twice),
         possible_sends_parked=sum(possible.values()),
     )
 

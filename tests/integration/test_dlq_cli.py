@@ -70,7 +70,7 @@ def test_list_shows_each_dead_letter_queue_its_count_and_each_reason(
     summary = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
     assert summary["ingest-dlq"].rstrip(" │").endswith("2")
     assert summary["delivery-dlq"].rstrip(" │").endswith("0")
-    assert "gave up after 5 attempts: writing a profile: ClientError" in result.output
+    assert "gave up after 5 attempts: writing a profile or its conversions: ClientError" in result.output
     assert "body: not JSON" in result.output
     assert "event view-u1" in result.output
     assert (

@@ -77,7 +77,7 @@ def test_a_record_that_keeps_failing_is_retried_up_to_max_receives_then_parked_w
     [parked] = runtime.parked()
     assert parked.queue == "ingest-dlq"
     assert parked.reason == (
-        "gave up after 5 attempts: writing a profile: ClientError: An error occurred "
+        "gave up after 5 attempts: writing a profile or its conversions: ClientError: An error occurred "
         "(ThrottlingException) when calling the PutItem operation: slow down"
     )
     assert runtime.profiles.get("u1") is not None and runtime.profiles.get("u2") is None

@@ -21,6 +21,7 @@ def test_duplicates_and_throttling_lose_nothing_and_send_nothing_twice(catalog: 
     assert f["jobs"] > 100
     assert sum(f["outcomes"].values()) == f["jobs"]
     assert f["outcomes"]["sent"] == sum(f["sent_by_channel"].values()) > 0
+    assert f["send_keys_sent_twice"] == 0
     # Every provider record is a logged send, or a job parked as a possible send (never resent).
     assert f["provider_records_unaccounted"] <= f["possible_sends_parked"]
     assert sum(f["provider_records"].values()) == f["outcomes"]["sent"] + f["provider_records_unaccounted"]
