@@ -251,7 +251,7 @@ class Deliverer:
             try:
                 self.send_log.complete(entry)
             except Exception as error:
-                unrecorded.append((entry, f"{type(error).__name__}: {error}"))
+                unrecorded.append((entry, reason_of(error)))
         return unrecorded
 
     def _profile(self, user_id: str) -> Profile | None:
@@ -336,7 +336,7 @@ class Deliverer:
         except Exception as error:
             # Nothing was sent: free the claim so the queue's retry can send (a failure to free it
             # leaves the claim to expire into ``outcome_unknown``, never into a second send).
-            reason = f"before sending: {type(error).__name__}: {error}"
+            reason = f"before sending: {reason_of(error)}"
             self.send_log.complete(replace(claimed, status=FAILED, reason=reason[:500]))
             raise
         claimed = replace(claimed, channel=channel)

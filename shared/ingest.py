@@ -17,6 +17,7 @@ from shared.attribution import Conversion, attribute, decisions_of, goal_events,
 from shared.campaigns import Catalog
 from shared.clock import Clock
 from shared.events import MAX_EVENT_BYTES, EventRejected, SegmentEvent, parse_detail
+from shared.failures import without_personal_data
 from shared.ports import ConversionStore, DeadLetters, DecisionHistory, ProfileStore
 from shared.profile import Profile, fold_events
 
@@ -128,7 +129,7 @@ def ingest_batch(
             outcome.failed_record_ids.append(record.record_id)
             continue
         why = outcome.failure_reasons.get(record.record_id, "unknown error")
-        reason = f"gave up after {record.receive_count} attempts: {why}"
+        reason = without_personal_data(f"gave up after {record.receive_count} attempts: {why}")
         try:
             dead_letters.park(record.body, reason, source="ingest")
         except Exception as error:
