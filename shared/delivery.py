@@ -243,9 +243,11 @@ class Deliverer:
         made again, so its record is worth a second request. Returns those still not recorded."""
         try:
             self.send_log.complete_many(entries)
-            return []
         except Exception:  # one request for the batch: none of them was written
-            pass
+            return self._record_each(entries)
+        return []
+
+    def _record_each(self, entries: Sequence[SendLogEntry]) -> list[tuple[SendLogEntry, str]]:
         unrecorded = []
         for entry in entries:
             try:
