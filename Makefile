@@ -43,7 +43,7 @@ bench: $(STAMP)  ## measure requests, CPU, imports and cost per event / per mess
 	@mkdir -p demo-out
 	$(BIN)/nudge bench --json demo-out/bench.json
 
-soak: $(STAMP)  ## 10,000 events, each delivered 1-3 times, 20% of DynamoDB/SES/SNS calls throttled (~15 min)
+soak: $(STAMP)  ## 10,000 events, each delivered 1-3 times, 20% of DynamoDB/SES/SNS calls throttled (4-8 min)
 	@mkdir -p demo-out
 	$(BIN)/nudge soak --json demo-out/soak.json
 
