@@ -45,6 +45,7 @@ class IngestOutcome:
     errors: list[str] = field(default_factory=list)
     conversions: list[Conversion] = field(default_factory=list)  # newly recorded ones
     failure_reasons: dict[str, str] = field(default_factory=dict)  # record id → why it failed
+    gave_up: list[tuple[str, str]] = field(default_factory=list)  # parked on their last receive
 
     def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
         self.failed_record_ids.extend(r.record_id for r in records)
@@ -136,7 +137,7 @@ def ingest_batch(
             outcome.errors.append(f"parking an event: {type(error).__name__}: {error}")
             outcome.failed_record_ids.append(record.record_id)
         else:
-            outcome.rejected.append((record.record_id, reason))
+            outcome.gave_up.append((record.record_id, reason))
     return outcome
 
 

@@ -55,6 +55,8 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         logger.error("ingest step failed; its records will be retried", extra={"error": error})
     for record_id, reason in outcome.rejected:
         logger.warning("event rejected", extra={"record_id": record_id, "reason": reason})
+    for record_id, reason in outcome.gave_up:
+        logger.error("event parked after its last attempt", extra={"record_id": record_id, "reason": reason})
     logger.info(
         "batch ingested",
         extra={
