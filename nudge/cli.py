@@ -1042,9 +1042,6 @@ def evaluate(
         sys.stdout.write(block)
 
 
-if __name__ == "__main__":
-    app()
-
 
 def _stack_outputs(stack: str) -> dict[str, str]:
     import boto3
@@ -1410,3 +1407,7 @@ def dlq_redrive(
         SqsQueue(client, outputs[queue_output(source)]), limit
     )
     console.print(f"moved {moved} message(s) from {queue} back to {source}")
+
+
+if __name__ == "__main__":
+    app()
