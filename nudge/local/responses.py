@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime, SentMessage
+from nudge.local.runtime import LocalRuntime, SentMessage
+from nudge.local.ses_events import ses_event, tagged_mail
 from nudge.local.store import Shopper, SyntheticStore, _iso
 
 
@@ -114,30 +115,9 @@ class Responder:
         return orders
 
 
-_DETAIL_TYPES = {"Delivery": "Email Delivered", "Open": "Email Opened", "Click": "Email Clicked"}
-
-
 def _ses_event(kind: str, message: SentMessage, at: datetime) -> dict[str, Any]:
-    """An SES event as the configuration set's EventBridge destination puts it on the default bus."""
     section: dict[str, Any] = {"timestamp": _iso(at)}
     if kind == "Click":
         section["link"] = "https://shop.example.com/"
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": _DETAIL_TYPES[kind],
-        "source": "aws.ses",
-        "account": ACCOUNT,
-        "time": _iso(at),
-        "region": REGION,
-        "resources": [],
-        "detail": {
-            "eventType": kind,
-            "mail": {
-                "messageId": message.provider_id,
-                "timestamp": _iso(message.at),
-                "tags": {"user_id": [message.user_id], "campaign": [message.campaign_id]},
-            },
-            kind.lower(): section,
-        },
-    }
+    mail = tagged_mail(message.user_id, message.campaign_id, message.provider_id, timestamp=_iso(message.at))
+    return ses_event(kind, mail, time=_iso(at), event_id=str(uuid.uuid4()), **{kind.lower(): section})

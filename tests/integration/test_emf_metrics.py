@@ -16,6 +16,7 @@ from conftest import catalog_without
 from factory import identify, track
 
 from nudge.local.runtime import LocalRuntime
+from nudge.local.ses_events import ses_event
 from shared import topology
 from shared.campaigns import Catalog
 from shared.guards import in_holdout
@@ -208,20 +209,6 @@ def test_triggers_are_counted_fired_now_or_scheduled(runtime: LocalRuntime, emit
     assert trigger_values[("Triggers", dims("trigger", status="enqueued"))] >= 1  # order-thank-you
     assert trigger_values[("Triggers", dims("trigger", status="scheduled"))] >= 1  # abandoned-cart, 1 h
     assert {name for name, _ in trigger_values} == {"Triggers"}
-
-
-def ses_event(kind: str, mail: dict[str, Any], **detail: Any) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": f"ses-{kind}",
-        "detail-type": {"Bounce": "Email Bounced", "Complaint": "Email Complaint Received"}[kind],
-        "source": "aws.ses",
-        "account": "123456789012",
-        "time": "2026-11-02T09:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {"eventType": kind, "mail": mail, **detail},
-    }
 
 
 def test_feedback_counts_the_ses_event_type_suppressions_and_parked_events(

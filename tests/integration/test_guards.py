@@ -19,6 +19,8 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
 from nudge.local.runtime import LocalRuntime
+from nudge.local.ses_events import ses_event as local_ses_event
+from nudge.local.ses_events import tagged_mail
 from shared.campaigns import Catalog
 from shared.clock import SimulatedClock
 from shared.guards import in_holdout
@@ -222,21 +224,8 @@ def test_a_shopper_in_the_holdout_group_is_withheld_and_logged(runtime: LocalRun
 
 
 def ses_event(kind: str, user_id: str, **detail: Any) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": f"ses-{kind}-{user_id}",
-        "detail-type": {"Bounce": "Email Bounced", "Complaint": "Email Complaint Received"}[kind],
-        "source": "aws.ses",
-        "account": "123456789012",
-        "time": "2026-11-02T09:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "eventType": kind,
-            "mail": {"tags": {"user_id": [user_id], "campaign": ["weekend-sale-sea"]}},
-            **detail,
-        },
-    }
+    mail = tagged_mail(user_id, "weekend-sale-sea")
+    return local_ses_event(kind, mail, event_id=f"ses-{kind}-{user_id}", **detail)
 
 
 def test_a_permanent_bounce_suppresses_email_for_that_shopper(runtime: LocalRuntime) -> None:

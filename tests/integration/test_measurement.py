@@ -18,7 +18,9 @@ from factory import identify, track
 from typer.testing import CliRunner
 
 from nudge.cli import _scan_table, app
-from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
+from nudge.local.runtime import LocalRuntime
+from nudge.local.ses_events import ses_event as local_ses_event
+from nudge.local.ses_events import tagged_mail
 from nudge.report import build_report
 from nudge.report_html import render_html
 from shared.adapters.dynamo import DynamoConversions
@@ -122,22 +124,8 @@ def test_withheld_shoppers_are_followed_and_late_orders_are_not_counted(runtime:
 
 
 def ses_event(kind: str, user_id: str, message_id: str, at: datetime) -> dict[str, Any]:
-    detail_type = {"Delivery": "Email Delivered", "Open": "Email Opened", "Click": "Email Clicked"}[kind]
-    return {
-        "version": "0",
-        "id": f"{kind}-{at.isoformat()}",
-        "detail-type": detail_type,
-        "source": "aws.ses",
-        "account": ACCOUNT,
-        "time": at.isoformat(),
-        "region": REGION,
-        "resources": [],
-        "detail": {
-            "eventType": kind,
-            "mail": {"messageId": message_id, "tags": {"user_id": [user_id], "campaign": [SALE]}},
-            kind.lower(): {"timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.000Z")},
-        },
-    }
+    section = {kind.lower(): {"timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.000Z")}}
+    return local_ses_event(kind, tagged_mail(user_id, SALE, message_id), time=at.isoformat(), **section)
 
 
 def test_ses_deliveries_opens_and_clicks_are_folded_into_the_message_once(runtime: LocalRuntime) -> None:

@@ -33,6 +33,7 @@ from factory import sent_emails
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
+from nudge.local.ses_events import ses_event
 from nudge.local.store import Shopper, StoreConfig, SyntheticStore
 from shared import topology
 from shared.campaigns import load_campaign_dir
@@ -146,15 +147,6 @@ def _capture(runtime: LocalRuntime, capture: LogCapture) -> Callable[[], None]:
     return undo
 
 
-SES_DETAIL_TYPES = {
-    "Bounce": "Email Bounced",
-    "Complaint": "Email Complaint Received",
-    "Delivery": "Email Delivered",
-    "Open": "Email Opened",
-    "Click": "Email Clicked",
-}
-
-
 def _ses_event(
     kind: str, shopper: Shopper, detail: dict[str, Any], *, tagged: bool = True, message_id: str = ""
 ) -> dict[str, Any]:
@@ -167,17 +159,7 @@ def _ses_event(
         "commonHeaders": {"to": [f"{shopper.first_name} {shopper.last_name} <{shopper.email}>"]},
         "tags": {"user_id": [shopper.user_id], "campaign": ["welcome"]} if tagged else {},
     }
-    return {
-        "version": "0",
-        "id": f"ses-{kind}-{shopper.user_id}",
-        "detail-type": SES_DETAIL_TYPES[kind],
-        "source": "aws.ses",
-        "account": "123456789012",
-        "time": "2026-11-02T09:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {"eventType": kind, "mail": mail, **detail},
-    }
+    return ses_event(kind, mail, event_id=f"ses-{kind}-{shopper.user_id}", **detail)
 
 
 READER_IP = "198.51.100.201"
