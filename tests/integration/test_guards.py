@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from conftest import catalog_without
-from factory import email_text, identify, sent_emails, ses_sent_count
+from factory import email_text, identify, sent_emails, ses_sent_count, track
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
@@ -335,13 +335,22 @@ def test_erasing_a_shopper_leaves_nothing_behind(runtime: LocalRuntime) -> None:
     runtime.clock.advance_to(datetime(2026, 11, 2, 16, 0, tzinfo=UTC))  # 23:00: the sale is deferred
     deliver(runtime, sale_job(user), sale_job(other))
     assert len(runtime.one_time_schedules()) == 2
+    # a later order of each counts as a conversion of the thank-you they were sent
+    runtime.publish(
+        [track(who, "Order Completed", f"o-{who}", at="2026-11-02T16:30:00Z") for who in (user, other)]
+    )
+    runtime.drain()
+    assert {c["user_id"] for c in runtime.scan("conversions")} == {user, other}
+    theirs = [t for _, _, t in runtime.one_time_schedules() if json.loads(t["Input"])["user_id"] == user]
+    assert len(theirs) >= 2  # the deferred sale, and what the order scheduled (the review request)
 
     response = runtime.http("DELETE", "/me", user_id=user)
 
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
-    assert body["cancelled_schedules"] == 1 and body["deleted"]["profiles"] == 1
-    for table in ("profiles", "messages", "inbox", "ledger"):
+    assert body["cancelled_schedules"] == len(theirs) and body["deleted"]["profiles"] == 1
+    assert body["deleted"]["conversions"] == 2  # the order counted for the thank-you and the sale
+    for table in ("profiles", "messages", "inbox", "ledger", "conversions"):
         assert not [i for i in runtime.scan(table) if i["user_id"] == user], table
         assert [i for i in runtime.scan(table) if i["user_id"] == other] or table == "inbox", table
     runtime.advance_to(datetime(2026, 11, 3, 2, 0, tzinfo=UTC))
