@@ -203,12 +203,6 @@ class Report:
     decisions: Counter[str] = field(default_factory=Counter)
 
     @property
-    def weeks(self) -> float:
-        if self.start is None or self.end is None:
-            return 1 / 7
-        return max((self.end - self.start).total_seconds() / 86400, 1.0) / 7
-
-    @property
     def messages_per_user_week(self) -> float:
         return sum(self.per_user_week) / len(self.per_user_week) if self.per_user_week else 0.0
 
