@@ -1109,15 +1109,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def _scan_table(table: str) -> list[dict[str, Any]]:
     import boto3
 
-    from shared.adapters.dynamo import deserialize
+    from shared.adapters.dynamo import scan_all
 
-    client, items, kwargs = boto3.client("dynamodb"), [], {"TableName": table}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(deserialize(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return scan_all(boto3.client("dynamodb"), table)
 
 
 def _parse_since(since: str | None) -> Any:

@@ -43,7 +43,7 @@ from shared.adapters.dynamo import (
     DynamoProfileStore,
     DynamoSendLog,
     DynamoUserData,
-    deserialize,
+    scan_all,
 )
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
 from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs, schedule_name
@@ -752,12 +752,4 @@ class LocalRuntime:
         return written
 
     def scan(self, table_key: str) -> list[dict[str, Any]]:
-        dynamodb = self.client("dynamodb")
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self.table_names[table_key]}
-        while True:
-            response = dynamodb.scan(**kwargs)
-            items.extend(deserialize(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return scan_all(self.client("dynamodb"), self.table_names[table_key])

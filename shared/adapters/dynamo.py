@@ -136,6 +136,18 @@ def _profile_from_item(item: Mapping[str, Any]) -> Profile:
     return Profile.model_validate(data)
 
 
+def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of ``table`` as plain values, page by page (for reports and local inspection)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table}
+    while True:
+        response = client.scan(**kwargs)
+        items.extend(deserialize(i) for i in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return items
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def batch_get(client: Any, table: str, spec: TableSpec, user_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Strongly consistent BatchGetItem by partition key, 100 keys a request, until nothing is left."""
     items: list[dict[str, Any]] = []
