@@ -45,8 +45,19 @@ def _tag(mail: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def suppression_for(event: Mapping[str, Any]) -> tuple[str, Suppression] | None:
-    """(user id, suppression) for a bounce or complaint event; None for events that suppress nothing."""
+@dataclass(frozen=True)
+class SesEvent:
+    """The parts of an SES event that feedback reads, checked once."""
+
+    kind: Any  # the eventType, as SES sent it
+    detail: Mapping[str, Any]
+    mail: Mapping[str, Any]
+    user_id: str
+    time: str
+
+
+def read_ses_event(event: Mapping[str, Any]) -> SesEvent:
+    """The event's detail, mail and tagged shopper; :class:`EventRejected` naming what is missing."""
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
         raise EventRejected("SES event without a detail object")
@@ -57,57 +68,54 @@ def suppression_for(event: Mapping[str, Any]) -> tuple[str, Suppression] | None:
     user_id = _tag(mail, "user_id")
     if user_id is None:
         raise EventRejected(f"SES {kind} event for a message without a user_id tag (not sent by Nudge?)")
-    at = str(event.get("time") or mail.get("timestamp") or "")
-    source = f"ses:{_tag(mail, 'campaign') or 'unknown'}"
-    if kind == "Bounce":
-        bounce = detail.get("bounce") or {}
+    return SesEvent(kind, detail, mail, user_id, str(event.get("time") or ""))
+
+
+def suppression_for(ses: SesEvent) -> Suppression | None:
+    """The suppression a bounce or complaint event asks for; None for events that suppress nothing."""
+    at = ses.time or str(ses.mail.get("timestamp") or "")
+    source = f"ses:{_tag(ses.mail, 'campaign') or 'unknown'}"
+    if ses.kind == "Bounce":
+        bounce = ses.detail.get("bounce") or {}
         if bounce.get("bounceType") != "Permanent":
             return None
-        return user_id, Suppression("bounced", at, f"{source}:{bounce.get('bounceSubType', '')}")
-    if kind == "Complaint":
-        return user_id, Suppression("complained", at, source)
+        return Suppression("bounced", at, f"{source}:{bounce.get('bounceSubType', '')}")
+    if ses.kind == "Complaint":
+        return Suppression("complained", at, source)
     return None
 
 
-def engagement_of(event: Mapping[str, Any]) -> tuple[str, str, str, datetime] | None:
-    """(user id, SES message id, engagement, when) for an SES event Nudge measures; None otherwise."""
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise EventRejected("SES event without a detail object")
-    kind = str(detail.get("eventType", ""))
+def engagement_of(ses: SesEvent) -> tuple[str, str, datetime] | None:
+    """(SES message id, engagement, when) for an SES event Nudge measures; None otherwise."""
+    kind = str(ses.kind or "")
     engagement = ENGAGEMENT.get(kind)
-    mail = detail.get("mail")
-    if engagement is None or not isinstance(mail, Mapping):
-        return None
-    user_id, message_id = _tag(mail, "user_id"), mail.get("messageId")
-    if user_id is None:
-        raise EventRejected(f"SES {kind} event for a message without a user_id tag (not sent by Nudge?)")
-    if not isinstance(message_id, str) or not message_id:
+    message_id = ses.mail.get("messageId")
+    if engagement is None or not isinstance(message_id, str) or not message_id:
         return None  # nothing to fold it into (a suppression still applies)
-    section = detail.get(kind[0].lower() + kind[1:])
-    stamp = (section.get("timestamp") if isinstance(section, Mapping) else None) or event.get("time")
+    section = ses.detail.get(kind[0].lower() + kind[1:])
+    stamp = (section.get("timestamp") if isinstance(section, Mapping) else None) or ses.time or None
     try:
         at = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     except ValueError:
         raise EventRejected(f"SES {kind} event with an unreadable timestamp {stamp!r}") from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return user_id, message_id, engagement, at
+    return message_id, engagement, at
 
 
 def apply_feedback(
     event: Mapping[str, Any], ledgers: LedgerStore, engagement: Engagement | None = None
 ) -> FeedbackOutcome:
-    measured = engagement_of(event)
+    ses = read_ses_event(event)
+    measured = engagement_of(ses)
     folded = None
     if measured is not None and engagement is not None:
-        user_id, message_id, what, at = measured
-        if engagement.engagement(user_id, message_id, what, at):
+        message_id, what, at = measured
+        if engagement.engagement(ses.user_id, message_id, what, at):
             folded = what
-    found = suppression_for(event)
-    if found is None:
+    suppression = suppression_for(ses)
+    if suppression is None:
         reason = "measured" if folded else "not a permanent bounce or a complaint"
-        return FeedbackOutcome("ignored", reason, measured[0] if measured else None, folded)
-    user_id, suppression = found
-    ledgers.suppress(user_id, "email", suppression)
-    return FeedbackOutcome("suppressed", suppression.reason, user_id, folded)
+        return FeedbackOutcome("ignored", reason, ses.user_id if measured else None, folded)
+    ledgers.suppress(ses.user_id, "email", suppression)
+    return FeedbackOutcome("suppressed", suppression.reason, ses.user_id, folded)
