@@ -62,12 +62,10 @@ def demo(
             bar.update(task, completed=done, description=label)
 
         options = DemoOptions(users=users, days=days, seed=seed, store_dir=store, report_html=report_html)
-        summary = run_demo(catalog, options, progress)
+        reports: list[Any] = []
+        summary = run_demo(catalog, options, progress, reported=reports.append)
     _print_summary(summary)
-    from nudge.report import build_report
-
-    messages, conversions = _read_jsonl(store / "messages.jsonl"), _read_jsonl(store / "conversions.jsonl")
-    print_report(build_report(messages, conversions, catalog))
+    print_report(reports[0])
     console.print(f"HTML report: [bold]{summary['measurement']['html']}[/bold] (open it in a browser)")
     if json_path:
         json_path.write_text(json.dumps(summary, indent=2, sort_keys=True))

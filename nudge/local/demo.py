@@ -15,10 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.campaigns import LEVELS, Catalog
 from shared.clock import SimulatedClock
+
+if TYPE_CHECKING:
+    from nudge.report import Report
 
 STEP = timedelta(hours=1)
 DUPLICATE_SHARE = 0.02
@@ -46,8 +49,14 @@ class DemoOptions:
     respond: bool = True  # simulate shoppers opening, clicking and buying because of messages
 
 
-def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the simulation and return the summary (the same dict ``--json`` writes)."""
+def run_demo(
+    catalog: Catalog,
+    options: DemoOptions,
+    progress: Progress | None = None,
+    reported: Callable[[Report], None] | None = None,
+) -> dict[str, Any]:
+    """Run the simulation and return the summary (the same dict ``--json`` writes); ``reported``
+    receives the measurement report the summary's ``measurement`` was made from."""
     os.environ.update(FAKE_CREDENTIALS)
     from moto import mock_aws
 
@@ -112,7 +121,12 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
         responses = dict(responder.counts) if responder is not None else {}
         summary["responses"] = responses
         summary["orders_caused_by_messages"] = responses.get("order", 0)
-        summary["measurement"] = _measure(runtime, catalog, options.report_html)
+        measured = _measure(runtime, catalog, options.report_html)
+        summary["measurement"] = measured.to_dict()
+        if options.report_html is not None:
+            summary["measurement"]["html"] = str(options.report_html.resolve())
+        if reported is not None:
+            reported(measured)
         # one definition everywhere: the report's (sends over the decisions' period, per recipient)
         summary["messages_per_recipient_per_week"] = summary["measurement"]["messages_per_user_week"]["mean"]
         if options.store_dir is not None:
@@ -127,19 +141,17 @@ def run_demo(catalog: Catalog, options: DemoOptions, progress: Progress | None =
     return summary
 
 
-def _measure(runtime: Any, catalog: Catalog, html: Path | None) -> dict[str, Any]:
+def _measure(runtime: Any, catalog: Catalog, html: Path | None) -> Report:
     """`nudge report` on what the run left in the send log and the conversions table."""
     from nudge.report import build_report
 
     result = build_report(runtime.scan("messages"), runtime.scan("conversions"), catalog)
-    measured = result.to_dict()
     if html is not None:
         from nudge.report_html import render_html
 
         html.parent.mkdir(parents=True, exist_ok=True)
         html.write_text(render_html(result))
-        measured["html"] = str(html.resolve())
-    return measured
+    return result
 
 
 def _timestamp(event: dict[str, Any]) -> datetime:
