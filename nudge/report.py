@@ -379,7 +379,6 @@ def build_report(
     per_user_week = [n / weeks for n in sent_per_user.values()]
     sends = sum(levels[level].sent for level in LEVELS)
     mix: dict[str, float] = {level: (levels[level].sent / sends if sends else 0.0) for level in LEVELS}
-    mean_frequency = sum(per_user_week) / len(per_user_week) if per_user_week else 0.0
     report = Report(
         since=since,
         start=start,
@@ -398,7 +397,7 @@ def build_report(
         verdict=Verdict("Steady", "", []),
         decisions=status_counts,
     )
-    report.verdict = classify(mix, mean_frequency, report, catalog)
+    report.verdict = classify(mix, report.messages_per_user_week, report, catalog)
     return report
 
 
