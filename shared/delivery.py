@@ -15,7 +15,7 @@ them back). In order:
    sent, so a job SQS delivers twice sends once. A claim whose outcome was never recorded is either
    in flight (within its lease: the job is retried later) or belongs to an attempt that crashed,
    perhaps after the provider took the message: ``outcome_unknown``, parked, never sent again
-   (at most once; see README "Reliability").
+   (at most once; see docs/reliability.md).
 6. ``capped``: the caps are decided on the shopper's contact ledger and the send is recorded in it
    with one conditional write; two deliveries racing for the last slot cannot both win.
 7. ``sent`` or ``failed``: permanent provider errors are parked at once, transient ones retried by
