@@ -17,7 +17,6 @@ The rules (docs/measurement.md):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,12 +24,12 @@ from typing import Any
 
 from shared.campaigns import Catalog
 from shared.events import SegmentEvent
+from shared.money import order_value
 
 TREATED = "treated"
 WITHHELD = "withheld"
 GROUPS = (TREATED, WITHHELD)
 SENT = "sent"
-MAX_REVENUE = 1e9  # beyond this an order total is a unit mistake, not a sale
 RETENTION = timedelta(days=400)  # conversions are kept for 13 months of year-on-year reporting
 
 
@@ -107,18 +106,8 @@ class Conversion:
 
 
 def revenue_of(properties: Mapping[str, Any]) -> float:
-    """The goal event's value: ``revenue``, else ``total``, else ``value``; 0 when none is usable."""
-    for name in ("revenue", "total", "value"):
-        value = properties.get(name)
-        if isinstance(value, bool):
-            continue
-        try:
-            amount = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(amount) and 0 <= amount <= MAX_REVENUE:
-            return round(amount, 2)
-    return 0.0
+    """The goal event's value (shared.money.order_value, the profile's rule too); 0 when none is usable."""
+    return float(order_value(properties))
 
 
 def goal_events(catalog: Catalog) -> frozenset[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from shared.topology import (
+    APP_EVENT_SOURCE,
     AUDIENCE_QUEUE,
     CONVERSIONS,
     DELIVERY_QUEUE,
@@ -17,7 +18,9 @@ from shared.topology import (
     MESSAGES,
     MODELS,
     PROFILES,
+    PUSH_APPLICATIONS_ENV,
     SCORE_QUEUE,
+    TRUSTED_SOURCES_ENV,
 )
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +54,18 @@ class Settings(BaseModel):
     audience_profiles_per_segment: int = Field(default=50_000, ge=100)
     audience_enqueue_threads: int = Field(default=8, ge=1, le=32)
     catalog_dir: Path = BUNDLE_ROOT / "campaigns"
+    trusted_event_sources: tuple[str, ...] = Field(
+        default=(APP_EVENT_SOURCE,),
+        description="EventBridge sources whose identify calls may set contact points (docs/security.md).",
+    )
+    push_application_arns: tuple[str, ...] = Field(
+        default=(), description="This stack's SNS platform applications: push goes only to their endpoints."
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        values = {
+        values: dict[str, object] = {
             "profiles_table": env.get(PROFILES.env_var),
             "messages_table": env.get(MESSAGES.env_var),
             "inbox_table": env.get(INBOX.env_var),
@@ -80,6 +90,12 @@ class Settings(BaseModel):
                 values[name] = env[name.upper()]
         if env.get("SCORING_SEGMENTS"):
             values["scoring_segments"] = env["SCORING_SEGMENTS"]
+        for name, variable in (
+            ("trusted_event_sources", TRUSTED_SOURCES_ENV),
+            ("push_application_arns", PUSH_APPLICATIONS_ENV),
+        ):
+            if env.get(variable) is not None:  # set but empty: none
+                values[name] = tuple(p.strip() for p in env[variable].split(",") if p.strip())
         if env.get("CAMPAIGN_CATALOG_DIR"):
             values["catalog_dir"] = env["CAMPAIGN_CATALOG_DIR"]
         return cls.model_validate(values)

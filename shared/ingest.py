@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from shared.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
 from shared.campaigns import Catalog
@@ -20,6 +21,7 @@ from shared.events import MAX_EVENT_BYTES, EventRejected, SegmentEvent, parse_de
 from shared.failures import without_personal_data
 from shared.ports import ConversionStore, DeadLetters, DecisionHistory, ProfileStore
 from shared.profile import Profile, fold_events
+from shared.traits import TraitPolicy
 
 MAX_WRITE_ATTEMPTS = 3
 # What EventBridge adds around an entry when it hands it to SQS (id, account, time, region, version).
@@ -46,6 +48,7 @@ class IngestOutcome:
     conversions: list[Conversion] = field(default_factory=list)  # newly recorded ones
     failure_reasons: dict[str, str] = field(default_factory=dict)  # record id → why it failed
     gave_up: list[tuple[str, str]] = field(default_factory=list)  # parked on their last receive
+    dropped_traits: list[tuple[str, str]] = field(default_factory=list)  # record id → a trait not kept
 
     def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
         self.failed_record_ids.extend(r.record_id for r in records)
@@ -79,7 +82,8 @@ class Attributor:
         return recorded
 
 
-def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
+def _event_of(record: QueueRecord, clock: Clock) -> tuple[SegmentEvent, str | None]:
+    """The record's event and the EventBridge ``source`` it was published with."""
     try:
         envelope = json.loads(record.body)
     except json.JSONDecodeError as error:
@@ -92,7 +96,16 @@ def _event_of(record: QueueRecord, clock: Clock) -> SegmentEvent:
         raise EventRejected("body: not an EventBridge event (no 'detail')")
     if len(record.body) > MAX_EVENT_BYTES + ENVELOPE_ALLOWANCE:
         _check_size(envelope["detail"])
-    return parse_detail(envelope["detail"], now=clock.now())
+    source = envelope.get("source")
+    return parse_detail(envelope["detail"], now=clock.now()), source if isinstance(source, str) else None
+
+
+def _as_received(event: SegmentEvent, received_at: datetime) -> SegmentEvent:
+    """``event`` with its time clamped to when ingest received it: a device clock ahead of ours (up to
+    the day parse_detail accepts) must not make "days since" negative or an order land tomorrow."""
+    if event.timestamp <= received_at:
+        return event
+    return event.model_copy(update={"timestamp": received_at})
 
 
 def _check_size(detail: object) -> None:
@@ -117,8 +130,9 @@ def ingest_batch(
     clock: Clock,
     attributor: Attributor | None = None,
     max_receives: int | None = None,
+    traits: TraitPolicy | None = None,
 ) -> IngestOutcome:
-    outcome = _ingest(records, profiles, dead_letters, clock, attributor)
+    outcome = _ingest(records, profiles, dead_letters, clock, attributor, traits or TraitPolicy())
     if max_receives is None or not outcome.failed_record_ids:
         return outcome
     failed = set(outcome.failed_record_ids)
@@ -147,12 +161,14 @@ def _ingest(
     dead_letters: DeadLetters,
     clock: Clock,
     attributor: Attributor | None,
+    traits: TraitPolicy,
 ) -> IngestOutcome:
     outcome = IngestOutcome()
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
+    received_at = clock.now()
     for record in records:
         try:
-            event = _event_of(record, clock)
+            event, source = _event_of(record, clock)
         except EventRejected as rejected:
             try:
                 dead_letters.park(record.body, rejected.reason, source="ingest")
@@ -162,6 +178,8 @@ def _ingest(
             else:
                 outcome.rejected.append((record.record_id, rejected.reason))
             continue
+        event, dropped = traits.screen(_as_received(event, received_at), source)
+        outcome.dropped_traits.extend((record.record_id, without_personal_data(r)) for r in dropped)
         by_user[event.profile_id].append((record, event))
     if not by_user:
         return outcome

@@ -10,18 +10,38 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer, field_validator
 
 from shared.events import SegmentEvent
+from shared.money import CENT, amount_of, order_value
+from shared.traits import (
+    MAX_KEY_BYTES,
+    MAX_TRAIT_BYTES,
+    MAX_TRAITS,
+    MAX_TRAITS_BYTES,
+    RESERVED_TRAITS,
+    SCORE_ATTRIBUTES,
+    clip,
+    consent_of,
+    normalize_traits,
+    within_budget,
+)
+
+__all__ = [  # what other modules read from here, though it is defined in shared.traits
+    "MAX_TRAITS",
+    "MAX_TRAITS_BYTES",
+    "RESERVED_TRAITS",
+    "clip",
+    "consent_of",
+]
 
 # Day buckets serve rolling windows up to a month; older days fold into month buckets ("2026-10"),
 # so an active shopper's item stays a few KB (DynamoDB bills writes per KB).
@@ -33,26 +53,18 @@ MONTH_BUCKETS_KEPT = 13
 # aggregates this keeps a typical profile under 1 KB, one write unit per batch.
 RECENT_EVENTS = 48
 FINGERPRINT_LENGTH = 6
+# Orders (the goal events the profile counts) are de-duplicated for as long as they count in its order
+# windows: each keeps its fingerprint and UTC day (2 bytes) for ORDER_DAYS_KEPT days, 500 at most —
+# a replay after 48 other events would otherwise count twice. A typical buyer's costs a few dozen bytes.
+ORDER_EVENT = "Order Completed"
+GOAL_ENTRY_LENGTH = FINGERPRINT_LENGTH + 2
+MAX_GOAL_EVENTS = 500
 MAX_BEHAVIOURS = 200
-MAX_TRAITS = 100
-MAX_TRAIT_LENGTH = 2048
 MAX_CART_ITEMS = 50
 MAX_CATEGORIES = 100
-# Byte bounds (UTF-8) on everything a sender controls, so that the largest possible profile item stays
-# far below DynamoDB's 400 KB (see PROFILE_ITEM_BOUND and tests/integration/test_payload_limits.py):
-# lists and maps are bounded in entries above, and each entry's text here. Longer text is cut at a
-# character boundary; a trait nested deeper than MAX_TRAIT_DEPTH or larger than MAX_TRAIT_BYTES once
-# encoded is not kept, and traits beyond MAX_TRAITS_BYTES in all are not kept either.
-MAX_KEY_BYTES = 128
-MAX_TRAIT_BYTES = MAX_TRAIT_LENGTH
-MAX_TRAITS_BYTES = 64 * 1024
-MAX_TRAIT_DEPTH = 4
 MAX_BEHAVIOUR_NAME_BYTES = 16 * 1024
 MAX_PRODUCTS_PER_EVENT = 100
 CART_TEXT_BYTES = {"sku": 128, "name": 256, "category": 128, "brand": 128, "image_url": 512, "url": 512}
-# DynamoDB's number type: 38 significant digits, magnitudes from 1e-130 to 1e126.
-MAX_NUMBER = Decimal("1e38")
-MAX_MONEY = Decimal("1e12")
 PROFILE_ITEM_BOUND = 300_000
 OTHER_BEHAVIOUR = "(other)"
 # L3 inputs kept by ingest. Engagement is counted per UTC hour of day (the shopper's time zone may be
@@ -64,7 +76,6 @@ ENGAGEMENT_BIN_CAP = 10_000
 AFFINITY_HALF_LIFE_DAYS = 30.0
 AFFINITY_FLOOR = 0.01
 BROWSE_WEIGHTS = {"Product Viewed": 1.0, "Product Added": 2.0}
-CENT = Decimal("0.01")
 # Activity windows for the audience language (see :class:`Activity`).
 ORDER_DAYS_KEPT = 400
 MAX_ORDER_DAYS = 120
@@ -163,6 +174,7 @@ class Profile(BaseModel):
     affinity_at: datetime | None = None
     scores: dict[str, Any] = Field(default_factory=dict)
     seen_events: bytes = b""
+    goal_events: bytes = b""
     version: int = 0
 
     @field_validator("activity", mode="before")
@@ -183,6 +195,10 @@ class Profile(BaseModel):
 
     def has_seen(self, message_id: str) -> bool:
         return _seen(self.seen_events, fingerprint(message_id))
+
+    def remembers_order(self, message_id: str) -> bool:
+        """Whether the order ``message_id`` was counted and still counts (see MAX_GOAL_EVENTS)."""
+        return _seen(self.goal_events, fingerprint(message_id), GOAL_ENTRY_LENGTH)
 
     def count(self, behaviour: str, days: int, now: datetime) -> int:
         """Events named ``behaviour`` in the ``days`` calendar days (UTC) up to ``now``."""
@@ -236,11 +252,23 @@ def fingerprint(message_id: str) -> bytes:
     return hashlib.blake2b(message_id.encode(), digest_size=FINGERPRINT_LENGTH).digest()
 
 
-def _seen(fingerprints: bytes, candidate: bytes) -> bool:
+def _seen(fingerprints: bytes, candidate: bytes, stride: int = FINGERPRINT_LENGTH) -> bool:
     return any(
-        fingerprints[i : i + FINGERPRINT_LENGTH] == candidate
-        for i in range(0, len(fingerprints), FINGERPRINT_LENGTH)
+        fingerprints[i : i + FINGERPRINT_LENGTH] == candidate for i in range(0, len(fingerprints), stride)
     )
+
+
+def _day_number(at: datetime) -> int:
+    return int(at.timestamp() // 86400)
+
+
+def _goals_kept(goals: bytes, newest: datetime) -> bytes:
+    """The order entries still inside the order windows, the latest MAX_GOAL_EVENTS of them."""
+    horizon = _day_number(newest - timedelta(days=ORDER_DAYS_KEPT))
+    entries = [goals[i : i + GOAL_ENTRY_LENGTH] for i in range(0, len(goals), GOAL_ENTRY_LENGTH)]
+    kept = [e for e in entries if int.from_bytes(e[FINGERPRINT_LENGTH:], "big") > horizon]
+    kept.sort(key=lambda e: e[FINGERPRINT_LENGTH:])
+    return b"".join(kept[-MAX_GOAL_EVENTS:])
 
 
 @dataclass(frozen=True)
@@ -248,105 +276,6 @@ class FoldResult:
     profile: Profile
     applied: int
     duplicates: int
-
-
-def _money(value: Any) -> Decimal | None:
-    """An amount in cents, or None for what is not one (text, NaN, beyond a trillion)."""
-    if value is None or isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        return None
-    try:
-        amount = Decimal(str(value)[:64])
-    except (InvalidOperation, ValueError):
-        return None
-    if not amount.is_finite() or abs(amount) >= MAX_MONEY:
-        return None
-    return amount.quantize(CENT)
-
-
-def clip(text: str, max_bytes: int) -> str:
-    """``text`` cut to at most ``max_bytes`` of UTF-8, at a character boundary."""
-    if len(text) * 4 <= max_bytes:
-        return text
-    return text.encode("utf-8", "ignore")[:max_bytes].decode("utf-8", "ignore")
-
-
-def _bounded(value: Any, depth: int = 0) -> Any:
-    """A trait value DynamoDB can store and that stays small (None: not kept)."""
-    if isinstance(value, str):
-        return clip(value, MAX_TRAIT_BYTES)
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        magnitude = abs(Decimal(value))
-        return value if magnitude == 0 or Decimal("1e-100") < magnitude < MAX_NUMBER else None
-    if depth >= MAX_TRAIT_DEPTH:
-        return None
-    if isinstance(value, dict):
-        items = list(value.items())[:MAX_TRAITS]
-        kept = {clip(str(k), MAX_KEY_BYTES): _bounded(v, depth + 1) for k, v in items}
-        return {k: v for k, v in kept.items() if v is not None}
-    if isinstance(value, list):
-        return [v for v in (_bounded(v, depth + 1) for v in value[:MAX_TRAITS]) if v is not None]
-    return None
-
-
-def _encoded_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "ignore"))
-
-
-def _within_budget(traits: Mapping[str, Any]) -> dict[str, Any]:
-    """Traits in order, leaving out any too large on its own or past the total budget."""
-    kept: dict[str, Any] = {}
-    total = 0
-    for key, value in list(traits.items())[:MAX_TRAITS]:
-        size = _encoded_size(value) + len(key.encode("utf-8", "ignore"))
-        if isinstance(value, dict | list) and size > MAX_TRAIT_BYTES + MAX_KEY_BYTES:
-            continue
-        if total + size > MAX_TRAITS_BYTES:
-            continue
-        kept[key] = value
-        total += size
-    return kept
-
-
-_TRAIT_ALIASES = {"firstName": "first_name", "lastName": "last_name", "push_endpoint_arn": "push_endpoint"}
-
-
-def normalize_traits(event: SegmentEvent) -> dict[str, Any]:
-    """Segment's reserved traits, mapped onto the names audiences and templates use."""
-    raw = dict(event.traits)
-    traits: dict[str, Any] = {}
-    for key, value in raw.items():
-        traits[clip(_TRAIT_ALIASES.get(key, key), MAX_KEY_BYTES)] = value
-    address = raw.get("address")
-    if isinstance(address, dict):
-        for part in ("country", "city"):
-            if address.get(part):
-                traits.setdefault(part, address[part])
-    if isinstance(traits.get("country"), str):
-        traits["country"] = traits["country"].upper()
-    context = event.context
-    if "timezone" not in traits and isinstance(context.get("timezone"), str):
-        traits["timezone"] = context["timezone"]
-    if "language" not in traits and isinstance(context.get("locale"), str):
-        traits["language"] = context["locale"].split("-")[0].lower()
-    consent = dict(consent_of(traits))
-    for channel in ("email", "push", "in_app"):
-        flat = traits.pop(f"{channel}_opt_in", None)
-        if isinstance(flat, bool):
-            consent[channel] = flat
-    if consent:
-        traits["consent"] = {k: bool(v) for k, v in consent.items() if k in {"email", "push", "in_app"}}
-    bounded = {k: _bounded(v) for k, v in traits.items()}
-    return {k: v for k, v in bounded.items() if v is not None}
-
-
-def consent_of(traits: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The per-channel opt-ins a shopper gave (an empty mapping when none were given)."""
-    consent = traits.get("consent")
-    return consent if isinstance(consent, dict) else {}
 
 
 def _bump(counter: dict[str, int], key: str, by: int, limit: int) -> None:
@@ -366,7 +295,7 @@ def _cart_item(properties: Mapping[str, Any]) -> CartItem | None:
     quantity = properties.get("quantity", 1)
     return CartItem(
         product_id=_product_key(product_id),
-        price=_money(properties.get("price")),
+        price=amount_of(properties.get("price")),
         quantity=quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1,
         **{name: _str(properties.get(name), limit) for name, limit in CART_TEXT_BYTES.items()},
     )
@@ -431,7 +360,7 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
         merged = {**profile.traits, **normalize_traits(event)}
         if "consent" in profile.traits and "consent" in merged:
             merged["consent"] = {**profile.traits["consent"], **merged["consent"]}
-        profile.traits = _within_budget(merged)
+        profile.traits = within_budget(merged)
         return
     props = event.properties
     category = props.get("category")
@@ -458,9 +387,9 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
             profile.cart = None
     elif name == "Checkout Started" and profile.cart is not None:
         profile.cart.checkout_started_at = at
-    elif name == "Order Completed":
+    elif name == ORDER_EVENT:
         profile.orders += 1
-        amount = _money(props.get("revenue")) or _money(props.get("total")) or Decimal(0)
+        amount = order_value(props)
         profile.revenue = (profile.revenue + amount).quantize(CENT)
         profile.last_order_at = max(profile.last_order_at or at, at)
         profile.first_order_at = min(profile.first_order_at or at, at)
@@ -499,7 +428,7 @@ def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: 
             if category in per_event or len(per_event) < MAX_CATEGORIES_PER_EVENT:
                 _bump(per_event.setdefault(category, {}), day, 1, limit=10_000)
     if name == "Order Completed":
-        amount = _money(props.get("revenue")) or _money(props.get("total")) or Decimal(0)
+        amount = order_value(props)
         orders, revenue = activity.orders.get(day, (0, Decimal(0)))
         activity.orders[day] = (orders + 1, (revenue + amount).quantize(CENT))
     product_id = product_of(props)
@@ -554,18 +483,22 @@ def fold_events(profile: Profile, events: Iterable[SegmentEvent], *, in_place: b
     """Apply one batch's events (any order, possibly duplicated) to a copy of ``profile`` (or to
     ``profile`` itself with ``in_place``, for a caller that owns it, e.g. the simulator)."""
     folded = profile if in_place else profile.model_copy(deep=True)
-    seen = folded.seen_events
+    seen, goals = folded.seen_events, folded.goal_events
     applied = duplicates = 0
     for event in sorted(events, key=lambda e: e.timestamp):
         mark = fingerprint(event.message_id)
-        if _seen(seen, mark):
+        is_order = event.behaviour_name == ORDER_EVENT
+        if _seen(seen, mark) or (is_order and _seen(goals, mark, GOAL_ENTRY_LENGTH)):
             duplicates += 1
             continue
         seen += mark
+        if is_order:
+            goals += mark + _day_number(event.timestamp).to_bytes(2, "big")
         _apply(folded, event)
         applied += 1
     if applied:
         folded.seen_events = seen[-RECENT_EVENTS * FINGERPRINT_LENGTH :]
+        folded.goal_events = _goals_kept(goals, folded.last_seen or datetime.now(UTC))
         _prune(folded, folded.last_seen or datetime.now(UTC))
         _prune_activity(folded.activity, folded.last_seen or datetime.now(UTC))
     return FoldResult(folded, applied, duplicates)
@@ -592,7 +525,9 @@ def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
     """The flat attribute map that audience rules and templates read."""
     traits = profile.traits
     consent = consent_of(traits)
-    view: dict[str, Any] = {k: v for k, v in traits.items() if not isinstance(v, dict | list)}
+    view: dict[str, Any] = {
+        k: v for k, v in traits.items() if not isinstance(v, dict | list) and k not in RESERVED_TRAITS
+    }
     view.update(
         {
             "consent.email": bool(consent.get("email", False)),
@@ -623,17 +558,6 @@ def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
     if isinstance(best, int | float):
         view["at_best_send_hour"] = _local_hour(traits.get("timezone"), now) == int(best)
     return view
-
-
-SCORE_ATTRIBUTES = (
-    "purchase_propensity",
-    "churn_risk",
-    "expected_orders",
-    "probability_alive",
-    "best_send_hour",
-    "favourite_category",
-    "next_category",
-)
 
 
 def _local_hour(timezone: Any, now: datetime) -> int:

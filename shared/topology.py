@@ -15,7 +15,20 @@ if TYPE_CHECKING:
     from shared.campaigns import Campaign
 
 BUS_NAME = "nudge"
+# The app backend's EventBridge source. Contact points (email, phone, push endpoint, consent) are taken
+# only from trusted sources: this one unless the stack's ``trusted_event_sources`` context says otherwise
+# (docs/security.md); ingest reads the list from TRUSTED_EVENT_SOURCES.
 APP_EVENT_SOURCE = "nudge.app"
+TRUSTED_SOURCES_ENV = "TRUSTED_EVENT_SOURCES"
+# This stack's SNS platform applications (context ``push_applications``): push goes only to their endpoints.
+PUSH_APPLICATIONS_ENV = "PUSH_APPLICATION_ARNS"
+
+
+def push_endpoints_of(application_arn: str) -> str:
+    """The ARN prefix of an SNS platform application's endpoints (``:app/GCM/x`` → ``:endpoint/GCM/x/``)."""
+    return application_arn.replace(":app/", ":endpoint/", 1) + "/"
+
+
 # The bus is Nudge's own, so the ingest rule takes everything on it: a malformed payload must reach
 # ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
 MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}

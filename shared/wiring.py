@@ -104,7 +104,7 @@ def channels() -> dict[str, MessageChannel]:
     config.require("sender_email", "inbox_table")
     return {
         "email": SesEmailChannel(client("sesv2"), str(config.sender_email), config.ses_configuration_set),
-        "push": SnsPushChannel(client("sns")),
+        "push": SnsPushChannel(client("sns"), config.push_application_arns),
         "in_app": InboxChannel(DynamoInbox(client("dynamodb"), str(config.inbox_table))),
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -14,6 +14,7 @@ from shared.ingest import Attributor, QueueRecord, ingest_batch
 from shared.metrics import FunctionMetrics, record_conversions, record_ingest
 from shared.ports import DeadLetters, ProfileStore
 from shared.topology import INGEST_QUEUE
+from shared.traits import TraitPolicy
 
 logger = Logger(service="nudge-ingest")
 metrics = FunctionMetrics("ingest")
@@ -25,12 +26,14 @@ class IngestPorts:
     dead_letters: DeadLetters
     clock: Clock
     attributor: Attributor | None = None
+    traits: TraitPolicy = field(default_factory=TraitPolicy)
 
 
 @cache
 def default_ports() -> IngestPorts:
     attributor = Attributor(wiring.catalog(), wiring.send_log(), wiring.conversions())
-    return IngestPorts(wiring.profile_store(), wiring.dead_letters(), SystemClock(), attributor)
+    traits = TraitPolicy(frozenset(wiring.settings().trusted_event_sources))
+    return IngestPorts(wiring.profile_store(), wiring.dead_letters(), SystemClock(), attributor, traits)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -48,6 +51,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         ports.clock,
         ports.attributor,
         max_receives=INGEST_QUEUE.max_receive_count,
+        traits=ports.traits,
     )
     record_ingest(metrics, outcome)
     record_conversions(metrics, outcome.conversions)
@@ -55,6 +59,8 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         logger.error("ingest step failed; its records will be retried", extra={"error": error})
     for record_id, reason in outcome.rejected:
         logger.warning("event rejected", extra={"record_id": record_id, "reason": reason})
+    for record_id, reason in outcome.dropped_traits:
+        logger.warning("trait dropped", extra={"record_id": record_id, "reason": reason})
     for record_id, reason in outcome.gave_up:
         logger.error("event parked after its last attempt", extra={"record_id": record_id, "reason": reason})
     logger.info(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, timedelta
 from email.errors import MessageError
 from email.headerregistry import Address
@@ -16,6 +16,7 @@ from typing import Any
 from shared.adapters.dynamo import DynamoInbox
 from shared.errors import PermanentDeliveryError
 from shared.render import RenderedMessage, tag_safe
+from shared.topology import push_endpoints_of
 
 UNSUBSCRIBE_FOOTER = (
     '<p style="font-size:12px;color:#666">Don\'t want these emails? '
@@ -77,12 +78,33 @@ class SesEmailChannel:
 
 
 class SnsPushChannel:
-    """Publishes to the shopper's SNS platform endpoint, with payloads for FCM and APNs."""
+    """Publishes to the shopper's SNS platform endpoint, with payloads for FCM and APNs.
 
-    def __init__(self, client: Any) -> None:
+    The endpoint comes from a trait, so it is checked before each publish: it must belong to one of
+    this stack's platform applications (``applications``; none declared: no push) and carry the
+    shopper's id as its ``CustomUserData``, which the shop's backend sets when the shopper's device
+    registers. One GetEndpointAttributes per push sent: a device that changes hands is caught too.
+    """
+
+    def __init__(self, client: Any, applications: Sequence[str] = ()) -> None:
         self._client = client
+        self._endpoint_prefixes = tuple(push_endpoints_of(a) for a in applications if ":app/" in a)
+
+    def verify(self, endpoint: str, user_id: str) -> None:
+        """Raise :class:`PermanentDeliveryError` unless ``endpoint`` is this stack's and ``user_id``'s."""
+        if not endpoint.startswith(self._endpoint_prefixes):
+            raise PermanentDeliveryError("push endpoint is not one of this stack's platform applications'")
+        try:
+            attributes = self._client.get_endpoint_attributes(EndpointArn=endpoint)["Attributes"]
+        except self._client.exceptions.NotFoundException:
+            raise PermanentDeliveryError("push endpoint no longer exists") from None
+        if attributes.get("CustomUserData") != user_id:
+            raise PermanentDeliveryError("push endpoint is registered to another shopper (CustomUserData)")
+        if str(attributes.get("Enabled", "true")).lower() == "false":
+            raise PermanentDeliveryError("push endpoint is disabled")
 
     def send(self, message: RenderedMessage, recipient: Mapping[str, Any]) -> str:
+        self.verify(str(recipient["push_endpoint"]), str(recipient["user_id"]))
         data = {"campaign_id": message.campaign_id, "deep_link": message.deep_link}
         payload = {
             "default": f"{message.title}: {message.body_text}",
