@@ -15,8 +15,17 @@ import aws_cdk as cdk
 from infra import nag
 from infra.stack import DEFAULT_SENDER, NudgeStack
 from shared.campaigns import CampaignFileError, load_campaign_dir
+from shared.topology import APP_EVENT_SOURCE
 
 ROOT = Path(__file__).resolve().parent
+
+
+def _listed(value: object) -> tuple[str, ...]:
+    """A context value given as a list (cdk.json) or as comma-separated text (``-c name=a,b``)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(str(i).strip() for i in items if str(i).strip())
 
 
 def main() -> None:
@@ -32,6 +41,9 @@ def main() -> None:
         asset_dir=ROOT / "build" / "lambda",
         sender_email=app.node.try_get_context("sender_email") or DEFAULT_SENDER,
         ses_configuration_set=app.node.try_get_context("ses_configuration_set"),
+        trusted_event_sources=_listed(app.node.try_get_context("trusted_event_sources"))
+        or (APP_EVENT_SOURCE,),
+        push_applications=_listed(app.node.try_get_context("push_applications")),
         env=cdk.Environment(
             account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
         ),

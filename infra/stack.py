@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from infra.monitoring import OperationsView
 from infra.packaging import build_lambda_asset
 from shared import topology
 from shared.campaigns import Catalog
+from shared.topology import push_endpoints_of
 
 DEFAULT_SENDER = "no-reply@example.com"
 
@@ -42,10 +44,13 @@ class NudgeStack(Stack):
         asset_dir: Path,
         sender_email: str = DEFAULT_SENDER,
         ses_configuration_set: str | None = None,
+        trusted_event_sources: Sequence[str] = (topology.APP_EVENT_SOURCE,),
+        push_applications: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.catalog = catalog
+        self.push_applications = tuple(push_applications)
         self.bus = events.EventBus(self, "Bus", event_bus_name=topology.BUS_NAME)
         self.tables = {spec.key: self._table(spec) for spec in topology.TABLES}
         self.queues: dict[str, sqs.IQueue] = {}
@@ -88,6 +93,10 @@ class NudgeStack(Stack):
             if spec.sends_email:
                 env["SENDER_EMAIL"] = sender_email
                 env["SES_CONFIGURATION_SET"] = ses_configuration_set
+            if spec.key == topology.INGEST_QUEUE.consumer:
+                env[topology.TRUSTED_SOURCES_ENV] = ",".join(trusted_event_sources)
+            if spec.sends_push:
+                env[topology.PUSH_APPLICATIONS_ENV] = ",".join(self.push_applications)
             built = NudgeFunction(
                 self,
                 f"Fn-{spec.key}",
@@ -387,14 +396,21 @@ class NudgeStack(Stack):
         if spec.signs_links:
             self.signing_secret.grant_read(function)
         if spec.sends_push:
-            endpoints = self.format_arn(service="sns", resource="endpoint/*")
-            function.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[endpoints]))
+            # Declared platform applications narrow the grant to their endpoints; without any, delivery
+            # refuses every push endpoint (SnsPushChannel), so the wider grant is never used.
+            endpoints = [push_endpoints_of(a) + "*" for a in self.push_applications] or [
+                self.format_arn(service="sns", resource="endpoint/*")
+            ]
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["sns:Publish", "sns:GetEndpointAttributes"], resources=endpoints)
+            )
             nag.accept(
                 built.policy,
                 "IAM5",
                 "Push goes to the shopper's own SNS platform endpoint, created by the shop's backend when a "
-                "device registers (the push_endpoint trait); only endpoints, never topics, in this account.",
-                resources=[endpoints],
+                "device registers (the push_endpoint trait); only endpoints, never topics, in this account, "
+                "and only those of the declared platform applications (context push_applications).",
+                resources=endpoints,
             )
 
     def _deferral_schedules_arn(self) -> str:

@@ -78,7 +78,9 @@ def run_demo(
         )
         model_version = runtime.publish_model((options.model or default_model_path()).read_text())
         endpoints = {
-            s.user_id: runtime.register_push_endpoint(s.push_platform, f"device-{s.user_id}")
+            s.user_id: runtime.register_push_endpoint(
+                s.push_platform, f"device-{s.user_id}", user_id=s.user_id
+            )
             for s in store.shoppers
             if s.push_platform
         }

@@ -57,6 +57,7 @@ from shared.links import LinkSigner
 from shared.patterns import matches
 from shared.schedules import ScheduleExpression
 from shared.scoring_runs import ModelCache, ScorePlanner, ScoreWorker
+from shared.traits import TraitPolicy
 from shared.triggers import TriggerEvaluator
 
 REGION = "us-east-1"
@@ -169,9 +170,11 @@ class LocalRuntime:
         scoring_segments: int = 4,
         log_level: str = "WARNING",
         without_schedules: Collection[str] = (),
+        trusted_event_sources: Collection[str] = (topology.APP_EVENT_SOURCE,),
     ) -> None:
         """``without_schedules``: keys of schedules not to fire (e.g. ``scoring-daily`` in a run
-        about something else)."""
+        about something else). ``trusted_event_sources``: as the stack's context value of that name."""
+        self.trusted_event_sources = frozenset(trusted_event_sources)
         moto_speedups.apply()
         # The handlers' EMF metrics are CloudWatch's to read; locally they would only flood stdout.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -260,10 +263,15 @@ class LocalRuntime:
     def queue_arn(self, key: str) -> str:
         return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical_name(key)}"
 
-    def register_push_endpoint(self, platform: str, token: str) -> str:
-        """What the shop's app backend does when a device registers: an SNS platform endpoint."""
+    def register_push_endpoint(self, platform: str, token: str, *, user_id: str) -> str:
+        """What the shop's app backend does when a shopper's device registers: an SNS platform endpoint
+        whose ``CustomUserData`` is the shopper's id (delivery pushes to it only for that shopper)."""
         response = self.client("sns").create_platform_endpoint(
-            PlatformApplicationArn=self.push_apps[platform], Token=token
+            PlatformApplicationArn=self.push_apps[platform],
+            Token=token,
+            CustomUserData=user_id,
+            # SNS reads it back from the attributes; moto keeps it there only when given there too.
+            Attributes={"CustomUserData": user_id},
         )
         return str(response["EndpointArn"])
 
@@ -305,7 +313,7 @@ class LocalRuntime:
             name: _RecordedChannel(channel, name, self.sent)
             for name, channel in {
                 "email": SesEmailChannel(self.client("sesv2"), SENDER),
-                "push": SnsPushChannel(self.client("sns")),
+                "push": SnsPushChannel(self.client("sns"), tuple(self.push_apps.values())),
                 "in_app": InboxChannel(inbox),
             }.items()
         }
@@ -341,6 +349,7 @@ class LocalRuntime:
                     self.send_log,
                     DynamoConversions(dynamodb, self.table_names[topology.CONVERSIONS.key]),
                 ),
+                TraitPolicy(self.trusted_event_sources),
             ),
             "trigger": TriggerPorts(
                 TriggerEvaluator(self.catalog, profiles, delivery, self.clock, self.deferrals),

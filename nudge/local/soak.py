@@ -122,7 +122,9 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
             without_schedules=[topology.SCORING_SCHEDULE.key],
         )
         endpoints = {
-            s.user_id: runtime.register_push_endpoint(s.push_platform, f"device-{s.user_id}")
+            s.user_id: runtime.register_push_endpoint(
+                s.push_platform, f"device-{s.user_id}", user_id=s.user_id
+            )
             for s in store.shoppers
             if s.push_platform
         }

@@ -78,7 +78,8 @@ def _expected(synthesized: Synthesized, spec: topology.FunctionSpec) -> set[Gran
         ]
         pairs += [("ses:SendEmail", f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:{i}") for i in identities]
     if spec.sends_push:
-        pairs.append(("sns:Publish", f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:endpoint/*"))
+        endpoints = f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:endpoint/*"
+        pairs += [("sns:Publish", endpoints), ("sns:GetEndpointAttributes", endpoints)]
     schedules = f"arn:{PARTITION}:scheduler:{REGION}:{ACCOUNT}:schedule/{topology.DEFERRAL_GROUP}/*"
     if spec.defers_to:
         pairs.append(("scheduler:CreateSchedule", schedules))
@@ -237,3 +238,46 @@ def test_deployed_functions_never_log_events(spec: topology.FunctionSpec, synthe
     env = synthesized.props(synthesized.function_id(spec.key))["Environment"]["Variables"]
     assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_declared_sources_and_push_applications_reach_ingest_and_deliver(synthesized: Synthesized) -> None:
+    """The deployer's ``trusted_event_sources`` and ``push_applications`` context (app.py) become
+    ingest's and deliver's environment, and push is granted on those applications' endpoints only."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.stack import NudgeStack
+
+    app = f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:app/GCM/shop-android"
+    stack = NudgeStack(
+        cdk.App(),
+        "Declared",
+        catalog=synthesized.catalog,
+        asset_dir=synthesized.asset_dir,
+        sender_email=SENDER_EMAIL,
+        trusted_event_sources=("nudge.app", "shop.backend"),
+        push_applications=(app,),
+        env=cdk.Environment(account=ACCOUNT, region=REGION),
+    )
+    template = Template.from_stack(stack).to_json()["Resources"]
+
+    def environment(function_key: str) -> dict[str, Any]:
+        function = stack.functions[function_key].node.default_child
+        return dict(template[stack.get_logical_id(function)]["Properties"]["Environment"]["Variables"])
+
+    assert environment("ingest")[topology.TRUSTED_SOURCES_ENV] == "nudge.app,shop.backend"
+    assert environment("deliver")[topology.PUSH_APPLICATIONS_ENV] == app
+    push = [
+        {**s, "Action": sorted(s["Action"])}
+        for r in template.values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if "sns:Publish" in s["Action"]
+    ]
+    assert push == [
+        {
+            "Action": ["sns:GetEndpointAttributes", "sns:Publish"],
+            "Effect": "Allow",
+            "Resource": f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:endpoint/GCM/shop-android/*",
+        }
+    ]

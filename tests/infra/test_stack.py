@@ -372,6 +372,8 @@ def test_function_environment_is_exactly_what_the_topology_names(
     wanted = topology.function_environment(spec)
     ours = {k: v for k, v in variables.items() if not k.startswith("POWERTOOLS_")}
     expected_names = set(wanted) | ({"SENDER_EMAIL", "SES_CONFIGURATION_SET"} if spec.sends_email else set())
+    expected_names |= {topology.TRUSTED_SOURCES_ENV} if spec.key == topology.INGEST_QUEUE.consumer else set()
+    expected_names |= {topology.PUSH_APPLICATIONS_ENV} if spec.sends_push else set()
     assert set(ours) == expected_names
     stack = synthesized.stack
     for name, reference in wanted.items():
@@ -398,6 +400,10 @@ def test_function_environment_is_exactly_what_the_topology_names(
         assert variables[name] == expected, f"{name} should point at {reference}"
     if spec.sends_email:
         assert variables["SENDER_EMAIL"] == SENDER_EMAIL
+    if spec.key == topology.INGEST_QUEUE.consumer:  # no trusted_event_sources context: the app's own
+        assert variables[topology.TRUSTED_SOURCES_ENV] == topology.APP_EVENT_SOURCE
+    if spec.sends_push:  # no push_applications context: none, so no endpoint is pushed to
+        assert variables[topology.PUSH_APPLICATIONS_ENV] == ""
     assert variables["POWERTOOLS_SERVICE_NAME"] == f"nudge-{spec.key}"
     assert {k for k in variables if k.startswith("POWERTOOLS_")} >= {"POWERTOOLS_SERVICE_NAME"}
 
@@ -510,6 +516,7 @@ def test_only_deliver_sends_email_and_only_to_the_sender_identities(synthesized:
 
 
 def test_only_deliver_publishes_push_and_only_to_platform_endpoints(synthesized: Synthesized) -> None:
+    """And reads each endpoint's attributes first (whose device it is: docs/security.md)."""
     for spec in topology.FUNCTIONS:
         statements = [s for s in synthesized.function_statements(spec.key) if s.allows("sns:Publish")]
         if not spec.sends_push:
@@ -521,6 +528,7 @@ def test_only_deliver_publishes_push_and_only_to_platform_endpoints(synthesized:
         assert {r for s in statements for r in s.resources} == {
             f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:endpoint/*"
         }
+        assert all(s.allows("sns:GetEndpointAttributes") for s in statements)
     assert [f.key for f in topology.FUNCTIONS if f.sends_push] == ["deliver"]
 
 

@@ -28,7 +28,7 @@ def catalog() -> Catalog:
 def shopper(
     runtime: LocalRuntime, user_id: str, *, email: bool = True, push: bool = False, **traits: Any
 ) -> None:
-    endpoint = runtime.register_push_endpoint("GCM", f"token-{user_id}") if push else None
+    endpoint = runtime.register_push_endpoint("GCM", f"token-{user_id}", user_id=user_id) if push else None
     details = identify(
         user_id,
         f"id-{user_id}",

@@ -249,7 +249,7 @@ def run() -> Iterator[Run]:
         )
         runtime.publish_model(MODEL.read_text())
         endpoints = {
-            s.user_id: runtime.register_push_endpoint(s.push_platform, push_token_of(s))
+            s.user_id: runtime.register_push_endpoint(s.push_platform, push_token_of(s), user_id=s.user_id)
             for s in store.shoppers
             if s.push_platform
         }

@@ -112,6 +112,7 @@ def test_an_order_after_the_add_cancels_the_reminder_with_the_reason(runtime: Lo
     user = free_of_holdout("abandoned-cart")
     shopper(runtime, user)
     publish(runtime, added(user, "add-1", T0))
+    runtime.advance_to(T0 + timedelta(minutes=30))  # ingest clamps event times to when they arrive
     publish(
         runtime, track(user, "Order Completed", "ord-1", at=iso(T0 + timedelta(minutes=30)), revenue=89.5)
     )
@@ -212,7 +213,7 @@ def test_browse_abandonment_needs_the_third_view_of_the_same_product(runtime: Lo
     three, two = free_of_holdout("browse-abandonment", "b"), free_of_holdout("browse-abandonment", "c")
     for user in (three, two):
         shopper(runtime, user)
-        runtime.register_push_endpoint("GCM", f"t-{user}")
+        runtime.register_push_endpoint("GCM", f"t-{user}", user_id=user)
     for i in range(3):
         at = T0 + timedelta(hours=i)
         publish(
@@ -236,10 +237,12 @@ def test_a_repeat_view_followed_by_an_add_is_cancelled_with_the_view_count_kept(
 ) -> None:
     user = free_of_holdout("browse-abandonment", "d")
     shopper(runtime, user)
-    runtime.register_push_endpoint("GCM", f"t-{user}")
+    runtime.register_push_endpoint("GCM", f"t-{user}", user_id=user)
     for i in range(3):
         at = T0 + timedelta(minutes=10 * i)
+        runtime.advance_to(at)  # each event arrives when it happens (ingest clamps times to arrival)
         publish(runtime, product_event("Product Viewed", user, f"v-{i}", at, product_id="p-5", name="Boot"))
+    runtime.advance_to(T0 + timedelta(minutes=40))
     publish(runtime, added(user, "add-5", T0 + timedelta(minutes=40), "p-5"))
     runtime.advance_to(T0 + timedelta(hours=2))
     [(status, reason)] = decisions(runtime, user, "browse-abandonment")
