@@ -101,6 +101,6 @@ def write_profiles(profiles: Iterable[Profile], path: Path) -> int:
     count = 0
     with path.open("w") as out:
         for profile in profiles:
-            out.write(profile.model_dump_json(exclude={"seen_events", "version"}) + "\n")
+            out.write(profile.model_dump_json(exclude={"seen_events", "goal_events", "version"}) + "\n")
             count += 1
     return count

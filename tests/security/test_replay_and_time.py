@@ -123,3 +123,13 @@ def test_order_ids_are_kept_while_the_order_counts_and_no_longer() -> None:
     assert busy.orders == 302 and len(busy.goal_events) <= 4_000
     replayed = fold_events(busy, [order(n, START) for n in range(1, 302)])
     assert replayed.applied == 0 and replayed.profile.orders == 302
+
+
+def test_a_profile_with_remembered_orders_still_writes_as_a_snapshot(tmp_path: Path) -> None:
+    from nudge.local.snapshot import write_profiles
+
+    event = parse_detail(track("u", "Order Completed", "o-1", START, revenue=1))
+    profile = fold_events(Profile(user_id="u"), [event]).profile
+    assert profile.goal_events  # raw bytes, not text: kept out of the JSON snapshot like seen_events
+    assert write_profiles([profile], tmp_path / "profiles.jsonl") == 1
+    assert "goal_events" not in (tmp_path / "profiles.jsonl").read_text()
