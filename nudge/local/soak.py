@@ -142,8 +142,10 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
             first = cursor
             while cursor < len(events) and _timestamp(events[cursor]) < window_end:
                 cursor += 1
-            runtime.publish(events[first:cursor], copies[first:cursor])
+            # The hour's events arrive at its end, not before they happen (ingest clamps event times
+            # to their arrival, and a profile must equal the fold of the events as they happened).
             runtime.advance_to(window_end)
+            runtime.publish(events[first:cursor], copies[first:cursor])
             runtime.drain()
             if progress:
                 progress(hour + 1, hours, f"{cursor:,} events")
