@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ class NudgeStack(Stack):
         *,
         catalog: Catalog,
         asset_dir: Path,
+        now: datetime,
         sender_email: str = DEFAULT_SENDER,
         ses_configuration_set: str | None = None,
         trusted_event_sources: Sequence[str] = (topology.APP_EVENT_SOURCE,),
@@ -51,6 +53,8 @@ class NudgeStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.catalog = catalog
         self.push_applications = tuple(push_applications)
+        # The deploy time: campaigns expired by then get no schedule and no rule (shared.expiry).
+        self.deployed_at = now
         self.bus = events.EventBus(self, "Bus", event_bus_name=topology.BUS_NAME)
         self.tables = {spec.key: self._table(spec) for spec in topology.TABLES}
         self.queues: dict[str, sqs.IQueue] = {}
@@ -121,9 +125,9 @@ class NudgeStack(Stack):
                     report_batch_item_failures=True,
                 )
             )
-        for rule in topology.event_rules(catalog):
+        for rule in topology.event_rules(catalog, now=now):
             self._rule(rule)
-        self._schedules(topology.all_schedules(catalog))
+        self._schedules(topology.all_schedules(catalog, now=now))
         self._http_routes()
         self.operations = OperationsView(
             self, "Operations", functions=self.functions, dead_letter_queues=self.dead_letter_queues

@@ -310,12 +310,19 @@ def soak(
 @app.command()
 def validate(
     path: Annotated[Path, typer.Argument(help="A campaign file or a directory of them.")] = CAMPAIGNS,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Judge expiry as of this instant (ISO-8601 with a zone) instead of now."),
+    ] = None,
 ) -> None:
     """Validate campaign files and their templates; print `file:line: message` for each problem
-    and exit 1 if any.
+    and exit 1 if any. A campaign whose schedule fires no more or whose end has passed is valid but
+    not deployed: it gets a `file:line: ... expired, not deployed` warning and the exit code stays 0.
 
     Example: nudge validate campaigns/
     """
+    from datetime import UTC, datetime
+
     from shared.campaigns import (
         CampaignFileError,
         Catalog,
@@ -323,6 +330,16 @@ def validate(
         load_campaign_file,
         load_vocabulary,
     )
+    from shared.expiry import expiry_warnings
+
+    moment = datetime.now(UTC)
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(f"{now!r} is not an ISO-8601 instant", param_hint="--now") from None
+        if moment.utcoffset() is None:
+            raise typer.BadParameter(f"{now!r} has no zone; add Z or an offset", param_hint="--now")
 
     if not path.exists():
         typer.echo(f"{path}: no such file or directory", err=True)
@@ -332,11 +349,14 @@ def validate(
             catalog = load_campaign_dir(path)
         else:  # one file, read with the vocabulary of the folder it sits in
             custom = load_vocabulary(path.parent)
-            catalog = Catalog([load_campaign_file(path, custom.vocabulary())], custom=custom)
+            campaign = load_campaign_file(path, custom.vocabulary())
+            catalog = Catalog([campaign], custom=custom, origins={campaign.id: path})
     except CampaignFileError as error:
         for problem in error.problems:
             typer.echo(problem)
         raise typer.Exit(1) from None
+    for warning in expiry_warnings(catalog, moment):
+        typer.echo(warning)
     table = Table(title=f"{len(catalog)} valid campaign(s) in {path}")
     for column in ("id", "level", "when", "channels", "audience rules"):
         table.add_column(column, no_wrap=column == "id")
@@ -625,8 +645,6 @@ def preview(
 
 
 def _trigger_for(campaign: Any, user: str, source: Any, event_file: Path | None) -> tuple[Any, str]:
-    from datetime import UTC, datetime
-
     from shared.jobs import TriggerContext
     from shared.patterns import matches
 
@@ -635,7 +653,7 @@ def _trigger_for(campaign: Any, user: str, source: Any, event_file: Path | None)
         context = TriggerContext(
             event=campaign.trigger.event,
             message_id="preview",
-            timestamp=datetime.now(UTC),
+            timestamp=source.taken_at,  # the preview's one clock: the profiles' "as of", never today
             properties=properties,
         )
         return context, f"{campaign.trigger.event} from {event_file}"

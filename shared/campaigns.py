@@ -510,10 +510,12 @@ class Catalog:
         campaigns: list[Campaign],
         policy: DeliveryPolicy = DEFAULT_POLICY,
         custom: VocabularyFile | None = None,
+        origins: dict[str, Path] | None = None,
     ) -> None:
         self._by_id = {c.id: c for c in campaigns}
         self.policy = policy
         self.custom = custom or VocabularyFile()
+        self.origins = origins or {}  # campaign id -> the file it was read from (not bundled)
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -653,6 +655,11 @@ def _read_yaml(path: Path) -> _Source:
     if not isinstance(data, dict):
         raise CampaignFileError([f"{path}:1: the file must be a mapping of fields"])
     return _Source(path, text, data, lines, nodes)
+
+
+def field_line(path: Path, loc: Sequence[str | int]) -> int:
+    """The line of ``loc`` (e.g. ``("schedule", "expression")``) in a campaign file that loads."""
+    return _read_yaml(path).line(loc)
 
 
 def _field_name(part: str | int) -> str:
@@ -796,4 +803,4 @@ def load_campaign_dir(directory: Path) -> Catalog:
         campaigns.append(campaign)
     if problems:
         raise CampaignFileError(problems)
-    return Catalog(campaigns, policy, custom)
+    return Catalog(campaigns, policy, custom, origins=seen)

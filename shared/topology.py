@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
+
+from shared.expiry import is_deployed
 
 if TYPE_CHECKING:
     from shared.campaigns import Campaign
@@ -392,11 +395,12 @@ HTTP_ROUTES = (
 UNSUBSCRIBE_PATH = "/unsubscribe"
 
 
-def event_rules(campaigns: Iterable[Campaign]) -> list[RuleSpec]:
-    """The ingest rule, SES feedback and one rule per enabled real-time (L4) campaign."""
+def event_rules(campaigns: Iterable[Campaign], *, now: datetime) -> list[RuleSpec]:
+    """The ingest rule, SES feedback and one rule per enabled real-time (L4) campaign that has not
+    expired at ``now`` (shared.expiry)."""
     rules = [INGEST_RULE, SES_FEEDBACK_RULE]
     for campaign in campaigns:
-        if campaign.trigger is not None and campaign.enabled:
+        if campaign.trigger is not None and campaign.enabled and is_deployed(campaign, now):
             rules.append(
                 RuleSpec(
                     f"trigger-{campaign.id}",
@@ -409,12 +413,13 @@ def event_rules(campaigns: Iterable[Campaign]) -> list[RuleSpec]:
     return rules
 
 
-def campaign_schedules(campaigns: Iterable[Campaign]) -> list[ScheduleSpec]:
-    """One schedule per batch (L1-L3) campaign."""
+def campaign_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[ScheduleSpec]:
+    """One schedule per batch (L1-L3) campaign that has not expired at ``now``: a one-time schedule
+    in the past would fail the deploy or never run (shared.expiry)."""
     return [
         ScheduleSpec(f"campaign-{c.id}", c.schedule.expression, c.schedule.timezone, c.id, enabled=c.enabled)
         for c in campaigns
-        if c.schedule is not None
+        if c.schedule is not None and is_deployed(c, now)
     ]
 
 
@@ -425,9 +430,9 @@ SCORING_SCHEDULE = ScheduleSpec(
 SYSTEM_SCHEDULES = (SCORING_SCHEDULE,)
 
 
-def all_schedules(campaigns: Iterable[Campaign]) -> list[ScheduleSpec]:
-    """Every schedule the stack deploys: the system's own, then one per batch campaign."""
-    return [*SYSTEM_SCHEDULES, *campaign_schedules(campaigns)]
+def all_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[ScheduleSpec]:
+    """Every schedule deployed at ``now``: the system's own, then one per live batch campaign."""
+    return [*SYSTEM_SCHEDULES, *campaign_schedules(campaigns, now=now)]
 
 
 def function_environment(spec: FunctionSpec) -> dict[str, str]:

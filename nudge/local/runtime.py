@@ -52,6 +52,7 @@ from shared.batch_campaigns import AudienceWorker, Planner
 from shared.campaigns import Catalog
 from shared.clock import SimulatedClock
 from shared.delivery import Deliverer, Unsubscribe
+from shared.expiry import EXPIRED, expired_campaigns
 from shared.ingest import Attributor
 from shared.links import LinkSigner
 from shared.patterns import matches
@@ -180,6 +181,14 @@ class LocalRuntime:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.catalog = catalog
         self.clock = clock
+        # "Deployed" at the simulated start: what has expired by then gets no rule and no schedule,
+        # exactly as the stack leaves it out (shared.expiry); the warnings say which.
+        self.deployed_at = clock.now()
+        self.expired = expired_campaigns(catalog, self.deployed_at)
+        for found in self.expired:
+            logging.getLogger(__name__).warning(
+                "campaign %s: %s: %s (%s)", found.campaign_id, found.where, EXPIRED, found.reason
+            )
         self._clients: dict[str, Any] = {}
         self.table_names = {t.key: physical_name(t.key) for t in topology.TABLES}
         self.queue_urls: dict[str, str] = {}
@@ -189,14 +198,14 @@ class LocalRuntime:
         self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
         self.async_retries: Counter[str] = Counter()  # asynchronous invocations Lambda retried
         self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}  # pending one-time schedules
+        self._rules = topology.event_rules(catalog, now=self.deployed_at)
         self._create_resources()
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
         self._ports = self._build_ports(audience_segments, scoring_segments)
-        self._rules = topology.event_rules(catalog)
         self._drain_order = self.drain_order()
         self._schedules = [
             (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
-            for spec in topology.all_schedules(catalog)
+            for spec in topology.all_schedules(catalog, now=self.deployed_at)
             if spec.enabled and spec.key not in without_schedules
         ]
         self._schedules_checked_until = clock.now()
@@ -237,7 +246,7 @@ class LocalRuntime:
                 },
             )["QueueUrl"]
         events.create_event_bus(Name=topology.BUS_NAME)
-        for rule in topology.event_rules(self.catalog):
+        for rule in self._rules:
             events.put_rule(
                 Name=physical_name(rule.key),
                 EventBusName=rule.bus,

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ REGION = "eu-west-1"
 PARTITION = "aws"
 SENDER_EMAIL = "no-reply@shop.example.com"
 STACK_NAME = "Nudge"
+# The synth's deploy time, fixed: what the template holds never depends on the day the tests run.
+DEPLOYED_AT = datetime(2026, 11, 1, tzinfo=UTC)
 PSEUDO = {
     "AWS::Partition": PARTITION,
     "AWS::Region": REGION,
@@ -105,6 +108,7 @@ class Synthesized:
     catalog: Any  # shared.campaigns.Catalog
     asset_dir: Path
     messages: tuple[SynthMessage, ...] = ()
+    now: datetime = DEPLOYED_AT  # the deploy time the stack was synthesized for
 
     @functools.cached_property
     def json(self) -> dict[str, Any]:
@@ -203,6 +207,7 @@ def synthesize(asset_dir: Path) -> Synthesized:
         STACK_NAME,
         catalog=catalog,
         asset_dir=asset_dir,
+        now=DEPLOYED_AT,
         sender_email=SENDER_EMAIL,
         env=cdk.Environment(account=ACCOUNT, region=REGION),
     )

@@ -136,7 +136,7 @@ def test_schedules_may_invoke_only_the_unqualified_functions_they_start(synthesi
         s["Target"]["RoleArn"]["Fn::GetAtt"][0]
         for s in synthesized.of_type("AWS::Scheduler::Schedule").values()
     }
-    targets = {s.target_function for s in topology.all_schedules(synthesized.catalog)}
+    targets = {s.target_function for s in topology.all_schedules(synthesized.catalog, now=synthesized.now)}
     for role_id in role_ids:
         invoked = {
             _key(r)
@@ -254,6 +254,7 @@ def test_declared_sources_and_push_applications_reach_ingest_and_deliver(synthes
         "Declared",
         catalog=synthesized.catalog,
         asset_dir=synthesized.asset_dir,
+        now=synthesized.now,
         sender_email=SENDER_EMAIL,
         trusted_event_sources=("nudge.app", "shop.backend"),
         push_applications=(app,),

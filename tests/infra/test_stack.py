@@ -98,7 +98,7 @@ def test_every_rule_is_on_the_bus_its_spec_names(synthesized: Synthesized) -> No
     bus_id = synthesized.logical_id(synthesized.stack.bus)
     rules = synthesized.of_type("AWS::Events::Rule")
     assert rules
-    by_description = {r.description: r for r in topology.event_rules(synthesized.catalog)}
+    by_description = {r.description: r for r in topology.event_rules(synthesized.catalog, now=synthesized.now)}
     for lid, rule in rules.items():
         spec = by_description[rule["Description"]]
         expected = ref(bus_id) if spec.bus == topology.BUS_NAME else spec.bus
@@ -148,7 +148,7 @@ def test_one_rule_per_enabled_l4_campaign(synthesized: Synthesized) -> None:
         assert len(by_campaign[campaign_id]) == 1, campaign_id
     # The ingest rule and SES feedback: nothing else targets without a transformer.
     assert len(by_campaign[None]) == 2
-    assert len(synthesized.of_type("AWS::Events::Rule")) == len(topology.event_rules(synthesized.catalog))
+    assert len(synthesized.of_type("AWS::Events::Rule")) == len(topology.event_rules(synthesized.catalog, now=synthesized.now))
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_l4_rules_hand_the_trigger_function_the_campaign_and_the_event(
 ) -> None:
     trigger_id = synthesized.function_id("trigger")
     sample = {"version": "0", "id": "e-1", "source": topology.APP_EVENT_SOURCE, "detail": {"event": "x"}}
-    specs = {r.campaign_id: r for r in topology.event_rules(synthesized.catalog)}
+    specs = {r.campaign_id: r for r in topology.event_rules(synthesized.catalog, now=synthesized.now)}
     for campaign, lid, rule in l4_rules:
         target = rule["Targets"][0]
         assert target["Arn"] == arn_of(trigger_id), lid
@@ -756,7 +756,7 @@ def test_one_schedule_per_batch_campaign(synthesized: Synthesized) -> None:
 @pytest.fixture(scope="module")
 def schedules(synthesized: Synthesized) -> list[tuple[Any, topology.ScheduleSpec, dict[str, Any]]]:
     by_campaign = _schedules_by_campaign(synthesized)
-    specs = {s.campaign_id: s for s in topology.campaign_schedules(synthesized.catalog)}
+    specs = {s.campaign_id: s for s in topology.campaign_schedules(synthesized.catalog, now=synthesized.now)}
     return [(c, specs[c.id], by_campaign[c.id][0]) for c in _batch_campaigns(synthesized.catalog)]
 
 
@@ -778,13 +778,14 @@ def test_schedules_follow_the_campaign_files(schedules: list[Any], template: Any
 
 
 def test_every_kind_of_schedule_is_deployed_as_written_with_its_time_zone(schedules: list[Any]) -> None:
-    """Weekly and monthly cron, and a one-time at(), each in its own zone, straight from the files."""
+    """Weekly, monthly and yearly cron, each in its own zone, straight from the files (the shipped
+    examples hold no one-time at(): it would expire; tests/unit/test_expiry.py plans those)."""
     deployed = {c.id: (s["ScheduleExpression"], s["ScheduleExpressionTimezone"]) for c, _spec, s in schedules}
     assert deployed["weekend-sale-sea"] == ("cron(0 10 ? * SAT *)", "Asia/Jakarta")
     assert deployed["payday-sale-india"] == ("cron(30 12 1 * ? *)", "Asia/Kolkata")
-    assert deployed["vip-early-access"] == ("at(2026-11-26T18:00:00)", "America/New_York")
+    assert deployed["vip-early-access"] == ("cron(0 18 ? 11 5#4 *)", "America/New_York")
     kinds = {expression.split("(", 1)[0] for expression, _zone in deployed.values()}
-    assert {"cron", "at"} <= kinds
+    assert kinds == {"cron"}
 
 
 def test_schedules_start_the_planner_with_the_occurrence_time(

@@ -59,7 +59,7 @@ def runtime(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> Iterat
 def test_bus_rules_have_the_template_patterns(runtime: Any, synthesized: Synthesized) -> None:
     events = runtime.client("events")
     rules = []
-    for bus in sorted({r.bus for r in topology.event_rules(synthesized.catalog)}):
+    for bus in sorted({r.bus for r in topology.event_rules(synthesized.catalog, now=synthesized.now)}):
         response = events.list_rules(EventBusName=bus)
         assert "NextToken" not in response
         rules += response["Rules"]
@@ -68,7 +68,7 @@ def test_bus_rules_have_the_template_patterns(runtime: Any, synthesized: Synthes
         _canonical(r["EventPattern"]) for r in synthesized.of_type("AWS::Events::Rule").values()
     )
     assert local == deployed
-    assert len(local) == len(topology.event_rules(synthesized.catalog))
+    assert len(local) == len(topology.event_rules(synthesized.catalog, now=synthesized.now))
     assert all(r["State"] == "ENABLED" for r in rules)
 
 
@@ -132,7 +132,7 @@ def _deployed_schedules(synthesized: Synthesized) -> list[tuple[str, str, str, b
 def test_schedules_are_the_template_schedules(runtime: Any, synthesized: Synthesized) -> None:
     local = sorted(
         (s.campaign_id or "", s.expression, s.timezone, s.enabled)
-        for s in topology.all_schedules(runtime.catalog)
+        for s in topology.all_schedules(runtime.catalog, now=runtime.deployed_at)
     )
     assert local == _deployed_schedules(synthesized)
     assert local, "the catalog should hold at least one batch campaign"
