@@ -1,0 +1,79 @@
+"""The local runtime deploys what the stack deploys: an expired campaign gets no rule and no schedule.
+
+The runtime is "deployed" at its simulated clock's start, so the same files give the same plan on
+moto as ``cdk synth`` gives at that instant (shared.expiry decides for both).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from moto import mock_aws
+
+from nudge.local.runtime import LocalRuntime
+from shared import topology
+from shared.campaigns import Campaign, Catalog, load_campaign_dir
+from shared.clock import SimulatedClock
+
+from conftest import CAMPAIGNS, START
+from factory import identify, track
+
+
+def _campaign(campaign_id: str, **fields: Any) -> Campaign:
+    return Campaign.model_validate(
+        {
+            "id": campaign_id,
+            "name": campaign_id,
+            "channels": {"in_app": {"title": "Thanks", "body": "Order {{ event.order_id }} is confirmed."}},
+            **fields,
+        }
+    )
+
+
+def _catalog() -> Catalog:
+    on_order = {"level": "L4", "trigger": {"event": "Order Completed"}}
+    return Catalog(
+        [
+            _campaign("thanks-live", **on_order),
+            _campaign("thanks-ended", **on_order, end="2026-11-01T00:00:00Z"),
+            _campaign("once-past", level="L1", schedule={"expression": "at(2026-10-30T09:00:00)"}),
+            _campaign("once-ahead", level="L1", schedule={"expression": "at(2026-11-02T10:00:00)"}),
+        ]
+    )
+
+
+def test_the_runtime_leaves_expired_campaigns_out_and_says_which() -> None:
+    catalog = _catalog()
+    with mock_aws():
+        runtime = LocalRuntime(catalog, SimulatedClock(START), log_level="CRITICAL")
+        assert [(e.campaign_id, e.where) for e in runtime.expired] == [
+            ("thanks-ended", "end"),
+            ("once-past", "schedule.expression"),
+        ]
+        names = {r["Name"] for r in runtime.client("events").list_rules(EventBusName=topology.BUS_NAME)["Rules"]}
+        assert any("thanks-live" in n for n in names)
+        assert not any("thanks-ended" in n for n in names)
+
+        runtime.publish([identify("u1", "id-u1", at="2026-11-02T07:00:00Z", firstName="Ayu")])
+        runtime.drain()
+        runtime.publish([track("u1", "Order Completed", "o-1", order_id="o-1", revenue=20.0)])
+        runtime.drain()
+        assert {m.campaign_id for m in runtime.sent} == {"thanks-live"}
+
+        planned_before = runtime.invocations.get("planner", 0)
+        runtime.advance_to(START + timedelta(hours=3))  # past once-ahead (10:00 UTC)
+        assert runtime.invocations.get("planner", 0) == planned_before + 1
+
+
+def test_the_shipped_campaigns_run_the_same_on_a_clock_years_ahead() -> None:
+    catalog = load_campaign_dir(CAMPAIGNS)
+    later = START.replace(year=START.year + 12)
+    with mock_aws():
+        runtime = LocalRuntime(catalog, SimulatedClock(later), log_level="CRITICAL")
+        assert runtime.expired == []
+        rules = runtime.client("events").list_rules(EventBusName=topology.BUS_NAME)["Rules"]
+    at_start = topology.event_rules(catalog, now=START)
+    assert len(rules) == len([r for r in at_start if r.bus == topology.BUS_NAME])
+    assert topology.all_schedules(catalog, now=later) == topology.all_schedules(catalog, now=START)
+    assert START.tzinfo is UTC and later > datetime(2038, 1, 1, tzinfo=UTC)
