@@ -98,7 +98,8 @@ def test_every_rule_is_on_the_bus_its_spec_names(synthesized: Synthesized) -> No
     bus_id = synthesized.logical_id(synthesized.stack.bus)
     rules = synthesized.of_type("AWS::Events::Rule")
     assert rules
-    by_description = {r.description: r for r in topology.event_rules(synthesized.catalog, now=synthesized.now)}
+    specs = topology.event_rules(synthesized.catalog, now=synthesized.now)
+    by_description = {r.description: r for r in specs}
     for lid, rule in rules.items():
         spec = by_description[rule["Description"]]
         expected = ref(bus_id) if spec.bus == topology.BUS_NAME else spec.bus
@@ -148,7 +149,8 @@ def test_one_rule_per_enabled_l4_campaign(synthesized: Synthesized) -> None:
         assert len(by_campaign[campaign_id]) == 1, campaign_id
     # The ingest rule and SES feedback: nothing else targets without a transformer.
     assert len(by_campaign[None]) == 2
-    assert len(synthesized.of_type("AWS::Events::Rule")) == len(topology.event_rules(synthesized.catalog, now=synthesized.now))
+    specs = topology.event_rules(synthesized.catalog, now=synthesized.now)
+    assert len(synthesized.of_type("AWS::Events::Rule")) == len(specs)
 
 
 @pytest.fixture(scope="module")

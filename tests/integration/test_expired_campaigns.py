@@ -9,15 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from conftest import CAMPAIGNS, START
+from factory import identify, track
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
 from shared import topology
 from shared.campaigns import Campaign, Catalog, load_campaign_dir
 from shared.clock import SimulatedClock
-
-from conftest import CAMPAIGNS, START
-from factory import identify, track
 
 
 def _campaign(campaign_id: str, **fields: Any) -> Campaign:
@@ -51,7 +50,8 @@ def test_the_runtime_leaves_expired_campaigns_out_and_says_which() -> None:
             ("thanks-ended", "end"),
             ("once-past", "schedule.expression"),
         ]
-        names = {r["Name"] for r in runtime.client("events").list_rules(EventBusName=topology.BUS_NAME)["Rules"]}
+        rules = runtime.client("events").list_rules(EventBusName=topology.BUS_NAME)["Rules"]
+        names = {r["Name"] for r in rules}
         assert any("thanks-live" in n for n in names)
         assert not any("thanks-ended" in n for n in names)
 
