@@ -398,8 +398,12 @@ class OperationsView(Construct):
                     title="Scoring",
                     left=[search(metrics.PROFILES_SCORED)],
                     right=[
-                        app_metric(metrics.SCORES_WRITTEN, "scorer", "scores written"),
-                        app_metric(metrics.SCORING_RUNS_WITHOUT_MODEL, "score_planner", "runs without model"),
+                        search(metrics.SCORES_WRITTEN),
+                        app_metric(
+                            metrics.SCORING_RUNS_WITHOUT_MODEL,
+                            "score_planner",
+                            "runs without a trained model",
+                        ),
                     ],
                     width=12,
                     height=6,

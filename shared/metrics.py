@@ -87,12 +87,18 @@ PROFILES_SCANNED = MetricSpec("ProfilesScanned", (), "Profiles evaluated against
 JOBS_ENQUEUED = MetricSpec("JobsEnqueued", (), "Delivery jobs queued by the audience workers.")
 SCORING_SEGMENTS_PLANNED = MetricSpec("ScoringSegmentsPlanned", (), "Census tasks queued for a scoring run.")
 SCORING_RUNS_WITHOUT_MODEL = MetricSpec(
-    "ScoringRunsWithoutModel", (), "Daily scoring runs skipped because no model was published."
+    "ScoringRunsWithoutModel",
+    (),
+    "Daily scoring runs started with no trained model published (scored with the label-free models).",
 )
 PROFILES_SCORED = MetricSpec(
     "ProfilesScored", ("phase",), "Profiles read by the scorer, by phase (census, score)."
 )
-SCORES_WRITTEN = MetricSpec("ScoresWritten", (), "Profiles whose scores changed and were written.")
+SCORES_WRITTEN = MetricSpec(
+    "ScoresWritten",
+    ("model",),
+    "Profiles whose scores changed and were written, by the kind of model: trained or label-free.",
+)
 SCORE_CONFLICTS = MetricSpec("ScoreConflicts", (), "Score writes lost to a concurrent profile update.")
 UNSUBSCRIBES = MetricSpec("Unsubscribes", ("channel",), "One-click unsubscribes, by channel.")
 SHOPPERS_ERASED = MetricSpec("ShoppersErased", (), "Erasure requests carried out.")

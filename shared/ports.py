@@ -103,6 +103,8 @@ class UserData(Protocol):
     def erase(self, user_id: str) -> dict[str, int]:
         """Delete everything stored about ``user_id``; returns items deleted per store."""
         ...
+
+
 class ProfileScores(Protocol):
     def write_scores(self, user_id: str, scores: Mapping[str, Any], read_version: int) -> bool:
         """Set ``scores`` and bump ``version`` if the profile is still at ``read_version``; True if written.
@@ -111,11 +113,18 @@ class ProfileScores(Protocol):
 
 
 class ModelRegistry(Protocol):
-    """Published model artefacts (JSON, newest version last) and each scoring run's census."""
+    """Published model artefacts (JSON, newest version last), the label-free fits of scoring runs,
+    and each scoring run's census."""
 
-    def latest(self) -> str | None: ...
+    def latest(self) -> str | None:
+        """The newest trained artefact."""
+        ...
 
-    def get(self, version: str) -> str | None: ...
+    def get(self, version: str) -> str | None:
+        """A trained artefact or a label-free fit, by version."""
+        ...
+
+    def publish_label_free(self, version: str, body: str) -> None: ...
 
     def put_census(self, run_id: str, segment: int, sketch: Mapping[str, Any]) -> None: ...
 

@@ -64,6 +64,10 @@ LEDGER = TableSpec("ledger", partition_key="user_id")
 # Trained model artefacts (name "scoring-model", one item per version) and each scoring run's census
 # (name "census#<run>" / "run#<run>", expiring after a week). No personal data: sketches are counts.
 MODELS = TableSpec("models", partition_key="name", sort_key="version", ttl_attribute="expires_at")
+# Label-free fits (shared/predictions/label_free.py) the scoring run makes when no trained model fits
+# the shop: name "label-free-model", versions "label-free-<run>-<hash>", expiring after 30 days.
+LABEL_FREE_MODEL_NAME = "label-free-model"
+LABEL_FREE_VERSION_PREFIX = "label-free-"
 # Goal events counted for campaigns (shared/attribution.py): one item per (goal event, campaign),
 # keyed "<goal event messageId>#<campaign id>" so a redelivered order is counted once.
 CONVERSIONS = TableSpec(

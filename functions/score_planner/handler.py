@@ -1,4 +1,7 @@
-"""EventBridge Scheduler (daily) → one census task per profile scan segment of a scoring run."""
+"""EventBridge Scheduler (daily) → one census task per profile scan segment of a scoring run.
+
+A run without a trained model still scores: the census fits the label-free models on the shop's
+own events (``shared.predictions.label_free``)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from aws_lambda_powertools import Logger
 
 from shared import wiring
 from shared.metrics import SCORING_RUNS_WITHOUT_MODEL, SCORING_SEGMENTS_PLANNED, FunctionMetrics
-from shared.scoring_runs import ModelCache, ScorePlanner
+from shared.scoring_runs import NO_TRAINED_MODEL, ModelCache, ScorePlanner
 
 logger = Logger(service="nudge-score-planner")
 metrics = FunctionMetrics("score_planner")
@@ -29,11 +32,14 @@ def default_ports() -> ScorePlanner:
 def handler(event: dict[str, Any], context: Any, ports: ScorePlanner | None = None) -> dict[str, Any]:
     planner = ports or default_ports()
     run_id = str(event["run"])
-    segments = planner.plan(run_id)
-    metrics.add(SCORING_SEGMENTS_PLANNED, segments)
-    if segments == 0:
+    plan = planner.plan(run_id)
+    metrics.add(SCORING_SEGMENTS_PLANNED, plan.segments)
+    if plan.trained_version is None:
         metrics.add(SCORING_RUNS_WITHOUT_MODEL)
-        logger.warning("no model published; run `nudge train --publish`", extra={"run": run_id})
+        logger.warning(NO_TRAINED_MODEL, extra={"run": run_id, "segments": plan.segments})
     else:
-        logger.info("scoring run planned", extra={"run": run_id, "segments": segments})
-    return {"run": run_id, "segments": segments}
+        logger.info(
+            "scoring run planned",
+            extra={"run": run_id, "segments": plan.segments, "trained_model": plan.trained_version},
+        )
+    return {"run": run_id, "segments": plan.segments, "trained_model": plan.trained_version}

@@ -51,11 +51,27 @@ def handler(
         task = ScoreTask.model_validate_json(body)
         result = ports.worker.work(task, context.get_remaining_time_in_millis)
         metrics.add(PROFILES_SCORED, result.scanned, phase=task.phase)
-        metrics.add(SCORES_WRITTEN, result.written)
+        if task.phase == "score":
+            metrics.add(SCORES_WRITTEN, result.written, model=result.model_kind)
         metrics.add(SCORE_CONFLICTS, result.conflicts)
+        if result.census_complete:
+            logger.info(
+                "census complete: scoring with a trained model"
+                if result.label_free_reason is None
+                else "census complete: scoring with label-free models (BG/NBD, RFM quintiles) fitted on "
+                "this shop's events",
+                extra={
+                    "run": task.run_id,
+                    "model_kind": result.model_kind,
+                    "model_version": result.model_version,
+                    "reason": result.label_free_reason,
+                },
+            )
         logger.info(
             "segment scored" if task.phase == "score" else "segment counted",
             extra={
+                "model_kind": result.model_kind,
+                "model_version": result.model_version,
                 "run": task.run_id,
                 "phase": task.phase,
                 "segment": task.segment,

@@ -17,7 +17,18 @@ from shared.adapters import chunks
 from shared.guards import Ledger, SentRecord, Suppression
 from shared.ports import SendLogEntry
 from shared.profile import Profile
-from shared.topology import CONVERSIONS, INBOX, LEDGER, MESSAGES, MODELS, PROFILES, SHOPPER_TABLES, TableSpec
+from shared.topology import (
+    CONVERSIONS,
+    INBOX,
+    LABEL_FREE_MODEL_NAME,
+    LABEL_FREE_VERSION_PREFIX,
+    LEDGER,
+    MESSAGES,
+    MODELS,
+    PROFILES,
+    SHOPPER_TABLES,
+    TableSpec,
+)
 
 if TYPE_CHECKING:
     from shared.attribution import Conversion
@@ -569,11 +580,14 @@ class DynamoUserData:
 
 
 class DynamoModelRegistry:
-    """The models table: artefacts under one name, sorted by version (which starts with the training
-    time), and each scoring run's census items, which expire after a week."""
+    """The models table: trained artefacts under one name, sorted by version (which starts with the
+    training time); label-free fits under another, expiring after 30 days (scores name the fit that
+    wrote them, and are rewritten at least weekly); each scoring run's census items, expiring after
+    a week."""
 
     ARTEFACT = "scoring-model"
     CENSUS_TTL_S = 7 * 24 * 3600
+    LABEL_FREE_TTL_S = 30 * 24 * 3600
 
     def __init__(self, client: Any, table_name: str, now: Any = None) -> None:
         import time
@@ -602,10 +616,24 @@ class DynamoModelRegistry:
         return str(deserialize(items[0])["body"]) if items else None
 
     def get(self, version: str) -> str | None:
+        name = LABEL_FREE_MODEL_NAME if version.startswith(LABEL_FREE_VERSION_PREFIX) else self.ARTEFACT
         item = self._client.get_item(
-            TableName=self._table, Key=self._key(self.ARTEFACT, version), ConsistentRead=True
+            TableName=self._table, Key=self._key(name, version), ConsistentRead=True
         ).get("Item")
         return str(deserialize(item)["body"]) if item else None
+
+    def publish_label_free(self, version: str, body: str) -> None:
+        if not version.startswith(LABEL_FREE_VERSION_PREFIX):
+            raise ValueError(
+                f"a label-free fit's version starts with {LABEL_FREE_VERSION_PREFIX!r}: {version!r}"
+            )
+        item = {
+            MODELS.partition_key: LABEL_FREE_MODEL_NAME,
+            str(MODELS.sort_key): version,
+            "body": body,
+            MODELS.ttl_attribute or "expires_at": int(self._now()) + self.LABEL_FREE_TTL_S,
+        }
+        self._client.put_item(TableName=self._table, Item=serialize(item))
 
     def _expires_at(self) -> int:
         return int(self._now()) + self.CENSUS_TTL_S

@@ -24,6 +24,9 @@ from shared.predictions.rfm import RfmEdges
 from shared.profile import Profile
 
 ARTEFACT_NAME = "scoring-model"
+# Days of events before the first origin, beyond the horizon, that training needs (``nudge train``):
+# a shop with less history than a model's horizon plus this is scored with the label-free models.
+MIN_HISTORY_DAYS = 14
 
 
 class IncompatibleModel(ValueError):
@@ -61,6 +64,13 @@ class ModelArtefact(BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=1)
+
+    @property
+    def history_days_needed(self) -> int:
+        """The history a shop needs for this model to fit it: what training needed to learn its
+        longest horizon. Shorter, and every shopper's tenure, counts and recency lie outside what
+        the model was fitted on."""
+        return self.horizon_days + MIN_HISTORY_DAYS
 
     def loaded(self) -> LoadedModel:
         """The artefact ready to score; refuses one that needs features this code cannot compute
@@ -111,6 +121,62 @@ class LoadedModel:
     horizon_order: LinearModel
     expected_orders: LinearModel
     rfm_edges: RfmEdges
+    kind: Literal["trained"] = "trained"
+
+    @property
+    def version(self) -> str:
+        return self.artefact.version
+
+    @property
+    def propensity_horizon_days(self) -> int:
+        return self.artefact.propensity_horizon_days
+
+    @property
+    def horizon_days(self) -> int:
+        return self.artefact.horizon_days
+
+    @property
+    def rfm_window_days(self) -> int:
+        return self.artefact.rfm_window_days
+
+    @property
+    def population_hours(self) -> list[float]:
+        return list(self.artefact.population_hours)
+
+    def scored(self, profile: Profile, as_of: datetime) -> dict[str, tuple[float, str]]:
+        """Each score from the model the trainer chose for it, with that model's name."""
+        predictions = self.predict(profile, as_of)
+        found: dict[str, tuple[float, str]] = {}
+        for score, choice, discriminative, baseline, own in (
+            (
+                "purchase_propensity",
+                "purchase_propensity",
+                predictions.propensity,
+                predictions.bgnbd_propensity,
+                "logistic",
+            ),
+            (
+                "horizon_order",
+                "churn_risk",
+                predictions.horizon_order,
+                predictions.bgnbd_horizon_order,
+                "logistic",
+            ),
+            (
+                "expected_orders",
+                "expected_orders",
+                predictions.expected_orders,
+                predictions.bgnbd_expected_orders,
+                "poisson",
+            ),
+        ):
+            use_baseline = self.artefact.choices.get(choice) == "bgnbd" and baseline is not None
+            found[score] = (
+                (baseline, "bgnbd") if use_baseline and baseline is not None else (discriminative, own)
+            )
+        if predictions.probability_alive is not None:
+            found["probability_alive"] = (predictions.probability_alive, "bgnbd")
+        return found
 
     def predict(self, profile: Profile, as_of: datetime) -> Predictions:
         features = model_features(profile, as_of)

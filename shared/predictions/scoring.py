@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from shared.predictions.categories import favourite_category, next_category
-from shared.predictions.features import rfm_values
-from shared.predictions.model import LoadedModel
+from shared.predictions.features import buyer_summary, rfm_values
+from shared.predictions.label_free import BuyerSample
 from shared.predictions.rfm import RfmEdges, RfmSketch, segment_of
 from shared.predictions.send_hour import HOURS, best_hour, local_histogram, normalised, utc_offset_hours
 from shared.profile import Profile
@@ -23,21 +23,65 @@ PRECISION = 4
 REFRESH_DAYS = 7
 PROBABILITY_STEP = 0.01
 EXPECTED_ORDERS_STEP = 0.05
-_EXACT = ("best_send_hour", "favourite_category", "next_category", "horizon_days", "model_version")
+_EXACT = ("best_send_hour", "favourite_category", "next_category", "horizon_days", "model_kind", "provenance")
+DEFAULT_RFM_WINDOW_DAYS = 365
+
+
+class ScoringModel(Protocol):
+    """A trained model (:class:`shared.predictions.model.LoadedModel`) or a label-free fit
+    (:class:`shared.predictions.label_free.LabelFreeModel`): what the scorer needs of either."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def propensity_horizon_days(self) -> int: ...
+
+    @property
+    def horizon_days(self) -> int: ...
+
+    @property
+    def rfm_window_days(self) -> int: ...
+
+    @property
+    def rfm_edges(self) -> RfmEdges: ...
+
+    @property
+    def population_hours(self) -> list[float]: ...
+
+    def scored(self, profile: Profile, as_of: datetime) -> dict[str, tuple[float, str]]:
+        """purchase_propensity, horizon_order, expected_orders, probability_alive — each with the
+        name of the model that produced it; a score the model cannot give is absent."""
+        ...
+
+
 _PROBABILITIES = ("purchase_propensity", "churn_risk", "probability_alive")
 
 
 @dataclass
 class PopulationSketch:
     """What one scan segment contributes to the base-wide statistics. Only shoppers whose time zone
-    is known shape the population's local-hour profile (each counts once, whatever their volume)."""
+    is known shape the population's local-hour profile (each counts once, whatever their volume).
+    The buyer sample and the first activity serve the label-free fallback (how long the shop's
+    history is, and what BG/NBD is fitted on)."""
 
     rfm: RfmSketch = field(default_factory=RfmSketch)
     local_hours: list[float] = field(default_factory=lambda: [0.0] * HOURS)
     profiles: int = 0
+    buyers: BuyerSample = field(default_factory=BuyerSample)
+    first_activity: datetime | None = None
 
     def add(self, profile: Profile, as_of: datetime, rfm_window_days: int) -> None:
         self.profiles += 1
+        first = min((t for t in (profile.first_seen, profile.first_order_at) if t is not None), default=None)
+        if first is not None and (self.first_activity is None or first < self.first_activity):
+            self.first_activity = first
+        summary = buyer_summary(profile, as_of)
+        if summary is not None:
+            self.buyers.add(profile.user_id, summary)
         values = rfm_values(profile, as_of, rfm_window_days)
         if values is not None:
             self.rfm.add(values.recency_days, values.frequency, values.monetary)
@@ -51,12 +95,23 @@ class PopulationSketch:
         self.rfm.merge(other.rfm)
         self.local_hours = [a + b for a, b in zip(self.local_hours, other.local_hours, strict=True)]
         self.profiles += other.profiles
+        self.buyers.merge(other.buyers)
+        if other.first_activity is not None and (
+            self.first_activity is None or other.first_activity < self.first_activity
+        ):
+            self.first_activity = other.first_activity
+
+    def history_days(self, as_of: datetime) -> int | None:
+        """Whole days between the first event of any profile and ``as_of`` (None for an empty base)."""
+        return None if self.first_activity is None else max(0, (as_of - self.first_activity).days)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rfm": self.rfm.to_dict(),
             "hours": [round(v, 4) for v in self.local_hours],
             "n": self.profiles,
+            "buyers": self.buyers.to_dict(),
+            "first": self.first_activity.isoformat() if self.first_activity else None,
         }
 
     @classmethod
@@ -66,6 +121,8 @@ class PopulationSketch:
             RfmSketch.from_dict(data.get("rfm", {})),
             hours if len(hours) == HOURS else [0.0] * HOURS,
             int(data.get("n", 0)),
+            BuyerSample.from_dict(data.get("buyers") or {}),
+            datetime.fromisoformat(data["first"]) if data.get("first") else None,
         )
 
 
@@ -75,10 +132,14 @@ class Population:
     local_hours: list[float]
 
     @classmethod
-    def from_sketch(cls, sketch: PopulationSketch, fallback: LoadedModel) -> Population:
-        """The base's statistics; the artefact's (from training) when the base has no buyers yet."""
-        edges = sketch.rfm.edges() if sketch.rfm.buyers else fallback.rfm_edges
-        hours = sketch.local_hours if sum(sketch.local_hours) > 0 else fallback.artefact.population_hours
+    def from_sketch(cls, sketch: PopulationSketch, fallback: ScoringModel | None) -> Population:
+        """The base's statistics; a trained artefact's (from training) when the base has none yet."""
+        edges = sketch.rfm.edges() if sketch.rfm.buyers or fallback is None else fallback.rfm_edges
+        hours = (
+            sketch.local_hours
+            if sum(sketch.local_hours) > 0 or fallback is None
+            else fallback.population_hours
+        )
         return cls(edges, list(hours))
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,17 +160,21 @@ def _rounded(value: float | None) -> float | None:
 
 
 def score_profile(
-    profile: Profile, model: LoadedModel, population: Population, as_of: datetime
+    profile: Profile, model: ScoringModel, population: Population, as_of: datetime
 ) -> dict[str, Any]:
-    """The ``scores`` map of one profile (keys absent when unknown, e.g. RFM for a non-buyer)."""
-    artefact = model.artefact
+    """The ``scores`` map of one profile (keys absent when unknown, e.g. RFM for a non-buyer).
+    ``model_kind`` says whether a trained model or the label-free fallback scored it, and
+    ``provenance`` which model produced each score."""
     scores: dict[str, Any] = {
-        "model_version": artefact.version,
+        "model_version": model.version,
+        "model_kind": model.kind,
         "scored_at": as_of.isoformat(timespec="seconds"),
-        "horizon_days": artefact.horizon_days,
+        "horizon_days": model.horizon_days,
     }
-    values = rfm_values(profile, as_of, artefact.rfm_window_days)
+    provenance: dict[str, str] = {}
+    values = rfm_values(profile, as_of, model.rfm_window_days)
     if values is not None:
+        provenance["rfm"] = "quintiles"
         r, f, m = population.rfm_edges.scores(values.recency_days, values.frequency, values.monetary)
         scores["rfm"] = {
             "r": r,
@@ -120,19 +185,17 @@ def score_profile(
             "frequency": values.frequency,
             "monetary": values.monetary,
         }
-    predictions = model.predict(profile, as_of)
-    choices = artefact.choices
-    scores["purchase_propensity"] = _rounded(
-        predictions.chosen("purchase_propensity", choices.get("purchase_propensity", "discriminative"))
-    )
-    scores["expected_orders"] = _rounded(
-        predictions.chosen("expected_orders", choices.get("expected_orders", "discriminative"))
-    )
-    if values is not None:
-        ordering = predictions.chosen("horizon_order", choices.get("churn_risk", "discriminative"))
+    predicted = model.scored(profile, as_of)
+    for score in ("purchase_propensity", "expected_orders", "probability_alive"):
+        if score in predicted:
+            value, source = predicted[score]
+            scores[score] = _rounded(value)
+            provenance[score] = source
+    if values is not None and "horizon_order" in predicted:
+        ordering, source = predicted["horizon_order"]
         scores["churn_risk"] = _rounded(1.0 - ordering)
-    if predictions.probability_alive is not None:
-        scores["probability_alive"] = _rounded(predictions.probability_alive)
+        provenance["churn_risk"] = source
+    scores["provenance"] = provenance
     offset = utc_offset_hours(_timezone(profile), as_of)
     hour = best_hour(local_histogram(profile.engagement_hours, offset), population.local_hours)
     if hour is not None:
@@ -159,6 +222,10 @@ def scores_changed(old: dict[str, Any], new: dict[str, Any], as_of: datetime) ->
     if age_days >= REFRESH_DAYS:
         return True
     if any(old.get(k) != new.get(k) for k in _EXACT):
+        return True
+    # A new trained model rewrites everyone; a label-free fit is redone every run, so there only
+    # the scores themselves moving counts (``model_version`` then names the fit that wrote them).
+    if new.get("model_kind") != "label-free" and old.get("model_version") != new.get("model_version"):
         return True
     old_rfm, new_rfm = old.get("rfm") or {}, new.get("rfm") or {}
     if any(old_rfm.get(k) != new_rfm.get(k) for k in ("segment", "r", "f", "m")):

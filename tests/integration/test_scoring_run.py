@@ -38,12 +38,13 @@ def _order(user: str, n: int, days_before: int, category: str = "shoes") -> dict
     }
 
 
-def _identify(user: str) -> dict[str, Any]:
+def _identify(user: str, days_before: int = 120) -> dict[str, Any]:
+    """Identified 120 days ago by default: a history as long as the published model needs (104 days)."""
     return {
         "type": "identify",
         "userId": user,
         "messageId": f"{user}-id",
-        "timestamp": (START - timedelta(days=60)).isoformat(),
+        "timestamp": (START - timedelta(days=days_before)).isoformat(),
         "traits": {"timezone": "Asia/Jakarta", "email": f"{user}@example.com"},
     }
 
@@ -73,7 +74,7 @@ def test_a_run_scores_every_profile_and_bumps_its_version(shop: LocalRuntime) ->
     version = ModelArtefact.model_validate_json(MODEL.read_text()).version
     for user_id, profile in profiles.items():
         assert profile.version == before[user_id] + 1, user_id
-        assert profile.scores["model_version"] == version
+        assert profile.scores["model_version"] == version and profile.scores["model_kind"] == "trained"
         assert profile.scores["scored_at"].startswith("2026-11-03T02:00")
         assert 0 <= profile.scores["purchase_propensity"] <= 1
     buyer = profiles["u-3"]
