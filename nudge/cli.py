@@ -841,7 +841,8 @@ def _print_scores(scores: dict[str, Any]) -> None:
     if not scores.get("profiles_scored"):
         return
     table = Table(
-        title=f"L3 scores — {scores['profiles_scored']} profiles, model {scores.get('model_version')}, "
+        title=f"L3 scores — {scores['profiles_scored']} profiles, {scores.get('model_kind')} model "
+        f"{scores.get('model_version')}, "
         f"last run {scores.get('scored_at')}"
     )
     table.add_column("score")
@@ -894,7 +895,9 @@ def score(
     """Score every shopper in an event export: RFM, propensity, expected orders, churn, best hour, category.
 
     Only events up to --as-of are read. Without --model, the models are trained on the same events
-    (rolling origins before --as-of), so the command needs about horizon + 14 days of history.
+    (rolling origins before --as-of), which needs horizon + 14 days of history. With less history
+    than that (or than --model needs), the label-free models (BG/NBD, RFM) are fitted on the events
+    instead, and the output says so.
 
     Example: nudge score --events events.jsonl --as-of 2026-12-31 --horizon-days 90 --out scores.csv
     """
@@ -917,13 +920,20 @@ def score(
             f"({history.rejected:,} rejected), {len(history.events_by_user):,} shoppers"
         )
         try:
-            rows, artefact = score_history(history, moment, horizon_days, artefact, progress=_status)
+            scored = score_history(history, moment, horizon_days, artefact, progress=_status)
         except ValueError as error:
             typer.echo(f"cannot score: {error}", err=True)
             raise typer.Exit(1) from None
-        write_csv(rows, out)
+        write_csv(scored.rows, out)
+    rows = scored.rows
+    if scored.label_free_reason is not None:
+        console.print(
+            f"[yellow]label-free models[/yellow] (BG/NBD, RFM quintiles fitted on these events): "
+            f"{scored.label_free_reason}"
+        )
     segments = Counter(r["rfm_segment"] or "(no order in the window)" for r in rows)
-    table = Table(title=f"{len(rows):,} shoppers scored as of {as_of} — model {artefact.version}")
+    model_name = f"{scored.model.kind} model {scored.model.version}"
+    table = Table(title=f"{len(rows):,} shoppers scored as of {as_of} — {model_name}")
     table.add_column("RFM segment")
     table.add_column("shoppers", justify="right")
     for name, count in segments.most_common():
@@ -1056,7 +1066,6 @@ def evaluate(
         console.print(f"updated the evaluation block of {write_docs}")
     else:
         sys.stdout.write(block)
-
 
 
 def _stack_outputs(stack: str) -> dict[str, str]:
@@ -1207,9 +1216,7 @@ def print_report(result: Any) -> None:
 
     colours = {"Striving": "red", "Steady": "yellow", "Stellar": "green"}
     verdict = result.verdict
-    console.print(
-        f"\n[bold {colours.get(verdict.kind, 'white')}]Verdict: {verdict.kind}[/] — {verdict.why}"
-    )
+    console.print(f"\n[bold {colours.get(verdict.kind, 'white')}]Verdict: {verdict.kind}[/] — {verdict.why}")
     for number, advice in enumerate(verdict.recommendations, 1):
         console.print(f"  {number}. {advice}")
     console.print(
@@ -1220,24 +1227,30 @@ def print_report(result: Any) -> None:
 
     def table(title: str, rows: Any, first: str, levels: Any = None, uplift: bool = True) -> Table:
         out = Table(title=title)
-        columns = [first] + (["level"] if levels else []) + [
-            "sent", "withheld", "delivered", "opened", "clicked", "conv.", "revenue", "conv. rate"
-        ]
+        columns = (
+            [first]
+            + (["level"] if levels else [])
+            + ["sent", "withheld", "delivered", "opened", "clicked", "conv.", "revenue", "conv. rate"]
+        )
         if uplift:
             columns += ["uplift (95% CI)", "verdict"]
         for column in columns:
             out.add_column(column, justify="left" if column in (first, "level", "verdict") else "right")
         for key, row in rows.items():
-            cells = [key] + ([levels.get(key, "")] if levels else []) + [
-                f"{row.sent:,}",
-                f"{row.withheld:,}",
-                f"{row.delivered:,}",
-                f"{row.opened:,}",
-                f"{row.clicked:,}",
-                f"{row.conversions:,}",
-                f"{row.revenue:,.2f}",
-                f"{row.conversion_rate:.2%}",
-            ]
+            cells = (
+                [key]
+                + ([levels.get(key, "")] if levels else [])
+                + [
+                    f"{row.sent:,}",
+                    f"{row.withheld:,}",
+                    f"{row.delivered:,}",
+                    f"{row.opened:,}",
+                    f"{row.clicked:,}",
+                    f"{row.conversions:,}",
+                    f"{row.revenue:,.2f}",
+                    f"{row.conversion_rate:.2%}",
+                ]
+            )
             if uplift:
                 u = row.uplift
                 if u is None or not u.withheld:

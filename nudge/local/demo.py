@@ -133,7 +133,7 @@ def run_demo(
         summary["messages_per_recipient_per_week"] = summary["measurement"]["messages_per_user_week"]["mean"]
         if options.store_dir is not None:
             runtime.snapshot(options.store_dir)
-    summary["scores"]["model_version"] = model_version
+    summary["scores"]["published_model"] = model_version
     summary.update(
         users=options.users,
         simulated_days=options.days,
@@ -241,9 +241,18 @@ def _score_summary(profiles: list[Any]) -> dict[str, Any]:
     )
     propensities = sorted(s["purchase_propensity"] for s in scored if "purchase_propensity" in s)
     churn = [s["churn_risk"] for s in scored if "churn_risk" in s]
+    latest = Counter(
+        (s.get("model_kind", "trained"), s.get("model_version"))
+        for s in scored
+        if s.get("scored_at") == last_run
+    ).most_common(1)
     return {
         "profiles_scored": len(scored),
         "scored_at": last_run or None,
+        # the model the runs used: a short history scores with the label-free fallback, whatever is published
+        "model_kind": latest[0][0][0] if latest else None,
+        "model_version": latest[0][0][1] if latest else None,
+        "model_kinds": dict(Counter(s.get("model_kind", "trained") for s in scored)),
         "profiles_new_since_last_run": unscored_new,
         "rfm_segments": dict(Counter(s["rfm"]["segment"] for s in scored if "rfm" in s).most_common()),
         "purchase_propensity_median": propensities[len(propensities) // 2] if propensities else None,

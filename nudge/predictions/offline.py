@@ -1,17 +1,23 @@
-"""``nudge score``: scores for every shopper in an event export, as of a date, as CSV rows."""
+"""``nudge score``: scores for every shopper in an event export, as of a date, as CSV rows.
+
+The model is chosen as the scoring run chooses it: a trained model (given, or trained on these
+events) when the history is long enough for it, else the label-free models fitted on these events
+(``shared.predictions.label_free``), with the reason."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from nudge.predictions.history import EventHistory
 from nudge.predictions.train import TrainingOptions, train
-from shared.predictions.model import ModelArtefact
-from shared.predictions.scoring import Population, PopulationSketch, score_profile
+from shared.predictions.label_free import fit_label_free
+from shared.predictions.model import MIN_HISTORY_DAYS, ModelArtefact
+from shared.predictions.scoring import Population, PopulationSketch, ScoringModel, score_profile
 
 COLUMNS = (
     "user_id",
@@ -27,7 +33,15 @@ COLUMNS = (
     "churn_risk",
     "best_send_hour",
     "top_category",
+    "model_kind",
 )
+
+
+@dataclass(frozen=True)
+class ScoredHistory:
+    rows: list[dict[str, Any]]
+    model: ScoringModel
+    label_free_reason: str | None
 
 
 def score_history(
@@ -36,29 +50,65 @@ def score_history(
     horizon_days: int,
     artefact: ModelArtefact | None = None,
     progress: Callable[[str], None] | None = None,
-) -> tuple[list[dict[str, Any]], ModelArtefact]:
+) -> ScoredHistory:
     """One row per profile. Without an artefact, the models are trained on the same events (only
-    those up to ``as_of``: labels come from rolling origins before it)."""
-    if artefact is None:
-        artefact = train(history, as_of, TrainingOptions(horizon_days=horizon_days), progress)
-    elif artefact.horizon_days != horizon_days:
-        raise ValueError(
-            f"the model was trained for a {artefact.horizon_days}-day horizon, not {horizon_days}; "
-            "retrain it or pass --horizon-days " + str(artefact.horizon_days)
+    those up to ``as_of``: labels come from rolling origins before it) when the history allows it."""
+    say = progress or (lambda _message: None)
+    first = history.first_event_at()
+    if first is None:
+        raise ValueError("the event history is empty")
+    history_days = max(0, (as_of - first).days)
+    reason: str | None = None
+    if artefact is not None:
+        if artefact.horizon_days != horizon_days:
+            raise ValueError(
+                f"the model was trained for a {artefact.horizon_days}-day horizon, not {horizon_days}; "
+                "retrain it or pass --horizon-days " + str(artefact.horizon_days)
+            )
+        if history_days < artefact.history_days_needed:
+            reason = (
+                f"the history ({history_days} days) is shorter than the {artefact.history_days_needed} "
+                f"days model {artefact.version} needs"
+            )
+    elif history_days < horizon_days + MIN_HISTORY_DAYS:
+        reason = (
+            f"the history ({history_days} days) is shorter than the {horizon_days + MIN_HISTORY_DAYS} "
+            f"days training a {horizon_days}-day model needs"
         )
-    model = artefact.loaded()
-    if progress:
-        progress("scoring profiles")
+    else:
+        try:
+            artefact = train(history, as_of, TrainingOptions(horizon_days=horizon_days), progress)
+        except ValueError as error:
+            reason = f"no model could be trained: {error}"
+    say("scoring profiles")
     (profiles,) = history.profiles_at([as_of])
+    window = artefact.rfm_window_days if artefact is not None else TrainingOptions().rfm_window_days
     sketch = PopulationSketch()
     for profile in profiles.values():
-        sketch.add(profile, as_of, artefact.rfm_window_days)
-    population = Population.from_sketch(sketch, model)
-    rows = []
-    for user_id in sorted(profiles):
-        scores = score_profile(profiles[user_id], model, population, as_of)
-        rows.append(csv_row(user_id, scores))
-    return rows, artefact
+        sketch.add(profile, as_of, window)
+    model: ScoringModel
+    if reason is None and artefact is not None:
+        model = artefact.loaded()
+        population = Population.from_sketch(sketch, model)
+    else:
+        say(f"scoring with label-free models (BG/NBD, RFM) fitted on these events: {reason}")
+        population = Population.from_sketch(sketch, None)
+        model = fit_label_free(
+            sketch.buyers,
+            population.rfm_edges,
+            population.local_hours,
+            as_of,
+            reason or "",
+            profiles=sketch.profiles,
+            history_days=history_days,
+            horizons=(TrainingOptions().propensity_horizon_days, horizon_days),
+            rfm_window_days=window,
+        ).loaded()
+    rows = [
+        csv_row(user_id, score_profile(profiles[user_id], model, population, as_of))
+        for user_id in sorted(profiles)
+    ]
+    return ScoredHistory(rows, model, reason)
 
 
 def csv_row(user_id: str, scores: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +127,7 @@ def csv_row(user_id: str, scores: dict[str, Any]) -> dict[str, Any]:
         "churn_risk": scores.get("churn_risk"),
         "best_send_hour": scores.get("best_send_hour"),
         "top_category": scores.get("favourite_category"),
+        "model_kind": scores.get("model_kind"),
     }
 
 

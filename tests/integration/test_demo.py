@@ -83,6 +83,9 @@ def test_the_daily_scorer_scores_every_profile(summary: dict[str, object]) -> No
     assert scores["profiles_scored"] > 0
     assert scores["profiles_scored"] + scores["profiles_new_since_last_run"] == summary["profiles"]
     assert scores["model_version"] and scores["rfm_segments"]
+    # a week-old store is shorter than the published (synthetic-trained) model needs: label-free scores
+    assert scores["model_kind"] == "label-free" and str(scores["model_version"]).startswith("label-free-")
+    assert scores["published_model"] and scores["published_model"] != scores["model_version"]
     assert summary["invocations"]["score_planner"] == summary["simulated_days"]  # type: ignore[index]
 
 

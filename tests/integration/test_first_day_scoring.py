@@ -7,6 +7,8 @@ scoring), then planner → audience → deliver for the two L3 campaigns.
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -204,3 +206,56 @@ def test_the_hint_names_a_command_that_exists() -> None:
     for flag in flags:
         assert flag in help_text, flag
     assert "--publish " not in help_text.replace("--publish-table", "")
+
+
+def _export(path: Path, first: datetime, buyers: int = 40) -> Path:
+    """A small shop's event export whose first event is at ``first``: buyers ordering every 9 to 40 days."""
+    lines = []
+    for i in range(buyers):
+        user, start = f"s-{i:03d}", first + timedelta(days=i % 11)
+        lines.append(identify(user, f"{user}-id", at=start.isoformat().replace("+00:00", "Z")))
+        for n in range(i % 5 + 1):
+            at = start + timedelta(days=1 + n * (9 + i % 31))
+            lines.append(track(user, "Order Completed", f"{user}-o{n}", at=at.isoformat(), revenue=30 + i))
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+def test_nudge_score_falls_back_instead_of_refusing_a_history_one_day_too_short(tmp_path: Path) -> None:
+    """272 days of history and a 273-day horizon: training needs 287 days; this once exited 1."""
+    events = _export(tmp_path / "events.jsonl", datetime(2026, 4, 3, tzinfo=UTC))
+    out = tmp_path / "scores.csv"
+    args = ["score", "--events", str(events), "--as-of", "2026-12-31", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--horizon-days", "273"], terminal_width=200)
+
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # as one line, whatever the terminal's width
+    assert "label-free models" in said
+    assert "the history (272 days) is shorter than the 287 days training a 273-day model needs" in said
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 40 and {r["model_kind"] for r in rows} == {"label-free"}
+    assert all(0 < float(r["purchase_propensity"]) < 1 and r["rfm_segment"] for r in rows)
+
+
+def test_nudge_score_with_a_model_the_history_is_too_short_for_uses_the_label_free_models(
+    tmp_path: Path,
+) -> None:
+    events = _export(tmp_path / "events.jsonl", datetime(2026, 11, 1, tzinfo=UTC))
+    out = tmp_path / "scores.csv"
+    trained = ModelArtefact.model_validate_json(MODEL.read_text())
+    args = [
+        "score",
+        "--events",
+        str(events),
+        "--as-of",
+        "2026-12-31",
+        "--out",
+        str(out),
+        "--model",
+        str(MODEL),
+    ]
+    result = CliRunner().invoke(app, args, terminal_width=300)
+
+    assert result.exit_code == 0, result.output
+    assert f"shorter than the 104 days model {trained.version} needs" in " ".join(result.output.split())
+    assert {r["model_kind"] for r in csv.DictReader(out.open())} == {"label-free"}
