@@ -1013,12 +1013,14 @@ def train(
 
 @app.command()
 def evaluate(
-    dataset: Annotated[list[str] | None, typer.Option(help="synthetic and/or cdnow (default: both).")] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="synthetic, synthetic-young and/or cdnow (default: all).")
+    ] = None,
     write_docs: Annotated[
         Path | None, typer.Option(help="Replace the generated evaluation block of this Markdown file.")
     ] = None,
 ) -> None:
-    """Time-based holdout evaluation of BG/NBD vs logistic/Poisson on the synthetic store and CDNOW.
+    """Time-based holdout evaluation of BG/NBD, logistic/Poisson and the label-free fallback.
 
     CDNOW comes from the lifetimes 0.11.3 wheel, downloaded once with pip (no install) into
     ~/.cache/nudge (NUDGE_CACHE overrides).
@@ -1028,7 +1030,7 @@ def evaluate(
     from nudge.predictions.evaluate import DATASETS, markdown, write_into_doc
     from nudge.predictions.evaluate import evaluate as run
 
-    keys = dataset or ["synthetic", "cdnow"]
+    keys = dataset or list(DATASETS)
     unknown = [k for k in keys if k not in DATASETS]
     if unknown:
         raise typer.BadParameter(f"unknown dataset(s) {unknown}; choose from {sorted(DATASETS)}")

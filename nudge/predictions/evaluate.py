@@ -1,8 +1,10 @@
-"""Time-based holdout evaluation: both models side by side, on the synthetic store and on CDNOW.
+"""Time-based holdout evaluation: the models side by side, on the synthetic store and on CDNOW.
 
 For each dataset: the models are trained on events up to the cut date only (BG/NBD fitted on the
 buyers' summaries at the cut; the discriminative models on rolling origins before it), then every
-profile is scored at the cut and compared with what happened after it.
+profile is scored at the cut and compared with what happened after it. Next to them, the label-free
+fallback exactly as the scoring run fits it (pure-Python BG/NBD on the census's bounded buyer
+sample); on a young store, where no model can be trained yet, it is the only row.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from nudge.predictions.history import EventHistory
 from nudge.predictions.train import TrainingOptions, train
 from shared.predictions.categories import favourite_category, next_category
 from shared.predictions.features import buyer_summary
+from shared.predictions.label_free import LabelFreeArtefact, fit_label_free
 from shared.predictions.model import ModelArtefact
-from shared.predictions.scoring import Population, PopulationSketch, score_profile
+from shared.predictions.scoring import Population, PopulationSketch, ScoringModel, score_profile
 from shared.predictions.send_hour import best_hour, local_histogram, utc_offset_hours
 from shared.profile import Profile
 
 Say = Callable[[str], None]
+LABEL_FREE = "label-free BG/NBD (scorer's fit)"
 DOC_START = "<!-- evaluation:start -->"
 DOC_END = "<!-- evaluation:end -->"
 
@@ -52,6 +56,13 @@ DATASETS = {
         f"synthetic store, {SYNTHETIC_USERS} shoppers, {SYNTHETIC_DAYS} days (seed 7), cut after day 210",
         lambda: synthetic_events(SYNTHETIC_USERS, SYNTHETIC_DAYS, seed=7),
         SYNTHETIC_START + timedelta(days=210),
+    ),
+    "synthetic-young": Dataset(
+        "synthetic-young",
+        f"synthetic store, {SYNTHETIC_USERS} shoppers, 135 days (seed 7), cut after day 45 (too young "
+        "to train a model)",
+        lambda: synthetic_events(SYNTHETIC_USERS, 135, seed=7),
+        SYNTHETIC_START + timedelta(days=45),
     ),
     "cdnow": Dataset(
         "cdnow",
@@ -84,7 +95,9 @@ class ModelRow:
 class DatasetResult:
     dataset: Dataset
     events: int
-    artefact: ModelArtefact
+    artefact: ModelArtefact | None
+    label_free: LabelFreeArtefact
+    untrained_reason: str | None = None
     rows: list[ModelRow] = field(default_factory=list)
     reliability: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)
     send_hour: dict[str, float] = field(default_factory=dict)
@@ -103,17 +116,28 @@ def evaluate(
     )
     known.events_by_user = {u: ev for u, ev in known.events_by_user.items() if ev}
     options = TrainingOptions(dataset.propensity_horizon_days, dataset.horizon_days)
-    artefact = train(known, dataset.cut, options, lambda m: say(f"{dataset.key}: {m}"))
-    model = artefact.loaded()
-    say(f"{dataset.key}: scoring the holdout")
+    artefact: ModelArtefact | None = None
+    untrained: str | None = None
+    try:
+        artefact = train(known, dataset.cut, options, lambda m: say(f"{dataset.key}: {m}"))
+    except ValueError as error:
+        untrained = str(error)
+        say(f"{dataset.key}: no trained model ({untrained})")
+    model = artefact.loaded() if artefact is not None else None
     (profiles,) = known.profiles_at([dataset.cut])
+    say(f"{dataset.key}: fitting the label-free models as the scorer does")
+    sketch = PopulationSketch()
+    for profile in profiles.values():
+        sketch.add(profile, dataset.cut, options.rfm_window_days)
+    label_free = _label_free(sketch, dataset, options)
+    fallback = label_free.loaded()
+    say(f"{dataset.key}: scoring the holdout")
     short = full.orders_between(dataset.cut, dataset.cut + timedelta(days=dataset.propensity_horizon_days))
     long = full.orders_between(dataset.cut, dataset.cut + timedelta(days=dataset.horizon_days))
-    result = DatasetResult(dataset, full.events, artefact)
+    result = DatasetResult(dataset, full.events, artefact, label_free, untrained)
 
     columns: dict[str, dict[str, list[float]]] = {}
     for user_id, profile in profiles.items():
-        predicted = model.predict(profile, dataset.cut)
         outcome = {
             "ordered_30": 1.0 if short.get(user_id) else 0.0,
             "ordered_n": 1.0 if long.get(user_id) else 0.0,
@@ -124,16 +148,27 @@ def evaluate(
             populations.append("buyers")
         if not populations:
             continue  # anonymous visitors' profiles: nobody to message
+        scored = fallback.scored(profile, dataset.cut)
+        # a shopper the label-free models cannot score (no order yet) is selected by no rule: 0
+        label_free_row = (
+            LABEL_FREE,
+            scored["purchase_propensity"][0] if "purchase_propensity" in scored else 0.0,
+            scored["horizon_order"][0] if "horizon_order" in scored else 0.0,
+            scored["expected_orders"][0] if "expected_orders" in scored else 0.0,
+        )
+        predicted = model.predict(profile, dataset.cut) if model is not None else None
         for population in populations:
-            candidates = [
-                (
-                    "logistic / Poisson",
-                    predicted.propensity,
-                    predicted.horizon_order,
-                    predicted.expected_orders,
+            candidates: list[tuple[str, float, float, float]] = [label_free_row]
+            if predicted is not None:
+                candidates.append(
+                    (
+                        "logistic / Poisson",
+                        predicted.propensity,
+                        predicted.horizon_order,
+                        predicted.expected_orders,
+                    )
                 )
-            ]
-            if population == "buyers":
+            if predicted is not None and population == "buyers":
                 candidates.append(
                     (
                         "BG/NBD",
@@ -172,15 +207,13 @@ def evaluate(
         if population == "buyers":
             result.reliability[name] = metrics.reliability(c["ordered_30"], c["p30"])
 
-    sketch = PopulationSketch()
-    for profile in profiles.values():
-        sketch.add(profile, dataset.cut, artefact.rfm_window_days)
-    population_stats = Population.from_sketch(sketch, model)
+    scorer: ScoringModel = model if model is not None else fallback
+    population_stats = Population.from_sketch(sketch, scorer)
     result.segments = dict(
         Counter(
             s["rfm"]["segment"]
             for p in profiles.values()
-            if "rfm" in (s := score_profile(p, model, population_stats, dataset.cut))
+            if "rfm" in (s := score_profile(p, scorer, population_stats, dataset.cut))
         ).most_common()
     )
     holdout = full.events_between(dataset.cut, dataset.cut + timedelta(days=dataset.propensity_horizon_days))
@@ -188,6 +221,21 @@ def evaluate(
         result.send_hour = _send_hour_hits(profiles, holdout, population_stats.local_hours, dataset.cut)
     result.categories = _category_hits(profiles, long)
     return result
+
+
+def _label_free(sketch: PopulationSketch, dataset: Dataset, options: TrainingOptions) -> LabelFreeArtefact:
+    population = Population.from_sketch(sketch, None)
+    return fit_label_free(
+        sketch.buyers,
+        population.rfm_edges,
+        population.local_hours,
+        dataset.cut,
+        "evaluation",
+        profiles=sketch.profiles,
+        history_days=sketch.history_days(dataset.cut),
+        horizons=(options.propensity_horizon_days, options.horizon_days),
+        rfm_window_days=options.rfm_window_days,
+    )
 
 
 def _send_hour_hits(
@@ -272,12 +320,20 @@ def markdown(results: Sequence[DatasetResult]) -> str:
     lines.append("")
     for result in results:
         lines.append(f"**{result.dataset.key}** — {result.dataset.description}; {result.events:,} events. ")
-        params = result.artefact.bgnbd
+        if result.artefact is not None:
+            lines.append(
+                f"BG/NBD fitted at the cut (days): {_params(result.artefact.bgnbd)}. "
+                f"Trainer's choice (validated on its own latest origin): "
+                + ", ".join(f"{k} → {v}" for k, v in sorted(result.artefact.choices.items()))
+                + ". "
+            )
+        else:
+            lines.append(f"No model can be trained: {result.untrained_reason}. ")
+        fit = result.label_free.fit
         lines.append(
-            f"BG/NBD fitted at the cut (days): r = {params['r']:.3f}, alpha = {params['alpha']:.2f} "
-            f"(= {params['alpha'] / 7:.3f} weeks), a = {params['a']:.3f}, b = {params['b']:.3f}. "
-            f"Trainer's choice (validated on its own latest origin): "
-            + ", ".join(f"{k} → {v}" for k, v in sorted(result.artefact.choices.items()))
+            "Label-free BG/NBD, as the scorer fits it (pure Python, on a sample of "
+            f"{fit['buyers_sampled']:,} of {fit['buyers']:,} buyers, {fit['history_days']} days of history): "
+            + (_params(result.label_free.bgnbd) if result.label_free.bgnbd else str(fit.get("bgnbd")))
             + "."
         )
         lines.append("")
@@ -317,6 +373,13 @@ def markdown(results: Sequence[DatasetResult]) -> str:
         )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _params(params: dict[str, float]) -> str:
+    return (
+        f"r = {params['r']:.3f}, alpha = {params['alpha']:.2f} (= {params['alpha'] / 7:.3f} weeks), "
+        f"a = {params['a']:.3f}, b = {params['b']:.3f}"
+    )
 
 
 def write_into_doc(doc: Path, block: str) -> None:

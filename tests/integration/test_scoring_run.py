@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 from nudge.predictions.datasets import synthetic_events
-from nudge.predictions.evaluate import Dataset, evaluate
+from nudge.predictions.evaluate import LABEL_FREE, Dataset, evaluate, markdown
 from nudge.predictions.offline import COLUMNS
 from shared.adapters.dynamo import DynamoModelRegistry
 from shared.predictions.model import ModelArtefact
@@ -192,7 +192,27 @@ def test_the_evaluation_beats_chance_on_a_small_store() -> None:
         ("buyers", "BG/NBD"),
         ("buyers", "logistic / Poisson"),
         ("all shoppers", "logistic / Poisson"),
+        ("buyers", LABEL_FREE),
+        ("all shoppers", LABEL_FREE),
     }
     for row in models.values():
         assert row.auc_30 > 0.6 and 0 <= row.brier_30 < row.base_rate_30
     assert result.categories["shoppers"] > 0 and result.send_hour["shoppers"] > 0
+    assert result.label_free.fit["buyers_sampled"] == models[("buyers", LABEL_FREE)].customers
+    assert "label-free BG/NBD (scorer's fit)" in markdown([result])
+
+
+def test_a_store_too_young_to_train_is_evaluated_on_the_label_free_models_alone() -> None:
+    dataset = Dataset(
+        "young", "test store", lambda: synthetic_events(150, 60, seed=5), START + timedelta(days=25), 30
+    )
+    result = evaluate(dataset)
+    assert result.artefact is None and result.untrained_reason is not None
+    assert "need at least 44 days" in result.untrained_reason
+    assert {(r.population, r.model) for r in result.rows} == {
+        ("buyers", LABEL_FREE),
+        ("all shoppers", LABEL_FREE),
+    }
+    for row in result.rows:
+        assert row.auc_30 > 0.6 and 0 <= row.brier_30 < row.base_rate_30
+    assert f"No model can be trained: {result.untrained_reason}" in markdown([result])
