@@ -26,7 +26,7 @@ from shared.predictions.model import ModelArtefact
 from shared.predictions.rfm import RfmEdges
 from shared.predictions.scoring import Population, PopulationSketch, score_profile, scores_changed
 from shared.profile import Profile
-from shared.scoring_runs import choose_model
+from shared.scoring_runs import ScoreTask, choose_model
 
 AS_OF = datetime(2026, 6, 1, 2, tzinfo=UTC)
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"
@@ -256,3 +256,28 @@ def test_a_new_label_free_fit_alone_does_not_rewrite_scores_but_a_new_trained_mo
     trained = {**refit, "model_version": "20260601T000000-cccc", "model_kind": "trained"}
     assert scores_changed(old, trained, AS_OF)
     assert scores_changed(trained, {**trained, "model_version": "20260602T000000-dddd"}, AS_OF)
+
+
+def test_a_census_sketch_with_a_full_sample_fits_a_queue_message_and_a_table_item() -> None:
+    """The continuation task carries the sketch through SQS (256 KB); the census item holds it (400 KB)."""
+    sketch = PopulationSketch()
+    rng = random.Random(9)
+    for i in range(6000):
+        first = rng.randint(1, 3000)
+        profile = _buyer(f"shopper-{i:07d}", rng.randint(1, 400), first, rng.randint(0, first))
+        profile.revenue = Decimal(rng.randint(1, 10**6)) / 7
+        sketch.add(profile, AS_OF, 365)
+    assert len(sketch.buyers.entries) == 2000
+    task = ScoreTask(
+        run_id="2026-06-01T02:00:00Z",
+        phase="census",
+        segment=3,
+        total_segments=16,
+        model_version="",
+        start_key={"user_id": {"S": "x" * 200}},
+        sketch=sketch.to_dict(),
+    )
+    assert len(task.model_dump_json().encode()) < 100_000
+    restored = PopulationSketch.from_dict(json.loads(json.dumps(sketch.to_dict())))
+    assert restored.buyers.entries.keys() == sketch.buyers.entries.keys()
+    assert restored.first_activity == sketch.first_activity and restored.profiles == 6000
