@@ -23,6 +23,9 @@ MAX_PAST_AGE = timedelta(days=365 * 5)
 # bounded well inside what DynamoDB stores (32 levels) and what Python's parsers recurse through.
 MAX_EVENT_BYTES = 256 * 1024
 MAX_NESTING = 16
+# Ids end up in signed links, tags, headers and logs: a control character or a line break in one is
+# never a real id (and was how one unsubscribe link could sign another shopper's).
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class EventRejected(ValueError):
@@ -50,6 +53,14 @@ class SegmentEvent(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("user_id", "anonymous_id", "message_id")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        found = _ID_CONTROL.search(value) if value else None
+        if found:
+            raise ValueError(f"holds the control character U+{ord(found.group()):04X} at {found.start()}")
+        return value
 
     @field_validator("timestamp")
     @classmethod

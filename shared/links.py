@@ -2,9 +2,14 @@
 
 The token is an HMAC-SHA256 over the user id, the channel and the campaign, with a key only the
 stack knows (a Secrets Manager secret), so a link cannot be forged for someone else or edited to
-another user. The same link serves the visible "unsubscribe" link in the email body and the
-``List-Unsubscribe`` header with ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058),
-which mailbox providers POST to directly.
+another user. The fields are signed as a JSON array, so no id can make one link's fields read as
+another's (links signed before joined them with newlines: ``victim\nemail\nx`` then signed a second
+link; such a token is still accepted, forever, where no field holds a control character, the one
+case where that joining is unambiguous, so the links in mail already sent keep working). Any
+malformed token or field is an :class:`InvalidLink` (a 403), never an error. The same link serves
+the visible "unsubscribe" link in the email body and the ``List-Unsubscribe`` header with
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058), which mailbox providers POST to
+directly.
 """
 
 from __future__ import annotations
@@ -12,11 +17,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 MIN_KEY_BYTES = 32
+TOKEN_LENGTH = 43  # an unpadded base64url SHA-256
+# Where the old newline-joined signature could be split another way (and what ingest now refuses).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,19 @@ class LinkSigner:
             self._loaded = self._checked(self._loader())
         return self._loaded
 
+    def _mac(self, message: bytes) -> bytes:
+        return base64.urlsafe_b64encode(hmac.new(self._key, message, hashlib.sha256).digest()).rstrip(b"=")
+
     def token(self, request: UnsubscribeRequest) -> str:
-        message = "\n".join(("unsubscribe", request.user_id, request.channel, request.campaign_id)).encode()
-        digest = hmac.new(self._key, message, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        fields = ["unsubscribe", request.user_id, request.channel, request.campaign_id]
+        return self._mac(json.dumps(fields, ensure_ascii=True, separators=(",", ":")).encode()).decode()
+
+    def _legacy_token(self, request: UnsubscribeRequest) -> bytes | None:
+        """The signature of links sent before JSON-encoded fields; None where it is ambiguous."""
+        fields = ("unsubscribe", request.user_id, request.channel, request.campaign_id)
+        if any(_CONTROL.search(f) for f in fields):
+            return None
+        return self._mac("\n".join(fields).encode())
 
     def url(self, base_url: str, request: UnsubscribeRequest) -> str:
         token = self.token(request)
@@ -69,6 +88,18 @@ class LinkSigner:
         if channel not in ("email", "push", "in_app"):
             raise InvalidLink(f"unknown channel {channel!r}")
         request = UnsubscribeRequest(user_id, channel, campaign_id)
-        if not hmac.compare_digest(self.token(request), token):
+        try:
+            given = token.encode("ascii")
+            for part in (user_id, campaign_id):
+                part.encode("utf-8")  # a lone surrogate signs nothing
+        except UnicodeEncodeError:
+            raise InvalidLink("the link holds characters no link of ours has") from None
+        if len(given) != TOKEN_LENGTH:
+            raise InvalidLink("the link's signature is malformed")
+        matches = hmac.compare_digest(self.token(request).encode(), given)
+        legacy = self._legacy_token(request)
+        if legacy is not None:
+            matches |= hmac.compare_digest(legacy, given)
+        if not matches:
             raise InvalidLink("the link's signature does not match")
         return request

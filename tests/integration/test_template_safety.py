@@ -17,6 +17,7 @@ from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns import Campaign, Catalog, load_campaign_dir
 from shared.errors import TemplateProblem
 from shared.jobs import DeliveryJob, TriggerContext
+from shared.profile import Profile
 from shared.render import render_message
 
 TEMPLATE_CODE = [
@@ -200,8 +201,16 @@ def test_an_address_with_cr_lf_is_refused_not_sent_to_a_second_recipient(runtime
 
 
 def test_a_user_id_with_cr_lf_stays_inside_the_unsubscribe_header(runtime: LocalRuntime) -> None:
+    """Ingest refuses such an id now (tests/security/test_unsubscribe_links.py); a profile stored
+    before that still gets a well-formed email."""
     user_id = "u1\r\nBcc: victim@example.com"
-    shopper(runtime, user_id, "Ann")
+    traits = {
+        "email": "shopper@example.com",
+        "firstName": "Ann",
+        "consent": {"email": True},
+        "timezone": "UTC",
+    }
+    assert runtime.profiles.save(Profile(user_id=user_id, traits=traits))
     assert deliver_probe(runtime, user_id, "x") == {"batchItemFailures": []}
 
     [raw] = raw_emails()
