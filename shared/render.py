@@ -22,7 +22,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from shared.campaigns import Campaign, EmailContent, InAppContent, PushContent
 from shared.errors import TemplateProblem
 
-_HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
+# Controls, and every line break str.splitlines() (so the email package's header folding) knows: CR,
+# LF, VT, FF, FS/GS/RS, NEL (U+0085), LINE and PARAGRAPH SEPARATOR (U+2028, U+2029).
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 

@@ -41,12 +41,15 @@ class SesEmailChannel:
         mail["From"] = self._sender
         try:
             mail["To"] = Address(addr_spec=str(recipient["email"]))
-            mail["Subject"] = message.title  # CR/LF were removed when rendering; the policy refuses any left
-            if any(c in str(mail["Subject"]) for c in "\r\n\x00"):
+            # Line breaks were removed when rendering; any left (U+2028, NEL, ...) would break the
+            # header when folded, so they become spaces here too rather than a message never sent.
+            mail["Subject"] = subject = " ".join(message.title.splitlines())
+            decoded = str(mail["Subject"])
+            if "\x00" in decoded or decoded.splitlines() != [decoded]:
                 # The email package decodes RFC 2047 words ("=?utf-8?q?=0D=0ABcc...?=") in the value it
                 # is given, which would put a header break back: such a word is sent as typed instead.
                 del mail["Subject"]
-                mail["Subject"] = message.title.replace("=?", "= ?")
+                mail["Subject"] = subject.replace("=?", "= ?")
         except (ValueError, MessageError) as error:
             raise PermanentDeliveryError(f"cannot address the email: {type(error).__name__}") from None
         unsubscribe = recipient.get("unsubscribe_url")
