@@ -148,6 +148,18 @@ class ConversionStore(Protocol):
 
 
 class Engagement(Protocol):
-    def engagement(self, user_id: str, provider_message_id: str, event: str, at: datetime) -> bool:
-        """Fold a delivery, open or click into the sent message's entry; False for an unknown message."""
+    def engagement(
+        self,
+        user_id: str,
+        provider_message_id: str,
+        event: str,
+        at: datetime,
+        send_key: str | None = None,
+        dropped: tuple[str, str] | None = None,
+    ) -> bool:
+        """Fold a delivery, open or click into the sent message's entry; False for an unknown message.
+
+        ``send_key`` names the entry (one conditional write); without it the shopper's entries are
+        searched. ``dropped`` (status, reason): the provider dropped the message instead of sending it.
+        """
         ...

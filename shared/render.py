@@ -25,7 +25,6 @@ from shared.errors import TemplateProblem
 # Controls, and every line break str.splitlines() (so the email package's header folding) knows: CR,
 # LF, VT, FF, FS/GS/RS, NEL (U+0085), LINE and PARAGRAPH SEPARATOR (U+2028, U+2029).
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 @dataclass
@@ -41,15 +40,6 @@ class RenderedMessage:
     cta_url: str | None = None
     expires_after_days: int = 14
     missing: list[str] = field(default_factory=list)
-
-    @property
-    def tag_safe_send_key(self) -> str:
-        return tag_safe(self.send_key)
-
-
-def tag_safe(value: str) -> str:
-    """A value SES accepts as a message tag (letters, digits, ``_ . -``; 256 characters)."""
-    return _TAG_UNSAFE.sub("_", value)[:256]
 
 
 _missing: ContextVar[list[str] | None] = ContextVar("nudge_render_missing", default=None)

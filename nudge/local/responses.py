@@ -119,5 +119,11 @@ def _ses_event(kind: str, message: SentMessage, at: datetime) -> dict[str, Any]:
     section: dict[str, Any] = {"timestamp": _iso(at)}
     if kind == "Click":
         section["link"] = "https://shop.example.com/"
-    mail = tagged_mail(message.user_id, message.campaign_id, message.provider_id, timestamp=_iso(message.at))
+    mail = tagged_mail(
+        message.user_id,
+        message.campaign_id,
+        message.provider_id,
+        message.send_key,
+        timestamp=_iso(message.at),
+    )
     return ses_event(kind, mail, time=_iso(at), event_id=str(uuid.uuid4()), **{kind.lower(): section})

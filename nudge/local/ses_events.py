@@ -1,13 +1,16 @@
 """SES sending events as the configuration set's EventBridge destination puts them on the default bus.
 
 moto's SES never emits these, so the demo's simulated shoppers and the tests build them here, in
-the one shape the feedback rule and function see on AWS.
+the one shape the feedback rule and function see on AWS: the message's tags exactly as delivery
+hands them to SES (``shared.ses_tags.email_tags``), and refused where SES would refuse them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from shared.ses_tags import SES_TAG, as_event_tags, email_tags
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -21,6 +24,17 @@ DETAIL_TYPES = {
 }
 
 
+class SesTagRefused(ValueError):
+    """A tag SES's SendEmail would have refused, so no SES event could carry it."""
+
+
+def _check_tags(mail: Mapping[str, Any]) -> None:
+    for name, values in (mail.get("tags") or {}).items():
+        for value in values:
+            if not (SES_TAG.fullmatch(name) and SES_TAG.fullmatch(value)):
+                raise SesTagRefused(f"SES refuses the message tag {name}={value!r}: [A-Za-z0-9_-]{{1,256}}")
+
+
 def ses_event(
     kind: str,
     mail: Mapping[str, Any],
@@ -31,6 +45,7 @@ def ses_event(
 ) -> dict[str, Any]:
     """An SES ``kind`` event (``Delivery``, ``Open``, ``Bounce``, ...) about the message ``mail``;
     ``detail`` adds the event's own section, e.g. ``bounce={"bounceType": "Permanent"}``."""
+    _check_tags(mail)
     return {
         "version": "0",
         "id": event_id or f"ses-{kind}-{mail.get('messageId', '')}-{time}",
@@ -44,9 +59,11 @@ def ses_event(
     }
 
 
-def tagged_mail(user_id: str, campaign: str, message_id: str | None = None, **fields: Any) -> dict[str, Any]:
+def tagged_mail(
+    user_id: str, campaign: str, message_id: str | None = None, send_key: str | None = None, **fields: Any
+) -> dict[str, Any]:
     """The ``mail`` object of a message Nudge sent: its SES message id and the tags delivery set."""
-    mail: dict[str, Any] = {"tags": {"user_id": [user_id], "campaign": [campaign]}, **fields}
+    mail: dict[str, Any] = {"tags": as_event_tags(email_tags(campaign, user_id, send_key)), **fields}
     if message_id is not None:
         mail["messageId"] = message_id
     return mail

@@ -15,7 +15,8 @@ from typing import Any
 
 from shared.adapters.dynamo import DynamoInbox
 from shared.errors import PermanentDeliveryError
-from shared.render import RenderedMessage, tag_safe
+from shared.render import RenderedMessage
+from shared.ses_tags import email_tags
 from shared.topology import push_endpoints_of
 
 UNSUBSCRIBE_FOOTER = (
@@ -27,8 +28,9 @@ UNSUBSCRIBE_FOOTER = (
 class SesEmailChannel:
     """SES v2 with a MIME message we build, so the RFC 8058 one-click unsubscribe headers are ours to set.
 
-    The message carries tags (campaign, send key, user id) that SES repeats in its bounce and complaint
-    events, which is how feedback finds the shopper to suppress without storing addresses twice.
+    The message carries tags (campaign, shopper, send key; ``shared.ses_tags``, encoded so they map
+    back exactly) that SES repeats in its events, which is how feedback finds the shopper to suppress
+    and the send-log entry to update without storing addresses twice.
     """
 
     def __init__(self, client: Any, sender: str, configuration_set: str | None = None) -> None:
@@ -68,11 +70,7 @@ class SesEmailChannel:
             # A raw message's recipients are its To header: one address, checked when it was built.
             "FromEmailAddress": self._sender,
             "Content": {"Raw": {"Data": self.mime(message, recipient)}},
-            "EmailTags": [
-                {"Name": "campaign", "Value": message.campaign_id},
-                {"Name": "send_key", "Value": message.tag_safe_send_key},
-                {"Name": "user_id", "Value": tag_safe(str(recipient["user_id"]))},
-            ],
+            "EmailTags": email_tags(message.campaign_id, str(recipient["user_id"]), message.send_key),
         }
         if self._configuration_set:
             kwargs["ConfigurationSetName"] = self._configuration_set

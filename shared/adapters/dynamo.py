@@ -307,30 +307,56 @@ class DynamoSendLog:
         """The decisions logged for ``user_id`` at or after ``since``, in time order."""
         return self._query(user_id, "#at >= :since", {":since": {"S": since.isoformat()}}, {"#at": "at"})
 
-    def engagement(self, user_id: str, provider_message_id: str, event: str, at: datetime) -> bool:
+    def engagement(
+        self,
+        user_id: str,
+        provider_message_id: str,
+        event: str,
+        at: datetime,
+        send_key: str | None = None,
+        dropped: tuple[str, str] | None = None,
+    ) -> bool:
         """Fold a provider event (``delivered``, ``opened``, ``clicked``, ...) into the message's entry.
 
         The first time of each event is kept, so a repeated or redelivered event changes nothing.
-        False when no message of the shopper has that provider id.
+        False when no sent message of the shopper has that provider id. With ``send_key`` this is one
+        conditional write; without it (mail tagged before send keys were exact) a query of the
+        shopper's entries first. ``dropped`` (status, reason) replaces the entry's ``sent``.
         """
-        found = self._query(
-            user_id, "#pid = :pid", {":pid": {"S": provider_message_id}}, {"#pid": "provider_message_id"}
-        )
-        entries = [e for e in found if e.get("status") == "sent"]
-        if not entries:
+        if send_key is None:
+            found = self._query(
+                user_id, "#pid = :pid", {":pid": {"S": provider_message_id}}, {"#pid": "provider_message_id"}
+            )
+            entries = [e for e in found if e.get("status") == "sent"]
+            if not entries:
+                return False
+            send_key = str(entries[0][str(MESSAGES.sort_key)])
+        update = "SET #f = if_not_exists(#f, :at)"
+        names = {"#f": f"{event}_at", "#pid": "provider_message_id", "#status": "status"}
+        values: dict[str, Any] = {
+            ":at": {"S": at.isoformat()},
+            ":pid": {"S": provider_message_id},
+            ":sent": {"S": "sent"},
+        }
+        if dropped is not None:
+            update += ", #status = :dropped, #reason = :reason"
+            names["#reason"] = "reason"
+            values.update({":dropped": {"S": dropped[0]}, ":reason": {"S": dropped[1]}})
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={
+                    MESSAGES.partition_key: {"S": user_id},
+                    str(MESSAGES.sort_key): {"S": send_key},
+                },
+                UpdateExpression=update,
+                # The tagged entry must be the message SES reports on, still sent (never re-created).
+                ConditionExpression="#pid = :pid AND #status = :sent",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
             return False
-        field = f"{event}_at"
-        self._client.update_item(
-            TableName=self._table,
-            Key={
-                MESSAGES.partition_key: {"S": user_id},
-                str(MESSAGES.sort_key): {"S": str(entries[0][str(MESSAGES.sort_key)])},
-            },
-            UpdateExpression="SET #f = if_not_exists(#f, :at)",
-            ConditionExpression="attribute_exists(#pk)",
-            ExpressionAttributeNames={"#f": field, "#pk": MESSAGES.partition_key},
-            ExpressionAttributeValues={":at": {"S": at.isoformat()}},
-        )
         return True
 
     def _query(

@@ -16,7 +16,7 @@ from conftest import catalog_without
 from factory import identify, track
 
 from nudge.local.runtime import LocalRuntime
-from nudge.local.ses_events import ses_event
+from nudge.local.ses_events import ses_event, tagged_mail
 from shared import topology
 from shared.campaigns import Catalog
 from shared.guards import in_holdout
@@ -214,7 +214,7 @@ def test_triggers_are_counted_fired_now_or_scheduled(runtime: LocalRuntime, emit
 def test_feedback_counts_the_ses_event_type_suppressions_and_parked_events(
     runtime: LocalRuntime, emitted: Emitted
 ) -> None:
-    tagged = {"tags": {"user_id": ["u1"], "campaign": ["weekend-sale-sea"]}}
+    tagged = tagged_mail("u1", "weekend-sale-sea")
     emitted.reset()
 
     runtime.publish_aws_event(ses_event("Bounce", tagged, bounce={"bounceType": "Permanent"}))

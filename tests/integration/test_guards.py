@@ -258,7 +258,7 @@ def test_feedback_for_mail_nudge_did_not_send_is_parked_with_the_reason(runtime:
     runtime.publish_aws_event(event)
     [parked] = runtime.parked()
     assert parked.queue == "feedback-dlq"
-    assert "without a user_id tag" in parked.reason
+    assert "without a shopper tag" in parked.reason
 
 
 # -- one-click unsubscribe ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from factory import sent_emails
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from nudge.local.ses_events import ses_event
+from nudge.local.ses_events import ses_event, tagged_mail
 from nudge.local.store import Shopper, StoreConfig, SyntheticStore
 from shared import topology
 from shared.campaigns import load_campaign_dir
@@ -157,7 +157,7 @@ def _ses_event(
         "source": "no-reply@shop.example.com",
         "destination": [shopper.email],
         "commonHeaders": {"to": [f"{shopper.first_name} {shopper.last_name} <{shopper.email}>"]},
-        "tags": {"user_id": [shopper.user_id], "campaign": ["welcome"]} if tagged else {},
+        "tags": tagged_mail(shopper.user_id, "welcome")["tags"] if tagged else {},
     }
     return ses_event(kind, mail, event_id=f"ses-{kind}-{shopper.user_id}", **detail)
 
