@@ -13,10 +13,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The dev install takes Powertools and pydantic at the versions the Lambda layer carries
+# (constraints/lambda-layer.txt), so .venv runs what Lambda runs; tests/infra/test_lambda_parity.py
+# checks the functions on Python 3.13 with the runtime's boto3 as well.
+LAYER_CONSTRAINTS := constraints/lambda-layer.txt
+
+$(STAMP): pyproject.toml $(LAYER_CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -c $(LAYER_CONSTRAINTS)
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install Nudge with its dev and CDK dependencies
@@ -61,5 +66,5 @@ schema: $(STAMP)  ## regenerate docs/event.schema.json and docs/campaign.schema.
 	$(BIN)/nudge schema --out docs/event.schema.json
 	$(BIN)/nudge schema --campaign --out docs/campaign.schema.json
 
-clean:  ## remove build output (keeps .venv)
+clean:  ## remove build output (keeps .venv and the cached Lambda environment in .cache/)
 	rm -rf cdk.out build demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -109,6 +109,14 @@ class Synthesized:
     asset_dir: Path
     messages: tuple[SynthMessage, ...] = ()
     now: datetime = DEPLOYED_AT  # the deploy time the stack was synthesized for
+    assembly_dir: Path | None = None  # the cloud assembly (cdk.out) the synth wrote, assets included
+
+    def code_asset(self, function_key: str) -> Path:
+        """The staged code asset (``cdk.out/asset.<hash>``) the template deploys for a function."""
+        assert self.assembly_dir is not None
+        key = self.props(self.function_id(function_key))["Code"]["S3Key"].removesuffix(".zip")
+        manifest = json.loads((self.assembly_dir / f"{self.stack.artifact_id}.assets.json").read_text())
+        return self.assembly_dir / manifest["files"][key]["source"]["path"]
 
     @functools.cached_property
     def json(self) -> dict[str, Any]:
@@ -213,7 +221,8 @@ def synthesize(asset_dir: Path) -> Synthesized:
     )
     nag.check(app, report_suppressed=True)
     # One synth serves both the template and the checks' messages (Template.from_stack would synth again).
-    artifact = app.synth().get_stack_artifact(stack.artifact_id)
+    assembly = app.synth()
+    artifact = assembly.get_stack_artifact(stack.artifact_id)
     messages = tuple(SynthMessage(str(m.level.value), m.id, str(m.entry.data)) for m in artifact.messages)
     return Synthesized(
         stack=stack,
@@ -221,6 +230,7 @@ def synthesize(asset_dir: Path) -> Synthesized:
         catalog=catalog,
         asset_dir=asset_dir,
         messages=messages,
+        assembly_dir=Path(assembly.directory),
     )
 
 
