@@ -49,7 +49,7 @@ def origins() -> dict[str, str]:
     }
     found = {}
     for name, module in list(sys.modules.items()):
-        if "." in name:
+        if "." in name or name == "__main__":  # this script
             continue
         path = getattr(module, "__file__", None)
         if not path:
