@@ -198,6 +198,15 @@ def parse_detail(detail: Any, now: datetime | None = None) -> SegmentEvent:
     return event
 
 
+def as_received(event: SegmentEvent, received_at: datetime) -> SegmentEvent:
+    """``event`` with its time clamped to when Nudge received it: a device clock ahead of ours (up to
+    the day parse_detail accepts) must not make "days since" negative, an order land tomorrow, or a
+    delayed message wait for a time that has not come (ingest and the trigger path both use this)."""
+    if event.timestamp <= received_at:
+        return event
+    return event.model_copy(update={"timestamp": received_at})
+
+
 def event_json_schema() -> dict[str, Any]:
     """The JSON Schema app teams validate against (published as docs/event.schema.json)."""
     schema = SegmentEvent.model_json_schema(by_alias=True, mode="validation")

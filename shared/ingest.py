@@ -12,12 +12,11 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from shared.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
 from shared.campaigns import Catalog
 from shared.clock import Clock
-from shared.events import MAX_EVENT_BYTES, EventRejected, SegmentEvent, parse_detail
+from shared.events import MAX_EVENT_BYTES, EventRejected, SegmentEvent, as_received, parse_detail
 from shared.failures import without_personal_data
 from shared.ports import ConversionStore, DeadLetters, DecisionHistory, ProfileStore
 from shared.profile import Profile, fold_events
@@ -100,14 +99,6 @@ def _event_of(record: QueueRecord, clock: Clock) -> tuple[SegmentEvent, str | No
     return parse_detail(envelope["detail"], now=clock.now()), source if isinstance(source, str) else None
 
 
-def _as_received(event: SegmentEvent, received_at: datetime) -> SegmentEvent:
-    """``event`` with its time clamped to when ingest received it: a device clock ahead of ours (up to
-    the day parse_detail accepts) must not make "days since" negative or an order land tomorrow."""
-    if event.timestamp <= received_at:
-        return event
-    return event.model_copy(update={"timestamp": received_at})
-
-
 def _check_size(detail: object) -> None:
     """Refuse a detail larger than EventBridge carries (measured as compact UTF-8 JSON, as EventBridge
     does: the body may spell characters as \\u escapes, six bytes for one)."""
@@ -178,7 +169,7 @@ def _ingest(
             else:
                 outcome.rejected.append((record.record_id, rejected.reason))
             continue
-        event, dropped = traits.screen(_as_received(event, received_at), source)
+        event, dropped = traits.screen(as_received(event, received_at), source)
         outcome.dropped_traits.extend((record.record_id, without_personal_data(r)) for r in dropped)
         by_user[event.profile_id].append((record, event))
     if not by_user:

@@ -24,7 +24,7 @@ from typing import Any
 from shared.campaigns import Campaign, Catalog, Repeat, parse_duration
 from shared.clock import Clock
 from shared.errors import PermanentDeliveryError
-from shared.events import SegmentEvent, parse_detail
+from shared.events import SegmentEvent, as_received, parse_detail
 from shared.jobs import DeliveryJob, TriggerContext
 from shared.patterns import matches
 from shared.ports import Deferrals, ProfileStore, WorkQueue
@@ -100,8 +100,8 @@ class TriggerEvaluator:
             raise PermanentDeliveryError(f"unknown L4 campaign {campaign_id!r}")
         if not matches(campaign.trigger.event_pattern(), envelope):
             return TriggerOutcome("not_matching")
-        event = parse_detail(envelope.get("detail"))
         now = self.clock.now()
+        event = as_received(parse_detail(envelope.get("detail")), now)
         if not campaign.is_active(now):
             return TriggerOutcome("inactive")
         trigger = campaign.trigger

@@ -142,7 +142,9 @@ def test_the_same_event_twice_makes_one_schedule_and_one_message(runtime: LocalR
 def test_throttle_allows_one_reminder_a_day(runtime: LocalRuntime) -> None:
     user = free_of_holdout("abandoned-cart")
     shopper(runtime, user)
-    publish(runtime, added(user, "add-1", T0), added(user, "add-2", T0 + timedelta(minutes=10), "p-2"))
+    publish(runtime, added(user, "add-1", T0))
+    runtime.advance_to(T0 + timedelta(minutes=10))  # events arrive when they happen (times are clamped)
+    publish(runtime, added(user, "add-2", T0 + timedelta(minutes=10), "p-2"))
     assert len(runtime.one_time_schedules()) == 2
 
     runtime.advance_to(T0 + timedelta(hours=2))
@@ -151,6 +153,7 @@ def test_throttle_allows_one_reminder_a_day(runtime: LocalRuntime) -> None:
         ("sent", None): 1,
         ("capped", "throttle"): 1,
     }
+    runtime.advance_to(T0 + timedelta(hours=25))
     publish(runtime, added(user, "add-3", T0 + timedelta(hours=25), "p-3"))
     runtime.advance_to(T0 + timedelta(hours=27))
     assert Counter(s for s, _ in decisions(runtime, user, "abandoned-cart")) == {"sent": 2, "capped": 1}
@@ -190,11 +193,13 @@ def test_a_trigger_due_in_quiet_hours_waits_for_morning_and_rechecks_cancel_cond
     for user in (buyer, waiter):
         shopper(runtime, user)  # Jakarta, UTC+7
     night = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)  # 22:30 in Jakarta
+    runtime.advance_to(night)  # events arrive when they happen (ingest and triggers clamp times)
     for user in (buyer, waiter):
         publish(runtime, track(user, "Checkout Started", f"co-{user}", at=iso(night), total=250.0))
     runtime.advance_to(night + timedelta(minutes=25))  # the 20-minute delay is over: 22:50, quiet
     assert [s for s, _ in decisions(runtime, waiter, "high-value-checkout")] == ["deferred_quiet_hours"]
     # the buyer completes the order before the quiet hours end
+    runtime.advance_to(night + timedelta(hours=8))
     publish(
         runtime, track(buyer, "Order Completed", "ord-b", at=iso(night + timedelta(hours=8)), revenue=250)
     )
@@ -216,6 +221,7 @@ def test_browse_abandonment_needs_the_third_view_of_the_same_product(runtime: Lo
         runtime.register_push_endpoint("GCM", f"t-{user}", user_id=user)
     for i in range(3):
         at = T0 + timedelta(hours=i)
+        runtime.advance_to(at)  # events arrive when they happen (ingest and triggers clamp times)
         publish(
             runtime, product_event("Product Viewed", three, f"v3-{i}", at, product_id="p-9", name="Parka")
         )

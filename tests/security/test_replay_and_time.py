@@ -133,3 +133,24 @@ def test_a_profile_with_remembered_orders_still_writes_as_a_snapshot(tmp_path: P
     assert profile.goal_events  # raw bytes, not text: kept out of the JSON snapshot like seen_events
     assert write_profiles([profile], tmp_path / "profiles.jsonl") == 1
     assert "goal_events" not in (tmp_path / "profiles.jsonl").read_text()
+
+
+def test_a_trigger_times_its_delay_from_the_receive_time_too(runtime: LocalRuntime) -> None:
+    """The trigger path reads the event from the bus, not from ingest: it clamps the same way, so a
+    cart reminder is due an hour after the add arrived, not an hour after a forged future time."""
+    ahead = START + timedelta(hours=23, minutes=59)
+    runtime.publish(
+        [
+            {
+                "type": "identify",
+                "userId": "t2",
+                "messageId": "id-t2",
+                "timestamp": START.isoformat(),
+                "traits": {"email": "t2@example.com", "consent": {"email": True}},
+            },
+            track("t2", "Product Added", "add-1", ahead, product_id="p1", price=20),
+        ]
+    )
+    runtime.drain()
+    due = [at for at, _, target in runtime.one_time_schedules() if "abandoned-cart" in target["Input"]]
+    assert due == [START + timedelta(hours=1)]
