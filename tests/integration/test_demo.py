@@ -46,7 +46,8 @@ def test_the_demo_measures_what_it_sent(
     assert measured["total"]["opened"] > 0 and measured["channels"]["email"]["delivered"] > 0
     assert measured["verdict"]["kind"] in {"Striving", "Steady", "Stellar"}
     assert 1 <= len(measured["verdict"]["recommendations"]) <= 3
-    assert sum(measured["level_mix"].values()) == pytest.approx(1.0)
+    # each share is rounded to 4 decimals in the summary, so the sum is 1 within half a unit per level
+    assert sum(measured["level_mix"].values()) == pytest.approx(1.0, abs=0.5e-4 * len(measured["level_mix"]))
 
 
 def test_every_send_is_recorded_by_its_provider(summary: dict[str, object]) -> None:
