@@ -160,7 +160,7 @@ AGGREGATE_ATTRIBUTES = (
     "at_best_send_hour",
 )
 # The scorer's bookkeeping in ``scores`` (shared/predictions/scoring.py), beside the scores above.
-SCORER_METADATA = ("model_version", "scored_at", "horizon_days")
+SCORER_METADATA = ("model_version", "model_kind", "provenance", "scored_at", "horizon_days")
 
 
 def _reserved_names() -> frozenset[str]:

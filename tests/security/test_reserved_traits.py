@@ -109,6 +109,21 @@ def _scorer_writes() -> set[str]:
             keys.add(node.slice.value)  # type: ignore[attr-defined]
         if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict):
             keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+        # for score in ("purchase_propensity", ...): scores[score] = ...
+        if not isinstance(node, ast.For):
+            continue
+        if isinstance(node.iter, ast.Tuple) and isinstance(node.target, ast.Name):
+            loop_variable = node.target.id
+            writes_it = any(
+                isinstance(inner, ast.Subscript)
+                and isinstance(inner.value, ast.Name)
+                and inner.value.id == "scores"
+                and isinstance(inner.slice, ast.Name)
+                and inner.slice.id == loop_variable
+                for inner in ast.walk(node)
+            )
+            if writes_it:
+                keys |= {e.value for e in node.iter.elts if isinstance(e, ast.Constant)}
     assert {"rfm", "purchase_propensity", "model_version"} <= keys
     return keys
 
