@@ -58,9 +58,9 @@ train: $(STAMP)  ## retrain models/scoring-model.json (the demo's L3 model) on a
 evaluate: $(STAMP)  ## time-based holdout of the L3 models on the synthetic store and CDNOW (~90 s)
 	$(BIN)/nudge evaluate --write-docs docs/predictions.md
 
-synth: $(STAMP)  ## synthesize the CloudFormation template into cdk.out/ (offline, no credentials)
-	CDK_OUTDIR=cdk.out $(BIN)/python app.py
-	@echo "template: cdk.out/Nudge.template.json"
+synth: $(STAMP)  ## the template into cdk.out/ as `cdk synth` makes it: CONTEXT="sender_email=... jwt_issuer=... jwt_audience=..." (docs/deploy.md)
+	CDK_OUTDIR=cdk.out CDK_DEFAULT_REGION=$${CDK_DEFAULT_REGION:-$${AWS_REGION:-$(AWS_DEFAULT_REGION)}} $(BIN)/python app.py $(addprefix -c ,$(CONTEXT))
+	@ls cdk.out/*.template.json
 
 schema: $(STAMP)  ## regenerate docs/event.schema.json and docs/campaign.schema.json from the models
 	$(BIN)/nudge schema --out docs/event.schema.json

@@ -4,19 +4,70 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from infra import nag
+from shared import metrics
 from shared.topology import ASYNC_RETRY_ATTEMPTS, FunctionSpec
 
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 POWERTOOLS_LAYER_VERSION = 27
+# The account that publishes the layer above in each region, as the Powertools documentation lists it
+# (docs.aws.amazon.com/powertools/python/latest → Lambda Layer: the arm64 table, "AWS China regions"
+# and "AWS GovCloud regions"). tests/infra/test_partitions.py fails when a CDK upgrade brings a region
+# that is neither here nor in NO_POWERTOOLS_LAYER.
+COMMERCIAL_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_ACCOUNTS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "af-south-1",
+            "ap-east-1",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-northeast-3",
+            "ap-south-1",
+            "ap-south-2",
+            "ap-southeast-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "ap-southeast-5",
+            "ap-southeast-7",
+            "ca-central-1",
+            "eu-central-1",
+            "eu-central-2",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-south-2",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "il-central-1",
+            "me-central-1",
+            "me-south-1",
+            "mx-central-1",
+            "sa-east-1",
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+        ),
+        COMMERCIAL_LAYER_ACCOUNT,
+    ),
+    "cn-north-1": "498634801083",
+    "us-gov-east-1": "165087284144",
+    "us-gov-west-1": "165093116878",
+}
+# Regions Powertools publishes no python3.13 arm64 layer in (the documentation lists none there).
+NO_POWERTOOLS_LAYER = frozenset({"ca-west-1", "cn-northwest-1", "ap-east-2", "ap-southeast-6"})
+LAYER_CONTEXT_KEY = "powertools_layer_arn"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # Actions IAM grants only on "*" (no resource-level permissions), and why a function needs each.
 RESOURCELESS_ACTIONS = {
@@ -28,11 +79,28 @@ RESOURCELESS_ACTIONS = {
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 
 
+class LayerUnavailable(ValueError):
+    """No AWS-published Powertools layer for the stack's region."""
+
+
 def powertools_layer_arn(region: str) -> str:
-    """The AWS-published Powertools v3 layer (it carries Powertools and pydantic) for python3.13/arm64."""
+    """The AWS-published Powertools v3 layer (it carries Powertools and pydantic) for python3.13/arm64,
+    in the region's partition (``aws``, ``aws-cn``, ``aws-us-gov``) from the region's publisher."""
+    if Token.is_unresolved(region):
+        raise LayerUnavailable(
+            "the stack has no region, and the Powertools layer differs by region and partition: set "
+            "CDK_DEFAULT_REGION (the CDK CLI sets it from AWS_REGION or your profile's region)"
+        )
+    account = POWERTOOLS_LAYER_ACCOUNTS.get(region)
+    partition = RegionInfo.get(region).partition
+    if account is None or partition is None:
+        raise LayerUnavailable(
+            f"Powertools publishes no {POWERTOOLS_LAYER_NAME} layer in {region}: pass "
+            f"-c {LAYER_CONTEXT_KEY}=ARN (a copy you published, e.g. from the Serverless Application "
+            "Repository, at the same Powertools version) or deploy to another region"
+        )
     return (
-        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"
+        f"arn:{partition}:lambda:{region}:{account}:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
     )
 
 
@@ -54,6 +122,7 @@ class NudgeFunction(Construct):
         code: lambda_.Code,
         layer: lambda_.ILayerVersion,
         environment: Mapping[str, str],
+        metric_namespace: str,
         on_failure: sqs.IQueue | None = None,
         resourceless_actions: Sequence[str] = (),
     ) -> None:
@@ -95,6 +164,7 @@ class NudgeFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": f"nudge-{spec.key}",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+                metrics.NAMESPACE_ENV: metric_namespace,
             },
             retry_attempts=ASYNC_RETRY_ATTEMPTS if on_failure is not None else None,
             on_failure=destinations.SqsDestination(on_failure) if on_failure is not None else None,
@@ -119,7 +189,8 @@ class NudgeFunction(Construct):
         )
 
     @staticmethod
-    def layer_for(scope: Construct) -> lambda_.ILayerVersion:
+    def layer_for(scope: Construct, region: str, layer_arn: str | None = None) -> lambda_.ILayerVersion:
+        """The Powertools layer of ``region``, or ``layer_arn`` when given (context powertools_layer_arn)."""
         return lambda_.LayerVersion.from_layer_version_arn(
-            scope, "PowertoolsLayer", powertools_layer_arn(Stack.of(scope).region)
+            scope, "PowertoolsLayer", layer_arn or powertools_layer_arn(region)
         )

@@ -32,6 +32,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from shared import metrics, topology
+from shared.naming import ResourceNames
 
 PERIOD = Duration.minutes(5)
 SES_PERIOD = Duration.hours(1)
@@ -61,9 +62,11 @@ KEY_ADMINISTRATION = (
 ARN_PATTERN = r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
 
 
-def search(spec: metrics.MetricSpec, statistic: str = "Sum", **filters: str) -> cloudwatch.SearchExpression:
+def search(
+    namespace: str, spec: metrics.MetricSpec, statistic: str = "Sum", **filters: str
+) -> cloudwatch.SearchExpression:
     """Every series of an application metric (one per dimension value), optionally narrowed."""
-    schema = ",".join([metrics.NAMESPACE, *sorted((metrics.SERVICE, *spec.dimensions))])
+    schema = ",".join([namespace, *sorted((metrics.SERVICE, *spec.dimensions))])
     narrowed = "".join(f' {name}="{value}"' for name, value in filters.items())
     return cloudwatch.SearchExpression(
         expression=f"SEARCH('{{{schema}}} MetricName=\"{spec.name}\"{narrowed}', "
@@ -73,11 +76,13 @@ def search(spec: metrics.MetricSpec, statistic: str = "Sum", **filters: str) -> 
     )
 
 
-def app_metric(spec: metrics.MetricSpec, function_key: str, label: str | None = None) -> cloudwatch.Metric:
+def app_metric(
+    namespace: str, spec: metrics.MetricSpec, function_key: str, label: str | None = None
+) -> cloudwatch.Metric:
     """An application metric that has only the ``service`` dimension."""
     assert not spec.dimensions, spec.name
     return cloudwatch.Metric(
-        namespace=metrics.NAMESPACE,
+        namespace=namespace,
         metric_name=spec.name,
         dimensions_map={metrics.SERVICE: metrics.service_name(function_key)},
         statistic="Sum",
@@ -101,11 +106,13 @@ class OperationsView(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        names: ResourceNames,
         functions: Mapping[str, lambda_.IFunction],
         dead_letter_queues: Mapping[str, sqs.IQueue],
     ) -> None:
         super().__init__(scope, construct_id)
         self.stack = Stack.of(self)
+        self.names = names
         self.functions = {spec.key: functions[spec.key] for spec in topology.FUNCTIONS}
         self.dead_letter_queues = {key: dead_letter_queues[key] for key in topology.DEAD_LETTER_QUEUES}
         self.alarm_topic_arn = self._alarm_topic()
@@ -117,11 +124,21 @@ class OperationsView(Construct):
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{self.stack.stack_name}-operations",
+            dashboard_name=names.dashboard,
             default_interval=Duration.days(1),
         )
         for row in self._rows():
             self.dashboard.add_widgets(*row)
+
+    def _search(
+        self, spec: metrics.MetricSpec, statistic: str = "Sum", **filters: str
+    ) -> cloudwatch.SearchExpression:
+        return search(self.names.metric_namespace, spec, statistic, **filters)
+
+    def _app_metric(
+        self, spec: metrics.MetricSpec, function_key: str, label: str | None = None
+    ) -> cloudwatch.Metric:
+        return app_metric(self.names.metric_namespace, spec, function_key, label)
 
     # -- the notification topic ---------------------------------------------------------------------
     def _alarm_topic(self) -> str:
@@ -218,7 +235,7 @@ class OperationsView(Construct):
         alarm = cloudwatch.Alarm(
             self,
             f"Alarm-{key}",
-            alarm_name=f"{self.stack.stack_name}-{key}",
+            alarm_name=self.names.alarm(key),
             alarm_description=description,
             metric=metric,
             threshold=threshold,
@@ -289,21 +306,21 @@ class OperationsView(Construct):
             [
                 cloudwatch.GraphWidget(
                     title="Delivery decisions (status, channel)",
-                    left=[search(metrics.DELIVERIES)],
+                    left=[self._search(metrics.DELIVERIES)],
                     stacked=True,
                     width=12,
                     height=6,
                 ),
                 cloudwatch.GraphWidget(
                     title="Messages sent, by channel",
-                    left=[search(metrics.DELIVERIES, status="sent")],
+                    left=[self._search(metrics.DELIVERIES, status="sent")],
                     stacked=True,
                     width=6,
                     height=6,
                 ),
                 cloudwatch.GraphWidget(
                     title="Capped deliveries, by cap",
-                    left=[search(metrics.DELIVERIES_CAPPED)],
+                    left=[self._search(metrics.DELIVERIES_CAPPED)],
                     width=6,
                     height=6,
                 ),
@@ -311,13 +328,13 @@ class OperationsView(Construct):
             [
                 cloudwatch.GraphWidget(
                     title="Conversions (level, holdout group)",
-                    left=[search(metrics.CONVERSIONS)],
+                    left=[self._search(metrics.CONVERSIONS)],
                     width=12,
                     height=6,
                 ),
                 cloudwatch.GraphWidget(
                     title="Revenue credited (last touch), by level",
-                    left=[search(metrics.CONVERSION_REVENUE)],
+                    left=[self._search(metrics.CONVERSION_REVENUE)],
                     stacked=True,
                     width=12,
                     height=6,
@@ -327,18 +344,18 @@ class OperationsView(Construct):
                 cloudwatch.GraphWidget(
                     title="Events",
                     left=[
-                        app_metric(metrics.EVENTS_INGESTED, ingest, "ingested"),
-                        app_metric(metrics.EVENTS_DUPLICATE, ingest, "duplicates"),
-                        app_metric(metrics.EVENTS_REJECTED, ingest, "rejected"),
+                        self._app_metric(metrics.EVENTS_INGESTED, ingest, "ingested"),
+                        self._app_metric(metrics.EVENTS_DUPLICATE, ingest, "duplicates"),
+                        self._app_metric(metrics.EVENTS_REJECTED, ingest, "rejected"),
                     ],
                     width=8,
                     height=6,
                 ),
                 cloudwatch.GraphWidget(
-                    title="L4 triggers, by outcome", left=[search(metrics.TRIGGERS)], width=8, height=6
+                    title="L4 triggers, by outcome", left=[self._search(metrics.TRIGGERS)], width=8, height=6
                 ),
                 cloudwatch.GraphWidget(
-                    title="SES feedback", left=[search(metrics.FEEDBACK_EVENTS)], width=8, height=6
+                    title="SES feedback", left=[self._search(metrics.FEEDBACK_EVENTS)], width=8, height=6
                 ),
             ],
             [
@@ -372,8 +389,8 @@ class OperationsView(Construct):
                 ),
                 cloudwatch.GraphWidget(
                     title="Parked and retried, by function",
-                    left=[search(metrics.MESSAGES_PARKED)],
-                    right=[search(metrics.RECORDS_RETRIED)],
+                    left=[self._search(metrics.MESSAGES_PARKED)],
+                    right=[self._search(metrics.RECORDS_RETRIED)],
                     width=8,
                     height=6,
                 ),
@@ -387,19 +404,19 @@ class OperationsView(Construct):
                 cloudwatch.GraphWidget(
                     title="Batch campaigns",
                     left=[
-                        app_metric(metrics.SEGMENTS_PLANNED, "planner", "segments planned"),
-                        app_metric(metrics.PROFILES_SCANNED, "audience", "profiles scanned"),
-                        app_metric(metrics.JOBS_ENQUEUED, "audience", "jobs enqueued"),
+                        self._app_metric(metrics.SEGMENTS_PLANNED, "planner", "segments planned"),
+                        self._app_metric(metrics.PROFILES_SCANNED, "audience", "profiles scanned"),
+                        self._app_metric(metrics.JOBS_ENQUEUED, "audience", "jobs enqueued"),
                     ],
                     width=12,
                     height=6,
                 ),
                 cloudwatch.GraphWidget(
                     title="Scoring",
-                    left=[search(metrics.PROFILES_SCORED)],
+                    left=[self._search(metrics.PROFILES_SCORED)],
                     right=[
-                        search(metrics.SCORES_WRITTEN),
-                        app_metric(
+                        self._search(metrics.SCORES_WRITTEN),
+                        self._app_metric(
                             metrics.SCORING_RUNS_WITHOUT_MODEL,
                             "score_planner",
                             "runs without a trained model",

@@ -3,36 +3,33 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import nag
+from infra import nag, routing
 from infra.function import LOG_RETENTION, NudgeFunction
 from infra.monitoring import OperationsView
 from infra.packaging import build_lambda_asset
+from infra.settings import DeploySettings
 from shared import topology
 from shared.campaigns import Catalog
+from shared.naming import ResourceNames
 from shared.topology import push_endpoints_of
-
-DEFAULT_SENDER = "no-reply@example.com"
 
 
 class NudgeStack(Stack):
@@ -44,18 +41,20 @@ class NudgeStack(Stack):
         catalog: Catalog,
         asset_dir: Path,
         now: datetime,
-        sender_email: str = DEFAULT_SENDER,
-        ses_configuration_set: str | None = None,
-        trusted_event_sources: Sequence[str] = (topology.APP_EVENT_SOURCE,),
-        push_applications: Sequence[str] = (),
+        settings: DeploySettings,
         **kwargs: Any,
     ) -> None:
+        """``settings`` come checked from the context (infra.settings); what depends on the region
+        (the Powertools layer, SES configuration sets) is checked here, before anything is built."""
         super().__init__(scope, construct_id, **kwargs)
         self.catalog = catalog
-        self.push_applications = tuple(push_applications)
+        self.settings = settings
+        self.names = ResourceNames(self.stack_name)
         # The deploy time: campaigns expired by then get no schedule and no rule (shared.expiry).
         self.deployed_at = now
-        self.bus = events.EventBus(self, "Bus", event_bus_name=topology.BUS_NAME)
+        settings.check_region(self.region)
+        layer = NudgeFunction.layer_for(self, self.region, settings.powertools_layer_arn)
+        self.bus = routing.own_bus(self, self.names)
         self.tables = {spec.key: self._table(spec) for spec in topology.TABLES}
         self.queues: dict[str, sqs.IQueue] = {}
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
@@ -71,11 +70,14 @@ class NudgeStack(Stack):
             )
 
         self._delivery_guards()
-        if ses_configuration_set is None:
-            ses_configuration_set = self._ses_feedback()
+        ses_configuration_set = settings.ses_configuration_set
+        if ses_configuration_set is None and settings.ses_feedback:
+            ses_configuration_set = routing.ses_configuration_set(self, self.names)
+        self.ses_configuration_set = ses_configuration_set
         self.api = apigw.HttpApi(
             self,
             "HttpApi",
+            api_name=self.names.of("api"),
             description="Nudge: the in-app inbox, erasure and one-click unsubscribe.",
             cors_preflight=apigw.CorsPreflightOptions(
                 allow_origins=["*"],
@@ -90,17 +92,16 @@ class NudgeStack(Stack):
         self._access_logs(self.api)
 
         code = lambda_.Code.from_asset(str(build_lambda_asset(catalog, asset_dir)))
-        layer = NudgeFunction.layer_for(self)
         self.functions: dict[str, lambda_.Function] = {}
         for spec in topology.FUNCTIONS:
             env = {name: self._resolve(ref) for name, ref in topology.function_environment(spec).items()}
             if spec.sends_email:
-                env["SENDER_EMAIL"] = sender_email
-                env["SES_CONFIGURATION_SET"] = ses_configuration_set
+                env["SENDER_EMAIL"] = settings.sender_email
+                env["SES_CONFIGURATION_SET"] = ses_configuration_set or ""
             if spec.key == topology.INGEST_QUEUE.consumer:
-                env[topology.TRUSTED_SOURCES_ENV] = ",".join(trusted_event_sources)
+                env[topology.TRUSTED_SOURCES_ENV] = ",".join(settings.trusted_event_sources)
             if spec.sends_push:
-                env[topology.PUSH_APPLICATIONS_ENV] = ",".join(self.push_applications)
+                env[topology.PUSH_APPLICATIONS_ENV] = ",".join(settings.push_applications)
             built = NudgeFunction(
                 self,
                 f"Fn-{spec.key}",
@@ -108,11 +109,12 @@ class NudgeStack(Stack):
                 code=code,
                 layer=layer,
                 environment=env,
+                metric_namespace=self.names.metric_namespace,
                 on_failure=self.queues[spec.on_failure] if spec.on_failure else None,
                 resourceless_actions=("scheduler:ListSchedules",) if spec.cancels_deferrals else (),
             )
             self.functions[spec.key] = built.function
-            self._grant(spec, built, sender_email, ses_configuration_set)
+            self._grant(spec, built, settings.sender_email, ses_configuration_set)
 
         for queue_spec in topology.QUEUES:
             self.functions[queue_spec.consumer].add_event_source(
@@ -125,12 +127,20 @@ class NudgeStack(Stack):
                     report_batch_item_failures=True,
                 )
             )
-        for rule in topology.event_rules(catalog, now=now):
-            self._rule(rule)
+        for rule in topology.event_rules(catalog, now=now, ses_configuration_set=ses_configuration_set):
+            routing.add_rule(self, rule)
+        if settings.segment_partner_bus:
+            self.segment_forwarding = routing.forward_partner_bus(
+                self, settings.segment_partner_bus, self.bus
+            )
         self._schedules(topology.all_schedules(catalog, now=now))
         self._http_routes()
         self.operations = OperationsView(
-            self, "Operations", functions=self.functions, dead_letter_queues=self.dead_letter_queues
+            self,
+            "Operations",
+            names=self.names,
+            functions=self.functions,
+            dead_letter_queues=self.dead_letter_queues,
         )
 
     def _resolve(self, reference: str) -> str:
@@ -139,8 +149,8 @@ class NudgeStack(Stack):
             return self.tables[key].table_name
         if kind == "queue-arn":
             return self.queues[key].queue_arn
-        if kind == "literal":
-            return key
+        if kind == "schedule-group":
+            return str(self.deferral_group.name)
         if kind == "role":
             return self.deferral_role.role_arn
         if kind == "secret":
@@ -151,7 +161,9 @@ class NudgeStack(Stack):
 
     def _delivery_guards(self) -> None:
         """The one-time schedules' group and role (deferrals, delays) and the unsubscribe-link key."""
-        self.deferral_group = scheduler.CfnScheduleGroup(self, "DeferralGroup", name=topology.DEFERRAL_GROUP)
+        self.deferral_group = scheduler.CfnScheduleGroup(
+            self, "DeferralGroup", name=self.names.deferral_group
+        )
         self.deferral_role = iam.Role(
             self,
             "DeferralRole",
@@ -169,6 +181,7 @@ class NudgeStack(Stack):
         self.signing_secret = secretsmanager.Secret(
             self,
             "SigningKey",
+            secret_name=self.names.signing_secret,
             description="HMAC key for Nudge's one-click unsubscribe links.",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True
@@ -204,40 +217,13 @@ class NudgeStack(Stack):
             destination_arn=log_group.log_group_arn, format=json.dumps(fields)
         )
 
-    def _ses_feedback(self) -> str:
-        """A configuration set whose sending events go to the default bus (bounces, complaints, ...)."""
-        config_set = ses.CfnConfigurationSet(self, "SesConfigurationSet", name=f"{self.stack_name}-nudge")
-        ses.CfnConfigurationSetEventDestination(
-            self,
-            "SesEventsToEventBridge",
-            configuration_set_name=config_set.ref,
-            event_destination=ses.CfnConfigurationSetEventDestination.EventDestinationProperty(
-                enabled=True,
-                matching_event_types=["send", "delivery", "bounce", "complaint", "open", "click", "reject"],
-                event_bridge_destination=ses.CfnConfigurationSetEventDestination.EventBridgeDestinationProperty(
-                    event_bus_arn=self.format_arn(
-                        service="events", resource="event-bus", resource_name="default"
-                    )
-                ),
-            ),
-        )
-        return str(config_set.name)
-
     def _http_routes(self) -> None:
-        issuer = CfnParameter(
-            self,
-            "JwtIssuer",
-            description="Issuer of your shoppers' JWTs (e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID).",
-            default="https://auth.example.com/",
-        )
-        audience = CfnParameter(
-            self,
-            "JwtAudience",
-            description="Audience (client id) your shoppers' JWTs are issued for.",
-            default="nudge-app",
-        )
+        """The routes, behind the JWT authorizer of context ``jwt_issuer`` / ``jwt_audience``."""
         authorizer = authorizers.HttpJwtAuthorizer(
-            "ShopperJwt", issuer.value_as_string, jwt_audience=[audience.value_as_string]
+            "ShopperJwt",
+            self.settings.jwt_issuer,
+            jwt_audience=[self.settings.jwt_audience],
+            authorizer_name=self.names.of("shopper-jwt"),
         )
         integration_of: dict[str, integrations.HttpLambdaIntegration] = {}
         for route in topology.HTTP_ROUTES:
@@ -260,6 +246,8 @@ class NudgeStack(Stack):
                         "token of user, channel and campaign in the link is the authorization (else 403).",
                     )
         CfnOutput(self, "ApiUrl", value=self.api.api_endpoint, description="Inbox API and unsubscribe links.")
+        CfnOutput(self, "BusName", value=self.bus.event_bus_name, description="Put your apps' events here.")
+        CfnOutput(self, "DeferralGroupOutput", key="DeferralGroup", value=str(self.deferral_group.name))
         for spec in topology.TABLES:
             CfnOutput(self, f"Table{spec.key.title()}", value=self.tables[spec.key].table_name)
         for key in [*(q.key for q in topology.QUEUES), *topology.DEAD_LETTER_QUEUES]:  # for `nudge dlq`
@@ -402,7 +390,7 @@ class NudgeStack(Stack):
         if spec.sends_push:
             # Declared platform applications narrow the grant to their endpoints; without any, delivery
             # refuses every push endpoint (SnsPushChannel), so the wider grant is never used.
-            endpoints = [push_endpoints_of(a) + "*" for a in self.push_applications] or [
+            endpoints = [push_endpoints_of(a) + "*" for a in self.settings.push_applications] or [
                 self.format_arn(service="sns", resource="endpoint/*")
             ]
             function.add_to_role_policy(
@@ -419,60 +407,8 @@ class NudgeStack(Stack):
 
     def _deferral_schedules_arn(self) -> str:
         return self.format_arn(
-            service="scheduler", resource="schedule", resource_name=f"{topology.DEFERRAL_GROUP}/*"
+            service="scheduler", resource="schedule", resource_name=f"{self.names.deferral_group}/*"
         )
-
-    def _rule(self, rule: topology.RuleSpec) -> None:
-        target: dict[str, Any] = {"id": "target"}
-        if rule.target_queue is not None:
-            queue = self.queues[rule.target_queue]
-            target["arn"] = queue.queue_arn
-        else:
-            function = self.functions[str(rule.target_function)]
-            target.update(
-                arn=function.function_arn,
-                retry_policy=events.CfnRule.RetryPolicyProperty(
-                    maximum_retry_attempts=8, maximum_event_age_in_seconds=3600
-                ),
-                dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
-                    arn=self.queues[rule.dead_letter_queue].queue_arn
-                ),
-            )
-            if rule.input_template is not None:
-                target["input_transformer"] = events.CfnRule.InputTransformerProperty(
-                    input_template=rule.input_template
-                )
-        cfn_rule = events.CfnRule(
-            self,
-            f"Rule-{rule.key}",
-            description=rule.description,
-            event_bus_name=self.bus.event_bus_name if rule.bus == topology.BUS_NAME else rule.bus,
-            event_pattern=json.loads(json.dumps(rule.pattern)),
-            state="ENABLED",
-            targets=[events.CfnRule.TargetProperty(**target)],
-        )
-        principal = iam.ServicePrincipal("events.amazonaws.com")
-        if rule.target_queue is not None:
-            self.queues[rule.target_queue].add_to_resource_policy(
-                iam.PolicyStatement(
-                    actions=["sqs:SendMessage"],
-                    principals=[principal],
-                    resources=[self.queues[rule.target_queue].queue_arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": cfn_rule.attr_arn}},
-                )
-            )
-        else:
-            self.functions[str(rule.target_function)].add_permission(
-                f"Invoke-{rule.key}", principal=principal, source_arn=cfn_rule.attr_arn
-            )
-            self.queues[rule.dead_letter_queue].add_to_resource_policy(
-                iam.PolicyStatement(
-                    actions=["sqs:SendMessage"],
-                    principals=[principal],
-                    resources=[self.queues[rule.dead_letter_queue].queue_arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": cfn_rule.attr_arn}},
-                )
-            )
 
     def _schedules(self, specs: list[topology.ScheduleSpec]) -> None:
         role = iam.Role(

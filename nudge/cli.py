@@ -1286,7 +1286,7 @@ def erase(
     from shared.adapters.dynamo import DynamoUserData
     from shared.adapters.scheduler import SchedulerPendingJobs
     from shared.privacy import erase_user
-    from shared.topology import DEFERRAL_GROUP, TABLES
+    from shared.topology import TABLES
 
     if not yes and not typer.confirm(f"Erase all data of {user_id} from {stack}?"):
         raise typer.Exit(1)
@@ -1295,7 +1295,7 @@ def erase(
     report = erase_user(
         user_id,
         DynamoUserData(boto3.client("dynamodb"), tables),
-        SchedulerPendingJobs(boto3.client("scheduler"), DEFERRAL_GROUP),
+        SchedulerPendingJobs(boto3.client("scheduler"), outputs["DeferralGroup"]),
     )
     table = Table(title=f"Erased {user_id}")
     table.add_column("store")

@@ -14,6 +14,7 @@ a channel, a cap, a campaign level. Never a user, campaign or message id: those 
 from __future__ import annotations
 
 import functools
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from shared.naming import DEFAULT_STACK_NAME, ResourceNames
+
 if TYPE_CHECKING:
     from shared.delivery import SendDecision
     from shared.feedback import FeedbackOutcome
@@ -29,7 +32,10 @@ if TYPE_CHECKING:
     from shared.ports import DeadLetters
     from shared.triggers import TriggerOutcome
 
-NAMESPACE = "Nudge"
+# Each stack's functions publish into the stack's own namespace (ResourceNames.metric_namespace),
+# which the stack passes in Powertools' variable; without it (locally), the default stack's.
+NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
+NAMESPACE = ResourceNames(DEFAULT_STACK_NAME).metric_namespace
 SERVICE = "service"
 COUNT = "Count"
 NO_UNIT = "None"
@@ -168,10 +174,10 @@ Key = tuple[tuple[tuple[str, str], ...], str, str]  # (dimensions, name, unit)
 class FunctionMetrics:
     """One function's metric counts for the current invocation, published as EMF when it ends."""
 
-    def __init__(self, function_key: str, namespace: str = NAMESPACE) -> None:
+    def __init__(self, function_key: str, namespace: str | None = None) -> None:
         self.function_key = function_key
         self.service = service_name(function_key)
-        self.namespace = namespace
+        self._namespace = namespace
         self._values: dict[Key, float] = defaultdict(float)
 
     def add(self, spec: MetricSpec, value: float = 1, **dimensions: str) -> None:
@@ -179,6 +185,11 @@ class FunctionMetrics:
             raise ValueError(f"{spec.name} takes dimensions {spec.dimensions}, not {tuple(dimensions)}")
         key = (tuple(sorted(dimensions.items())), spec.name, spec.unit)
         self._values[key] += value
+
+    @property
+    def namespace(self) -> str:
+        """The given namespace, else the deployment's (read when publishing, not at import)."""
+        return self._namespace or os.environ.get(NAMESPACE_ENV) or NAMESPACE
 
     def counts(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """What would be published now: (name, sorted dimensions) → value."""

@@ -13,15 +13,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.expiry import is_deployed
+from shared.naming import OWN_BUS
 
 if TYPE_CHECKING:
     from shared.campaigns import Campaign
 
-BUS_NAME = "nudge"
 # The app backend's EventBridge source. Contact points (email, phone, push endpoint, consent) are taken
 # only from trusted sources: this one unless the stack's ``trusted_event_sources`` context says otherwise
 # (docs/security.md); ingest reads the list from TRUSTED_EVENT_SOURCES.
 APP_EVENT_SOURCE = "nudge.app"
+DEFAULT_BUS = "default"  # the account's bus, where AWS services such as SES publish
 TRUSTED_SOURCES_ENV = "TRUSTED_EVENT_SOURCES"
 # This stack's SNS platform applications (context ``push_applications``): push goes only to their endpoints.
 PUSH_APPLICATIONS_ENV = "PUSH_APPLICATION_ARNS"
@@ -76,9 +77,8 @@ CONVERSIONS = TableSpec(
 TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS)
 # The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
 SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
-# One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in this group;
-# each puts its job on a work queue once and deletes itself.
-DEFERRAL_GROUP = "nudge-deferred"
+# One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in the stack's
+# schedule group (ResourceNames.deferral_group); each puts its job on a work queue once and deletes itself.
 DEFERRAL_FLEX_WINDOW_MIN = 15
 
 
@@ -182,6 +182,8 @@ DEAD_LETTER_QUEUES = tuple(DEAD_LETTER_SOURCES)
 def queue_output(key: str) -> str:
     """The stack output that holds a queue's URL, e.g. ``QueueDeliveryDlq`` for ``delivery-dlq``."""
     return "Queue" + "".join(part.title() for part in key.split("-"))
+
+
 ASYNC_RETRY_ATTEMPTS = 2
 
 FUNCTIONS = (
@@ -304,7 +306,7 @@ class RuleSpec:
     target_queue: str | None = None
     target_function: str | None = None
     campaign_id: str | None = None
-    bus: str = BUS_NAME  # "default" for events AWS services publish (SES feedback)
+    bus: str = OWN_BUS  # DEFAULT_BUS for events AWS services publish (SES feedback)
     dead_letter_queue: str = TRIGGER_DLQ_KEY
 
     def target_input(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -357,24 +359,37 @@ INGEST_RULE = RuleSpec(
 )
 
 
-# SES publishes sending events to the account's default bus (configuration set → EventBridge).
-SES_FEEDBACK_RULE = RuleSpec(
-    "ses-feedback",
-    {
-        "source": ["aws.ses"],
-        "detail-type": [
-            "Email Bounced",
-            "Email Complaint Received",
-            "Email Delivered",
-            "Email Opened",
-            "Email Clicked",
-        ],
-    },
-    "Permanent bounces and complaints suppress the address; deliveries, opens and clicks are measured.",
-    target_function="feedback",
-    bus="default",
-    dead_letter_queue=FEEDBACK_DLQ_KEY,
+# Segment's EventBridge destination writes to a partner event bus (aws.partner/segment.com/...); with
+# context segment_partner_bus a rule there forwards its events to Nudge's bus, where they are routed
+# like any app's (ingest, L4 triggers: both route on the payload, never on the source).
+SEGMENT_FORWARD_PATTERN: Mapping[str, Any] = {"source": [{"prefix": "aws.partner/segment.com"}]}
+
+SES_FEEDBACK_DETAIL_TYPES = (
+    "Email Bounced",
+    "Email Complaint Received",
+    "Email Delivered",
+    "Email Opened",
+    "Email Clicked",
 )
+# SES tags every event it publishes through a configuration set with the set's name.
+SES_CONFIGURATION_SET_TAG = "ses:configuration-set"
+
+
+def ses_feedback_rule(configuration_set: str) -> RuleSpec:
+    """SES publishes sending events to the account's default bus (configuration set → EventBridge),
+    where other applications' mail lands too: the rule takes only events of Nudge's configuration set."""
+    return RuleSpec(
+        "ses-feedback",
+        {
+            "source": ["aws.ses"],
+            "detail-type": list(SES_FEEDBACK_DETAIL_TYPES),
+            "detail": {"mail": {"tags": {SES_CONFIGURATION_SET_TAG: [configuration_set]}}},
+        },
+        "Permanent bounces and complaints suppress the address; deliveries, opens and clicks are measured.",
+        target_function="feedback",
+        bus=DEFAULT_BUS,
+        dead_letter_queue=FEEDBACK_DLQ_KEY,
+    )
 
 
 @dataclass(frozen=True)
@@ -399,10 +414,14 @@ HTTP_ROUTES = (
 UNSUBSCRIBE_PATH = "/unsubscribe"
 
 
-def event_rules(campaigns: Iterable[Campaign], *, now: datetime) -> list[RuleSpec]:
-    """The ingest rule, SES feedback and one rule per enabled real-time (L4) campaign that has not
-    expired at ``now`` (shared.expiry)."""
-    rules = [INGEST_RULE, SES_FEEDBACK_RULE]
+def event_rules(
+    campaigns: Iterable[Campaign], *, now: datetime, ses_configuration_set: str | None
+) -> list[RuleSpec]:
+    """The ingest rule, SES feedback (unless there is no configuration set: feedback turned off) and
+    one rule per enabled real-time (L4) campaign that has not expired at ``now`` (shared.expiry)."""
+    rules = [INGEST_RULE]
+    if ses_configuration_set is not None:
+        rules.append(ses_feedback_rule(ses_configuration_set))
     for campaign in campaigns:
         if campaign.trigger is not None and campaign.enabled and is_deployed(campaign, now):
             rules.append(
@@ -446,12 +465,12 @@ def function_environment(spec: FunctionSpec) -> dict[str, str]:
     if spec.parks_in:
         env["DEAD_LETTER_QUEUE_URL"] = f"queue:{spec.parks_in}"
     if spec.defers_to:
-        env["DEFERRAL_GROUP"] = f"literal:{DEFERRAL_GROUP}"
+        env["DEFERRAL_GROUP"] = "schedule-group:deferral"
         env["DEFERRAL_QUEUE_ARN"] = f"queue-arn:{spec.defers_to}"
         env["DEFERRAL_DLQ_ARN"] = f"queue-arn:{QUEUES_BY_KEY[spec.defers_to].dlq_key}"
         env["DEFERRAL_ROLE_ARN"] = "role:deferral"
     if spec.cancels_deferrals:
-        env["DEFERRAL_GROUP"] = f"literal:{DEFERRAL_GROUP}"
+        env["DEFERRAL_GROUP"] = "schedule-group:deferral"
     if spec.signs_links:
         env["SIGNING_SECRET_ARN"] = "secret:signing"
     if spec.key == "deliver":

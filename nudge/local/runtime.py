@@ -55,6 +55,7 @@ from shared.delivery import Deliverer, Unsubscribe
 from shared.expiry import EXPIRED, expired_campaigns
 from shared.ingest import Attributor
 from shared.links import LinkSigner
+from shared.naming import DEFAULT_STACK_NAME, OWN_BUS, ResourceNames
 from shared.patterns import matches
 from shared.schedules import ScheduleExpression
 from shared.scoring_runs import ModelCache, ScorePlanner, ScoreWorker
@@ -65,7 +66,9 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SENDER = "no-reply@shop.example.com"
 API_URL = "https://api.shop.example.com"
-DEFERRAL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/nudge-deferral"
+# The local runtime plays the default stack: its resources have that stack's physical names.
+NAMES = ResourceNames(DEFAULT_STACK_NAME)
+DEFERRAL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{NAMES.of('deferral')}"
 MAX_DRAIN_ROUNDS = 100_000
 RECEIVE_LIMIT = 10
 DEAD_LETTERS_FILE = "dead-letters.jsonl"
@@ -141,7 +144,7 @@ class _RecordedChannel:
 
 
 def physical_name(key: str) -> str:
-    return f"nudge-{key}"
+    return NAMES.of(key)
 
 
 class _IndexedDeferrals(SchedulerDeferrals):
@@ -198,10 +201,13 @@ class LocalRuntime:
         self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
         self.async_retries: Counter[str] = Counter()  # asynchronous invocations Lambda retried
         self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}  # pending one-time schedules
-        self._rules = topology.event_rules(catalog, now=self.deployed_at)
+        self._rules = topology.event_rules(
+            catalog, now=self.deployed_at, ses_configuration_set=NAMES.configuration_set
+        )
         self._create_resources()
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
         self._ports = self._build_ports(audience_segments, scoring_segments)
+        self.names = NAMES
         self._drain_order = self.drain_order()
         self._schedules = [
             (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
@@ -209,7 +215,7 @@ class LocalRuntime:
             if spec.enabled and spec.key not in without_schedules
         ]
         self._schedules_checked_until = clock.now()
-        self.publisher = EventPublisher(self.client("events"))
+        self.publisher = EventPublisher(self.client("events"), NAMES.bus)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -245,24 +251,25 @@ class LocalRuntime:
                     ),
                 },
             )["QueueUrl"]
-        events.create_event_bus(Name=topology.BUS_NAME)
+        events.create_event_bus(Name=NAMES.bus)
         for rule in self._rules:
             events.put_rule(
                 Name=physical_name(rule.key),
-                EventBusName=rule.bus,
+                EventBusName=NAMES.event_bus(rule.bus),
                 EventPattern=json.dumps(rule.pattern),
                 State="ENABLED",
                 Description=rule.description,
             )
-        self.client("scheduler").create_schedule_group(Name=topology.DEFERRAL_GROUP)
+        self.client("scheduler").create_schedule_group(Name=NAMES.deferral_group)
         self.signing_secret_arn = self.client("secretsmanager").create_secret(
-            Name="nudge-signing-key", SecretString=uuid.uuid4().hex + uuid.uuid4().hex
+            Name=NAMES.signing_secret, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
         )["ARN"]
         self.client("sesv2").create_email_identity(EmailIdentity=SENDER.split("@", 1)[1])
+        self.client("sesv2").create_configuration_set(ConfigurationSetName=NAMES.configuration_set)
         sns = self.client("sns")
         self.push_apps = {
             platform: sns.create_platform_application(
-                Name=f"nudge-shop-{platform.lower()}",
+                Name=NAMES.of(f"shop-{platform.lower()}"),
                 Platform=platform,
                 Attributes={"PlatformCredential": "local-test-credential"},
             )["PlatformApplicationArn"]
@@ -321,7 +328,7 @@ class LocalRuntime:
         channels = {
             name: _RecordedChannel(channel, name, self.sent)
             for name, channel in {
-                "email": SesEmailChannel(self.client("sesv2"), SENDER),
+                "email": SesEmailChannel(self.client("sesv2"), SENDER, NAMES.configuration_set),
                 "push": SnsPushChannel(self.client("sns"), tuple(self.push_apps.values())),
                 "in_app": InboxChannel(inbox),
             }.items()
@@ -331,7 +338,7 @@ class LocalRuntime:
         self.deferrals = _IndexedDeferrals(
             self._one_time,
             self.client("scheduler"),
-            group=topology.DEFERRAL_GROUP,
+            group=NAMES.deferral_group,
             queue_arn=self.queue_arn(topology.DELIVERY_QUEUE.key),
             dead_letter_arn=self.queue_arn(topology.DELIVERY_QUEUE.dlq_key),
             role_arn=DEFERRAL_ROLE_ARN,
@@ -385,7 +392,7 @@ class LocalRuntime:
             "preferences": PreferencesPorts(self.signer, self.ledgers, self.clock),
             "inbox": InboxPorts(inbox, self.clock, self.send_log),
             "privacy": PrivacyPorts(
-                self.user_data, SchedulerPendingJobs(self.client("scheduler"), topology.DEFERRAL_GROUP)
+                self.user_data, SchedulerPendingJobs(self.client("scheduler"), NAMES.deferral_group)
             ),
         }
 
@@ -455,7 +462,7 @@ class LocalRuntime:
                 "detail": json.loads(json.dumps(detail, default=str)),
             }
             for rule in self._rules:
-                if rule.bus != topology.BUS_NAME or not matches(rule.pattern, envelope):
+                if rule.bus != OWN_BUS or not matches(rule.pattern, envelope):
                     continue
                 if rule.target_queue is not None:
                     body = json.dumps(envelope)
@@ -481,7 +488,7 @@ class LocalRuntime:
         the targets of the default-bus rules it matches; returns how many rules matched."""
         matched = 0
         for rule in self._rules:
-            if rule.bus == "default" and matches(rule.pattern, envelope):
+            if rule.bus == topology.DEFAULT_BUS and matches(rule.pattern, envelope):
                 matched += 1
                 self.invoke_async(str(rule.target_function), rule.target_input(envelope))
         return matched
@@ -593,12 +600,12 @@ class LocalRuntime:
         scheduler = self.client("scheduler")
         self._one_time.pop(name, None)
         try:
-            scheduler.get_schedule(GroupName=topology.DEFERRAL_GROUP, Name=name)
+            scheduler.get_schedule(GroupName=NAMES.deferral_group, Name=name)
         except scheduler.exceptions.ResourceNotFoundException:
             return  # deleted in the meantime (erasure)
         queue_key = next(k for k in self.queue_urls if self.queue_arn(k) == target["Arn"])
         SqsQueue(self.client("sqs"), self.queue_urls[queue_key]).send_many([target["Input"]])
-        scheduler.delete_schedule(GroupName=topology.DEFERRAL_GROUP, Name=name)
+        scheduler.delete_schedule(GroupName=NAMES.deferral_group, Name=name)
 
     # -- queues ----------------------------------------------------------------------------------
     def drain(self) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shared.naming import DEFAULT_STACK_NAME, ResourceNames
 from shared.ses_tags import SES_TAG, as_event_tags, email_tags
+from shared.topology import SES_CONFIGURATION_SET_TAG
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -41,11 +43,17 @@ def ses_event(
     *,
     time: str = "2026-11-02T09:00:00Z",
     event_id: str | None = None,
+    configuration_set: str = ResourceNames(DEFAULT_STACK_NAME).configuration_set,
     **detail: Any,
 ) -> dict[str, Any]:
     """An SES ``kind`` event (``Delivery``, ``Open``, ``Bounce``, ...) about the message ``mail``;
-    ``detail`` adds the event's own section, e.g. ``bounce={"bounceType": "Permanent"}``."""
-    _check_tags(mail)
+    ``detail`` adds the event's own section, e.g. ``bounce={"bounceType": "Permanent"}``.
+
+    SES publishes an event only through a configuration set, and tags its ``mail`` with the set's
+    name (``ses:configuration-set``); by default the local runtime's, another to play a different
+    application's mail on the same account."""
+    _check_tags(mail)  # the tags delivery set; SES adds its own (with a colon) after SendEmail
+    tags = {**mail.get("tags", {}), SES_CONFIGURATION_SET_TAG: [configuration_set]}
     return {
         "version": "0",
         "id": event_id or f"ses-{kind}-{mail.get('messageId', '')}-{time}",
@@ -55,7 +63,7 @@ def ses_event(
         "time": time,
         "region": REGION,
         "resources": [],
-        "detail": {"eventType": kind, "mail": dict(mail), **detail},
+        "detail": {"eventType": kind, "mail": {**mail, "tags": tags}, **detail},
     }
 
 

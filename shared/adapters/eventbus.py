@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.topology import APP_EVENT_SOURCE, BUS_NAME
+from shared.topology import APP_EVENT_SOURCE
 
 PUT_EVENTS_LIMIT = 10
 MAX_ENTRY_BYTES = 256 * 1024
@@ -32,7 +32,7 @@ class EventPublisher:
     retries whole-call throttling), and what still fails is reported, never silently dropped.
     """
 
-    def __init__(self, client: Any, bus_name: str = BUS_NAME, source: str = APP_EVENT_SOURCE) -> None:
+    def __init__(self, client: Any, bus_name: str, source: str = APP_EVENT_SOURCE) -> None:
         self._client = client
         self._bus = bus_name
         self._source = source

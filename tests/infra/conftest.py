@@ -12,7 +12,7 @@ HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:  # pytest's default (prepend) import mode does this already; other modes do not
     sys.path.insert(0, HERE)
 
-from synth import Synthesized, synthesized_for, write_template  # noqa: E402
+from synth import Deployment, Synthesized, synthesize_deployments, synthesized_for, write_template  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +31,9 @@ def template(synthesized: Synthesized) -> Any:
 def template_file(synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthesized template written as JSON, for cfn-lint."""
     return write_template(synthesized, tmp_path_factory.mktemp("cfn-template"))
+
+
+@pytest.fixture(scope="session")
+def deployments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Deployment]:
+    """The stacks of ``synth.DEPLOYMENTS`` (a second stack, China, GovCloud), synthesized together once."""
+    return synthesize_deployments(tmp_path_factory.getbasetemp() / "nudge-lambda-asset-deployments")

@@ -25,10 +25,19 @@ CAMPAIGN_DIR = ROOT / "campaigns"
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 PARTITION = "aws"
-SENDER_EMAIL = "no-reply@shop.example.com"
+SENDER_EMAIL = "no-reply@mail.acme-shop.com"
+JWT_ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AcmeShop"
+JWT_AUDIENCE = "acme-shop-app"
 STACK_NAME = "Nudge"
 # The synth's deploy time, fixed: what the template holds never depends on the day the tests run.
 DEPLOYED_AT = datetime(2026, 11, 1, tzinfo=UTC)
+# What a deployer passes (-c key=value): tests never rely on a default for these.
+CONTEXT = {
+    "sender_email": SENDER_EMAIL,
+    "jwt_issuer": JWT_ISSUER,
+    "jwt_audience": JWT_AUDIENCE,
+    "now": DEPLOYED_AT.isoformat(),
+}
 PSEUDO = {
     "AWS::Partition": PARTITION,
     "AWS::Region": REGION,
@@ -205,20 +214,12 @@ def synthesize(asset_dir: Path) -> Synthesized:
     from aws_cdk.assertions import Template
 
     from infra import nag
-    from infra.stack import NudgeStack
-    from shared.campaigns import load_campaign_dir
+    from infra.cdk_app import build, new_app
 
-    catalog = load_campaign_dir(CAMPAIGN_DIR)
-    app = cdk.App()
-    stack = NudgeStack(
-        app,
-        STACK_NAME,
-        catalog=catalog,
-        asset_dir=asset_dir,
-        now=DEPLOYED_AT,
-        sender_email=SENDER_EMAIL,
-        env=cdk.Environment(account=ACCOUNT, region=REGION),
-    )
+    # The app as `cdk synth` builds it: cdk.json's context and feature flags, then the -c values.
+    app = new_app(ROOT, {**CONTEXT, "stack_name": STACK_NAME, "nag": "false"})
+    stack = build(app, root=ROOT, asset_dir=asset_dir, env=cdk.Environment(account=ACCOUNT, region=REGION))
+    catalog = stack.catalog
     nag.check(app, report_suppressed=True)
     # One synth serves both the template and the checks' messages (Template.from_stack would synth again).
     assembly = app.synth()
@@ -242,3 +243,63 @@ def write_template(synthesized: Synthesized, directory: Path) -> Path:
     path = directory / f"{STACK_NAME}.template.json"
     path.write_text(json.dumps(synthesized.json, indent=1, sort_keys=True))
     return path
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One stack of the multi-stack synth: its settings, region and template."""
+
+    stack: Any  # infra.stack.NudgeStack
+    region: str
+    template: dict[str, Any]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            lid: r.get("Properties", {})
+            for lid, r in self.template["Resources"].items()
+            if r["Type"] == resource_type
+        }
+
+
+# Stacks synthesized together (one app, one synth): a second stack beside the default one in the same
+# account and region (with Segment's partner bus), and the two other partitions. eu-west-1 is the
+# session's main synth.
+SEGMENT_PARTNER_BUS = "aws.partner/segment.com/acme-shop/production"
+DEPLOYMENTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "Nudge": ("us-east-1", {}),
+    "Staging": ("us-east-1", {"segment_partner_bus": SEGMENT_PARTNER_BUS}),
+    "NudgeChina": ("cn-north-1", {"ses_feedback": False}),
+    "NudgeGov": ("us-gov-west-1", {}),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def synthesize_deployments(asset_dir: Path) -> dict[str, Deployment]:
+    """Every stack of ``DEPLOYMENTS`` from one app (the catalog and context as in ``synthesize``)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    import aws_cdk as cdk
+
+    from infra.cdk_app import new_app
+    from infra.settings import DeploySettings
+    from infra.stack import NudgeStack
+    from shared.campaigns import load_campaign_dir
+
+    app = new_app(ROOT, {"nag": "false"})
+    catalog = load_campaign_dir(CAMPAIGN_DIR)
+    stacks = {}
+    for name, (region, context) in DEPLOYMENTS.items():
+        settings = DeploySettings.from_context({**CONTEXT, "stack_name": name, **context}.get)
+        stacks[name] = NudgeStack(
+            app,
+            name,
+            catalog=catalog,
+            asset_dir=asset_dir,
+            now=settings.deployed_at,
+            settings=settings,
+            env=cdk.Environment(account=ACCOUNT, region=region),
+        )
+    assembly = app.synth()
+    return {
+        name: Deployment(stack, DEPLOYMENTS[name][0], assembly.get_stack_artifact(stack.artifact_id).template)
+        for name, stack in stacks.items()
+    }

@@ -12,10 +12,22 @@ import json
 from typing import Any
 
 import pytest
-from synth import ACCOUNT, PARTITION, REGION, SENDER_EMAIL, Synthesized, arn_of, ref, render
+from synth import (
+    ACCOUNT,
+    CONTEXT,
+    PARTITION,
+    REGION,
+    SENDER_EMAIL,
+    STACK_NAME,
+    Synthesized,
+    arn_of,
+    ref,
+    render,
+)
 
 from infra.function import RESOURCELESS_ACTIONS
 from shared import topology
+from shared.naming import ResourceNames
 
 # Actions IAM only grants on "*", and why Nudge needs each. Nothing else may have Resource "*".
 ALLOWED_ON_ANY_RESOURCE = {
@@ -80,7 +92,8 @@ def _expected(synthesized: Synthesized, spec: topology.FunctionSpec) -> set[Gran
     if spec.sends_push:
         endpoints = f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:endpoint/*"
         pairs += [("sns:Publish", endpoints), ("sns:GetEndpointAttributes", endpoints)]
-    schedules = f"arn:{PARTITION}:scheduler:{REGION}:{ACCOUNT}:schedule/{topology.DEFERRAL_GROUP}/*"
+    group = ResourceNames(STACK_NAME).deferral_group
+    schedules = f"arn:{PARTITION}:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/*"
     if spec.defers_to:
         pairs.append(("scheduler:CreateSchedule", schedules))
         pairs.append(("iam:PassRole", arn_of(synthesized.logical_id(synthesized.stack.deferral_role))))
@@ -246,6 +259,7 @@ def test_declared_sources_and_push_applications_reach_ingest_and_deliver(synthes
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
+    from infra.settings import DeploySettings
     from infra.stack import NudgeStack
 
     app = f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:app/GCM/shop-android"
@@ -255,9 +269,9 @@ def test_declared_sources_and_push_applications_reach_ingest_and_deliver(synthes
         catalog=synthesized.catalog,
         asset_dir=synthesized.asset_dir,
         now=synthesized.now,
-        sender_email=SENDER_EMAIL,
-        trusted_event_sources=("nudge.app", "shop.backend"),
-        push_applications=(app,),
+        settings=DeploySettings.from_context(
+            {**CONTEXT, "trusted_event_sources": "nudge.app,shop.backend", "push_applications": [app]}.get
+        ),
         env=cdk.Environment(account=ACCOUNT, region=REGION),
     )
     template = Template.from_stack(stack).to_json()["Resources"]

@@ -19,11 +19,26 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Capture, Match
-from synth import ACCOUNT, PARTITION, REGION, ROOT, SENDER_EMAIL, Statement, Synthesized, arn_of, ref, render
+from synth import (
+    ACCOUNT,
+    JWT_AUDIENCE,
+    JWT_ISSUER,
+    PARTITION,
+    REGION,
+    ROOT,
+    SENDER_EMAIL,
+    STACK_NAME,
+    Statement,
+    Synthesized,
+    arn_of,
+    ref,
+    render,
+)
 
 from infra.function import powertools_layer_arn
 from shared import topology
 from shared.campaigns import CampaignFileError, Catalog, load_campaign_dir
+from shared.naming import OWN_BUS, ResourceNames
 
 DAY_S = 24 * 60 * 60
 EVENT_PLACEHOLDER = "<aws.events.event.json>"
@@ -41,6 +56,14 @@ WRITE_ACTIONS = {
 READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}
 ALL_DLQ_KEYS = [*(q.dlq_key for q in topology.QUEUES), *topology.ASYNC_DLQS]
 FUNCTION_KEYS = [f.key for f in topology.FUNCTIONS]
+
+
+def _event_rules(synthesized: Synthesized) -> list[topology.RuleSpec]:
+    return topology.event_rules(
+        synthesized.catalog,
+        now=synthesized.now,
+        ses_configuration_set=synthesized.stack.ses_configuration_set,
+    )
 
 
 def _batch_campaigns(catalog: Catalog) -> list[Any]:
@@ -89,20 +112,20 @@ def _schedules_by_campaign(synthesized: Synthesized) -> dict[str, list[dict[str,
 # -- event bus and rules ----------------------------------------------------------------------------
 
 
-def test_the_event_bus_is_named_from_the_topology(template: Any, synthesized: Synthesized) -> None:
-    template.has_resource_properties("AWS::Events::EventBus", {"Name": topology.BUS_NAME})
-    assert [b["Name"] for b in synthesized.of_type("AWS::Events::EventBus").values()] == [topology.BUS_NAME]
+def test_the_event_bus_is_named_from_the_stack_name(template: Any, synthesized: Synthesized) -> None:
+    bus = ResourceNames(STACK_NAME).bus
+    template.has_resource_properties("AWS::Events::EventBus", {"Name": bus})
+    assert [b["Name"] for b in synthesized.of_type("AWS::Events::EventBus").values()] == [bus]
 
 
 def test_every_rule_is_on_the_bus_its_spec_names(synthesized: Synthesized) -> None:
     bus_id = synthesized.logical_id(synthesized.stack.bus)
     rules = synthesized.of_type("AWS::Events::Rule")
     assert rules
-    specs = topology.event_rules(synthesized.catalog, now=synthesized.now)
-    by_description = {r.description: r for r in specs}
+    by_description = {r.description: r for r in _event_rules(synthesized)}
     for lid, rule in rules.items():
         spec = by_description[rule["Description"]]
-        expected = ref(bus_id) if spec.bus == topology.BUS_NAME else spec.bus
+        expected = ref(bus_id) if spec.bus == OWN_BUS else spec.bus
         assert rule["EventBusName"] == expected, lid
         assert rule["State"] == "ENABLED", lid
         assert len(rule["Targets"]) == 1, lid
@@ -149,8 +172,7 @@ def test_one_rule_per_enabled_l4_campaign(synthesized: Synthesized) -> None:
         assert len(by_campaign[campaign_id]) == 1, campaign_id
     # The ingest rule and SES feedback: nothing else targets without a transformer.
     assert len(by_campaign[None]) == 2
-    specs = topology.event_rules(synthesized.catalog, now=synthesized.now)
-    assert len(synthesized.of_type("AWS::Events::Rule")) == len(specs)
+    assert len(synthesized.of_type("AWS::Events::Rule")) == len(_event_rules(synthesized))
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +193,7 @@ def test_l4_rules_hand_the_trigger_function_the_campaign_and_the_event(
 ) -> None:
     trigger_id = synthesized.function_id("trigger")
     sample = {"version": "0", "id": "e-1", "source": topology.APP_EVENT_SOURCE, "detail": {"event": "x"}}
-    specs = {r.campaign_id: r for r in topology.event_rules(synthesized.catalog, now=synthesized.now)}
+    specs = {r.campaign_id: r for r in _event_rules(synthesized)}
     for campaign, lid, rule in l4_rules:
         target = rule["Targets"][0]
         assert target["Arn"] == arn_of(trigger_id), lid
@@ -344,6 +366,7 @@ def test_function_configuration(spec: topology.FunctionSpec, template: Any, synt
 def test_function_uses_the_powertools_layer(spec: topology.FunctionSpec, synthesized: Synthesized) -> None:
     layers = render(synthesized.props(synthesized.function_id(spec.key))["Layers"])
     assert layers == [powertools_layer_arn(REGION)]
+    assert layers[0].startswith(f"arn:{PARTITION}:lambda:{REGION}:017000801446:layer:")
     assert f":{REGION}:" in layers[0] and "arm64" in layers[0] and "python313" in layers[0]
 
 
@@ -386,8 +409,8 @@ def test_function_environment_is_exactly_what_the_topology_names(
             expected = ref(synthesized.queue_id(key))
         elif kind == "queue-arn":
             expected = arn_of(synthesized.queue_id(key))
-        elif kind == "literal":
-            expected = key
+        elif kind == "schedule-group":
+            expected = ResourceNames(STACK_NAME).deferral_group
         elif kind == "role":
             expected = arn_of(synthesized.logical_id(stack.deferral_role))
         elif kind == "secret":
@@ -969,14 +992,12 @@ def test_app_refuses_to_synthesize_invalid_campaigns(tmp_path: Path, monkeypatch
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
     monkeypatch.setattr(app, "ROOT", tmp_path)
-    built: list[Any] = []
-    monkeypatch.setattr(app, "NudgeStack", lambda *a, **k: built.append(a))
     with pytest.raises(SystemExit) as exited:
-        app.main()
+        app.main([])
     message = str(exited.value.code)
     assert message.startswith("campaign files are invalid:")
     assert f"{bad}:{BAD_CAMPAIGN.splitlines().index('priority: 500') + 1}: priority" in message
-    assert built == []
+    assert not (tmp_path / "build").exists(), "no stack (and no asset) is built from invalid campaigns"
 
 
 # -- one-time schedules (quiet-hours deferrals, trigger delays) ---------------------------------------
@@ -993,7 +1014,8 @@ def test_only_deferring_functions_create_schedules_and_pass_only_the_deferral_ro
         assert creates == [] and passes == [], spec.key
         return
     schedules = {render(r) for s in creates for r in s.resources}
-    assert schedules == {f"arn:{PARTITION}:scheduler:{REGION}:{ACCOUNT}:schedule/{topology.DEFERRAL_GROUP}/*"}
+    group = ResourceNames(STACK_NAME).deferral_group
+    assert schedules == {f"arn:{PARTITION}:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/*"}
     role_arn = arn_of(synthesized.logical_id(synthesized.stack.deferral_role))
     assert [r for s in passes for r in s.resources] == [role_arn]
 
@@ -1013,7 +1035,7 @@ def test_the_deferral_role_is_for_scheduler_and_sends_only_to_the_deferred_queue
     assert sent_to == allowed
     assert {a for s in statements for a in s.actions if not a.startswith(("sqs:", "kms:"))} == set()
     [group] = synthesized.of_type("AWS::Scheduler::ScheduleGroup").values()
-    assert group["Name"] == topology.DEFERRAL_GROUP
+    assert group["Name"] == ResourceNames(STACK_NAME).deferral_group
 
 
 def test_l4_rules_carry_the_where_conditions_as_content_filters(synthesized: Synthesized) -> None:
@@ -1071,7 +1093,10 @@ def test_http_routes_are_the_topologys_with_the_jwt_authorizer_where_required(
     assert authorizer["AuthorizerType"] == "JWT"
     assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
     issuer, audience = authorizer["JwtConfiguration"]["Issuer"], authorizer["JwtConfiguration"]["Audience"]
-    assert issuer == ref("JwtIssuer") and audience == [ref("JwtAudience")]
+    assert issuer == JWT_ISSUER and audience == [JWT_AUDIENCE]
+    assert "Parameters" not in synthesized.json or not {"JwtIssuer", "JwtAudience"} & set(
+        synthesized.json["Parameters"]
+    )
     integrations = synthesized.of_type("AWS::ApiGatewayV2::Integration")
     for key, route in routes.items():
         spec = expected[key]
@@ -1086,7 +1111,13 @@ def test_http_routes_are_the_topologys_with_the_jwt_authorizer_where_required(
 
 def test_the_ses_feedback_rule_is_on_the_default_bus_and_invokes_feedback(synthesized: Synthesized) -> None:
     [rule] = [r for r in synthesized.of_type("AWS::Events::Rule").values() if r["EventBusName"] == "default"]
-    assert rule["EventPattern"] == topology.SES_FEEDBACK_RULE.pattern
+    assert (
+        rule["EventPattern"]
+        == topology.ses_feedback_rule(ResourceNames(STACK_NAME).configuration_set).pattern
+    )
+    assert rule["EventPattern"]["detail"] == {
+        "mail": {"tags": {"ses:configuration-set": [ResourceNames(STACK_NAME).configuration_set]}}
+    }
     [target] = rule["Targets"]
     assert target["Arn"] == arn_of(synthesized.function_id("feedback"))
     assert target["DeadLetterConfig"]["Arn"] == arn_of(synthesized.queue_id(topology.FEEDBACK_DLQ_KEY))

@@ -17,6 +17,7 @@ from nudge.local.runtime import LocalRuntime
 from shared import topology
 from shared.campaigns import Campaign, Catalog, load_campaign_dir
 from shared.clock import SimulatedClock
+from shared.naming import OWN_BUS
 
 
 def _campaign(campaign_id: str, **fields: Any) -> Campaign:
@@ -50,7 +51,7 @@ def test_the_runtime_leaves_expired_campaigns_out_and_says_which() -> None:
             ("thanks-ended", "end"),
             ("once-past", "schedule.expression"),
         ]
-        rules = runtime.client("events").list_rules(EventBusName=topology.BUS_NAME)["Rules"]
+        rules = runtime.client("events").list_rules(EventBusName=runtime.names.bus)["Rules"]
         names = {r["Name"] for r in rules}
         assert any("thanks-live" in n for n in names)
         assert not any("thanks-ended" in n for n in names)
@@ -72,8 +73,8 @@ def test_the_shipped_campaigns_run_the_same_on_a_clock_years_ahead() -> None:
     with mock_aws():
         runtime = LocalRuntime(catalog, SimulatedClock(later), log_level="CRITICAL")
         assert runtime.expired == []
-        rules = runtime.client("events").list_rules(EventBusName=topology.BUS_NAME)["Rules"]
-    at_start = topology.event_rules(catalog, now=START)
-    assert len(rules) == len([r for r in at_start if r.bus == topology.BUS_NAME])
+        rules = runtime.client("events").list_rules(EventBusName=runtime.names.bus)["Rules"]
+    at_start = topology.event_rules(catalog, now=START, ses_configuration_set=runtime.names.configuration_set)
+    assert len(rules) == len([r for r in at_start if r.bus == OWN_BUS])
     assert topology.all_schedules(catalog, now=later) == topology.all_schedules(catalog, now=START)
     assert START.tzinfo is UTC and later > datetime(2038, 1, 1, tzinfo=UTC)

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from moto.events.models import EventPattern
 
+from shared import topology
+from shared.naming import DEFAULT_STACK_NAME, ResourceNames
 from shared.patterns import InvalidPattern, matches, validate_pattern
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -35,9 +37,29 @@ def _track(event: str, **properties: Any) -> dict[str, Any]:
     return {"type": "track", "event": event, "userId": "u-1", "properties": properties}
 
 
+NUDGE_CONFIGURATION_SET = ResourceNames(DEFAULT_STACK_NAME).configuration_set
+
+
+def _ses(kind: str, configuration_set: str) -> dict[str, Any]:
+    """An SES sending event as the configuration set ``configuration_set`` publishes it."""
+    return {
+        "source": "aws.ses",
+        "detail-type": kind,
+        "detail": {
+            "eventType": "Bounce",
+            "mail": {
+                "messageId": "m-1",
+                "tags": {"ses:configuration-set": [configuration_set], "user_id": ["u-1"]},
+            },
+        },
+    }
+
+
 PATTERNS: dict[str, dict[str, Any]] = {
-    # The three shapes Nudge deploys: the ingest rule, a plain L4 trigger, an L4 trigger with a filter.
+    # The shapes Nudge deploys: the ingest rule, a plain L4 trigger, an L4 trigger with a filter, SES
+    # feedback for Nudge's own configuration set only.
     "match-all": {"source": [{"prefix": ""}]},
+    "ses-feedback": dict(topology.ses_feedback_rule(NUDGE_CONFIGURATION_SET).pattern),
     "order-completed": {"detail": {"type": ["track"], "event": ["Order Completed"]}},
     "big-checkout": {
         "detail": {
@@ -189,6 +211,9 @@ EVENTS: dict[str, dict[str, Any]] = {
         "detail-type": "Segment Page",
         "detail": {"type": "page", "userId": "u-9", "context": {"ip": "2001:db8::1"}, "properties": {}},
     },
+    "ses-bounce-nudge": _ses("Email Bounced", NUDGE_CONFIGURATION_SET),
+    "ses-bounce-other-app": _ses("Email Bounced", "billing-mail"),
+    "ses-send-nudge": _ses("Email Sent", NUDGE_CONFIGURATION_SET),
     "tags-only-vip": {
         "source": "nudge.app",
         "detail-type": "Segment Track",
@@ -319,6 +344,8 @@ def test_the_nudge_rules_route_what_we_expect(deliveries: Deliveries) -> None:
     assert deliveries.received("match-all") == set(EVENTS)
     assert deliveries.received("order-completed") == {"order-completed", "partner-order"}
     assert deliveries.received("big-checkout") == {"checkout-big", "checkout-boundary"}
+    # Another application's mail on the same account never reaches feedback (nor does "Email Sent").
+    assert deliveries.received("ses-feedback") == {"ses-bounce-nudge"}
 
 
 def test_delivered_bodies_are_the_envelopes_matched_against(deliveries: Deliveries) -> None:

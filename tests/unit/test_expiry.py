@@ -104,7 +104,9 @@ def test_topology_leaves_expired_campaigns_out_of_schedules_and_rules() -> None:
     )
     schedules = {s.campaign_id for s in topology.all_schedules(catalog, now=NOW)}
     assert schedules == {None, "weekly", "once-ahead"}  # None: the daily scoring run
-    rules = {r.campaign_id for r in topology.event_rules(catalog, now=NOW)}
+    rules = {
+        r.campaign_id for r in topology.event_rules(catalog, now=NOW, ses_configuration_set="Nudge-email")
+    }
     assert rules == {None, "trigger-live"}  # None: ingest and SES feedback
     assert [e.campaign_id for e in expired_campaigns(catalog, NOW)] == ["once-past", "trigger-ended"]
 
@@ -117,7 +119,9 @@ def test_the_shipped_campaigns_plan_the_same_years_from_now(years: int) -> None:
     assert expired_campaigns(catalog, NOW) == []
     assert expired_campaigns(catalog, later) == []
     assert topology.all_schedules(catalog, now=later) == topology.all_schedules(catalog, now=NOW)
-    assert topology.event_rules(catalog, now=later) == topology.event_rules(catalog, now=NOW)
+    assert topology.event_rules(catalog, now=later, ses_configuration_set=None) == topology.event_rules(
+        catalog, now=NOW, ses_configuration_set=None
+    )
     assert {s.campaign_id for s in topology.campaign_schedules(catalog, now=later)} == {
         c.id for c in catalog if c.schedule is not None
     }
