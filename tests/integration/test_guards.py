@@ -254,7 +254,7 @@ def test_complaints_suppress_and_transient_bounces_do_not(runtime: LocalRuntime)
 
 def test_feedback_for_mail_nudge_did_not_send_is_parked_with_the_reason(runtime: LocalRuntime) -> None:
     event = ses_event("Bounce", "x", bounce={"bounceType": "Permanent"})
-    event["detail"]["mail"] = {"tags": {}}
+    event["detail"]["mail"] = {"tags": {"ses:configuration-set": [runtime.names.configuration_set]}}
     runtime.publish_aws_event(event)
     [parked] = runtime.parked()
     assert parked.queue == "feedback-dlq"
