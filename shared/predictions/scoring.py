@@ -159,6 +159,11 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, PRECISION)
 
 
+def _scored(predicted: tuple[float, str]) -> tuple[float | None, str]:
+    value, source = predicted
+    return _rounded(value), source
+
+
 def score_profile(
     profile: Profile, model: ScoringModel, population: Population, as_of: datetime
 ) -> dict[str, Any]:
@@ -186,15 +191,18 @@ def score_profile(
             "monetary": values.monetary,
         }
     predicted = model.scored(profile, as_of)
-    for score in ("purchase_propensity", "expected_orders", "probability_alive"):
-        if score in predicted:
-            value, source = predicted[score]
-            scores[score] = _rounded(value)
-            provenance[score] = source
+    # one literal key per score: tests/security/test_reserved_traits.py reads them from this source
+    if "purchase_propensity" in predicted:
+        scores["purchase_propensity"], provenance["purchase_propensity"] = _scored(
+            predicted["purchase_propensity"]
+        )
+    if "expected_orders" in predicted:
+        scores["expected_orders"], provenance["expected_orders"] = _scored(predicted["expected_orders"])
+    if "probability_alive" in predicted:
+        scores["probability_alive"], provenance["probability_alive"] = _scored(predicted["probability_alive"])
     if values is not None and "horizon_order" in predicted:
         ordering, source = predicted["horizon_order"]
-        scores["churn_risk"] = _rounded(1.0 - ordering)
-        provenance["churn_risk"] = source
+        scores["churn_risk"], provenance["churn_risk"] = _scored((1.0 - ordering, source))
     scores["provenance"] = provenance
     offset = utc_offset_hours(_timezone(profile), as_of)
     hour = best_hour(local_histogram(profile.engagement_hours, offset), population.local_hours)
