@@ -154,7 +154,7 @@ class NudgeStack(Stack):
         if kind == "role":
             return self.deferral_role.role_arn
         if kind == "secret":
-            return self.signing_secret.secret_arn
+            return (self.privacy_key if key == "privacy" else self.signing_secret).secret_arn
         if kind == "api-url":
             return f"{self.api.api_endpoint}{key}"
         return self.queues[key].queue_url
@@ -192,6 +192,23 @@ class NudgeStack(Stack):
             "SMG4",
             "Rotating the HMAC key would void the unsubscribe links in every email already sent, and they "
             "must keep working (RFC 8058, CAN-SPAM's 30 days); only deliver and preferences may read it.",
+        )
+        self.privacy_key = secretsmanager.Secret(
+            self,
+            "PrivacyKey",
+            description="HMAC key of Nudge's erasure markers and the suppressions kept after erasure.",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        nag.accept(
+            self.privacy_key,
+            "SMG4",
+            "The privacy table holds HMACs under this key: a new key would orphan every erasure marker and "
+            "every suppression kept after erasure (erased shoppers' old events would be stored again, "
+            "opted-out addresses mailed). Retained with the tables; readable only by the functions that "
+            "write or honour those records.",
         )
 
     def _access_logs(self, api: apigw.HttpApi) -> None:
@@ -387,6 +404,10 @@ class NudgeStack(Stack):
             )
         if spec.signs_links:
             self.signing_secret.grant_read(function)
+        if spec.pseudonymizes:
+            self.privacy_key.grant_read(function)
+        for queue_key in spec.purges:
+            self.queues[queue_key].grant_consume_messages(function)
         if spec.sends_push:
             # Declared platform applications narrow the grant to their endpoints; without any, delivery
             # refuses every push endpoint (SnsPushChannel), so the wider grant is never used.

@@ -1271,9 +1271,20 @@ def print_report(result: Any) -> None:
     console.print(table("By channel", result.channels, "channel", uplift=False))
 
 
+def _shopper_id(user_id: str) -> str:
+    from shared.identity import reserved_id_problem
+
+    problem = reserved_id_problem(user_id)
+    if problem is not None:
+        raise typer.BadParameter(
+            f"{problem}: an anonymous profile is erased with the shopper it was seen with"
+        )
+    return user_id
+
+
 @app.command()
 def erase(
-    user_id: Annotated[str, typer.Argument(help="The shopper to erase.")],
+    user_id: Annotated[str, typer.Argument(help="The shopper to erase.", callback=_shopper_id)],
     stack: Annotated[str, typer.Option(help="The deployed stack (AWS credentials needed).")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:

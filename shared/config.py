@@ -17,10 +17,13 @@ from shared.topology import (
     LEDGER,
     MESSAGES,
     MODELS,
+    PRIVACY,
     PROFILES,
     PUSH_APPLICATIONS_ENV,
     SCORE_QUEUE,
+    SHOPPER_DEAD_LETTER_QUEUES,
     TRUSTED_SOURCES_ENV,
+    dead_letter_env_var,
 )
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,9 @@ class Settings(BaseModel):
     inbox_table: str | None = None
     conversions_table: str | None = None
     ledger_table: str | None = None
+    privacy_table: str | None = None
+    privacy_key_arn: str | None = None
+    purged_queue_urls: dict[str, str] = Field(default_factory=dict)
     deferral_group: str | None = None
     deferral_queue_arn: str | None = None
     deferral_dlq_arn: str | None = None
@@ -71,6 +77,13 @@ class Settings(BaseModel):
             "inbox_table": env.get(INBOX.env_var),
             "conversions_table": env.get(CONVERSIONS.env_var),
             "ledger_table": env.get(LEDGER.env_var),
+            "privacy_table": env.get(PRIVACY.env_var),
+            "privacy_key_arn": env.get("PRIVACY_KEY_ARN"),
+            "purged_queue_urls": {
+                key: env[dead_letter_env_var(key)]
+                for key in SHOPPER_DEAD_LETTER_QUEUES
+                if env.get(dead_letter_env_var(key))
+            },
             "deferral_group": env.get("DEFERRAL_GROUP"),
             "deferral_queue_arn": env.get("DEFERRAL_QUEUE_ARN"),
             "deferral_dlq_arn": env.get("DEFERRAL_DLQ_ARN"),

@@ -36,6 +36,8 @@ from zoneinfo import ZoneInfo
 from shared import attribution
 from shared.campaigns import Campaign, Catalog, ChannelName
 from shared.clock import Clock
+from shared.erasure import ERASED as ERASED_REASON
+from shared.erasure import Erasures, KeptRecord
 from shared.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
 from shared.failures import reason_of
 from shared.guards import (
@@ -48,6 +50,7 @@ from shared.guards import (
     quiet_until,
     shopper_zone,
 )
+from shared.identity import is_anonymous
 from shared.jobs import DeliveryJob
 from shared.links import LinkSigner, UnsubscribeRequest
 from shared.ports import Deferrals, LedgerStore, MessageChannel, ProfileStore, SendLog, SendLogEntry
@@ -63,8 +66,8 @@ CLAIM_LEASE = timedelta(minutes=5)
 # at most as many times as the caps allow sends; past this, the job is retried by the queue.
 MAX_LEDGER_ATTEMPTS = 12
 
-ANONYMOUS_PREFIX = "anon:"
-# The decisions, as logged in the send log's ``status``.
+# The decisions, as logged in the send log's ``status`` (all but ``erased``: a job for a shopper erased
+# after it was made is dropped without a trace, see shared/erasure.py).
 SENT = "sent"
 SKIPPED = "skipped"
 WITHHELD = "withheld_holdout"
@@ -77,6 +80,7 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 CLAIMED = "claimed"  # not a decision: a send in flight, or one whose attempt crashed
 OUTCOME_UNKNOWN = "outcome_unknown"
+ERASED = "erased"
 DECISIONS = (
     SENT,
     SKIPPED,
@@ -89,6 +93,7 @@ DECISIONS = (
     FAILED,
     CANCELLED,
     OUTCOME_UNKNOWN,
+    ERASED,
 )
 
 
@@ -108,7 +113,7 @@ def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> t
     """Why ``channel`` cannot reach the shopper (decision, reason), or None if it can."""
     traits = profile.traits
     consent = consent_of(traits)
-    if profile.user_id.startswith(ANONYMOUS_PREFIX):
+    if is_anonymous(profile.user_id):
         return SKIPPED, "anonymous"  # no address, and no signed-in app session to show an inbox to
     if channel == "email":
         if not traits.get("email"):
@@ -207,8 +212,10 @@ class Deliverer:
     ledgers: LedgerStore
     deferrals: Deferrals
     unsubscribe: Unsubscribe | None = None
+    erasures: Erasures | None = None
     _prefetched: dict[str, Profile] | None = field(default=None, init=False, repr=False)
     _ledgers: dict[str, Ledger] | None = field(default=None, init=False, repr=False)
+    _kept: dict[str, KeptRecord] | None = field(default=None, init=False, repr=False)
     _completed: list[SendLogEntry] | None = field(default=None, init=False, repr=False)
     _prefetched_ids: set[str] = field(default_factory=set, init=False, repr=False)
 
@@ -225,15 +232,21 @@ class Deliverer:
         outcomes = BatchOutcomes()
         try:
             self._prefetched = self.profiles.get_many(unique) if unique else {}
-            self._ledgers = self.ledgers.get_many(unique) if unique else {}
+            if self.erasures is not None and unique:
+                # The erasure markers and kept suppressions come in the ledgers' request.
+                keys = [k for u in unique for k in self._kept_keys(u, self._prefetched.get(u))]
+                self._ledgers, self._kept = self.ledgers.get_many_with_kept(unique, keys)
+            else:
+                self._ledgers, self._kept = (self.ledgers.get_many(unique) if unique else {}), {}
             self._prefetched_ids = set(unique)
         except Exception:
-            self._prefetched, self._ledgers, self._prefetched_ids = None, None, set()
+            self._prefetched, self._ledgers, self._kept, self._prefetched_ids = None, None, None, set()
         self._completed = []
         try:
             yield outcomes
         finally:
             completed, self._completed, self._prefetched, self._ledgers = self._completed, None, None, None
+            self._kept = None
             self._prefetched_ids = set()
             if completed:
                 outcomes.unrecorded = self._record_outcomes(completed)
@@ -268,6 +281,34 @@ class Deliverer:
             ledger = self.ledgers.get(user_id)
         return ledger or Ledger(user_id)
 
+    def _kept_keys(self, user_id: str, profile: Profile | None) -> list[str]:
+        assert self.erasures is not None
+        return self.erasures.keys_for(user_id, profile.traits if profile else None)
+
+    def _kept_records(self, user_id: str, profile: Profile | None) -> dict[str, KeptRecord]:
+        """What erasure kept about the shopper: read with the batch's ledgers, else on its own."""
+        if self.erasures is None:
+            return {}
+        if self._kept is not None and user_id in self._prefetched_ids:
+            return self._kept
+        return self.erasures.records.get_many(self._kept_keys(user_id, profile))
+
+    def _erased_since(self, job: DeliveryJob, user_id: str, kept: dict[str, KeptRecord]) -> bool:
+        marker = self.erasures.marker(user_id, kept) if self.erasures is not None else None
+        return marker is not None and marker.erased_since(job.origin)
+
+    def _with_kept_suppressions(
+        self, ledger: Ledger, profile: Profile, kept: dict[str, KeptRecord]
+    ) -> Ledger:
+        """The ledger with the suppressions erasure kept for this id or these addresses (the ledger's
+        own win): an opt-out outlives the erasure of the shopper who gave it."""
+        if self.erasures is None:
+            return ledger
+        extra = self.erasures.suppressions(ledger.user_id, profile.traits, kept)
+        if not extra:
+            return ledger
+        return replace(ledger, suppressed={**extra, **(ledger.suppressed or {})})
+
     def _complete(self, entry: SendLogEntry) -> None:
         if self._completed is not None:
             self._completed.append(entry)
@@ -290,6 +331,9 @@ class Deliverer:
             occurrence=job.occurrence,
         )
         profile = self._profile(job.user_id)
+        kept = self._kept_records(job.user_id, profile)
+        if self._erased_since(job, job.user_id, kept):
+            return SendDecision(ERASED, ERASED_REASON)  # nothing is written: the shopper is erased
         if profile is None:
             return self._decide(entry, SKIPPED, "unknown_user")
         if not campaign.is_active(now):
@@ -303,7 +347,7 @@ class Deliverer:
         # Every later decision (sent, capped, no consent, ...) is the treated group's: both groups
         # are picked the same way, so comparing them measures running the campaign (intent to treat).
         entry = replace(entry, group=attribution.TREATED)
-        ledger = self._ledger(job.user_id)
+        ledger = self._with_kept_suppressions(self._ledger(job.user_id), profile, kept)
         channel, (blocked, why) = choose_channel(campaign, profile, ledger)
         if channel is None:
             return self._decide(entry, blocked, why)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared.identity import anonymous_profile_id, reserved_id_problem
+
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 MAX_ID_LENGTH = 256
 MAX_EVENT_NAME_LENGTH = 200
@@ -62,6 +64,14 @@ class SegmentEvent(BaseModel):
             raise ValueError(f"holds the control character U+{ord(found.group()):04X} at {found.start()}")
         return value
 
+    @field_validator("user_id")
+    @classmethod
+    def _not_reserved(cls, value: str | None) -> str | None:
+        problem = reserved_id_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("timestamp")
     @classmethod
     def _aware_utc(cls, value: datetime) -> datetime:
@@ -83,7 +93,7 @@ class SegmentEvent(BaseModel):
     @property
     def profile_id(self) -> str:
         """The profile this event belongs to; anonymous visitors get their own profile."""
-        return self.user_id if self.user_id else f"anon:{self.anonymous_id}"
+        return self.user_id if self.user_id else anonymous_profile_id(str(self.anonymous_id))
 
     @property
     def behaviour_name(self) -> str:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from shared.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
 from shared.campaigns import Catalog
 from shared.clock import Clock
+from shared.erasure import Erasures, KeptRecord
 from shared.events import MAX_EVENT_BYTES, EventRejected, SegmentEvent, as_received, parse_detail
 from shared.failures import without_personal_data
+from shared.identity import is_anonymous
 from shared.ports import ConversionStore, DeadLetters, DecisionHistory, ProfileStore
 from shared.profile import Profile, fold_events
 from shared.traits import TraitPolicy
@@ -48,6 +51,7 @@ class IngestOutcome:
     failure_reasons: dict[str, str] = field(default_factory=dict)  # record id → why it failed
     gave_up: list[tuple[str, str]] = field(default_factory=list)  # parked on their last receive
     dropped_traits: list[tuple[str, str]] = field(default_factory=list)  # record id → a trait not kept
+    erased: int = 0  # events of erased shoppers that predate the erasure: dropped, never stored
 
     def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
         self.failed_record_ids.extend(r.record_id for r in records)
@@ -67,7 +71,7 @@ class Attributor:
     def run(self, user_id: str, events: Sequence[SegmentEvent]) -> list[Conversion]:
         """Record the conversions ``events`` make; only new ones are returned (exactly once per event)."""
         goals = [e for e in events if e.behaviour_name in self.goals]
-        if not goals or user_id.startswith("anon:"):
+        if not goals or is_anonymous(user_id):
             return []
         since = min(e.timestamp for e in goals) - self.window
         decisions = decisions_of(self.history.entries_since(user_id, since))
@@ -81,8 +85,21 @@ class Attributor:
         return recorded
 
 
-def _event_of(record: QueueRecord, clock: Clock) -> tuple[SegmentEvent, str | None]:
-    """The record's event and the EventBridge ``source`` it was published with."""
+def _entered(envelope: dict[str, object], event: SegmentEvent) -> datetime:
+    """When an event entered Nudge: the bus's time for it, or the event's own if that is earlier (a
+    copy from before an erasure is recognised by either)."""
+    stamp = envelope.get("time")
+    try:
+        on_bus = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
+    except ValueError:
+        on_bus = None
+    if on_bus is None or on_bus.tzinfo is None:
+        return event.timestamp
+    return min(on_bus, event.timestamp)
+
+
+def _event_of(record: QueueRecord, clock: Clock) -> tuple[SegmentEvent, str | None, datetime]:
+    """The record's event, the EventBridge ``source`` it was published with and when it entered Nudge."""
     try:
         envelope = json.loads(record.body)
     except json.JSONDecodeError as error:
@@ -96,7 +113,8 @@ def _event_of(record: QueueRecord, clock: Clock) -> tuple[SegmentEvent, str | No
     if len(record.body) > MAX_EVENT_BYTES + ENVELOPE_ALLOWANCE:
         _check_size(envelope["detail"])
     source = envelope.get("source")
-    return parse_detail(envelope["detail"], now=clock.now()), source if isinstance(source, str) else None
+    event = parse_detail(envelope["detail"], now=clock.now())
+    return event, source if isinstance(source, str) else None, _entered(envelope, event)
 
 
 def _check_size(detail: object) -> None:
@@ -122,8 +140,9 @@ def ingest_batch(
     attributor: Attributor | None = None,
     max_receives: int | None = None,
     traits: TraitPolicy | None = None,
+    erasures: Erasures | None = None,
 ) -> IngestOutcome:
-    outcome = _ingest(records, profiles, dead_letters, clock, attributor, traits or TraitPolicy())
+    outcome = _ingest(records, profiles, dead_letters, clock, attributor, traits or TraitPolicy(), erasures)
     if max_receives is None or not outcome.failed_record_ids:
         return outcome
     failed = set(outcome.failed_record_ids)
@@ -153,13 +172,15 @@ def _ingest(
     clock: Clock,
     attributor: Attributor | None,
     traits: TraitPolicy,
+    erasures: Erasures | None,
 ) -> IngestOutcome:
     outcome = IngestOutcome()
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
+    entered: dict[str, datetime] = {}
     received_at = clock.now()
     for record in records:
         try:
-            event, source = _event_of(record, clock)
+            event, source, entered[record.record_id] = _event_of(record, clock)
         except EventRejected as rejected:
             try:
                 dead_letters.park(record.body, rejected.reason, source="ingest")
@@ -175,21 +196,33 @@ def _ingest(
     if not by_user:
         return outcome
 
+    # The erasure markers are read with the profiles, in the same requests: none is added per event.
+    keys = {u: erasures.pseudonyms.user(u) for u in by_user} if erasures is not None else {}
     try:
-        current = profiles.get_many(list(by_user))
+        if erasures is not None:
+            current, kept = profiles.get_many_with_kept(list(by_user), list(keys.values()))
+        else:
+            current, kept = profiles.get_many(list(by_user)), {}
     except Exception as error:
         outcome.errors.append(f"reading profiles: {type(error).__name__}: {error}")
         outcome.fail([r for items in by_user.values() for r, _ in items], outcome.errors[-1])
         return outcome
 
     for user_id, items in by_user.items():
+        items = _after_erasure(items, kept.get(keys.get(user_id, "")), entered, outcome)
+        if not items:
+            continue
         events = [e for _, e in items]
         try:
             # Conversions first: they are idempotent, so a profile write that fails after them is
             # simply retried, and a goal event is never folded without being attributed.
             if attributor is not None:
                 outcome.conversions.extend(attributor.run(user_id, events))
-            written = _fold_and_save(user_id, events, current.get(user_id), profiles, outcome)
+
+            def marker(user_id: str = user_id) -> KeptRecord | None:
+                return erasures.records.get(keys[user_id]) if erasures is not None else None
+
+            written = _fold_and_save(user_id, items, current.get(user_id), profiles, outcome, marker, entered)
             why = f"writing a profile: it kept changing over {MAX_WRITE_ATTEMPTS} attempts"
         except Exception as error:
             outcome.errors.append(f"writing a profile or its conversions: {type(error).__name__}: {error}")
@@ -199,13 +232,30 @@ def _ingest(
     return outcome
 
 
+def _after_erasure(
+    items: list[tuple[QueueRecord, SegmentEvent]],
+    marker: KeptRecord | None,
+    entered: dict[str, datetime],
+    outcome: IngestOutcome,
+) -> list[tuple[QueueRecord, SegmentEvent]]:
+    """The events that do not predate the shopper's erasure (all of them, for a shopper never erased)."""
+    if marker is None or not marker.erased_at:
+        return items
+    kept = [(r, e) for r, e in items if not marker.erased_since(entered[r.record_id])]
+    outcome.erased += len(items) - len(kept)
+    return kept
+
+
 def _fold_and_save(
     user_id: str,
-    events: list[SegmentEvent],
+    items: list[tuple[QueueRecord, SegmentEvent]],
     profile: Profile | None,
     profiles: ProfileStore,
     outcome: IngestOutcome,
+    marker: Callable[[], KeptRecord | None],
+    entered: dict[str, datetime],
 ) -> bool:
+    events = [e for _, e in items]
     for _ in range(MAX_WRITE_ATTEMPTS):
         base = profile or Profile(user_id=user_id)
         result = fold_events(base, events)
@@ -218,4 +268,9 @@ def _fold_and_save(
             outcome.profiles_written += 1
             return True
         profile = profiles.get(user_id)  # another writer got there first: fold onto what it wrote
+        if profile is None:  # ... or the shopper was erased meanwhile: look at the marker again
+            items = _after_erasure(items, marker(), entered, outcome)
+            events = [e for _, e in items]
+            if not events:
+                return True
     return False

@@ -6,7 +6,7 @@ renderer and the channels at cold start.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +33,17 @@ class DeliveryJob(BaseModel):
         default=None,
         description="Set when the job was deferred (quiet hours, trigger delay): when it is due.",
     )
+
+    @property
+    def origin(self) -> datetime | None:
+        """When what caused the job happened: the triggering event, or the campaign's occurrence."""
+        if self.trigger is not None:
+            return self.trigger.timestamp
+        try:
+            moment = datetime.fromisoformat(self.occurrence.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     @classmethod
     def for_occurrence(cls, campaign_id: str, occurrence: str, user_id: str) -> DeliveryJob:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.erasure import KeptRecord
 from shared.guards import Ledger, SentRecord, Suppression
 from shared.profile import Profile
 
@@ -15,6 +16,13 @@ class ProfileStore(Protocol):
     def get(self, user_id: str) -> Profile | None: ...
 
     def get_many(self, user_ids: Sequence[str]) -> dict[str, Profile]: ...
+
+    def get_many_with_kept(
+        self, user_ids: Sequence[str], kept_keys: Sequence[str]
+    ) -> tuple[dict[str, Profile], dict[str, KeptRecord]]:
+        """Profiles and the kept records (erasure markers, suppressions) ``kept_keys`` name, read
+        together: one request per 100 keys in all."""
+        ...
 
     def save(self, profile: Profile) -> bool:
         """Write ``profile`` if nobody else wrote since it was read (its ``version``); True if written."""
@@ -80,6 +88,12 @@ class LedgerStore(Protocol):
 
     def get(self, user_id: str) -> Ledger | None: ...
 
+    def get_many_with_kept(
+        self, user_ids: Sequence[str], kept_keys: Sequence[str]
+    ) -> tuple[dict[str, Ledger], dict[str, KeptRecord]]:
+        """Ledgers and the kept records ``kept_keys`` name, read together."""
+        ...
+
     def record_send(self, ledger: Ledger, record: SentRecord, keep: Sequence[SentRecord]) -> bool:
         """Write ``keep + [record]`` if the ledger is still at ``ledger.version``; False if it moved."""
         ...
@@ -88,7 +102,11 @@ class LedgerStore(Protocol):
         """Give back the slot of a send that failed for good."""
         ...
 
-    def suppress(self, user_id: str, channel: str, suppression: Suppression) -> None: ...
+    def suppress(
+        self, user_id: str, channel: str, suppression: Suppression, *, existing_only: bool = False
+    ) -> bool:
+        """Suppress ``channel`` (``existing_only``: only on a ledger that exists); True if written."""
+        ...
 
 
 class Deferrals(Protocol):
@@ -97,8 +115,21 @@ class Deferrals(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ShopperFootprint:
+    """What erasure reads before it deletes: the anonymous ids seen with the shopper, their traits
+    (addresses) and the channels they are suppressed on (channel → reason)."""
+
+    user_id: str
+    anonymous_ids: Sequence[str]
+    traits: Mapping[str, Any]
+    suppressed: Mapping[str, str]
+
+
 class UserData(Protocol):
     """Where a shopper's data lives, for erasure."""
+
+    def footprint(self, user_id: str) -> ShopperFootprint: ...
 
     def erase(self, user_id: str) -> dict[str, int]:
         """Delete everything stored about ``user_id``; returns items deleted per store."""

@@ -88,6 +88,10 @@ MAX_CATEGORIES_PER_EVENT = 20
 VIEWS_KEPT = timedelta(hours=48)
 MAX_VIEWED_PRODUCTS = 10
 MAX_VIEWS_PER_PRODUCT = 5
+# Anonymous ids seen with this shopper's user id (identify, or tracks after logging in), so that erasure
+# finds the ``anon:`` profiles of their pre-login visits; recorded in the profile write ingest makes
+# anyway. The most recent ones (a shopper uses a handful of devices and browsers).
+MAX_LINKED_ANONYMOUS_IDS = 10
 
 
 class CartItem(BaseModel):
@@ -173,6 +177,7 @@ class Profile(BaseModel):
     category_affinity: dict[str, list[float]] = Field(default_factory=dict)
     affinity_at: datetime | None = None
     scores: dict[str, Any] = Field(default_factory=dict)
+    anonymous_ids: list[str] = Field(default_factory=list)
     seen_events: bytes = b""
     goal_events: bytes = b""
     version: int = 0
@@ -342,8 +347,16 @@ def _touch_category(profile: Profile, category: str, at: datetime, browse: float
     profile.category_affinity[category] = [round(b + browse * weight, 3), round(p + purchase * weight, 3)]
 
 
+def _link_anonymous_id(profile: Profile, event: SegmentEvent) -> None:
+    anonymous_id = event.anonymous_id
+    if not event.user_id or not anonymous_id or anonymous_id in profile.anonymous_ids:
+        return
+    profile.anonymous_ids = [*profile.anonymous_ids, anonymous_id][-MAX_LINKED_ANONYMOUS_IDS:]
+
+
 def _apply(profile: Profile, event: SegmentEvent) -> None:
     at = event.timestamp
+    _link_anonymous_id(profile, event)
     profile.first_seen = min(profile.first_seen or at, at)
     profile.last_seen = max(profile.last_seen or at, at)
     if event.type in ENGAGEMENT_TYPES:

@@ -74,7 +74,10 @@ LABEL_FREE_VERSION_PREFIX = "label-free-"
 CONVERSIONS = TableSpec(
     "conversions", partition_key="user_id", sort_key="conversion_key", ttl_attribute="expires_at"
 )
-TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS)
+# What erasure keeps (shared/erasure.py): per erased id, a keyed hash and the erasure time; per kept
+# suppression, the hashed id or address and the suppressed channels. No user id, no address.
+PRIVACY = TableSpec("privacy", partition_key="key")
+TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY)
 # The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
 SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
 # One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in the stack's
@@ -125,6 +128,8 @@ class FunctionSpec:
     defers_to: str | None = None  # work queue that its one-time schedules (deferrals, delays) feed
     signs_links: bool = False  # reads the HMAC key for unsubscribe links
     cancels_deferrals: bool = False  # deletes a shopper's pending one-time schedules (erasure)
+    pseudonymizes: bool = False  # reads the HMAC key of erasure markers and kept suppressions
+    purges: tuple[str, ...] = ()  # dead-letter queues it removes a shopper's messages from (erasure)
 
 
 INGEST_QUEUE = QueueSpec(
@@ -185,14 +190,29 @@ def queue_output(key: str) -> str:
 
 
 ASYNC_RETRY_ATTEMPTS = 2
+# The dead-letter queues whose messages can carry a shopper's data (events, delivery jobs, SES events);
+# the others hold campaign segments and schedule payloads. Erasure purges these.
+SHOPPER_DEAD_LETTER_QUEUES = (INGEST_QUEUE.dlq_key, DELIVERY_QUEUE.dlq_key, TRIGGER_DLQ_KEY, FEEDBACK_DLQ_KEY)
+
+
+def dead_letter_env_var(key: str) -> str:
+    """``INGEST_DLQ_URL`` for ``ingest-dlq``: where a purging function finds a dead-letter queue."""
+    return key.upper().replace("-", "_") + "_URL"
+
 
 FUNCTIONS = (
     FunctionSpec(
         "ingest",
         "functions.ingest.handler.handler",
         "Validates events, folds them into shopper profiles and attributes goal events (orders).",
-        tables={PROFILES.key: "read_write", MESSAGES.key: "read", CONVERSIONS.key: "write"},
+        tables={
+            PROFILES.key: "read_write",
+            MESSAGES.key: "read",
+            CONVERSIONS.key: "write",
+            PRIVACY.key: "read",
+        },
         parks_in=INGEST_QUEUE.dlq_key,
+        pseudonymizes=True,
     ),
     FunctionSpec(
         "trigger",
@@ -233,21 +253,24 @@ FUNCTIONS = (
             MESSAGES.key: "read_write",
             INBOX.key: "write",
             LEDGER.key: "read_write",
+            PRIVACY.key: "read",
         },
         parks_in=DELIVERY_QUEUE.dlq_key,
         sends_email=True,
         sends_push=True,
         defers_to=DELIVERY_QUEUE.key,
         signs_links=True,
+        pseudonymizes=True,
     ),
     FunctionSpec(
         "feedback",
         "functions.feedback.handler.handler",
         "Suppresses bounced or complaining addresses; folds deliveries, opens and clicks into the send log.",
         memory_mb=256,
-        tables={LEDGER.key: "write", MESSAGES.key: "read_update"},
+        tables={LEDGER.key: "write", MESSAGES.key: "read_update", PRIVACY.key: "read_update"},
         parks_in=FEEDBACK_DLQ_KEY,
         on_failure=FEEDBACK_DLQ_KEY,
+        pseudonymizes=True,
     ),
     FunctionSpec(
         "preferences",
@@ -269,8 +292,10 @@ FUNCTIONS = (
         "functions.privacy.handler.handler",
         "Erases a signed-in shopper's data (GDPR right to erasure).",
         memory_mb=256,
-        tables={t.key: "delete" for t in SHOPPER_TABLES},
+        tables={**{t.key: "delete" for t in SHOPPER_TABLES}, PRIVACY.key: "write"},
         cancels_deferrals=True,
+        pseudonymizes=True,
+        purges=SHOPPER_DEAD_LETTER_QUEUES,
     ),
     FunctionSpec(
         "score_planner",
@@ -473,6 +498,9 @@ def function_environment(spec: FunctionSpec) -> dict[str, str]:
         env["DEFERRAL_GROUP"] = "schedule-group:deferral"
     if spec.signs_links:
         env["SIGNING_SECRET_ARN"] = "secret:signing"
+    if spec.pseudonymizes:
+        env["PRIVACY_KEY_ARN"] = "secret:privacy"
+    env.update({dead_letter_env_var(q): f"queue:{q}" for q in spec.purges})
     if spec.key == "deliver":
         env["UNSUBSCRIBE_URL"] = f"api-url:{UNSUBSCRIBE_PATH}"
     return env

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
         DynamoUserData,
     )
     from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
-    from shared.adapters.sqs import SqsDeadLetters, SqsQueue
+    from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
     from shared.campaigns import Catalog
+    from shared.erasure import Erasures, Pseudonyms
     from shared.links import LinkSigner
     from shared.ports import MessageChannel
 
@@ -53,7 +54,7 @@ def profile_store() -> DynamoProfileStore:
     from shared.adapters.dynamo import DynamoProfileStore
 
     settings().require("profiles_table")
-    return DynamoProfileStore(client("dynamodb"), str(settings().profiles_table))
+    return DynamoProfileStore(client("dynamodb"), str(settings().profiles_table), settings().privacy_table)
 
 
 def profile_count() -> int:
@@ -61,6 +62,8 @@ def profile_count() -> int:
     settings().require("profiles_table")
     response = client("dynamodb").describe_table(TableName=str(settings().profiles_table))
     return int(response["Table"].get("ItemCount", 0))
+
+
 def model_registry() -> DynamoModelRegistry:
     from shared.adapters.dynamo import DynamoModelRegistry
 
@@ -113,7 +116,7 @@ def ledger_store() -> DynamoLedgerStore:
     from shared.adapters.dynamo import DynamoLedgerStore
 
     settings().require("ledger_table")
-    return DynamoLedgerStore(client("dynamodb"), str(settings().ledger_table))
+    return DynamoLedgerStore(client("dynamodb"), str(settings().ledger_table), settings().privacy_table)
 
 
 def inbox() -> DynamoInbox:
@@ -166,3 +169,31 @@ def user_data() -> DynamoUserData:
     names = {t.key: getattr(config, f"{t.key}_table") for t in SHOPPER_TABLES}
     config.require(*(f"{t.key}_table" for t in SHOPPER_TABLES))
     return DynamoUserData(client("dynamodb"), names)
+
+
+@cache
+def pseudonyms() -> Pseudonyms:
+    """The erasure key, read from Secrets Manager on first use, once per container."""
+    from shared.erasure import Pseudonyms
+
+    settings().require("privacy_key_arn")
+    secret_arn = str(settings().privacy_key_arn)
+
+    def key() -> bytes:
+        return str(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]).encode()
+
+    return Pseudonyms(key)
+
+
+def erasures() -> Erasures:
+    from shared.adapters.kept import DynamoKeptRecords
+    from shared.erasure import Erasures
+
+    settings().require("privacy_table")
+    return Erasures(pseudonyms(), DynamoKeptRecords(client("dynamodb"), str(settings().privacy_table)))
+
+
+def purged_dead_letter_queues() -> dict[str, SqsDeadLetterQueue]:
+    from shared.adapters.sqs import SqsDeadLetterQueue
+
+    return {key: SqsDeadLetterQueue(client("sqs"), url) for key, url in settings().purged_queue_urls.items()}

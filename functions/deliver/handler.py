@@ -42,6 +42,7 @@ def default_ports() -> DeliverPorts:
         ledgers=wiring.ledger_store(),
         deferrals=wiring.deferrals(),
         unsubscribe=Unsubscribe(wiring.link_signer(), str(config.unsubscribe_url)),
+        erasures=wiring.erasures(),
     )
     return DeliverPorts(deliverer, wiring.dead_letters())
 

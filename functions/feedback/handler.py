@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from shared import wiring
+from shared.erasure import Erasures
 from shared.events import EventRejected
 from shared.failures import reason_of
 from shared.feedback import apply_feedback
@@ -25,11 +26,12 @@ class FeedbackPorts:
     ledgers: LedgerStore
     dead_letters: DeadLetters
     engagement: Engagement | None = None
+    erasures: Erasures | None = None
 
 
 @cache
 def default_ports() -> FeedbackPorts:
-    return FeedbackPorts(wiring.ledger_store(), wiring.dead_letters(), wiring.send_log())
+    return FeedbackPorts(wiring.ledger_store(), wiring.dead_letters(), wiring.send_log(), wiring.erasures())
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -37,7 +39,7 @@ def default_ports() -> FeedbackPorts:
 def handler(event: dict[str, Any], context: Any, ports: FeedbackPorts | None = None) -> dict[str, Any]:
     ports = ports or default_ports()
     try:
-        outcome = apply_feedback(event, ports.ledgers, ports.engagement)
+        outcome = apply_feedback(event, ports.ledgers, ports.engagement, ports.erasures)
     except EventRejected as error:
         reason = reason_of(error)
         ports.dead_letters.park(json.dumps(event, default=str), reason, source="feedback")

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 
 from shared import wiring
 from shared.clock import Clock, SystemClock
+from shared.erasure import ERASED, Erasures
 from shared.ingest import Attributor, QueueRecord, ingest_batch
 from shared.metrics import FunctionMetrics, record_conversions, record_ingest
 from shared.ports import DeadLetters, ProfileStore
@@ -27,13 +28,21 @@ class IngestPorts:
     clock: Clock
     attributor: Attributor | None = None
     traits: TraitPolicy = field(default_factory=TraitPolicy)
+    erasures: Erasures | None = None
 
 
 @cache
 def default_ports() -> IngestPorts:
     attributor = Attributor(wiring.catalog(), wiring.send_log(), wiring.conversions())
     traits = TraitPolicy(frozenset(wiring.settings().trusted_event_sources))
-    return IngestPorts(wiring.profile_store(), wiring.dead_letters(), SystemClock(), attributor, traits)
+    return IngestPorts(
+        wiring.profile_store(),
+        wiring.dead_letters(),
+        SystemClock(),
+        attributor,
+        traits,
+        wiring.erasures(),
+    )
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -52,6 +61,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         ports.attributor,
         max_receives=INGEST_QUEUE.max_receive_count,
         traits=ports.traits,
+        erasures=ports.erasures,
     )
     record_ingest(metrics, outcome)
     record_conversions(metrics, outcome.conversions)
@@ -61,6 +71,8 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         logger.warning("event rejected", extra={"record_id": record_id, "reason": reason})
     for record_id, reason in outcome.dropped_traits:
         logger.warning("trait dropped", extra={"record_id": record_id, "reason": reason})
+    if outcome.erased:
+        logger.info("events dropped", extra={"reason": ERASED, "dropped": outcome.erased})
     for record_id, reason in outcome.gave_up:
         logger.error("event parked after its last attempt", extra={"record_id": record_id, "reason": reason})
     logger.info(
@@ -73,6 +85,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
             "failed": len(outcome.failed_record_ids),
             "profiles_written": outcome.profiles_written,
             "conversions": len(outcome.conversions),
+            "erased": outcome.erased,
         },
     )
     return {"batchItemFailures": [{"itemIdentifier": i} for i in outcome.failed_record_ids]}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -11,9 +12,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from shared import wiring
 from shared.auth import signed_in_user
+from shared.clock import Clock, SystemClock
+from shared.erasure import Erasures
 from shared.metrics import SHOPPERS_ERASED, FunctionMetrics, record_http
 from shared.ports import UserData
-from shared.privacy import PendingJobs, erase_user
+from shared.privacy import DeadLetterPurge, PendingJobs, erase_user
 
 logger = Logger(service="nudge-privacy")
 metrics = FunctionMetrics("privacy")
@@ -24,11 +27,16 @@ app = APIGatewayHttpResolver()
 class PrivacyPorts:
     data: UserData
     pending: PendingJobs | None
+    erasures: Erasures | None = None
+    dead_letters: Mapping[str, DeadLetterPurge] = field(default_factory=dict)
+    clock: Clock = field(default_factory=SystemClock)
 
 
 @cache
 def default_ports() -> PrivacyPorts:
-    return PrivacyPorts(wiring.user_data(), wiring.pending_jobs())
+    return PrivacyPorts(
+        wiring.user_data(), wiring.pending_jobs(), wiring.erasures(), wiring.purged_dead_letter_queues()
+    )
 
 
 _ports: list[PrivacyPorts] = []
@@ -38,10 +46,24 @@ _ports: list[PrivacyPorts] = []
 def erase_me() -> dict[str, Any]:
     user_id = signed_in_user(app.current_event)
     ports = _ports[-1]
-    report = erase_user(user_id, ports.data, ports.pending)
+    report = erase_user(
+        user_id, ports.data, ports.pending, ports.erasures, ports.dead_letters, ports.clock.now()
+    )
     metrics.add(SHOPPERS_ERASED)
-    logger.info("shopper erased", extra={"deleted": report.deleted, "schedules": report.cancelled_schedules})
-    return {"erased": True, "deleted": report.deleted, "cancelled_schedules": report.cancelled_schedules}
+    summary = {
+        "deleted": report.deleted,
+        "cancelled_schedules": report.cancelled_schedules,
+        "anonymous_profiles": report.anonymous_profiles,
+        "dead_letters_purged": report.dead_letters_purged,
+        "dead_letters_unscanned": report.dead_letters_unscanned,
+        "records_kept": report.records_kept,
+    }
+    logger.info("shopper erased", extra=summary)
+    if report.dead_letters_unscanned:
+        logger.warning(
+            "dead-letter queues too full to scan whole", extra={"queues": report.dead_letters_unscanned}
+        )
+    return {"erased": True, **summary}
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -46,12 +46,14 @@ from shared.adapters.dynamo import (
     scan_all,
 )
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
+from shared.adapters.kept import DynamoKeptRecords
 from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs, schedule_name
 from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
 from shared.batch_campaigns import AudienceWorker, Planner
 from shared.campaigns import Catalog
 from shared.clock import SimulatedClock
 from shared.delivery import Deliverer, Unsubscribe
+from shared.erasure import Erasures, Pseudonyms
 from shared.expiry import EXPIRED, expired_campaigns
 from shared.ingest import Attributor
 from shared.links import LinkSigner
@@ -264,6 +266,9 @@ class LocalRuntime:
         self.signing_secret_arn = self.client("secretsmanager").create_secret(
             Name=NAMES.signing_secret, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
         )["ARN"]
+        self.privacy_key_arn = self.client("secretsmanager").create_secret(
+            Name="nudge-privacy-key", SecretString=uuid.uuid4().hex + uuid.uuid4().hex
+        )["ARN"]
         self.client("sesv2").create_email_identity(EmailIdentity=SENDER.split("@", 1)[1])
         self.client("sesv2").create_configuration_set(ConfigurationSetName=NAMES.configuration_set)
         sns = self.client("sns")
@@ -315,7 +320,12 @@ class LocalRuntime:
         from functions.trigger.handler import TriggerPorts
 
         dynamodb, sqs = self.client("dynamodb"), self.client("sqs")
-        profiles = DynamoProfileStore(dynamodb, self.table_names[topology.PROFILES.key])
+        kept_table = self.table_names[topology.PRIVACY.key]
+        privacy_key = self.client("secretsmanager").get_secret_value(SecretId=self.privacy_key_arn)
+        self.erasures = Erasures(
+            Pseudonyms(privacy_key["SecretString"].encode()), DynamoKeptRecords(dynamodb, kept_table)
+        )
+        profiles = DynamoProfileStore(dynamodb, self.table_names[topology.PROFILES.key], kept_table)
         self.send_log = DynamoSendLog(dynamodb, self.table_names[topology.MESSAGES.key])
         delivery = SqsQueue(sqs, self.queue_urls[topology.DELIVERY_QUEUE.key])
         audience = SqsQueue(sqs, self.queue_urls[topology.AUDIENCE_QUEUE.key])
@@ -334,7 +344,7 @@ class LocalRuntime:
             }.items()
         }
         self.profiles = profiles
-        self.ledgers = DynamoLedgerStore(dynamodb, self.table_names[topology.LEDGER.key])
+        self.ledgers = DynamoLedgerStore(dynamodb, self.table_names[topology.LEDGER.key], kept_table)
         self.deferrals = _IndexedDeferrals(
             self._one_time,
             self.client("scheduler"),
@@ -366,6 +376,7 @@ class LocalRuntime:
                     DynamoConversions(dynamodb, self.table_names[topology.CONVERSIONS.key]),
                 ),
                 TraitPolicy(self.trusted_event_sources),
+                self.erasures,
             ),
             "trigger": TriggerPorts(
                 TriggerEvaluator(self.catalog, profiles, delivery, self.clock, self.deferrals),
@@ -385,14 +396,22 @@ class LocalRuntime:
                     ledgers=self.ledgers,
                     deferrals=self.deferrals,
                     unsubscribe=Unsubscribe(self.signer, API_URL + topology.UNSUBSCRIBE_PATH),
+                    erasures=self.erasures,
                 ),
                 parked_in("deliver"),
             ),
-            "feedback": FeedbackPorts(self.ledgers, parked_in("feedback"), self.send_log),
+            "feedback": FeedbackPorts(self.ledgers, parked_in("feedback"), self.send_log, self.erasures),
             "preferences": PreferencesPorts(self.signer, self.ledgers, self.clock),
             "inbox": InboxPorts(inbox, self.clock, self.send_log),
             "privacy": PrivacyPorts(
-                self.user_data, SchedulerPendingJobs(self.client("scheduler"), NAMES.deferral_group)
+                self.user_data,
+                SchedulerPendingJobs(self.client("scheduler"), NAMES.deferral_group),
+                self.erasures,
+                {
+                    key: SqsDeadLetterQueue(sqs, self.queue_urls[key])
+                    for key in topology.FUNCTIONS_BY_KEY["privacy"].purges
+                },
+                self.clock,
             ),
         }
 

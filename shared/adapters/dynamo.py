@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from shared.adapters import chunks
+from shared.erasure import KeptRecord
 from shared.guards import Ledger, SentRecord, Suppression
-from shared.ports import SendLogEntry
+from shared.ports import SendLogEntry, ShopperFootprint
 from shared.profile import Profile
 from shared.topology import (
     CONVERSIONS,
@@ -25,6 +26,7 @@ from shared.topology import (
     LEDGER,
     MESSAGES,
     MODELS,
+    PRIVACY,
     PROFILES,
     SHOPPER_TABLES,
     TableSpec,
@@ -119,6 +121,8 @@ BEHAVIOUR_FIELDS = (
 
 def profile_to_item(profile: Profile) -> dict[str, Any]:
     data = profile.model_dump(mode="python")
+    if not data["anonymous_ids"]:
+        del data["anonymous_ids"]
     behaviour = {k: data.pop(k) for k in BEHAVIOUR_FIELDS}
     # The activity windows compress far better beside the day buckets than in an attribute of their own.
     data.pop("activity", None)
@@ -161,15 +165,29 @@ def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
 
 def batch_get(client: Any, table: str, spec: TableSpec, user_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Strongly consistent BatchGetItem by partition key, 100 keys a request, until nothing is left."""
-    items: list[dict[str, Any]] = []
-    for batch in chunks(list(dict.fromkeys(user_ids)), BATCH_GET_LIMIT):
-        request: dict[str, Any] = {
-            table: {"Keys": [{spec.partition_key: {"S": u}} for u in batch], "ConsistentRead": True}
-        }
+    return batch_get_tables(client, {table: (spec.partition_key, user_ids)})[table]
+
+
+def batch_get_tables(
+    client: Any, wanted: Mapping[str, tuple[str, Sequence[str]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """BatchGetItem over several tables at once (table → partition key name and values): one request
+    per 100 keys in all, strongly consistent, until nothing is left. Items come back per table."""
+    keys = [
+        (table, name, value) for table, (name, values) in wanted.items() for value in dict.fromkeys(values)
+    ]
+    items: dict[str, list[dict[str, Any]]] = {table: [] for table in wanted}
+    for batch in chunks(keys, BATCH_GET_LIMIT):
+        request: dict[str, Any] = {}
+        for table, name, value in batch:
+            request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(
+                {name: {"S": value}}
+            )
         # UnprocessedKeys is part of BatchGetItem's contract (partial results), not an error to retry.
         for _ in range(MAX_UNPROCESSED_ROUNDS):
             response = client.batch_get_item(RequestItems=request)
-            items.extend(response.get("Responses", {}).get(table, []))
+            for table, found in response.get("Responses", {}).items():
+                items[table].extend(found)
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
@@ -178,10 +196,45 @@ def batch_get(client: Any, table: str, spec: TableSpec, user_ids: Sequence[str])
     return items
 
 
+KEPT_SUPPRESSED_PREFIX = "suppressed_"
+
+
+def kept_from_item(item: Mapping[str, Any]) -> KeptRecord:
+    """An item of the privacy table: its hashed key, the erasure time and ``suppressed_<channel>``."""
+    data = deserialize(item)
+    suppressed = {
+        k.removeprefix(KEPT_SUPPRESSED_PREFIX): str(v)
+        for k, v in data.items()
+        if k.startswith(KEPT_SUPPRESSED_PREFIX)
+    }
+    erased_at = data.get("erased_at")
+    return KeptRecord(str(data[PRIVACY.partition_key]), str(erased_at) if erased_at else None, suppressed)
+
+
+def _with_kept(
+    client: Any,
+    table: str,
+    spec: TableSpec,
+    user_ids: Sequence[str],
+    kept_table: str | None,
+    keys: Sequence[str],
+) -> tuple[list[dict[str, Any]], dict[str, KeptRecord]]:
+    """Items of ``table`` by user id and the kept records ``keys`` name, in the same requests."""
+    wanted: dict[str, tuple[str, Sequence[str]]] = {table: (spec.partition_key, user_ids)}
+    if keys:
+        if kept_table is None:
+            raise RuntimeError("this store was built without the privacy table")
+        wanted[kept_table] = (PRIVACY.partition_key, keys)
+    found = batch_get_tables(client, wanted)
+    kept = (kept_from_item(i) for i in found.get(kept_table or "", []))
+    return found[table], {k.key: k for k in kept}
+
+
 class DynamoProfileStore:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, kept_table: str | None = None) -> None:
         self._client = client
         self._table = table_name
+        self._kept_table = kept_table
 
     def get(self, user_id: str) -> Profile | None:
         response = self._client.get_item(
@@ -193,6 +246,12 @@ class DynamoProfileStore:
     def get_many(self, user_ids: Sequence[str]) -> dict[str, Profile]:
         profiles = (_profile_from_item(i) for i in batch_get(self._client, self._table, PROFILES, user_ids))
         return {p.user_id: p for p in profiles}
+
+    def get_many_with_kept(
+        self, user_ids: Sequence[str], kept_keys: Sequence[str]
+    ) -> tuple[dict[str, Profile], dict[str, KeptRecord]]:
+        items, kept = _with_kept(self._client, self._table, PROFILES, user_ids, self._kept_table, kept_keys)
+        return {p.user_id: p for p in map(_profile_from_item, items)}, kept
 
     def save(self, profile: Profile) -> bool:
         expected = profile.version
@@ -482,13 +541,20 @@ class DynamoLedgerStore:
     suppressions are attributes of their own, set by the feedback and unsubscribe functions with an
     update that bumps the version, so a delivery deciding on a stale ledger has to look again."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, kept_table: str | None = None) -> None:
         self._client = client
         self._table = table_name
+        self._kept_table = kept_table
 
     def get_many(self, user_ids: Sequence[str]) -> dict[str, Ledger]:
         ledgers = (_ledger_from_item(i) for i in batch_get(self._client, self._table, LEDGER, user_ids))
         return {ledger.user_id: ledger for ledger in ledgers}
+
+    def get_many_with_kept(
+        self, user_ids: Sequence[str], kept_keys: Sequence[str]
+    ) -> tuple[dict[str, Ledger], dict[str, KeptRecord]]:
+        items, kept = _with_kept(self._client, self._table, LEDGER, user_ids, self._kept_table, kept_keys)
+        return {ledger.user_id: ledger for ledger in map(_ledger_from_item, items)}, kept
 
     def get(self, user_id: str) -> Ledger | None:
         response = self._client.get_item(
@@ -540,18 +606,31 @@ class DynamoLedgerStore:
             except self._client.exceptions.ConditionalCheckFailedException:
                 continue
 
-    def suppress(self, user_id: str, channel: str, suppression: Suppression) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key={LEDGER.partition_key: {"S": user_id}},
-            UpdateExpression="SET #attr = :s, #version = if_not_exists(#version, :zero) + :one",
-            ExpressionAttributeNames={"#attr": _SUPPRESSED[channel], "#version": "version"},
-            ExpressionAttributeValues={
-                ":s": {"S": json.dumps(suppression.__dict__, separators=(",", ":"))},
-                ":zero": {"N": "0"},
-                ":one": {"N": "1"},
-            },
-        )
+    def suppress(
+        self, user_id: str, channel: str, suppression: Suppression, *, existing_only: bool = False
+    ) -> bool:
+        """Set the suppression (``existing_only``: only on a ledger that exists); True if written."""
+        names = {"#attr": _SUPPRESSED[channel], "#version": "version"}
+        condition: dict[str, Any] = {}
+        if existing_only:
+            condition = {"ConditionExpression": "attribute_exists(#pk)"}
+            names["#pk"] = LEDGER.partition_key
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={LEDGER.partition_key: {"S": user_id}},
+                UpdateExpression="SET #attr = :s, #version = if_not_exists(#version, :zero) + :one",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":s": {"S": json.dumps(suppression.__dict__, separators=(",", ":"))},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+                **condition,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
 
 class DynamoUserData:
@@ -560,6 +639,28 @@ class DynamoUserData:
     def __init__(self, client: Any, table_names: Mapping[str, str]) -> None:
         self._client = client
         self._tables = table_names
+
+    def footprint(self, user_id: str) -> ShopperFootprint:
+        """What erasure must find before it deletes: the anonymous ids seen with the shopper, their
+        addresses (to purge dead letters and keep suppressions) and their suppressed channels."""
+        profile = self._client.get_item(
+            TableName=self._tables[PROFILES.key],
+            Key={PROFILES.partition_key: {"S": user_id}},
+            ProjectionExpression="anonymous_ids, traits",
+            ConsistentRead=True,
+        ).get("Item")
+        ledger = self._client.get_item(
+            TableName=self._tables[LEDGER.key],
+            Key={LEDGER.partition_key: {"S": user_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        data = deserialize(profile or {})
+        traits = data.get("traits") if isinstance(data.get("traits"), dict) else {}
+        suppressed = (
+            {c: s.reason for c, s in (_ledger_from_item(ledger).suppressed or {}).items()} if ledger else {}
+        )
+        anonymous = [str(a) for a in data.get("anonymous_ids") or []]
+        return ShopperFootprint(user_id, anonymous, traits or {}, suppressed)
 
     def erase(self, user_id: str) -> dict[str, int]:
         deleted: dict[str, int] = {}

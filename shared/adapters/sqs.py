@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +79,19 @@ class DeadLetter:
 # A message SQS itself moved after maxReceiveCount carries none of our attributes.
 REDRIVEN_BY_SQS = "(moved by SQS after its last allowed receive: no reason recorded)"
 PEEK_VISIBILITY_S = 60
+# Erasure hides what it reads for as long as a scan can take in the privacy function (its timeout),
+# so a message is not read twice; what it keeps is made visible again as soon as the scan ends.
+PURGE_VISIBILITY_S = 30
+# Dead-letter queues alarm on their first message and are normally near empty; a scan stops here
+# (within the HTTP API's 30 s) and says so, rather than time out midway.
+PURGE_SCAN_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class PurgeOutcome:
+    deleted: int
+    scanned: int
+    complete: bool  # False: the queue held more than the scan limit; erase again to go on
 
 
 class SqsDeadLetterQueue:
@@ -88,28 +101,30 @@ class SqsDeadLetterQueue:
         self._client = client
         self.url = queue_url
 
-    def _receive(self, wanted: int) -> list[DeadLetter]:
+    def _receive_raw(self, wanted: int, visibility_s: int) -> list[dict[str, Any]]:
         response = self._client.receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=max(1, min(SEND_BATCH_LIMIT, wanted)),
-            VisibilityTimeout=PEEK_VISIBILITY_S,
+            VisibilityTimeout=visibility_s,
             AttributeNames=["SentTimestamp"],
             MessageAttributeNames=[REASON_ATTRIBUTE, SOURCE_ATTRIBUTE],
         )
-        letters = []
-        for m in response.get("Messages", []):
-            attributes = m.get("MessageAttributes", {})
-            sent = m.get("Attributes", {}).get("SentTimestamp")
-            letters.append(
-                DeadLetter(
-                    body=m["Body"],
-                    reason=attributes.get(REASON_ATTRIBUTE, {}).get("StringValue", REDRIVEN_BY_SQS),
-                    source=attributes.get(SOURCE_ATTRIBUTE, {}).get("StringValue", "sqs"),
-                    first_seen=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
-                    receipt_handle=m["ReceiptHandle"],
-                )
-            )
-        return letters
+        return list(response.get("Messages", []))
+
+    def _receive(self, wanted: int) -> list[DeadLetter]:
+        return [self._letter(m) for m in self._receive_raw(wanted, PEEK_VISIBILITY_S)]
+
+    @staticmethod
+    def _letter(m: Mapping[str, Any]) -> DeadLetter:
+        attributes = m.get("MessageAttributes", {})
+        sent = m.get("Attributes", {}).get("SentTimestamp")
+        return DeadLetter(
+            body=m["Body"],
+            reason=attributes.get(REASON_ATTRIBUTE, {}).get("StringValue", REDRIVEN_BY_SQS),
+            source=attributes.get(SOURCE_ATTRIBUTE, {}).get("StringValue", "sqs"),
+            first_seen=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
+            receipt_handle=m["ReceiptHandle"],
+        )
 
     def peek(self, limit: int | None = None) -> list[DeadLetter]:
         """Up to ``limit`` parked messages (all by default); they stay in the queue, visible again."""
@@ -119,7 +134,43 @@ class SqsDeadLetterQueue:
             if not received:
                 break
             found += received
-        for batch in chunks([f.receipt_handle for f in found], SEND_BATCH_LIMIT):
+        self._release([f.receipt_handle for f in found])
+        return found
+
+    def purge(self, matches: Callable[[str], bool], limit: int = PURGE_SCAN_LIMIT) -> PurgeOutcome:
+        """Delete the messages whose body ``matches`` (an erased shopper's), leave the rest as they were.
+
+        SQS cannot edit or search a message: each is received (hidden for ``PURGE_VISIBILITY_S``),
+        the matching ones deleted, and the others made visible again at once; they keep their reason,
+        source and first-seen time, which a re-send would lose. Messages another reader holds at the
+        time (a redrive in progress) are not seen: ingest and delivery drop those by the erasure marker.
+        """
+        deleted = seen = 0
+        kept: dict[str, str] = {}  # message id → receipt handle, made visible again at the end
+        while seen < limit:
+            received = self._receive_raw(SEND_BATCH_LIMIT, PURGE_VISIBILITY_S)
+            fresh = [m for m in received if m["MessageId"] not in kept]
+            kept.update((m["MessageId"], m["ReceiptHandle"]) for m in received if m["MessageId"] in kept)
+            if not fresh:
+                break
+            seen += len(fresh)
+            doomed = []
+            for message in fresh:
+                if matches(message["Body"]):
+                    doomed.append(message["ReceiptHandle"])
+                else:
+                    kept[message["MessageId"]] = message["ReceiptHandle"]
+            if doomed:
+                self._client.delete_message_batch(
+                    QueueUrl=self.url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(doomed)],
+                )
+                deleted += len(doomed)
+        self._release(list(kept.values()))
+        return PurgeOutcome(deleted=deleted, scanned=seen, complete=seen < limit)
+
+    def _release(self, receipt_handles: Sequence[str]) -> None:
+        for batch in chunks(list(receipt_handles), SEND_BATCH_LIMIT):
             self._client.change_message_visibility_batch(
                 QueueUrl=self.url,
                 Entries=[
@@ -127,7 +178,6 @@ class SqsDeadLetterQueue:
                     for i, handle in enumerate(batch)
                 ],
             )
-        return found
 
     def count(self) -> int:
         attributes = self._client.get_queue_attributes(

@@ -102,6 +102,11 @@ def _expected(synthesized: Synthesized, spec: topology.FunctionSpec) -> set[Gran
     if spec.signs_links:
         secret = ref(synthesized.logical_id(synthesized.stack.signing_secret))
         pairs += [(a, secret) for a in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")]
+    if spec.pseudonymizes:
+        secret = ref(synthesized.logical_id(synthesized.stack.privacy_key))
+        pairs += [(a, secret) for a in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")]
+    for queue in spec.purges:
+        pairs += [(a, arn_of(synthesized.queue_id(queue))) for a in CONSUME]
     return {(a, _key(r)) for a, r in pairs}
 
 
@@ -121,8 +126,11 @@ def test_the_matrix_tells_the_functions_apart(synthesized: Synthesized) -> None:
     assert _granted(synthesized, "privacy") != _expected(synthesized, by_key["inbox"])
     deliver = {a for a, _ in _granted(synthesized, "deliver")}
     assert "ses:SendEmail" in deliver and "dynamodb:DeleteItem" not in deliver
-    ingest = {a for a, _ in _granted(synthesized, "ingest")}
-    assert not {a for a in ingest if a.startswith(("ses:", "sns:", "scheduler:", "secretsmanager:"))}
+    ingest = _granted(synthesized, "ingest")
+    assert not {a for a, _ in ingest if a.startswith(("ses:", "sns:", "scheduler:"))}
+    # the only secret ingest reads is the erasure key (to recognise erased shoppers), not the link key
+    privacy_key = _key(ref(synthesized.logical_id(synthesized.stack.privacy_key)))
+    assert {r for a, r in ingest if a.startswith("secretsmanager:")} == {privacy_key}
 
 
 def test_no_statement_grants_wildcard_actions(synthesized: Synthesized) -> None:
@@ -296,3 +304,34 @@ def test_declared_sources_and_push_applications_reach_ingest_and_deliver(synthes
             "Resource": f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:endpoint/GCM/shop-android/*",
         }
     ]
+
+
+def test_the_erasure_key_is_retained_and_readable_only_where_erasures_are_written_or_honoured(
+    synthesized: Synthesized,
+) -> None:
+    """The privacy table's records are HMACs under this key: losing it would un-erase shoppers."""
+    lid = synthesized.logical_id(synthesized.stack.privacy_key)
+    assert synthesized.resources[lid]["DeletionPolicy"] == "Retain"
+    readers = {
+        spec.key
+        for spec in topology.FUNCTIONS
+        if any(
+            s.allows("secretsmanager:GetSecretValue") and ref(lid) in s.resources
+            for s in synthesized.function_statements(spec.key)
+        )
+    }
+    assert readers == {"ingest", "deliver", "feedback", "privacy"}
+
+
+def test_only_erasure_reads_and_deletes_from_the_dead_letter_queues_that_hold_shopper_data(
+    synthesized: Synthesized,
+) -> None:
+    for key in topology.DEAD_LETTER_QUEUES:
+        arn = _key(arn_of(synthesized.queue_id(key)))
+        consumers = {
+            spec.key
+            for spec in topology.FUNCTIONS
+            if ("sqs:DeleteMessage", arn) in _granted(synthesized, spec.key)
+        }
+        expected = {"privacy"} if key in topology.SHOPPER_DEAD_LETTER_QUEUES else set()
+        assert consumers == expected, key

@@ -414,7 +414,8 @@ def test_function_environment_is_exactly_what_the_topology_names(
         elif kind == "role":
             expected = arn_of(synthesized.logical_id(stack.deferral_role))
         elif kind == "secret":
-            expected = ref(synthesized.logical_id(stack.signing_secret))
+            secret = {"signing": stack.signing_secret, "privacy": stack.privacy_key}[key]
+            expected = ref(synthesized.logical_id(secret))
         else:
             assert kind == "api-url", reference
             api_id = synthesized.logical_id(stack.api)
@@ -640,7 +641,7 @@ def test_table_access_follows_the_topology(spec: topology.FunctionSpec, synthesi
 def test_queue_access_follows_the_topology(spec: topology.FunctionSpec, synthesized: Synthesized) -> None:
     statements = synthesized.function_statements(spec.key)
     may_send = set(spec.sends_to) | {k for k in (spec.parks_in, spec.on_failure) if k}
-    consumes = {q.key for q in topology.QUEUES if q.consumer == spec.key}
+    consumes = {q.key for q in topology.QUEUES if q.consumer == spec.key} | set(spec.purges)
     for key in [*(q.key for q in topology.QUEUES), *ALL_DLQ_KEYS]:
         granted = _actions_on(statements, arn_of(synthesized.queue_id(key)))
         assert ("sqs:SendMessage" in granted) == (key in may_send), f"{spec.key} → {key}: {sorted(granted)}"
