@@ -1288,25 +1288,41 @@ def erase(
     stack: Annotated[str, typer.Option(help="The deployed stack (AWS credentials needed).")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Erase everything Nudge stores about a shopper (GDPR): profile, ledger, inbox, send log, pending jobs.
+    """Erase everything Nudge stores about a shopper (GDPR): profile, ledger, inbox, send log, pending
+    jobs, the anonymous profiles seen with them and their messages in the dead-letter queues; keeps
+    the hashed erasure marker and suppressions (docs/security.md).
 
     Example: nudge erase u00042 --stack Nudge --yes
     """
+    from datetime import UTC, datetime
+
     import boto3
 
-    from shared.adapters.dynamo import DynamoUserData
+    from shared.adapters.privacy import DynamoKeptRecords, DynamoUserData
     from shared.adapters.scheduler import SchedulerPendingJobs
+    from shared.adapters.sqs import SqsDeadLetterQueue
+    from shared.erasure import Erasures, Pseudonyms
     from shared.privacy import erase_user
-    from shared.topology import TABLES
+    from shared.topology import PRIVACY, SHOPPER_DEAD_LETTER_QUEUES, TABLES, queue_output
 
     if not yes and not typer.confirm(f"Erase all data of {user_id} from {stack}?"):
         raise typer.Exit(1)
     outputs = _stack_outputs(stack)
     tables = {t.key: outputs[f"Table{t.key.title()}"] for t in TABLES}
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    key_arn = outputs["PrivacyKeyArn"]
+
+    def privacy_key() -> bytes:
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=key_arn)
+        return str(secret["SecretString"]).encode()
+
     report = erase_user(
         user_id,
-        DynamoUserData(boto3.client("dynamodb"), tables),
+        DynamoUserData(dynamodb, tables),
         SchedulerPendingJobs(boto3.client("scheduler"), outputs["DeferralGroup"]),
+        Erasures(Pseudonyms(privacy_key), DynamoKeptRecords(dynamodb, tables[PRIVACY.key])),
+        {k: SqsDeadLetterQueue(sqs, outputs[queue_output(k)]) for k in SHOPPER_DEAD_LETTER_QUEUES},
+        datetime.now(UTC),
     )
     table = Table(title=f"Erased {user_id}")
     table.add_column("store")
@@ -1314,7 +1330,13 @@ def erase(
     for key, count in report.deleted.items():
         table.add_row(key, str(count))
     table.add_row("pending schedules", str(report.cancelled_schedules))
+    table.add_row("anonymous profiles (rows above include theirs)", str(report.anonymous_profiles))
+    for key, count in report.dead_letters_purged.items():
+        table.add_row(f"messages in {key}", str(count))
+    table.add_row("kept: hashed marker and suppressions", str(report.records_kept))
     console.print(table)
+    for key in report.dead_letters_unscanned:
+        console.print(f"[yellow]{key} holds more than one scan reads: run the erasure again to go on[/]")
 
 
 dlq_app = typer.Typer(

@@ -293,21 +293,9 @@ class Deliverer:
             return self._kept
         return self.erasures.records.get_many(self._kept_keys(user_id, profile))
 
-    def _erased_since(self, job: DeliveryJob, user_id: str, kept: dict[str, KeptRecord]) -> bool:
-        marker = self.erasures.marker(user_id, kept) if self.erasures is not None else None
+    def _erased_since(self, job: DeliveryJob, kept: dict[str, KeptRecord]) -> bool:
+        marker = self.erasures.marker(job.user_id, kept) if self.erasures is not None else None
         return marker is not None and marker.erased_since(job.origin)
-
-    def _with_kept_suppressions(
-        self, ledger: Ledger, profile: Profile, kept: dict[str, KeptRecord]
-    ) -> Ledger:
-        """The ledger with the suppressions erasure kept for this id or these addresses (the ledger's
-        own win): an opt-out outlives the erasure of the shopper who gave it."""
-        if self.erasures is None:
-            return ledger
-        extra = self.erasures.suppressions(ledger.user_id, profile.traits, kept)
-        if not extra:
-            return ledger
-        return replace(ledger, suppressed={**extra, **(ledger.suppressed or {})})
 
     def _complete(self, entry: SendLogEntry) -> None:
         if self._completed is not None:
@@ -332,7 +320,7 @@ class Deliverer:
         )
         profile = self._profile(job.user_id)
         kept = self._kept_records(job.user_id, profile)
-        if self._erased_since(job, job.user_id, kept):
+        if self._erased_since(job, kept):
             return SendDecision(ERASED, ERASED_REASON)  # nothing is written: the shopper is erased
         if profile is None:
             return self._decide(entry, SKIPPED, "unknown_user")
@@ -347,7 +335,9 @@ class Deliverer:
         # Every later decision (sent, capped, no consent, ...) is the treated group's: both groups
         # are picked the same way, so comparing them measures running the campaign (intent to treat).
         entry = replace(entry, group=attribution.TREATED)
-        ledger = self._with_kept_suppressions(self._ledger(job.user_id), profile, kept)
+        ledger = self._ledger(job.user_id)
+        if self.erasures is not None:  # an opt-out outlives the erasure of the shopper who gave it
+            ledger = self.erasures.with_kept_suppressions(ledger, profile.traits, kept)
         channel, (blocked, why) = choose_channel(campaign, profile, ledger)
         if channel is None:
             return self._decide(entry, blocked, why)

@@ -23,11 +23,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from shared.guards import Suppression
+from shared.guards import Ledger, Suppression
 
 MIN_KEY_BYTES = 32
 # Kept suppressions reach these channels; an address is hashed per channel (the trait that holds it).
@@ -134,6 +134,13 @@ class Erasures:
             for channel, reason in (record.suppressed if record else {}).items():
                 applying.setdefault(channel, Suppression(reason, record.erased_at or "", KEPT_SOURCE))  # type: ignore[union-attr]
         return applying
+
+    def with_kept_suppressions(
+        self, ledger: Ledger, traits: Mapping[str, Any], found: Mapping[str, KeptRecord]
+    ) -> Ledger:
+        """The ledger with the suppressions kept for this id or these addresses (the ledger's own win)."""
+        extra = self.suppressions(ledger.user_id, traits, found)
+        return replace(ledger, suppressed={**extra, **(ledger.suppressed or {})}) if extra else ledger
 
 
 def records_for_erasure(

@@ -10,10 +10,10 @@ event or job that arrives in between is already recognised as predating the eras
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from shared.erasure import Erasures, mentions, records_for_erasure
 from shared.identity import anonymous_profile_id, reserved_id_problem
@@ -28,12 +28,17 @@ class PendingJobs(Protocol):
 
 
 class PurgeResult(Protocol):
-    deleted: int
-    complete: bool
+    @property
+    def deleted(self) -> int: ...
+
+    @property
+    def complete(self) -> bool:
+        """False when the queue held more than one scan reads."""
+        ...
 
 
 class DeadLetterPurge(Protocol):
-    def purge(self, matches: Any) -> PurgeResult:
+    def purge(self, matches: Callable[[str], bool]) -> PurgeResult:
         """Delete the messages for which ``matches(body)`` is true; leave the others in place."""
         ...
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
         DynamoModelRegistry,
         DynamoProfileStore,
         DynamoSendLog,
-        DynamoUserData,
     )
+    from shared.adapters.privacy import DynamoUserData
     from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
     from shared.campaigns import Catalog
@@ -162,7 +162,7 @@ def link_signer() -> LinkSigner:
 
 
 def user_data() -> DynamoUserData:
-    from shared.adapters.dynamo import DynamoUserData
+    from shared.adapters.privacy import DynamoUserData
     from shared.topology import SHOPPER_TABLES
 
     config = settings()
@@ -186,7 +186,7 @@ def pseudonyms() -> Pseudonyms:
 
 
 def erasures() -> Erasures:
-    from shared.adapters.kept import DynamoKeptRecords
+    from shared.adapters.privacy import DynamoKeptRecords
     from shared.erasure import Erasures
 
     settings().require("privacy_table")

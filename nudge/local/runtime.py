@@ -42,11 +42,10 @@ from shared.adapters.dynamo import (
     DynamoModelRegistry,
     DynamoProfileStore,
     DynamoSendLog,
-    DynamoUserData,
     scan_all,
 )
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
-from shared.adapters.kept import DynamoKeptRecords
+from shared.adapters.privacy import DynamoKeptRecords, DynamoUserData
 from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs, schedule_name
 from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
 from shared.batch_campaigns import AudienceWorker, Planner

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from shared.adapters import chunks
 from shared.erasure import KeptRecord
 from shared.guards import Ledger, SentRecord, Suppression
-from shared.ports import SendLogEntry, ShopperFootprint
+from shared.ports import SendLogEntry
 from shared.profile import Profile
 from shared.topology import (
     CONVERSIONS,
@@ -28,7 +28,6 @@ from shared.topology import (
     MODELS,
     PRIVACY,
     PROFILES,
-    SHOPPER_TABLES,
     TableSpec,
 )
 
@@ -525,7 +524,7 @@ class DynamoInbox:
 _SUPPRESSED = {"email": "suppressed_email", "push": "suppressed_push", "in_app": "suppressed_in_app"}
 
 
-def _ledger_from_item(item: Mapping[str, Any]) -> Ledger:
+def ledger_from_item(item: Mapping[str, Any]) -> Ledger:
     data = deserialize(item)
     sends = tuple(SentRecord.from_json(r) for r in json.loads(data.get("sends") or "[]"))
     suppressed = {
@@ -547,21 +546,21 @@ class DynamoLedgerStore:
         self._kept_table = kept_table
 
     def get_many(self, user_ids: Sequence[str]) -> dict[str, Ledger]:
-        ledgers = (_ledger_from_item(i) for i in batch_get(self._client, self._table, LEDGER, user_ids))
+        ledgers = (ledger_from_item(i) for i in batch_get(self._client, self._table, LEDGER, user_ids))
         return {ledger.user_id: ledger for ledger in ledgers}
 
     def get_many_with_kept(
         self, user_ids: Sequence[str], kept_keys: Sequence[str]
     ) -> tuple[dict[str, Ledger], dict[str, KeptRecord]]:
         items, kept = _with_kept(self._client, self._table, LEDGER, user_ids, self._kept_table, kept_keys)
-        return {ledger.user_id: ledger for ledger in map(_ledger_from_item, items)}, kept
+        return {ledger.user_id: ledger for ledger in map(ledger_from_item, items)}, kept
 
     def get(self, user_id: str) -> Ledger | None:
         response = self._client.get_item(
             TableName=self._table, Key={LEDGER.partition_key: {"S": user_id}}, ConsistentRead=True
         )
         item = response.get("Item")
-        return _ledger_from_item(item) if item else None
+        return ledger_from_item(item) if item else None
 
     def record_send(self, ledger: Ledger, record: SentRecord, keep: Sequence[SentRecord]) -> bool:
         sends = json.dumps([r.to_json() for r in [*keep, record]], separators=(",", ":"))
@@ -631,79 +630,6 @@ class DynamoLedgerStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-
-class DynamoUserData:
-    """Every table holding a shopper's data, keyed by ``user_id`` (the right to erasure)."""
-
-    def __init__(self, client: Any, table_names: Mapping[str, str]) -> None:
-        self._client = client
-        self._tables = table_names
-
-    def footprint(self, user_id: str) -> ShopperFootprint:
-        """What erasure must find before it deletes: the anonymous ids seen with the shopper, their
-        addresses (to purge dead letters and keep suppressions) and their suppressed channels."""
-        profile = self._client.get_item(
-            TableName=self._tables[PROFILES.key],
-            Key={PROFILES.partition_key: {"S": user_id}},
-            ProjectionExpression="anonymous_ids, traits",
-            ConsistentRead=True,
-        ).get("Item")
-        ledger = self._client.get_item(
-            TableName=self._tables[LEDGER.key],
-            Key={LEDGER.partition_key: {"S": user_id}},
-            ConsistentRead=True,
-        ).get("Item")
-        data = deserialize(profile or {})
-        traits = data.get("traits") if isinstance(data.get("traits"), dict) else {}
-        suppressed = (
-            {c: s.reason for c, s in (_ledger_from_item(ledger).suppressed or {}).items()} if ledger else {}
-        )
-        anonymous = [str(a) for a in data.get("anonymous_ids") or []]
-        return ShopperFootprint(user_id, anonymous, traits or {}, suppressed)
-
-    def erase(self, user_id: str) -> dict[str, int]:
-        deleted: dict[str, int] = {}
-        for spec in SHOPPER_TABLES:
-            table = self._tables[spec.key]
-            keys = self._keys(table, spec, user_id)
-            for batch in chunks(keys, BATCH_WRITE_LIMIT):
-                request: dict[str, Any] = {table: [{"DeleteRequest": {"Key": k}} for k in batch]}
-                for _ in range(MAX_UNPROCESSED_ROUNDS):
-                    request = (
-                        self._client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                    )
-                    if not request:
-                        break
-                else:
-                    raise RuntimeError(f"erasing {spec.key}: items left unprocessed")
-            deleted[spec.key] = len(keys)
-        return deleted
-
-    def _keys(self, table: str, spec: TableSpec, user_id: str) -> list[dict[str, Any]]:
-        if spec.sort_key is None:
-            response = self._client.get_item(
-                TableName=table,
-                Key={spec.partition_key: {"S": user_id}},
-                ProjectionExpression="#pk",
-                ExpressionAttributeNames={"#pk": spec.partition_key},
-            )
-            return [{spec.partition_key: {"S": user_id}}] if "Item" in response else []
-        keys: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": table,
-            "KeyConditionExpression": "#pk = :u",
-            "ProjectionExpression": "#pk, #sk",
-            "ExpressionAttributeNames": {"#pk": spec.partition_key, "#sk": spec.sort_key},
-            "ExpressionAttributeValues": {":u": {"S": user_id}},
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._client.query(**kwargs)
-            keys.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return keys
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 class DynamoModelRegistry:
