@@ -25,9 +25,12 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.guards import Ledger, Suppression
+
+if TYPE_CHECKING:
+    from shared.ports import LedgerStore
 
 MIN_KEY_BYTES = 32
 # Kept suppressions reach these channels; an address is hashed per channel (the trait that holds it).
@@ -141,6 +144,41 @@ class Erasures:
         """The ledger with the suppressions kept for this id or these addresses (the ledger's own win)."""
         extra = self.suppressions(ledger.user_id, traits, found)
         return replace(ledger, suppressed={**extra, **(ledger.suppressed or {})}) if extra else ledger
+
+
+def suppress_unless_erased(
+    ledgers: LedgerStore,
+    erasures: Erasures | None,
+    user_id: str,
+    channel: str,
+    suppression: Suppression,
+    about: datetime | str | None,
+    addresses: Sequence[str] = (),
+) -> bool:
+    """Suppress ``channel`` on the shopper's ledger, or, when the shopper was erased after ``about``
+    (the message a bounce or an unsubscribe link is about; None: unknown), keep the suppression hashed
+    by id and by ``addresses`` instead of writing a ledger row again. True if it was kept hashed.
+
+    The marker is read only when the shopper has no ledger (the update is conditional on it): a
+    suppression of a shopper Nudge has sent to costs no request more."""
+    if erasures is None:
+        ledgers.suppress(user_id, channel, suppression)
+        return False
+    if ledgers.suppress(user_id, channel, suppression, existing_only=True):
+        return False
+    key = erasures.pseudonyms.user(user_id)
+    marker = erasures.records.get_many([key]).get(key)
+    if marker is None or not marker.erased_since(about):
+        ledgers.suppress(user_id, channel, suppression)
+        return False
+    reason = {channel: suppression.reason}
+    erasures.records.keep(
+        [
+            KeptRecord(key, suppressed=reason),
+            *(KeptRecord(erasures.pseudonyms.address(channel, a), suppressed=reason) for a in addresses),
+        ]
+    )
+    return True
 
 
 def records_for_erasure(

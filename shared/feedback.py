@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import ses_tags
-from shared.erasure import ERASED, Erasures, KeptRecord
+from shared.erasure import ERASED, Erasures, suppress_unless_erased
 from shared.events import EventRejected
 from shared.guards import Suppression
 from shared.ports import Engagement, LedgerStore
@@ -156,34 +156,10 @@ def apply_feedback(
     if suppression is None:
         reason = "measured" if folded else "not a permanent bounce or a complaint"
         return FeedbackOutcome("ignored", reason, ses.user_id if measured else None, folded)
-    if erasures is None or ledgers.suppress(ses.user_id, "email", suppression, existing_only=True):
-        if erasures is None:
-            ledgers.suppress(ses.user_id, "email", suppression)
-        return FeedbackOutcome("suppressed", suppression.reason, ses.user_id, folded)
-    # No ledger: a shopper Nudge never recorded a send for, or one erased since the message went out.
-    # (Only here is the marker read: deliveries, opens and clicks, and bounces of shoppers with a
-    # ledger, cost no request for it.)
-    kept = _kept_after_erasure(ses, suppression, erasures)
-    if kept is not None:
-        return FeedbackOutcome("suppressed", kept, None, folded)
-    ledgers.suppress(ses.user_id, "email", suppression)
-    return FeedbackOutcome("suppressed", suppression.reason, ses.user_id, folded)
-
-
-def _kept_after_erasure(ses: SesEvent, suppression: Suppression, erasures: Erasures) -> str | None:
-    """For a message sent before its shopper was erased: keep the suppression hashed, by id and by
-    the addresses it went to, instead of writing a ledger row again. The reason, or None."""
-    key = erasures.pseudonyms.user(ses.user_id)
-    marker = erasures.records.get_many([key]).get(key)
-    if marker is None or not marker.erased_since(str(ses.mail.get("timestamp") or "") or None):
-        return None
+    # A message sent before its shopper was erased writes no ledger row again (shared/erasure.py).
     destination = ses.mail.get("destination")
     addresses = [a for a in destination if isinstance(a, str)] if isinstance(destination, list) else []
-    reason = {"email": suppression.reason}
-    erasures.records.keep(
-        [
-            KeptRecord(key, suppressed=reason),
-            *(KeptRecord(erasures.pseudonyms.address("email", a), suppressed=reason) for a in addresses),
-        ]
-    )
-    return f"{suppression.reason}: kept hashed ({ERASED})"
+    sent_at = str(ses.mail.get("timestamp") or "") or None
+    if suppress_unless_erased(ledgers, erasures, ses.user_id, "email", suppression, sent_at, addresses):
+        return FeedbackOutcome("suppressed", f"{suppression.reason}: kept hashed ({ERASED})", None, folded)
+    return FeedbackOutcome("suppressed", suppression.reason, ses.user_id, folded)

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from shared.erasure import Erasures, suppress_unless_erased
 from shared.guards import Suppression
 from shared.links import LinkSigner, UnsubscribeRequest
 from shared.ports import LedgerStore
 
 
 def unsubscribe(
-    params: Mapping[str, str | None], signer: LinkSigner, ledgers: LedgerStore, now: datetime
+    params: Mapping[str, str | None],
+    signer: LinkSigner,
+    ledgers: LedgerStore,
+    now: datetime,
+    erasures: Erasures | None = None,
 ) -> UnsubscribeRequest:
-    """Verify the link and suppress the channel; raises :class:`shared.links.InvalidLink`."""
+    """Verify the link and suppress the channel; raises :class:`shared.links.InvalidLink`. A link
+    followed after its shopper was erased keeps the opt-out hashed instead of writing a ledger row."""
     request = signer.verify(params)
-    ledgers.suppress(
-        request.user_id,
-        request.channel,
-        Suppression("unsubscribed", now.isoformat(), f"link:{request.campaign_id}"),
-    )
+    suppression = Suppression("unsubscribed", now.isoformat(), f"link:{request.campaign_id}")
+    suppress_unless_erased(ledgers, erasures, request.user_id, request.channel, suppression, None)
     return request

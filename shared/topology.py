@@ -277,8 +277,9 @@ FUNCTIONS = (
         "functions.preferences.handler.handler",
         "Serves signed one-click unsubscribe links (RFC 8058).",
         memory_mb=256,
-        tables={LEDGER.key: "write"},
+        tables={LEDGER.key: "write", PRIVACY.key: "read_update"},
         signs_links=True,
+        pseudonymizes=True,
     ),
     FunctionSpec(
         "inbox",

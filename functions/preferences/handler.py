@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from shared import wiring
 from shared.clock import Clock, SystemClock
+from shared.erasure import Erasures
 from shared.links import InvalidLink, LinkSigner
 from shared.metrics import CHANNELS, UNSUBSCRIBES, FunctionMetrics, bounded, record_http
 from shared.ports import LedgerStore
@@ -39,11 +40,12 @@ class PreferencesPorts:
     signer: LinkSigner
     ledgers: LedgerStore
     clock: Clock
+    erasures: Erasures | None = None
 
 
 @cache
 def default_ports() -> PreferencesPorts:
-    return PreferencesPorts(wiring.link_signer(), wiring.ledger_store(), SystemClock())
+    return PreferencesPorts(wiring.link_signer(), wiring.ledger_store(), SystemClock(), wiring.erasures())
 
 
 _ports: list[PreferencesPorts] = []
@@ -79,7 +81,7 @@ def confirm() -> Response[str]:
 def one_click() -> Response[str]:
     ports = _ports[-1]
     try:
-        request = unsubscribe(_params(), ports.signer, ports.ledgers, ports.clock.now())
+        request = unsubscribe(_params(), ports.signer, ports.ledgers, ports.clock.now(), ports.erasures)
     except InvalidLink as error:
         logger.warning("unsubscribe refused", extra={"reason": str(error)})
         return _page("This link is not valid", "<p>Please use the link from your latest email.</p>", 403)

@@ -400,7 +400,7 @@ class LocalRuntime:
                 parked_in("deliver"),
             ),
             "feedback": FeedbackPorts(self.ledgers, parked_in("feedback"), self.send_log, self.erasures),
-            "preferences": PreferencesPorts(self.signer, self.ledgers, self.clock),
+            "preferences": PreferencesPorts(self.signer, self.ledgers, self.clock, self.erasures),
             "inbox": InboxPorts(inbox, self.clock, self.send_log),
             "privacy": PrivacyPorts(
                 self.user_data,

@@ -320,7 +320,7 @@ def test_the_erasure_key_is_retained_and_readable_only_where_erasures_are_writte
             for s in synthesized.function_statements(spec.key)
         )
     }
-    assert readers == {"ingest", "deliver", "feedback", "privacy"}
+    assert readers == {"ingest", "deliver", "feedback", "preferences", "privacy"}
 
 
 def test_only_erasure_reads_and_deletes_from_the_dead_letter_queues_that_hold_shopper_data(

@@ -331,3 +331,21 @@ def test_nudge_erase_on_a_stack_does_what_delete_me_does(runtime: LocalRuntime) 
     )
     runtime.drain()
     assert rows_of(runtime, USER) == {} and runtime.profiles.get(OTHER) is not None
+
+
+def test_an_unsubscribe_link_followed_after_the_erasure_writes_no_ledger_row(runtime: LocalRuntime) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    runtime.publish([identify(USER, "m1")])
+    runtime.drain()
+    deliver(runtime, sale_job(USER))
+    link = runtime._ports["deliver"].deliverer.unsubscribe.url(USER, "email", "weekend-sale-sea")
+    erase(runtime, USER)
+
+    query = dict(parse_qsl(urlsplit(link).query))
+    response = runtime.http("POST", "/unsubscribe", query=query, body="List-Unsubscribe=One-Click")
+
+    assert response["statusCode"] == 200
+    assert rows_of(runtime, USER) == {}
+    [marker] = runtime.scan("privacy")
+    assert marker["suppressed_email"] == "unsubscribed"  # kept, hashed, for when the id comes back
