@@ -286,12 +286,14 @@ class Deliverer:
         return self.erasures.keys_for(user_id, profile.traits if profile else None)
 
     def _kept_records(self, user_id: str, profile: Profile | None) -> dict[str, KeptRecord]:
-        """What erasure kept about the shopper: read with the batch's ledgers, else on its own."""
+        """What erasure kept about the shopper: read with the batch's ledgers, else key by key (the
+        fallback when the batch read failed)."""
         if self.erasures is None:
             return {}
         if self._kept is not None and user_id in self._prefetched_ids:
             return self._kept
-        return self.erasures.records.get_many(self._kept_keys(user_id, profile))
+        found = {k: self.erasures.records.get(k) for k in self._kept_keys(user_id, profile)}
+        return {k: r for k, r in found.items() if r is not None}
 
     def _erased_since(self, job: DeliveryJob, kept: dict[str, KeptRecord]) -> bool:
         marker = self.erasures.marker(job.user_id, kept) if self.erasures is not None else None

@@ -105,6 +105,8 @@ def _parse(text: str) -> datetime | None:
 
 
 class KeptRecords(Protocol):
+    def get(self, key: str) -> KeptRecord | None: ...
+
     def get_many(self, keys: Sequence[str]) -> dict[str, KeptRecord]: ...
 
     def keep(self, records: Sequence[KeptRecord]) -> None:
@@ -167,7 +169,7 @@ def suppress_unless_erased(
     if ledgers.suppress(user_id, channel, suppression, existing_only=True):
         return False
     key = erasures.pseudonyms.user(user_id)
-    marker = erasures.records.get_many([key]).get(key)
+    marker = erasures.records.get(key)
     if marker is None or not marker.erased_since(about):
         ledgers.suppress(user_id, channel, suppression)
         return False

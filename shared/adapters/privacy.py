@@ -26,6 +26,12 @@ class DynamoKeptRecords:
         self._client = client
         self._table = table_name
 
+    def get(self, key: str) -> KeptRecord | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={PRIVACY.partition_key: {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        return kept_from_item(item) if item else None
+
     def get_many(self, keys: Sequence[str]) -> dict[str, KeptRecord]:
         found = batch_get_tables(self._client, {self._table: (PRIVACY.partition_key, keys)})[self._table]
         return {r.key: r for r in map(kept_from_item, found)}
