@@ -307,6 +307,7 @@ def test_nudge_erase_on_a_stack_does_what_delete_me_does(runtime: LocalRuntime) 
     outputs = {f"Table{k.title()}": v for k, v in runtime.table_names.items()}
     outputs |= {topology.queue_output(k): url for k, url in runtime.queue_urls.items()}
     outputs["PrivacyKeyArn"] = runtime.privacy_key_arn
+    outputs["DeferralGroup"] = runtime.names.deferral_group
 
     def describe_stacks(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         listed = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
