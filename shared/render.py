@@ -1,9 +1,11 @@
 """Rendering campaign content for one shopper: sandboxed Jinja2 with fallbacks.
 
 Templates are written by marketers and filled with shopper and event data, so they run in Jinja's
-sandbox, HTML is autoescaped, a missing attribute renders as empty (or the template's
-``| default(...)``) instead of failing the send, and every missing name is reported so the
-preview can show which fallbacks were used.
+immutable sandbox with bounds on what one message may cost (``shared.template_sandbox``; a template
+over a bound is a ``TemplateProblem`` naming its line, parked, never retried), HTML is
+autoescaped, a missing attribute renders as empty (or the template's ``| default(...)``) instead
+of failing the send, and every missing name is reported so the preview can show which fallbacks
+were used.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 
 from shared.campaigns import Campaign, EmailContent, InAppContent, PushContent
 from shared.errors import TemplateProblem
+from shared.template_sandbox import (
+    CampaignSandbox,
+    TemplateLimitExceeded,
+    message_budget,
+    render_bounded,
+    template_line,
+)
 
 # Controls, and every line break str.splitlines() (so the email package's header folding) knows: CR,
 # LF, VT, FF, FS/GS/RS, NEL (U+0085), LINE and PARAGRAPH SEPARATOR (U+2028, U+2029).
@@ -57,11 +65,11 @@ class RecordingUndefined(Undefined):
 
 
 @lru_cache(maxsize=2)
-def _environment(autoescape: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(autoescape=autoescape, undefined=RecordingUndefined)
+def _environment(autoescape: bool) -> CampaignSandbox:
+    return CampaignSandbox(autoescape=autoescape, undefined=RecordingUndefined)
 
 
-def sandbox(autoescape: bool = True) -> SandboxedEnvironment:
+def sandbox(autoescape: bool = True) -> CampaignSandbox:
     """The environment templates run in (the validator compiles and inspects them with it)."""
     return _environment(autoescape)
 
@@ -74,17 +82,48 @@ def _compile(source: str, autoescape: bool) -> Any:
 def _render(source: str, context: Mapping[str, Any], autoescape: bool, missing: list[str]) -> str:
     token = _missing.set(missing)
     try:
-        return str(_compile(source, autoescape).render(context))
-    except SecurityError as error:
-        raise TemplateProblem(f"template blocked by the sandbox: {error}") from None
-    except TemplateError as error:
-        raise TemplateProblem(f"template failed: {type(error).__name__}: {error}") from None
-    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as error:
-        # A value of the wrong type for the template (a price sent as text to '%.2f' | format): the
-        # job is parked with the reason instead of being retried until it is.
-        raise TemplateProblem(f"template failed on a value: {type(error).__name__}: {error}") from None
+        return render_bounded(_compile(source, autoescape), context)
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as error:
+        raise TemplateProblem(problem_of(error)) from None
     finally:
         _missing.reset(token)
+
+
+def problem_of(error: Exception) -> str:
+    """What went wrong rendering a template, with the template line it happened at when known."""
+    line = template_line(error)
+    at = f" (template line {line})" if line is not None else ""
+    if isinstance(error, TemplateLimitExceeded):
+        return f"template exceeds a limit: {error}{at}"
+    if isinstance(error, SecurityError):
+        return f"template blocked by the sandbox: {error}{at}"
+    if isinstance(error, TemplateError):
+        return f"template failed: {type(error).__name__}: {error}{at}"
+    # A value of the wrong type for the template (a price sent as text to '%.2f' | format): the job
+    # is parked with the reason instead of being retried until it is.
+    return f"template failed on a value: {type(error).__name__}: {error}{at}"
+
+
+def bound_problem(source: str, context: Mapping[str, Any]) -> tuple[int, str] | None:
+    """Render ``source`` once with ``context`` (a validator's stand-in values) and return the
+    (template line, message) of a bound it exceeds or a change the sandbox blocked; errors that
+    depend on a shopper's real values (a missing price, text for a number) are not reported."""
+    token = _missing.set([])
+    try:
+        with message_budget():
+            render_bounded(_compile(source, True), context)
+    except SecurityError as error:
+        kind = (
+            "template exceeds a limit"
+            if isinstance(error, TemplateLimitExceeded)
+            else "template blocked by the sandbox"
+        )
+        return (template_line(error) or 1, f"{kind}: {error}")
+    except Exception:
+        return None
+    finally:
+        _missing.reset(token)
+    return None
 
 
 def check_template(source: str, where: str) -> None:
@@ -101,6 +140,13 @@ def render_message(
     campaign: Campaign, channel: str, send_key: str, context: Mapping[str, Any]
 ) -> RenderedMessage:
     """Render ``campaign``'s content for ``channel`` with ``context`` (user, event, campaign)."""
+    with message_budget():
+        return _render_message(campaign, channel, send_key, context)
+
+
+def _render_message(
+    campaign: Campaign, channel: str, send_key: str, context: Mapping[str, Any]
+) -> RenderedMessage:
     content = campaign.channels.content(channel)
     missing: list[str] = []
 

@@ -19,7 +19,8 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 
 from shared.audience import Vocabulary
 from shared.profile import Cart
-from shared.render import sandbox
+from shared.render import bound_problem, sandbox
+from shared.template_sandbox import TemplateLimitExceeded, check_binop
 
 # Segment's reserved identify traits (as the profile names them) and what ingest derives.
 SEGMENT_TRAITS = frozenset(
@@ -56,6 +57,13 @@ TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
 CAMPAIGN_FIELDS = frozenset({"id", "name"})
 ROOTS = ("user", "cart", "campaign", "event")
 PLAIN_VARIABLES = ("unsubscribe_url",)  # set by delivery for email (signed one-click link)
+# Methods that change a list, dict or set: the sandbox refuses them at send time, the check here
+# reports them wherever they are (also inside an {% if %} the stand-in values never enter).
+MUTATING_METHODS = frozenset(
+    {"append", "extend", "insert", "pop", "remove", "reverse", "sort", "clear", "update", "setdefault"}
+    | {"popitem", "add", "discard", "difference_update", "intersection_update"}
+    | {"symmetric_difference_update"}
+)
 Locate = Callable[[tuple[str | int, ...]], tuple[Path, int]]
 
 
@@ -96,12 +104,13 @@ def check_campaign_templates(data: Mapping[str, Any], vocabulary: Vocabulary, lo
 def template_problems(
     source: str, known: dict[str, frozenset[str]], *, has_event: bool
 ) -> list[tuple[int, str]]:
-    """(line within the template, message) for a syntax error or a variable no shopper can have."""
+    """(line within the template, message) for a syntax error, a variable no shopper can have, a
+    bound the template exceeds (``shared.template_sandbox``) or a value it tries to change."""
     environment = sandbox(True)
     tree = _parsed(source)
     if isinstance(tree, tuple):
         return [tree]
-    problems: list[tuple[int, str]] = []
+    problems = _cost_problems(source, tree, has_event)
     undeclared = meta.find_undeclared_variables(tree) - set(environment.globals)
     for name in sorted(undeclared - set(ROOTS) - set(PLAIN_VARIABLES)):
         line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 1)
@@ -116,7 +125,7 @@ def template_problems(
                     (node.lineno, f"event.{attribute}: 'event' is only set for real-time (L4) campaigns")
                 )
             continue
-        if attribute not in known[root]:
+        if attribute not in known[root] and attribute not in MUTATING_METHODS:
             problems.append(
                 (
                     node.lineno,
@@ -133,6 +142,36 @@ def template_problems(
     return sorted(problems)
 
 
+def _cost_problems(source: str, tree: nodes.Template, has_event: bool) -> list[tuple[int, str]]:
+    """Constant arithmetic over the bounds and calls that change values, wherever they are; then one
+    render with stand-in values (empty user, cart and event) that the budget and bounds hold to."""
+    problems: list[tuple[int, str]] = []
+    for node in tree.find_all((nodes.Pow, nodes.Mul, nodes.Mod)):
+        if isinstance(node.left, nodes.Const) and isinstance(node.right, nodes.Const):
+            try:
+                check_binop(node.operator, node.left.value, node.right.value)
+            except TemplateLimitExceeded as error:
+                problems.append((node.lineno, f"template exceeds a limit: {error}"))
+    for call in tree.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Getattr) and call.node.attr in MUTATING_METHODS:
+            problems.append(
+                (call.lineno, f"templates cannot change values: .{call.node.attr}() is not allowed")
+            )
+    if not problems:
+        found = _trial(source, has_event)
+        if found is not None:
+            problems.append(found)
+    return problems
+
+
+@lru_cache(maxsize=512)
+def _trial(source: str, has_event: bool) -> tuple[int, str] | None:
+    stand_in: dict[str, Any] = {"user": {}, "cart": {}, "campaign": {"id": "c", "name": "c"}}
+    if has_event:
+        stand_in["event"] = {}
+    return bound_problem(source, {**stand_in, "unsubscribe_url": "https://example.invalid/unsubscribe"})
+
+
 @lru_cache(maxsize=512)
 def _parsed(source: str) -> nodes.Template | tuple[int, str]:
     """The template's syntax tree (read, never changed), or its syntax error as (line, message).
@@ -145,6 +184,8 @@ def _parsed(source: str) -> nodes.Template | tuple[int, str]:
         return (error.lineno or 1, f"template error: {error.message}")
     except RecursionError:
         return (1, "template error: nested too deeply to compile")
+    except Exception as error:
+        return (1, f"template error: {type(error).__name__}: {error}")
 
 
 def _root_attributes(tree: nodes.Template, roots: Iterable[str]) -> list[tuple[nodes.Node, str, str]]:
