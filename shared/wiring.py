@@ -59,9 +59,10 @@ def profile_store() -> DynamoProfileStore:
 
 def profile_count() -> int:
     """The profile table's approximate item count (DynamoDB refreshes it about every six hours)."""
+    from shared.adapters.dynamo import item_count
+
     settings().require("profiles_table")
-    response = client("dynamodb").describe_table(TableName=str(settings().profiles_table))
-    return int(response["Table"].get("ItemCount", 0))
+    return item_count(client("dynamodb"), str(settings().profiles_table))
 
 
 def model_registry() -> DynamoModelRegistry:

@@ -42,6 +42,7 @@ from shared.adapters.dynamo import (
     DynamoModelRegistry,
     DynamoProfileStore,
     DynamoSendLog,
+    item_count,
     scan_all,
 )
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
@@ -171,14 +172,16 @@ class LocalRuntime:
         catalog: Catalog,
         clock: SimulatedClock,
         *,
-        audience_segments: int = 4,
+        audience_segments: int | None = 4,
         scoring_segments: int = 4,
         log_level: str = "WARNING",
         without_schedules: Collection[str] = (),
         trusted_event_sources: Collection[str] = (topology.APP_EVENT_SOURCE,),
     ) -> None:
         """``without_schedules``: keys of schedules not to fire (e.g. ``scoring-daily`` in a run
-        about something else). ``trusted_event_sources``: as the stack's context value of that name."""
+        about something else). ``trusted_event_sources``: as the stack's context value of that name.
+        ``audience_segments`` None sizes each occurrence's scan from the profile table's item count,
+        as a deployed planner without ``AUDIENCE_SEGMENTS`` does."""
         self.trusted_event_sources = frozenset(trusted_event_sources)
         moto_speedups.apply()
         # The handlers' EMF metrics are CloudWatch's to read; locally they would only flood stdout.
@@ -197,6 +200,7 @@ class LocalRuntime:
         self.table_names = {t.key: physical_name(t.key) for t in topology.TABLES}
         self.queue_urls: dict[str, str] = {}
         self.invocations: dict[str, int] = {}
+        self.running: str | None = None  # the function being invoked (for tests that attribute calls)
         self.sent: list[SentMessage] = []  # every send a channel accepted, in order
         self.received: Counter[str] = Counter()  # SQS records handed to consumers, per work queue
         self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
@@ -307,7 +311,7 @@ class LocalRuntime:
         handler: Callable[..., Any] = getattr(module, attribute)
         return handler
 
-    def _build_ports(self, audience_segments: int, scoring_segments: int) -> dict[str, Any]:
+    def _build_ports(self, audience_segments: int | None, scoring_segments: int) -> dict[str, Any]:
         from functions.audience.handler import AudiencePorts
         from functions.deliver.handler import DeliverPorts
         from functions.feedback.handler import FeedbackPorts
@@ -359,11 +363,13 @@ class LocalRuntime:
             dynamodb, self.table_names[topology.MODELS.key], now=lambda: self.clock.now().timestamp()
         )
         score_queue = SqsQueue(sqs, self.queue_urls[topology.SCORE_QUEUE.key])
-        model_cache = ModelCache(self.models)
+        # Each function has its own cache, as separate Lambda containers do (the scorer reads the
+        # model version its task names).
         return {
-            "score_planner": ScorePlanner(model_cache, score_queue, scoring_segments),
+            "score_planner": ScorePlanner(ModelCache(self.models), score_queue, scoring_segments),
             "scorer": ScorerPorts(
-                ScoreWorker(profiles, profiles, self.models, model_cache, score_queue), parked_in("scorer")
+                ScoreWorker(profiles, profiles, self.models, ModelCache(self.models), score_queue),
+                parked_in("scorer"),
             ),
             "ingest": IngestPorts(
                 profiles,
@@ -381,7 +387,12 @@ class LocalRuntime:
                 TriggerEvaluator(self.catalog, profiles, delivery, self.clock, self.deferrals),
                 parked_in("trigger"),
             ),
-            "planner": Planner(self.catalog, audience, audience_segments),
+            "planner": Planner(
+                self.catalog,
+                audience,
+                audience_segments,
+                profile_count=lambda: item_count(dynamodb, self.table_names[topology.PROFILES.key]),
+            ),
             "audience": AudiencePorts(
                 AudienceWorker(self.catalog, profiles, delivery, audience, self.clock), parked_in("audience")
             ),
@@ -424,7 +435,11 @@ class LocalRuntime:
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical_name(function_key)}",
         )
         self.invocations[function_key] = self.invocations.get(function_key, 0) + 1
-        return self._handlers[function_key](dict(event), context, ports=self._ports[function_key])
+        self.running = function_key
+        try:
+            return self._handlers[function_key](dict(event), context, ports=self._ports[function_key])
+        finally:
+            self.running = None
 
     def invoke_async(self, function_key: str, event: Mapping[str, Any]) -> None:
         """Lambda's asynchronous invocation: retries, then the on-failure destination with the error."""

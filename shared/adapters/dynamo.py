@@ -162,6 +162,12 @@ def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+def item_count(client: Any, table: str) -> int:
+    """A table's approximate item count (DynamoDB refreshes it about every six hours)."""
+    response = client.describe_table(TableName=table)
+    return int(response["Table"].get("ItemCount", 0))
+
+
 def batch_get(client: Any, table: str, spec: TableSpec, user_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Strongly consistent BatchGetItem by partition key, 100 keys a request, until nothing is left."""
     return batch_get_tables(client, {table: (spec.partition_key, user_ids)})[table]
