@@ -212,7 +212,8 @@ class OperationsView(Construct):
         return Fn.condition_if(create.logical_id, topic.ref, given.value_as_string).to_string()
 
     def _alarm_key_policy(self) -> iam.PolicyDocument:
-        """The account administers the key (IAM decides who); CloudWatch may encrypt and decrypt with it."""
+        """The account administers the key (IAM decides who); CloudWatch may encrypt and decrypt with it,
+        for this account's alarms only."""
         return iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
@@ -226,6 +227,8 @@ class OperationsView(Construct):
                     principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
                     resources=["*"],
+                    # only for this account's alarms (confused deputy), as the topic's policy
+                    conditions={"StringEquals": {"aws:SourceAccount": self.stack.account}},
                 ),
             ]
         )

@@ -26,6 +26,7 @@ from infra.function import LOG_RETENTION, NudgeFunction
 from infra.monitoring import OperationsView
 from infra.packaging import build_lambda_asset
 from infra.settings import DeploySettings
+from infra.throttling import api_throttling
 from shared import topology
 from shared.campaigns import Catalog
 from shared.naming import ResourceNames
@@ -233,6 +234,10 @@ class NudgeStack(Stack):
         cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
             destination_arn=log_group.log_group_arn, format=json.dumps(fields)
         )
+        throttle = api_throttling(self)  # every route: 429 past it, before any function runs
+        cfn_stage.default_route_settings = apigw.CfnStage.RouteSettingsProperty(
+            throttling_burst_limit=throttle.burst, throttling_rate_limit=throttle.rate
+        )
 
     def _http_routes(self) -> None:
         """The routes, behind the JWT authorizer of context ``jwt_issuer`` / ``jwt_audience``."""
@@ -316,52 +321,8 @@ class NudgeStack(Stack):
         self, spec: topology.FunctionSpec, built: NudgeFunction, sender: str, config_set: str | None
     ) -> None:
         function = built.function
-        for table_key, access in spec.tables.items():
-            table = self.tables[table_key]
-            if access == "read":
-                table.grant(
-                    function, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:Query"
-                )
-            elif access == "write":
-                table.grant(function, "dynamodb:PutItem", "dynamodb:UpdateItem")
-            elif access == "delete":
-                table.grant(
-                    function,
-                    "dynamodb:GetItem",
-                    "dynamodb:Query",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:BatchWriteItem",
-                )
-            elif access == "describe":
-                table.grant(function, "dynamodb:DescribeTable")
-            elif access == "read_update":
-                table.grant(
-                    function,
-                    "dynamodb:GetItem",
-                    "dynamodb:BatchGetItem",
-                    "dynamodb:Scan",
-                    "dynamodb:Query",
-                    "dynamodb:UpdateItem",
-                )
-            elif access == "read_write_update":
-                table.grant(
-                    function,
-                    "dynamodb:GetItem",
-                    "dynamodb:BatchGetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:Query",
-                    "dynamodb:UpdateItem",
-                )
-            else:
-                table.grant(
-                    function,
-                    "dynamodb:GetItem",
-                    "dynamodb:BatchGetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:BatchWriteItem",
-                    "dynamodb:Query",
-                )
+        for table_key, actions in spec.tables.items():
+            self.tables[table_key].grant(function, *(f"dynamodb:{a}" for a in sorted(actions)))
         for queue_key in spec.sends_to:
             self.queues[queue_key].grant_send_messages(function)
         if spec.parks_in:

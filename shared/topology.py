@@ -37,11 +37,17 @@ def push_endpoints_of(application_arn: str) -> str:
 # ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
 MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}
 
-# read: Get/BatchGet/Query/Scan; write: PutItem (+ UpdateItem); read_write: Get/BatchGet/Query +
-# PutItem; delete: what erasure needs; describe: DescribeTable; read_update: read + UpdateItem (the
-# scorer's attribute-level writes that never replace an item); read_write_update: read_write +
-# UpdateItem (the scorer's census bookkeeping).
-Access = Literal["read", "write", "read_write", "delete", "describe", "read_update", "read_write_update"]
+# The DynamoDB actions a function's code calls on a table: its role is granted exactly these, no kind
+# wider than use. tests/security/test_grants.py runs the handlers through a week of a shop on moto,
+# records every DynamoDB request per function and table, and holds these sets to what was called.
+DynamoAction = Literal[
+    "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "BatchWriteItem", "DescribeTable"
+]
+Access = frozenset[DynamoAction]
+
+
+def access(*actions: DynamoAction) -> Access:
+    return frozenset(actions)
 
 
 @dataclass(frozen=True)
@@ -205,11 +211,13 @@ FUNCTIONS = (
         "ingest",
         "functions.ingest.handler.handler",
         "Validates events, folds them into shopper profiles and attributes goal events (orders).",
+        # profiles: read and write a batch's shoppers; messages: the decisions a goal event is
+        # attributed to; conversions: each counted once (a conditional put)
         tables={
-            PROFILES.key: "read_write",
-            MESSAGES.key: "read",
-            CONVERSIONS.key: "write",
-            PRIVACY.key: "read",
+            PROFILES.key: access("BatchGetItem", "PutItem"),
+            MESSAGES.key: access("Query"),
+            CONVERSIONS.key: access("PutItem"),
+            PRIVACY.key: access("GetItem", "BatchGetItem"),
         },
         parks_in=INGEST_QUEUE.dlq_key,
         pseudonymizes=True,
@@ -219,7 +227,7 @@ FUNCTIONS = (
         "functions.trigger.handler.handler",
         "Turns a real-time (L4) behavioural event into a delivery job, now or after its delay.",
         memory_mb=256,
-        tables={PROFILES.key: "read"},
+        tables={PROFILES.key: access("GetItem")},
         sends_to=(DELIVERY_QUEUE.key,),
         parks_in=TRIGGER_DLQ_KEY,
         on_failure=TRIGGER_DLQ_KEY,
@@ -230,7 +238,7 @@ FUNCTIONS = (
         "functions.planner.handler.handler",
         "Splits a scheduled campaign occurrence into parallel-scan segments.",
         memory_mb=256,
-        tables={PROFILES.key: "describe"},
+        tables={PROFILES.key: access("DescribeTable")},  # the item count sizes the segments
         sends_to=(AUDIENCE_QUEUE.key,),
         on_failure=PLANNER_DLQ_KEY,
     ),
@@ -240,7 +248,7 @@ FUNCTIONS = (
         "Scans one profile segment, evaluates the audience and enqueues delivery jobs.",
         memory_mb=1769,  # one full vCPU: decoding profiles is CPU-bound (docs/batch-scale.md)
         timeout_s=300,
-        tables={PROFILES.key: "read"},
+        tables={PROFILES.key: access("Scan")},
         sends_to=(DELIVERY_QUEUE.key, AUDIENCE_QUEUE.key),
         parks_in=AUDIENCE_QUEUE.dlq_key,
     ),
@@ -249,11 +257,13 @@ FUNCTIONS = (
         "functions.deliver.handler.handler",
         "Guards (caps, quiet hours, consent, holdout), renders and sends one message exactly once.",
         tables={
-            PROFILES.key: "read",
-            MESSAGES.key: "read_write",
-            INBOX.key: "write",
-            LEDGER.key: "read_write",
-            PRIVACY.key: "read",
+            # a batch's profiles and ledgers in one read each, one by one if that read fails
+            PROFILES.key: access("BatchGetItem", "GetItem"),
+            # the claim (a conditional put), then the batch's outcomes in one write
+            MESSAGES.key: access("PutItem", "BatchWriteItem"),
+            INBOX.key: access("PutItem"),
+            LEDGER.key: access("BatchGetItem", "GetItem", "UpdateItem"),
+            PRIVACY.key: access("GetItem", "BatchGetItem"),
         },
         parks_in=DELIVERY_QUEUE.dlq_key,
         sends_email=True,
@@ -267,7 +277,11 @@ FUNCTIONS = (
         "functions.feedback.handler.handler",
         "Suppresses bounced or complaining addresses; folds deliveries, opens and clicks into the send log.",
         memory_mb=256,
-        tables={LEDGER.key: "write", MESSAGES.key: "read_update", PRIVACY.key: "read_update"},
+        tables={
+            LEDGER.key: access("UpdateItem"),
+            MESSAGES.key: access("Query", "UpdateItem"),
+            PRIVACY.key: access("GetItem", "UpdateItem"),
+        },
         parks_in=FEEDBACK_DLQ_KEY,
         on_failure=FEEDBACK_DLQ_KEY,
         pseudonymizes=True,
@@ -277,7 +291,7 @@ FUNCTIONS = (
         "functions.preferences.handler.handler",
         "Serves signed one-click unsubscribe links (RFC 8058).",
         memory_mb=256,
-        tables={LEDGER.key: "write", PRIVACY.key: "read_update"},
+        tables={LEDGER.key: access("UpdateItem"), PRIVACY.key: access("GetItem", "UpdateItem")},
         signs_links=True,
         pseudonymizes=True,
     ),
@@ -286,14 +300,17 @@ FUNCTIONS = (
         "functions.inbox.handler.handler",
         "The in-app inbox API: a signed-in shopper's unread messages; mark read or dismissed.",
         memory_mb=256,
-        tables={INBOX.key: "read_write", MESSAGES.key: "read_update"},
+        tables={INBOX.key: access("Query", "UpdateItem"), MESSAGES.key: access("Query", "UpdateItem")},
     ),
     FunctionSpec(
         "privacy",
         "functions.privacy.handler.handler",
         "Erases a signed-in shopper's data (GDPR right to erasure).",
         memory_mb=256,
-        tables={**{t.key: "delete" for t in SHOPPER_TABLES}, PRIVACY.key: "write"},
+        # finds the shopper's items (by key, or a query where the table has a sort key), then
+        # deletes them in batches
+        tables={t.key: access("Query" if t.sort_key else "GetItem", "BatchWriteItem") for t in SHOPPER_TABLES}
+        | {PRIVACY.key: access("PutItem", "UpdateItem")},
         cancels_deferrals=True,
         pseudonymizes=True,
         purges=SHOPPER_DEAD_LETTER_QUEUES,
@@ -303,7 +320,7 @@ FUNCTIONS = (
         "functions.score_planner.handler.handler",
         "Starts a scoring run: one census task per profile scan segment.",
         memory_mb=256,
-        tables={MODELS.key: "read"},
+        tables={MODELS.key: access("Query")},
         sends_to=(SCORE_QUEUE.key,),
         on_failure=PLANNER_DLQ_KEY,
     ),
@@ -313,7 +330,10 @@ FUNCTIONS = (
         "Census, then scores (RFM, propensity, churn, best hour, categories) for one profile segment.",
         memory_mb=1024,
         timeout_s=900,
-        tables={PROFILES.key: "read_update", MODELS.key: "read_write_update"},
+        tables={
+            PROFILES.key: access("Scan", "UpdateItem"),
+            MODELS.key: access("GetItem", "Query", "PutItem", "UpdateItem"),
+        },
         sends_to=(SCORE_QUEUE.key,),
         parks_in=SCORE_QUEUE.dlq_key,
     ),

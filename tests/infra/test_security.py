@@ -37,15 +37,6 @@ ALLOWED_ON_ANY_RESOURCE = {
 }
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
-TABLE_ACTIONS: dict[str, set[str]] = {
-    "read": {"GetItem", "BatchGetItem", "Query", "Scan"},
-    "write": {"PutItem", "UpdateItem"},
-    "read_write": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "BatchWriteItem"},
-    "delete": {"GetItem", "Query", "DeleteItem", "BatchWriteItem"},
-    "describe": {"DescribeTable"},
-    "read_update": {"GetItem", "BatchGetItem", "Query", "Scan", "UpdateItem"},
-    "read_write_update": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"},
-}
 SEND = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
 CONSUME = {
     "sqs:ReceiveMessage",
@@ -75,8 +66,8 @@ def _expected(synthesized: Synthesized, spec: topology.FunctionSpec) -> set[Gran
     log_group = synthesized.props(synthesized.function_id(spec.key))["LoggingConfig"]["LogGroup"]["Ref"]
     pairs: list[tuple[str, Any]] = [(a, "*") for a in XRAY]
     pairs += [(a, arn_of(log_group)) for a in ("logs:CreateLogStream", "logs:PutLogEvents")]
-    for table, access in spec.tables.items():
-        pairs += [(f"dynamodb:{a}", arn_of(synthesized.table_id(table))) for a in TABLE_ACTIONS[access]]
+    for table, actions in spec.tables.items():
+        pairs += [(f"dynamodb:{a}", arn_of(synthesized.table_id(table))) for a in actions]
     for queue in {*spec.sends_to, *(k for k in (spec.parks_in, spec.on_failure) if k)}:
         pairs += [(a, arn_of(synthesized.queue_id(queue))) for a in SEND]
     for queue in (q for q in topology.QUEUES if q.consumer == spec.key):
