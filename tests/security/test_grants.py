@@ -78,7 +78,7 @@ def week_of_a_shop(runtime: LocalRuntime) -> None:
     failing = FailNextBatchRead(runtime)
     runtime.client("dynamodb").meta.events.register("before-call.dynamodb", failing)
     runtime.publish_model((ROOT / "models" / "scoring-model.json").read_text())
-    endpoint = runtime.register_push_endpoint("GCM", "device-ann")
+    endpoint = runtime.register_push_endpoint("GCM", "device-ann", user_id="ann")
     consent = {"email": True, "push": True, "in_app": True}
     traits = {"email": "ann@example.com", "firstName": "Ann", "timezone": "UTC", "consent": consent}
     runtime.publish(
