@@ -217,7 +217,7 @@ FUNCTIONS = (
             PROFILES.key: access("BatchGetItem", "PutItem"),
             MESSAGES.key: access("Query"),
             CONVERSIONS.key: access("PutItem"),
-            PRIVACY.key: access("GetItem", "BatchGetItem"),
+            PRIVACY.key: access("BatchGetItem"),
         },
         parks_in=INGEST_QUEUE.dlq_key,
         pseudonymizes=True,
@@ -310,7 +310,7 @@ FUNCTIONS = (
         # finds the shopper's items (by key, or a query where the table has a sort key), then
         # deletes them in batches
         tables={t.key: access("Query" if t.sort_key else "GetItem", "BatchWriteItem") for t in SHOPPER_TABLES}
-        | {PRIVACY.key: access("PutItem", "UpdateItem")},
+        | {PRIVACY.key: access("UpdateItem")},
         cancels_deferrals=True,
         pseudonymizes=True,
         purges=SHOPPER_DEAD_LETTER_QUEUES,

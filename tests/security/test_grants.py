@@ -36,6 +36,16 @@ from shared.links import UnsubscribeRequest  # noqa: E402
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday
 Recorded = dict[str, dict[str, set[str]]]  # function key → table key → DynamoDB actions called
+# Grants the week does not reach yet (the hashed suppression kept when an erased shopper's address
+# bounces or unsubscribes: shared.erasure.suppress_unless_erased reads the record, then updates it).
+NOT_REACHED: dict[str, dict[str, set[str]]] = {
+    "feedback": {"privacy": {"GetItem", "UpdateItem"}},
+    "preferences": {"privacy": {"GetItem", "UpdateItem"}},
+}
+
+
+def _with_unreached(function: str, recorded: Recorded) -> dict[str, set[str]]:
+    return {**recorded.get(function, {}), **NOT_REACHED.get(function, {})}
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +186,7 @@ def test_the_topology_declares_exactly_the_dynamodb_actions_the_code_calls(
     spec: topology.FunctionSpec, recorded: Recorded
 ) -> None:
     declared = {table: set(actions) for table, actions in spec.tables.items()}
-    assert declared == recorded.get(spec.key, {})
+    assert declared == _with_unreached(spec.key, recorded)
 
 
 def _granted_on(statements: list[Statement], resource: Any) -> set[str]:
@@ -199,7 +209,7 @@ def test_each_role_grants_exactly_the_dynamodb_actions_the_code_calls(
         for table in topology.TABLES
         if (actions := _granted_on(statements, arn_of(synthesized.table_id(table.key))))
     }
-    assert granted == recorded.get(spec.key, {})
+    assert granted == _with_unreached(spec.key, recorded)
 
 
 # -- the edges AWS services reach us through -----------------------------------------------------------
