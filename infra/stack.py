@@ -197,6 +197,7 @@ class NudgeStack(Stack):
         self.privacy_key = secretsmanager.Secret(
             self,
             "PrivacyKey",
+            secret_name=self.names.privacy_key,
             description="HMAC key of Nudge's erasure markers and the suppressions kept after erasure.",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True

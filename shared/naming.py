@@ -56,6 +56,10 @@ class ResourceNames:
         return self.of("signing-key")
 
     @property
+    def privacy_key(self) -> str:
+        return self.of("privacy-key")
+
+    @property
     def configuration_set(self) -> str:
         return self.of("email")
 

@@ -270,7 +270,7 @@ class LocalRuntime:
             Name=NAMES.signing_secret, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
         )["ARN"]
         self.privacy_key_arn = self.client("secretsmanager").create_secret(
-            Name="nudge-privacy-key", SecretString=uuid.uuid4().hex + uuid.uuid4().hex
+            Name=NAMES.privacy_key, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
         )["ARN"]
         self.client("sesv2").create_email_identity(EmailIdentity=SENDER.split("@", 1)[1])
         self.client("sesv2").create_configuration_set(ConfigurationSetName=NAMES.configuration_set)
