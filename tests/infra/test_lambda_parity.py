@@ -96,6 +96,7 @@ class _Resolver:
             self.refs[synthesized.queue_id(key)] = runtime.queue_urls[key]
             self.attributes[(synthesized.queue_id(key), "Arn")] = runtime.queue_arn(key)
         self.refs[synthesized.logical_id(stack.signing_secret)] = runtime.signing_secret_arn
+        self.refs[synthesized.logical_id(stack.privacy_key)] = runtime.privacy_key_arn
         self.attributes[(synthesized.logical_id(stack.deferral_role), "Arn")] = DEFERRAL_ROLE_ARN
         self.attributes[(synthesized.logical_id(stack.api), "ApiEndpoint")] = API_URL
 

@@ -80,16 +80,17 @@ def test_the_names_are_the_naming_functions(deployments: dict[str, Deployment]) 
     names = ResourceNames("Staging")
     [bus] = staging.of_type("AWS::Events::EventBus").values()
     [group] = staging.of_type("AWS::Scheduler::ScheduleGroup").values()
-    [secret] = staging.of_type("AWS::SecretsManager::Secret").values()
+    secrets = sorted(s["Name"] for s in staging.of_type("AWS::SecretsManager::Secret").values())
     [config_set] = staging.of_type("AWS::SES::ConfigurationSet").values()
     [dashboard] = staging.of_type("AWS::CloudWatch::Dashboard").values()
-    assert (bus["Name"], group["Name"], secret["Name"], config_set["Name"], dashboard["DashboardName"]) == (
+    assert (bus["Name"], group["Name"], config_set["Name"], dashboard["DashboardName"]) == (
         "Staging-bus",
         "Staging-deferred",
-        "Staging-signing-key",
         "Staging-email",
         "Staging-operations",
     )
+    assert secrets == ["Staging-privacy-key", "Staging-signing-key"]
+    assert secrets == sorted([names.privacy_key, names.signing_secret])
     assert names.bus == bus["Name"] and names.metric_namespace == "Staging"
     functions = staging.of_type("AWS::Lambda::Function").values()
     assert {f["Environment"]["Variables"][metrics.NAMESPACE_ENV] for f in functions} == {"Staging"}
