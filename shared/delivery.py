@@ -3,7 +3,9 @@
 Every job ends in exactly one logged decision per send key, with its reason (``nudge why`` reads
 them back). In order:
 
-1. ``skipped``: unknown shopper or inactive campaign.
+1. ``skipped``: unknown shopper or inactive campaign. An L4 job for a shopper whose profile ingest has
+   not written yet waits for it first (:mod:`shared.profile_wait`), and is parked with the reason if
+   it never comes.
 2. ``withheld_holdout``: the shopper is in the campaign's control group (deterministic hash).
 3. ``no_consent`` / ``suppressed``: no channel of the campaign the shopper agreed to and has not
    unsubscribed from, bounced on or complained about.
@@ -55,6 +57,7 @@ from shared.jobs import DeliveryJob
 from shared.links import LinkSigner, UnsubscribeRequest
 from shared.ports import Deferrals, LedgerStore, MessageChannel, ProfileStore, SendLog, SendLogEntry
 from shared.profile import Profile, audience_view, consent_of
+from shared.profile_wait import WAITING_FOR_PROFILE, never_arrived, next_look
 from shared.render import render_message
 from shared.triggers import cancel_reason
 
@@ -324,7 +327,9 @@ class Deliverer:
         kept = self._kept_records(job.user_id, profile)
         if self._erased_since(job, kept):
             return SendDecision(ERASED, ERASED_REASON)  # nothing is written: the shopper is erased
-        if profile is None:
+        if profile is None and job.trigger is not None:
+            return self._await_profile(job, now)
+        if profile is None:  # a batch job's shopper came from the profiles table: erased since
             return self._decide(entry, SKIPPED, "unknown_user")
         if not campaign.is_active(now):
             return self._decide(entry, SKIPPED, "campaign_inactive")
@@ -479,6 +484,18 @@ class Deliverer:
                 time.sleep(random.uniform(0, 0.005 * attempt))
             ledger = self.ledgers.get(ledger.user_id) or Ledger(ledger.user_id)
         raise LedgerContention(f"ledger of one shopper kept changing over {MAX_LEDGER_ATTEMPTS} attempts")
+
+    def _await_profile(self, job: DeliveryJob, now: datetime) -> SendDecision:
+        """Look for the profile again later (ingest may not have folded the event yet), or give up."""
+        since = job.profile_wait_since or now
+        at = next_look(since, now)
+        if at is None:
+            raise never_arrived(since, now)
+        body = job.model_copy(update={"profile_wait_since": since}).model_dump_json()
+        self.deferrals.defer(
+            job.user_id, f"{job.send_key}#profile@{at.isoformat()}", body, at, flexible=False
+        )
+        return SendDecision(WAITING_FOR_PROFILE, f"until {at.isoformat()}")
 
     def _defer(self, job: DeliveryJob, entry: SendLogEntry, until: datetime) -> SendDecision:
         body = job.model_copy(update={"not_before": until}).model_dump_json()

@@ -33,6 +33,10 @@ class DeliveryJob(BaseModel):
         default=None,
         description="Set when the job was deferred (quiet hours, trigger delay): when it is due.",
     )
+    profile_wait_since: datetime | None = Field(
+        default=None,
+        description="Set while delivery waits for the shopper's profile: when it first found none.",
+    )
 
     @property
     def origin(self) -> datetime | None:

@@ -242,10 +242,11 @@ class _CountedDeadLetters:
 # -- what each function records ---------------------------------------------------------------------
 def record_delivery(metrics: FunctionMetrics, decision: SendDecision) -> None:
     from shared.delivery import CAPPED, DECISIONS
+    from shared.profile_wait import WAITING_FOR_PROFILE
 
     metrics.add(
         DELIVERIES,
-        status=bounded(decision.status, DECISIONS),
+        status=bounded(decision.status, (*DECISIONS, WAITING_FOR_PROFILE)),
         channel=bounded(decision.channel, CHANNELS) if decision.channel else "none",
     )
     if decision.status == CAPPED:

@@ -110,8 +110,9 @@ class LedgerStore(Protocol):
 
 
 class Deferrals(Protocol):
-    def defer(self, user_id: str, job_key: str, body: str, at: datetime) -> bool:
-        """Put ``body`` on the work queue at ``at``, once per ``job_key``; False if it already was."""
+    def defer(self, user_id: str, job_key: str, body: str, at: datetime, *, flexible: bool = True) -> bool:
+        """Put ``body`` on the work queue at ``at``, once per ``job_key``; False if it already was.
+        ``flexible``: within a window after ``at`` (spreads a crowd), else at ``at``."""
         ...
 
 

@@ -156,8 +156,8 @@ class _IndexedDeferrals(SchedulerDeferrals):
         super().__init__(client, **kwargs)
         self._index = index
 
-    def defer(self, user_id: str, job_key: str, body: str, at: datetime) -> bool:
-        created = super().defer(user_id, job_key, body, at)
+    def defer(self, user_id: str, job_key: str, body: str, at: datetime, *, flexible: bool = True) -> bool:
+        created = super().defer(user_id, job_key, body, at, flexible=flexible)
         if created:
             self._index[schedule_name(user_id, job_key)] = (
                 at.astimezone(UTC).replace(microsecond=0),
@@ -177,11 +177,13 @@ class LocalRuntime:
         log_level: str = "WARNING",
         without_schedules: Collection[str] = (),
         trusted_event_sources: Collection[str] = (topology.APP_EVENT_SOURCE,),
+        gentle: bool = True,
     ) -> None:
         """``without_schedules``: keys of schedules not to fire (e.g. ``scoring-daily`` in a run
         about something else). ``trusted_event_sources``: as the stack's context value of that name.
         ``audience_segments`` None sizes each occurrence's scan from the profile table's item count,
-        as a deployed planner without ``AUDIENCE_SEGMENTS`` does."""
+        as a deployed planner without ``AUDIENCE_SEGMENTS`` does. ``gentle``: work runs in a fixed,
+        kind order (ingest before delivery)."""
         self.trusted_event_sources = frozenset(trusted_event_sources)
         moto_speedups.apply()
         # The handlers' EMF metrics are CloudWatch's to read; locally they would only flood stdout.
@@ -641,13 +643,13 @@ class LocalRuntime:
         scheduler.delete_schedule(GroupName=NAMES.deferral_group, Name=name)
 
     # -- queues ----------------------------------------------------------------------------------
-    def drain(self) -> int:
-        """Feed every work queue to its consumer until all are empty; returns records processed.
+    def drain(self, only: Collection[str] = ()) -> int:
+        """Feed every work queue (or ``only`` these) to its consumer until empty; returns records processed.
 
         Queues are drained upstream first (a consumer's output queues come after its own), so one
         pass empties the system: nothing downstream ever feeds an upstream queue.
         """
-        return sum(self._drain_queue(spec) for spec in self._drain_order)
+        return sum(self._drain_queue(spec) for spec in self._drain_order if not only or spec.key in only)
 
     @staticmethod
     def drain_order() -> list[topology.QueueSpec]:

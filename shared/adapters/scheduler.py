@@ -83,11 +83,11 @@ class SchedulerDeferrals:
             "DeadLetterConfig": {"Arn": self._dead_letter_arn},
         }
 
-    def defer(self, user_id: str, job_key: str, body: str, at: datetime) -> bool:
+    def defer(self, user_id: str, job_key: str, body: str, at: datetime, *, flexible: bool = True) -> bool:
         name = schedule_name(user_id, job_key)
         window: dict[str, Any] = (
             {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": self._flexible_minutes}
-            if self._flexible_minutes
+            if self._flexible_minutes and flexible
             else {"Mode": "OFF"}
         )
         try:
