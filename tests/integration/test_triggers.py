@@ -16,6 +16,7 @@ from nudge.local.runtime import LocalRuntime
 from shared.campaigns import Catalog
 from shared.clock import SimulatedClock
 from shared.guards import in_holdout
+from shared.profile_wait import PROFILE_WAIT
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # 15:00 in Jakarta: outside quiet hours
 
@@ -165,12 +166,16 @@ def test_an_event_of_a_shopper_never_identified_is_decided_not_crashed(runtime: 
     publish(runtime, checkout)
     runtime.advance_to(T0 + timedelta(hours=1))
     assert decisions(runtime, "stranger", "high-value-checkout")[0][0] in {"skipped", "withheld_holdout"}
-    # And a trigger for a user with no profile at all (ingest has not seen it) is logged unknown_user.
+    # And a trigger for a user with no profile at all (ingest never sees it): delivery waits for the
+    # profile as long as ingest could take to write it, then parks the job with the reason.
     envelope = {"detail": track("ghost", "Order Completed", "o-g", at=iso(T0), revenue=5), "detail-type": "x"}
     runtime.invoke("trigger", {"campaign_id": "order-thank-you", "event": envelope})
     runtime.drain()
-    assert decisions(runtime, "ghost", "order-thank-you") == [("skipped", "unknown_user")]
-    assert runtime.parked() == []
+    assert decisions(runtime, "ghost", "order-thank-you") == [] and runtime.parked() == []
+    runtime.advance_to(T0 + timedelta(hours=1) + PROFILE_WAIT + timedelta(minutes=1))
+    assert decisions(runtime, "ghost", "order-thank-you") == []
+    (parked,) = runtime.parked()
+    assert parked.queue == "delivery-dlq" and "unknown_user: no profile 902 s after" in parked.reason
 
 
 def test_property_conditions_are_in_the_rule_so_small_baskets_never_invoke_the_trigger(
