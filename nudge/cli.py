@@ -19,13 +19,20 @@ app = typer.Typer(
 )
 console = Console()
 CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
+GentleOption = typer.Option(
+    "--gentle",
+    help="Run the local runtime in its kind, fixed order (ingest before delivery, one invocation at a "
+    "time) instead of the adversarial one seeded by --seed: for debugging.",
+)
 
 
 @app.command()
 def demo(
     users: Annotated[int, typer.Option(min=10, help="Shoppers in the synthetic store.")] = 2000,
     days: Annotated[int, typer.Option(min=1, max=90, help="Simulated days of shopping.")] = 14,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same store.")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same store, and the same adversarial runtime.")
+    ] = 7,
     campaigns: Annotated[Path, typer.Option(help="Directory of campaign YAML files.")] = CAMPAIGNS,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the summary as JSON here.")
@@ -36,6 +43,7 @@ def demo(
     report_html: Annotated[
         Path, typer.Option("--report", help="Write the measurement report (HTML) here.")
     ] = Path("demo-out/report.html"),
+    gentle: Annotated[bool, GentleOption] = False,
 ) -> None:
     """Run a synthetic store through the whole system on moto and print what happened.
 
@@ -61,7 +69,9 @@ def demo(
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, description=label)
 
-        options = DemoOptions(users=users, days=days, seed=seed, store_dir=store, report_html=report_html)
+        options = DemoOptions(
+            users=users, days=days, seed=seed, store_dir=store, report_html=report_html, gentle=gentle
+        )
         reports: list[Any] = []
         summary = run_demo(catalog, options, progress, reported=reports.append)
     _print_summary(summary)
@@ -82,8 +92,8 @@ def demo(
 
 def _print_summary(s: dict[str, Any]) -> None:
     overview = Table(
-        title=f"Nudge demo — {s['users']} shoppers, {s['simulated_days']} simulated days "
-        f"({s['wall_seconds']} s)",
+        title=f"Nudge demo — {s['users']} shoppers, {s['simulated_days']} simulated days, "
+        f"{s['mode']} runtime ({s['wall_seconds']} s)",
         show_header=False,
     )
     overview.add_column("what")
@@ -226,11 +236,14 @@ def soak(
     fault_rate: Annotated[
         float, typer.Option(min=0.0, max=0.9, help="Share of DynamoDB, SES and SNS calls that fail.")
     ] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seeds the store, the duplicates and the faults.")] = 9,
+    seed: Annotated[
+        int, typer.Option(help="Seeds the store, the duplicates, the faults and the adversarial runtime.")
+    ] = 9,
     campaigns: Annotated[Path, typer.Option(help="Directory of campaign YAML files.")] = CAMPAIGNS,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the figures as JSON here.")
     ] = None,
+    gentle: Annotated[bool, GentleOption] = False,
 ) -> None:
     """Duplicates and throttling through ingest, L4 triggers and delivery; check nothing is lost or doubled.
 
@@ -254,10 +267,12 @@ def soak(
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
-        report = run_soak(catalog, SoakOptions(events=events, fault_rate=fault_rate, seed=seed), progress)
+        options = SoakOptions(events=events, fault_rate=fault_rate, seed=seed, gentle=gentle)
+        report = run_soak(catalog, options, progress)
     f = report.figures
     table = Table(
-        title=f"Nudge soak — {f['events']:,} events, {f['fault_rate']:.0%} faults ({f['wall_seconds']} s)"
+        title=f"Nudge soak — {f['events']:,} events, {f['fault_rate']:.0%} faults, {f['mode']} runtime "
+        f"({f['wall_seconds']} s)"
     )
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -283,6 +298,7 @@ def soak(
         ("  with no 'sent' outcome (all parked as possible sends)", f["provider_records_unaccounted"]),
         ("jobs parked as possible sends (never sent again)", f["possible_sends_parked"]),
         ("send keys a channel accepted twice", f["send_keys_sent_twice"]),
+        *((f"adversary: {what.replace('_', ' ')}", n) for what, n in f["hostility"].items()),
     ]
     for label, value in rows:
         table.add_row(label, f"{value:,}")

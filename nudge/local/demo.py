@@ -47,6 +47,7 @@ class DemoOptions:
     model: Path | None = None  # the trained artefact the scorer uses (default: models/scoring-model.json)
     report_html: Path | None = None  # where to write the measurement report (`nudge report --html`)
     respond: bool = True  # simulate shoppers opening, clicking and buying because of messages
+    gentle: bool = False  # the runtime's kind, fixed order instead of the adversary's (debugging)
 
 
 def run_demo(
@@ -75,7 +76,10 @@ def run_demo(
             audience_segments=options.audience_segments,
             scoring_segments=options.scoring_segments,
             log_level="ERROR",
+            gentle=options.gentle,
+            seed=options.seed,
         )
+        mode = runtime.mode
         model_version = runtime.publish_model((options.model or default_model_path()).read_text())
         endpoints = {
             s.user_id: runtime.register_push_endpoint(
@@ -138,6 +142,8 @@ def run_demo(
         users=options.users,
         simulated_days=options.days,
         seed=options.seed,
+        mode=mode,
+        hostility=dict(sorted(runtime.adversary.seen.items())) if runtime.adversary else {},
         wall_seconds=round(time.perf_counter() - started, 1),
     )
     return summary

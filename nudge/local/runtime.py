@@ -20,10 +20,11 @@ import importlib
 import json
 import logging
 import os
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +33,7 @@ from typing import Any
 import boto3
 
 from nudge.local import moto_speedups
+from nudge.local.adversary import Adversary, hostile_dispatch, hostile_drain
 from nudge.local.faults import FunctionTimedOut
 from shared import topology
 from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
@@ -177,15 +179,18 @@ class LocalRuntime:
         log_level: str = "WARNING",
         without_schedules: Collection[str] = (),
         trusted_event_sources: Collection[str] = (topology.APP_EVENT_SOURCE,),
-        gentle: bool = True,
+        gentle: bool = False,
+        seed: int = 0,
     ) -> None:
         """``without_schedules``: keys of schedules not to fire (e.g. ``scoring-daily`` in a run
         about something else). ``trusted_event_sources``: as the stack's context value of that name.
         ``audience_segments`` None sizes each occurrence's scan from the profile table's item count,
-        as a deployed planner without ``AUDIENCE_SEGMENTS`` does. ``gentle``: work runs in a fixed,
-        kind order (ingest before delivery)."""
+        as a deployed planner without ``AUDIENCE_SEGMENTS`` does. Adversarial by default
+        (:mod:`nudge.local.adversary`, its choices seeded by ``seed``); ``gentle`` runs everything in
+        a fixed, kind order, for debugging."""
         self.trusted_event_sources = frozenset(trusted_event_sources)
         moto_speedups.apply()
+        self.adversary = None if gentle else Adversary(seed)
         # The handlers' EMF metrics are CloudWatch's to read; locally they would only flood stdout.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.catalog = catalog
@@ -202,7 +207,7 @@ class LocalRuntime:
         self.table_names = {t.key: physical_name(t.key) for t in topology.TABLES}
         self.queue_urls: dict[str, str] = {}
         self.invocations: dict[str, int] = {}
-        self.running: str | None = None  # the function being invoked (for tests that attribute calls)
+        self._running = threading.local()  # the function being invoked (for tests that attribute calls)
         self.sent: list[SentMessage] = []  # every send a channel accepted, in order
         self.received: Counter[str] = Counter()  # SQS records handed to consumers, per work queue
         self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
@@ -211,6 +216,7 @@ class LocalRuntime:
         self._rules = topology.event_rules(
             catalog, now=self.deployed_at, ses_configuration_set=NAMES.configuration_set
         )
+        self._environments: list[dict[str, Any]] = []  # ports of concurrent invocations (see invoke)
         self._create_resources()
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
         self._ports = self._build_ports(audience_segments, scoring_segments)
@@ -226,8 +232,16 @@ class LocalRuntime:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION)
+            client = boto3.client(service, region_name=REGION)
+            if self.adversary is not None:
+                client.meta.events.register("before-call", self.adversary.interleaver.hook)
+            self._clients[service] = client
         return self._clients[service]
+
+    @property
+    def mode(self) -> str:
+        """How the runtime orders work: ``adversarial (seed N)`` or ``gentle``."""
+        return self.adversary.mode if self.adversary is not None else "gentle"
 
     # -- resources -------------------------------------------------------------------------------
     def _create_resources(self) -> None:
@@ -438,10 +452,32 @@ class LocalRuntime:
         )
         self.invocations[function_key] = self.invocations.get(function_key, 0) + 1
         self.running = function_key
+        ports = self._ports_of(self.adversary.interleaver.index() if self.adversary else 0)
         try:
-            return self._handlers[function_key](dict(event), context, ports=self._ports[function_key])
+            return self._handlers[function_key](dict(event), context, ports=ports[function_key])
         finally:
             self.running = None
+
+    @property
+    def running(self) -> str | None:
+        """The function being invoked (in this thread: invocations may run side by side)."""
+        return getattr(self._running, "key", None)
+
+    @running.setter
+    def running(self, function_key: str | None) -> None:
+        self._running.key = function_key
+
+    def _ports_of(self, environment: int) -> dict[str, Any]:
+        """The ports of one execution environment: invocations running at the same time each have their
+        own, as in Lambda. The deliverer is the one port with per-invocation state (its batch)."""
+        if environment == 0:
+            return self._ports
+        while len(self._environments) < environment:
+            ports = dict(self._ports)
+            deliver = ports["deliver"]
+            ports["deliver"] = replace(deliver, deliverer=replace(deliver.deliverer))
+            self._environments.append(ports)
+        return self._environments[environment - 1]
 
     def invoke_async(self, function_key: str, event: Mapping[str, Any]) -> None:
         """Lambda's asynchronous invocation: retries, then the on-failure destination with the error."""
@@ -512,6 +548,9 @@ class LocalRuntime:
                 to_queues[target].append(repeat)
             else:
                 to_functions.append((target, repeat))
+        if self.adversary is not None:
+            hostile_dispatch(self.adversary, self, to_queues, to_functions)
+            return report
         for queue_key, bodies in to_queues.items():
             SqsQueue(self.client("sqs"), self.queue_urls[queue_key]).send_many(bodies)
         for function_key, payload in to_functions:
@@ -649,7 +688,10 @@ class LocalRuntime:
         Queues are drained upstream first (a consumer's output queues come after its own), so one
         pass empties the system: nothing downstream ever feeds an upstream queue.
         """
-        return sum(self._drain_queue(spec) for spec in self._drain_order if not only or spec.key in only)
+        queues = [spec for spec in self._drain_order if not only or spec.key in only]
+        if self.adversary is not None:
+            return hostile_drain(self.adversary, self, queues)
+        return sum(self._drain_queue(spec) for spec in queues)
 
     @staticmethod
     def drain_order() -> list[topology.QueueSpec]:
@@ -686,10 +728,37 @@ class LocalRuntime:
 
     def _receive_batch(self, spec: topology.QueueSpec) -> tuple[list[dict[str, Any]], bool]:
         """Up to the event source mapping's batch size; ``exhausted`` when a receive came back short."""
+        return self._receive(spec, spec.batch_size)
+
+    def receive(self, spec: topology.QueueSpec, wanted: int) -> list[dict[str, Any]]:
+        """Up to ``wanted`` messages of a work queue (fewer when it has no more visible)."""
+        return self._receive(spec, wanted)[0]
+
+    def receive_again(self, spec: topology.QueueSpec, message: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """``message`` visible again (its visibility timeout ran out) and received again, by another
+        poller, with whatever is received before it."""
+        url = self.queue_urls[spec.key]
+        self.client("sqs").change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+        found: list[dict[str, Any]] = []
+        while True:
+            received = self.receive(spec, RECEIVE_LIMIT)
+            found += received
+            if not received or any(m["MessageId"] == message["MessageId"] for m in received):
+                return found
+
+    def process(self, spec: topology.QueueSpec, messages: list[dict[str, Any]]) -> int:
+        return self._process_batch(spec, messages)
+
+    def send(self, queue_key: str, bodies: Sequence[str]) -> None:
+        SqsQueue(self.client("sqs"), self.queue_urls[queue_key]).send_many(bodies)
+
+    def _receive(self, spec: topology.QueueSpec, most: int) -> tuple[list[dict[str, Any]], bool]:
         sqs, url = self.client("sqs"), self.queue_urls[spec.key]
         messages: list[dict[str, Any]] = []
-        while len(messages) < spec.batch_size:
-            wanted = min(RECEIVE_LIMIT, spec.batch_size - len(messages))
+        while len(messages) < most:
+            wanted = min(RECEIVE_LIMIT, most - len(messages))
             response = sqs.receive_message(
                 QueueUrl=url,
                 MaxNumberOfMessages=wanted,

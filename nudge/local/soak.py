@@ -68,6 +68,7 @@ class SoakOptions:
     max_copies: int = 3
     seed: int = 9
     days: int = 7
+    gentle: bool = False  # the runtime's kind, fixed order instead of the adversary's (debugging)
 
 
 @dataclass
@@ -120,6 +121,8 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
             clock,
             log_level="CRITICAL",
             without_schedules=[topology.SCORING_SCHEDULE.key],
+            gentle=options.gentle,
+            seed=options.seed,
         )
         endpoints = {
             s.user_id: runtime.register_push_endpoint(
@@ -177,6 +180,8 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
             wall_seconds=round(time.perf_counter() - started, 1),
             fault_rate=options.fault_rate,
             seed=options.seed,
+            mode=runtime.mode,
+            hostility=dict(sorted(runtime.adversary.seen.items())) if runtime.adversary else {},
         )
     return report
 
@@ -220,10 +225,20 @@ def _check_deliveries(
     if sum(decided.values()) != jobs:
         report.problems.append(f"outcomes {sum(decided.values())} != jobs {jobs}")
 
+    # A job decided on a profile that was not there yet (delivery before ingest) is a lost message.
+    profiles = runtime.all_profiles()
+    early = [k for k in tap.send_keys if outcome.get(k, {}).get("reason") == "unknown_user"]
+    known = {p.user_id for p in profiles}
+    too_early = [k for k in early if outcome[k]["user_id"] in known]
+    if too_early:
+        report.problems.append(
+            f"{len(too_early)} jobs decided before ingest wrote the profile, e.g. {too_early[:3]}"
+        )
+
     # Who each provider record went to, and which records a logged send accounts for.
     by_email = {}
     by_endpoint = {}
-    for profile in runtime.all_profiles():
+    for profile in profiles:
         if profile.traits.get("email"):
             by_email[str(profile.traits["email"]).lower()] = profile.user_id
         if profile.traits.get("push_endpoint"):

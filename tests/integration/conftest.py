@@ -37,9 +37,13 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def runtime(catalog: Catalog, clock: SimulatedClock) -> Iterator[LocalRuntime]:
+def runtime(
+    catalog: Catalog, clock: SimulatedClock, request: pytest.FixtureRequest
+) -> Iterator[LocalRuntime]:
+    """The local runtime, adversarial (seed 0) unless the test is marked ``gentle`` with its reason."""
+    gentle = request.node.get_closest_marker("gentle") is not None
     with mock_aws():
-        yield LocalRuntime(catalog, clock, audience_segments=3, log_level="CRITICAL")
+        yield LocalRuntime(catalog, clock, audience_segments=3, log_level="CRITICAL", gentle=gentle)
 
 
 class AwsCalls:

@@ -93,12 +93,14 @@ def test_the_daily_scorer_scores_every_profile(summary: dict[str, object]) -> No
 def test_malformed_events_are_parked_with_their_reasons(summary: dict[str, object]) -> None:
     parked = summary["dead_letters"]
     assert isinstance(parked, dict)
-    # Each malformed event is parked once by ingest, and once more by the trigger function when it
-    # also matched an L4 campaign's rule; every parked message says what was wrong with the detail.
+    # Each malformed event is parked by ingest, and by the trigger function when it also matched an L4
+    # campaign's rule; every parked message says what was wrong with the detail. A copy the adversary
+    # hands to a second invocation while the first still runs is parked by both (SQS at-least-once).
     by_queue = {
         q: sum(n for r, n in parked.items() if r.startswith(f"{q}: ")) for q in ("ingest-dlq", "trigger-dlq")
     }
-    assert by_queue["ingest-dlq"] == summary["malformed_injected"] == 5
+    assert summary["malformed_injected"] == 5
+    assert 5 <= by_queue["ingest-dlq"] <= 5 + summary["hostility"]["redelivered_while_running"]  # type: ignore[index]
     assert sum(by_queue.values()) == sum(parked.values())
     assert all(": detail" in reason for reason in parked)
 

@@ -250,6 +250,7 @@ def test_the_http_functions_count_responses_and_unsubscribes(runtime: LocalRunti
     }
 
 
+@pytest.mark.gentle("counts per invocation: a segment the adversary redelivers is scanned and counted again")
 def test_a_campaign_run_counts_segments_profiles_and_jobs(runtime: LocalRuntime, emitted: Emitted) -> None:
     users = [u for u in (f"u{i}" for i in range(12)) if not in_holdout("weekend-sale-sea", u, 10)][:4]
     for user in users:

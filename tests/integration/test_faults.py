@@ -117,6 +117,10 @@ def test_injected_throttles_are_reproducible_and_surface_without_botocore_retrie
 # -- a Lambda timeout in the middle of a batch ----------------------------------------------------
 
 
+@pytest.mark.gentle(
+    "one invocation's timeout in one batch of all twelve records: the counts are that batch's (the "
+    "adversary would split it, and a timeout's dead state would end a concurrent invocation's calls too)"
+)
 def test_an_ingest_timeout_after_some_profile_writes_doubles_nothing_on_redelivery(
     runtime: LocalRuntime,
 ) -> None:
@@ -138,6 +142,9 @@ def test_an_ingest_timeout_after_some_profile_writes_doubles_nothing_on_redelive
     assert runtime.parked() == []
 
 
+@pytest.mark.gentle(
+    "one invocation's timeout in one batch of all five jobs: which jobs it ends is that batch's"
+)
 def test_a_deliver_timeout_after_two_sends_sends_the_rest_once_and_parks_the_two_it_cannot_vouch_for(
     runtime: LocalRuntime,
 ) -> None:
