@@ -67,7 +67,7 @@ def test_a_brand_new_shoppers_welcome_is_sent_when_delivery_runs_before_ingest(g
 
 def test_a_first_time_buyers_thank_you_is_sent_when_delivery_runs_before_ingest(gentle: LocalRuntime) -> None:
     user = first("order-thank-you")
-    endpoint = gentle.register_push_endpoint("GCM", "device-1")
+    endpoint = gentle.register_push_endpoint("GCM", "device-1", user_id=user)
     gentle.publish(
         [
             identify(user, "id-1", at="2026-11-02T07:58:00Z", consent={"push": True}, push_endpoint=endpoint),
