@@ -211,13 +211,15 @@ FUNCTIONS = (
         "ingest",
         "functions.ingest.handler.handler",
         "Validates events, folds them into shopper profiles and attributes goal events (orders).",
-        # profiles: read and write a batch's shoppers; messages: the decisions a goal event is
-        # attributed to; conversions: each counted once (a conditional put)
+        # profiles: read and write a batch's shoppers, and read one again when another invocation
+        # wrote it first (a conditional put lost to a concurrent batch); messages: the decisions a goal
+        # event is attributed to; conversions: each counted once (a conditional put); privacy: the
+        # erasure markers with the profiles, and one again if the shopper was erased meanwhile
         tables={
-            PROFILES.key: access("BatchGetItem", "PutItem"),
+            PROFILES.key: access("BatchGetItem", "PutItem", "GetItem"),
             MESSAGES.key: access("Query"),
             CONVERSIONS.key: access("PutItem"),
-            PRIVACY.key: access("BatchGetItem"),
+            PRIVACY.key: access("BatchGetItem", "GetItem"),
         },
         parks_in=INGEST_QUEUE.dlq_key,
         pseudonymizes=True,

@@ -55,7 +55,7 @@ def test_a_brand_new_shoppers_welcome_is_sent_when_delivery_runs_before_ingest(g
     assert decisions(gentle, user, "welcome") == []  # not decided on a profile that is not there yet
     ((at, name, _),) = gentle.one_time_schedules()
     assert at == T0 + timedelta(seconds=30)  # delivery looks again, at the time, without a flexible window
-    schedule = gentle.client("scheduler").get_schedule(GroupName=topology.DEFERRAL_GROUP, Name=name)
+    schedule = gentle.client("scheduler").get_schedule(GroupName=gentle.names.deferral_group, Name=name)
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
     gentle.drain()  # ingest catches up
     gentle.advance_to(T0 + timedelta(minutes=2))  # delivery's next look at the profile

@@ -40,9 +40,10 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def runtime() -> Iterator[LocalRuntime]:
+def runtime(request: pytest.FixtureRequest) -> Iterator[LocalRuntime]:
+    gentle = request.node.get_closest_marker("gentle") is not None
     with mock_aws():
-        yield LocalRuntime(catalog(), SimulatedClock(START), log_level="CRITICAL")
+        yield LocalRuntime(catalog(), SimulatedClock(START), log_level="CRITICAL", gentle=gentle)
 
 
 USER, OTHER = [u for u in (f"u{i}" for i in range(20)) if not in_holdout("weekend-sale-sea", u, 10)][:2]
@@ -269,6 +270,7 @@ class Requests:
         self.counts[model.name] += 1
 
 
+@pytest.mark.gentle("counts the requests of one ingest batch of all three shoppers: the adversary splits it")
 def test_honouring_erasures_adds_no_request_per_event_or_message(runtime: LocalRuntime) -> None:
     """The marker is read in the batch reads ingest and delivery make anyway (BatchGetItem takes keys
     of several tables in one request): no request per event, per job or per batch is added."""
