@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install browser test lint demo bench soak synth schema clean train evaluate
+.PHONY: help install browser test lint demo bench soak synth schema clean train evaluate mutate
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ bench: $(STAMP)  ## measure requests, CPU, imports and cost per event / per mess
 soak: $(STAMP)  ## 10,000 events, each delivered 1-3 times, 20% of DynamoDB/SES/SNS calls throttled (4-8 min)
 	@mkdir -p demo-out
 	$(BIN)/nudge soak --json demo-out/soak.json
+
+mutate: $(STAMP)  ## mutation testing of the core decision modules (on demand, ~30 min): ARGS="--module guards"
+	$(BIN)/python tests/mutation/mutate.py $(ARGS)
 
 train: $(STAMP)  ## retrain models/scoring-model.json (the demo's L3 model) on a synthetic history
 	$(BIN)/nudge train --out models/scoring-model.json
