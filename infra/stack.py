@@ -270,12 +270,12 @@ class NudgeStack(Stack):
                     )
         CfnOutput(self, "ApiUrl", value=self.api.api_endpoint, description="Inbox API and unsubscribe links.")
         CfnOutput(self, "BusName", value=self.bus.event_bus_name, description="Put your apps' events here.")
-        CfnOutput(self, "DeferralGroupOutput", key="DeferralGroup", value=str(self.deferral_group.name))
-        CfnOutput(
-            self, "PrivacyKeyArn", value=self.privacy_key.secret_arn, description="For nudge erase --stack."
-        )
+        group = str(self.deferral_group.name)
+        CfnOutput(self, "DeferralGroupOutput", key=topology.DEFERRAL_GROUP_OUTPUT, value=group)
+        key_arn = self.privacy_key.secret_arn
+        CfnOutput(self, topology.PRIVACY_KEY_OUTPUT, value=key_arn, description="For nudge erase --stack.")
         for spec in topology.TABLES:
-            CfnOutput(self, f"Table{spec.key.title()}", value=self.tables[spec.key].table_name)
+            CfnOutput(self, topology.table_output(spec.key), value=self.tables[spec.key].table_name)
         for key in [*(q.key for q in topology.QUEUES), *topology.DEAD_LETTER_QUEUES]:  # for `nudge dlq`
             CfnOutput(self, topology.queue_output(key), value=self.queues[key].queue_url)
 

@@ -195,6 +195,16 @@ def queue_output(key: str) -> str:
     return "Queue" + "".join(part.title() for part in key.split("-"))
 
 
+def table_output(key: str) -> str:
+    """The stack output that holds a table's name, e.g. ``TableMessages`` for ``messages``."""
+    return f"Table{key.title()}"
+
+
+# The other stack outputs the operations commands read (``nudge erase --stack``).
+PRIVACY_KEY_OUTPUT = "PrivacyKeyArn"
+DEFERRAL_GROUP_OUTPUT = "DeferralGroup"
+
+
 ASYNC_RETRY_ATTEMPTS = 2
 # The dead-letter queues whose messages can carry a shopper's data (events, delivery jobs, SES events);
 # the others hold campaign segments and schedule payloads. Erasure purges these.

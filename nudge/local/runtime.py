@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +35,7 @@ import boto3
 from nudge.local import moto_speedups
 from nudge.local.adversary import Adversary, hostile_dispatch, hostile_drain
 from nudge.local.faults import FunctionTimedOut
+from nudge.operations import LocalDump, ParkedMessage
 from shared import topology
 from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
 from shared.adapters.dynamo import (
@@ -75,7 +76,6 @@ NAMES = ResourceNames(DEFAULT_STACK_NAME)
 DEFERRAL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{NAMES.of('deferral')}"
 MAX_DRAIN_ROUNDS = 100_000
 RECEIVE_LIMIT = 10
-DEAD_LETTERS_FILE = "dead-letters.jsonl"
 
 
 @dataclass
@@ -90,15 +90,6 @@ class LocalContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.timeout_ms
-
-
-@dataclass(frozen=True)
-class ParkedMessage:
-    queue: str
-    reason: str
-    source: str
-    body: str
-    first_seen: str = ""  # when it was first sent, to its work queue or parked (UTC, ISO-8601)
 
 
 def _route_matches(template: str, path: str) -> bool:
@@ -839,6 +830,36 @@ class LocalRuntime:
         return artefact.version
 
     # -- inspection ------------------------------------------------------------------------------
+    def stack_outputs(self) -> dict[str, str]:
+        """The outputs a deployed stack has (``infra/stack.py``), naming this runtime's resources."""
+        outputs = {topology.table_output(k): name for k, name in self.table_names.items()}
+        outputs |= {topology.queue_output(k): url for k, url in self.queue_urls.items()}
+        outputs[topology.PRIVACY_KEY_OUTPUT] = self.privacy_key_arn
+        outputs[topology.DEFERRAL_GROUP_OUTPUT] = self.names.deferral_group
+        return outputs
+
+    def answer_describe_stacks(self, session: Any, stack_name: str = "Nudge") -> None:
+        """Let ``session`` find this runtime as a deployed stack named ``stack_name`` (``--stack``).
+
+        moto's CloudFormation needs dependencies we do not install, so DescribeStacks alone is
+        answered at the botocore edge with :meth:`stack_outputs`; every other call stays a real one."""
+        from botocore.awsrequest import AWSResponse
+
+        listed = [{"OutputKey": k, "OutputValue": v} for k, v in self.stack_outputs().items()]
+
+        def describe_stacks(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            asked = (params.get("body") or {}).get("StackName")
+            if asked != stack_name:
+                error = {
+                    "Code": "ValidationError",
+                    "Message": f"Stack with id {asked} does not exist",
+                }
+                return AWSResponse("https://cloudformation", 400, {}, None), {"Error": error}
+            stack = {"StackName": stack_name, "StackStatus": "CREATE_COMPLETE", "Outputs": listed}
+            return AWSResponse("https://cloudformation", 200, {}, None), {"Stacks": [stack]}
+
+        session.events.register("before-call.cloudformation.DescribeStacks", describe_stacks)
+
     def parked(self) -> list[ParkedMessage]:
         """Everything in every dead-letter queue, with its reason (messages stay in the queue)."""
         return [
@@ -863,22 +884,10 @@ class LocalRuntime:
                 return profiles
 
     def snapshot(self, directory: Path) -> dict[str, int]:
-        """Write every table as JSON lines (``<table>.jsonl``, plain values), and what the dead-letter
-        queues hold (``dead-letters.jsonl``), for the CLI to read later."""
-        directory.mkdir(parents=True, exist_ok=True)
-        written = {}
-        for spec in topology.TABLES:
-            items = self.scan(spec.key)
-            with (directory / f"{spec.key}.jsonl").open("w") as out:
-                for item in items:
-                    out.write(json.dumps(item, default=_plain, sort_keys=True) + "\n")
-            written[spec.key] = len(items)
-        parked = self.parked()
-        with (directory / DEAD_LETTERS_FILE).open("w") as out:
-            for message in parked:
-                out.write(json.dumps(asdict(message), sort_keys=True) + "\n")
-        written["dead-letters"] = len(parked)
-        return written
+        """Write every table and what the dead-letter queues hold, in the local dump's format
+        (``nudge/operations.py``), for ``nudge why``, ``report`` and ``dlq list`` to read later."""
+        tables = {spec.key: self.scan(spec.key) for spec in topology.TABLES}
+        return LocalDump.write(directory, tables, self.parked(), plain=_plain)
 
     def scan(self, table_key: str) -> list[dict[str, Any]]:
         return scan_all(self.client("dynamodb"), self.table_names[table_key])

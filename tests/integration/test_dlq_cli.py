@@ -1,8 +1,8 @@
 """`nudge dlq` on moto: list what is parked and why, and redrive it to its work queue after a fix.
 
-The command finds the queues in the stack's outputs (CloudFormation DescribeStacks). moto's
-CloudFormation needs dependencies we do not install, so that one call is answered at the botocore
-edge with outputs naming the runtime's queues; every SQS call is a real one on moto.
+The command finds the queues in the stack's outputs (CloudFormation DescribeStacks), which the
+runtime answers with the outputs the stack declares (``LocalRuntime.answer_describe_stacks``); every
+SQS call is a real one on moto.
 """
 
 from __future__ import annotations
@@ -13,30 +13,21 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from factory import track
 from typer.testing import CliRunner
 
 from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
-from shared import topology
 
 WIDE = {"COLUMNS": "250"}
 
 
 @pytest.fixture
 def stack(runtime: LocalRuntime) -> Iterator[str]:
-    keys = [*(q.key for q in topology.QUEUES), *topology.DEAD_LETTER_QUEUES]
-    outputs = [{"OutputKey": topology.queue_output(k), "OutputValue": runtime.queue_urls[k]} for k in keys]
-
-    def describe_stacks(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        stack = {"StackName": "Nudge", "StackStatus": "CREATE_COMPLETE", "Outputs": outputs}
-        return AWSResponse("https://cloudformation", 200, {}, None), {"Stacks": [stack]}
-
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-call.cloudformation.DescribeStacks", describe_stacks)
+    runtime.answer_describe_stacks(boto3.DEFAULT_SESSION, "Nudge")
     yield "Nudge"
     boto3.DEFAULT_SESSION = None
 

@@ -17,13 +17,13 @@ from conftest import START, catalog_without
 from factory import identify, track
 from typer.testing import CliRunner
 
-from nudge.cli import _scan_table, app
+from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event as local_ses_event
 from nudge.local.ses_events import tagged_mail
 from nudge.report import build_report
 from nudge.report_html import render_html
-from shared.adapters.dynamo import DynamoConversions
+from shared.adapters.dynamo import DynamoConversions, scan_all
 from shared.campaigns import Catalog
 from shared.guards import in_holdout
 from shared.ingest import Attributor, QueueRecord, ingest_batch
@@ -303,8 +303,8 @@ def test_the_html_report_renders_its_charts_in_headless_chromium(tmp_path: Path)
 
 
 def test_a_deployed_stack_is_read_by_scanning_its_tables(measured_store: Path, runtime: LocalRuntime) -> None:
-    messages = _scan_table(runtime.table_names["messages"])
-    conversions_found = _scan_table(runtime.table_names["conversions"])
+    messages = scan_all(runtime.client("dynamodb"), runtime.table_names["messages"])
+    conversions_found = scan_all(runtime.client("dynamodb"), runtime.table_names["conversions"])
 
     from_stack = build_report(messages, conversions_found).to_dict()
     local = json.loads(

@@ -291,34 +291,21 @@ def test_honouring_erasures_adds_no_request_per_event_or_message(runtime: LocalR
 
 
 def test_nudge_erase_on_a_stack_does_what_delete_me_does(runtime: LocalRuntime) -> None:
-    """`nudge erase --stack` finds tables, queues and the key in the stack's outputs. moto's
-    CloudFormation needs dependencies we do not install, so DescribeStacks is answered at the botocore
-    edge (as in tests/integration/test_dlq_cli.py); every other call is a real one on moto."""
+    """`nudge erase --stack` finds tables, queues and the key in the stack's outputs, which the runtime
+    answers as the deployed stack declares them; every other call is a real one on moto."""
     import boto3
-    from botocore.awsrequest import AWSResponse
     from typer.testing import CliRunner
 
     from nudge.cli import app
-    from shared import topology
 
     runtime.publish([identify(USER, "m1", anonymousId="visitor-7"), identify(OTHER, "m2")])
     runtime.drain()
     SqsDeadLetters(runtime.client("sqs"), runtime.queue_urls["ingest-dlq"]).park(
         envelope(runtime, identify(USER, "m3", at="2026-11-02T07:10:00Z")), "gave up", "ingest"
     )
-    outputs = {f"Table{k.title()}": v for k, v in runtime.table_names.items()}
-    outputs |= {topology.queue_output(k): url for k, url in runtime.queue_urls.items()}
-    outputs["PrivacyKeyArn"] = runtime.privacy_key_arn
-    outputs["DeferralGroup"] = runtime.names.deferral_group
-
-    def describe_stacks(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        listed = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
-        stack = {"StackName": "Nudge", "StackStatus": "CREATE_COMPLETE", "Outputs": listed}
-        return AWSResponse("https://cloudformation", 200, {}, None), {"Stacks": [stack]}
-
     boto3.setup_default_session(region_name="us-east-1")
     assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-call.cloudformation.DescribeStacks", describe_stacks)
+    runtime.answer_describe_stacks(boto3.DEFAULT_SESSION, "Nudge")
     try:
         result = CliRunner().invoke(app, ["erase", USER, "--stack", "Nudge", "--yes"], env={"COLUMNS": "200"})
     finally:

@@ -1,0 +1,5 @@
+"""``python -m nudge.cli``: the same commands as the ``nudge`` script."""
+
+from nudge.cli import app
+
+app()

@@ -1,0 +1,393 @@
+"""Campaigns as code: ``validate``, ``schema``, ``audience``, ``preview``, ``simulate``, ``snapshot``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nudge.cli.common import (
+    CAMPAIGNS,
+    CampaignsOption,
+    DaysOption,
+    ProfilesOption,
+    SeedOption,
+    UsersOption,
+    app,
+    console,
+    find_campaign,
+    load_catalog,
+    profile_source,
+)
+from nudge.cli.tables import (
+    cell,
+    print_simulation,
+    share,
+)
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="A campaign file or a directory of them.")] = CAMPAIGNS,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Judge expiry as of this instant (ISO-8601 with a zone) instead of now."),
+    ] = None,
+) -> None:
+    """Validate campaign files and their templates; print `file:line: message` for each problem
+    and exit 1 if any. A campaign whose schedule fires no more or whose end has passed is valid but
+    not deployed: it gets a `file:line: ... expired, not deployed` warning and the exit code stays 0.
+
+    Example: nudge validate campaigns/
+    """
+    from datetime import UTC, datetime
+
+    from shared.campaigns import (
+        CampaignFileError,
+        Catalog,
+        load_campaign_dir,
+        load_campaign_file,
+        load_vocabulary,
+    )
+    from shared.expiry import expiry_warnings
+
+    moment = datetime.now(UTC)
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(f"{now!r} is not an ISO-8601 instant", param_hint="--now") from None
+        if moment.utcoffset() is None:
+            raise typer.BadParameter(f"{now!r} has no zone; add Z or an offset", param_hint="--now")
+
+    if not path.exists():
+        typer.echo(f"{path}: no such file or directory", err=True)
+        raise typer.Exit(1)
+    try:
+        if path.is_dir():
+            catalog = load_campaign_dir(path)
+        else:  # one file, read with the vocabulary of the folder it sits in
+            custom = load_vocabulary(path.parent)
+            campaign = load_campaign_file(path, custom.vocabulary())
+            catalog = Catalog([campaign], custom=custom, origins={campaign.id: path})
+    except CampaignFileError as error:
+        for problem in error.problems:
+            typer.echo(problem)
+        raise typer.Exit(1) from None
+    for warning in expiry_warnings(catalog, moment):
+        typer.echo(warning)
+    table = Table(title=f"{len(catalog)} valid campaign(s) in {path}")
+    for column in ("id", "level", "when", "channels", "audience rules"):
+        table.add_column(column, no_wrap=column == "id")
+    for c in catalog:
+        when = (
+            f"{c.schedule.expression} {c.schedule.timezone}"
+            if c.schedule
+            else f"on {c.trigger.event}" + (f" +{c.trigger.delay}" if c.trigger.delay else "")
+            if c.trigger
+            else ""
+        )
+        table.add_row(c.id, c.level, when, ", ".join(c.channel_order()), str(len(c.audience)))
+    console.print(table)
+
+
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    campaign: Annotated[
+        bool, typer.Option("--campaign", help="The campaign file schema (for editors) instead.")
+    ] = False,
+) -> None:
+    """Print (or write) the JSON Schema of the event contract for app teams, or of campaign files.
+
+    Example: nudge schema --campaign --out docs/campaign.schema.json
+    """
+    from shared.events import event_json_schema
+
+    if campaign:
+        from shared.campaigns import campaign_json_schema
+
+        document = campaign_json_schema()
+    else:
+        document = event_json_schema()
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if out:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def audience(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN", help="The campaign's id.")],
+    profiles: ProfilesOption = None,
+    sample: Annotated[int, typer.Option(min=0, help="How many matching shoppers to list.")] = 10,
+    users: UsersOption = 2000,
+    days: DaysOption = 14,
+    seed: SeedOption = 7,
+    campaigns: CampaignsOption = CAMPAIGNS,
+) -> None:
+    """How many shoppers a campaign's audience selects, rule by rule, with a sample of them.
+
+    Example: nudge audience win-back-lapsed --sample 5
+    """
+    from shared.delivery import choose_channel
+    from shared.guards import in_holdout
+
+    catalog = load_catalog(campaigns)
+    campaign = find_campaign(catalog, campaign_id)
+    source = profile_source(profiles, users, days, seed)
+    shoppers = source.shoppers()
+    now = source.taken_at
+    rules = campaign.parsed_audience.rules
+    remaining = shoppers
+    funnel = Table(title=f"{campaign.id} ({campaign.level}) — audience as of {now:%Y-%m-%d %H:%M} UTC")
+    for column in ("rule", "shoppers left", "share"):
+        funnel.add_column(column, justify="left" if column == "rule" else "right")
+    funnel.add_row("(every shopper)", f"{len(shoppers):,}", "100.0%")
+    from shared.audience import ShopperFacts
+
+    facts = {p.user_id: ShopperFacts(p, now) for p in shoppers}
+    for rule in rules:
+        remaining = [p for p in remaining if rule.holds_for(facts[p.user_id])]
+        funnel.add_row(rule.source, f"{len(remaining):,}", share(len(remaining), len(shoppers)))
+    console.print(funnel)
+    console.print(f"[dim]{source.description}[/dim]")
+
+    channels: dict[str, int] = {}
+    held_out = 0
+    for profile in remaining:
+        if in_holdout(campaign.id, profile.user_id, campaign.holdout_percent):
+            held_out += 1
+            continue
+        channel = choose_channel(campaign, profile)[0] or "unreachable"
+        channels[channel] = channels.get(channel, 0) + 1
+    reach = Table(title=f"Audience: {len(remaining):,} shoppers ({share(len(remaining), len(shoppers))})")
+    reach.add_column("would get")
+    reach.add_column("shoppers", justify="right")
+    for channel in [*campaign.channel_order(), "unreachable"]:
+        if channels.get(channel):
+            reach.add_row(
+                channel if channel != "unreachable" else "nothing (no consent or address)",
+                f"{channels[channel]:,}",
+            )
+    reach.add_row(f"nothing: holdout ({campaign.holdout_percent:g}%)", f"{held_out:,}")
+    console.print(reach)
+
+    if sample and remaining:
+        table = Table(title=f"Sample ({min(sample, len(remaining))} of {len(remaining):,})")
+        columns = (
+            "user_id",
+            "first_name",
+            "country",
+            "age",
+            "orders",
+            "days_since_last_order",
+            "top_category",
+        )
+        for column in columns:
+            table.add_column(column)
+        for profile in remaining[:sample]:
+            view = facts[profile.user_id].view
+            table.add_row(profile.user_id, *(cell(view.get(c)) for c in columns[1:]))
+        console.print(table)
+
+
+@app.command()
+def preview(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN", help="The campaign's id.")],
+    user: Annotated[str, typer.Option("--user", help="The shopper's user id, e.g. u-000042.")],
+    profiles: ProfilesOption = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Render this channel instead of the one the shopper would get.")
+    ] = None,
+    event: Annotated[
+        Path | None,
+        typer.Option(
+            help="For L4 campaigns: a JSON file of the triggering event's properties "
+            "(default: the shopper's latest matching event in the local store)."
+        ),
+    ] = None,
+    users: UsersOption = 2000,
+    days: DaysOption = 14,
+    seed: SeedOption = 7,
+    campaigns: CampaignsOption = CAMPAIGNS,
+) -> None:
+    """Render a campaign's message for one shopper, showing which fallbacks were used.
+
+    Example: nudge preview weekend-sale-sea --user u-000042
+    """
+    from shared.delivery import choose_channel, template_context
+    from shared.errors import TemplateProblem
+    from shared.guards import in_holdout
+    from shared.jobs import DeliveryJob
+    from shared.render import render_message
+
+    catalog = load_catalog(campaigns)
+    campaign = find_campaign(catalog, campaign_id)
+    source = profile_source(profiles, users, days, seed)
+    profile = source.profiles.get(user)
+    if profile is None:
+        known = ", ".join(sorted(p.user_id for p in source.shoppers())[:3])
+        typer.echo(f"no shopper {user!r} in the {source.description} (e.g. {known})", err=True)
+        raise typer.Exit(1)
+    now = source.taken_at
+    failing = campaign.parsed_audience.failing_rule(profile, now)
+    chosen, (_decision, blocked_by) = choose_channel(campaign, profile)
+    render_as = channel or chosen
+    facts = [
+        ("shopper", f"{user} ({source.description}, as of {now:%Y-%m-%d %H:%M} UTC)"),
+        ("in the audience", "yes" if failing is None else f"no — fails: {failing.source}"),
+        (
+            "holdout",
+            "yes: would get nothing" if in_holdout(campaign.id, user, campaign.holdout_percent) else "no",
+        ),
+        (
+            "channel",
+            chosen or f"none reachable ({blocked_by}; tried {', '.join(campaign.channel_order())})",
+        ),
+    ]
+    if render_as is None:
+        render_as = campaign.channel_order()[0]
+        facts.append(("rendering", f"{render_as} (the campaign's first channel), to show the content"))
+    elif channel and channel != chosen:
+        facts.append(("rendering", f"{channel} (asked for with --channel)"))
+    if render_as not in campaign.channel_order():
+        typer.echo(
+            f"{campaign.id} has no {render_as!r} content; it has {', '.join(campaign.channel_order())}",
+            err=True,
+        )
+        raise typer.Exit(1)
+    trigger = None
+    if campaign.trigger is not None:
+        trigger, found = _trigger_for(campaign, user, source, event)
+        facts.append(("triggering event", found))
+    job = (
+        DeliveryJob.for_trigger(campaign.id, user, trigger)
+        if trigger
+        else DeliveryJob.for_occurrence(campaign.id, now.strftime("%Y-%m-%dT%H:%M:%SZ"), user)
+    )
+    try:
+        message = render_message(
+            campaign, render_as, job.send_key, template_context(campaign, profile, job, now)
+        )
+    except TemplateProblem as error:
+        typer.echo(f"cannot render: {error}", err=True)
+        raise typer.Exit(1) from None
+    summary = Table(show_header=False, title=f"{campaign.id} ({campaign.level}) for {user}")
+    summary.add_column("what", style="bold")
+    summary.add_column("value")
+    for label, value in facts:
+        summary.add_row(label, value)
+    console.print(summary)
+    rendered = Table(show_header=False, title=f"Rendered {render_as} message")
+    rendered.add_column("field", style="bold")
+    rendered.add_column("content", overflow="fold")
+    for label, value in (
+        ("subject" if render_as == "email" else "title", message.title),
+        ("text", message.body_text),
+        ("html", message.body_html),
+        ("deep link", message.deep_link),
+        ("button", f"{message.cta_label} → {message.cta_url}" if message.cta_label else None),
+    ):
+        if value:
+            rendered.add_row(label, value)
+    console.print(rendered)
+    if message.missing:
+        console.print(
+            "fallbacks used (the shopper has no value; the template's default or an empty text was used): "
+            + ", ".join(sorted(message.missing))
+        )
+    else:
+        console.print("fallbacks used: none — every variable had a value")
+
+
+def _trigger_for(campaign: Any, user: str, source: Any, event_file: Path | None) -> tuple[Any, str]:
+    from shared.jobs import TriggerContext
+    from shared.patterns import matches
+
+    if event_file is not None:
+        properties = json.loads(event_file.read_text())
+        context = TriggerContext(
+            event=campaign.trigger.event,
+            message_id="preview",
+            timestamp=source.taken_at,  # the preview's one clock: the profiles' "as of", never today
+            properties=properties,
+        )
+        return context, f"{campaign.trigger.event} from {event_file}"
+    pattern = campaign.trigger.event_pattern()
+    for event in reversed(source.events):
+        if event.profile_id != user or event.type != "track":
+            continue
+        if matches(pattern, {"detail": event.model_dump(mode="json", by_alias=True, exclude_none=True)}):
+            context = TriggerContext(
+                event=str(event.event),
+                message_id=event.message_id,
+                timestamp=event.timestamp,
+                properties=event.properties,
+            )
+            return context, f"{event.event} at {event.timestamp:%Y-%m-%d %H:%M} UTC ({event.message_id})"
+    return None, "none found for this shopper; event.* falls back (use --event FILE.json)"
+
+
+@app.command()
+def simulate(
+    weeks: Annotated[int, typer.Option(min=1, max=12, help="Simulated weeks to measure.")] = 4,
+    users: UsersOption = 2000,
+    seed: SeedOption = 7,
+    top: Annotated[int, typer.Option(min=0, help="How many over-cap shoppers to list.")] = 10,
+    campaigns: CampaignsOption = CAMPAIGNS,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+) -> None:
+    """Run every enabled campaign over simulated weeks of the local store: messages per shopper per
+    week, per campaign and level, and who would exceed the frequency caps.
+
+    Example: nudge simulate --weeks 4 --users 2000
+    """
+    from nudge.simulate import SimulationOptions
+    from nudge.simulate import simulate as run_simulation
+
+    catalog = load_catalog(campaigns)
+    with Progress(
+        TextColumn("[bold]simulating[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("", total=1)
+
+        def progress(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=max(total, 1))
+
+        report = run_simulation(catalog, SimulationOptions(users=users, weeks=weeks, seed=seed), progress)
+    print_simulation(report, top)
+    if json_path:
+        json_path.write_text(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
+        console.print(f"report written to {json_path}")
+
+
+@app.command()
+def snapshot(
+    out: Annotated[Path, typer.Option(help="The JSONL file to write.")] = Path("profiles.jsonl"),
+    users: UsersOption = 2000,
+    days: DaysOption = 14,
+    seed: SeedOption = 7,
+) -> None:
+    """Write the local store's profiles as a JSONL snapshot (for --profiles, or to edit by hand).
+
+    Example: nudge snapshot --out profiles.jsonl --users 500
+    """
+    from nudge.local.snapshot import write_profiles
+
+    source = profile_source(None, users, days, seed)
+    count = write_profiles(source.profiles.values(), out)
+    console.print(f"wrote {count:,} profiles to {out} ({source.description})")

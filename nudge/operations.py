@@ -1,0 +1,193 @@
+"""What the operations commands read (``why``, ``report``, ``dlq list``), from one interface.
+
+Two implementations: :class:`DeployedStack` reads a stack's tables and queues (AWS credentials),
+:class:`LocalDump` reads what a local run left on disk. The commands never know which.
+
+The local dump's format (written by :meth:`LocalDump.write`, from ``nudge demo`` and the soak):
+
+- ``<table>.jsonl`` for each table of ``shared/topology.py`` (``messages``, ``conversions``,
+  ``profiles``, …): one item per line, exactly the DynamoDB item with its attribute values made
+  plain (numbers as JSON numbers, sets as sorted lists, binary as base64) — the same keys the
+  deployed tables hold, so a reader of one reads the other.
+- ``dead-letters.jsonl``: one parked message per line, ``{queue, reason, source, body, first_seen}``
+  (``first_seen`` ISO-8601 UTC, or empty when unknown).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from shared import topology
+
+DEAD_LETTERS_FILE = "dead-letters.jsonl"
+
+
+class SourceMissing(LookupError):
+    """The place to read from is not there (no local run yet, or a stack without that output)."""
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    queue: str
+    reason: str
+    source: str
+    body: str
+    first_seen: str = ""  # when it was first sent, to its work queue or parked (UTC, ISO-8601)
+
+
+@dataclass
+class DeadLetterQueueView:
+    """One dead-letter queue: how many messages it holds and the first ``limit`` of them."""
+
+    count: int = 0
+    messages: list[ParkedMessage] = field(default_factory=list)
+
+
+class OperationsSource(Protocol):
+    description: str
+
+    def decisions(self, user_id: str) -> list[dict[str, Any]]:
+        """Every send-log entry of one shopper, in time order."""
+        ...
+
+    def send_log(self) -> list[dict[str, Any]]: ...
+
+    def conversions(self) -> list[dict[str, Any]]: ...
+
+    def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
+        """Each dead-letter queue of the topology, counted, with its first ``limit`` messages."""
+        ...
+
+
+def _by_time(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(entries, key=lambda e: (str(e.get("at", "")), str(e.get("send_key", ""))))
+
+
+class LocalDump:
+    """A directory a local run wrote (``demo-out/store`` by default)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.description = str(directory)
+
+    def _lines(self, name: str) -> list[dict[str, Any]]:
+        path = self.directory / name
+        if not path.exists():
+            raise SourceMissing(f"{path} not found: run `nudge demo` first, or pass --stack")
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def _table(self, key: str, required: bool = True) -> list[dict[str, Any]]:
+        try:
+            return self._lines(f"{key}.jsonl")
+        except SourceMissing:
+            if required:
+                raise
+            return []
+
+    def decisions(self, user_id: str) -> list[dict[str, Any]]:
+        return _by_time(e for e in self._table(topology.MESSAGES.key) if e["user_id"] == user_id)
+
+    def send_log(self) -> list[dict[str, Any]]:
+        return self._table(topology.MESSAGES.key)
+
+    def conversions(self) -> list[dict[str, Any]]:
+        self._table(topology.MESSAGES.key)  # no send log means no local run at all
+        return self._table(topology.CONVERSIONS.key, required=False)
+
+    def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
+        views = {key: DeadLetterQueueView() for key in topology.DEAD_LETTER_QUEUES}
+        for parked in self._lines(DEAD_LETTERS_FILE):
+            view = views[parked["queue"]]
+            view.count += 1
+            if len(view.messages) < limit:
+                view.messages.append(ParkedMessage(**parked))
+        return views
+
+    @staticmethod
+    def write(
+        directory: Path,
+        tables: Mapping[str, list[dict[str, Any]]],
+        parked: list[ParkedMessage],
+        plain: Any = str,
+    ) -> dict[str, int]:
+        """Write a dump in the format above; ``plain`` turns a non-JSON value into one."""
+        directory.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for key, items in tables.items():
+            with (directory / f"{key}.jsonl").open("w") as out:
+                for item in items:
+                    out.write(json.dumps(item, default=plain, sort_keys=True) + "\n")
+            written[key] = len(items)
+        with (directory / DEAD_LETTERS_FILE).open("w") as out:
+            for message in parked:
+                out.write(json.dumps(asdict(message), sort_keys=True) + "\n")
+        written["dead-letters"] = len(parked)
+        return written
+
+
+class DeployedStack:
+    """A deployed stack, found by its CloudFormation outputs (AWS credentials from the environment)."""
+
+    def __init__(self, stack: str, session: Any = None) -> None:
+        import boto3
+
+        self.client: Any = session.client if session is not None else boto3.client
+        self.stack = stack
+        self.description = stack
+        described = self.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+    def output(self, key: str) -> str:
+        if key not in self.outputs:
+            raise SourceMissing(f"stack {self.stack} has no output {key}: is it a Nudge stack?")
+        return self.outputs[key]
+
+    def table(self, key: str) -> str:
+        return self.output(topology.table_output(key))
+
+    def decisions(self, user_id: str) -> list[dict[str, Any]]:
+        from shared.adapters.dynamo import DynamoSendLog
+
+        return DynamoSendLog(self.client("dynamodb"), self.table(topology.MESSAGES.key)).entries_for(user_id)
+
+    def _scan(self, key: str) -> list[dict[str, Any]]:
+        from shared.adapters.dynamo import scan_all
+
+        return scan_all(self.client("dynamodb"), self.table(key))
+
+    def send_log(self) -> list[dict[str, Any]]:
+        return self._scan(topology.MESSAGES.key)
+
+    def conversions(self) -> list[dict[str, Any]]:
+        return self._scan(topology.CONVERSIONS.key)
+
+    def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
+        from shared.adapters.sqs import SqsDeadLetterQueue
+
+        client = self.client("sqs")
+        views = {}
+        for key in topology.DEAD_LETTER_QUEUES:
+            queue = SqsDeadLetterQueue(client, self.output(topology.queue_output(key)))
+            views[key] = DeadLetterQueueView(
+                queue.count(),
+                [
+                    ParkedMessage(
+                        key,
+                        letter.reason,
+                        letter.source,
+                        letter.body,
+                        letter.first_seen.isoformat() if letter.first_seen else "",
+                    )
+                    for letter in (queue.peek(limit) if limit else [])
+                ],
+            )
+        return views
+
+
+def open_source(stack: str | None, store: Path) -> OperationsSource:
+    """The deployed stack when one is named, else the local dump."""
+    return DeployedStack(stack) if stack else LocalDump(store)
