@@ -104,7 +104,7 @@ def test_other_events_are_not_goals(catalog: Catalog) -> None:
             "event": "Product Viewed",
             "userId": "u1",
             "messageId": "v1",
-            "timestamp": T0.isoformat(),
+            "timestamp": (T0 + timedelta(hours=1)).isoformat(),  # inside the window: only the goal refuses it
         }
     )
     assert attribute(viewed, "u1", [decision("abandoned-cart", "L4", T0)], catalog) == []
