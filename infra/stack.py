@@ -96,13 +96,13 @@ class NudgeStack(Stack):
         self.functions: dict[str, lambda_.Function] = {}
         for spec in topology.FUNCTIONS:
             env = {name: self._resolve(ref) for name, ref in topology.function_environment(spec).items()}
-            if spec.sends_email:
-                env["SENDER_EMAIL"] = settings.sender_email
-                env["SES_CONFIGURATION_SET"] = ses_configuration_set or ""
-            if spec.key == topology.INGEST_QUEUE.consumer:
-                env[topology.TRUSTED_SOURCES_ENV] = ",".join(settings.trusted_event_sources)
-            if spec.sends_push:
-                env[topology.PUSH_APPLICATIONS_ENV] = ",".join(settings.push_applications)
+            env |= topology.deployment_environment(
+                spec,
+                sender_email=settings.sender_email,
+                ses_configuration_set=ses_configuration_set,
+                trusted_event_sources=tuple(settings.trusted_event_sources),
+                push_applications=tuple(settings.push_applications),
+            )
             built = NudgeFunction(
                 self,
                 f"Fn-{spec.key}",

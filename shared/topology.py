@@ -539,4 +539,25 @@ def function_environment(spec: FunctionSpec) -> dict[str, str]:
     return env
 
 
+def deployment_environment(
+    spec: FunctionSpec,
+    *,
+    sender_email: str,
+    ses_configuration_set: str | None,
+    trusted_event_sources: tuple[str, ...],
+    push_applications: tuple[str, ...],
+) -> dict[str, str]:
+    """The env vars a function gets from the deployment's settings rather than from a resource (the
+    stack and the local runtime both add these to :func:`function_environment`'s)."""
+    env = {}
+    if spec.sends_email:
+        env["SENDER_EMAIL"] = sender_email
+        env["SES_CONFIGURATION_SET"] = ses_configuration_set or ""
+    if spec.key == INGEST_QUEUE.consumer:
+        env[TRUSTED_SOURCES_ENV] = ",".join(trusted_event_sources)
+    if spec.sends_push:
+        env[PUSH_APPLICATIONS_ENV] = ",".join(push_applications)
+    return env
+
+
 TABLES_BY_KEY = {t.key: t for t in TABLES}

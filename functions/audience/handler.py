@@ -9,13 +9,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-from shared import wiring
 from shared.batch_campaigns import AudienceWorker, SegmentTask
-from shared.clock import SystemClock
 from shared.metrics import JOBS_ENQUEUED, PROFILES_SCANNED, FunctionMetrics, record_batch
 from shared.ports import DeadLetters
 from shared.sqs_batch import process_queue_batch
 from shared.topology import AUDIENCE_QUEUE
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-audience")
 metrics = FunctionMetrics("audience")
@@ -27,17 +26,22 @@ class AudiencePorts:
     dead_letters: DeadLetters
 
 
+def build_ports(w: Wiring) -> AudiencePorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    worker = AudienceWorker(
+        w.catalog(),
+        w.profile_store(),
+        w.queue("delivery_queue_url"),
+        w.queue("audience_queue_url"),
+        w.clock,
+        enqueue_threads=w.settings.audience_enqueue_threads,
+    )
+    return AudiencePorts(worker, w.dead_letters())
+
+
 @cache
 def default_ports() -> AudiencePorts:
-    worker = AudienceWorker(
-        wiring.catalog(),
-        wiring.profile_store(),
-        wiring.queue("delivery_queue_url"),
-        wiring.queue("audience_queue_url"),
-        SystemClock(),
-        enqueue_threads=wiring.settings().audience_enqueue_threads,
-    )
-    return AudiencePorts(worker, wiring.dead_letters())
+    return build_ports(Wiring.for_lambda())
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -10,14 +10,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-from shared import wiring
-from shared.clock import SystemClock
 from shared.delivery import Deliverer, Unsubscribe
 from shared.jobs import DeliveryJob
 from shared.metrics import FunctionMetrics, record_batch, record_delivery
 from shared.ports import DeadLetters
 from shared.sqs_batch import park_after_batch, process_queue_batch
 from shared.topology import DELIVERY_QUEUE
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-deliver")
 metrics = FunctionMetrics("deliver")
@@ -29,22 +28,27 @@ class DeliverPorts:
     dead_letters: DeadLetters
 
 
-@cache
-def default_ports() -> DeliverPorts:
-    config = wiring.settings()
+def build_ports(w: Wiring) -> DeliverPorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    config = w.settings
     config.require("unsubscribe_url")
     deliverer = Deliverer(
-        wiring.catalog(),
-        wiring.profile_store(),
-        wiring.send_log(),
-        wiring.channels(),
-        SystemClock(),
-        ledgers=wiring.ledger_store(),
-        deferrals=wiring.deferrals(),
-        unsubscribe=Unsubscribe(wiring.link_signer(), str(config.unsubscribe_url)),
-        erasures=wiring.erasures(),
+        w.catalog(),
+        w.profile_store(),
+        w.send_log(),
+        w.channels(),
+        w.clock,
+        ledgers=w.ledger_store(),
+        deferrals=w.deferrals(),
+        unsubscribe=Unsubscribe(w.link_signer(), str(config.unsubscribe_url)),
+        erasures=w.erasures(),
     )
-    return DeliverPorts(deliverer, wiring.dead_letters())
+    return DeliverPorts(deliverer, w.dead_letters())
+
+
+@cache
+def default_ports() -> DeliverPorts:
+    return build_ports(Wiring.for_lambda())
 
 
 @logger.inject_lambda_context(log_event=False)

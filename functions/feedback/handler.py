@@ -9,13 +9,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared import wiring
 from shared.erasure import Erasures
 from shared.events import EventRejected
 from shared.failures import reason_of
 from shared.feedback import apply_feedback
 from shared.metrics import MESSAGES_PARKED, FunctionMetrics, record_feedback
 from shared.ports import DeadLetters, Engagement, LedgerStore
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-feedback")
 metrics = FunctionMetrics("feedback")
@@ -29,9 +29,14 @@ class FeedbackPorts:
     erasures: Erasures | None = None
 
 
+def build_ports(w: Wiring) -> FeedbackPorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    return FeedbackPorts(w.ledger_store(), w.dead_letters(), w.send_log(), w.erasures())
+
+
 @cache
 def default_ports() -> FeedbackPorts:
-    return FeedbackPorts(wiring.ledger_store(), wiring.dead_letters(), wiring.send_log(), wiring.erasures())
+    return build_ports(Wiring.for_lambda())
 
 
 @logger.inject_lambda_context(log_event=False)

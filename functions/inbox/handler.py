@@ -14,12 +14,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from shared import wiring
 from shared.adapters.dynamo import DynamoInbox
 from shared.auth import signed_in_user
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock
 from shared.metrics import FunctionMetrics, record_http
 from shared.ports import Engagement
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-inbox")
 metrics = FunctionMetrics("inbox")
@@ -34,9 +34,14 @@ class InboxPorts:
     engagement: Engagement | None = None  # folds reads into the send log's per-message status
 
 
+def build_ports(w: Wiring) -> InboxPorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    return InboxPorts(w.inbox(), w.clock, w.send_log())
+
+
 @cache
 def default_ports() -> InboxPorts:
-    return InboxPorts(wiring.inbox(), SystemClock(), wiring.send_log())
+    return build_ports(Wiring.for_lambda())
 
 
 _ports: list[InboxPorts] = []

@@ -8,14 +8,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared import wiring
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock
 from shared.erasure import ERASED, Erasures
 from shared.ingest import Attributor, QueueRecord, ingest_batch
 from shared.metrics import FunctionMetrics, record_conversions, record_ingest
 from shared.ports import DeadLetters, ProfileStore
 from shared.topology import INGEST_QUEUE
 from shared.traits import TraitPolicy
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-ingest")
 metrics = FunctionMetrics("ingest")
@@ -31,18 +31,23 @@ class IngestPorts:
     erasures: Erasures | None = None
 
 
-@cache
-def default_ports() -> IngestPorts:
-    attributor = Attributor(wiring.catalog(), wiring.send_log(), wiring.conversions())
-    traits = TraitPolicy(frozenset(wiring.settings().trusted_event_sources))
+def build_ports(w: Wiring) -> IngestPorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    attributor = Attributor(w.catalog(), w.send_log(), w.conversions())
+    traits = TraitPolicy(frozenset(w.settings.trusted_event_sources))
     return IngestPorts(
-        wiring.profile_store(),
-        wiring.dead_letters(),
-        SystemClock(),
+        w.profile_store(),
+        w.dead_letters(),
+        w.clock,
         attributor,
         traits,
-        wiring.erasures(),
+        w.erasures(),
     )
+
+
+@cache
+def default_ports() -> IngestPorts:
+    return build_ports(Wiring.for_lambda())
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -7,24 +7,29 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared import wiring
 from shared.batch_campaigns import Planner, SegmentSizing
 from shared.metrics import SEGMENTS_PLANNED, FunctionMetrics
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-planner")
 metrics = FunctionMetrics("planner")
 
 
-@cache
-def default_ports() -> Planner:
-    config = wiring.settings()
+def build_ports(w: Wiring) -> Planner:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    config = w.settings
     return Planner(
-        wiring.catalog(),
-        wiring.queue("audience_queue_url"),
+        w.catalog(),
+        w.queue("audience_queue_url"),
         segments=config.audience_segments,
-        profile_count=wiring.profile_count,
+        profile_count=w.profile_count,
         sizing=SegmentSizing(profiles_per_segment=config.audience_profiles_per_segment),
     )
+
+
+@cache
+def default_ports() -> Planner:
+    return build_ports(Wiring.for_lambda())
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -17,13 +17,13 @@ from urllib.parse import urlencode
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from shared import wiring
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock
 from shared.erasure import Erasures
 from shared.links import InvalidLink, LinkSigner
 from shared.metrics import CHANNELS, UNSUBSCRIBES, FunctionMetrics, bounded, record_http
 from shared.ports import LedgerStore
 from shared.preferences import unsubscribe
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-preferences")
 metrics = FunctionMetrics("preferences")
@@ -43,9 +43,14 @@ class PreferencesPorts:
     erasures: Erasures | None = None
 
 
+def build_ports(w: Wiring) -> PreferencesPorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    return PreferencesPorts(w.link_signer(), w.ledger_store(), w.clock, w.erasures())
+
+
 @cache
 def default_ports() -> PreferencesPorts:
-    return PreferencesPorts(wiring.link_signer(), wiring.ledger_store(), SystemClock(), wiring.erasures())
+    return build_ports(Wiring.for_lambda())
 
 
 _ports: list[PreferencesPorts] = []

@@ -10,13 +10,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from shared import wiring
 from shared.auth import signed_in_user
 from shared.clock import Clock, SystemClock
 from shared.erasure import Erasures
 from shared.metrics import SHOPPERS_ERASED, FunctionMetrics, record_http
 from shared.ports import UserData
 from shared.privacy import DeadLetterPurge, PendingJobs, erase_user
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-privacy")
 metrics = FunctionMetrics("privacy")
@@ -32,11 +32,14 @@ class PrivacyPorts:
     clock: Clock = field(default_factory=SystemClock)
 
 
+def build_ports(w: Wiring) -> PrivacyPorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    return PrivacyPorts(w.user_data(), w.pending_jobs(), w.erasures(), w.purged_dead_letter_queues(), w.clock)
+
+
 @cache
 def default_ports() -> PrivacyPorts:
-    return PrivacyPorts(
-        wiring.user_data(), wiring.pending_jobs(), wiring.erasures(), wiring.purged_dead_letter_queues()
-    )
+    return build_ports(Wiring.for_lambda())
 
 
 _ports: list[PrivacyPorts] = []

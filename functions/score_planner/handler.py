@@ -10,21 +10,26 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared import wiring
 from shared.metrics import SCORING_RUNS_WITHOUT_MODEL, SCORING_SEGMENTS_PLANNED, FunctionMetrics
 from shared.scoring_runs import NO_TRAINED_MODEL, ModelCache, ScorePlanner
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-score-planner")
 metrics = FunctionMetrics("score_planner")
 
 
+def build_ports(w: Wiring) -> ScorePlanner:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    return ScorePlanner(
+        ModelCache(w.model_registry()),
+        w.queue("score_queue_url"),
+        w.settings.scoring_segments,
+    )
+
+
 @cache
 def default_ports() -> ScorePlanner:
-    return ScorePlanner(
-        ModelCache(wiring.model_registry()),
-        wiring.queue("score_queue_url"),
-        wiring.settings().scoring_segments,
-    )
+    return build_ports(Wiring.for_lambda())
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-from shared import wiring
 from shared.metrics import (
     PROFILES_SCORED,
     SCORE_CONFLICTS,
@@ -21,6 +20,7 @@ from shared.ports import DeadLetters
 from shared.scoring_runs import ModelCache, ScoreTask, ScoreWorker
 from shared.sqs_batch import process_queue_batch
 from shared.topology import SCORE_QUEUE
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-scorer")
 metrics = FunctionMetrics("scorer")
@@ -32,12 +32,17 @@ class ScorerPorts:
     dead_letters: DeadLetters
 
 
+def build_ports(w: Wiring) -> ScorerPorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    profiles = w.profile_store()
+    registry = w.model_registry()
+    worker = ScoreWorker(profiles, profiles, registry, ModelCache(registry), w.queue("score_queue_url"))
+    return ScorerPorts(worker, w.dead_letters())
+
+
 @cache
 def default_ports() -> ScorerPorts:
-    profiles = wiring.profile_store()
-    registry = wiring.model_registry()
-    worker = ScoreWorker(profiles, profiles, registry, ModelCache(registry), wiring.queue("score_queue_url"))
-    return ScorerPorts(worker, wiring.dead_letters())
+    return build_ports(Wiring.for_lambda())
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -9,13 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared import wiring
-from shared.clock import SystemClock
 from shared.events import EventRejected
 from shared.failures import PERMANENT_ERRORS, reason_of
 from shared.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
 from shared.ports import DeadLetters
 from shared.triggers import TriggerEvaluator
+from shared.wiring import Wiring
 
 logger = Logger(service="nudge-trigger")
 metrics = FunctionMetrics("trigger")
@@ -28,16 +27,21 @@ class TriggerPorts:
     dead_letters: DeadLetters
 
 
+def build_ports(w: Wiring) -> TriggerPorts:
+    """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    evaluator = TriggerEvaluator(
+        w.catalog(),
+        w.profile_store(),
+        w.queue("delivery_queue_url"),
+        w.clock,
+        w.deferrals(),
+    )
+    return TriggerPorts(evaluator, w.dead_letters())
+
+
 @cache
 def default_ports() -> TriggerPorts:
-    evaluator = TriggerEvaluator(
-        wiring.catalog(),
-        wiring.profile_store(),
-        wiring.queue("delivery_queue_url"),
-        SystemClock(),
-        wiring.deferrals(),
-    )
-    return TriggerPorts(evaluator, wiring.dead_letters())
+    return build_ports(Wiring.for_lambda())
 
 
 @logger.inject_lambda_context(log_event=False)

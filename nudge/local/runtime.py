@@ -37,35 +37,22 @@ from nudge.local.adversary import Adversary, hostile_dispatch, hostile_drain
 from nudge.local.faults import FunctionTimedOut
 from nudge.operations import LocalDump, ParkedMessage
 from shared import topology
-from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
 from shared.adapters.dynamo import (
-    DynamoConversions,
-    DynamoInbox,
-    DynamoLedgerStore,
-    DynamoModelRegistry,
-    DynamoProfileStore,
-    DynamoSendLog,
-    item_count,
     scan_all,
 )
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
-from shared.adapters.privacy import DynamoKeptRecords, DynamoUserData
-from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs, schedule_name
+from shared.adapters.scheduler import SchedulerDeferrals, schedule_name
 from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
-from shared.batch_campaigns import AudienceWorker, Planner
 from shared.campaigns import Catalog
 from shared.clock import SimulatedClock
-from shared.delivery import Deliverer, Unsubscribe
-from shared.erasure import Erasures, Pseudonyms
+from shared.config import Settings
+from shared.erasure import Pseudonyms
 from shared.expiry import EXPIRED, expired_campaigns
-from shared.ingest import Attributor
 from shared.links import LinkSigner
 from shared.naming import DEFAULT_STACK_NAME, OWN_BUS, ResourceNames
 from shared.patterns import matches
 from shared.schedules import ScheduleExpression
-from shared.scoring_runs import ModelCache, ScorePlanner, ScoreWorker
-from shared.traits import TraitPolicy
-from shared.triggers import TriggerEvaluator
+from shared.wiring import Wiring
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -142,21 +129,46 @@ def physical_name(key: str) -> str:
     return NAMES.of(key)
 
 
-class _IndexedDeferrals(SchedulerDeferrals):
-    """The real adapter (moto's Scheduler gets the schedule), noting what it created for the runtime."""
+class _IndexedDeferrals:
+    """The real adapter (moto's Scheduler gets the schedule), noting what it created for the runtime
+    (moto keeps schedules but never fires them; the runtime does, at their time)."""
 
-    def __init__(self, index: dict[str, tuple[datetime, dict[str, Any]]], client: Any, **kwargs: Any) -> None:
-        super().__init__(client, **kwargs)
-        self._index = index
+    def __init__(self, index: dict[str, tuple[datetime, dict[str, Any]]], inner: SchedulerDeferrals) -> None:
+        self._index, self._inner = index, inner
 
     def defer(self, user_id: str, job_key: str, body: str, at: datetime, *, flexible: bool = True) -> bool:
-        created = super().defer(user_id, job_key, body, at, flexible=flexible)
+        created = self._inner.defer(user_id, job_key, body, at, flexible=flexible)
         if created:
             self._index[schedule_name(user_id, job_key)] = (
                 at.astimezone(UTC).replace(microsecond=0),
-                self.target(body),
+                self._inner.target(body),
             )
         return created
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _LocalWiring(Wiring):
+    """The one wiring (shared/wiring.py) over moto clients and the simulated clock. It only observes —
+    records each accepted send, indexes one-time schedules — and hands out the secrets the runtime
+    read once at start (Lambda reads them on first use); every port is built as in Lambda."""
+
+    def __init__(self, runtime: LocalRuntime, settings: Settings) -> None:
+        super().__init__(settings, runtime.client, runtime.clock, runtime.catalog)
+        self._runtime = runtime
+
+    def channels(self) -> dict[str, Any]:
+        return {name: _RecordedChannel(c, name, self._runtime.sent) for name, c in super().channels().items()}
+
+    def deferrals(self) -> Any:
+        return _IndexedDeferrals(self._runtime._one_time, super().deferrals())
+
+    def link_signer(self) -> LinkSigner:
+        return self._runtime.signer
+
+    def pseudonyms(self) -> Pseudonyms:
+        return self._runtime.pseudonyms
 
 
 class LocalRuntime:
@@ -318,119 +330,61 @@ class LocalRuntime:
         handler: Callable[..., Any] = getattr(module, attribute)
         return handler
 
+    def environment(self, spec: topology.FunctionSpec) -> dict[str, str]:
+        """The env vars the stack gives ``spec``'s function, naming this runtime's resources."""
+
+        def resolve(reference: str) -> str:
+            kind, key = reference.split(":", 1)
+            return {
+                "table": lambda: self.table_names[key],
+                "queue": lambda: self.queue_urls[key],
+                "queue-arn": lambda: self.queue_arn(key),
+                "schedule-group": lambda: NAMES.deferral_group,
+                "role": lambda: DEFERRAL_ROLE_ARN,
+                "secret": lambda: self.privacy_key_arn if key == "privacy" else self.signing_secret_arn,
+                "api-url": lambda: API_URL + key,
+            }[kind]()
+
+        env = {name: resolve(ref) for name, ref in topology.function_environment(spec).items()}
+        return env | topology.deployment_environment(
+            spec,
+            sender_email=SENDER,
+            ses_configuration_set=NAMES.configuration_set,
+            trusted_event_sources=tuple(sorted(self.trusted_event_sources)),
+            push_applications=tuple(self.push_apps.values()),
+        )
+
     def _build_ports(self, audience_segments: int | None, scoring_segments: int) -> dict[str, Any]:
-        from functions.audience.handler import AudiencePorts
-        from functions.deliver.handler import DeliverPorts
-        from functions.feedback.handler import FeedbackPorts
-        from functions.inbox.handler import InboxPorts
-        from functions.ingest.handler import IngestPorts
-        from functions.preferences.handler import PreferencesPorts
-        from functions.privacy.handler import PrivacyPorts
-        from functions.scorer.handler import ScorerPorts
-        from functions.trigger.handler import TriggerPorts
-
-        dynamodb, sqs = self.client("dynamodb"), self.client("sqs")
-        kept_table = self.table_names[topology.PRIVACY.key]
-        privacy_key = self.client("secretsmanager").get_secret_value(SecretId=self.privacy_key_arn)
-        self.erasures = Erasures(
-            Pseudonyms(privacy_key["SecretString"].encode()), DynamoKeptRecords(dynamodb, kept_table)
+        """Each function's ports, built by its own ``build_ports`` from the one wiring, over the
+        environment the stack gives it (plus the runtime's sizing: fixed segment counts for a small
+        store, and one enqueue thread so a seed replays the same run)."""
+        secrets = self.client("secretsmanager")
+        self.signer = LinkSigner(
+            secrets.get_secret_value(SecretId=self.signing_secret_arn)["SecretString"].encode()
         )
-        profiles = DynamoProfileStore(dynamodb, self.table_names[topology.PROFILES.key], kept_table)
-        self.send_log = DynamoSendLog(dynamodb, self.table_names[topology.MESSAGES.key])
-        delivery = SqsQueue(sqs, self.queue_urls[topology.DELIVERY_QUEUE.key])
-        audience = SqsQueue(sqs, self.queue_urls[topology.AUDIENCE_QUEUE.key])
-
-        def parked_in(spec_key: str) -> SqsDeadLetters:
-            dlq = topology.FUNCTIONS_BY_KEY[spec_key].parks_in
-            return SqsDeadLetters(sqs, self.queue_urls[str(dlq)])
-
-        inbox = DynamoInbox(dynamodb, self.table_names[topology.INBOX.key])
-        channels = {
-            name: _RecordedChannel(channel, name, self.sent)
-            for name, channel in {
-                "email": SesEmailChannel(self.client("sesv2"), SENDER, NAMES.configuration_set),
-                "push": SnsPushChannel(self.client("sns"), tuple(self.push_apps.values())),
-                "in_app": InboxChannel(inbox),
-            }.items()
-        }
-        self.profiles = profiles
-        self.ledgers = DynamoLedgerStore(dynamodb, self.table_names[topology.LEDGER.key], kept_table)
-        self.deferrals = _IndexedDeferrals(
-            self._one_time,
-            self.client("scheduler"),
-            group=NAMES.deferral_group,
-            queue_arn=self.queue_arn(topology.DELIVERY_QUEUE.key),
-            dead_letter_arn=self.queue_arn(topology.DELIVERY_QUEUE.dlq_key),
-            role_arn=DEFERRAL_ROLE_ARN,
+        self.pseudonyms = Pseudonyms(
+            secrets.get_secret_value(SecretId=self.privacy_key_arn)["SecretString"].encode()
         )
-        secret = self.client("secretsmanager").get_secret_value(SecretId=self.signing_secret_arn)
-        self.signer = LinkSigner(secret["SecretString"].encode())
-        self.user_data = DynamoUserData(dynamodb, self.table_names)
-        self.models = DynamoModelRegistry(
-            dynamodb, self.table_names[topology.MODELS.key], now=lambda: self.clock.now().timestamp()
-        )
-        score_queue = SqsQueue(sqs, self.queue_urls[topology.SCORE_QUEUE.key])
-        # Each function has its own cache, as separate Lambda containers do (the scorer reads the
-        # model version its task names).
-        return {
-            "score_planner": ScorePlanner(ModelCache(self.models), score_queue, scoring_segments),
-            "scorer": ScorerPorts(
-                ScoreWorker(profiles, profiles, self.models, ModelCache(self.models), score_queue),
-                parked_in("scorer"),
-            ),
-            "ingest": IngestPorts(
-                profiles,
-                parked_in("ingest"),
-                self.clock,
-                Attributor(
-                    self.catalog,
-                    self.send_log,
-                    DynamoConversions(dynamodb, self.table_names[topology.CONVERSIONS.key]),
-                ),
-                TraitPolicy(self.trusted_event_sources),
-                self.erasures,
-            ),
-            "trigger": TriggerPorts(
-                TriggerEvaluator(self.catalog, profiles, delivery, self.clock, self.deferrals),
-                parked_in("trigger"),
-            ),
-            "planner": Planner(
-                self.catalog,
-                audience,
-                audience_segments,
-                profile_count=lambda: item_count(dynamodb, self.table_names[topology.PROFILES.key]),
-            ),
-            "audience": AudiencePorts(
-                AudienceWorker(self.catalog, profiles, delivery, audience, self.clock), parked_in("audience")
-            ),
-            "deliver": DeliverPorts(
-                Deliverer(
-                    self.catalog,
-                    profiles,
-                    self.send_log,
-                    channels,
-                    self.clock,
-                    ledgers=self.ledgers,
-                    deferrals=self.deferrals,
-                    unsubscribe=Unsubscribe(self.signer, API_URL + topology.UNSUBSCRIBE_PATH),
-                    erasures=self.erasures,
-                ),
-                parked_in("deliver"),
-            ),
-            "feedback": FeedbackPorts(self.ledgers, parked_in("feedback"), self.send_log, self.erasures),
-            "preferences": PreferencesPorts(self.signer, self.ledgers, self.clock, self.erasures),
-            "inbox": InboxPorts(inbox, self.clock, self.send_log),
-            "privacy": PrivacyPorts(
-                self.user_data,
-                SchedulerPendingJobs(self.client("scheduler"), NAMES.deferral_group),
-                self.erasures,
-                {
-                    key: SqsDeadLetterQueue(sqs, self.queue_urls[key])
-                    for key in topology.FUNCTIONS_BY_KEY["privacy"].purges
-                },
-                self.clock,
-            ),
-        }
+        tuning = {"SCORING_SEGMENTS": str(scoring_segments), "AUDIENCE_ENQUEUE_THREADS": "1"}
+        if audience_segments is not None:
+            tuning["AUDIENCE_SEGMENTS"] = str(audience_segments)
+        ports = {}
+        everything: dict[str, str] = {}
+        for spec in topology.FUNCTIONS:
+            env = self.environment(spec) | tuning
+            everything |= env
+            module = importlib.import_module(spec.handler.rsplit(".", 1)[0])
+            ports[spec.key] = module.build_ports(_LocalWiring(self, Settings.from_env(env)))
+        # What tests and the CLI read directly, from a wiring that sees every resource.
+        own = _LocalWiring(self, Settings.from_env(everything))
+        self.profiles = own.profile_store()
+        self.send_log = own.send_log()
+        self.ledgers = own.ledger_store()
+        self.deferrals = own.deferrals()
+        self.erasures = own.erasures()
+        self.user_data = own.user_data()
+        self.models = own.model_registry()
+        return ports
 
     def invoke(self, function_key: str, event: Mapping[str, Any]) -> Any:
         spec = topology.FUNCTIONS_BY_KEY[function_key]

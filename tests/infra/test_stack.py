@@ -669,11 +669,9 @@ def _walk(value: Any, seen: set[int] | None = None) -> Iterator[Any]:
 def fresh_wiring() -> Iterator[Any]:
     from shared import wiring
 
-    wiring.settings.cache_clear()
-    wiring.catalog.cache_clear()
+    wiring._lambda_wiring.cache_clear()
     yield wiring
-    wiring.settings.cache_clear()
-    wiring.catalog.cache_clear()
+    wiring._lambda_wiring.cache_clear()
 
 
 @pytest.mark.parametrize("spec", [pytest.param(f, id=f.key) for f in topology.FUNCTIONS])
