@@ -21,7 +21,7 @@ from infra import nag
 from infra.cdk_app import ContextArgumentError, build, context_arguments, new_app
 from infra.function import LayerUnavailable
 from infra.settings import DeployContextError
-from shared.campaigns import CampaignFileError
+from shared.campaigns.yaml_lines import CampaignFileError
 
 ROOT = Path(__file__).resolve().parent
 

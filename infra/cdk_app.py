@@ -21,8 +21,8 @@ import aws_cdk as cdk
 from infra import nag
 from infra.settings import DeploySettings
 from infra.stack import NudgeStack
-from shared.campaigns import load_campaign_dir
-from shared.expiry import expiry_warnings
+from shared.campaigns.expiry import expiry_warnings
+from shared.campaigns.loader import load_campaign_dir
 
 CONTEXT_FILES = ("cdk.json", "cdk.context.json")
 

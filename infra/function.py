@@ -14,8 +14,8 @@ from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from infra import nag
-from shared import metrics
-from shared.topology import ASYNC_RETRY_ATTEMPTS, FunctionSpec
+from shared.deployment.topology import ASYNC_RETRY_ATTEMPTS, FunctionSpec
+from shared.platform import metrics
 
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 POWERTOOLS_LAYER_VERSION = 27

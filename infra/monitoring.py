@@ -1,7 +1,7 @@
 """The operations view: a CloudWatch dashboard and alarms for every function and dead-letter queue.
 
-Functions and queues come from ``shared.topology`` and the application metrics from
-``shared.metrics``, so a function or queue added there is graphed and alarmed without an edit here.
+Functions and queues come from ``shared.deployment.topology`` and the application metrics from
+``shared.platform.metrics``, so a function or queue added there is graphed and alarmed without an edit here.
 Alarms notify the SNS topic given as the ``AlarmTopicArn`` stack parameter; left empty, the stack
 creates a topic of its own, encrypted with its own KMS key (its ARN is the ``AlarmTopicArn``
 output), for you to subscribe to.
@@ -31,8 +31,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from shared import metrics, topology
-from shared.naming import ResourceNames
+from shared.deployment import topology
+from shared.deployment.naming import ResourceNames
+from shared.platform import metrics
 
 PERIOD = Duration.minutes(5)
 SES_PERIOD = Duration.hours(1)

@@ -12,7 +12,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from shared.campaigns import CATALOG_FILE, Catalog
+from shared.campaigns.loader import CATALOG_FILE, Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_PACKAGES = ("shared", "functions")

@@ -1,4 +1,4 @@
-"""Nudge's event routing in CloudFormation: its bus, the rules of ``shared.topology`` with their
+"""Nudge's event routing in CloudFormation: its bus, the rules of ``shared.deployment.topology`` with their
 targets, the SES configuration set whose events feed back on the default bus, and the optional
 forwarding from Segment's partner event bus."""
 
@@ -14,8 +14,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sqs as sqs
 
-from shared import topology
-from shared.naming import OWN_BUS, ResourceNames
+from shared.deployment import topology
+from shared.deployment.naming import OWN_BUS, ResourceNames
 
 PARTNER_FORWARD_KEY = "segment-forward"
 # EventBridge's retries for a function target or a forward, before the event goes to the rule's DLQ.

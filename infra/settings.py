@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.naming import DEFAULT_STACK_NAME, InvalidStackName, ResourceNames
-from shared.topology import APP_EVENT_SOURCE
+from shared.deployment.naming import DEFAULT_STACK_NAME, InvalidStackName, ResourceNames
+from shared.events.contract import APP_EVENT_SOURCE
 
 # RFC 2606 / RFC 6761: domains that never receive mail and hosts no identity provider runs on.
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
@@ -111,7 +111,7 @@ class DeploySettings:
     # This stack's SNS platform applications: push goes only to their endpoints.
     push_applications: tuple[str, ...] = ()
     nag: bool = True
-    # When the stack is deployed, for expiry (shared.expiry): -c now=... or the clock.
+    # When the stack is deployed, for expiry (shared.campaigns.expiry): -c now=... or the clock.
     deployed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property

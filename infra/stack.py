@@ -1,4 +1,5 @@
-"""The Nudge stack: bus, rules, queues, tables, functions and schedules — all from shared.topology."""
+"""The Nudge stack: bus, rules, queues, tables, functions and schedules — all from
+shared.deployment.topology."""
 
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ from infra.monitoring import OperationsView
 from infra.packaging import build_lambda_asset
 from infra.settings import DeploySettings
 from infra.throttling import api_throttling
-from shared import topology
-from shared.campaigns import Catalog
-from shared.naming import ResourceNames
-from shared.topology import push_endpoints_of
+from shared.campaigns.loader import Catalog
+from shared.deployment import topology
+from shared.deployment.naming import ResourceNames
+from shared.deployment.topology import push_endpoints_of
 
 
 class NudgeStack(Stack):
@@ -51,7 +52,7 @@ class NudgeStack(Stack):
         self.catalog = catalog
         self.settings = settings
         self.names = ResourceNames(self.stack_name)
-        # The deploy time: campaigns expired by then get no schedule and no rule (shared.expiry).
+        # The deploy time: campaigns expired by then get no schedule and no rule (shared.campaigns.expiry).
         self.deployed_at = now
         settings.check_region(self.region)
         layer = NudgeFunction.layer_for(self, self.region, settings.powertools_layer_arn)

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.prices import LATENCY_MS, LIMITS, PRICES_USD
-from shared import topology
-from shared.campaigns import Catalog
+from shared.campaigns.loader import Catalog
+from shared.deployment import topology
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -244,7 +244,7 @@ def measure_trigger(runtime: Any) -> dict[str, Any]:
 
 
 def measure_delivery(runtime: Any) -> dict[str, Any]:
-    from shared.jobs import DeliveryJob
+    from shared.campaigns.jobs import DeliveryJob
 
     runtime.publish(
         [
@@ -314,7 +314,7 @@ def _median_ms(code: str, env: dict[str, str]) -> float:
 
 def measure_imports(catalog: Catalog, workdir: Path) -> dict[str, dict[str, float]]:
     """Per handler, in fresh interpreters: the module import, and the import plus building its adapters."""
-    from shared.campaigns import CATALOG_FILE
+    from shared.campaigns.loader import CATALOG_FILE
 
     (workdir / CATALOG_FILE).write_text(catalog.to_json())
     env = {
@@ -340,7 +340,7 @@ def measure_imports(catalog: Catalog, workdir: Path) -> dict[str, dict[str, floa
 
 
 def measure_audience(catalog: Catalog) -> dict[str, Any]:
-    from shared.profile import Cart, CartItem, Profile
+    from shared.profiles.profile import Cart, CartItem, Profile
 
     now = START + timedelta(days=7)
     countries = ["ID", "MY", "SG", "PH", "IN", "US", "GB", "AU"]
@@ -460,7 +460,7 @@ def fanout_estimate(m: dict[str, Any]) -> dict[str, Any]:
 
 def measure_worker_cpu(runtime: Any) -> float:
     """Our CPU per profile in the audience worker (decode, evaluate, build the job), AWS excluded."""
-    from shared.batch_campaigns import AudienceWorker, SegmentTask
+    from shared.batch.batch_campaigns import AudienceWorker, SegmentTask
 
     campaign = next(c for c in runtime.catalog if c.schedule is not None)
     profiles = runtime.all_profiles()
@@ -488,7 +488,7 @@ def run_bench(catalog: Catalog, progress: Progress | None = None) -> dict[str, A
     from moto import mock_aws
 
     from nudge.local.runtime import LocalRuntime
-    from shared.clock import SimulatedClock
+    from shared.core.clock import SimulatedClock
 
     step = progress or (lambda _: None)
     results: dict[str, Any] = {}

@@ -5,7 +5,7 @@ Two implementations: :class:`DeployedStack` reads a stack's tables and queues (A
 
 The local dump's format (written by :meth:`LocalDump.write`, from ``nudge demo`` and the soak):
 
-- ``<table>.jsonl`` for each table of ``shared/topology.py`` (``messages``, ``conversions``,
+- ``<table>.jsonl`` for each table of ``shared/deployment/topology.py`` (``messages``, ``conversions``,
   ``profiles``, …): one item per line, exactly the DynamoDB item with its attribute values made
   plain (numbers as JSON numbers, sets as sorted lists, binary as base64) — the same keys the
   deployed tables hold, so a reader of one reads the other.
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from shared import topology
+from shared.deployment import topology
 
 DEAD_LETTERS_FILE = "dead-letters.jsonl"
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.campaigns import LEVELS, Catalog
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import LEVELS
 
 Z95 = 1.959963984540054
 MIN_GROUP = 30  # fewer shoppers than this in either group: "too few to tell"

@@ -3,15 +3,16 @@
 The simulation replays the local synthetic store week by week through the code that runs in
 production, not a model of it:
 
-* profiles are folded from the store's events by ``shared.profile.fold_events`` (what ingest does),
+* profiles are folded from the store's events by ``shared.profiles.profile.fold_events`` (what ingest does),
   as of each moment a campaign fires;
-* batch campaigns fire at the instants their ``schedule`` yields (``shared.schedules``, the
+* batch campaigns fire at the instants their ``schedule`` yields (``shared.campaigns.schedules``, the
   evaluator the local runtime uses, in the schedule's time zone); real-time (L4) campaigns fire on
-  every store event their trigger pattern matches (``shared.patterns``, the EventBridge matcher);
-* the audience is the campaign's rules (``shared.audience``), evaluated when the campaign fires;
-* the holdout, the channel (the first one the shopper can receive, ``shared.delivery.choose_channel``),
+  every store event their trigger pattern matches (``shared.events.patterns``, the EventBridge matcher);
+* the audience is the campaign's rules (``shared.campaigns.audience``), evaluated when the campaign fires;
+* the holdout, the channel (the first one the shopper can receive,
+``shared.delivery.deliverer.choose_channel``),
   quiet hours and frequency caps are applied in delivery's order with the delivery guards' own pure
-  functions (``shared.guards``), to each shopper's simulated send history, in time order.
+  functions (``shared.delivery.guards``), to each shopper's simulated send history, in time order.
 
 It reports the uncapped demand (every message the campaigns would like to send) beside what the
 caps let through, per campaign and per level, and the shoppers whose demand exceeds the caps.
@@ -31,16 +32,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.campaigns import Campaign, Catalog
-from shared.delivery import choose_channel
-from shared.events import SegmentEvent
-from shared.guards import Candidate, SentRecord, cap_reason, in_holdout, prune, quiet_until, shopper_zone
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.patterns import matches
-from shared.policy import LEVEL_RANK
-from shared.profile import Profile, fold_events
-from shared.schedules import ScheduleExpression
-from shared.triggers import cancel_reason
+from shared.campaigns.cancellation import cancel_reason
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign
+from shared.campaigns.policy import LEVEL_RANK
+from shared.campaigns.schedules import ScheduleExpression
+from shared.delivery.deliverer import choose_channel
+from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
+from shared.events.contract import SegmentEvent
+from shared.events.patterns import matches
+from shared.profiles.ledger import SentRecord, prune
+from shared.profiles.profile import Profile, fold_events
 
 WEEK = timedelta(days=7)
 Progress = Callable[[str, int, int], None]

@@ -10,13 +10,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-from shared.delivery import Deliverer, Unsubscribe
-from shared.jobs import DeliveryJob
-from shared.metrics import FunctionMetrics, record_batch, record_delivery
-from shared.ports import DeadLetters
-from shared.sqs_batch import park_after_batch, process_queue_batch
-from shared.topology import DELIVERY_QUEUE
-from shared.wiring import Wiring
+from shared.campaigns.jobs import DeliveryJob
+from shared.core.queues import DeadLetters
+from shared.delivery.deliverer import Deliverer, Unsubscribe
+from shared.deployment.topology import DELIVERY_QUEUE
+from shared.platform.metrics import FunctionMetrics, record_batch, record_delivery
+from shared.platform.wiring import Wiring
+from shared.work.sqs_batch import park_after_batch, process_queue_batch
 
 logger = Logger(service="nudge-deliver")
 metrics = FunctionMetrics("deliver")

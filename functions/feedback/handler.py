@@ -9,13 +9,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared.erasure import Erasures
-from shared.events import EventRejected
-from shared.failures import reason_of
-from shared.feedback import apply_feedback
-from shared.metrics import MESSAGES_PARKED, FunctionMetrics, record_feedback
-from shared.ports import DeadLetters, Engagement, LedgerStore
-from shared.wiring import Wiring
+from shared.core.queues import DeadLetters
+from shared.delivery.feedback import apply_feedback
+from shared.events.contract import EventRejected
+from shared.measurement.ports import Engagement
+from shared.platform.metrics import MESSAGES_PARKED, FunctionMetrics, record_feedback
+from shared.platform.wiring import Wiring
+from shared.privacy.erasure import Erasures
+from shared.profiles.ports import LedgerStore
+from shared.work.failures import reason_of
 
 logger = Logger(service="nudge-feedback")
 metrics = FunctionMetrics("feedback")

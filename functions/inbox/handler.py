@@ -15,11 +15,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from shared.adapters.dynamo import DynamoInbox
-from shared.auth import signed_in_user
-from shared.clock import Clock
-from shared.metrics import FunctionMetrics, record_http
-from shared.ports import Engagement
-from shared.wiring import Wiring
+from shared.core.clock import Clock
+from shared.measurement.ports import Engagement
+from shared.platform.auth import signed_in_user
+from shared.platform.metrics import FunctionMetrics, record_http
+from shared.platform.wiring import Wiring
 
 logger = Logger(service="nudge-inbox")
 metrics = FunctionMetrics("inbox")

@@ -8,14 +8,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared.clock import Clock
-from shared.erasure import ERASED, Erasures
-from shared.ingest import Attributor, QueueRecord, ingest_batch
-from shared.metrics import FunctionMetrics, record_conversions, record_ingest
-from shared.ports import DeadLetters, ProfileStore
-from shared.topology import INGEST_QUEUE
-from shared.traits import TraitPolicy
-from shared.wiring import Wiring
+from shared.core.clock import Clock
+from shared.core.queues import DeadLetters
+from shared.deployment.topology import INGEST_QUEUE
+from shared.events.traits import TraitPolicy
+from shared.ingest.ingest import Attributor, QueueRecord, ingest_batch
+from shared.platform.metrics import FunctionMetrics, record_conversions, record_ingest
+from shared.platform.wiring import Wiring
+from shared.privacy.erasure import ERASED, Erasures
+from shared.profiles.ports import ProfileStore
 
 logger = Logger(service="nudge-ingest")
 metrics = FunctionMetrics("ingest")

@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared.batch_campaigns import Planner, SegmentSizing
-from shared.metrics import SEGMENTS_PLANNED, FunctionMetrics
-from shared.wiring import Wiring
+from shared.batch.batch_campaigns import Planner, SegmentSizing
+from shared.platform.metrics import SEGMENTS_PLANNED, FunctionMetrics
+from shared.platform.wiring import Wiring
 
 logger = Logger(service="nudge-planner")
 metrics = FunctionMetrics("planner")

@@ -17,13 +17,13 @@ from urllib.parse import urlencode
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from shared.clock import Clock
-from shared.erasure import Erasures
-from shared.links import InvalidLink, LinkSigner
-from shared.metrics import CHANNELS, UNSUBSCRIBES, FunctionMetrics, bounded, record_http
-from shared.ports import LedgerStore
-from shared.preferences import unsubscribe
-from shared.wiring import Wiring
+from shared.core.clock import Clock
+from shared.delivery.links import InvalidLink, LinkSigner
+from shared.delivery.preferences import unsubscribe
+from shared.platform.metrics import CHANNELS, UNSUBSCRIBES, FunctionMetrics, bounded, record_http
+from shared.platform.wiring import Wiring
+from shared.privacy.erasure import Erasures
+from shared.profiles.ports import LedgerStore
 
 logger = Logger(service="nudge-preferences")
 metrics = FunctionMetrics("preferences")

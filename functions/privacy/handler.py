@@ -10,13 +10,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from shared.auth import signed_in_user
-from shared.clock import Clock, SystemClock
-from shared.erasure import Erasures
-from shared.metrics import SHOPPERS_ERASED, FunctionMetrics, record_http
-from shared.ports import UserData
-from shared.privacy import DeadLetterPurge, PendingJobs, erase_user
-from shared.wiring import Wiring
+from shared.core.clock import Clock, SystemClock
+from shared.platform.auth import signed_in_user
+from shared.platform.metrics import SHOPPERS_ERASED, FunctionMetrics, record_http
+from shared.platform.wiring import Wiring
+from shared.privacy.erasure import Erasures
+from shared.privacy.ports import UserData
+from shared.privacy.requests import DeadLetterPurge, PendingJobs, erase_user
 
 logger = Logger(service="nudge-privacy")
 metrics = FunctionMetrics("privacy")

@@ -10,9 +10,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared.metrics import SCORING_RUNS_WITHOUT_MODEL, SCORING_SEGMENTS_PLANNED, FunctionMetrics
-from shared.scoring_runs import NO_TRAINED_MODEL, ModelCache, ScorePlanner
-from shared.wiring import Wiring
+from shared.platform.metrics import SCORING_RUNS_WITHOUT_MODEL, SCORING_SEGMENTS_PLANNED, FunctionMetrics
+from shared.platform.wiring import Wiring
+from shared.predictions.runs import NO_TRAINED_MODEL, ModelCache, ScorePlanner
 
 logger = Logger(service="nudge-score-planner")
 metrics = FunctionMetrics("score_planner")

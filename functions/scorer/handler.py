@@ -9,18 +9,18 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-from shared.metrics import (
+from shared.core.queues import DeadLetters
+from shared.deployment.topology import SCORE_QUEUE
+from shared.platform.metrics import (
     PROFILES_SCORED,
     SCORE_CONFLICTS,
     SCORES_WRITTEN,
     FunctionMetrics,
     record_batch,
 )
-from shared.ports import DeadLetters
-from shared.scoring_runs import ModelCache, ScoreTask, ScoreWorker
-from shared.sqs_batch import process_queue_batch
-from shared.topology import SCORE_QUEUE
-from shared.wiring import Wiring
+from shared.platform.wiring import Wiring
+from shared.predictions.runs import ModelCache, ScoreTask, ScoreWorker
+from shared.work.sqs_batch import process_queue_batch
 
 logger = Logger(service="nudge-scorer")
 metrics = FunctionMetrics("scorer")

@@ -9,12 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared.events import EventRejected
-from shared.failures import PERMANENT_ERRORS, reason_of
-from shared.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
-from shared.ports import DeadLetters
-from shared.triggers import TriggerEvaluator
-from shared.wiring import Wiring
+from shared.core.queues import DeadLetters
+from shared.events.contract import EventRejected
+from shared.platform.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
+from shared.platform.wiring import Wiring
+from shared.triggers.triggers import TriggerEvaluator
+from shared.work.failures import PERMANENT_ERRORS, reason_of
 
 logger = Logger(service="nudge-trigger")
 metrics = FunctionMetrics("trigger")

@@ -47,14 +47,9 @@ def validate(
     """
     from datetime import UTC, datetime
 
-    from shared.campaigns import (
-        CampaignFileError,
-        Catalog,
-        load_campaign_dir,
-        load_campaign_file,
-        load_vocabulary,
-    )
-    from shared.expiry import expiry_warnings
+    from shared.campaigns.expiry import expiry_warnings
+    from shared.campaigns.loader import Catalog, load_campaign_dir, load_campaign_file, load_vocabulary
+    from shared.campaigns.yaml_lines import CampaignFileError
 
     moment = datetime.now(UTC)
     if now is not None:
@@ -107,10 +102,10 @@ def schema(
 
     Example: nudge schema --campaign --out docs/campaign.schema.json
     """
-    from shared.events import event_json_schema
+    from shared.events.contract import event_json_schema
 
     if campaign:
-        from shared.campaigns import campaign_json_schema
+        from shared.campaigns.model import campaign_json_schema
 
         document = campaign_json_schema()
     else:
@@ -137,8 +132,8 @@ def audience(
 
     Example: nudge audience win-back-lapsed --sample 5
     """
-    from shared.delivery import choose_channel
-    from shared.guards import in_holdout
+    from shared.delivery.deliverer import choose_channel
+    from shared.delivery.guards import in_holdout
 
     catalog = load_catalog(campaigns)
     campaign = find_campaign(catalog, campaign_id)
@@ -151,7 +146,7 @@ def audience(
     for column in ("rule", "shoppers left", "share"):
         funnel.add_column(column, justify="left" if column == "rule" else "right")
     funnel.add_row("(every shopper)", f"{len(shoppers):,}", "100.0%")
-    from shared.audience import ShopperFacts
+    from shared.campaigns.audience import ShopperFacts
 
     facts = {p.user_id: ShopperFacts(p, now) for p in shoppers}
     for rule in rules:
@@ -223,11 +218,11 @@ def preview(
 
     Example: nudge preview weekend-sale-sea --user u-000042
     """
-    from shared.delivery import choose_channel, template_context
-    from shared.errors import TemplateProblem
-    from shared.guards import in_holdout
-    from shared.jobs import DeliveryJob
-    from shared.render import render_message
+    from shared.campaigns.jobs import DeliveryJob
+    from shared.campaigns.render import render_message
+    from shared.core.errors import TemplateProblem
+    from shared.delivery.deliverer import choose_channel, template_context
+    from shared.delivery.guards import in_holdout
 
     catalog = load_catalog(campaigns)
     campaign = find_campaign(catalog, campaign_id)
@@ -309,8 +304,8 @@ def preview(
 
 
 def _trigger_for(campaign: Any, user: str, source: Any, event_file: Path | None) -> tuple[Any, str]:
-    from shared.jobs import TriggerContext
-    from shared.patterns import matches
+    from shared.campaigns.jobs import TriggerContext
+    from shared.events.patterns import matches
 
     if event_file is not None:
         properties = json.loads(event_file.read_text())

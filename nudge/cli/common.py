@@ -51,7 +51,8 @@ CampaignsOption = Annotated[Path, typer.Option(help="Directory of campaign YAML 
 
 
 def load_catalog(campaigns: Path) -> Any:
-    from shared.campaigns import CampaignFileError, load_campaign_dir
+    from shared.campaigns.loader import load_campaign_dir
+    from shared.campaigns.yaml_lines import CampaignFileError
 
     try:
         return load_campaign_dir(campaigns)

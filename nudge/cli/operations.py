@@ -22,7 +22,7 @@ from nudge.cli.tables import (
     write_html_report,
 )
 from nudge.operations import DeployedStack, SourceMissing, open_source
-from shared import topology
+from shared.deployment import topology
 
 T = TypeVar("T")
 
@@ -113,7 +113,7 @@ def report(
 
 
 def _shopper_id(user_id: str) -> str:
-    from shared.identity import reserved_id_problem
+    from shared.core.identity import reserved_id_problem
 
     problem = reserved_id_problem(user_id)
     if problem is not None:
@@ -140,9 +140,9 @@ def erase(
     from shared.adapters.privacy import DynamoKeptRecords, DynamoUserData
     from shared.adapters.scheduler import SchedulerPendingJobs
     from shared.adapters.sqs import SqsDeadLetterQueue
-    from shared.erasure import Erasures, Pseudonyms
-    from shared.privacy import erase_user
-    from shared.topology import PRIVACY, SHOPPER_DEAD_LETTER_QUEUES, TABLES, queue_output
+    from shared.deployment.topology import PRIVACY, SHOPPER_DEAD_LETTER_QUEUES, TABLES, queue_output
+    from shared.privacy.erasure import Erasures, Pseudonyms
+    from shared.privacy.requests import erase_user
 
     if not yes and not typer.confirm(f"Erase all data of {user_id} from {stack}?"):
         raise typer.Exit(1)
@@ -220,7 +220,7 @@ def dlq_list(
 
     Example: nudge dlq list --stack Nudge --limit 50
     """
-    from shared.topology import DEAD_LETTER_QUEUES, DEAD_LETTER_SOURCES
+    from shared.deployment.topology import DEAD_LETTER_QUEUES, DEAD_LETTER_SOURCES
 
     views = read(lambda: open_source(stack, store).dead_letters(limit))
     summary = Table(title=f"Dead-letter queues — {stack or store}")
@@ -260,7 +260,7 @@ def dlq_redrive(
     """
 
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsQueue
-    from shared.topology import DEAD_LETTER_SOURCES, queue_output
+    from shared.deployment.topology import DEAD_LETTER_SOURCES, queue_output
 
     if queue not in DEAD_LETTER_SOURCES:
         typer.echo(f"no dead-letter queue {queue!r}; choose from {', '.join(DEAD_LETTER_SOURCES)}", err=True)

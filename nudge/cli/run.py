@@ -47,7 +47,8 @@ def demo(
     Example: nudge demo --users 500 --days 7 --json demo.json
     """
     from nudge.local.demo import DemoOptions, run_demo
-    from shared.campaigns import CampaignFileError, load_campaign_dir
+    from shared.campaigns.loader import load_campaign_dir
+    from shared.campaigns.yaml_lines import CampaignFileError
 
     try:
         catalog = load_campaign_dir(campaigns)
@@ -99,7 +100,7 @@ def bench(
     Example: nudge bench --json bench.json
     """
     from nudge.bench import TARGETS, meets, run_bench, write_json
-    from shared.campaigns import load_campaign_dir
+    from shared.campaigns.loader import load_campaign_dir
 
     catalog = load_campaign_dir(campaigns)
     with Progress(

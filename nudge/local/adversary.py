@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from shared.topology import FUNCTIONS_BY_KEY, QueueSpec
+from shared.deployment.topology import FUNCTIONS_BY_KEY, QueueSpec
 
 T = TypeVar("T")
 MAX_DRAIN_ROUNDS = 100_000

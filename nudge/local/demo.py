@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.campaigns import LEVELS, Catalog
-from shared.clock import SimulatedClock
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import LEVELS
+from shared.core.clock import SimulatedClock
 
 if TYPE_CHECKING:
     from nudge.report import Report

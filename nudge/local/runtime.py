@@ -1,10 +1,10 @@
 """The local runtime: the deployed system's resources and wiring, on moto, with a simulated clock.
 
-Resources come from ``shared.topology`` (the definitions CDK deploys): the same tables, queues with
+Resources come from ``shared.deployment.topology`` (the definitions CDK deploys): the same tables, queues with
 the same redrive policies, and the bus with the same rules and patterns. Events are put on the moto
 bus; each rule's target is then served by the runtime — a queue target gets the event envelope, a
 function target (moto never invokes Lambda targets) gets the same input-transformer payload — for
-every rule whose pattern ``shared.patterns`` matches. That matcher is tested against moto's own
+every rule whose pattern ``shared.events.patterns`` matches. That matcher is tested against moto's own
 EventBridge matching (tests/integration/test_patterns_vs_moto.py); routing ourselves also avoids
 moto's per-event input-path parsing, which would make a two-week demo take an hour. Queues are
 drained into the same handlers with partial batch failures honoured, and schedules fire when the
@@ -36,23 +36,21 @@ from nudge.local import moto_speedups
 from nudge.local.adversary import Adversary, hostile_dispatch, hostile_drain
 from nudge.local.faults import FunctionTimedOut
 from nudge.operations import LocalDump, ParkedMessage
-from shared import topology
-from shared.adapters.dynamo import (
-    scan_all,
-)
+from shared.adapters.dynamo import scan_all
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
 from shared.adapters.scheduler import SchedulerDeferrals, schedule_name
 from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
-from shared.campaigns import Catalog
-from shared.clock import SimulatedClock
-from shared.config import Settings
-from shared.erasure import Pseudonyms
-from shared.expiry import EXPIRED, expired_campaigns
-from shared.links import LinkSigner
-from shared.naming import DEFAULT_STACK_NAME, OWN_BUS, ResourceNames
-from shared.patterns import matches
-from shared.schedules import ScheduleExpression
-from shared.wiring import Wiring
+from shared.campaigns.expiry import EXPIRED, expired_campaigns
+from shared.campaigns.loader import Catalog
+from shared.campaigns.schedules import ScheduleExpression
+from shared.core.clock import SimulatedClock
+from shared.delivery.links import LinkSigner
+from shared.deployment import topology
+from shared.deployment.naming import DEFAULT_STACK_NAME, OWN_BUS, ResourceNames
+from shared.events.patterns import matches
+from shared.platform.config import Settings
+from shared.platform.wiring import Wiring
+from shared.privacy.erasure import Pseudonyms
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -150,7 +148,8 @@ class _IndexedDeferrals:
 
 
 class _LocalWiring(Wiring):
-    """The one wiring (shared/wiring.py) over moto clients and the simulated clock. It only observes —
+    """The one wiring (shared/platform/wiring.py) over moto clients and the simulated clock. It only
+    observes —
     records each accepted send, indexes one-time schedules — and hands out the secrets the runtime
     read once at start (Lambda reads them on first use); every port is built as in Lambda."""
 
@@ -199,7 +198,7 @@ class LocalRuntime:
         self.catalog = catalog
         self.clock = clock
         # "Deployed" at the simulated start: what has expired by then gets no rule and no schedule,
-        # exactly as the stack leaves it out (shared.expiry); the warnings say which.
+        # exactly as the stack leaves it out (shared.campaigns.expiry); the warnings say which.
         self.deployed_at = clock.now()
         self.expired = expired_campaigns(catalog, self.deployed_at)
         for found in self.expired:

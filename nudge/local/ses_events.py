@@ -2,7 +2,7 @@
 
 moto's SES never emits these, so the demo's simulated shoppers and the tests build them here, in
 the one shape the feedback rule and function see on AWS: the message's tags exactly as delivery
-hands them to SES (``shared.ses_tags.email_tags``), and refused where SES would refuse them.
+hands them to SES (``shared.delivery.ses_tags.email_tags``), and refused where SES would refuse them.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.naming import DEFAULT_STACK_NAME, ResourceNames
-from shared.ses_tags import SES_TAG, as_event_tags, email_tags
-from shared.topology import SES_CONFIGURATION_SET_TAG
+from shared.delivery.ses_tags import SES_TAG, as_event_tags, email_tags
+from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
+from shared.deployment.topology import SES_CONFIGURATION_SET_TAG
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

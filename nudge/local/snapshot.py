@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.events import SegmentEvent, parse_detail
-from shared.profile import Profile, fold_events
+from shared.events.contract import SegmentEvent, parse_detail
+from shared.profiles.profile import Profile, fold_events
 
 Progress = Callable[[str], None]
 

@@ -29,8 +29,8 @@ from email import message_from_string
 from email.policy import default as default_policy
 from typing import Any
 
-from shared.campaigns import Catalog
-from shared.clock import SimulatedClock
+from shared.campaigns.loader import Catalog
+from shared.core.clock import SimulatedClock
 
 STEP = timedelta(hours=1)
 TAP_EVENT = "provide-client-params.sqs.SendMessageBatch"
@@ -108,7 +108,7 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
     from nudge.local.faults import ThrottleFaults
     from nudge.local.runtime import LocalRuntime
     from nudge.local.store import StoreConfig, SyntheticStore
-    from shared import topology
+    from shared.deployment import topology
 
     started = time.perf_counter()
     users = max(20, options.events // (options.days + 2))
@@ -291,10 +291,10 @@ def _check_profiles(
     runtime: Any, report: SoakReport, events: list[dict[str, Any]], ingest_parked: list[Any]
 ) -> None:
     from nudge.local.runtime import physical_name
-    from shared import topology
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsQueue
-    from shared.events import EventRejected, parse_detail
-    from shared.profile import Profile, fold_events
+    from shared.deployment import topology
+    from shared.events.contract import EventRejected, parse_detail
+    from shared.profiles.profile import Profile, fold_events
 
     by_user: dict[str, list[Any]] = defaultdict(list)
     for detail in events:

@@ -27,7 +27,7 @@ from shared.predictions.label_free import LabelFreeArtefact, fit_label_free
 from shared.predictions.model import ModelArtefact
 from shared.predictions.scoring import Population, PopulationSketch, ScoringModel, score_profile
 from shared.predictions.send_hour import best_hour, local_histogram, utc_offset_hours
-from shared.profile import Profile
+from shared.profiles.profile import Profile
 
 Say = Callable[[str], None]
 LABEL_FREE = "label-free BG/NBD (scorer's fit)"

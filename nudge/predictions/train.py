@@ -25,7 +25,7 @@ from shared.predictions.linear import LinearModel
 from shared.predictions.model import ModelArtefact, Source
 from shared.predictions.rfm import edges_of
 from shared.predictions.scoring import PopulationSketch
-from shared.profile import Profile
+from shared.profiles.profile import Profile
 
 MAX_ORIGINS = 4
 MIN_HISTORY_DAYS = 14

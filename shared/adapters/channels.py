@@ -14,10 +14,10 @@ from html import escape as html_escape
 from typing import Any
 
 from shared.adapters.dynamo import DynamoInbox
-from shared.errors import PermanentDeliveryError
-from shared.render import RenderedMessage
-from shared.ses_tags import email_tags
-from shared.topology import push_endpoints_of
+from shared.campaigns.render import RenderedMessage
+from shared.core.errors import PermanentDeliveryError
+from shared.delivery.ses_tags import email_tags
+from shared.deployment.topology import push_endpoints_of
 
 UNSUBSCRIBE_FOOTER = (
     '<p style="font-size:12px;color:#666">Don\'t want these emails? '
@@ -28,7 +28,7 @@ UNSUBSCRIBE_FOOTER = (
 class SesEmailChannel:
     """SES v2 with a MIME message we build, so the RFC 8058 one-click unsubscribe headers are ours to set.
 
-    The message carries tags (campaign, shopper, send key; ``shared.ses_tags``, encoded so they map
+    The message carries tags (campaign, shopper, send key; ``shared.delivery.ses_tags``, encoded so they map
     back exactly) that SES repeats in its events, which is how feedback finds the shopper to suppress
     and the send-log entry to update without storing addresses twice.
     """

@@ -14,11 +14,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from shared.adapters import chunks
-from shared.erasure import KeptRecord
-from shared.guards import Ledger, SentRecord, Suppression
-from shared.ports import SendLogEntry
-from shared.profile import Profile
-from shared.topology import (
+from shared.delivery.ports import SendLogEntry
+from shared.deployment.topology import (
     CONVERSIONS,
     INBOX,
     LABEL_FREE_MODEL_NAME,
@@ -30,9 +27,12 @@ from shared.topology import (
     PROFILES,
     TableSpec,
 )
+from shared.profiles.kept import KeptRecord
+from shared.profiles.ledger import Ledger, SentRecord, Suppression
+from shared.profiles.profile import Profile
 
 if TYPE_CHECKING:
-    from shared.attribution import Conversion
+    from shared.measurement.attribution import Conversion
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

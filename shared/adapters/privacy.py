@@ -1,5 +1,5 @@
 """DynamoDB adapters of the right to erasure: every table holding a shopper's data, and what erasure
-keeps (hashed markers and suppressions, ``shared.erasure``)."""
+keeps (hashed markers and suppressions, ``shared.privacy.erasure``)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from shared.adapters.dynamo import (
     kept_from_item,
     ledger_from_item,
 )
-from shared.erasure import KeptRecord
-from shared.ports import ShopperFootprint
-from shared.topology import LEDGER, PRIVACY, PROFILES, SHOPPER_TABLES, TableSpec
+from shared.deployment.topology import LEDGER, PRIVACY, PROFILES, SHOPPER_TABLES, TableSpec
+from shared.privacy.ports import ShopperFootprint
+from shared.profiles.kept import KeptRecord
 
 
 class DynamoKeptRecords:

@@ -12,7 +12,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.topology import DEFERRAL_FLEX_WINDOW_MIN
+from shared.deployment.topology import DEFERRAL_FLEX_WINDOW_MIN
 
 MAX_EVENT_AGE_S = 24 * 3600
 

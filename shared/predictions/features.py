@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from shared.profile import Profile
+from shared.profiles.profile import Profile
 
 ORDER_EVENT = "Order Completed"
 VIEW_EVENT = "Product Viewed"

@@ -31,12 +31,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.deployment.topology import LABEL_FREE_VERSION_PREFIX
 from shared.predictions import bgnbd
 from shared.predictions.bgnbd_fit import BuyerRow, fit, grouped
 from shared.predictions.features import BuyerSummary, buyer_summary
 from shared.predictions.rfm import RfmEdges
-from shared.profile import Profile
-from shared.topology import LABEL_FREE_VERSION_PREFIX
+from shared.profiles.profile import Profile
 
 SAMPLE_BUYERS = 2000
 # Below this many buyers the likelihood is too flat to say anything: the run scores RFM, send hour

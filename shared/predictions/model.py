@@ -21,7 +21,7 @@ from shared.predictions import bgnbd
 from shared.predictions.features import MODEL_FEATURES, buyer_summary, model_features
 from shared.predictions.linear import LinearModel
 from shared.predictions.rfm import RfmEdges
-from shared.profile import Profile
+from shared.profiles.profile import Profile
 
 ARTEFACT_NAME = "scoring-model"
 # Days of events before the first origin, beyond the horizon, that training needs (``nudge train``):

@@ -15,7 +15,7 @@ from shared.predictions.features import buyer_summary, rfm_values
 from shared.predictions.label_free import BuyerSample
 from shared.predictions.rfm import RfmEdges, RfmSketch, segment_of
 from shared.predictions.send_hour import HOURS, best_hour, local_histogram, normalised, utc_offset_hours
-from shared.profile import Profile
+from shared.profiles.profile import Profile
 
 PRECISION = 4
 # Scores are rewritten only when they move materially (or are a week old, or from another model):

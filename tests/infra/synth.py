@@ -114,7 +114,7 @@ class Synthesized:
 
     stack: Any  # infra.stack.NudgeStack
     template: Any  # aws_cdk.assertions.Template
-    catalog: Any  # shared.campaigns.Catalog
+    catalog: Any  # shared.campaigns.loader.Catalog
     asset_dir: Path
     messages: tuple[SynthMessage, ...] = ()
     now: datetime = DEPLOYED_AT  # the deploy time the stack was synthesized for
@@ -282,7 +282,7 @@ def synthesize_deployments(asset_dir: Path) -> dict[str, Deployment]:
     from infra.cdk_app import new_app
     from infra.settings import DeploySettings
     from infra.stack import NudgeStack
-    from shared.campaigns import load_campaign_dir
+    from shared.campaigns.loader import load_campaign_dir
 
     app = new_app(ROOT, {"nag": "false"})
     catalog = load_campaign_dir(CAMPAIGN_DIR)

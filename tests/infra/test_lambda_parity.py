@@ -26,7 +26,7 @@ import pytest
 from lambda_env import LambdaEnv, LambdaPythonMissing, invoke, lambda_env, pinned
 from synth import PSEUDO, Synthesized
 
-from shared import topology
+from shared.deployment import topology
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday: a Monday-morning campaign and the daily scoring
 # Installed in .venv for the CLI, tests or training, never in Lambda: the functions must not need them.
@@ -124,7 +124,7 @@ def runs(env: LambdaEnv, synthesized: Synthesized, moto_server: str) -> Iterator
     from nudge.local import runtime as local
     from nudge.local.demo import default_model_path
     from nudge.local.ses_events import ses_event, tagged_mail
-    from shared.clock import SimulatedClock
+    from shared.core.clock import SimulatedClock
 
     base = {
         **FAKE_CREDENTIALS,

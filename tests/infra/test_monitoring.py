@@ -1,6 +1,7 @@
 """The operations view in the synthesized template: alarms and dashboard, held against the topology.
 
-Expected functions and queues come from ``shared.topology``, metric names from ``shared.metrics``,
+Expected functions and queues come from ``shared.deployment.topology``, metric names from
+``shared.platform.metrics``,
 logical ids from the stack's own registries; never from the template itself.
 """
 
@@ -14,7 +15,8 @@ import pytest
 from synth import Synthesized, ref, render
 
 from infra import monitoring
-from shared import metrics, topology
+from shared.deployment import topology
+from shared.platform import metrics
 
 FUNCTION_KEYS = [f.key for f in topology.FUNCTIONS]
 

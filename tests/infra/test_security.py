@@ -1,6 +1,6 @@
 """Least privilege and data protection in the synthesized template.
 
-Each function's role is held to exactly the (action, resource) pairs its ``shared.topology`` spec
+Each function's role is held to exactly the (action, resource) pairs its ``shared.deployment.topology`` spec
 implies: a grant the spec does not call for fails here, whoever adds it. Every table, queue, topic
 and log group in the template (not only the ones the topology names) is checked for encryption,
 backups, TLS and retention.
@@ -26,8 +26,8 @@ from synth import (
 )
 
 from infra.function import RESOURCELESS_ACTIONS
-from shared import topology
-from shared.naming import ResourceNames
+from shared.deployment import topology
+from shared.deployment.naming import ResourceNames
 
 # Actions IAM only grants on "*", and why Nudge needs each. Nothing else may have Resource "*".
 ALLOWED_ON_ANY_RESOURCE = {

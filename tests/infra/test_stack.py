@@ -1,4 +1,4 @@
-"""The synthesized Nudge stack, held against ``shared.topology`` and the campaign catalog.
+"""The synthesized Nudge stack, held against ``shared.deployment.topology`` and the campaign catalog.
 
 Every expected value comes from the topology, the campaign files or the stack's own inputs, never
 from the template itself; the one synth is shared by the whole session (see ``conftest.py``).
@@ -36,9 +36,10 @@ from synth import (
 )
 
 from infra.function import powertools_layer_arn
-from shared import topology
-from shared.campaigns import CampaignFileError, Catalog, load_campaign_dir
-from shared.naming import OWN_BUS, ResourceNames
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.campaigns.yaml_lines import CampaignFileError
+from shared.deployment import topology
+from shared.deployment.naming import OWN_BUS, ResourceNames
 
 DAY_S = 24 * 60 * 60
 EVENT_PLACEHOLDER = "<aws.events.event.json>"
@@ -667,7 +668,7 @@ def _walk(value: Any, seen: set[int] | None = None) -> Iterator[Any]:
 
 @pytest.fixture
 def fresh_wiring() -> Iterator[Any]:
-    from shared import wiring
+    from shared.platform import wiring
 
     wiring._lambda_wiring.cache_clear()
     yield wiring

@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns import Catalog, load_campaign_dir
-from shared.clock import SimulatedClock
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.core.clock import SimulatedClock
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday

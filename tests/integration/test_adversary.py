@@ -11,7 +11,7 @@ import pytest
 from conftest import CAMPAIGNS
 
 from nudge.local.soak import SoakOptions, SoakReport, run_soak
-from shared.campaigns import load_campaign_dir
+from shared.campaigns.loader import load_campaign_dir
 
 SEEDS = range(20)
 

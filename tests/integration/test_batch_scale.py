@@ -16,11 +16,12 @@ from moto import mock_aws
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.dynamo import profile_to_item
 from shared.adapters.sqs import SqsQueue
-from shared.batch_campaigns import AudienceWorker, Planner, SegmentSizing, SegmentTask
-from shared.campaigns import Campaign, Catalog
-from shared.clock import SimulatedClock
-from shared.jobs import DeliveryJob
-from shared.profile import Activity, Profile
+from shared.batch.batch_campaigns import AudienceWorker, Planner, SegmentSizing, SegmentTask
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign
+from shared.core.clock import SimulatedClock
+from shared.profiles.profile import Activity, Profile
 
 PROFILES = 20_000
 OCCURRENCE = "2026-11-18T18:00:00Z"

@@ -22,8 +22,8 @@ from nudge.bench import (
     measure_trigger,
 )
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns import load_campaign_dir
-from shared.clock import SimulatedClock
+from shared.campaigns.loader import load_campaign_dir
+from shared.core.clock import SimulatedClock
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 

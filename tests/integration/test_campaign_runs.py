@@ -11,10 +11,10 @@ from factory import identify, ses_sent_count, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.sqs import SqsQueue
-from shared.batch_campaigns import AudienceWorker, SegmentTask
-from shared.campaigns import Catalog
-from shared.guards import in_holdout
-from shared.jobs import DeliveryJob
+from shared.batch.batch_campaigns import AudienceWorker, SegmentTask
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import Catalog
+from shared.delivery.guards import in_holdout
 
 
 @pytest.fixture

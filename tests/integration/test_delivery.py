@@ -12,10 +12,10 @@ from factory import email_text, identify, sent_emails, ses_sent_count, track
 from moto.sns.models import sns_backends
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
-from shared.campaigns import Catalog
-from shared.guards import in_holdout
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.topology import DELIVERY_QUEUE
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog
+from shared.delivery.guards import in_holdout
+from shared.deployment.topology import DELIVERY_QUEUE
 
 
 @pytest.fixture

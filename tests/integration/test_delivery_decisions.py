@@ -16,13 +16,15 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns import Campaign, Catalog
-from shared.clock import SimulatedClock
-from shared.guards import Suppression, in_holdout
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.policy import Caps, DeliveryPolicy, Limits, Reserve
-from shared.ports import SendLogEntry
-from shared.profile import Activity, Profile
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign
+from shared.campaigns.policy import Caps, DeliveryPolicy, Limits, Reserve
+from shared.core.clock import SimulatedClock
+from shared.delivery.guards import in_holdout
+from shared.delivery.ports import SendLogEntry
+from shared.profiles.ledger import Suppression
+from shared.profiles.profile import Activity, Profile
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday, 08:00 UTC: the end of the quiet hours
 CONTENT = {

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from nudge.cli import app
 from nudge.local.demo import DemoOptions, run_demo
 from nudge.local.store import StoreConfig
-from shared.campaigns import load_campaign_dir
-from shared.schedules import ScheduleExpression
+from shared.campaigns.loader import load_campaign_dir
+from shared.campaigns.schedules import ScheduleExpression
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 

@@ -17,12 +17,12 @@ from factory import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
-from shared import topology
-from shared.campaigns import Catalog
-from shared.guards import in_holdout
-from shared.jobs import DeliveryJob
-from shared.links import UnsubscribeRequest
-from shared.metrics import NAMESPACE, FunctionMetrics, service_name
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import Catalog
+from shared.delivery.guards import in_holdout
+from shared.delivery.links import UnsubscribeRequest
+from shared.deployment import topology
+from shared.platform.metrics import NAMESPACE, FunctionMetrics, service_name
 
 Dimensions = frozenset[tuple[str, str]]
 

@@ -1,7 +1,7 @@
 """The local runtime deploys what the stack deploys: an expired campaign gets no rule and no schedule.
 
 The runtime is "deployed" at its simulated clock's start, so the same files give the same plan on
-moto as ``cdk synth`` gives at that instant (shared.expiry decides for both).
+moto as ``cdk synth`` gives at that instant (shared.campaigns.expiry decides for both).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from factory import identify, track
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared import topology
-from shared.campaigns import Campaign, Catalog, load_campaign_dir
-from shared.clock import SimulatedClock
-from shared.naming import OWN_BUS
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.campaigns.model import Campaign
+from shared.core.clock import SimulatedClock
+from shared.deployment import topology
+from shared.deployment.naming import OWN_BUS
 
 
 def _campaign(campaign_id: str, **fields: Any) -> Campaign:

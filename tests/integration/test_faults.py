@@ -14,10 +14,10 @@ from factory import identify, ses_sent_count, track
 from nudge.local.faults import FunctionTimedOut, ThrottleFaults, TimeoutAfter
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.sqs import SqsQueue
-from shared.campaigns import Catalog
-from shared.delivery import CLAIM_LEASE
-from shared.jobs import DeliveryJob
-from shared.topology import DELIVERY_QUEUE, INGEST_QUEUE
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import Catalog
+from shared.delivery.deliverer import CLAIM_LEASE
+from shared.deployment.topology import DELIVERY_QUEUE, INGEST_QUEUE
 
 VISIBILITY = timedelta(seconds=DELIVERY_QUEUE.visibility_timeout_s)
 

@@ -7,9 +7,9 @@ import pytest
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
-from shared import topology
-from shared.naming import DEFAULT_STACK_NAME, ResourceNames
-from shared.patterns import matches
+from shared.deployment import topology
+from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
+from shared.events.patterns import matches
 
 NUDGE_SET = ResourceNames(DEFAULT_STACK_NAME).configuration_set
 

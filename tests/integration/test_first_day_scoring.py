@@ -23,11 +23,11 @@ from typer.testing import CliRunner
 
 from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns import Catalog, load_campaign_dir
-from shared.clock import SimulatedClock
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.core.clock import SimulatedClock
 from shared.predictions.label_free import LabelFreeArtefact
 from shared.predictions.model import ModelArtefact
-from shared.scoring_runs import NO_TRAINED_MODEL
+from shared.predictions.runs import NO_TRAINED_MODEL
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"
 L3 = ("l3-champions-early-access", "l3-win-back-at-risk")

@@ -21,11 +21,11 @@ from moto.dynamodb.models import DynamoDBBackend
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event as local_ses_event
 from nudge.local.ses_events import tagged_mail
-from shared.campaigns import Catalog
-from shared.clock import SimulatedClock
-from shared.guards import in_holdout
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.policy import Caps, DeliveryPolicy, Limits, Reserve
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog
+from shared.campaigns.policy import Caps, DeliveryPolicy, Limits, Reserve
+from shared.core.clock import SimulatedClock
+from shared.delivery.guards import in_holdout
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from factory import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.dynamo import DynamoProfileStore
-from shared.profile import Profile
+from shared.profiles.profile import Profile
 
 
 def batch_for(runtime: LocalRuntime, details: list[dict[str, Any]]) -> dict[str, Any]:
@@ -108,8 +108,8 @@ def test_a_failing_write_fails_only_that_users_records(runtime: LocalRuntime) ->
 
 
 def test_write_errors_are_reported_not_swallowed(runtime: LocalRuntime) -> None:
-    from shared.clock import SimulatedClock
-    from shared.ingest import QueueRecord, ingest_batch
+    from shared.core.clock import SimulatedClock
+    from shared.ingest.ingest import QueueRecord, ingest_batch
 
     class Unwritable(DynamoProfileStore):
         def save(self, profile: Profile) -> bool:
@@ -143,8 +143,8 @@ def test_a_concurrent_writer_is_folded_onto_not_overwritten(runtime: LocalRuntim
                 assert super().save(other)
             return super().save(profile)
 
-    from shared.clock import SimulatedClock
-    from shared.ingest import QueueRecord, ingest_batch
+    from shared.core.clock import SimulatedClock
+    from shared.ingest.ingest import QueueRecord, ingest_batch
 
     racing = RacingStore(runtime.client("dynamodb"), runtime.table_names["profiles"])
     body = json.dumps({"detail": track("u1", "Product Viewed", "v2")})

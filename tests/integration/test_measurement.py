@@ -24,10 +24,10 @@ from nudge.local.ses_events import tagged_mail
 from nudge.report import build_report
 from nudge.report_html import render_html
 from shared.adapters.dynamo import DynamoConversions, scan_all
-from shared.campaigns import Catalog
-from shared.guards import in_holdout
-from shared.ingest import Attributor, QueueRecord, ingest_batch
-from shared.jobs import DeliveryJob
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import Catalog
+from shared.delivery.guards import in_holdout
+from shared.ingest.ingest import Attributor, QueueRecord, ingest_batch
 
 SALE = "weekend-sale-sea"  # L1, 10% holdout, goal: Order Completed within 72 h
 

@@ -35,11 +35,11 @@ from moto import mock_aws
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
 from nudge.local.store import Shopper, StoreConfig, SyntheticStore
-from shared import topology
-from shared.campaigns import load_campaign_dir
-from shared.clock import SimulatedClock
-from shared.guards import in_holdout
-from shared.jobs import DeliveryJob
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import load_campaign_dir
+from shared.core.clock import SimulatedClock
+from shared.delivery.guards import in_holdout
+from shared.deployment import topology
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"

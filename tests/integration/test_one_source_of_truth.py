@@ -1,6 +1,7 @@
 """The local runtime (moto) and the CDK template are built from the same topology — and agree.
 
-``LocalRuntime`` creates its bus rules, queues, tables and schedules from ``shared.topology``, and so
+``LocalRuntime`` creates its bus rules, queues, tables and schedules from ``shared.deployment.topology``,
+and so
 does ``NudgeStack``. Here the resources moto ends up with are held against the synthesized template
 for the same topology key, so neither side can drift (the synth is shared with ``tests/infra``).
 """
@@ -17,9 +18,9 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from shared import topology
-from shared.clock import SimulatedClock
-from shared.schedules import ScheduleExpression
+from shared.campaigns.schedules import ScheduleExpression
+from shared.core.clock import SimulatedClock
+from shared.deployment import topology
 
 INFRA_TESTS = str(Path(__file__).resolve().parents[1] / "infra")
 if INFRA_TESTS not in sys.path:

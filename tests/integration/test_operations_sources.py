@@ -22,7 +22,7 @@ from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 from nudge.operations import DeployedStack, LocalDump, SourceMissing, open_source
 from nudge.report import build_report
-from shared import topology
+from shared.deployment import topology
 
 WIDE = {"COLUMNS": "250"}
 

@@ -1,4 +1,4 @@
-"""``shared.patterns.matches`` agrees with moto's EventBridge on real rule deliveries.
+"""``shared.events.patterns.matches`` agrees with moto's EventBridge on real rule deliveries.
 
 Every pattern below becomes a rule on a moto event bus targeting its own SQS queue; every event is
 sent with ``PutEvents``; then each queue is drained. For every (rule, event) pair, moto delivering
@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from moto.events.models import EventPattern
 
-from shared import topology
-from shared.naming import DEFAULT_STACK_NAME, ResourceNames
-from shared.patterns import InvalidPattern, matches, validate_pattern
+from shared.deployment import topology
+from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
+from shared.events.patterns import InvalidPattern, matches, validate_pattern
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"

@@ -13,15 +13,15 @@ from factory import identify, track
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.dynamo import MAX_ITEM_BYTES, item_size
 from shared.adapters.eventbus import MAX_ENTRY_BYTES, entry_size
-from shared.events import MAX_EVENT_BYTES
-from shared.profile import (
+from shared.deployment.topology import PROFILES
+from shared.events.contract import MAX_EVENT_BYTES
+from shared.profiles.profile import (
     MAX_BEHAVIOURS,
     MAX_CART_ITEMS,
     MAX_TRAITS,
     MAX_TRAITS_BYTES,
     PROFILE_ITEM_BOUND,
 )
-from shared.topology import PROFILES
 
 
 def ingest(runtime: LocalRuntime, details: list[dict[str, Any]]) -> dict[str, Any]:

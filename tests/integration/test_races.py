@@ -13,11 +13,11 @@ from factory import identify, sent_emails, track
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared import topology
-from shared.campaigns import Catalog, load_campaign_dir
-from shared.clock import SimulatedClock
-from shared.guards import in_holdout
-from shared.profile_wait import PROFILE_WAIT
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.core.clock import SimulatedClock
+from shared.delivery.guards import in_holdout
+from shared.delivery.profile_wait import PROFILE_WAIT
+from shared.deployment import topology
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # a Monday, 15:00 in Jakarta: outside quiet hours
 

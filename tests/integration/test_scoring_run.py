@@ -17,9 +17,9 @@ from nudge.predictions.datasets import synthetic_events
 from nudge.predictions.evaluate import LABEL_FREE, Dataset, evaluate, markdown
 from nudge.predictions.offline import COLUMNS
 from shared.adapters.dynamo import DynamoModelRegistry
+from shared.deployment.topology import SCORING_SCHEDULE
 from shared.predictions.model import ModelArtefact
-from shared.scoring_runs import ScoreTask
-from shared.topology import SCORING_SCHEDULE
+from shared.predictions.runs import ScoreTask
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"
 RUN = "2026-11-03T02:00:00Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nudge.local.soak import SoakOptions, run_soak
 from shared.adapters.sqs import REDRIVEN_BY_SQS
-from shared.campaigns import Catalog
+from shared.campaigns.loader import Catalog
 
 
 def test_duplicates_and_throttling_lose_nothing_and_send_nothing_twice(catalog: Catalog) -> None:

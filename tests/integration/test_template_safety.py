@@ -14,11 +14,12 @@ from markupsafe import escape
 from moto.ses.models import ses_backends
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
-from shared.campaigns import Campaign, Catalog, load_campaign_dir
-from shared.errors import TemplateProblem
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.profile import Profile
-from shared.render import render_message
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.campaigns.model import Campaign
+from shared.campaigns.render import render_message
+from shared.core.errors import TemplateProblem
+from shared.profiles.profile import Profile
 
 TEMPLATE_CODE = [
     "{{ 7*7 }}",

@@ -13,10 +13,10 @@ from factory import identify, ses_sent_count, track
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns import Catalog
-from shared.clock import SimulatedClock
-from shared.guards import in_holdout
-from shared.profile_wait import PROFILE_WAIT
+from shared.campaigns.loader import Catalog
+from shared.core.clock import SimulatedClock
+from shared.delivery.guards import in_holdout
+from shared.delivery.profile_wait import PROFILE_WAIT
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # 15:00 in Jakarta: outside quiet hours
 

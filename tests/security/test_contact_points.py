@@ -23,11 +23,11 @@ from moto import mock_aws
 from moto.sns.models import sns_backends
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
-from shared import topology
-from shared.campaigns import Catalog, load_campaign_dir
-from shared.clock import SimulatedClock
-from shared.config import Settings
-from shared.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.core.clock import SimulatedClock
+from shared.deployment import topology
+from shared.platform.config import Settings
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)

@@ -24,10 +24,10 @@ from moto import mock_aws
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
 from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
-from shared.campaigns import Catalog, load_campaign_dir
-from shared.clock import SimulatedClock
-from shared.guards import in_holdout
-from shared.jobs import DeliveryJob
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.core.clock import SimulatedClock
+from shared.delivery.guards import in_holdout
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday, 15:00 in Jakarta

@@ -29,15 +29,15 @@ from synth import ACCOUNT, Statement, Synthesized, arn_of, synthesized_for  # no
 
 from nudge.local.runtime import LocalRuntime  # noqa: E402
 from nudge.local.ses_events import ses_event, tagged_mail  # noqa: E402
-from shared import topology  # noqa: E402
-from shared.campaigns import load_campaign_dir  # noqa: E402
-from shared.clock import SimulatedClock  # noqa: E402
-from shared.links import UnsubscribeRequest  # noqa: E402
+from shared.campaigns.loader import load_campaign_dir  # noqa: E402
+from shared.core.clock import SimulatedClock  # noqa: E402
+from shared.delivery.links import UnsubscribeRequest  # noqa: E402
+from shared.deployment import topology  # noqa: E402
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday
 Recorded = dict[str, dict[str, set[str]]]  # function key → table key → DynamoDB actions called
 # Grants the week does not reach yet (the hashed suppression kept when an erased shopper's address
-# bounces or unsubscribes: shared.erasure.suppress_unless_erased reads the record, then updates it).
+# bounces or unsubscribes: shared.privacy.erasure.suppress_unless_erased reads the record, then updates it).
 NOT_REACHED: dict[str, dict[str, set[str]]] = {
     "feedback": {"privacy": {"GetItem", "UpdateItem"}},
     "preferences": {"privacy": {"GetItem", "UpdateItem"}},

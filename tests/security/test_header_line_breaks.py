@@ -20,11 +20,12 @@ from moto import mock_aws
 from moto.ses.models import ses_backends
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
-from shared.campaigns import Campaign, Catalog
-from shared.clock import SimulatedClock
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.policy import DeliveryPolicy
-from shared.render import render_message
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign
+from shared.campaigns.policy import DeliveryPolicy
+from shared.campaigns.render import render_message
+from shared.core.clock import SimulatedClock
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 # Every character str.splitlines() breaks on that is not CR or LF.

@@ -21,11 +21,11 @@ import pytest
 from moto import mock_aws
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
-from shared import topology
-from shared.campaigns import load_campaign_dir
-from shared.clock import SimulatedClock
-from shared.events import parse_detail
-from shared.profile import ORDER_DAYS_KEPT, Profile, audience_view, fold_events
+from shared.campaigns.loader import load_campaign_dir
+from shared.core.clock import SimulatedClock
+from shared.deployment import topology
+from shared.events.contract import parse_detail
+from shared.profiles.profile import ORDER_DAYS_KEPT, Profile, audience_view, fold_events
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)

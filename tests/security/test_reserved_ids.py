@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns import load_campaign_dir
-from shared.clock import SimulatedClock
-from shared.events import EventRejected, parse_detail
+from shared.campaigns.loader import load_campaign_dir
+from shared.core.clock import SimulatedClock
+from shared.events.contract import EventRejected, parse_detail
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)

@@ -19,11 +19,11 @@ import pytest
 from moto import mock_aws
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
-from shared import topology
-from shared.audience import ATTRIBUTES
-from shared.campaigns import load_campaign_dir
-from shared.clock import SimulatedClock
-from shared.profile import RESERVED_TRAITS, Cart, CartItem, Profile, audience_view
+from shared.campaigns.audience import ATTRIBUTES
+from shared.campaigns.loader import load_campaign_dir
+from shared.core.clock import SimulatedClock
+from shared.deployment import topology
+from shared.profiles.profile import RESERVED_TRAITS, Cart, CartItem, Profile, audience_view
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)

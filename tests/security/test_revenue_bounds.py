@@ -2,7 +2,7 @@
 
 The profile added ``-999999999999``, ``"-500"`` and ``"1e11"`` to a shopper's revenue (and so to
 ``sum(revenue, 90d)`` and the RFM monetary score) while attribution refused them. Both now read an
-order's value through :func:`shared.money.order_value`: a number or a plain decimal string, from 0 to
+order's value through :func:`shared.core.money.order_value`: a number or a plain decimal string, from 0 to
 ``MAX_AMOUNT``, rounded to cents; anything else is worth 0 (the order still counts as an order).
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from shared.attribution import revenue_of
-from shared.events import parse_detail
-from shared.money import MAX_AMOUNT, order_value
-from shared.profile import Profile, fold_events
+from shared.core.money import MAX_AMOUNT, order_value
+from shared.events.contract import parse_detail
+from shared.measurement.attribution import revenue_of
+from shared.profiles.profile import Profile, fold_events
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 

@@ -24,10 +24,11 @@ from typer.testing import CliRunner
 from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
-from shared.campaigns import Campaign, Catalog
-from shared.clock import SimulatedClock
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.policy import DeliveryPolicy
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign
+from shared.campaigns.policy import DeliveryPolicy
+from shared.core.clock import SimulatedClock
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 PROBE = Campaign.model_validate(

@@ -21,11 +21,12 @@ from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
-from shared import feedback, ses_tags
-from shared.campaigns import Campaign, Catalog
-from shared.clock import SimulatedClock
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.policy import DeliveryPolicy
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign
+from shared.campaigns.policy import DeliveryPolicy
+from shared.core.clock import SimulatedClock
+from shared.delivery import feedback, ses_tags
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
@@ -263,6 +264,6 @@ def test_a_tag_decodes_only_if_it_is_the_one_encoding_of_what_it_decodes_to(text
 
 
 def test_the_decision_feedback_writes_is_the_one_delivery_and_nudge_why_know() -> None:
-    from shared.delivery import SUPPRESSED
+    from shared.delivery.deliverer import SUPPRESSED
 
     assert feedback.SUPPRESSED == SUPPRESSED

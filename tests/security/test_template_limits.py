@@ -22,11 +22,13 @@ import pytest
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns import Campaign, CampaignFileError, Catalog, load_campaign_file
-from shared.clock import SimulatedClock
-from shared.errors import TemplateProblem
-from shared.jobs import DeliveryJob, TriggerContext
-from shared.render import render_message
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog, load_campaign_file
+from shared.campaigns.model import Campaign
+from shared.campaigns.render import render_message
+from shared.campaigns.yaml_lines import CampaignFileError
+from shared.core.clock import SimulatedClock
+from shared.core.errors import TemplateProblem
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,10 +20,10 @@ import pytest
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns import Catalog
-from shared.clock import SimulatedClock
-from shared.events import EventRejected, parse_detail
-from shared.links import InvalidLink, LinkSigner, UnsubscribeRequest
+from shared.campaigns.loader import Catalog
+from shared.core.clock import SimulatedClock
+from shared.delivery.links import InvalidLink, LinkSigner, UnsubscribeRequest
+from shared.events.contract import EventRejected, parse_detail
 
 KEY = b"k" * 32
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)

@@ -9,9 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.attribution import Decision, attribute, decisions_of, goal_events, longest_window, revenue_of
-from shared.campaigns import Catalog, load_campaign_dir
-from shared.events import parse_detail
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.events.contract import parse_detail
+from shared.measurement.attribution import (
+    Decision,
+    attribute,
+    decisions_of,
+    goal_events,
+    longest_window,
+    revenue_of,
+)
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.attribution import Conversion, Decision, attribute, decisions_of, revenue_of
-from shared.campaigns import Catalog, load_campaign_dir
-from shared.events import SegmentEvent, parse_detail
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.events.contract import SegmentEvent, parse_detail
+from shared.measurement.attribution import Conversion, Decision, attribute, decisions_of, revenue_of
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)

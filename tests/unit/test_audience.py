@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.audience import (
+from shared.campaigns.audience import (
     ATTRIBUTES,
     AllOf,
     AnyOf,
@@ -32,8 +32,8 @@ from shared.audience import (
     default_vocabulary,
     parse_rule,
 )
-from shared.events import parse_detail
-from shared.profile import Profile, fold_events
+from shared.events.contract import parse_detail
+from shared.profiles.profile import Profile, fold_events
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.audience import (
+from shared.campaigns.audience import (
     AllOf,
     Attribute,
     AudienceRule,
@@ -29,8 +29,8 @@ from shared.audience import (
     default_vocabulary,
     parse_rule,
 )
-from shared.events import parse_detail
-from shared.profile import Cart, CartItem, Profile, fold_events
+from shared.events.contract import parse_detail
+from shared.profiles.profile import Cart, CartItem, Profile, fold_events
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 NEVER_SEEN = Profile(user_id="u-1")

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from shared.batch_campaigns import AudienceWorker, Planner, SegmentSizing, SegmentTask
-from shared.campaigns import Campaign, Catalog
-from shared.clock import SimulatedClock
-from shared.jobs import DeliveryJob
-from shared.profile import Profile
+from shared.batch.batch_campaigns import AudienceWorker, Planner, SegmentSizing, SegmentTask
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign
+from shared.core.clock import SimulatedClock
+from shared.profiles.profile import Profile
 
 OCCURRENCE = "2026-11-18T18:00:00Z"
 AT = datetime(2026, 11, 18, 18, tzinfo=UTC)

@@ -19,7 +19,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.campaigns import Campaign, CampaignFileError, load_campaign_dir, load_campaign_file
+from shared.campaigns.loader import load_campaign_dir, load_campaign_file
+from shared.campaigns.model import Campaign
+from shared.campaigns.yaml_lines import CampaignFileError
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 SOURCES = {p.name: p.read_text() for p in sorted(CAMPAIGNS.glob("*.yaml")) if not p.name.startswith("_")}

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.campaigns import Campaign, CampaignFileError, Catalog, load_campaign_dir, load_campaign_file
+from shared.campaigns.loader import Catalog, load_campaign_dir, load_campaign_file
+from shared.campaigns.model import Campaign
+from shared.campaigns.yaml_lines import CampaignFileError
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 
@@ -223,7 +225,7 @@ def test_trigger_and_conversion_events_must_be_known(tmp_path: Path) -> None:
 def test_the_published_json_schema_is_the_models_schema() -> None:
     import json
 
-    from shared.campaigns import campaign_json_schema
+    from shared.campaigns.model import campaign_json_schema
 
     published = json.loads((CAMPAIGNS.parent / "docs" / "campaign.schema.json").read_text())
     assert published == campaign_json_schema(), "run: make schema"

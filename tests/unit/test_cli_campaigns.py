@@ -64,7 +64,7 @@ def test_audience_shows_the_rule_funnel_and_a_sample(snapshot: Path) -> None:
 
 def test_audience_sizes_agree_with_the_evaluator(snapshot: Path) -> None:
     from nudge.local.snapshot import read_profiles
-    from shared.campaigns import load_campaign_dir
+    from shared.campaigns.loader import load_campaign_dir
 
     source = read_profiles(snapshot)
     campaign = load_campaign_dir(CAMPAIGNS).get("win-back-lapsed")

@@ -1,4 +1,4 @@
-"""Which channel reaches a shopper (shared.delivery.choose_channel): consent, addresses, anonymous
+"""Which channel reaches a shopper (shared.delivery.deliverer.choose_channel): consent, addresses, anonymous
 visitors, suppressions, the campaign's order, and which blocker is logged when none does.
 
 Pure decisions on a profile and a contact ledger; delivery applies them before claiming the send.
@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from shared.campaigns import Campaign
-from shared.delivery import choose_channel, reachable_channels
-from shared.guards import Ledger, Suppression
-from shared.profile import Profile
+from shared.campaigns.model import Campaign
+from shared.delivery.deliverer import choose_channel, reachable_channels
+from shared.profiles.ledger import Ledger, Suppression
+from shared.profiles.profile import Profile
 
 CONTENT = {
     "email": {"subject": "Hi", "html": "<p>Hi</p>"},

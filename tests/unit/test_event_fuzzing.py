@@ -19,16 +19,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.dynamo import (
-    MAX_ITEM_BYTES,
-    _profile_from_item,
-    item_size,
-    profile_to_item,
-)
-from shared.clock import SimulatedClock
-from shared.events import MAX_EVENT_BYTES, MAX_NESTING, EventRejected, SegmentEvent, parse_detail
-from shared.ingest import QueueRecord, ingest_batch
-from shared.profile import Profile
+from shared.adapters.dynamo import MAX_ITEM_BYTES, _profile_from_item, item_size, profile_to_item
+from shared.core.clock import SimulatedClock
+from shared.events.contract import MAX_EVENT_BYTES, MAX_NESTING, EventRejected, SegmentEvent, parse_detail
+from shared.ingest.ingest import QueueRecord, ingest_batch
+from shared.profiles.profile import Profile
 
 NOW = datetime(2026, 11, 10, 12, tzinfo=UTC)
 FIELD_REASON = re.compile(r'^(detail|body)(\.[\w-]+|\[\d+\]|\["(?:[^"\\]|\\.)*"\]|\.\.\.)*: \S')

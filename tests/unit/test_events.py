@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.events import EventRejected, event_json_schema, parse_detail
+from shared.events.contract import EventRejected, event_json_schema, parse_detail
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 NOW = datetime(2026, 11, 10, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""Expired campaigns are never deployed: one decision (shared.expiry) for validate, synth and the runtime.
+"""Expired campaigns are never deployed: one decision (shared.campaigns.expiry) for validate, synth and the
+runtime.
 
 Every test here runs on a fixed clock; the shipped campaigns are checked years ahead so that no file in
 campaigns/ can turn into a deploy that fails on the day its date passes.
@@ -14,9 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nudge.cli import app
-from shared import topology
-from shared.campaigns import Campaign, Catalog, load_campaign_dir
-from shared.expiry import expired_campaigns, expiry
+from shared.campaigns.expiry import expired_campaigns, expiry
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.campaigns.model import Campaign
+from shared.deployment import topology
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
@@ -188,7 +190,7 @@ def test_vip_early_access_runs_the_evening_before_black_friday_every_year() -> N
     Thanksgiving evening in New York in every later year, so it never expires."""
     vip = load_campaign_dir(CAMPAIGNS).get("vip-early-access")
     assert vip is not None and vip.schedule is not None
-    from shared.schedules import ScheduleExpression
+    from shared.campaigns.schedules import ScheduleExpression
 
     expression = ScheduleExpression.parse(vip.schedule.expression, vip.schedule.timezone)
     fires = list(expression.occurrences(datetime(2026, 1, 1, tzinfo=UTC), datetime(2029, 1, 1, tzinfo=UTC)))

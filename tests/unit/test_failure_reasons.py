@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from shared.events import EventRejected
-from shared.failures import reason_of, without_personal_data
+from shared.events.contract import EventRejected
+from shared.work.failures import reason_of, without_personal_data
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.guards import Candidate, SentRecord, cap_reason, prune, quiet_until, shopper_zone
-from shared.policy import DEFAULT_POLICY, Caps, DeliveryPolicy, Limits, QuietHours, Reserve
+from shared.campaigns.policy import DEFAULT_POLICY, Caps, DeliveryPolicy, Limits, QuietHours, Reserve
+from shared.delivery.guards import Candidate, cap_reason, quiet_until, shopper_zone
+from shared.profiles.ledger import SentRecord, prune
 
 NOW = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)  # a Wednesday
 UTC_ZONE = ZoneInfo("UTC")

@@ -24,9 +24,9 @@ from shared.predictions.label_free import (
 )
 from shared.predictions.model import ModelArtefact
 from shared.predictions.rfm import RfmEdges
+from shared.predictions.runs import ScoreTask, choose_model
 from shared.predictions.scoring import Population, PopulationSketch, score_profile, scores_changed
-from shared.profile import Profile
-from shared.scoring_runs import ScoreTask, choose_model
+from shared.profiles.profile import Profile
 
 AS_OF = datetime(2026, 6, 1, 2, tzinfo=UTC)
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"

@@ -6,7 +6,9 @@ import is still a dependency (it only hides a cycle until the day it runs).
 - Between top-level folders: ``shared`` (the domain, bundled into every Lambda) imports none of
   ``functions``, ``infra``, ``nudge``; ``functions`` (thin handlers) import ``shared`` only and never
   each other; ``infra`` (CDK) never imports ``functions`` or ``nudge``.
-- Inside ``shared``: no import cycle between modules.
+- Inside ``shared``: one package per concern, in layers (:data:`LAYERS`, lowest first). A package
+  imports only packages in lower layers; packages side by side in a layer never import each other;
+  no import cycle between modules. Where new code goes: docs/design.md, "The packages of shared/".
 """
 
 from __future__ import annotations
@@ -59,6 +61,52 @@ def graph(folder: str) -> dict[str, set[str]]:
         name: {target for target, _ in imports(path) if target in own and target != name}
         for name, path in own.items()
     }
+
+
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("core",),  # clock, errors, money, reserved ids, queue ports
+    ("events",),  # the event contract, EventBridge patterns, traits
+    ("profiles",),  # profile, contact ledger, what is kept after erasure, their stores' ports
+    ("privacy",),  # erasure: pseudonyms, markers, the erase-a-shopper request
+    ("campaigns",),  # the campaign model, audience language, schedules, policy, templates, loader
+    ("deployment",),  # topology (tables, queues, functions, rules, schedules) and names
+    ("measurement", "work"),  # attribution | running a queue batch, parking failures
+    ("delivery",),  # guards, links, the deliverer, feedback, preferences
+    ("ingest", "triggers", "batch", "predictions"),  # the services each function runs
+    ("adapters",),  # AWS behind the ports
+    ("platform",),  # settings, the one wiring, metrics, auth
+)
+RANK = {package: level for level, packages in enumerate(LAYERS) for package in packages}
+
+
+def package_of(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else ""
+
+
+def test_every_package_of_shared_has_a_layer_and_no_module_sits_loose() -> None:
+    found = {package_of(m) for m in modules("shared")} - {""}
+    assert found == set(RANK), f"place these in LAYERS: {sorted(found - set(RANK))}"
+    loose = sorted(
+        m for m in modules("shared") if m.count(".") == 1 and not (ROOT / m.replace(".", "/")).is_dir()
+    )
+    assert loose == [], "a module of shared/ belongs in one of its packages"
+
+
+def test_a_package_imports_only_lower_layers() -> None:
+    wrong = []
+    for name, path in modules("shared").items():
+        for target, line in imports(path):
+            low, high = package_of(name), package_of(target)
+            if not target.startswith("shared.") or low == high or "" in (low, high):
+                continue
+            if RANK[high] >= RANK[low]:
+                kind = "beside it" if RANK[high] == RANK[low] else "above it"
+                wrong.append(f"{path.relative_to(ROOT)}:{line} imports {target} ({high} is {kind})")
+    assert wrong == []
+
+
+def test_no_import_cycle_inside_shared() -> None:
+    assert cycles(graph("shared")) == []
 
 
 FORBIDDEN = {
@@ -131,4 +179,4 @@ def test_the_cycle_finder_finds_a_cycle_and_only_cycles() -> None:
 
 def test_relative_and_aliased_imports_are_resolved() -> None:
     found = dict(imports(ROOT / "shared" / "adapters" / "dynamo.py"))
-    assert "shared.adapters" in found and "shared.profile" in found
+    assert "shared.adapters" in found and "shared.profiles.profile" in found

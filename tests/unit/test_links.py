@@ -1,4 +1,4 @@
-"""Signed unsubscribe links (shared/links.py): each signed field, the key, and every refusal.
+"""Signed unsubscribe links (shared/delivery/links.py): each signed field, the key, and every refusal.
 
 Each test pins one decision a one-line change could break (tests/mutation/catalog/links.yaml):
 a link must name exactly one shopper, one channel and one campaign, and anything else is a 403.
@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from shared.links import MIN_KEY_BYTES, TOKEN_LENGTH, InvalidLink, LinkSigner, UnsubscribeRequest
+from shared.delivery.links import MIN_KEY_BYTES, TOKEN_LENGTH, InvalidLink, LinkSigner, UnsubscribeRequest
 
 KEY = bytes(range(32))
 LINK = UnsubscribeRequest("u-1", "email", "welcome")

@@ -1,4 +1,5 @@
-"""shared.metrics: what each outcome counts, bounded dimensions, and one EMF document per dimension set."""
+"""shared.platform.metrics: what each outcome counts, bounded dimensions, and one EMF document per
+dimension set."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import shared.triggers
-from shared.delivery import DECISIONS, SendDecision
-from shared.feedback import FeedbackOutcome
-from shared.metrics import (
+import shared.triggers.triggers
+from shared.delivery.deliverer import DECISIONS, SendDecision
+from shared.delivery.feedback import FeedbackOutcome
+from shared.platform.metrics import (
     ALL_METRICS,
     CONVERSION_REVENUE,
     CONVERSIONS,
@@ -83,7 +84,7 @@ def test_every_delivery_decision_is_a_status_of_its_own() -> None:
 
 
 def test_every_trigger_outcome_the_evaluator_returns_has_its_own_status() -> None:
-    source = ast.parse(Path(shared.triggers.__file__).read_text())
+    source = ast.parse(Path(shared.triggers.triggers.__file__).read_text())
     returned = {
         arg.value
         for node in ast.walk(source)

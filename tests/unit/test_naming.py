@@ -1,4 +1,5 @@
-"""Physical names derive from the stack name (shared/naming.py), and functions learn them from env."""
+"""Physical names derive from the stack name (shared/deployment/naming.py), and functions learn them from
+env."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import json
 
 import pytest
 
-from shared.metrics import EVENTS_INGESTED, NAMESPACE_ENV, FunctionMetrics
-from shared.naming import OWN_BUS, ResourceNames
+from shared.deployment.naming import OWN_BUS, ResourceNames
+from shared.platform.metrics import EVENTS_INGESTED, NAMESPACE_ENV, FunctionMetrics
 
 
 def test_every_name_of_a_stack_starts_with_its_name() -> None:

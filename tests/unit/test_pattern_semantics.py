@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto.events.models import EventPattern
 
-from shared.patterns import InvalidPattern, matches, validate_pattern
+from shared.events.patterns import InvalidPattern, matches, validate_pattern
 
 
 def envelope(detail: dict[str, Any]) -> dict[str, Any]:

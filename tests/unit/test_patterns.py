@@ -1,4 +1,4 @@
-"""Unit tests for ``shared.patterns``: EventBridge matching semantics and pattern validation.
+"""Unit tests for ``shared.events.patterns``: EventBridge matching semantics and pattern validation.
 
 Expected answers follow the EventBridge documentation and its engine (aws/event-ruler). Cases where
 moto answers differently are marked "moto diverges" and are kept out of the moto comparison corpus in
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from shared.patterns import OPERATORS, InvalidPattern, matches, validate_pattern
+from shared.events.patterns import OPERATORS, InvalidPattern, matches, validate_pattern
 
 
 def envelope(detail: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:

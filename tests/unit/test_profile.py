@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.events import SegmentEvent, parse_detail
-from shared.profile import (
+from shared.events.contract import SegmentEvent, parse_detail
+from shared.profiles.profile import (
     DAY_BUCKETS_KEPT,
     FINGERPRINT_LENGTH,
     RECENT_EVENTS,
@@ -171,7 +171,7 @@ def test_age_comes_from_the_birthday_or_birth_year_when_not_given() -> None:
 
 def test_activity_windows_are_stored_inside_the_compressed_behaviour_and_round_trip() -> None:
     from shared.adapters.dynamo import _profile_from_item, profile_to_item
-    from shared.events import parse_detail
+    from shared.events.contract import parse_detail
 
     order = parse_detail(
         {

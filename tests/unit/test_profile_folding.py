@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.events import SegmentEvent, parse_detail
-from shared.profile import (
+from shared.events.contract import SegmentEvent, parse_detail
+from shared.profiles.profile import (
     MAX_CART_ITEMS,
     MAX_CATEGORIES_PER_EVENT,
     MAX_GOAL_EVENTS,

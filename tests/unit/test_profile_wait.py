@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.profile_wait import PROFILE_WAIT, next_look
+from shared.delivery.profile_wait import PROFILE_WAIT, next_look
 
 SINCE = datetime(2026, 11, 2, 8, tzinfo=UTC)
 

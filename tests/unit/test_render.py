@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from shared.campaigns import Campaign
-from shared.errors import TemplateProblem
-from shared.render import check_template, render_message
+from shared.campaigns.model import Campaign
+from shared.campaigns.render import check_template, render_message
+from shared.core.errors import TemplateProblem
 
 
 def campaign(channels: dict[str, Any]) -> Campaign:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.schedules import InvalidSchedule, ScheduleExpression
+from shared.campaigns.schedules import InvalidSchedule, ScheduleExpression
 
 
 def utc(text: str) -> datetime:

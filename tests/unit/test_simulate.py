@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from nudge.simulate import SimulationOptions, SimulationReport, simulate
-from shared.campaigns import Campaign, Catalog, load_campaign_dir
-from shared.policy import DeliveryPolicy
+from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.campaigns.model import Campaign
+from shared.campaigns.policy import DeliveryPolicy
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 OPTIONS = SimulationOptions(users=150, weeks=2, seed=3, warmup_days=7)

@@ -26,7 +26,7 @@ from nudge.local.store import (
     StoreConfig,
     SyntheticStore,
 )
-from shared.events import EventRejected, parse_detail
+from shared.events.contract import EventRejected, parse_detail
 
 SESSION_GAP = timedelta(minutes=30)  # the usual analytics definition of a new session
 DOC_NETWORKS = (ipaddress.ip_network("203.0.113.0/24"), ipaddress.ip_network("198.51.100.0/24"))

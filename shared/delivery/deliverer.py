@@ -1,0 +1,510 @@
+"""Delivery: the one place that decides whether a message goes out, renders it and sends it.
+
+Every job ends in exactly one logged decision per send key, with its reason (``nudge why`` reads
+them back). In order:
+
+1. ``skipped``: unknown shopper or inactive campaign. An L4 job for a shopper whose profile ingest has
+   not written yet waits for it first (:mod:`shared.delivery.profile_wait`), and is parked with the reason if
+   it never comes.
+2. ``withheld_holdout``: the shopper is in the campaign's control group (deterministic hash).
+3. ``no_consent`` / ``suppressed``: no channel of the campaign the shopper agreed to and has not
+   unsubscribed from, bounced on or complained about.
+   ``cancelled``: a delayed L4 trigger whose reason went away (``cancel_if`` event, ``repeat``,
+   audience), judged on the profile when the delay is over.
+4. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
+   one-time schedule, until the hours end (the deferral is logged beside the send key).
+5. ``duplicate``: the deterministic send key is claimed with a conditional write before anything is
+   sent, so a job SQS delivers twice sends once. A claim whose outcome was never recorded is either
+   in flight (within its lease: the job is retried later) or belongs to an attempt that crashed,
+   perhaps after the provider took the message: ``outcome_unknown``, parked, never sent again
+   (at most once; see docs/reliability.md).
+6. ``capped``: the caps are decided on the shopper's contact ledger and the send is recorded in it
+   with one conditional write; two deliveries racing for the last slot cannot both win.
+7. ``sent`` or ``failed``: permanent provider errors are parked at once, transient ones retried by
+   the queue and parked with the reason on the last attempt.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.campaigns.cancellation import cancel_reason
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign, ChannelName
+from shared.campaigns.render import render_message
+from shared.core.clock import Clock
+from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
+from shared.core.identity import is_anonymous
+from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
+from shared.delivery.links import LinkSigner, UnsubscribeRequest
+from shared.delivery.ports import Deferrals, MessageChannel, SendLog, SendLogEntry
+from shared.delivery.profile_wait import WAITING_FOR_PROFILE, never_arrived, next_look
+from shared.measurement import attribution
+from shared.privacy.erasure import ERASED as ERASED_REASON
+from shared.privacy.erasure import Erasures
+from shared.profiles.kept import KeptRecord
+from shared.profiles.ledger import Ledger, SentRecord, prune
+from shared.profiles.ports import LedgerStore, ProfileStore
+from shared.profiles.profile import Profile, audience_view, consent_of
+from shared.work.failures import reason_of
+
+# Longer than the deliver function's timeout: a claim older than this with no outcome belongs to an
+# attempt that crashed. Longer than the delivery queue's visibility timeout too, so the first
+# redelivery of a crashed attempt's job still finds the lease running and retries once more.
+CLAIM_LEASE = timedelta(minutes=5)
+# Each lost race on a ledger means another send for that shopper was recorded, so a delivery can lose
+# at most as many times as the caps allow sends; past this, the job is retried by the queue.
+MAX_LEDGER_ATTEMPTS = 12
+
+# The decisions, as logged in the send log's ``status`` (all but ``erased``: a job for a shopper erased
+# after it was made is dropped without a trace, see shared/privacy/erasure.py).
+SENT = "sent"
+SKIPPED = "skipped"
+WITHHELD = "withheld_holdout"
+NO_CONSENT = "no_consent"
+SUPPRESSED = "suppressed"
+DEFERRED = "deferred_quiet_hours"
+DUPLICATE = "duplicate"
+CAPPED = "capped"
+FAILED = "failed"
+CANCELLED = "cancelled"
+CLAIMED = "claimed"  # not a decision: a send in flight, or one whose attempt crashed
+OUTCOME_UNKNOWN = "outcome_unknown"
+ERASED = "erased"
+DECISIONS = (
+    SENT,
+    SKIPPED,
+    WITHHELD,
+    NO_CONSENT,
+    SUPPRESSED,
+    DEFERRED,
+    DUPLICATE,
+    CAPPED,
+    FAILED,
+    CANCELLED,
+    OUTCOME_UNKNOWN,
+    ERASED,
+)
+
+
+class LedgerContention(RuntimeError):
+    """Too many concurrent sends for one shopper; the queue retries the job."""
+
+
+@dataclass(frozen=True)
+class SendDecision:
+    status: str
+    reason: str | None = None
+    channel: ChannelName | None = None
+    provider_message_id: str | None = None
+
+
+def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> tuple[str, str] | None:
+    """Why ``channel`` cannot reach the shopper (decision, reason), or None if it can."""
+    traits = profile.traits
+    consent = consent_of(traits)
+    if is_anonymous(profile.user_id):
+        return SKIPPED, "anonymous"  # no address, and no signed-in app session to show an inbox to
+    if channel == "email":
+        if not traits.get("email"):
+            return SKIPPED, "no_email_address"
+        if consent.get("email") is not True:
+            return NO_CONSENT, "email"
+    elif channel == "push":
+        if not traits.get("push_endpoint"):
+            return SKIPPED, "no_push_endpoint"
+        if consent.get("push") is not True:
+            return NO_CONSENT, "push"
+    elif consent.get("in_app", True) is False:
+        return NO_CONSENT, "in_app"
+    suppression = ledger.suppression(channel) if ledger else None
+    if suppression is not None:
+        return SUPPRESSED, f"{channel}:{suppression.reason}"
+    return None
+
+
+# When no channel can be used, the decision logged is the most telling of the channels' blockers.
+_BLOCKER_RANK = {SUPPRESSED: 0, NO_CONSENT: 1, SKIPPED: 2}
+
+
+def reachable_channels(
+    campaign: Campaign, profile: Profile, ledger: Ledger | None = None
+) -> list[ChannelName]:
+    """The campaign's channels that reach the shopper, in the campaign's order."""
+    return [c for c in campaign.channel_order() if _blocker(c, profile, ledger) is None]
+
+
+def choose_channel(
+    campaign: Campaign, profile: Profile, ledger: Ledger | None = None
+) -> tuple[ChannelName | None, tuple[str, str]]:
+    """The first channel in the campaign's order that reaches the shopper, else why none does."""
+    blockers: list[tuple[str, str]] = []
+    for channel in campaign.channel_order():
+        blocker = _blocker(channel, profile, ledger)
+        if blocker is None:
+            return channel, (SENT, "")
+        blockers.append(blocker)
+    return None, min(blockers, key=lambda b: _BLOCKER_RANK[b[0]], default=(SKIPPED, "no_channel"))
+
+
+def template_context(
+    campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime, unsubscribe_url: str | None = None
+) -> dict[str, Any]:
+    view = audience_view(profile, now)
+    user = {**{k.replace(".", "_"): v for k, v in view.items()}, "user_id": profile.user_id}
+    cart = profile.cart.model_dump(mode="json") if profile.cart else None
+    return {
+        "user": user,
+        "cart": cart,
+        "event": job.trigger.properties if job.trigger else {},
+        "campaign": {"id": campaign.id, "name": campaign.name},
+        "unsubscribe_url": unsubscribe_url or "",
+    }
+
+
+@dataclass
+class BatchOutcomes:
+    """Outcomes a batch could not record, each with the error: their jobs are to be parked."""
+
+    unrecorded: list[tuple[SendLogEntry, str]] = field(default_factory=list)
+
+    def park_reasons(self) -> dict[str, str]:
+        """Send key → why its job is parked (a sent message's provider id is kept in the reason)."""
+        return {
+            entry.send_key: f"{entry.status} at {entry.at}"
+            + (f" (provider id {entry.provider_message_id})" if entry.provider_message_id else "")
+            + f", but the outcome was not recorded: {error}"
+            for entry, error in self.unrecorded
+        }
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """How email links to the unsubscribe endpoint (absent: no link, e.g. in benchmarks)."""
+
+    signer: LinkSigner
+    base_url: str
+
+    def url(self, user_id: str, channel: str, campaign_id: str) -> str:
+        return self.signer.url(self.base_url, UnsubscribeRequest(user_id, channel, campaign_id))
+
+
+@dataclass
+class Deliverer:
+    """Delivers jobs one by one; inside :meth:`batch`, with one profile read, one ledger read and one
+    outcome write per batch."""
+
+    catalog: Catalog
+    profiles: ProfileStore
+    send_log: SendLog
+    channels: Mapping[str, MessageChannel]
+    clock: Clock
+    ledgers: LedgerStore
+    deferrals: Deferrals
+    unsubscribe: Unsubscribe | None = None
+    erasures: Erasures | None = None
+    _prefetched: dict[str, Profile] | None = field(default=None, init=False, repr=False)
+    _ledgers: dict[str, Ledger] | None = field(default=None, init=False, repr=False)
+    _kept: dict[str, KeptRecord] | None = field(default=None, init=False, repr=False)
+    _completed: list[SendLogEntry] | None = field(default=None, init=False, repr=False)
+    _prefetched_ids: set[str] = field(default_factory=set, init=False, repr=False)
+
+    @contextmanager
+    def batch(self, user_ids: Sequence[str]) -> Iterator[BatchOutcomes]:
+        """Read the batch's profiles and ledgers up front; record its outcomes in one request at the end.
+
+        Each send is still claimed with its own conditional write before the provider is called. If
+        the batch read fails, each job reads its own (and fails alone). If the outcome record fails,
+        the yielded :class:`BatchOutcomes` lists those outcomes for the caller to park: their claims
+        would refuse a retry, which could not record them either.
+        """
+        unique = list(dict.fromkeys(user_ids))
+        outcomes = BatchOutcomes()
+        try:
+            self._prefetched = self.profiles.get_many(unique) if unique else {}
+            if self.erasures is not None and unique:
+                # The erasure markers and kept suppressions come in the ledgers' request.
+                keys = [k for u in unique for k in self._kept_keys(u, self._prefetched.get(u))]
+                self._ledgers, self._kept = self.ledgers.get_many_with_kept(unique, keys)
+            else:
+                self._ledgers, self._kept = (self.ledgers.get_many(unique) if unique else {}), {}
+            self._prefetched_ids = set(unique)
+        except Exception:
+            self._prefetched, self._ledgers, self._kept, self._prefetched_ids = None, None, None, set()
+        self._completed = []
+        try:
+            yield outcomes
+        finally:
+            completed, self._completed, self._prefetched, self._ledgers = self._completed, None, None, None
+            self._kept = None
+            self._prefetched_ids = set()
+            if completed:
+                outcomes.unrecorded = self._record_outcomes(completed)
+
+    def _record_outcomes(self, entries: Sequence[SendLogEntry]) -> list[tuple[SendLogEntry, str]]:
+        """Record a batch's outcomes in one request; if that fails, each on its own: a send cannot be
+        made again, so its record is worth a second request. Returns those still not recorded."""
+        try:
+            self.send_log.complete_many(entries)
+        except Exception:  # one request for the batch: none of them was written
+            return self._record_each(entries)
+        return []
+
+    def _record_each(self, entries: Sequence[SendLogEntry]) -> list[tuple[SendLogEntry, str]]:
+        unrecorded = []
+        for entry in entries:
+            try:
+                self.send_log.complete(entry)
+            except Exception as error:
+                unrecorded.append((entry, reason_of(error)))
+        return unrecorded
+
+    def _profile(self, user_id: str) -> Profile | None:
+        if self._prefetched is not None and user_id in self._prefetched_ids:
+            return self._prefetched.get(user_id)
+        return self.profiles.get(user_id)
+
+    def _ledger(self, user_id: str) -> Ledger:
+        if self._ledgers is not None and user_id in self._prefetched_ids:
+            ledger = self._ledgers.get(user_id)
+        else:
+            ledger = self.ledgers.get(user_id)
+        return ledger or Ledger(user_id)
+
+    def _kept_keys(self, user_id: str, profile: Profile | None) -> list[str]:
+        assert self.erasures is not None
+        return self.erasures.keys_for(user_id, profile.traits if profile else None)
+
+    def _kept_records(self, user_id: str, profile: Profile | None) -> dict[str, KeptRecord]:
+        """What erasure kept about the shopper: read with the batch's ledgers, else key by key (the
+        fallback when the batch read failed)."""
+        if self.erasures is None:
+            return {}
+        if self._kept is not None and user_id in self._prefetched_ids:
+            return self._kept
+        found = {k: self.erasures.records.get(k) for k in self._kept_keys(user_id, profile)}
+        return {k: r for k, r in found.items() if r is not None}
+
+    def _erased_since(self, job: DeliveryJob, kept: dict[str, KeptRecord]) -> bool:
+        marker = self.erasures.marker(job.user_id, kept) if self.erasures is not None else None
+        return marker is not None and marker.erased_since(job.origin)
+
+    def _complete(self, entry: SendLogEntry) -> None:
+        if self._completed is not None:
+            self._completed.append(entry)
+        else:
+            self.send_log.complete(entry)
+
+    def deliver(self, job: DeliveryJob) -> SendDecision:
+        campaign = self.catalog.get(job.campaign_id)
+        if campaign is None:
+            raise PermanentDeliveryError(f"unknown campaign {job.campaign_id!r}")
+        now = self.clock.now()
+        entry = SendLogEntry(
+            user_id=job.user_id,
+            send_key=job.send_key,
+            campaign_id=campaign.id,
+            level=campaign.level,
+            channel=None,
+            status=SKIPPED,
+            at=now.isoformat(),
+            occurrence=job.occurrence,
+        )
+        profile = self._profile(job.user_id)
+        kept = self._kept_records(job.user_id, profile)
+        if self._erased_since(job, kept):
+            return SendDecision(ERASED, ERASED_REASON)  # nothing is written: the shopper is erased
+        if profile is None and job.trigger is not None:
+            return self._await_profile(job, now)
+        if profile is None:  # a batch job's shopper came from the profiles table: erased since
+            return self._decide(entry, SKIPPED, "unknown_user")
+        if not campaign.is_active(now):
+            return self._decide(entry, SKIPPED, "campaign_inactive")
+        cancelled = cancel_reason(campaign, profile, job, now)
+        if cancelled is not None:
+            return self._decide(entry, CANCELLED, cancelled)
+        if in_holdout(campaign.id, job.user_id, campaign.holdout_percent):
+            entry = replace(entry, group=attribution.WITHHELD)
+            return self._decide(entry, WITHHELD, f"holdout {campaign.holdout_percent:g}%")
+        # Every later decision (sent, capped, no consent, ...) is the treated group's: both groups
+        # are picked the same way, so comparing them measures running the campaign (intent to treat).
+        entry = replace(entry, group=attribution.TREATED)
+        ledger = self._ledger(job.user_id)
+        if self.erasures is not None:  # an opt-out outlives the erasure of the shopper who gave it
+            ledger = self.erasures.with_kept_suppressions(ledger, profile.traits, kept)
+        channel, (blocked, why) = choose_channel(campaign, profile, ledger)
+        if channel is None:
+            return self._decide(entry, blocked, why)
+        entry = replace(entry, channel=channel)
+        policy = self.catalog.policy
+        zone = shopper_zone(profile.traits, policy)
+        until = quiet_until(now, zone, channel, policy)
+        if until is not None:
+            return self._defer(job, entry, until)
+
+        def unsubscribe_for(on: ChannelName) -> str | None:
+            return (
+                self.unsubscribe.url(job.user_id, on, campaign.id)
+                if self.unsubscribe and on == "email"
+                else None
+            )
+
+        unsubscribe_url = unsubscribe_for(channel)
+        message = render_message(
+            campaign, channel, job.send_key, template_context(campaign, profile, job, now, unsubscribe_url)
+        )
+        claimed = replace(entry, status=CLAIMED)
+        holder = self.send_log.claim(claimed)
+        if holder is not None:
+            return self._held(job, entry, holder, now)
+        try:
+            blocked_by, reserved = self._reserve_channel(job, campaign, profile, ledger, channel, zone, now)
+            if reserved != channel:
+                channel, unsubscribe_url = reserved, unsubscribe_for(reserved)
+                context = template_context(campaign, profile, job, now, unsubscribe_url)
+                message = render_message(campaign, channel, job.send_key, context)
+        except Exception as error:
+            # Nothing was sent: free the claim so the queue's retry can send (a failure to free it
+            # leaves the claim to expire into ``outcome_unknown``, never into a second send).
+            reason = f"before sending: {reason_of(error)}"
+            self.send_log.complete(replace(claimed, status=FAILED, reason=reason[:500]))
+            raise
+        claimed = replace(claimed, channel=channel)
+        if blocked_by is not None:
+            status, reason = blocked_by
+            self._complete(replace(claimed, status=status, reason=reason))
+            return SendDecision(status, reason, channel)
+        recipient = {
+            **profile.traits,
+            "user_id": profile.user_id,
+            "now": now,
+            "unsubscribe_url": unsubscribe_url,
+        }
+        try:
+            provider_id = self.channels[channel].send(message, recipient)
+        except Exception as error:
+            self.send_log.complete(replace(claimed, status=FAILED, reason=reason_of(error)[:500]))
+            if isinstance(error, PermanentDeliveryError):
+                self.ledgers.release(job.user_id, job.send_key)
+            raise
+        self._complete(replace(claimed, status=SENT, reason=None, provider_message_id=provider_id))
+        return SendDecision(SENT, None, channel, provider_id)
+
+    def _reserve_channel(
+        self,
+        job: DeliveryJob,
+        campaign: Campaign,
+        profile: Profile,
+        ledger: Ledger,
+        channel: ChannelName,
+        zone: ZoneInfo,
+        now: datetime,
+    ) -> tuple[tuple[str, str] | None, ChannelName]:
+        """Reserve a slot on ``channel``; a channel's own cap passes the message to the campaign's next
+        channel (not in quiet hours). Returns the blocker (None if reserved) and the channel."""
+        throttle = campaign.trigger.throttle_time if campaign.trigger else None
+
+        def candidate_for(on: ChannelName) -> Candidate:
+            return Candidate(
+                on, campaign.id, campaign.level, campaign.priority, job.send_key, campaign.caps, throttle
+            )
+
+        blocked_by = self._reserve(ledger, candidate_for(channel), zone, now)
+        policy = self.catalog.policy
+        fallbacks = [
+            c
+            for c in reachable_channels(campaign, profile, ledger)[1:]
+            if quiet_until(now, zone, c, policy) is None
+        ]
+        while blocked_by is not None and blocked_by[1].startswith("channel.") and fallbacks:
+            fallback = fallbacks.pop(0)
+            blocked_by = self._reserve(self._ledger(job.user_id), candidate_for(fallback), zone, now)
+            if blocked_by is None:
+                return None, fallback
+        return blocked_by, channel
+
+    def _held(
+        self, job: DeliveryJob, entry: SendLogEntry, holder: SendLogEntry, now: datetime
+    ) -> SendDecision:
+        """The send key is someone else's: a decision (a duplicate job), a send in flight, or a crash."""
+        in_this_batch = self._completed is not None and any(
+            e.send_key == job.send_key for e in self._completed
+        )
+        if holder.status in (CLAIMED, OUTCOME_UNKNOWN) and not in_this_batch:
+            if holder.status == CLAIMED and holder.at >= (now - CLAIM_LEASE).isoformat():
+                raise SendInFlight(
+                    f"claimed at {holder.at} with no outcome recorded: in flight, or a possible send "
+                    "if that attempt crashed"
+                )
+            reason = f"outcome unknown after crash: possible send at {holder.at}"
+            if holder.status == CLAIMED:
+                self.send_log.complete(replace(holder, status=OUTCOME_UNKNOWN, reason=reason))
+            raise OutcomeUnknown(reason)
+        # Logged beside the send key: the original decision stays as it was.
+        self.send_log.complete(replace(entry, send_key=f"{job.send_key}#duplicate", status=DUPLICATE))
+        return SendDecision(DUPLICATE, "already_sent_or_in_flight", entry.channel)  # type: ignore[arg-type]
+
+    def _reserve(
+        self, ledger: Ledger, candidate: Candidate, zone: ZoneInfo, now: datetime
+    ) -> tuple[str, str] | None:
+        """Decide the caps on the ledger and record the send in it, atomically; the blocker if capped."""
+        for attempt in range(MAX_LEDGER_ATTEMPTS):
+            if ledger.has_send(candidate.send_key):
+                return None  # a retry of a send whose slot is already recorded
+            suppression = ledger.suppression(candidate.channel)
+            if suppression is not None:
+                return SUPPRESSED, f"{candidate.channel}:{suppression.reason}"
+            reason = cap_reason(ledger.sends, candidate, self.catalog.policy, now, zone)
+            if reason is not None:
+                return CAPPED, reason
+            record = SentRecord(
+                now, candidate.channel, candidate.campaign_id, candidate.level, candidate.send_key
+            )
+            kept = prune(ledger.sends, now)
+            if self.ledgers.record_send(ledger, record, kept):
+                if self._ledgers is not None:
+                    self._ledgers[ledger.user_id] = Ledger(
+                        ledger.user_id, (*kept, record), ledger.suppressed, ledger.version + 1
+                    )
+                return None
+            if attempt:
+                time.sleep(random.uniform(0, 0.005 * attempt))
+            ledger = self.ledgers.get(ledger.user_id) or Ledger(ledger.user_id)
+        raise LedgerContention(f"ledger of one shopper kept changing over {MAX_LEDGER_ATTEMPTS} attempts")
+
+    def _await_profile(self, job: DeliveryJob, now: datetime) -> SendDecision:
+        """Look for the profile again later (ingest may not have folded the event yet), or give up."""
+        since = job.profile_wait_since or now
+        at = next_look(since, now)
+        if at is None:
+            raise never_arrived(since, now)
+        body = job.model_copy(update={"profile_wait_since": since}).model_dump_json()
+        self.deferrals.defer(
+            job.user_id, f"{job.send_key}#profile@{at.isoformat()}", body, at, flexible=False
+        )
+        return SendDecision(WAITING_FOR_PROFILE, f"until {at.isoformat()}")
+
+    def _defer(self, job: DeliveryJob, entry: SendLogEntry, until: datetime) -> SendDecision:
+        body = job.model_copy(update={"not_before": until}).model_dump_json()
+        self.deferrals.defer(job.user_id, f"{job.send_key}@{until.isoformat()}", body, until)
+        self.send_log.complete(
+            replace(
+                entry,
+                send_key=f"{job.send_key}#deferred",
+                status=DEFERRED,
+                reason=f"until {until.isoformat()}",
+            )
+        )
+        return SendDecision(DEFERRED, f"until {until.isoformat()}", entry.channel)  # type: ignore[arg-type]
+
+    def _decide(self, entry: SendLogEntry, status: str, reason: str) -> SendDecision:
+        self.send_log.record(replace(entry, status=status, reason=reason))
+        return SendDecision(status, reason, entry.channel)  # type: ignore[arg-type]

@@ -1,0 +1,559 @@
+"""The one definition of Nudge's resources, read by both the CDK stack and the local runtime.
+
+Table keys, queues and their consumers, event-bus rules and schedules live here and nowhere else:
+``infra/`` turns them into CloudFormation, ``nudge/local`` turns them into moto resources and
+routing, and ``tests/infra`` holds the synthesized template against these values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared.campaigns.expiry import is_deployed
+from shared.deployment.naming import OWN_BUS
+
+if TYPE_CHECKING:
+    from shared.campaigns.model import Campaign
+
+
+DEFAULT_BUS = "default"  # the account's bus, where AWS services such as SES publish
+TRUSTED_SOURCES_ENV = "TRUSTED_EVENT_SOURCES"
+# This stack's SNS platform applications (context ``push_applications``): push goes only to their endpoints.
+PUSH_APPLICATIONS_ENV = "PUSH_APPLICATION_ARNS"
+
+
+def push_endpoints_of(application_arn: str) -> str:
+    """The ARN prefix of an SNS platform application's endpoints (``:app/GCM/x`` → ``:endpoint/GCM/x/``)."""
+    return application_arn.replace(":app/", ":endpoint/", 1) + "/"
+
+
+# The bus is Nudge's own, so the ingest rule takes everything on it: a malformed payload must reach
+# ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
+MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}
+
+# The DynamoDB actions a function's code calls on a table: its role is granted exactly these, no kind
+# wider than use. tests/security/test_grants.py runs the handlers through a week of a shop on moto,
+# records every DynamoDB request per function and table, and holds these sets to what was called.
+DynamoAction = Literal[
+    "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "BatchWriteItem", "DescribeTable"
+]
+Access = frozenset[DynamoAction]
+
+
+def access(*actions: DynamoAction) -> Access:
+    return frozenset(actions)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.key.upper()}_TABLE"
+
+
+PROFILES = TableSpec("profiles", partition_key="user_id")
+MESSAGES = TableSpec("messages", partition_key="user_id", sort_key="send_key")
+INBOX = TableSpec("inbox", partition_key="user_id", sort_key="message_key", ttl_attribute="expires_at")
+# The contact ledger: per shopper, what was sent in the last 7 days (the frequency caps are decided
+# and recorded on it in one conditional write) and the channels they unsubscribed from or bounced on.
+LEDGER = TableSpec("ledger", partition_key="user_id")
+# Trained model artefacts (name "scoring-model", one item per version) and each scoring run's census
+# (name "census#<run>" / "run#<run>", expiring after a week). No personal data: sketches are counts.
+MODELS = TableSpec("models", partition_key="name", sort_key="version", ttl_attribute="expires_at")
+# Label-free fits (shared/predictions/label_free.py) the scoring run makes when no trained model fits
+# the shop: name "label-free-model", versions "label-free-<run>-<hash>", expiring after 30 days.
+LABEL_FREE_MODEL_NAME = "label-free-model"
+LABEL_FREE_VERSION_PREFIX = "label-free-"
+# Goal events counted for campaigns (shared/measurement/attribution.py): one item per (goal event, campaign),
+# keyed "<goal event messageId>#<campaign id>" so a redelivered order is counted once.
+CONVERSIONS = TableSpec(
+    "conversions", partition_key="user_id", sort_key="conversion_key", ttl_attribute="expires_at"
+)
+# What erasure keeps (shared/privacy/erasure.py): per erased id, a keyed hash and the erasure time; per kept
+# suppression, the hashed id or address and the suppressed channels. No user id, no address.
+PRIVACY = TableSpec("privacy", partition_key="key")
+TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY)
+# The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
+SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
+# One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in the stack's
+# schedule group (ResourceNames.deferral_group); each puts its job on a work queue once and deletes itself.
+DEFERRAL_FLEX_WINDOW_MIN = 15
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """An SQS work queue, its dead-letter queue and the function that drains it."""
+
+    key: str
+    consumer: str
+    batch_size: int
+    max_batching_window_s: int
+    visibility_timeout_s: int
+    max_receive_count: int
+    retention_days: int = 4
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.key.upper()}_QUEUE_URL"
+
+    @property
+    def dlq_key(self) -> str:
+        return f"{self.key}-dlq"
+
+    @property
+    def dlq_env_var(self) -> str:
+        return f"{self.key.upper()}_DLQ_URL"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function: what it runs and exactly which resources it touches."""
+
+    key: str
+    handler: str
+    description: str
+    memory_mb: int = 512
+    timeout_s: int = 30
+    tables: Mapping[str, Access] = field(default_factory=dict)
+    sends_to: tuple[str, ...] = ()
+    parks_in: str | None = None
+    on_failure: str | None = None
+    sends_email: bool = False
+    sends_push: bool = False
+    defers_to: str | None = None  # work queue that its one-time schedules (deferrals, delays) feed
+    signs_links: bool = False  # reads the HMAC key for unsubscribe links
+    cancels_deferrals: bool = False  # deletes a shopper's pending one-time schedules (erasure)
+    pseudonymizes: bool = False  # reads the HMAC key of erasure markers and kept suppressions
+    purges: tuple[str, ...] = ()  # dead-letter queues it removes a shopper's messages from (erasure)
+
+
+INGEST_QUEUE = QueueSpec(
+    "ingest",
+    consumer="ingest",
+    batch_size=100,
+    max_batching_window_s=2,
+    visibility_timeout_s=180,
+    max_receive_count=5,
+)
+AUDIENCE_QUEUE = QueueSpec(
+    "audience",
+    consumer="audience",
+    batch_size=1,
+    max_batching_window_s=0,
+    visibility_timeout_s=1800,
+    max_receive_count=3,
+)
+DELIVERY_QUEUE = QueueSpec(
+    "delivery",
+    consumer="deliver",
+    batch_size=10,
+    max_batching_window_s=1,
+    visibility_timeout_s=180,
+    max_receive_count=5,
+)
+SCORE_QUEUE = QueueSpec(
+    "score",
+    consumer="scorer",
+    batch_size=1,
+    max_batching_window_s=0,
+    visibility_timeout_s=5400,
+    max_receive_count=3,
+)
+QUEUES = (INGEST_QUEUE, AUDIENCE_QUEUE, DELIVERY_QUEUE, SCORE_QUEUE)
+
+# Asynchronously invoked functions (EventBridge → trigger, Scheduler → planner) park what they cannot
+# process here: the function itself for bad input (with the reason), Lambda's on-failure destination
+# for invocations that kept failing (with the error in the record).
+TRIGGER_DLQ_KEY = "trigger-dlq"
+PLANNER_DLQ_KEY = "planner-dlq"
+FEEDBACK_DLQ_KEY = "feedback-dlq"
+ASYNC_DLQS = (TRIGGER_DLQ_KEY, PLANNER_DLQ_KEY, FEEDBACK_DLQ_KEY)
+DEAD_LETTER_QUEUES = (*(q.dlq_key for q in QUEUES), *ASYNC_DLQS)
+DLQ_RETENTION_DAYS = 14
+# Every dead-letter queue, and the work queue a redrive returns its messages to (None: the DLQ of an
+# asynchronously invoked function, whose messages are events or invocation records, not queue work).
+DEAD_LETTER_SOURCES: Mapping[str, str | None] = {
+    **{q.dlq_key: q.key for q in QUEUES},
+    **dict.fromkeys(ASYNC_DLQS),
+}
+DEAD_LETTER_QUEUES = tuple(DEAD_LETTER_SOURCES)
+
+
+def queue_output(key: str) -> str:
+    """The stack output that holds a queue's URL, e.g. ``QueueDeliveryDlq`` for ``delivery-dlq``."""
+    return "Queue" + "".join(part.title() for part in key.split("-"))
+
+
+def table_output(key: str) -> str:
+    """The stack output that holds a table's name, e.g. ``TableMessages`` for ``messages``."""
+    return f"Table{key.title()}"
+
+
+# The other stack outputs the operations commands read (``nudge erase --stack``).
+PRIVACY_KEY_OUTPUT = "PrivacyKeyArn"
+DEFERRAL_GROUP_OUTPUT = "DeferralGroup"
+
+
+ASYNC_RETRY_ATTEMPTS = 2
+# The dead-letter queues whose messages can carry a shopper's data (events, delivery jobs, SES events);
+# the others hold campaign segments and schedule payloads. Erasure purges these.
+SHOPPER_DEAD_LETTER_QUEUES = (INGEST_QUEUE.dlq_key, DELIVERY_QUEUE.dlq_key, TRIGGER_DLQ_KEY, FEEDBACK_DLQ_KEY)
+
+
+def dead_letter_env_var(key: str) -> str:
+    """``INGEST_DLQ_URL`` for ``ingest-dlq``: where a purging function finds a dead-letter queue."""
+    return key.upper().replace("-", "_") + "_URL"
+
+
+FUNCTIONS = (
+    FunctionSpec(
+        "ingest",
+        "functions.ingest.handler.handler",
+        "Validates events, folds them into shopper profiles and attributes goal events (orders).",
+        # profiles: read and write a batch's shoppers, and read one again when another invocation
+        # wrote it first (a conditional put lost to a concurrent batch); messages: the decisions a goal
+        # event is attributed to; conversions: each counted once (a conditional put); privacy: the
+        # erasure markers with the profiles, and one again if the shopper was erased meanwhile
+        tables={
+            PROFILES.key: access("BatchGetItem", "PutItem", "GetItem"),
+            MESSAGES.key: access("Query"),
+            CONVERSIONS.key: access("PutItem"),
+            PRIVACY.key: access("BatchGetItem", "GetItem"),
+        },
+        parks_in=INGEST_QUEUE.dlq_key,
+        pseudonymizes=True,
+    ),
+    FunctionSpec(
+        "trigger",
+        "functions.trigger.handler.handler",
+        "Turns a real-time (L4) behavioural event into a delivery job, now or after its delay.",
+        memory_mb=256,
+        tables={PROFILES.key: access("GetItem")},
+        sends_to=(DELIVERY_QUEUE.key,),
+        parks_in=TRIGGER_DLQ_KEY,
+        on_failure=TRIGGER_DLQ_KEY,
+        defers_to=DELIVERY_QUEUE.key,
+    ),
+    FunctionSpec(
+        "planner",
+        "functions.planner.handler.handler",
+        "Splits a scheduled campaign occurrence into parallel-scan segments.",
+        memory_mb=256,
+        tables={PROFILES.key: access("DescribeTable")},  # the item count sizes the segments
+        sends_to=(AUDIENCE_QUEUE.key,),
+        on_failure=PLANNER_DLQ_KEY,
+    ),
+    FunctionSpec(
+        "audience",
+        "functions.audience.handler.handler",
+        "Scans one profile segment, evaluates the audience and enqueues delivery jobs.",
+        memory_mb=1769,  # one full vCPU: decoding profiles is CPU-bound (docs/batch-scale.md)
+        timeout_s=300,
+        tables={PROFILES.key: access("Scan")},
+        sends_to=(DELIVERY_QUEUE.key, AUDIENCE_QUEUE.key),
+        parks_in=AUDIENCE_QUEUE.dlq_key,
+    ),
+    FunctionSpec(
+        "deliver",
+        "functions.deliver.handler.handler",
+        "Guards (caps, quiet hours, consent, holdout), renders and sends one message exactly once.",
+        tables={
+            # a batch's profiles and ledgers in one read each, one by one if that read fails
+            PROFILES.key: access("BatchGetItem", "GetItem"),
+            # the claim (a conditional put), then the batch's outcomes in one write
+            MESSAGES.key: access("PutItem", "BatchWriteItem"),
+            INBOX.key: access("PutItem"),
+            LEDGER.key: access("BatchGetItem", "GetItem", "UpdateItem"),
+            PRIVACY.key: access("GetItem", "BatchGetItem"),
+        },
+        parks_in=DELIVERY_QUEUE.dlq_key,
+        sends_email=True,
+        sends_push=True,
+        defers_to=DELIVERY_QUEUE.key,
+        signs_links=True,
+        pseudonymizes=True,
+    ),
+    FunctionSpec(
+        "feedback",
+        "functions.feedback.handler.handler",
+        "Suppresses bounced or complaining addresses; folds deliveries, opens and clicks into the send log.",
+        memory_mb=256,
+        tables={
+            LEDGER.key: access("UpdateItem"),
+            MESSAGES.key: access("Query", "UpdateItem"),
+            PRIVACY.key: access("GetItem", "UpdateItem"),
+        },
+        parks_in=FEEDBACK_DLQ_KEY,
+        on_failure=FEEDBACK_DLQ_KEY,
+        pseudonymizes=True,
+    ),
+    FunctionSpec(
+        "preferences",
+        "functions.preferences.handler.handler",
+        "Serves signed one-click unsubscribe links (RFC 8058).",
+        memory_mb=256,
+        tables={LEDGER.key: access("UpdateItem"), PRIVACY.key: access("GetItem", "UpdateItem")},
+        signs_links=True,
+        pseudonymizes=True,
+    ),
+    FunctionSpec(
+        "inbox",
+        "functions.inbox.handler.handler",
+        "The in-app inbox API: a signed-in shopper's unread messages; mark read or dismissed.",
+        memory_mb=256,
+        tables={INBOX.key: access("Query", "UpdateItem"), MESSAGES.key: access("Query", "UpdateItem")},
+    ),
+    FunctionSpec(
+        "privacy",
+        "functions.privacy.handler.handler",
+        "Erases a signed-in shopper's data (GDPR right to erasure).",
+        memory_mb=256,
+        # finds the shopper's items (by key, or a query where the table has a sort key), then
+        # deletes them in batches
+        tables={t.key: access("Query" if t.sort_key else "GetItem", "BatchWriteItem") for t in SHOPPER_TABLES}
+        | {PRIVACY.key: access("UpdateItem")},
+        cancels_deferrals=True,
+        pseudonymizes=True,
+        purges=SHOPPER_DEAD_LETTER_QUEUES,
+    ),
+    FunctionSpec(
+        "score_planner",
+        "functions.score_planner.handler.handler",
+        "Starts a scoring run: one census task per profile scan segment.",
+        memory_mb=256,
+        tables={MODELS.key: access("Query")},
+        sends_to=(SCORE_QUEUE.key,),
+        on_failure=PLANNER_DLQ_KEY,
+    ),
+    FunctionSpec(
+        "scorer",
+        "functions.scorer.handler.handler",
+        "Census, then scores (RFM, propensity, churn, best hour, categories) for one profile segment.",
+        memory_mb=1024,
+        timeout_s=900,
+        tables={
+            PROFILES.key: access("Scan", "UpdateItem"),
+            MODELS.key: access("GetItem", "Query", "PutItem", "UpdateItem"),
+        },
+        sends_to=(SCORE_QUEUE.key,),
+        parks_in=SCORE_QUEUE.dlq_key,
+    ),
+)
+FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}
+QUEUES_BY_KEY = {q.key: q for q in QUEUES}
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """An EventBridge rule on the Nudge bus, with exactly one target: a queue or a function."""
+
+    key: str
+    pattern: Mapping[str, Any]
+    description: str
+    target_queue: str | None = None
+    target_function: str | None = None
+    campaign_id: str | None = None
+    bus: str = OWN_BUS  # DEFAULT_BUS for events AWS services publish (SES feedback)
+    dead_letter_queue: str = TRIGGER_DLQ_KEY
+
+    def target_input(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """What a function target receives: the campaign id beside the whole original event."""
+        if self.campaign_id is None:
+            return dict(event)
+        return {"campaign_id": self.campaign_id, "event": dict(event)}
+
+    @property
+    def input_template(self) -> str | None:
+        """The same payload as an EventBridge input transformer template (``aws.events.event.json``)."""
+        if self.campaign_id is None:
+            return None
+        return f'{{"campaign_id": "{self.campaign_id}", "event": <aws.events.event.json>}}'
+
+
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge Scheduler schedule: one occurrence of a batch campaign (``campaign_id``), or
+    a system job such as the daily scoring run (``campaign_id`` None: the input is the run time)."""
+
+    key: str
+    expression: str
+    timezone: str
+    campaign_id: str | None
+    target_function: str = "planner"
+    enabled: bool = True
+    retry_attempts: int = 3
+    max_event_age_s: int = 3600
+
+    @property
+    def input_template(self) -> dict[str, str]:
+        if self.campaign_id is None:
+            return {"run": SCHEDULED_TIME}
+        return {"campaign_id": self.campaign_id, "occurrence": SCHEDULED_TIME}
+
+    def payload(self, scheduled_time: str) -> dict[str, str]:
+        """What the target receives when the schedule fires at ``scheduled_time``."""
+        return {k: scheduled_time if v == SCHEDULED_TIME else v for k, v in self.input_template.items()}
+
+
+INGEST_RULE = RuleSpec(
+    "ingest-all",
+    MATCH_ALL_EVENTS,
+    "Every event on the Nudge bus goes to ingest.",
+    target_queue=INGEST_QUEUE.key,
+)
+
+
+# Segment's EventBridge destination writes to a partner event bus (aws.partner/segment.com/...); with
+# context segment_partner_bus a rule there forwards its events to Nudge's bus, where they are routed
+# like any app's (ingest, L4 triggers: both route on the payload, never on the source).
+SEGMENT_FORWARD_PATTERN: Mapping[str, Any] = {"source": [{"prefix": "aws.partner/segment.com"}]}
+
+SES_FEEDBACK_DETAIL_TYPES = (
+    "Email Bounced",
+    "Email Complaint Received",
+    "Email Delivered",
+    "Email Opened",
+    "Email Clicked",
+)
+# SES tags every event it publishes through a configuration set with the set's name.
+SES_CONFIGURATION_SET_TAG = "ses:configuration-set"
+
+
+def ses_feedback_rule(configuration_set: str) -> RuleSpec:
+    """SES publishes sending events to the account's default bus (configuration set → EventBridge),
+    where other applications' mail lands too: the rule takes only events of Nudge's configuration set."""
+    return RuleSpec(
+        "ses-feedback",
+        {
+            "source": ["aws.ses"],
+            "detail-type": list(SES_FEEDBACK_DETAIL_TYPES),
+            "detail": {"mail": {"tags": {SES_CONFIGURATION_SET_TAG: [configuration_set]}}},
+        },
+        "Permanent bounces and complaints suppress the address; deliveries, opens and clicks are measured.",
+        target_function="feedback",
+        bus=DEFAULT_BUS,
+        dead_letter_queue=FEEDBACK_DLQ_KEY,
+    )
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A route of the HTTP API; ``authorized`` routes need the shopper's JWT (user id = its subject)."""
+
+    method: str
+    path: str
+    function: str
+    authorized: bool
+
+
+HTTP_ROUTES = (
+    RouteSpec("GET", "/inbox", "inbox", authorized=True),
+    RouteSpec("POST", "/inbox/{message_key}/read", "inbox", authorized=True),
+    RouteSpec("POST", "/inbox/{message_key}/dismiss", "inbox", authorized=True),
+    RouteSpec("DELETE", "/me", "privacy", authorized=True),
+    # Signed links in emails: the HMAC token is the authorization (nobody can unsubscribe someone else).
+    RouteSpec("GET", "/unsubscribe", "preferences", authorized=False),
+    RouteSpec("POST", "/unsubscribe", "preferences", authorized=False),
+)
+UNSUBSCRIBE_PATH = "/unsubscribe"
+
+
+def event_rules(
+    campaigns: Iterable[Campaign], *, now: datetime, ses_configuration_set: str | None
+) -> list[RuleSpec]:
+    """The ingest rule, SES feedback (unless there is no configuration set: feedback turned off) and
+    one rule per enabled real-time (L4) campaign that has not expired at ``now`` (shared.campaigns.expiry)."""
+    rules = [INGEST_RULE]
+    if ses_configuration_set is not None:
+        rules.append(ses_feedback_rule(ses_configuration_set))
+    for campaign in campaigns:
+        if campaign.trigger is not None and campaign.enabled and is_deployed(campaign, now):
+            rules.append(
+                RuleSpec(
+                    f"trigger-{campaign.id}",
+                    campaign.trigger.event_pattern(),
+                    f"L4 trigger for campaign {campaign.id}",
+                    target_function="trigger",
+                    campaign_id=campaign.id,
+                )
+            )
+    return rules
+
+
+def campaign_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[ScheduleSpec]:
+    """One schedule per batch (L1-L3) campaign that has not expired at ``now``: a one-time schedule
+    in the past would fail the deploy or never run (shared.campaigns.expiry)."""
+    return [
+        ScheduleSpec(f"campaign-{c.id}", c.schedule.expression, c.schedule.timezone, c.id, enabled=c.enabled)
+        for c in campaigns
+        if c.schedule is not None and is_deployed(c, now)
+    ]
+
+
+# Scores are refreshed daily, before the morning's L3 campaigns; the run's time is its "as of".
+SCORING_SCHEDULE = ScheduleSpec(
+    "scoring-daily", "cron(0 2 * * ? *)", "UTC", campaign_id=None, target_function="score_planner"
+)
+SYSTEM_SCHEDULES = (SCORING_SCHEDULE,)
+
+
+def all_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[ScheduleSpec]:
+    """Every schedule deployed at ``now``: the system's own, then one per live batch campaign."""
+    return [*SYSTEM_SCHEDULES, *campaign_schedules(campaigns, now=now)]
+
+
+def function_environment(spec: FunctionSpec) -> dict[str, str]:
+    """Which env vars a function reads, mapped to the resource keys that fill them."""
+    env = {TABLES_BY_KEY[t].env_var: f"table:{t}" for t in spec.tables}
+    env.update({QUEUES_BY_KEY[q].env_var: f"queue:{q}" for q in spec.sends_to})
+    if spec.parks_in:
+        env["DEAD_LETTER_QUEUE_URL"] = f"queue:{spec.parks_in}"
+    if spec.defers_to:
+        env["DEFERRAL_GROUP"] = "schedule-group:deferral"
+        env["DEFERRAL_QUEUE_ARN"] = f"queue-arn:{spec.defers_to}"
+        env["DEFERRAL_DLQ_ARN"] = f"queue-arn:{QUEUES_BY_KEY[spec.defers_to].dlq_key}"
+        env["DEFERRAL_ROLE_ARN"] = "role:deferral"
+    if spec.cancels_deferrals:
+        env["DEFERRAL_GROUP"] = "schedule-group:deferral"
+    if spec.signs_links:
+        env["SIGNING_SECRET_ARN"] = "secret:signing"
+    if spec.pseudonymizes:
+        env["PRIVACY_KEY_ARN"] = "secret:privacy"
+    env.update({dead_letter_env_var(q): f"queue:{q}" for q in spec.purges})
+    if spec.key == "deliver":
+        env["UNSUBSCRIBE_URL"] = f"api-url:{UNSUBSCRIBE_PATH}"
+    return env
+
+
+def deployment_environment(
+    spec: FunctionSpec,
+    *,
+    sender_email: str,
+    ses_configuration_set: str | None,
+    trusted_event_sources: tuple[str, ...],
+    push_applications: tuple[str, ...],
+) -> dict[str, str]:
+    """The env vars a function gets from the deployment's settings rather than from a resource (the
+    stack and the local runtime both add these to :func:`function_environment`'s)."""
+    env = {}
+    if spec.sends_email:
+        env["SENDER_EMAIL"] = sender_email
+        env["SES_CONFIGURATION_SET"] = ses_configuration_set or ""
+    if spec.key == INGEST_QUEUE.consumer:
+        env[TRUSTED_SOURCES_ENV] = ",".join(trusted_event_sources)
+    if spec.sends_push:
+        env[PUSH_APPLICATIONS_ENV] = ",".join(push_applications)
+    return env
+
+
+TABLES_BY_KEY = {t.key: t for t in TABLES}

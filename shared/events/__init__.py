@@ -1,0 +1,1 @@
+"""The event contract apps send (Segment Spec), EventBridge pattern matching, and trait rules."""

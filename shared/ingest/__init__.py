@@ -1,0 +1,1 @@
+"""Events into profiles: one write per shopper per batch, exactly once, and conversions recorded."""

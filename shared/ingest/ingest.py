@@ -1,0 +1,279 @@
+"""Ingest: validate a batch of bus events and fold them into profiles, one write per user.
+
+A malformed payload is parked in the dead-letter queue with the reason and never fails its
+batch-mates; a user whose profile cannot be written (conflicts that do not settle, throttling)
+fails only that user's records, which SQS then redelivers, and which are parked with the last
+error on their final allowed receive (so none reaches the dead-letter queue without a reason).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.campaigns.loader import Catalog
+from shared.core.clock import Clock
+from shared.core.identity import is_anonymous
+from shared.core.queues import DeadLetters
+from shared.events.contract import MAX_EVENT_BYTES, EventRejected, SegmentEvent, as_received, parse_detail
+from shared.events.traits import TraitPolicy
+from shared.measurement.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
+from shared.measurement.ports import ConversionStore, DecisionHistory
+from shared.privacy.erasure import Erasures
+from shared.profiles.kept import KeptRecord
+from shared.profiles.ports import ProfileStore
+from shared.profiles.profile import Profile, fold_events
+from shared.work.failures import without_personal_data
+
+MAX_WRITE_ATTEMPTS = 3
+# What EventBridge adds around an entry when it hands it to SQS (id, account, time, region, version).
+ENVELOPE_ALLOWANCE = 1024
+
+
+@dataclass(frozen=True)
+class QueueRecord:
+    """An SQS record as ingest needs it: its id (for partial batch failures) and body."""
+
+    record_id: str
+    body: str
+    receive_count: int = 1
+
+
+@dataclass
+class IngestOutcome:
+    failed_record_ids: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    events_applied: int = 0
+    duplicates: int = 0
+    profiles_written: int = 0
+    errors: list[str] = field(default_factory=list)
+    conversions: list[Conversion] = field(default_factory=list)  # newly recorded ones
+    failure_reasons: dict[str, str] = field(default_factory=dict)  # record id → why it failed
+    gave_up: list[tuple[str, str]] = field(default_factory=list)  # parked on their last receive
+    dropped_traits: list[tuple[str, str]] = field(default_factory=list)  # record id → a trait not kept
+    erased: int = 0  # events of erased shoppers that predate the erasure: dropped, never stored
+
+    def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
+        self.failed_record_ids.extend(r.record_id for r in records)
+        self.failure_reasons.update((r.record_id, reason) for r in records)
+
+
+class Attributor:
+    """Counts goal events (orders) for the campaigns that messaged the shopper before them."""
+
+    def __init__(self, catalog: Catalog, history: DecisionHistory, store: ConversionStore) -> None:
+        self.catalog = catalog
+        self.history = history
+        self.store = store
+        self.goals = goal_events(catalog)
+        self.window = longest_window(catalog)
+
+    def run(self, user_id: str, events: Sequence[SegmentEvent]) -> list[Conversion]:
+        """Record the conversions ``events`` make; only new ones are returned (exactly once per event)."""
+        goals = [e for e in events if e.behaviour_name in self.goals]
+        if not goals or is_anonymous(user_id):
+            return []
+        since = min(e.timestamp for e in goals) - self.window
+        decisions = decisions_of(self.history.entries_since(user_id, since))
+        if not decisions:
+            return []
+        recorded = []
+        for event in goals:
+            conversions = attribute(event, user_id, decisions, self.catalog)
+            if conversions:
+                recorded.extend(self.store.record(conversions))
+        return recorded
+
+
+def _entered(envelope: dict[str, object], event: SegmentEvent) -> datetime:
+    """When an event entered Nudge: the bus's time for it, or the event's own if that is earlier (a
+    copy from before an erasure is recognised by either)."""
+    stamp = envelope.get("time")
+    try:
+        on_bus = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
+    except ValueError:
+        on_bus = None
+    if on_bus is None or on_bus.tzinfo is None:
+        return event.timestamp
+    return min(on_bus, event.timestamp)
+
+
+def _event_of(record: QueueRecord, clock: Clock) -> tuple[SegmentEvent, str | None, datetime]:
+    """The record's event, the EventBridge ``source`` it was published with and when it entered Nudge."""
+    try:
+        envelope = json.loads(record.body)
+    except json.JSONDecodeError as error:
+        raise EventRejected(f"body: not JSON ({error.msg} at position {error.pos})") from None
+    except RecursionError:
+        raise EventRejected("body: JSON nested too deeply to read") from None
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        raise EventRejected(f"body: not readable JSON ({str(error).split(';')[0]})") from None
+    if not isinstance(envelope, dict) or "detail" not in envelope:
+        raise EventRejected("body: not an EventBridge event (no 'detail')")
+    if len(record.body) > MAX_EVENT_BYTES + ENVELOPE_ALLOWANCE:
+        _check_size(envelope["detail"])
+    source = envelope.get("source")
+    event = parse_detail(envelope["detail"], now=clock.now())
+    return event, source if isinstance(source, str) else None, _entered(envelope, event)
+
+
+def _check_size(detail: object) -> None:
+    """Refuse a detail larger than EventBridge carries (measured as compact UTF-8 JSON, as EventBridge
+    does: the body may spell characters as \\u escapes, six bytes for one)."""
+    try:
+        size = len(
+            json.dumps(detail, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        )
+    except (RecursionError, ValueError):
+        raise EventRejected("detail: nested too deeply to measure") from None
+    if size > MAX_EVENT_BYTES:
+        raise EventRejected(
+            f"detail: {size} bytes, more than an EventBridge event can carry ({MAX_EVENT_BYTES})"
+        )
+
+
+def ingest_batch(
+    records: Sequence[QueueRecord],
+    profiles: ProfileStore,
+    dead_letters: DeadLetters,
+    clock: Clock,
+    attributor: Attributor | None = None,
+    max_receives: int | None = None,
+    traits: TraitPolicy | None = None,
+    erasures: Erasures | None = None,
+) -> IngestOutcome:
+    outcome = _ingest(records, profiles, dead_letters, clock, attributor, traits or TraitPolicy(), erasures)
+    if max_receives is None or not outcome.failed_record_ids:
+        return outcome
+    failed = set(outcome.failed_record_ids)
+    outcome.failed_record_ids = []
+    for record in records:
+        if record.record_id not in failed:
+            continue
+        if record.receive_count < max_receives:
+            outcome.failed_record_ids.append(record.record_id)
+            continue
+        why = outcome.failure_reasons.get(record.record_id, "unknown error")
+        reason = without_personal_data(f"gave up after {record.receive_count} attempts: {why}")
+        try:
+            dead_letters.park(record.body, reason, source="ingest")
+        except Exception as error:
+            outcome.errors.append(f"parking an event: {type(error).__name__}: {error}")
+            outcome.failed_record_ids.append(record.record_id)
+        else:
+            outcome.gave_up.append((record.record_id, reason))
+    return outcome
+
+
+def _ingest(
+    records: Sequence[QueueRecord],
+    profiles: ProfileStore,
+    dead_letters: DeadLetters,
+    clock: Clock,
+    attributor: Attributor | None,
+    traits: TraitPolicy,
+    erasures: Erasures | None,
+) -> IngestOutcome:
+    outcome = IngestOutcome()
+    by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
+    entered: dict[str, datetime] = {}
+    received_at = clock.now()
+    for record in records:
+        try:
+            event, source, entered[record.record_id] = _event_of(record, clock)
+        except EventRejected as rejected:
+            try:
+                dead_letters.park(record.body, rejected.reason, source="ingest")
+            except Exception as error:
+                outcome.errors.append(f"parking a rejected event: {type(error).__name__}: {error}")
+                outcome.fail([record], f"{rejected.reason} (parking it failed: {type(error).__name__})")
+            else:
+                outcome.rejected.append((record.record_id, rejected.reason))
+            continue
+        event, dropped = traits.screen(as_received(event, received_at), source)
+        outcome.dropped_traits.extend((record.record_id, without_personal_data(r)) for r in dropped)
+        by_user[event.profile_id].append((record, event))
+    if not by_user:
+        return outcome
+
+    # The erasure markers are read with the profiles, in the same requests: none is added per event.
+    keys = {u: erasures.pseudonyms.user(u) for u in by_user} if erasures is not None else {}
+    try:
+        if erasures is not None:
+            current, kept = profiles.get_many_with_kept(list(by_user), list(keys.values()))
+        else:
+            current, kept = profiles.get_many(list(by_user)), {}
+    except Exception as error:
+        outcome.errors.append(f"reading profiles: {type(error).__name__}: {error}")
+        outcome.fail([r for items in by_user.values() for r, _ in items], outcome.errors[-1])
+        return outcome
+
+    for user_id, items in by_user.items():
+        items = _after_erasure(items, kept.get(keys.get(user_id, "")), entered, outcome)
+        if not items:
+            continue
+        events = [e for _, e in items]
+        try:
+            # Conversions first: they are idempotent, so a profile write that fails after them is
+            # simply retried, and a goal event is never folded without being attributed.
+            if attributor is not None:
+                outcome.conversions.extend(attributor.run(user_id, events))
+
+            def marker(user_id: str = user_id) -> KeptRecord | None:
+                return erasures.records.get(keys[user_id]) if erasures is not None else None
+
+            written = _fold_and_save(user_id, items, current.get(user_id), profiles, outcome, marker, entered)
+            why = f"writing a profile: it kept changing over {MAX_WRITE_ATTEMPTS} attempts"
+        except Exception as error:
+            outcome.errors.append(f"writing a profile or its conversions: {type(error).__name__}: {error}")
+            written, why = False, outcome.errors[-1]
+        if not written:
+            outcome.fail([r for r, _ in items], why)
+    return outcome
+
+
+def _after_erasure(
+    items: list[tuple[QueueRecord, SegmentEvent]],
+    marker: KeptRecord | None,
+    entered: dict[str, datetime],
+    outcome: IngestOutcome,
+) -> list[tuple[QueueRecord, SegmentEvent]]:
+    """The events that do not predate the shopper's erasure (all of them, for a shopper never erased)."""
+    if marker is None or not marker.erased_at:
+        return items
+    kept = [(r, e) for r, e in items if not marker.erased_since(entered[r.record_id])]
+    outcome.erased += len(items) - len(kept)
+    return kept
+
+
+def _fold_and_save(
+    user_id: str,
+    items: list[tuple[QueueRecord, SegmentEvent]],
+    profile: Profile | None,
+    profiles: ProfileStore,
+    outcome: IngestOutcome,
+    marker: Callable[[], KeptRecord | None],
+    entered: dict[str, datetime],
+) -> bool:
+    events = [e for _, e in items]
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        base = profile or Profile(user_id=user_id)
+        result = fold_events(base, events)
+        if result.applied == 0:
+            outcome.duplicates += result.duplicates
+            return True
+        if profiles.save(result.profile):
+            outcome.events_applied += result.applied
+            outcome.duplicates += result.duplicates
+            outcome.profiles_written += 1
+            return True
+        profile = profiles.get(user_id)  # another writer got there first: fold onto what it wrote
+        if profile is None:  # ... or the shopper was erased meanwhile: look at the marker again
+            items = _after_erasure(items, marker(), entered, outcome)
+            events = [e for _, e in items]
+            if not events:
+                return True
+    return False

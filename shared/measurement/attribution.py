@@ -1,0 +1,171 @@
+"""Conversion attribution: which campaigns a goal event (an order) counts for, and which message earned it.
+
+The rules (docs/measurement.md):
+
+- A campaign's goal is an event and a window (``conversion:`` in its file; default
+  ``Order Completed`` within 72 h of the message).
+- **Outcome, for uplift.** A goal event at T counts for a campaign when the shopper had a decision
+  of that campaign in its treated or withheld group at D with D < T <= D + window. Both groups are
+  followed the same way, so the withheld group measures what would have happened anyway.
+- **Revenue, by last touch.** Of the messages actually *sent* whose window covers T, the latest
+  one is credited with the event's revenue (``attributed``); ties on time go to the larger send
+  key so the choice is deterministic. Other campaigns' outcomes are still recorded (they count
+  for their uplift) but carry no credited revenue, so revenue is never counted twice.
+- **Exactly once per goal event.** Each (goal event, campaign) record is keyed on the event's
+  ``messageId``; a redelivered event writes nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.campaigns.loader import Catalog
+from shared.core.money import order_value
+from shared.events.contract import SegmentEvent
+
+TREATED = "treated"
+WITHHELD = "withheld"
+GROUPS = (TREATED, WITHHELD)
+SENT = "sent"
+RETENTION = timedelta(days=400)  # conversions are kept for 13 months of year-on-year reporting
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One send-log decision in a holdout group: what attribution needs of it."""
+
+    campaign_id: str
+    level: str
+    group: str
+    at: datetime
+    send_key: str
+    status: str
+    channel: str | None = None
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Decision | None:
+        group = entry.get("group")
+        if group not in GROUPS or not entry.get("at"):
+            return None
+        try:
+            at = datetime.fromisoformat(str(entry["at"]))
+        except ValueError:
+            return None
+        return cls(
+            campaign_id=str(entry.get("campaign_id", "")),
+            level=str(entry.get("level", "")),
+            group=str(group),
+            at=at,
+            send_key=str(entry.get("send_key", "")),
+            status=str(entry.get("status", "")),
+            channel=entry.get("channel") or None,
+        )
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A goal event counted for one campaign."""
+
+    user_id: str
+    goal_event_id: str
+    campaign_id: str
+    level: str
+    group: str
+    decided_at: datetime
+    converted_at: datetime
+    send_key: str
+    revenue: float  # the goal event's revenue (for revenue per recipient in uplift)
+    attributed: bool  # this campaign's message is the last touch: the revenue is credited to it
+    channel: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.goal_event_id}#{self.campaign_id}"
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "user_id": self.user_id,
+            "conversion_key": self.key,
+            "goal_event_id": self.goal_event_id,
+            "campaign_id": self.campaign_id,
+            "level": self.level,
+            "group": self.group,
+            "decided_at": self.decided_at.isoformat(),
+            "converted_at": self.converted_at.isoformat(),
+            "send_key": self.send_key,
+            "revenue": self.revenue,
+            "attributed": self.attributed,
+            "expires_at": int((self.converted_at + RETENTION).timestamp()),
+        }
+        if self.channel:
+            item["channel"] = self.channel
+        return item
+
+
+def revenue_of(properties: Mapping[str, Any]) -> float:
+    """The goal event's value (shared.core.money.order_value, the profile's rule too); 0 when none is
+    usable."""
+    return float(order_value(properties))
+
+
+def goal_events(catalog: Catalog) -> frozenset[str]:
+    """The event names that are some campaign's goal: only these cost ingest a send-log read."""
+    return frozenset(c.conversion.event for c in catalog)
+
+
+def longest_window(catalog: Catalog) -> timedelta:
+    return timedelta(hours=max((c.conversion.window_hours for c in catalog), default=0))
+
+
+def attribute(
+    event: SegmentEvent, user_id: str, decisions: Iterable[Decision], catalog: Catalog
+) -> list[Conversion]:
+    """The conversions ``event`` makes, one per campaign whose goal and window it meets."""
+    converted_at = event.timestamp
+    latest: dict[str, Decision] = {}
+    last_sent: Decision | None = None
+    for decision in decisions:
+        campaign = catalog.get(decision.campaign_id)
+        if campaign is None or campaign.conversion.event != event.behaviour_name:
+            continue
+        window = timedelta(hours=campaign.conversion.window_hours)
+        # Strictly before: a message the goal event itself triggered (a thank-you) did not cause it.
+        if not decision.at < converted_at <= decision.at + window:
+            continue
+        known = latest.get(decision.campaign_id)
+        if known is None or _later(decision, known):
+            latest[decision.campaign_id] = decision
+        if decision.status == SENT and (last_sent is None or _later(decision, last_sent)):
+            last_sent = decision
+    revenue = revenue_of(event.properties)
+    conversions = []
+    for campaign_id, decision in sorted(latest.items()):
+        attributed = last_sent is not None and last_sent.campaign_id == campaign_id
+        credited = last_sent if attributed and last_sent is not None else decision
+        conversions.append(
+            Conversion(
+                user_id=user_id,
+                goal_event_id=event.message_id,
+                campaign_id=campaign_id,
+                level=credited.level,
+                group=credited.group,
+                decided_at=credited.at,
+                converted_at=converted_at,
+                send_key=credited.send_key,
+                revenue=revenue,
+                attributed=attributed,
+                channel=credited.channel if credited.status == SENT else None,
+            )
+        )
+    return conversions
+
+
+def _later(a: Decision, b: Decision) -> bool:
+    return (a.at, a.send_key) > (b.at, b.send_key)
+
+
+def decisions_of(entries: Sequence[Mapping[str, Any]]) -> list[Decision]:
+    return [d for d in (Decision.from_entry(e) for e in entries) if d is not None]

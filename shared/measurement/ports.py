@@ -1,0 +1,37 @@
+"""What measurement reads and writes: the decisions a shopper was sent, conversions, engagement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class DecisionHistory(Protocol):
+    def entries_since(self, user_id: str, since: datetime) -> list[dict[str, Any]]:
+        """The send-log decisions for ``user_id`` at or after ``since``, in time order."""
+        ...
+
+
+class ConversionStore(Protocol):
+    def record(self, conversions: Sequence[Any]) -> list[Any]:
+        """Write the conversions not yet recorded (keyed per goal event and campaign); the new ones."""
+        ...
+
+
+class Engagement(Protocol):
+    def engagement(
+        self,
+        user_id: str,
+        provider_message_id: str,
+        event: str,
+        at: datetime,
+        send_key: str | None = None,
+        dropped: tuple[str, str] | None = None,
+    ) -> bool:
+        """Fold a delivery, open or click into the sent message's entry; False for an unknown message.
+
+        ``send_key`` names the entry (one conditional write); without it the shopper's entries are
+        searched. ``dropped`` (status, reason): the provider dropped the message instead of sending it.
+        """
+        ...

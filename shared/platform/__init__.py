@@ -1,0 +1,1 @@
+"""What binds a function together: settings from its environment, the one wiring, metrics, auth."""

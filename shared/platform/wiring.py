@@ -1,0 +1,248 @@
+"""The one wiring: builds every adapter a function's ports use, from settings, clients and a clock.
+
+Lambda and the local runtime both build ports through it: each handler has ``build_ports(wiring)``
+(which adapter goes to which port), and ``default_ports()`` calls it with :meth:`Wiring.for_lambda`
+(the function's environment, boto3 clients, the system clock). The local runtime calls the same
+``build_ports`` with a :class:`Wiring` over the same environment the stack gives the function
+(``topology.function_environment``), moto clients and its simulated clock; it subclasses only to
+observe (record sends, index one-time schedules), never to decide.
+
+Clients are created once per wiring (once per container in Lambda). Adapters are imported where
+they are built, so each function loads only what it uses at cold start (ingest never loads the
+renderer or the channels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from shared.core.clock import Clock, SystemClock
+from shared.platform.config import Settings
+
+if TYPE_CHECKING:
+    from shared.adapters.dynamo import (
+        DynamoConversions,
+        DynamoInbox,
+        DynamoLedgerStore,
+        DynamoModelRegistry,
+        DynamoProfileStore,
+        DynamoSendLog,
+    )
+    from shared.adapters.privacy import DynamoUserData
+    from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
+    from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
+    from shared.campaigns.loader import Catalog
+    from shared.delivery.links import LinkSigner
+    from shared.delivery.ports import MessageChannel
+    from shared.privacy.erasure import Erasures, Pseudonyms
+
+
+def _once(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A method whose result is built on first use and kept for the wiring's life (a container's)."""
+    name = f"_once_{method.__name__}"
+
+    def kept(self: Any) -> Any:
+        if name not in self.__dict__:
+            self.__dict__[name] = method(self)
+        return self.__dict__[name]
+
+    kept.__name__, kept.__doc__ = method.__name__, method.__doc__
+    return kept
+
+
+class Wiring:
+    """Adapters over ``client(service)`` (boto3 clients), configured by ``settings``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Callable[[str], Any],
+        clock: Clock,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.settings = settings
+        self._client = client
+        self._clients: dict[str, Any] = {}
+        self.clock = clock
+        self._catalog = catalog
+
+    @classmethod
+    def for_lambda(cls) -> Wiring:
+        """A function's wiring in Lambda: its environment, boto3's default clients, the system clock."""
+        return _lambda_wiring()
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._client(service)
+        return self._clients[service]
+
+    @_once
+    def catalog(self) -> Catalog:
+        if self._catalog is not None:
+            return self._catalog
+        from shared.campaigns.loader import Catalog
+
+        return Catalog.load_bundled(self.settings.catalog_dir)
+
+    def profile_store(self) -> DynamoProfileStore:
+        from shared.adapters.dynamo import DynamoProfileStore
+
+        self.settings.require("profiles_table")
+        return DynamoProfileStore(
+            self.client("dynamodb"), str(self.settings.profiles_table), self.settings.privacy_table
+        )
+
+    def profile_count(self) -> int:
+        """The profile table's approximate item count (DynamoDB refreshes it about every six hours)."""
+        from shared.adapters.dynamo import item_count
+
+        self.settings.require("profiles_table")
+        return item_count(self.client("dynamodb"), str(self.settings.profiles_table))
+
+    def model_registry(self) -> DynamoModelRegistry:
+        from shared.adapters.dynamo import DynamoModelRegistry
+
+        self.settings.require("models_table")
+        return DynamoModelRegistry(
+            self.client("dynamodb"), str(self.settings.models_table), now=lambda: self.clock.now().timestamp()
+        )
+
+    def send_log(self) -> DynamoSendLog:
+        from shared.adapters.dynamo import DynamoSendLog
+
+        self.settings.require("messages_table")
+        return DynamoSendLog(self.client("dynamodb"), str(self.settings.messages_table))
+
+    def conversions(self) -> DynamoConversions:
+        from shared.adapters.dynamo import DynamoConversions
+
+        self.settings.require("conversions_table")
+        return DynamoConversions(self.client("dynamodb"), str(self.settings.conversions_table))
+
+    def queue(self, url_setting: str) -> SqsQueue:
+        from shared.adapters.sqs import SqsQueue
+
+        self.settings.require(url_setting)
+        return SqsQueue(self.client("sqs"), str(getattr(self.settings, url_setting)))
+
+    def dead_letters(self) -> SqsDeadLetters:
+        from shared.adapters.sqs import SqsDeadLetters
+
+        self.settings.require("dead_letter_queue_url")
+        return SqsDeadLetters(self.client("sqs"), str(self.settings.dead_letter_queue_url))
+
+    def channels(self) -> dict[str, MessageChannel]:
+        from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
+        from shared.adapters.dynamo import DynamoInbox
+
+        config = self.settings
+        config.require("sender_email", "inbox_table")
+        return {
+            "email": SesEmailChannel(
+                self.client("sesv2"), str(config.sender_email), config.ses_configuration_set
+            ),
+            "push": SnsPushChannel(self.client("sns"), config.push_application_arns),
+            "in_app": InboxChannel(DynamoInbox(self.client("dynamodb"), str(config.inbox_table))),
+        }
+
+    def ledger_store(self) -> DynamoLedgerStore:
+        from shared.adapters.dynamo import DynamoLedgerStore
+
+        self.settings.require("ledger_table")
+        return DynamoLedgerStore(
+            self.client("dynamodb"), str(self.settings.ledger_table), self.settings.privacy_table
+        )
+
+    def inbox(self) -> DynamoInbox:
+        from shared.adapters.dynamo import DynamoInbox
+
+        self.settings.require("inbox_table")
+        return DynamoInbox(self.client("dynamodb"), str(self.settings.inbox_table))
+
+    def deferrals(self) -> SchedulerDeferrals:
+        from shared.adapters.scheduler import SchedulerDeferrals
+
+        config = self.settings
+        config.require("deferral_group", "deferral_queue_arn", "deferral_dlq_arn", "deferral_role_arn")
+        return SchedulerDeferrals(
+            self.client("scheduler"),
+            group=str(config.deferral_group),
+            queue_arn=str(config.deferral_queue_arn),
+            dead_letter_arn=str(config.deferral_dlq_arn),
+            role_arn=str(config.deferral_role_arn),
+        )
+
+    def pending_jobs(self) -> SchedulerPendingJobs:
+        from shared.adapters.scheduler import SchedulerPendingJobs
+
+        self.settings.require("deferral_group")
+        return SchedulerPendingJobs(self.client("scheduler"), str(self.settings.deferral_group))
+
+    @_once
+    def link_signer(self) -> LinkSigner:
+        """The unsubscribe-link key, read from Secrets Manager on first use, once per container."""
+        from shared.delivery.links import LinkSigner
+
+        self.settings.require("signing_secret_arn")
+        secret_arn = str(self.settings.signing_secret_arn)
+
+        def key() -> bytes:
+            return str(
+                self.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+            ).encode()
+
+        return LinkSigner(key)
+
+    def user_data(self) -> DynamoUserData:
+        from shared.adapters.privacy import DynamoUserData
+        from shared.deployment.topology import SHOPPER_TABLES
+
+        config = self.settings
+        names = {t.key: getattr(config, f"{t.key}_table") for t in SHOPPER_TABLES}
+        config.require(*(f"{t.key}_table" for t in SHOPPER_TABLES))
+        return DynamoUserData(self.client("dynamodb"), names)
+
+    @_once
+    def pseudonyms(self) -> Pseudonyms:
+        """The erasure key, read from Secrets Manager on first use, once per container."""
+        from shared.privacy.erasure import Pseudonyms
+
+        self.settings.require("privacy_key_arn")
+        secret_arn = str(self.settings.privacy_key_arn)
+
+        def key() -> bytes:
+            return str(
+                self.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+            ).encode()
+
+        return Pseudonyms(key)
+
+    def erasures(self) -> Erasures:
+        from shared.adapters.privacy import DynamoKeptRecords
+        from shared.privacy.erasure import Erasures
+
+        self.settings.require("privacy_table")
+        return Erasures(
+            self.pseudonyms(), DynamoKeptRecords(self.client("dynamodb"), str(self.settings.privacy_table))
+        )
+
+    def purged_dead_letter_queues(self) -> dict[str, SqsDeadLetterQueue]:
+        from shared.adapters.sqs import SqsDeadLetterQueue
+
+        return {
+            key: SqsDeadLetterQueue(self.client("sqs"), url)
+            for key, url in self.settings.purged_queue_urls.items()
+        }
+
+
+def _boto3_client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)
+
+
+@cache
+def _lambda_wiring() -> Wiring:
+    return Wiring(Settings.from_env(), _boto3_client, SystemClock())

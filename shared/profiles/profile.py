@@ -1,0 +1,583 @@
+"""Shopper profiles: traits (L1), behavioural aggregates (L2), scores (L3) and live state (L4).
+
+Folding events into a profile is pure: :func:`fold_events` takes a profile and a user's events
+from one batch and returns the new profile. The ingest handler reads every profile of a batch in
+one request and writes each changed profile once, so the hot path costs one write per user per
+batch, with the event ids recorded in the same write that updates the aggregates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer, field_validator
+
+from shared.core.money import CENT, amount_of, order_value
+from shared.events.contract import SegmentEvent
+from shared.events.traits import (
+    MAX_KEY_BYTES,
+    MAX_TRAIT_BYTES,
+    MAX_TRAITS,
+    MAX_TRAITS_BYTES,
+    RESERVED_TRAITS,
+    SCORE_ATTRIBUTES,
+    clip,
+    consent_of,
+    normalize_traits,
+    within_budget,
+)
+
+__all__ = [  # what other modules read from here, though it is defined in shared.events.traits
+    "MAX_TRAITS",
+    "MAX_TRAITS_BYTES",
+    "RESERVED_TRAITS",
+    "clip",
+    "consent_of",
+]
+
+# Day buckets serve rolling windows up to a month; older days fold into month buckets ("2026-10"),
+# so an active shopper's item stays a few KB (DynamoDB bills writes per KB).
+DAY_BUCKETS_KEPT = 35
+MONTH_BUCKETS_KEPT = 13
+# Duplicates arrive within minutes of the original (SQS / EventBridge retries); 48-bit fingerprints
+# of the shopper's last 48 events catch them in 288 bytes of the profile item (raw bytes: random
+# digests do not compress, and text would cost a third more). Together with the compressed
+# aggregates this keeps a typical profile under 1 KB, one write unit per batch.
+RECENT_EVENTS = 48
+FINGERPRINT_LENGTH = 6
+# Orders (the goal events the profile counts) are de-duplicated for as long as they count in its order
+# windows: each keeps its fingerprint and UTC day (2 bytes) for ORDER_DAYS_KEPT days, 500 at most —
+# a replay after 48 other events would otherwise count twice. A typical buyer's costs a few dozen bytes.
+ORDER_EVENT = "Order Completed"
+GOAL_ENTRY_LENGTH = FINGERPRINT_LENGTH + 2
+MAX_GOAL_EVENTS = 500
+MAX_BEHAVIOURS = 200
+MAX_CART_ITEMS = 50
+MAX_CATEGORIES = 100
+MAX_BEHAVIOUR_NAME_BYTES = 16 * 1024
+MAX_PRODUCTS_PER_EVENT = 100
+CART_TEXT_BYTES = {"sku": 128, "name": 256, "category": 128, "brand": 128, "image_url": 512, "url": 512}
+PROFILE_ITEM_BOUND = 300_000
+OTHER_BEHAVIOUR = "(other)"
+# L3 inputs kept by ingest. Engagement is counted per UTC hour of day (the shopper's time zone may be
+# learnt later; the scorer shifts the histogram into it); a full bin halves them all, which also lets
+# old habits fade. Category affinity decays exponentially: [browse, purchase] weight per category,
+# both expressed as of ``affinity_at``, so the fold is order-independent and costs no extra write.
+ENGAGEMENT_TYPES = frozenset({"track", "page", "screen"})
+ENGAGEMENT_BIN_CAP = 10_000
+AFFINITY_HALF_LIFE_DAYS = 30.0
+AFFINITY_FLOOR = 0.01
+BROWSE_WEIGHTS = {"Product Viewed": 1.0, "Product Added": 2.0}
+# Activity windows for the audience language (see :class:`Activity`).
+ORDER_DAYS_KEPT = 400
+MAX_ORDER_DAYS = 120
+CATEGORY_DAYS_KEPT = DAY_BUCKETS_KEPT
+# Category windows are kept for the browse, cart and purchase events only: every other event with
+# a category would add its own day map to every item for rules nobody writes.
+CATEGORY_EVENTS = ("Product Viewed", "Product Added", "Order Completed")
+MAX_CATEGORIES_PER_EVENT = 20
+# Product views for real-time triggers ("the same product viewed 3 times in 24 hours").
+VIEWS_KEPT = timedelta(hours=48)
+MAX_VIEWED_PRODUCTS = 10
+MAX_VIEWS_PER_PRODUCT = 5
+# Anonymous ids seen with this shopper's user id (identify, or tracks after logging in), so that erasure
+# finds the ``anon:`` profiles of their pre-login visits; recorded in the profile write ingest makes
+# anyway. The most recent ones (a shopper uses a handful of devices and browsers).
+MAX_LINKED_ANONYMOUS_IDS = 10
+
+
+class CartItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    product_id: str
+    sku: str | None = None
+    name: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    price: Decimal | None = None
+    quantity: int = 1
+    image_url: str | None = None
+    url: str | None = None
+
+
+class Cart(BaseModel):
+    cart_id: str | None = None
+    items: list[CartItem] = Field(default_factory=list)
+    updated_at: datetime
+    checkout_started_at: datetime | None = None
+
+    @property
+    def value(self) -> Decimal:
+        return sum(((i.price or Decimal(0)) * i.quantity for i in self.items), Decimal(0))
+
+
+class Activity(BaseModel):
+    """What the audience language reads beyond the day buckets: recency, money and category windows.
+
+    * ``last``: Unix time in minutes of the latest event of each name (``last("Product Viewed") within 3d``).
+    * ``orders``: per UTC day, ``[orders, revenue]`` for 400 days (``sum(revenue, 90d)``,
+      ``count("Order Completed", 180d)``); at most 120 order days, the oldest dropped first.
+    * ``categories``: for ``CATEGORY_EVENTS``, per ``category`` (of the event, or of an order's
+      products), per UTC day, for 35 days (``count("Product Viewed", 7d, category == shoes)``);
+      at most 20 categories per event.
+
+    Every map is bounded so a profile stays around one write unit. Stored as one compressed binary
+    attribute (see :meth:`Profile._pack_activity`), so it costs a few dozen bytes, not a few hundred.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    last: dict[str, int] = Field(default_factory=dict)
+    orders: dict[str, tuple[int, Decimal]] = Field(default_factory=dict)
+    categories: dict[str, dict[str, dict[str, int]]] = Field(default_factory=dict)
+    viewed: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Product id → minutes of its latest views (48 h, 10 products, 5 views each): "
+        "what a browse-abandonment trigger counts.",
+    )
+
+    def is_empty(self) -> bool:
+        return not (self.last or self.orders or self.categories or self.viewed)
+
+    def views_of(self, product_id: str, since: datetime, until: datetime) -> int:
+        """Views of ``product_id`` from ``since`` to ``until`` (minute precision, last 48 hours)."""
+        first, last = int(since.timestamp() // 60), int(until.timestamp() // 60)
+        return sum(1 for m in self.viewed.get(product_id, []) if first <= m <= last)
+
+
+class Profile(BaseModel):
+    """One shopper. ``version`` guards the read-modify-write against concurrent writers.
+
+    ``activity`` dumps as zlib-compressed JSON bytes in Python mode (what the DynamoDB adapter
+    stores, as a binary attribute) and as a plain object in JSON mode (snapshots, the CLI).
+    """
+
+    user_id: str
+    traits: dict[str, Any] = Field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = Field(default_factory=dict)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    orders: int = 0
+    revenue: Decimal = Decimal(0)
+    last_order_at: datetime | None = None
+    first_order_at: datetime | None = None
+    category_views: dict[str, int] = Field(default_factory=dict)
+    category_purchases: dict[str, int] = Field(default_factory=dict)
+    cart: Cart | None = None
+    activity: Activity = Field(default_factory=Activity)
+    engagement_hours: list[int] = Field(default_factory=list)
+    category_affinity: dict[str, list[float]] = Field(default_factory=dict)
+    affinity_at: datetime | None = None
+    scores: dict[str, Any] = Field(default_factory=dict)
+    anonymous_ids: list[str] = Field(default_factory=list)
+    seen_events: bytes = b""
+    goal_events: bytes = b""
+    version: int = 0
+
+    @field_validator("activity", mode="before")
+    @classmethod
+    def _unpack_activity(cls, value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return json.loads(zlib.decompress(bytes(value))) if value else {}
+        return value
+
+    @field_serializer("activity")
+    def _pack_activity(self, activity: Activity, info: SerializationInfo) -> Any:
+        if info.mode_is_json():
+            return activity.model_dump(mode="json")
+        if activity.is_empty():
+            return b""
+        packed = json.dumps(activity.model_dump(mode="json"), separators=(",", ":")).encode()
+        return zlib.compress(packed, level=6)
+
+    def has_seen(self, message_id: str) -> bool:
+        return _seen(self.seen_events, fingerprint(message_id))
+
+    def remembers_order(self, message_id: str) -> bool:
+        """Whether the order ``message_id`` was counted and still counts (see MAX_GOAL_EVENTS)."""
+        return _seen(self.goal_events, fingerprint(message_id), GOAL_ENTRY_LENGTH)
+
+    def count(self, behaviour: str, days: int, now: datetime) -> int:
+        """Events named ``behaviour`` in the ``days`` calendar days (UTC) up to ``now``."""
+        first = (now - timedelta(days=days - 1)).date().isoformat()
+        last = now.date().isoformat()
+        return sum(
+            n for day, n in self.counts.get(behaviour, {}).items() if len(day) == 10 and first <= day <= last
+        )
+
+    def count_in_category(
+        self, behaviour: str, categories: Iterable[str], days: int, now: datetime, *, exclude: bool = False
+    ) -> int:
+        """``behaviour`` events whose ``category`` is (``exclude``: is not) one of ``categories``
+        (case-insensitive), in the ``days`` calendar days (UTC) up to ``now``; 35 days at most."""
+        first, last = _window(days, now)
+        wanted = {c.casefold() for c in categories}
+        return sum(
+            n
+            for category, buckets in self.activity.categories.get(behaviour, {}).items()
+            if (category.casefold() in wanted) != exclude
+            for day, n in buckets.items()
+            if first <= day <= last
+        )
+
+    def orders_in(self, days: int, now: datetime) -> tuple[int, Decimal]:
+        """Orders and revenue in the ``days`` calendar days (UTC) up to ``now`` (up to 400 days back)."""
+        first, last = _window(days, now)
+        orders, revenue = 0, Decimal(0)
+        for day, (n, amount) in self.activity.orders.items():
+            if first <= day <= last:
+                orders += n
+                revenue += amount
+        return orders, revenue
+
+    def last_at(self, behaviour: str) -> datetime | None:
+        """When the shopper last did ``behaviour`` (profiles written before this was kept: orders only)."""
+        minutes = self.activity.last.get(behaviour)
+        if minutes is not None:
+            return datetime.fromtimestamp(minutes * 60, UTC)
+        if behaviour == "Order Completed":
+            return self.last_order_at
+        return None
+
+
+def _window(days: int, now: datetime) -> tuple[str, str]:
+    return (now - timedelta(days=days - 1)).date().isoformat(), now.date().isoformat()
+
+
+def fingerprint(message_id: str) -> bytes:
+    """A short, stable stand-in for an event id (collisions: ~1 in 10^12 per pair of events)."""
+    return hashlib.blake2b(message_id.encode(), digest_size=FINGERPRINT_LENGTH).digest()
+
+
+def _seen(fingerprints: bytes, candidate: bytes, stride: int = FINGERPRINT_LENGTH) -> bool:
+    return any(
+        fingerprints[i : i + FINGERPRINT_LENGTH] == candidate for i in range(0, len(fingerprints), stride)
+    )
+
+
+def _day_number(at: datetime) -> int:
+    return int(at.timestamp() // 86400)
+
+
+def _goals_kept(goals: bytes, newest: datetime) -> bytes:
+    """The order entries still inside the order windows, the latest MAX_GOAL_EVENTS of them."""
+    horizon = _day_number(newest - timedelta(days=ORDER_DAYS_KEPT))
+    entries = [goals[i : i + GOAL_ENTRY_LENGTH] for i in range(0, len(goals), GOAL_ENTRY_LENGTH)]
+    kept = [e for e in entries if int.from_bytes(e[FINGERPRINT_LENGTH:], "big") > horizon]
+    kept.sort(key=lambda e: e[FINGERPRINT_LENGTH:])
+    return b"".join(kept[-MAX_GOAL_EVENTS:])
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    profile: Profile
+    applied: int
+    duplicates: int
+
+
+def _bump(counter: dict[str, int], key: str, by: int, limit: int) -> None:
+    if key in counter or len(counter) < limit:
+        counter[key] = counter.get(key, 0) + by
+
+
+def product_of(properties: Mapping[str, Any]) -> Any:
+    """The product an event is about: Segment's ``product_id``, else its ``sku`` (as sent)."""
+    return properties.get("product_id") or properties.get("sku")
+
+
+def _cart_item(properties: Mapping[str, Any]) -> CartItem | None:
+    product_id = product_of(properties)
+    if not product_id:
+        return None
+    quantity = properties.get("quantity", 1)
+    return CartItem(
+        product_id=_product_key(product_id),
+        price=amount_of(properties.get("price")),
+        quantity=quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1,
+        **{name: _str(properties.get(name), limit) for name, limit in CART_TEXT_BYTES.items()},
+    )
+
+
+def _product_key(product_id: Any) -> str:
+    return clip(str(product_id), MAX_KEY_BYTES)
+
+
+def _str(value: Any, max_bytes: int = MAX_TRAIT_BYTES) -> str | None:
+    return clip(str(value), max_bytes) if value is not None else None
+
+
+def _engage(profile: Profile, at: datetime) -> None:
+    hours = profile.engagement_hours if len(profile.engagement_hours) == 24 else [0] * 24
+    hour = at.astimezone(UTC).hour
+    hours[hour] += 1
+    if hours[hour] > ENGAGEMENT_BIN_CAP:
+        hours = [n // 2 for n in hours]
+    profile.engagement_hours = hours
+
+
+def decay_factor(days: float) -> float:
+    """How much a category signal ``days`` old still weighs (exponential, AFFINITY_HALF_LIFE_DAYS)."""
+    return 0.5 ** (days / AFFINITY_HALF_LIFE_DAYS)
+
+
+def _touch_category(profile: Profile, category: str, at: datetime, browse: float, purchase: float) -> None:
+    category = clip(category, MAX_KEY_BYTES)
+    reference = profile.affinity_at
+    if reference is None or at > reference:
+        if reference is not None:
+            factor = decay_factor((at - reference).total_seconds() / 86400)
+            profile.category_affinity = {
+                c: [round(b * factor, 3), round(p * factor, 3)]
+                for c, (b, p) in profile.category_affinity.items()
+                if (b + p) * factor >= AFFINITY_FLOOR
+            }
+        profile.affinity_at = reference = at
+    weight = decay_factor((reference - at).total_seconds() / 86400)
+    if category not in profile.category_affinity and len(profile.category_affinity) >= MAX_CATEGORIES:
+        return
+    b, p = profile.category_affinity.get(category, [0.0, 0.0])
+    profile.category_affinity[category] = [round(b + browse * weight, 3), round(p + purchase * weight, 3)]
+
+
+def _link_anonymous_id(profile: Profile, event: SegmentEvent) -> None:
+    anonymous_id = event.anonymous_id
+    if not event.user_id or not anonymous_id or anonymous_id in profile.anonymous_ids:
+        return
+    profile.anonymous_ids = [*profile.anonymous_ids, anonymous_id][-MAX_LINKED_ANONYMOUS_IDS:]
+
+
+def _apply(profile: Profile, event: SegmentEvent) -> None:
+    at = event.timestamp
+    _link_anonymous_id(profile, event)
+    profile.first_seen = min(profile.first_seen or at, at)
+    profile.last_seen = max(profile.last_seen or at, at)
+    if event.type in ENGAGEMENT_TYPES:
+        _engage(profile, at)
+    name = event.behaviour_name
+    if name not in profile.counts and (
+        len(profile.counts) >= MAX_BEHAVIOURS
+        or sum(len(n.encode()) for n in profile.counts) + len(name.encode()) > MAX_BEHAVIOUR_NAME_BYTES
+    ):
+        name = OTHER_BEHAVIOUR
+    profile.counts.setdefault(name, {})
+    _bump(profile.counts[name], at.date().isoformat(), 1, limit=10_000)
+    if event.type == "identify":
+        merged = {**profile.traits, **normalize_traits(event)}
+        if "consent" in profile.traits and "consent" in merged:
+            merged["consent"] = {**profile.traits["consent"], **merged["consent"]}
+        profile.traits = within_budget(merged)
+        return
+    props = event.properties
+    category = props.get("category")
+    if name in BROWSE_WEIGHTS and isinstance(category, str):
+        _touch_category(profile, category, at, BROWSE_WEIGHTS[name], 0.0)
+    if name == "Product Viewed" and isinstance(category, str):
+        _bump(profile.category_views, clip(category, MAX_KEY_BYTES), 1, MAX_CATEGORIES)
+    elif name == "Product Added":
+        item = _cart_item(props)
+        if item is not None:
+            cart = profile.cart or Cart(cart_id=_str(props.get("cart_id"), MAX_KEY_BYTES), updated_at=at)
+            existing = next((i for i in cart.items if i.product_id == item.product_id), None)
+            if existing is not None:
+                existing.quantity += item.quantity
+            elif len(cart.items) < MAX_CART_ITEMS:
+                cart.items.append(item)
+            cart.updated_at = at
+            profile.cart = cart
+    elif name == "Product Removed" and profile.cart is not None:
+        product_id = _product_key(product_of(props) or "")
+        profile.cart.items = [i for i in profile.cart.items if i.product_id != product_id]
+        profile.cart.updated_at = at
+        if not profile.cart.items:
+            profile.cart = None
+    elif name == "Checkout Started" and profile.cart is not None:
+        profile.cart.checkout_started_at = at
+    elif name == ORDER_EVENT:
+        profile.orders += 1
+        amount = order_value(props)
+        profile.revenue = (profile.revenue + amount).quantize(CENT)
+        profile.last_order_at = max(profile.last_order_at or at, at)
+        profile.first_order_at = min(profile.first_order_at or at, at)
+        for product in _products(props):
+            if isinstance(product, dict) and isinstance(product.get("category"), str):
+                quantity = product.get("quantity", 1)
+                units = quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1
+                category = clip(product["category"], MAX_KEY_BYTES)
+                _bump(profile.category_purchases, category, units, MAX_CATEGORIES)
+                _touch_category(profile, product["category"], at, 0.0, float(units))
+        if profile.cart is not None and profile.cart.updated_at <= at:
+            profile.cart = None
+    _note_activity(profile.activity, name, props, at)
+
+
+def _products(props: Mapping[str, Any]) -> list[Any]:
+    """An order's ``products``, the first MAX_PRODUCTS_PER_EVENT of them."""
+    products = props.get("products")
+    return products[:MAX_PRODUCTS_PER_EVENT] if isinstance(products, list) else []
+
+
+def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: datetime) -> None:
+    """Fold one track event into the windows the audience language reads (all maps bounded)."""
+    minutes = int(at.timestamp() // 60)
+    if name in activity.last or len(activity.last) < MAX_BEHAVIOURS:
+        activity.last[name] = max(activity.last.get(name, minutes), minutes)
+    day = at.date().isoformat()
+    category = props.get("category")
+    categories = {clip(category, MAX_KEY_BYTES)} if isinstance(category, str) else set()
+    for product in _products(props):
+        if isinstance(product, dict) and isinstance(product.get("category"), str):
+            categories.add(clip(product["category"], MAX_KEY_BYTES))
+    if categories and name in CATEGORY_EVENTS:
+        per_event = activity.categories.setdefault(name, {})
+        for category in sorted(categories):
+            if category in per_event or len(per_event) < MAX_CATEGORIES_PER_EVENT:
+                _bump(per_event.setdefault(category, {}), day, 1, limit=10_000)
+    if name == "Order Completed":
+        amount = order_value(props)
+        orders, revenue = activity.orders.get(day, (0, Decimal(0)))
+        activity.orders[day] = (orders + 1, (revenue + amount).quantize(CENT))
+    product_id = product_of(props)
+    if name == "Product Viewed" and isinstance(product_id, str | int) and not isinstance(product_id, bool):
+        key = _product_key(product_id)
+        views = activity.viewed.pop(key, [])  # re-inserted last: most recent product
+        activity.viewed[key] = sorted([*views, minutes])[-MAX_VIEWS_PER_PRODUCT:]
+        while len(activity.viewed) > MAX_VIEWED_PRODUCTS:
+            oldest = min(activity.viewed, key=lambda p: activity.viewed[p][-1])
+            del activity.viewed[oldest]
+
+
+def _prune_activity(activity: Activity, newest: datetime) -> None:
+    """Drop category days older than 35 days and order days older than 400 (or beyond 120 of them)."""
+    category_horizon = (newest - timedelta(days=CATEGORY_DAYS_KEPT)).date().isoformat()
+    for name in list(activity.categories):
+        per_event = activity.categories[name]
+        for category in list(per_event):
+            kept = {d: n for d, n in per_event[category].items() if d > category_horizon}
+            if kept:
+                per_event[category] = kept
+            else:
+                del per_event[category]
+        if not per_event:
+            del activity.categories[name]
+    view_horizon = int((newest - VIEWS_KEPT).timestamp() // 60)
+    recent = {p: [m for m in times if m > view_horizon] for p, times in activity.viewed.items()}
+    activity.viewed = {p: times for p, times in recent.items() if times}
+    order_horizon = (newest - timedelta(days=ORDER_DAYS_KEPT)).date().isoformat()
+    kept_days = sorted(d for d in activity.orders if d > order_horizon)[-MAX_ORDER_DAYS:]
+    activity.orders = {d: activity.orders[d] for d in kept_days}
+
+
+def _prune(profile: Profile, newest: datetime) -> None:
+    """Fold day buckets older than a month into month buckets; drop months older than a year."""
+    day_horizon = (newest - timedelta(days=DAY_BUCKETS_KEPT)).date().isoformat()
+    month_horizon = (newest - timedelta(days=31 * MONTH_BUCKETS_KEPT)).date().isoformat()[:7]
+    for name in list(profile.counts):
+        buckets: dict[str, int] = {}
+        for key, n in profile.counts[name].items():
+            if len(key) == 10 and key <= day_horizon:
+                key = key[:7]
+            if key[:7] >= month_horizon:
+                buckets[key] = buckets.get(key, 0) + n
+        if buckets:
+            profile.counts[name] = buckets
+        else:
+            del profile.counts[name]
+
+
+def fold_events(profile: Profile, events: Iterable[SegmentEvent], *, in_place: bool = False) -> FoldResult:
+    """Apply one batch's events (any order, possibly duplicated) to a copy of ``profile`` (or to
+    ``profile`` itself with ``in_place``, for a caller that owns it, e.g. the simulator)."""
+    folded = profile if in_place else profile.model_copy(deep=True)
+    seen, goals = folded.seen_events, folded.goal_events
+    applied = duplicates = 0
+    for event in sorted(events, key=lambda e: e.timestamp):
+        mark = fingerprint(event.message_id)
+        is_order = event.behaviour_name == ORDER_EVENT
+        if _seen(seen, mark) or (is_order and _seen(goals, mark, GOAL_ENTRY_LENGTH)):
+            duplicates += 1
+            continue
+        seen += mark
+        if is_order:
+            goals += mark + _day_number(event.timestamp).to_bytes(2, "big")
+        _apply(folded, event)
+        applied += 1
+    if applied:
+        folded.seen_events = seen[-RECENT_EVENTS * FINGERPRINT_LENGTH :]
+        folded.goal_events = _goals_kept(goals, folded.last_seen or datetime.now(UTC))
+        _prune(folded, folded.last_seen or datetime.now(UTC))
+        _prune_activity(folded.activity, folded.last_seen or datetime.now(UTC))
+    return FoldResult(folded, applied, duplicates)
+
+
+def age_from(traits: Mapping[str, Any], now: datetime) -> int | None:
+    """Age in whole years from Segment's ``birthday`` (ISO date) or a ``birth_year`` trait."""
+    birthday = traits.get("birthday")
+    if isinstance(birthday, str):
+        try:
+            born = datetime.fromisoformat(birthday.replace("Z", "+00:00")).date()
+        except ValueError:
+            born = None
+        if born is not None:
+            today = now.date()
+            return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    year = traits.get("birth_year")
+    if isinstance(year, int) and 1900 < year <= now.year:
+        return now.year - year
+    return None
+
+
+def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
+    """The flat attribute map that audience rules and templates read."""
+    traits = profile.traits
+    consent = consent_of(traits)
+    view: dict[str, Any] = {
+        k: v for k, v in traits.items() if not isinstance(v, dict | list) and k not in RESERVED_TRAITS
+    }
+    view.update(
+        {
+            "consent.email": bool(consent.get("email", False)),
+            "consent.push": bool(consent.get("push", False)),
+            "consent.in_app": bool(consent.get("in_app", True)),
+            "orders": profile.orders,
+            "revenue": float(profile.revenue),
+            "days_since_last_order": (now - profile.last_order_at).days if profile.last_order_at else None,
+            "days_since_last_seen": (now - profile.last_seen).days if profile.last_seen else None,
+            "cart_value": float(profile.cart.value) if profile.cart else 0.0,
+            "cart_items": sum(i.quantity for i in profile.cart.items) if profile.cart else 0,
+            "top_category": max(profile.category_views, key=profile.category_views.__getitem__)
+            if profile.category_views
+            else None,
+        }
+    )
+    if not isinstance(view.get("age"), int | float):
+        view["age"] = age_from(traits, now)
+    rfm = profile.scores.get("rfm")
+    if isinstance(rfm, dict):
+        view["rfm.segment"] = rfm.get("segment")
+        for part in ("r", "f", "m"):
+            view[f"rfm.{part}"] = rfm.get(part)
+    for score in SCORE_ATTRIBUTES:
+        if score in profile.scores:
+            view[score] = profile.scores[score]
+    best = profile.scores.get("best_send_hour")
+    if isinstance(best, int | float):
+        view["at_best_send_hour"] = _local_hour(traits.get("timezone"), now) == int(best)
+    return view
+
+
+def _local_hour(timezone: Any, now: datetime) -> int:
+    """The hour of ``now`` on the shopper's clock (UTC when their time zone is unknown)."""
+    if isinstance(timezone, str):
+        try:
+            return now.astimezone(ZoneInfo(timezone)).hour
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return now.astimezone(UTC).hour

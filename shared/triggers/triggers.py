@@ -1,0 +1,104 @@
+"""Real-time (L4) triggers: a behavioural event on the bus becomes a delivery job, now or later.
+
+EventBridge already matched the campaign's pattern (event name and property conditions) before
+invoking us; here the event is parsed, the campaign's audience (if any) is checked against the
+current profile, and one job is made whose send key is derived from the triggering event's
+``messageId`` — the same event delivered twice yields the same key, so delivery sends once.
+
+- No delay: the job is enqueued at once.
+- A delay: a one-time EventBridge Scheduler schedule, named from the send key (so a duplicate event
+  makes no second schedule), puts the job on the delivery queue when the delay is over and deletes
+  itself. Delivery then re-checks what may have changed (:func:`cancel_reason`): a ``cancel_if``
+  event since the trigger, the ``repeat`` condition, the audience on the current profile.
+
+Budget: at most a profile read and one enqueue or schedule (two requests)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Repeat, parse_duration
+from shared.core.clock import Clock
+from shared.core.errors import PermanentDeliveryError
+from shared.core.queues import WorkQueue
+from shared.delivery.ports import Deferrals
+from shared.events.contract import SegmentEvent, as_received, parse_detail
+from shared.events.patterns import matches
+from shared.profiles.ports import ProfileStore
+from shared.profiles.profile import Profile, product_of
+
+
+@dataclass(frozen=True)
+class TriggerOutcome:
+    # "enqueued" | "scheduled" | "already_scheduled" | "not_in_audience" | "not_repeated" | "inactive"
+    # | "not_matching"
+    status: str
+    job: DeliveryJob | None = None
+
+
+def _may_repeat(repeat: Repeat, profile: Profile | None, event: SegmentEvent) -> bool:
+    """Whether this view can be the ``count``-th of its product: the views before its minute (ingest
+    may or may not have folded this one yet) plus this one. Delivery counts again when the delay is over."""
+    product_id = product_of(event.properties)
+    if product_id is None:
+        return False
+    within = parse_duration(repeat.within)
+    before = event.timestamp - timedelta(minutes=1)
+    prior = profile.activity.views_of(str(product_id), event.timestamp - within, before) if profile else 0
+    return prior + 1 >= repeat.count
+
+
+@dataclass
+class TriggerEvaluator:
+    catalog: Catalog
+    profiles: ProfileStore
+    delivery_queue: WorkQueue
+    clock: Clock
+    deferrals: Deferrals | None = None
+
+    def handle(self, campaign_id: str, envelope: Mapping[str, Any]) -> TriggerOutcome:
+        campaign = self.catalog.get(campaign_id)
+        if campaign is None or campaign.trigger is None:
+            raise PermanentDeliveryError(f"unknown L4 campaign {campaign_id!r}")
+        if not matches(campaign.trigger.event_pattern(), envelope):
+            return TriggerOutcome("not_matching")
+        now = self.clock.now()
+        event = as_received(parse_detail(envelope.get("detail")), now)
+        if not campaign.is_active(now):
+            return TriggerOutcome("inactive")
+        trigger = campaign.trigger
+        if campaign.parsed_audience.rules or trigger.repeat is not None:
+            profile = self.profiles.get(event.profile_id)
+            if campaign.parsed_audience.rules and (
+                profile is None or not campaign.parsed_audience.includes(profile, now)
+            ):
+                return TriggerOutcome("not_in_audience")
+            if trigger.repeat is not None and not _may_repeat(trigger.repeat, profile, event):
+                # Most views are not the Nth: no schedule is made for them (one read, no write).
+                return TriggerOutcome("not_repeated")
+        job = DeliveryJob.for_trigger(
+            campaign.id,
+            event.profile_id,
+            TriggerContext(
+                event=event.event or event.type,
+                message_id=event.message_id,
+                timestamp=event.timestamp,
+                properties=event.properties,
+            ),
+            once_per_user=trigger.once_per_user,
+        )
+        delay = trigger.delay_time
+        due = event.timestamp + delay if delay else None
+        if due is None or due <= now:
+            self.delivery_queue.send_many([job.model_dump_json()])
+            return TriggerOutcome("enqueued", job)
+        if self.deferrals is None:
+            raise RuntimeError("a delayed trigger needs the deferrals port")
+        delayed = job.model_copy(update={"not_before": due})
+        created = self.deferrals.defer(job.user_id, job.send_key, delayed.model_dump_json(), due)
+        return TriggerOutcome("scheduled" if created else "already_scheduled", delayed)
