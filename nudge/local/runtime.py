@@ -47,6 +47,7 @@ from shared.core.clock import SimulatedClock
 from shared.delivery.links import LinkSigner
 from shared.deployment import topology
 from shared.deployment.naming import DEFAULT_STACK_NAME, OWN_BUS, ResourceNames
+from shared.events.contract import APP_EVENT_SOURCE
 from shared.events.patterns import matches
 from shared.platform.config import Settings
 from shared.platform.wiring import Wiring
@@ -180,7 +181,7 @@ class LocalRuntime:
         scoring_segments: int = 4,
         log_level: str = "WARNING",
         without_schedules: Collection[str] = (),
-        trusted_event_sources: Collection[str] = (topology.APP_EVENT_SOURCE,),
+        trusted_event_sources: Collection[str] = (APP_EVENT_SOURCE,),
         gentle: bool = False,
         seed: int = 0,
     ) -> None:
@@ -469,7 +470,7 @@ class LocalRuntime:
                 "version": "0",
                 "id": event_id,
                 "detail-type": DETAIL_TYPE,
-                "source": topology.APP_EVENT_SOURCE,
+                "source": APP_EVENT_SOURCE,
                 "account": ACCOUNT,
                 "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "region": REGION,

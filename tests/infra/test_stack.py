@@ -40,6 +40,7 @@ from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.yaml_lines import CampaignFileError
 from shared.deployment import topology
 from shared.deployment.naming import OWN_BUS, ResourceNames
+from shared.events.contract import APP_EVENT_SOURCE
 
 DAY_S = 24 * 60 * 60
 EVENT_PLACEHOLDER = "<aws.events.event.json>"
@@ -192,7 +193,7 @@ def test_l4_rules_hand_the_trigger_function_the_campaign_and_the_event(
     l4_rules: list[Any], synthesized: Synthesized
 ) -> None:
     trigger_id = synthesized.function_id("trigger")
-    sample = {"version": "0", "id": "e-1", "source": topology.APP_EVENT_SOURCE, "detail": {"event": "x"}}
+    sample = {"version": "0", "id": "e-1", "source": APP_EVENT_SOURCE, "detail": {"event": "x"}}
     specs = {r.campaign_id: r for r in _event_rules(synthesized)}
     for campaign, lid, rule in l4_rules:
         target = rule["Targets"][0]
@@ -427,7 +428,7 @@ def test_function_environment_is_exactly_what_the_topology_names(
     if spec.sends_email:
         assert variables["SENDER_EMAIL"] == SENDER_EMAIL
     if spec.key == topology.INGEST_QUEUE.consumer:  # no trusted_event_sources context: the app's own
-        assert variables[topology.TRUSTED_SOURCES_ENV] == topology.APP_EVENT_SOURCE
+        assert variables[topology.TRUSTED_SOURCES_ENV] == APP_EVENT_SOURCE
     if spec.sends_push:  # no push_applications context: none, so no endpoint is pushed to
         assert variables[topology.PUSH_APPLICATIONS_ENV] == ""
     assert variables["POWERTOOLS_SERVICE_NAME"] == f"nudge-{spec.key}"

@@ -40,6 +40,7 @@ from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.delivery.guards import in_holdout
 from shared.deployment import topology
+from shared.events.contract import APP_EVENT_SOURCE
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"
@@ -198,7 +199,7 @@ def _refused_send(runtime: LocalRuntime, pii: PersonalData) -> None:
         "version": "0",
         "id": f"e-{user_id}",
         "detail-type": "Segment",
-        "source": topology.APP_EVENT_SOURCE,
+        "source": APP_EVENT_SOURCE,
         "account": "123456789012",
         "time": identify["timestamp"],
         "region": "us-east-1",

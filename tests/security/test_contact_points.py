@@ -26,7 +26,7 @@ from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.core.clock import SimulatedClock
-from shared.deployment import topology
+from shared.events.contract import APP_EVENT_SOURCE
 from shared.platform.config import Settings
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
@@ -105,7 +105,7 @@ def test_an_untrusted_publisher_cannot_redirect_a_shoppers_email(
         runtime,
         envelope(
             identify("v1", "id-1", email="v1@example.com", first_name="Ayu", consent={"email": True}),
-            topology.APP_EVENT_SOURCE,
+            APP_EVENT_SOURCE,
         ),
     )
     caplog.clear()
@@ -155,7 +155,7 @@ def test_an_untrusted_publisher_cannot_opt_a_shopper_in(runtime: LocalRuntime) -
 
 
 def test_a_deployer_declares_which_sources_are_trusted() -> None:
-    assert Settings.from_env({}).trusted_event_sources == (topology.APP_EVENT_SOURCE,)
+    assert Settings.from_env({}).trusted_event_sources == (APP_EVENT_SOURCE,)
     declared = Settings.from_env({"TRUSTED_EVENT_SOURCES": "nudge.app, shop.backend"})
     assert declared.trusted_event_sources == ("nudge.app", "shop.backend")
 
@@ -167,7 +167,7 @@ def test_a_declared_source_may_set_contact_points() -> None:
             full, SimulatedClock(START), audience_segments=2, trusted_event_sources=("shop.backend",)
         )
         ingest(runtime, envelope(identify("v3", "id-1", email="v3@example.com"), "shop.backend"))
-        ingest(runtime, envelope(identify("v3", "id-2", email=ATTACKER), topology.APP_EVENT_SOURCE))
+        ingest(runtime, envelope(identify("v3", "id-2", email=ATTACKER), APP_EVENT_SOURCE))
         profile = runtime.profiles.get("v3")
         assert profile is not None and profile.traits["email"] == "v3@example.com"
 

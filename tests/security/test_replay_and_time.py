@@ -23,8 +23,7 @@ from moto import mock_aws
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
-from shared.deployment import topology
-from shared.events.contract import parse_detail
+from shared.events.contract import APP_EVENT_SOURCE, parse_detail
 from shared.profiles.profile import ORDER_DAYS_KEPT, Profile, audience_view, fold_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +54,7 @@ def ingest(runtime: LocalRuntime, *details: dict[str, Any]) -> None:
                 "version": "0",
                 "id": f"e-{d['messageId']}",
                 "detail-type": "Segment",
-                "source": topology.APP_EVENT_SOURCE,
+                "source": APP_EVENT_SOURCE,
                 "account": ACCOUNT,
                 "time": START.isoformat(),
                 "region": REGION,

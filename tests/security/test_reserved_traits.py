@@ -22,7 +22,7 @@ from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns.audience import ATTRIBUTES
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
-from shared.deployment import topology
+from shared.events.contract import APP_EVENT_SOURCE
 from shared.profiles.profile import RESERVED_TRAITS, Cart, CartItem, Profile, audience_view
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def identify(user_id: str, **traits: Any) -> str:
             "version": "0",
             "id": "e-1",
             "detail-type": "Segment",
-            "source": topology.APP_EVENT_SOURCE,
+            "source": APP_EVENT_SOURCE,
             "account": ACCOUNT,
             "time": detail["timestamp"],
             "region": REGION,
