@@ -36,9 +36,10 @@ test: $(STAMP) browser  ## validate campaigns/ and run the whole test suite (uni
 	$(BIN)/nudge validate campaigns
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff on everything, mypy on shared/ and functions/
+lint: $(STAMP)  ## ruff on everything, mypy on shared/ and functions/, the import layers (tests/unit/test_layers.py)
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared functions
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_layers.py
 
 demo: $(STAMP)  ## run a synthetic store through the whole system on moto, then write demo-out/report.html
 	@mkdir -p demo-out
