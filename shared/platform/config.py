@@ -26,7 +26,7 @@ from shared.deployment.topology import (
 )
 from shared.events.contract import APP_EVENT_SOURCE
 
-BUNDLE_ROOT = Path(__file__).resolve().parent.parent
+BUNDLE_ROOT = Path(__file__).resolve().parents[2]  # shared/platform/config.py -> the bundle root
 
 
 class Settings(BaseModel):

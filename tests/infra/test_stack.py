@@ -875,7 +875,7 @@ def test_the_asset_holds_our_code_and_the_vendored_libraries(synthesized: Synthe
     asset = synthesized.asset_dir
     for directory in ("shared", "functions", "jinja2", "markupsafe", "campaigns"):
         assert (asset / directory).is_dir(), directory
-    assert (asset / "shared" / "topology.py").is_file()
+    assert (asset / "shared" / "deployment" / "topology.py").is_file()
     assert (asset / "jinja2" / "__init__.py").is_file() and (asset / "markupsafe" / "__init__.py").is_file()
 
 
