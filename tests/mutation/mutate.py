@@ -163,6 +163,7 @@ class Worker:
         if tests_from:
             _tests_from(self.dir, tests_from)
         self.baseline: dict[str, float] = {}
+        self.pristine: dict[str, str] = {}
 
     def existing(self, tests: tuple[str, ...] | list[str]) -> list[str]:
         """The selected tests this copy has (an older revision may lack newer test files)."""
@@ -207,7 +208,8 @@ class Worker:
 
     def run(self, module: Module, mutant: Mutant, tests: tuple[str, ...] | list[str]) -> Outcome:
         path = self.dir / mutant.file
-        original = (ROOT / mutant.file).read_text()
+        # the copy's own text, as copied: the checkout may change while the run goes on
+        original = self.pristine.setdefault(mutant.file, path.read_text())
         outcome = Outcome(module.name, mutant.id, mutant.line(original), "", why=mutant.why)
         try:
             path.write_text(mutant.apply(original))
