@@ -31,6 +31,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from shared.core.vocabulary import DecisionStatus
 from shared.deployment import topology
 from shared.deployment.naming import ResourceNames
 from shared.platform import metrics
@@ -317,7 +318,7 @@ class OperationsView(Construct):
                 ),
                 cloudwatch.GraphWidget(
                     title="Messages sent, by channel",
-                    left=[self._search(metrics.DELIVERIES, status="sent")],
+                    left=[self._search(metrics.DELIVERIES, status=DecisionStatus.SENT)],
                     stacked=True,
                     width=6,
                     height=6,

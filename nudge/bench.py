@@ -26,6 +26,7 @@ from typing import Any
 
 from benchmarks.prices import LATENCY_MS, LIMITS, PRICES_USD
 from shared.campaigns.loader import Catalog
+from shared.core.vocabulary import EMAIL_TRAIT, Channel, DecisionStatus
 from shared.deployment import topology
 
 FAKE_CREDENTIALS = {
@@ -136,11 +137,11 @@ def _shopper_events(batch: int, user: int, per_user: int) -> list[dict[str, Any]
                 "messageId": f"i-{uid}",
                 "timestamp": at.isoformat(),
                 "traits": {
-                    "email": f"{uid}@example.com",
+                    EMAIL_TRAIT: f"{uid}@example.com",
                     "firstName": "Sam",
                     "age": 30,
                     "address": {"country": "ID", "city": "Jakarta"},
-                    "consent": {"email": True, "push": False},
+                    "consent": {Channel.EMAIL: True, Channel.PUSH: False},
                 },
             }
         )
@@ -254,11 +255,11 @@ def measure_delivery(runtime: Any) -> dict[str, Any]:
                 "messageId": f"di-{i}",
                 "timestamp": START.isoformat(),
                 "traits": {
-                    "email": f"d{i}@example.com",
+                    EMAIL_TRAIT: f"d{i}@example.com",
                     "firstName": "Ayu",
                     "age": 25,
                     "address": {"country": "ID", "city": "Jakarta"},
-                    "consent": {"email": True},
+                    "consent": {Channel.EMAIL: True},
                 },
             }
             for i in range(DELIVERY_USERS)
@@ -267,7 +268,9 @@ def measure_delivery(runtime: Any) -> dict[str, Any]:
     runtime.drain()
     # The identifies sent welcome emails: deliver the next day, so today's email cap is not in the way.
     runtime.clock.advance(timedelta(days=1))
-    campaign = next(c for c in runtime.catalog if c.schedule is not None and "email" in c.channel_order())
+    campaign = next(
+        c for c in runtime.catalog if c.schedule is not None and Channel.EMAIL in c.channel_order()
+    )
     jobs = [
         DeliveryJob.for_occurrence(campaign.id, "2026-11-07T03:00:00Z", f"d-{i:04d}").model_dump_json()
         for i in range(DELIVERY_USERS)
@@ -278,7 +281,7 @@ def measure_delivery(runtime: Any) -> dict[str, Any]:
             runtime.invoke("deliver", runtime.sqs_event("delivery", jobs[i : i + DELIVER_BATCH]))
         cpu_s = time.process_time() - started - meter.botocore_cpu_s
     decisions = Counter(m["status"] for m in runtime.scan("messages") if m["campaign_id"] == campaign.id)
-    sent = decisions["sent"]
+    sent = decisions[DecisionStatus.SENT]
     log_items = runtime.client("dynamodb").scan(TableName=runtime.table_names["messages"], Limit=50)["Items"]
     return {
         "aws_requests_per_delivered_message": meter.total() / max(sent, 1),
@@ -350,8 +353,8 @@ def measure_audience(catalog: Catalog) -> dict[str, Any]:
             traits={
                 "age": 16 + i % 50,
                 "country": countries[i % len(countries)],
-                "email": f"a{i}@example.com",
-                "consent": {"email": i % 3 != 0, "push": i % 2 == 0},
+                EMAIL_TRAIT: f"a{i}@example.com",
+                "consent": {Channel.EMAIL: i % 3 != 0, Channel.PUSH: i % 2 == 0},
                 "first_name": "Sam",
             },
             orders=i % 4,
@@ -431,9 +434,9 @@ def cost_model(m: dict[str, Any]) -> dict[str, Any]:
         "cost_usd_per_million_messages": round(sum(message.values()) * 1e6, 3),
         "cost_per_million_messages_breakdown": {k: round(v * 1e6, 3) for k, v in message.items()},
         "channel_fees_usd_per_million": {
-            "email": round(PRICES_USD["ses_email"] * 1e6, 2),
-            "push": round(PRICES_USD["sns_mobile_push"] * 1e6, 2),
-            "in_app": round(PRICES_USD["dynamodb_wru"] * 1e6, 3),
+            Channel.EMAIL: round(PRICES_USD["ses_email"] * 1e6, 2),
+            Channel.PUSH: round(PRICES_USD["sns_mobile_push"] * 1e6, 2),
+            Channel.IN_APP: round(PRICES_USD["dynamodb_wru"] * 1e6, 3),
         },
     }
 

@@ -23,13 +23,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import LEVELS
+from shared.core.vocabulary import Channel, DecisionStatus, Level
 
 Z95 = 1.959963984540054
 MIN_GROUP = 30  # fewer shoppers than this in either group: "too few to tell"
-CHANNELS = ("email", "push", "in_app")
 # Decisions that are not a campaign's final word on a send key (logged beside it, or in flight).
-NOT_DECISIONS = frozenset({"deferred_quiet_hours", "duplicate", "claimed"})
+NOT_DECISIONS = frozenset(
+    {DecisionStatus.DEFERRED_QUIET_HOURS, DecisionStatus.DUPLICATE, DecisionStatus.CLAIMED}
+)
 
 # The verdict's thresholds (docs/measurement.md explains each and where it comes from).
 STRIVING_L1_SHARE = 0.5  # L1 is at least half of the volume: limited personalization
@@ -163,7 +164,7 @@ class Row:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "sent": self.sent,
+            DecisionStatus.SENT: self.sent,
             "withheld": self.withheld,
             "delivered": self.delivered,
             "opened": self.opened,
@@ -284,35 +285,37 @@ def build_report(
         names.setdefault(str(item["campaign_id"]), str(item["campaign_id"]))
 
     campaigns: dict[str, Row] = defaultdict(Row)
-    levels: dict[str, Row] = {level: Row() for level in LEVELS}
-    channels: dict[str, Row] = {channel: Row() for channel in CHANNELS}
+    levels: dict[str, Row] = {level: Row() for level in Level}
+    channels: dict[str, Row] = {channel: Row() for channel in Channel}
     total = Row()
     groups: dict[tuple[str, str], set[str]] = defaultdict(set)  # (campaign, group) -> users
     sent_per_user: Counter[str] = Counter()
-    daily_sends: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LEVELS, 0))
+    daily_sends: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(Level, 0))
     status_counts: Counter[str] = Counter()
     for at, item in decisions:
         campaign, level, status = str(item["campaign_id"]), str(item.get("level", "")), str(item["status"])
-        status_counts[status if status != "skipped" else f"skipped: {item.get('reason', '?')}"] += 1
+        status_counts[
+            status if status != DecisionStatus.SKIPPED else f"skipped: {item.get('reason', '?')}"
+        ] += 1
         if item.get("group") in ("treated", "withheld"):
             groups[(campaign, str(item["group"]))].add(str(item["user_id"]))
         rows = [campaigns[campaign], total]
         if level in levels:
             rows.append(levels[level])
-        if status == "withheld_holdout":
+        if status == DecisionStatus.WITHHELD_HOLDOUT:
             for row in rows:
                 row.withheld += 1
             continue
-        if status != "sent":
+        if status != DecisionStatus.SENT:
             continue
         channel = str(item.get("channel") or "")
         if channel in channels:
             rows.append(channels[channel])
         sent_per_user[str(item["user_id"])] += 1
-        if level in LEVELS:
+        if level in tuple(Level):
             daily_sends[at.date().isoformat()][level] += 1
         # Push and in-app have no delivery receipt here: accepted by SNS / written to the inbox counts.
-        delivered = bool(item.get("delivered_at")) or channel in ("push", "in_app")
+        delivered = bool(item.get("delivered_at")) or channel in (Channel.PUSH, Channel.IN_APP)
         clicked = bool(item.get("clicked_at"))
         opened = bool(item.get("opened_at")) or clicked
         for row in rows:
@@ -324,7 +327,7 @@ def build_report(
     outcomes: dict[tuple[str, str], dict[str, float]] = defaultdict(
         dict
     )  # (campaign, group) -> user -> revenue
-    daily_conversions: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LEVELS, 0))
+    daily_conversions: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(Level, 0))
     for at, item in converted:
         campaign, group, user = str(item["campaign_id"]), str(item.get("group", "")), str(item["user_id"])
         if user in groups.get((campaign, group), set()):
@@ -378,8 +381,8 @@ def build_report(
     end = max(moments) if moments else None
     weeks = max((end - start).total_seconds() / 86400, 1.0) / 7 if start and end else 1 / 7
     per_user_week = [n / weeks for n in sent_per_user.values()]
-    sends = sum(levels[level].sent for level in LEVELS)
-    mix: dict[str, float] = {level: (levels[level].sent / sends if sends else 0.0) for level in LEVELS}
+    sends = sum(levels[level].sent for level in Level)
+    mix: dict[str, float] = {level: (levels[level].sent / sends if sends else 0.0) for level in Level}
     report = Report(
         since=since,
         start=start,
@@ -406,9 +409,9 @@ def classify(
     mix: Mapping[str, float], frequency: float, report: Report | None = None, catalog: Catalog | None = None
 ) -> Verdict:
     """Striving, Steady or Stellar from the level mix and the send frequency, with what to change."""
-    l1, l4 = mix.get("L1", 0.0), mix.get("L4", 0.0)
+    l1, l4 = mix.get(Level.L1, 0.0), mix.get(Level.L4, 0.0)
     low, high = OPTIMAL_FREQUENCY
-    missing = [level for level in LEVELS if mix.get(level, 0.0) < STELLAR_LEVEL_SHARE]
+    missing = [level for level in Level if mix.get(level, 0.0) < STELLAR_LEVEL_SHARE]
     stats = f"L1 {l1:.0%} · L4 {l4:.0%} of sends, {frequency:.1f} messages per recipient per week"
     if not any(mix.values()):
         return Verdict("Steady", "nothing was sent in this period", ["Enable a campaign: nothing was sent."])
@@ -441,7 +444,7 @@ def recommendations(
 ) -> list[str]:
     """The two or three changes that would move the sender up, most important first."""
     low, high = OPTIMAL_FREQUENCY
-    l1, l4 = mix.get("L1", 0.0), mix.get("L4", 0.0)
+    l1, l4 = mix.get(Level.L1, 0.0), mix.get(Level.L4, 0.0)
     advice: list[str] = []
 
     def biggest(level: str) -> str | None:
@@ -450,9 +453,9 @@ def recommendations(
         rows = [(r.sent, c) for c, r in report.campaigns.items() if report.campaign_levels.get(c) == level]
         return max(rows)[1] if rows and max(rows)[0] > 0 else None
 
-    triggers = [c.id for c in catalog if c.level == "L4"] if catalog is not None else []
+    triggers = [c.id for c in catalog if c.level == Level.L4] if catalog is not None else []
     if l1 >= STRIVING_L1_SHARE:
-        blast = biggest("L1")
+        blast = biggest(Level.L1)
         advice.append(
             f"L1 is {l1:.0%} of volume at {frequency:.1f} messages/user/week: cut the broadcast"
             + (f" '{blast}'" if blast else "")
@@ -476,12 +479,12 @@ def recommendations(
                 f"L4 is only {l4:.0%} of sends: add an abandoned-cart trigger "
                 "(see campaigns/abandoned-cart.yaml)."
             )
-    if mix.get("L3", 0.0) < STELLAR_LEVEL_SHARE:
+    if mix.get(Level.L3, 0.0) < STELLAR_LEVEL_SHARE:
         advice.append(
             "No L3: turn on scoring and add a prediction-led campaign "
             "(churn-risk save, champions early access)."
         )
-    if mix.get("L2", 0.0) < STELLAR_LEVEL_SHARE:
+    if mix.get(Level.L2, 0.0) < STELLAR_LEVEL_SHARE:
         advice.append("No L2: add a behavioural campaign (repeat viewers of a category, lapsed buyers).")
     if l1 < STELLAR_LEVEL_SHARE:
         advice.append(

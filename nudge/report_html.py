@@ -11,11 +11,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 
-from nudge.report import LEVELS, OPTIMAL_FREQUENCY, Report, Row, day_range
+from nudge.report import OPTIMAL_FREQUENCY, Report, Row, day_range
+from shared.core.vocabulary import DecisionStatus, Level
 
-COLOURS = {"L1": "#94a3b8", "L2": "#3b82f6", "L3": "#8b5cf6", "L4": "#f97316"}
+COLOURS = {Level.L1: "#94a3b8", Level.L2: "#3b82f6", Level.L3: "#8b5cf6", Level.L4: "#f97316"}
 VERDICT_COLOURS = {"Striving": "#dc2626", "Steady": "#d97706", "Stellar": "#16a34a"}
-LEVEL_NAMES = {"L1": "demographic", "L2": "behavioural", "L3": "predictive", "L4": "real-time"}
+LEVEL_NAMES = {
+    Level.L1: "demographic",
+    Level.L2: "behavioural",
+    Level.L3: "predictive",
+    Level.L4: "real-time",
+}
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36
 
@@ -95,7 +101,7 @@ def stacked_bars(chart: str, title: str, series: Mapping[str, Mapping[str, int]]
     for i, day in enumerate(days):
         y = float(TOP + plot_h)
         x = LEFT + i * slot + (slot - bar) / 2
-        for level in LEVELS:
+        for level in Level:
             n = series.get(day, {}).get(level, 0)
             if n <= 0:
                 continue
@@ -200,7 +206,7 @@ def _legend() -> str:
     return (
         '<div class="legend">'
         + "".join(
-            f'<span><i style="background:{COLOURS[lv]}"></i>{lv} {LEVEL_NAMES[lv]}</span>' for lv in LEVELS
+            f'<span><i style="background:{COLOURS[lv]}"></i>{lv} {LEVEL_NAMES[lv]}</span>' for lv in Level
         )
         + "</div>"
     )
@@ -222,7 +228,17 @@ def _uplift_cells(row: Row) -> str:
 def _table(
     title: str, rows: Mapping[str, Row], names: Mapping[str, str] | None = None, uplift: bool = True
 ) -> str:
-    head = ["", "sent", "withheld", "delivered", "opened", "clicked", "converted", "revenue", "conv. rate"]
+    head = [
+        "",
+        DecisionStatus.SENT,
+        "withheld",
+        "delivered",
+        "opened",
+        "clicked",
+        "converted",
+        "revenue",
+        "conv. rate",
+    ]
     if uplift:
         head += ["uplift (95% CI)", ""]
     body = []
@@ -282,7 +298,7 @@ def render_html(report: Report, generated_at: datetime | None = None) -> str:
             "uplift, all campaigns" + (f" ({u.verdict})" if u else ""),
         ),
     ]
-    mix = " · ".join(f"{lv} {_pct(report.level_mix[lv], 0)}" for lv in LEVELS)
+    mix = " · ".join(f"{lv} {_pct(report.level_mix[lv], 0)}" for lv in Level)
     recommendations = "".join(f"<li>{escape(r)}</li>" for r in verdict.recommendations)
     stamp = f" · generated {generated_at:%Y-%m-%d %H:%M} UTC" if generated_at else ""
     return f"""<!doctype html>

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from shared.core.clock import Clock
+from shared.core.vocabulary import Channel
 from shared.delivery.links import InvalidLink, LinkSigner
 from shared.delivery.preferences import unsubscribe
 from shared.platform.metrics import CHANNELS, UNSUBSCRIBES, FunctionMetrics, bounded, record_http
@@ -73,7 +74,7 @@ def confirm() -> Response[str]:
     except InvalidLink:
         return _page("This link is not valid", "<p>Please use the link from your latest email.</p>", 403)
     action = escape("/unsubscribe?" + urlencode({k: v for k, v in params.items() if v}))
-    what = "emails" if request.channel == "email" else f"{request.channel.replace('_', '-')} messages"
+    what = "emails" if request.channel == Channel.EMAIL else f"{request.channel.replace('_', '-')} messages"
     return _page(
         "Unsubscribe",
         f'<p>Stop receiving marketing {escape(what)} from us?</p><form method="post" action="{action}">'

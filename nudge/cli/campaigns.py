@@ -29,6 +29,7 @@ from nudge.cli.tables import (
     print_simulation,
     share,
 )
+from shared.core.vocabulary import Channel
 
 
 @app.command()
@@ -285,7 +286,7 @@ def preview(
     rendered.add_column("field", style="bold")
     rendered.add_column("content", overflow="fold")
     for label, value in (
-        ("subject" if render_as == "email" else "title", message.title),
+        ("subject" if render_as == Channel.EMAIL else "title", message.title),
         ("text", message.body_text),
         ("html", message.body_html),
         ("deep link", message.deep_link),

@@ -22,6 +22,7 @@ from nudge.cli.tables import (
     write_html_report,
 )
 from nudge.operations import DeployedStack, SourceMissing, open_source
+from shared.core.vocabulary import DecisionStatus
 from shared.deployment import topology
 
 T = TypeVar("T")
@@ -59,7 +60,12 @@ def why(
     table = Table(title=f"Why — {user_id}")
     for column in ("at (UTC)", "campaign", "level", "channel", "decision", "reason"):
         table.add_column(column)
-    colours = {"sent": "green", "capped": "yellow", "deferred_quiet_hours": "cyan", "failed": "red"}
+    colours = {
+        DecisionStatus.SENT: "green",
+        DecisionStatus.CAPPED: "yellow",
+        DecisionStatus.DEFERRED_QUIET_HOURS: "cyan",
+        DecisionStatus.FAILED: "red",
+    }
     for e in entries:
         status = str(e["status"])
         table.add_row(

@@ -21,6 +21,7 @@ from nudge.cli.tables import (
     print_report,
     print_summary,
 )
+from shared.core.vocabulary import Channel
 
 
 @app.command()
@@ -82,7 +83,7 @@ def demo(
         summary["messages_sent"]
         != summary["provider_recorded"]["ses"]
         + summary["provider_recorded"]["sns"]
-        + summary["messages_by_channel"]["in_app"]
+        + summary["messages_by_channel"][Channel.IN_APP]
     ):
         console.print("[red]sends and provider records disagree[/red]")
         raise typer.Exit(2)
@@ -143,8 +144,8 @@ def bench(
     console.print(costs)
     fees = results["channel_fees_usd_per_million"]
     console.print(
-        f"channel fees per million: email ${fees['email']:,}, push ${fees['push']:,}, "
-        f"in-app ${fees['in_app']}"
+        f"channel fees per million: email ${fees[Channel.EMAIL]:,}, push ${fees[Channel.PUSH]:,}, "
+        f"in-app ${fees[Channel.IN_APP]}"
     )
     if json_path:
         write_json(results, json_path)

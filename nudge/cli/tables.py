@@ -10,6 +10,7 @@ from rich.table import Table
 from nudge.cli.common import (
     console,
 )
+from shared.core.vocabulary import Channel, DecisionStatus, Level
 
 
 def print_summary(s: dict[str, Any]) -> None:
@@ -40,12 +41,10 @@ def print_summary(s: dict[str, Any]) -> None:
     for column in (
         "campaign",
         "level",
-        "sent",
-        "email",
-        "push",
-        "in-app",
+        DecisionStatus.SENT,
+        *(channel.replace("_", "-") for channel in Channel),
         "deferred",
-        "cancelled",
+        DecisionStatus.CANCELLED,
         "not sent",
     ):
         campaigns.add_column(column, justify="left" if column == "campaign" else "right")
@@ -53,19 +52,17 @@ def print_summary(s: dict[str, Any]) -> None:
         campaigns.add_row(
             campaign_id,
             row["level"],
-            str(row["sent"]),
-            str(row["email"]),
-            str(row["push"]),
-            str(row["in_app"]),
+            str(row[DecisionStatus.SENT]),
+            *(str(row[channel]) for channel in Channel),
             str(row.get("deferred", 0)),
-            str(row.get("cancelled", 0)),
-            str(row["skipped"]),
+            str(row.get(DecisionStatus.CANCELLED, 0)),
+            str(row[DecisionStatus.SKIPPED]),
         )
     console.print(campaigns)
 
     mix = Table(title="By level and channel")
     mix.add_column("level")
-    mix.add_column("sent", justify="right")
+    mix.add_column(DecisionStatus.SENT, justify="right")
     for level, count in s["messages_by_level"].items():
         mix.add_row(level, str(count))
     for channel, count in s["messages_by_channel"].items():
@@ -82,8 +79,9 @@ def print_summary(s: dict[str, Any]) -> None:
             why.add_row(f"not sent: {reason}", str(count))
         for cap, count in s.get("capped_by_cap", {}).items():
             why.add_row(f"  capped by {cap}", str(count))
-        if s.get("deferred_quiet_hours"):
-            why.add_row("deferred past quiet hours (then decided again)", str(s["deferred_quiet_hours"]))
+        if s.get(DecisionStatus.DEFERRED_QUIET_HOURS):
+            deferred = s[DecisionStatus.DEFERRED_QUIET_HOURS]
+            why.add_row("deferred past quiet hours (then decided again)", str(deferred))
         for reason, count in s["dead_letters"].items():
             why.add_row(f"dead-letter {reason}", str(count))
         console.print(why)
@@ -98,7 +96,7 @@ def cell(value: Any) -> str:
 
 
 def print_simulation(report: Any, top: int) -> None:
-    wanted, sent = report.distribution("wanted"), report.distribution("sent")
+    wanted, sent = report.distribution("wanted"), report.distribution(DecisionStatus.SENT)
     overview = Table(
         title=f"Messages per shopper per week — {report.shoppers:,} shoppers, {report.options.weeks} weeks "
         f"({report.start:%Y-%m-%d} to {report.end:%Y-%m-%d}), {report.events:,} store events, "
@@ -122,9 +120,9 @@ def print_simulation(report: Any, top: int) -> None:
         "holdout",
         "wanted",
         "/wk",
-        "sent",
+        DecisionStatus.SENT,
         "/wk",
-        "capped",
+        DecisionStatus.CAPPED,
         "quiet",
     ):
         campaigns.add_column(column, justify="right")
@@ -151,19 +149,28 @@ def print_simulation(report: Any, top: int) -> None:
     )
 
     levels = Table(title="By level")
-    for column in ("level", "campaigns", "wanted", "wanted/wk", "sent", "sent/wk", "share of sent", "capped"):
+    for column in (
+        "level",
+        "campaigns",
+        "wanted",
+        "wanted/wk",
+        DecisionStatus.SENT,
+        "sent/wk",
+        "share of sent",
+        DecisionStatus.CAPPED,
+    ):
         levels.add_column(column, justify="left" if column == "level" else "right")
-    total_sent = sum(row["sent"] for row in report.by_level().values())
+    total_sent = sum(row[DecisionStatus.SENT] for row in report.by_level().values())
     for level, row in report.by_level().items():
         levels.add_row(
             level,
             str(row["campaigns"]),
             f"{row['wanted']:,}",
             f"{report.per_week(row['wanted']):.2f}",
-            f"{row['sent']:,}",
-            f"{report.per_week(row['sent']):.2f}",
-            share(row["sent"], total_sent),
-            f"{row['capped']:,}",
+            f"{row[DecisionStatus.SENT]:,}",
+            f"{report.per_week(row[DecisionStatus.SENT]):.2f}",
+            share(row[DecisionStatus.SENT], total_sent),
+            f"{row[DecisionStatus.CAPPED]:,}",
         )
     console.print(levels)
 
@@ -235,8 +242,6 @@ def write_html_report(result: Any, path: Path) -> Path:
 
 
 def print_report(result: Any) -> None:
-    from nudge.report import LEVELS
-
     colours = {"Striving": "red", "Steady": "yellow", "Stellar": "green"}
     verdict = result.verdict
     console.print(f"\n[bold {colours.get(verdict.kind, 'white')}]Verdict: {verdict.kind}[/] — {verdict.why}")
@@ -245,7 +250,7 @@ def print_report(result: Any) -> None:
     console.print(
         f"messages per recipient per week: mean {result.messages_per_user_week:.2f}, "
         f"p95 {result.messages_per_user_week_p95:.2f} · level mix: "
-        + ", ".join(f"{lv} {result.level_mix[lv]:.0%}" for lv in LEVELS)
+        + ", ".join(f"{lv} {result.level_mix[lv]:.0%}" for lv in Level)
     )
 
     def table(title: str, rows: Any, first: str, levels: Any = None, uplift: bool = True) -> Table:
@@ -253,7 +258,16 @@ def print_report(result: Any) -> None:
         columns = (
             [first]
             + (["level"] if levels else [])
-            + ["sent", "withheld", "delivered", "opened", "clicked", "conv.", "revenue", "conv. rate"]
+            + [
+                DecisionStatus.SENT,
+                "withheld",
+                "delivered",
+                "opened",
+                "clicked",
+                "conv.",
+                "revenue",
+                "conv. rate",
+            ]
         )
         if uplift:
             columns += ["uplift (95% CI)", "verdict"]

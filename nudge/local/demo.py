@@ -18,13 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import LEVELS
 from shared.core.clock import SimulatedClock
+from shared.core.vocabulary import Channel, DecisionStatus, Level
 
 if TYPE_CHECKING:
     from nudge.report import Report
 
 STEP = timedelta(hours=1)
+# Statuses that are not a reason a message was not sent (sent, or logged beside the final decision).
+NOT_SKIPPED = (
+    DecisionStatus.SENT,
+    DecisionStatus.DEFERRED_QUIET_HOURS,
+    DecisionStatus.DUPLICATE,
+    DecisionStatus.CLAIMED,
+)
 DUPLICATE_SHARE = 0.02
 MALFORMED_EVENTS = 5
 FAKE_CREDENTIALS = {
@@ -178,31 +185,29 @@ def _summarize(
     messages = runtime.scan("messages")
     inbox = runtime.scan("inbox")
     events_ingested = sum(n for p in profiles for days in p.counts.values() for n in days.values())
-    sent = [m for m in messages if m["status"] == "sent"]
+    sent = [m for m in messages if m["status"] == DecisionStatus.SENT]
     by_campaign: dict[str, dict[str, Any]] = {}
     for m in messages:
         row = by_campaign.setdefault(
             m["campaign_id"],
             {
                 "level": m["level"],
-                "sent": 0,
-                "skipped": 0,
+                DecisionStatus.SENT: 0,
+                DecisionStatus.SKIPPED: 0,
                 "deferred": 0,
-                "cancelled": 0,
-                "email": 0,
-                "push": 0,
-                "in_app": 0,
+                DecisionStatus.CANCELLED: 0,
+                **dict.fromkeys(Channel, 0),
             },
         )
-        if m["status"] == "sent":
-            row["sent"] += 1
+        if m["status"] == DecisionStatus.SENT:
+            row[DecisionStatus.SENT] += 1
             row[m["channel"]] += 1
-        elif m["status"] == "deferred_quiet_hours":
+        elif m["status"] == DecisionStatus.DEFERRED_QUIET_HOURS:
             row["deferred"] += 1
-        elif m["status"] == "cancelled":
-            row["cancelled"] += 1
-        elif m["status"] not in ("duplicate", "claimed"):
-            row["skipped"] += 1
+        elif m["status"] == DecisionStatus.CANCELLED:
+            row[DecisionStatus.CANCELLED] += 1
+        elif m["status"] not in (DecisionStatus.DUPLICATE, DecisionStatus.CLAIMED):
+            row[DecisionStatus.SKIPPED] += 1
     parked = runtime.parked()
     ses_recorded = int(runtime.client("ses").get_send_quota()["SentLast24Hours"])
     sns_recorded = sum(len(e.messages) for e in sns_backends[ACCOUNT][REGION].platform_endpoints.values())
@@ -215,21 +220,21 @@ def _summarize(
         "events_ingested": events_ingested,
         "profiles": len(profiles),
         "messages_sent": len(sent),
-        "messages_by_channel": {
-            c: sum(1 for m in sent if m["channel"] == c) for c in ("email", "push", "in_app")
-        },
-        "messages_by_level": {lvl: sum(1 for m in sent if m["level"] == lvl) for lvl in LEVELS},
+        "messages_by_channel": {c: sum(1 for m in sent if m["channel"] == c) for c in Channel},
+        "messages_by_level": {lvl: sum(1 for m in sent if m["level"] == lvl) for lvl in Level},
         "messages_by_campaign": dict(sorted(by_campaign.items())),
         "skipped_by_reason": dict(
             Counter(
-                m["status"] if m["status"] != "skipped" else m.get("reason", "?")
+                m["status"] if m["status"] != DecisionStatus.SKIPPED else m.get("reason", "?")
                 for m in messages
-                if m["status"] not in ("sent", "deferred_quiet_hours", "duplicate", "claimed")
+                if m["status"] not in NOT_SKIPPED
             ).most_common()
         ),
-        "deferred_quiet_hours": sum(1 for m in messages if m["status"] == "deferred_quiet_hours"),
+        DecisionStatus.DEFERRED_QUIET_HOURS: sum(
+            1 for m in messages if m["status"] == DecisionStatus.DEFERRED_QUIET_HOURS
+        ),
         "capped_by_cap": dict(
-            Counter(m.get("reason") for m in messages if m["status"] == "capped").most_common()
+            Counter(m.get("reason") for m in messages if m["status"] == DecisionStatus.CAPPED).most_common()
         ),
         "inbox_messages": len(inbox),
         "provider_recorded": {"ses": ses_recorded, "sns": sns_recorded, "inbox": len(inbox)},

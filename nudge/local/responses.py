@@ -26,6 +26,7 @@ from typing import Any
 from nudge.local.runtime import LocalRuntime, SentMessage
 from nudge.local.ses_events import ses_event, tagged_mail
 from nudge.local.store import Shopper, SyntheticStore, _iso
+from shared.core.vocabulary import Channel, Level
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ class ResponseModel:
 
     email_delivered: float = 0.97
     email_open: dict[str, float] = field(
-        default_factory=lambda: {"L1": 0.18, "L2": 0.28, "L3": 0.3, "L4": 0.42}
+        default_factory=lambda: {Level.L1: 0.18, Level.L2: 0.28, Level.L3: 0.3, Level.L4: 0.42}
     )
     click_given_open: float = 0.3
     inbox_read: float = 0.55
     conversion_lift: dict[str, float] = field(
-        default_factory=lambda: {"L1": 0.01, "L2": 0.04, "L3": 0.05, "L4": 0.12}
+        default_factory=lambda: {Level.L1: 0.01, Level.L2: 0.04, Level.L3: 0.05, Level.L4: 0.12}
     )
     max_delay_hours: float = 36.0
 
@@ -84,7 +85,7 @@ class Responder:
         if campaign is None or shopper is None:
             return
         level, model, rng = campaign.level, self.model, self.rng
-        if message.channel == "email" and rng.random() < model.email_delivered:
+        if message.channel == Channel.EMAIL and rng.random() < model.email_delivered:
             delivered = self._later(message.at, 0.2, 3)
             self._push(delivered, "ses", _ses_event("Delivery", message, delivered))
             if rng.random() < model.email_open.get(level, 0.0):
@@ -93,7 +94,7 @@ class Responder:
                 if rng.random() < model.click_given_open:
                     clicked = self._later(opened, 0.2, 5)
                     self._push(clicked, "ses", _ses_event("Click", message, clicked))
-        if message.channel == "in_app" and rng.random() < model.inbox_read:
+        if message.channel == Channel.IN_APP and rng.random() < model.inbox_read:
             self._push(self._later(message.at, 10, 24 * 60), "read", (message.user_id, message.provider_id))
         if rng.random() < model.conversion_lift.get(level, 0.0):
             at = self._later(message.at, 15, model.max_delay_hours * 60)

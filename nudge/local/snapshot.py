@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shared.core.identity import is_anonymous
 from shared.events.contract import SegmentEvent, parse_detail
 from shared.profiles.profile import Profile, fold_events
 
@@ -38,7 +39,7 @@ class ProfileSource:
 
     def shoppers(self) -> list[Profile]:
         """Identified shoppers (anonymous visitors cannot be messaged by a batch campaign's id alone)."""
-        return [p for uid, p in self.profiles.items() if not uid.startswith("anon:")]
+        return [p for uid, p in self.profiles.items() if not is_anonymous(uid)]
 
 
 def store_events(users: int, days: int, seed: int) -> tuple[list[SegmentEvent], datetime, datetime]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
+from shared.core.vocabulary import EMAIL_TRAIT, Channel, DecisionStatus
 
 STEP = timedelta(hours=1)
 TAP_EVENT = "provide-client-params.sqs.SendMessageBatch"
@@ -43,7 +44,17 @@ FAKE_CREDENTIALS = {
 # Longer than any L4 delay in campaigns/ (post-purchase-review: 7 days): every pending job fires.
 DRAIN_AFTER = timedelta(days=8)
 # Decisions a job can end in, as logged under its send key.
-FINAL = ("sent", "withheld_holdout", "capped", "no_consent", "suppressed", "skipped", "cancelled")
+FINAL = (
+    DecisionStatus.SENT,
+    DecisionStatus.WITHHELD_HOLDOUT,
+    DecisionStatus.CAPPED,
+    DecisionStatus.NO_CONSENT,
+    DecisionStatus.SUPPRESSED,
+    DecisionStatus.SKIPPED,
+    DecisionStatus.CANCELLED,
+)
+# A claim never completed: the send may have happened with no record of it.
+UNRECORDED = (DecisionStatus.CLAIMED, DecisionStatus.OUTCOME_UNKNOWN)
 # The aggregates ingest keeps that do not depend on the order events arrive in.
 AGGREGATES = (
     "counts",
@@ -239,16 +250,16 @@ def _check_deliveries(
     by_email = {}
     by_endpoint = {}
     for profile in profiles:
-        if profile.traits.get("email"):
-            by_email[str(profile.traits["email"]).lower()] = profile.user_id
+        if profile.traits.get(EMAIL_TRAIT):
+            by_email[str(profile.traits[EMAIL_TRAIT]).lower()] = profile.user_id
         if profile.traits.get("push_endpoint"):
             by_endpoint[str(profile.traits["push_endpoint"])] = profile.user_id
-    recorded = {str(m.get("provider_message_id")) for m in messages if m["status"] == "sent"}
+    recorded = {str(m.get("provider_message_id")) for m in messages if m["status"] == DecisionStatus.SENT}
     # Sends whose outcome is unknown or unrecorded, per shopper: the only sends allowed no record.
     possible: Counter[str] = Counter()
     for key, reasons in parked_jobs.items():
         entry = outcome.get(key, {})
-        if entry.get("status") in ("claimed", "outcome_unknown") or any("not recorded" in r for r in reasons):
+        if entry.get("status") in UNRECORDED or any("not recorded" in r for r in reasons):
             possible[key.rsplit("#", 1)[-1]] += 1
     provider: list[tuple[str, str, str]] = []  # (channel, provider id, user)
     from moto.ses.models import ses_backends
@@ -258,10 +269,14 @@ def _check_deliveries(
         raw = getattr(m, "raw_data", None)
         if raw is not None:
             to = str(message_from_string(raw, policy=default_policy)["To"]).lower()
-            provider.append(("email", m.id, by_email.get(to, to)))
+            provider.append((Channel.EMAIL, m.id, by_email.get(to, to)))
     for arn, endpoint in sns_backends[ACCOUNT][REGION].platform_endpoints.items():
-        provider += [("push", message_id, by_endpoint.get(arn, arn)) for message_id in endpoint.messages]
-    provider += [("in_app", str(item["message_key"]), str(item["user_id"])) for item in runtime.scan("inbox")]
+        provider += [
+            (Channel.PUSH, message_id, by_endpoint.get(arn, arn)) for message_id in endpoint.messages
+        ]
+    provider += [
+        (Channel.IN_APP, str(item["message_key"]), str(item["user_id"])) for item in runtime.scan("inbox")
+    ]
     unaccounted: Counter[str] = Counter(user for _, pid, user in provider if pid not in recorded)
     doubled = {u: n for u, n in unaccounted.items() if n > possible[u]}
     if doubled:
@@ -271,8 +286,8 @@ def _check_deliveries(
     twice = [k for k, n in per_key.items() if n > 1]
     if twice:
         report.problems.append(f"{len(twice)} send keys accepted by a channel more than once: {twice[:3]}")
-    sent = [m for m in messages if m["status"] == "sent"]
-    inbox_keys = Counter(str(i[2]) + str(i[1]).split("-", 1)[-1] for i in provider if i[0] == "in_app")
+    sent = [m for m in messages if m["status"] == DecisionStatus.SENT]
+    inbox_keys = Counter(str(i[2]) + str(i[1]).split("-", 1)[-1] for i in provider if i[0] == Channel.IN_APP)
     if any(n > 1 for n in inbox_keys.values()):
         report.problems.append("an in-app message was put in an inbox twice")
     report.figures.update(

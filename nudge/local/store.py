@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from shared.core.vocabulary import EMAIL_TRAIT, Channel
+
 Event = dict[str, Any]
 
 CURRENCY: Final = "USD"
@@ -724,13 +726,17 @@ class SyntheticStore:
         traits: dict[str, Any] = {
             "firstName": shopper.first_name,
             "lastName": shopper.last_name,
-            "email": shopper.email,
+            EMAIL_TRAIT: shopper.email,
             "age": shopper.age,
             "gender": shopper.gender,
             "address": {"country": shopper.country, "city": shopper.city},
             "language": shopper.language,
             "timezone": shopper.timezone,
-            "consent": {"email": shopper.email_opt_in, "push": shopper.push_opt_in, "in_app": True},
+            "consent": {
+                Channel.EMAIL: shopper.email_opt_in,
+                Channel.PUSH: shopper.push_opt_in,
+                Channel.IN_APP: True,
+            },
         }
         if push_endpoint_arn and shopper.push_platform is not None:
             traits["push_endpoint"] = push_endpoint_arn

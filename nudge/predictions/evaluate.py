@@ -21,6 +21,7 @@ from nudge.predictions import metrics
 from nudge.predictions.datasets import cdnow_events, synthetic_events
 from nudge.predictions.history import EventHistory
 from nudge.predictions.train import TrainingOptions, train
+from shared.core.identity import is_anonymous
 from shared.predictions.categories import favourite_category, next_category
 from shared.predictions.features import buyer_summary
 from shared.predictions.label_free import LabelFreeArtefact, fit_label_free
@@ -143,7 +144,7 @@ def evaluate(
             "ordered_n": 1.0 if long.get(user_id) else 0.0,
             "orders_n": float(len(long.get(user_id, []))),
         }
-        populations = [] if user_id.startswith("anon:") else ["all shoppers"]
+        populations = [] if is_anonymous(user_id) else ["all shoppers"]
         if buyer_summary(profile, dataset.cut) is not None:
             populations.append("buyers")
         if not populations:

@@ -16,6 +16,7 @@ from typing import Any
 from shared.adapters.dynamo import DynamoInbox
 from shared.campaigns.render import RenderedMessage
 from shared.core.errors import PermanentDeliveryError
+from shared.core.vocabulary import EMAIL_TRAIT
 from shared.delivery.ses_tags import email_tags
 from shared.deployment.topology import push_endpoints_of
 
@@ -42,7 +43,7 @@ class SesEmailChannel:
         mail = EmailMessage(policy=SMTP)
         mail["From"] = self._sender
         try:
-            mail["To"] = Address(addr_spec=str(recipient["email"]))
+            mail["To"] = Address(addr_spec=str(recipient[EMAIL_TRAIT]))
             # Line breaks were removed when rendering; any left (U+2028, NEL, ...) would break the
             # header when folded, so they become spaces here too rather than a message never sent.
             mail["Subject"] = subject = " ".join(message.title.splitlines())

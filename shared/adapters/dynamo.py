@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from shared.adapters import chunks
+from shared.core.vocabulary import Channel, DecisionStatus
 from shared.delivery.ports import SendLogEntry
 from shared.deployment.topology import (
     CONVERSIONS,
@@ -326,7 +327,7 @@ class DynamoSendLog:
                 Item=self._item(entry),
                 ConditionExpression="attribute_not_exists(#sk) OR #status = :failed",
                 ExpressionAttributeNames={"#sk": MESSAGES.sort_key, "#status": "status"},
-                ExpressionAttributeValues={":failed": {"S": "failed"}},
+                ExpressionAttributeValues={":failed": {"S": DecisionStatus.FAILED}},
                 # The holder comes back with the refusal: no second request to see who has the key.
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -391,7 +392,7 @@ class DynamoSendLog:
             found = self._query(
                 user_id, "#pid = :pid", {":pid": {"S": provider_message_id}}, {"#pid": "provider_message_id"}
             )
-            entries = [e for e in found if e.get("status") == "sent"]
+            entries = [e for e in found if e.get("status") == DecisionStatus.SENT]
             if not entries:
                 return False
             send_key = str(entries[0][str(MESSAGES.sort_key)])
@@ -400,7 +401,7 @@ class DynamoSendLog:
         values: dict[str, Any] = {
             ":at": {"S": at.isoformat()},
             ":pid": {"S": provider_message_id},
-            ":sent": {"S": "sent"},
+            ":sent": {"S": DecisionStatus.SENT},
         }
         if dropped is not None:
             update += ", #status = :dropped, #reason = :reason"
@@ -527,7 +528,7 @@ class DynamoInbox:
         return True
 
 
-_SUPPRESSED = {"email": "suppressed_email", "push": "suppressed_push", "in_app": "suppressed_in_app"}
+_SUPPRESSED: dict[str, str] = {channel: f"suppressed_{channel}" for channel in Channel}
 
 
 def ledger_from_item(item: Mapping[str, Any]) -> Ledger:

@@ -36,6 +36,9 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
+from shared.core.durations import UNITS, duration_parts
+from shared.core.vocabulary import EMAIL_TRAIT
+
 if TYPE_CHECKING:
     from shared.profiles.profile import Profile
 
@@ -48,7 +51,7 @@ ATTRIBUTES: Mapping[str, str] = {
     "city": "text (trait)",
     "language": "text (trait): ISO 639-1 code",
     "timezone": "text (trait): IANA time zone",
-    "email": "text (trait)",
+    EMAIL_TRAIT: "text (trait)",
     "first_name": "text (trait)",
     "last_name": "text (trait)",
     "phone": "text (trait)",
@@ -179,8 +182,7 @@ def _suggest(name: str, known: Iterable[str]) -> str:
 
 
 # -- values and durations --------------------------------------------------------------------------
-_DURATION = re.compile(r"^(\d{1,5})([mhdw])$")
-_UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+AUDIENCE_UNITS = "mhdw"  # the tokenizer's duration: at most five digits, then one of these
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ class Duration:
 
     @property
     def delta(self) -> timedelta:
-        return self.amount * _UNIT[self.unit]
+        return self.amount * UNITS[self.unit]
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"
@@ -728,11 +730,11 @@ class _Parser:
 
     def duration(self) -> Duration:
         token = self.token
-        match = _DURATION.match(token.text) if token.kind == "duration" else None
-        if match is None:
+        parts = duration_parts(token.text, AUDIENCE_UNITS) if token.kind == "duration" else None
+        if parts is None:
             return self.fail("expected a duration such as 30m, 12h, 7d or 2w")
         self.advance()
-        return Duration(int(match[1]), match[2])
+        return Duration(*parts)
 
     def value_list(self) -> tuple[Any, ...]:
         self.expect("[")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.campaigns.jobs import DeliveryJob
-from shared.campaigns.model import Campaign, parse_duration
+from shared.campaigns.model import Campaign
+from shared.core.durations import parse_duration
 from shared.profiles.profile import Profile, product_of
 
 

@@ -25,6 +25,7 @@ from shared.campaigns.yaml_lines import (
     _Source,
     validate_yaml_file,
 )
+from shared.core.vocabulary import Channel
 
 CATALOG_FILE = "campaigns.json"
 VOCABULARY_FILE = "_vocabulary.yaml"
@@ -122,12 +123,12 @@ def _inline_template_files(source: _Source, problems: list[str]) -> dict[Path_, 
     """Read each ``*_file`` template into its field; returns where each inlined template came from."""
     origins: dict[Path_, tuple[Path, int]] = {}
     channels = source.data.get("channels")
-    email = channels.get("email") if isinstance(channels, dict) else None
+    email = channels.get(Channel.EMAIL) if isinstance(channels, dict) else None
     if not isinstance(email, dict):
         return origins
     for file_field, field in TEMPLATE_FILE_FIELDS.items():
         name = email.get(file_field)
-        loc: Path_ = ("channels", "email", file_field)
+        loc: Path_ = ("channels", Channel.EMAIL, file_field)
         if name is None:
             continue
         where = f"{source.path}:{source.line(loc)}: channels.email.{file_field}"
@@ -146,7 +147,7 @@ def _inline_template_files(source: _Source, problems: list[str]) -> dict[Path_, 
         except OSError as error:
             problems.append(f"{where}: cannot read {name!r}: {error.strerror or error}")
             continue
-        origins[("channels", "email", field)] = (template, 1)
+        origins[("channels", Channel.EMAIL, field)] = (template, 1)
     return origins
 
 

@@ -28,12 +28,11 @@ from shared.campaigns.audience import (
     Vocabulary,
     default_vocabulary,
 )
-from shared.campaigns.policy import ChannelName, Level, Limits
+from shared.campaigns.policy import ChannelName, Limits
+from shared.core.durations import parse_duration
+from shared.core.vocabulary import Channel, Level
 
-__all__ = ["ChannelName", "Level", "Limits"]
-
-LEVELS: tuple[Level, ...] = ("L1", "L2", "L3", "L4")
-CHANNELS: tuple[ChannelName, ...] = ("email", "push", "in_app")
+__all__ = ["ChannelName", "Level", "Limits", "parse_duration"]
 
 
 def _vocabulary(info: ValidationInfo) -> Vocabulary:
@@ -167,23 +166,10 @@ class Schedule(_Strict):
 
 
 IDENTIFY = "identify"
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d)\s*$")
-_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 _CONDITION = re.compile(
     r"^\s*properties\.(?P<path>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)\s+"
     r"(?P<op>==|!=|>=|<=|>|<|in|exists)(?:\s+(?P<value>.+?))?\s*$"
 )
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30m``, ``1h``, ``7d`` → a timedelta; anything else is a ValueError naming the text."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30m, 1h or 7d")
-    try:
-        return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
-    except OverflowError:
-        raise ValueError(f"{text!r} is longer than any duration Nudge can wait") from None
 
 
 Duration = Annotated[str, Field(pattern=r"^\s*\d+\s*[mhd]\s*$", description="e.g. 20m, 1h, 7d")]
@@ -378,7 +364,7 @@ class Campaign(_Strict):
         description="L1 demographic, L2 behavioural, L3 predicted (scheduled); L4 real-time (trigger)."
     )
     channels: Channels = Field(description="Content per channel.")
-    channel_preference: list[ChannelName] = Field(
+    channel_preference: list[Channel] = Field(
         default_factory=list,
         description="The order channels are tried in (default: the order of 'channels' in the file); "
         "the first channel the shopper can receive is used.",
@@ -425,7 +411,7 @@ class Campaign(_Strict):
         missing = [c for c in self.channel_preference if self.channels.content(c) is None]
         if missing or not self.channel_preference:
             raise ValueError(f"channels: no content for {', '.join(missing) or 'any channel'}")
-        if self.level == "L4":
+        if self.level == Level.L4:
             if self.trigger is None or self.schedule is not None:
                 raise ValueError("an L4 campaign needs a 'trigger' and no 'schedule'")
         elif self.schedule is None or self.trigger is not None:
@@ -439,7 +425,7 @@ class Campaign(_Strict):
         """The rules, parsed once (they were checked against the vocabulary when the file was loaded)."""
         return Audience.parse(self.audience)
 
-    def channel_order(self) -> list[ChannelName]:
+    def channel_order(self) -> list[Channel]:
         return list(dict.fromkeys(self.channel_preference))
 
     def is_active(self, at: datetime) -> bool:

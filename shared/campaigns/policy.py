@@ -14,14 +14,15 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Level = Literal["L1", "L2", "L3", "L4"]
-ChannelName = Literal["email", "push", "in_app"]
-LEVEL_RANK: dict[str, int] = {"L1": 1, "L2": 2, "L3": 3, "L4": 4}
+from shared.core.vocabulary import Channel, Level
+
+ChannelName = Channel  # the name shared.delivery.deliverer still uses
+LEVEL_RANK: dict[str, int] = {level: level.rank for level in Level}
 POLICY_FILE = "_policy.yaml"
 
 
@@ -42,23 +43,23 @@ class Limits(_Strict):
         return self
 
 
-def _channel_defaults() -> dict[ChannelName, Limits]:
+def _channel_defaults() -> dict[Channel, Limits]:
     return {
-        "email": Limits(per_day=1, per_week=4),
-        "push": Limits(per_day=2, per_week=5),
-        "in_app": Limits(per_day=3, per_week=10),
+        Channel.EMAIL: Limits(per_day=1, per_week=4),
+        Channel.PUSH: Limits(per_day=2, per_week=5),
+        Channel.IN_APP: Limits(per_day=3, per_week=10),
     }
 
 
-def _exempt_defaults() -> list[ChannelName]:
-    return ["in_app"]
+def _exempt_defaults() -> list[Channel]:
+    return [Channel.IN_APP]
 
 
 class Caps(_Strict):
     """Frequency caps: across all channels, per channel, and per campaign (a campaign may override)."""
 
     all_channels: Limits = Limits(per_day=2, per_week=6)
-    channels: dict[ChannelName, Limits] = Field(default_factory=_channel_defaults)
+    channels: dict[Channel, Limits] = Field(default_factory=_channel_defaults)
     campaign: Limits = Field(
         default=Limits(per_day=1, per_week=2),
         description="Default cap for each campaign; a campaign's own 'caps' replaces it.",
@@ -96,7 +97,7 @@ class QuietHours(_Strict):
 
     start: time = time(21, 0)
     end: time = time(8, 0)
-    exempt_channels: list[ChannelName] = Field(default_factory=_exempt_defaults)
+    exempt_channels: list[Channel] = Field(default_factory=_exempt_defaults)
     enabled: bool = True
 
     @field_validator("start", "end", mode="before")

@@ -20,6 +20,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from shared.campaigns.audience import Vocabulary
 from shared.campaigns.render import bound_problem, sandbox
 from shared.campaigns.template_sandbox import TemplateLimitExceeded, check_binop
+from shared.core.vocabulary import EMAIL_TRAIT, Channel
 from shared.profiles.profile import Cart
 
 # Segment's reserved identify traits (as the profile names them) and what ingest derives.
@@ -28,7 +29,7 @@ SEGMENT_TRAITS = frozenset(
         "first_name",
         "last_name",
         "name",
-        "email",
+        EMAIL_TRAIT,
         "phone",
         "birthday",
         "birth_year",
@@ -50,9 +51,9 @@ SEGMENT_TRAITS = frozenset(
     }
 )
 TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
-    "email": ("subject", "html", "text"),
-    "push": ("title", "body", "deep_link"),
-    "in_app": ("title", "body", "cta_label", "cta_url"),
+    Channel.EMAIL: ("subject", "html", "text"),
+    Channel.PUSH: ("title", "body", "deep_link"),
+    Channel.IN_APP: ("title", "body", "cta_label", "cta_url"),
 }
 CAMPAIGN_FIELDS = frozenset({"id", "name"})
 ROOTS = ("user", "cart", "campaign", "event")

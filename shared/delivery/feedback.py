@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.core.vocabulary import Channel, DecisionStatus
 from shared.delivery import ses_tags
 from shared.events.contract import EventRejected
 from shared.measurement.ports import Engagement
@@ -42,14 +43,12 @@ ENGAGEMENT = {
 }
 ON_SES_SUPPRESSION_LIST = "on_ses_suppression_list"
 SES_LIST_SUBTYPE = "OnAccountSuppressionList"
-SUPPRESSED = (
-    "suppressed"  # the send-log decision (shared.delivery.deliverer.SUPPRESSED, not imported: cold start)
-)
+ADDRESS_SUPPRESSED = "suppressed"  # FeedbackOutcome.status when the event suppressed the address
 
 
 @dataclass(frozen=True)
 class FeedbackOutcome:
-    status: str  # "suppressed" | "ignored"
+    status: str  # ADDRESS_SUPPRESSED | "ignored"
     reason: str
     user_id: str | None = None
     engagement: str | None = None  # "delivered", "opened", ... when folded into the send log
@@ -148,7 +147,10 @@ def apply_feedback(
         message_id, what, at = measured
         dropped = None
         if suppression is not None and suppression.reason == ON_SES_SUPPRESSION_LIST:
-            dropped = (SUPPRESSED, f"email:{ON_SES_SUPPRESSION_LIST}")  # SES never attempted it
+            dropped = (
+                DecisionStatus.SUPPRESSED,
+                f"{Channel.EMAIL}:{ON_SES_SUPPRESSION_LIST}",
+            )  # SES never attempted it
         if engagement.engagement(ses.user_id, message_id, what, at, ses.send_key, dropped):
             folded = what
     if ses.confirm and folded is None:
@@ -163,6 +165,8 @@ def apply_feedback(
     destination = ses.mail.get("destination")
     addresses = [a for a in destination if isinstance(a, str)] if isinstance(destination, list) else []
     sent_at = str(ses.mail.get("timestamp") or "") or None
-    if suppress_unless_erased(ledgers, erasures, ses.user_id, "email", suppression, sent_at, addresses):
-        return FeedbackOutcome("suppressed", f"{suppression.reason}: kept hashed ({ERASED})", None, folded)
-    return FeedbackOutcome("suppressed", suppression.reason, ses.user_id, folded)
+    if suppress_unless_erased(ledgers, erasures, ses.user_id, Channel.EMAIL, suppression, sent_at, addresses):
+        return FeedbackOutcome(
+            ADDRESS_SUPPRESSED, f"{suppression.reason}: kept hashed ({ERASED})", None, folded
+        )
+    return FeedbackOutcome(ADDRESS_SUPPRESSED, suppression.reason, ses.user_id, folded)

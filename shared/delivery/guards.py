@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.campaigns.policy import DeliveryPolicy, Limits
+from shared.core.vocabulary import Channel
 from shared.profiles.ledger import WEEK, SentRecord
 
 HOLDOUT_BUCKETS = 10_000
@@ -45,7 +46,7 @@ def shopper_zone(traits: Mapping[str, Any], policy: DeliveryPolicy) -> ZoneInfo:
 
 
 def _counts_toward_all(channel: str, policy: DeliveryPolicy) -> bool:
-    return channel != "in_app" or policy.caps.count_in_app
+    return channel != Channel.IN_APP or policy.caps.count_in_app
 
 
 def cap_reason(

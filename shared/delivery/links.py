@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from shared.core.vocabulary import Channel
+
 MIN_KEY_BYTES = 32
 TOKEN_LENGTH = 43  # an unpadded base64url SHA-256
 # Where the old newline-joined signature could be split another way (and what ingest now refuses).
@@ -85,7 +87,7 @@ class LinkSigner:
         user_id, channel, campaign_id, token = (params.get(k) for k in ("u", "ch", "c", "t"))
         if not (user_id and channel and campaign_id and token):
             raise InvalidLink("the link is incomplete")
-        if channel not in ("email", "push", "in_app"):
+        if channel not in tuple(Channel):
             raise InvalidLink(f"unknown channel {channel!r}")
         request = UnsubscribeRequest(user_id, channel, campaign_id)
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shared.core.errors import PermanentDeliveryError
+from shared.core.vocabulary import DecisionStatus
 from shared.deployment.topology import INGEST_QUEUE
 
 PROFILE_WAIT = timedelta(
@@ -25,7 +26,7 @@ PROFILE_WAIT = timedelta(
     + INGEST_QUEUE.visibility_timeout_s * INGEST_QUEUE.max_receive_count
 )
 FIRST_LOOK = timedelta(seconds=30)  # then 60, 120, 240, 480 s after the first attempt, then the bound
-WAITING_FOR_PROFILE = "waiting_for_profile"  # not a decision: the job is looked at again later
+WAITING_FOR_PROFILE = DecisionStatus.WAITING_FOR_PROFILE  # not a decision: the job is looked at again
 
 
 class ProfileNeverArrived(PermanentDeliveryError):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from shared.core.vocabulary import EMAIL_TRAIT, Channel
 from shared.events.contract import APP_EVENT_SOURCE
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def within_budget(traits: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _TRAIT_ALIASES = {"firstName": "first_name", "lastName": "last_name", "push_endpoint_arn": "push_endpoint"}
-CONSENT_CHANNELS = ("email", "push", "in_app")
+CONSENT_CHANNELS = tuple(Channel)
 
 
 def trait_name(key: str) -> str:
@@ -175,7 +176,7 @@ RESERVED_TRAITS = _reserved_names()
 
 
 # Where messages go: only a trusted source may set these (after trait_name's mapping).
-CONTACT_TRAITS = frozenset({"email", "phone", "push_endpoint", "consent"})
+CONTACT_TRAITS = frozenset({EMAIL_TRAIT, "phone", "push_endpoint", "consent"})
 MAX_SOURCE_SHOWN = 64
 
 

@@ -24,12 +24,12 @@ from typing import Any
 
 from shared.campaigns.loader import Catalog
 from shared.core.money import order_value
+from shared.core.vocabulary import DecisionStatus
 from shared.events.contract import SegmentEvent
 
 TREATED = "treated"
 WITHHELD = "withheld"
 GROUPS = (TREATED, WITHHELD)
-SENT = "sent"
 RETENTION = timedelta(days=400)  # conversions are kept for 13 months of year-on-year reporting
 
 
@@ -138,7 +138,7 @@ def attribute(
         known = latest.get(decision.campaign_id)
         if known is None or _later(decision, known):
             latest[decision.campaign_id] = decision
-        if decision.status == SENT and (last_sent is None or _later(decision, last_sent)):
+        if decision.status == DecisionStatus.SENT and (last_sent is None or _later(decision, last_sent)):
             last_sent = decision
     revenue = revenue_of(event.properties)
     conversions = []
@@ -157,7 +157,7 @@ def attribute(
                 send_key=credited.send_key,
                 revenue=revenue,
                 attributed=attributed,
-                channel=credited.channel if credited.status == SENT else None,
+                channel=credited.channel if credited.status == DecisionStatus.SENT else None,
             )
         )
     return conversions

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from shared.core.vocabulary import Channel, DecisionStatus, Level
 from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
 
 if TYPE_CHECKING:
@@ -151,9 +152,11 @@ FEEDBACK_TYPES = {
     "Open": "open",
     "Click": "click",
 }
-LEVELS = ("L1", "L2", "L3", "L4")
+LEVELS = tuple(Level)
 GROUPS = ("treated", "withheld")
-CHANNELS = ("email", "push", "in_app")
+CHANNELS = tuple(Channel)
+# The deliveries metric's statuses: the decisions and the wait for a profile (a claim is never counted).
+DELIVERY_STATUSES = tuple(s for s in DecisionStatus if s != DecisionStatus.CLAIMED)
 
 
 def service_name(function_key: str) -> str:
@@ -241,15 +244,12 @@ class _CountedDeadLetters:
 
 # -- what each function records ---------------------------------------------------------------------
 def record_delivery(metrics: FunctionMetrics, decision: SendDecision) -> None:
-    from shared.delivery.deliverer import CAPPED, DECISIONS
-    from shared.delivery.profile_wait import WAITING_FOR_PROFILE
-
     metrics.add(
         DELIVERIES,
-        status=bounded(decision.status, (*DECISIONS, WAITING_FOR_PROFILE)),
+        status=bounded(decision.status, DELIVERY_STATUSES),
         channel=bounded(decision.channel, CHANNELS) if decision.channel else "none",
     )
-    if decision.status == CAPPED:
+    if decision.status == DecisionStatus.CAPPED:
         metrics.add(DELIVERIES_CAPPED, cap=_cap_name(decision.reason))
 
 
@@ -316,10 +316,12 @@ def record_feedback(
     metrics: FunctionMetrics, event: Mapping[str, Any], outcome: FeedbackOutcome | None
 ) -> None:
     """The SES event's type, and whether it suppressed the address (``outcome`` None: parked)."""
+    from shared.delivery.feedback import ADDRESS_SUPPRESSED
+
     detail = event.get("detail")
     kind = detail.get("eventType") if isinstance(detail, Mapping) else None
     metrics.add(FEEDBACK_EVENTS, type=FEEDBACK_TYPES.get(str(kind), OTHER))
-    if outcome is not None and outcome.status == "suppressed":
+    if outcome is not None and outcome.status == ADDRESS_SUPPRESSED:
         metrics.add(ADDRESSES_SUPPRESSED)
 
 

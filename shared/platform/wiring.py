@@ -19,6 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.core.clock import Clock, SystemClock
+from shared.core.vocabulary import Channel
 from shared.platform.config import Settings
 
 if TYPE_CHECKING:
@@ -140,11 +141,11 @@ class Wiring:
         config = self.settings
         config.require("sender_email", "inbox_table")
         return {
-            "email": SesEmailChannel(
+            Channel.EMAIL: SesEmailChannel(
                 self.client("sesv2"), str(config.sender_email), config.ses_configuration_set
             ),
-            "push": SnsPushChannel(self.client("sns"), config.push_application_arns),
-            "in_app": InboxChannel(DynamoInbox(self.client("dynamodb"), str(config.inbox_table))),
+            Channel.PUSH: SnsPushChannel(self.client("sns"), config.push_application_arns),
+            Channel.IN_APP: InboxChannel(DynamoInbox(self.client("dynamodb"), str(config.inbox_table))),
         }
 
     def ledger_store(self) -> DynamoLedgerStore:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.core.vocabulary import EMAIL_TRAIT, Channel
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ledger import Ledger, Suppression
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 MIN_KEY_BYTES = 32
 # Kept suppressions reach these channels; an address is hashed per channel (the trait that holds it).
-ADDRESS_TRAITS = {"email": "email", "push": "push_endpoint"}
+ADDRESS_TRAITS = {Channel.EMAIL: EMAIL_TRAIT, Channel.PUSH: "push_endpoint"}
 KEPT_SOURCE = "kept after erasure"
 ERASED = "shopper erased"  # the reason logged wherever something predating an erasure is dropped
 
@@ -65,12 +66,12 @@ class Pseudonyms:
 
     def address(self, channel: str, address: str) -> str:
         """The same mailbox however it was typed (case, spaces); endpoints as they are."""
-        value = address.strip().casefold() if channel == "email" else address.strip()
+        value = address.strip().casefold() if channel == Channel.EMAIL else address.strip()
         return self._of(channel, value)
 
     def addresses(self, traits: Mapping[str, Any]) -> dict[str, str]:
         """Channel → hashed address, for the addresses ``traits`` hold."""
-        found = {}
+        found: dict[str, str] = {}
         for channel, trait in ADDRESS_TRAITS.items():
             value = traits.get(trait)
             if isinstance(value, str) and value.strip():

@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.core.identity import anonymous_profile_id, reserved_id_problem
+from shared.core.vocabulary import EMAIL_TRAIT
 from shared.privacy.erasure import Erasures, mentions, records_for_erasure
 from shared.privacy.ports import UserData
 
 # Traits whose values are looked for in parked messages besides the ids (a shopper's events carry them).
-CONTACT_TRAITS = ("email", "phone", "push_endpoint")
+CONTACT_TRAITS = (EMAIL_TRAIT, "phone", "push_endpoint")
 
 
 class PendingJobs(Protocol):

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer, field_validator
 
 from shared.core.money import CENT, amount_of, order_value
+from shared.core.vocabulary import Channel
 from shared.events.contract import SegmentEvent
 from shared.events.traits import (
     MAX_KEY_BYTES,
@@ -543,9 +544,9 @@ def audience_view(profile: Profile, now: datetime) -> dict[str, Any]:
     }
     view.update(
         {
-            "consent.email": bool(consent.get("email", False)),
-            "consent.push": bool(consent.get("push", False)),
-            "consent.in_app": bool(consent.get("in_app", True)),
+            "consent.email": bool(consent.get(Channel.EMAIL, False)),
+            "consent.push": bool(consent.get(Channel.PUSH, False)),
+            "consent.in_app": bool(consent.get(Channel.IN_APP, True)),
             "orders": profile.orders,
             "revenue": float(profile.revenue),
             "days_since_last_order": (now - profile.last_order_at).days if profile.last_order_at else None,

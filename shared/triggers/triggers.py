@@ -22,8 +22,9 @@ from typing import Any
 
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import Repeat, parse_duration
+from shared.campaigns.model import Repeat
 from shared.core.clock import Clock
+from shared.core.durations import parse_duration
 from shared.core.errors import PermanentDeliveryError
 from shared.core.queues import WorkQueue
 from shared.delivery.ports import Deferrals
