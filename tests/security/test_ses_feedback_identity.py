@@ -26,7 +26,8 @@ from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
 from shared.campaigns.policy import DeliveryPolicy
 from shared.core.clock import SimulatedClock
-from shared.delivery import feedback, ses_tags
+from shared.core.vocabulary import DecisionStatus
+from shared.delivery import ses_tags
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
@@ -264,6 +265,7 @@ def test_a_tag_decodes_only_if_it_is_the_one_encoding_of_what_it_decodes_to(text
 
 
 def test_the_decision_feedback_writes_is_the_one_delivery_and_nudge_why_know() -> None:
+    """Feedback names DecisionStatus.SUPPRESSED (tests/unit/test_vocabulary.py holds it to that)."""
     from shared.delivery.deliverer import SUPPRESSED
 
-    assert feedback.SUPPRESSED == SUPPRESSED
+    assert SUPPRESSED == DecisionStatus.SUPPRESSED
