@@ -346,6 +346,7 @@ class LocalRuntime:
             }[kind]()
 
         env = {name: resolve(ref) for name, ref in topology.function_environment(spec).items()}
+        env["POWERTOOLS_SERVICE_NAME"] = f"nudge-{spec.key}"  # as infra/function.py sets it
         return env | topology.deployment_environment(
             spec,
             sender_email=SENDER,

@@ -12,6 +12,7 @@ from shared.deployment.topology import (
     AUDIENCE_QUEUE,
     CONVERSIONS,
     DELIVERY_QUEUE,
+    FUNCTIONS_BY_KEY,
     INBOX,
     LEDGER,
     MESSAGES,
@@ -22,11 +23,33 @@ from shared.deployment.topology import (
     SCORE_QUEUE,
     SHOPPER_DEAD_LETTER_QUEUES,
     TRUSTED_SOURCES_ENV,
+    FunctionSpec,
     dead_letter_env_var,
+    deployment_environment,
+    function_environment,
 )
 from shared.events.contract import APP_EVENT_SOURCE
 
 BUNDLE_ROOT = Path(__file__).resolve().parents[2]  # shared/platform/config.py -> the bundle root
+
+
+class MissingConfiguration(RuntimeError):
+    """A function started without a variable the topology says it needs."""
+
+
+# Deployment values that may be set but empty (no configuration set, no trusted source, no push app).
+MAY_BE_EMPTY = frozenset({"SES_CONFIGURATION_SET", TRUSTED_SOURCES_ENV, PUSH_APPLICATIONS_ENV})
+
+
+def missing_for(spec: FunctionSpec, env: Mapping[str, str]) -> list[str]:
+    """The variables ``spec``'s function needs (its resources and its deployment values) that ``env``
+    lacks, or holds empty where a value is required."""
+    wanted = set(function_environment(spec)) | set(
+        deployment_environment(
+            spec, sender_email="-", ses_configuration_set=None, trusted_event_sources=(), push_applications=()
+        )
+    )
+    return sorted(v for v in wanted if v not in env or (not env[v] and v not in MAY_BE_EMPTY))
 
 
 class Settings(BaseModel):
@@ -70,7 +93,18 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings in ``env``; for a Nudge function (``POWERTOOLS_SERVICE_NAME`` ``nudge-<key>``),
+        every variable the topology gives that function must be there, or the cold start fails
+        naming them all (:class:`MissingConfiguration`) instead of the first request that needs one."""
         env = os.environ if env is None else env
+        function = env.get("POWERTOOLS_SERVICE_NAME", "").removeprefix("nudge-")
+        if function in FUNCTIONS_BY_KEY:
+            missing = missing_for(FUNCTIONS_BY_KEY[function], env)
+            if missing:
+                raise MissingConfiguration(
+                    f"function {function}: missing environment {', '.join(missing)} "
+                    "(the stack sets them from shared/deployment/topology.py)"
+                )
         values: dict[str, object] = {
             "profiles_table": env.get(PROFILES.env_var),
             "messages_table": env.get(MESSAGES.env_var),
