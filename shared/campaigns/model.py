@@ -29,7 +29,7 @@ from shared.campaigns.audience import (
     default_vocabulary,
 )
 from shared.campaigns.policy import ChannelName, Limits
-from shared.core.durations import parse_duration
+from shared.core.durations import CAMPAIGN_PATTERN, parse_duration
 from shared.core.vocabulary import Channel, Level
 
 __all__ = ["ChannelName", "Level", "Limits", "parse_duration"]
@@ -172,7 +172,7 @@ _CONDITION = re.compile(
 )
 
 
-Duration = Annotated[str, Field(pattern=r"^\s*\d+\s*[mhd]\s*$", description="e.g. 20m, 1h, 7d")]
+Duration = Annotated[str, Field(pattern=CAMPAIGN_PATTERN, description="e.g. 20m, 1h, 7d")]
 
 
 def condition_filter(condition: str) -> tuple[list[str], list[Any]]:

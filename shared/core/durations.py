@@ -16,6 +16,7 @@ UNITS: dict[str, timedelta] = {
     "w": timedelta(weeks=1),
 }
 CAMPAIGN_UNITS = "mhd"
+CAMPAIGN_PATTERN = rf"^\s*\d+\s*[{CAMPAIGN_UNITS}]\s*$"  # what a campaign file's schema says of it
 _DURATION = re.compile(r"^\s*(\d+)\s*([a-z])\s*$")
 
 

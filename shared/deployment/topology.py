@@ -175,7 +175,6 @@ TRIGGER_DLQ_KEY = "trigger-dlq"
 PLANNER_DLQ_KEY = "planner-dlq"
 FEEDBACK_DLQ_KEY = "feedback-dlq"
 ASYNC_DLQS = (TRIGGER_DLQ_KEY, PLANNER_DLQ_KEY, FEEDBACK_DLQ_KEY)
-DEAD_LETTER_QUEUES = (*(q.dlq_key for q in QUEUES), *ASYNC_DLQS)
 DLQ_RETENTION_DAYS = 14
 # Every dead-letter queue, and the work queue a redrive returns its messages to (None: the DLQ of an
 # asynchronously invoked function, whose messages are events or invocation records, not queue work).
