@@ -348,7 +348,21 @@ def main(argv: list[str] | None = None) -> int:
     done = [0]
     started = time.monotonic()
 
+    crashed: list[str] = []
+
     def work(worker: Worker) -> None:
+        try:
+            drain(worker)
+        except BaseException as error:  # a thread's SystemExit would otherwise vanish silently
+            with lock:
+                crashed.append(str(error) or type(error).__name__)
+            while not jobs.empty():  # the other workers stop too: the run is not a measurement
+                try:
+                    jobs.get_nowait()
+                except queue.Empty:
+                    break
+
+    def drain(worker: Worker) -> None:
         while True:
             try:
                 module, mutant = jobs.get_nowait()
@@ -384,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
             t.start()
         for t in threads:
             t.join()
+        if crashed:
+            print("\nthe run stopped:\n" + "\n".join(crashed), file=sys.stderr)
+            return 2
         survivors = [o for o in outcomes if o.status == "survived"]
         if args.confirm and survivors:
             print(f"confirming {len(survivors)} survivor(s) against the whole suite…", flush=True)
