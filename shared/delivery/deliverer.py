@@ -1,26 +1,26 @@
 """Delivery: the one place that decides whether a message goes out, renders it and sends it.
 
 Every job ends in exactly one logged decision per send key, with its reason (``nudge why`` reads
-them back). In order:
+them back). The decision itself is :func:`shared.delivery.decision.decide`, a pure function ``nudge
+simulate`` calls too; the deliverer reads what it needs, calls it and does what it says:
 
-1. ``skipped``: unknown shopper or inactive campaign. An L4 job for a shopper whose profile ingest has
-   not written yet waits for it first (:mod:`shared.delivery.profile_wait`), and is parked with the reason if
-   it never comes.
-2. ``withheld_holdout``: the shopper is in the campaign's control group (deterministic hash).
-3. ``no_consent`` / ``suppressed``: no channel of the campaign the shopper agreed to and has not
-   unsubscribed from, bounced on or complained about.
-   ``cancelled``: a delayed L4 trigger whose reason went away (``cancel_if`` event, ``repeat``,
-   audience), judged on the profile when the delay is over.
-4. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
+1. ``erased``: a job for a shopper erased since it was made is dropped, nothing written. An L4 job
+   for a shopper whose profile ingest has not written yet waits for it (:mod:`shared.delivery.profile_wait`),
+   and is parked with the reason if it never comes.
+2. ``skipped`` (unknown shopper, inactive campaign), ``cancelled`` (a delayed L4 trigger whose reason
+   went away), ``withheld_holdout``, ``no_consent`` / ``suppressed`` / ``skipped`` (no channel reaches
+   the shopper): logged as :func:`decide` found them.
+3. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
    one-time schedule, until the hours end (the deferral is logged beside the send key).
-5. ``duplicate``: the deterministic send key is claimed with a conditional write before anything is
+4. ``duplicate``: the deterministic send key is claimed with a conditional write before anything is
    sent, so a job SQS delivers twice sends once. A claim whose outcome was never recorded is either
    in flight (within its lease: the job is retried later) or belongs to an attempt that crashed,
    perhaps after the provider took the message: ``outcome_unknown``, parked, never sent again
    (at most once; see docs/reliability.md).
-6. ``capped``: the caps are decided on the shopper's contact ledger and the send is recorded in it
-   with one conditional write; two deliveries racing for the last slot cannot both win.
-7. ``sent`` or ``failed``: permanent provider errors are parked at once, transient ones retried by
+5. ``capped``: under the claim, the caps are decided again on the shopper's contact ledger
+   (:func:`shared.delivery.decision.open_slot`, with the fallback to the next channel) and the send is
+   recorded in it with one conditional write; two deliveries racing for the last slot cannot both win.
+6. ``sent`` or ``failed``: permanent provider errors are parked at once, transient ones retried by
    the queue and parked with the reason on the last attempt.
 """
 
@@ -32,29 +32,63 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.campaigns.cancellation import cancel_reason
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign, ChannelName
 from shared.campaigns.render import render_message
 from shared.core.clock import Clock
 from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
-from shared.core.identity import is_anonymous
-from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
+from shared.delivery.decision import (
+    CANCELLED,
+    CAPPED,
+    CLAIMED,
+    DECISIONS,
+    DEFERRED,
+    DUPLICATE,
+    ERASED,
+    FAILED,
+    NO_CONSENT,
+    OUTCOME_UNKNOWN,
+    SENT,
+    SKIPPED,
+    SUPPRESSED,
+    WITHHELD,
+    Blocker,
+    choose_channel,
+    decide,
+    open_slot,
+    reachable_channels,
+)
+from shared.delivery.guards import shopper_zone
 from shared.delivery.links import LinkSigner, UnsubscribeRequest
 from shared.delivery.ports import Deferrals, MessageChannel, SendLog, SendLogEntry
 from shared.delivery.profile_wait import WAITING_FOR_PROFILE, never_arrived, next_look
-from shared.measurement import attribution
 from shared.privacy.erasure import ERASED as ERASED_REASON
 from shared.privacy.erasure import Erasures
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ledger import Ledger, SentRecord, prune
 from shared.profiles.ports import LedgerStore, ProfileStore
-from shared.profiles.profile import Profile, audience_view, consent_of
+from shared.profiles.profile import Profile, audience_view
 from shared.work.failures import reason_of
+
+# The decisions and the channel choice live in shared.delivery.decision; named here too for the
+# callers that ask delivery about them.
+__all__ = [
+    "CANCELLED",
+    "CAPPED",
+    "DECISIONS",
+    "NO_CONSENT",
+    "SUPPRESSED",
+    "WITHHELD",
+    "Deliverer",
+    "SendDecision",
+    "choose_channel",
+    "reachable_channels",
+]
 
 # Longer than the deliver function's timeout: a claim older than this with no outcome belongs to an
 # attempt that crashed. Longer than the delivery queue's visibility timeout too, so the first
@@ -63,36 +97,6 @@ CLAIM_LEASE = timedelta(minutes=5)
 # Each lost race on a ledger means another send for that shopper was recorded, so a delivery can lose
 # at most as many times as the caps allow sends; past this, the job is retried by the queue.
 MAX_LEDGER_ATTEMPTS = 12
-
-# The decisions, as logged in the send log's ``status`` (all but ``erased``: a job for a shopper erased
-# after it was made is dropped without a trace, see shared/privacy/erasure.py).
-SENT = "sent"
-SKIPPED = "skipped"
-WITHHELD = "withheld_holdout"
-NO_CONSENT = "no_consent"
-SUPPRESSED = "suppressed"
-DEFERRED = "deferred_quiet_hours"
-DUPLICATE = "duplicate"
-CAPPED = "capped"
-FAILED = "failed"
-CANCELLED = "cancelled"
-CLAIMED = "claimed"  # not a decision: a send in flight, or one whose attempt crashed
-OUTCOME_UNKNOWN = "outcome_unknown"
-ERASED = "erased"
-DECISIONS = (
-    SENT,
-    SKIPPED,
-    WITHHELD,
-    NO_CONSENT,
-    SUPPRESSED,
-    DEFERRED,
-    DUPLICATE,
-    CAPPED,
-    FAILED,
-    CANCELLED,
-    OUTCOME_UNKNOWN,
-    ERASED,
-)
 
 
 class LedgerContention(RuntimeError):
@@ -105,54 +109,6 @@ class SendDecision:
     reason: str | None = None
     channel: ChannelName | None = None
     provider_message_id: str | None = None
-
-
-def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> tuple[str, str] | None:
-    """Why ``channel`` cannot reach the shopper (decision, reason), or None if it can."""
-    traits = profile.traits
-    consent = consent_of(traits)
-    if is_anonymous(profile.user_id):
-        return SKIPPED, "anonymous"  # no address, and no signed-in app session to show an inbox to
-    if channel == "email":
-        if not traits.get("email"):
-            return SKIPPED, "no_email_address"
-        if consent.get("email") is not True:
-            return NO_CONSENT, "email"
-    elif channel == "push":
-        if not traits.get("push_endpoint"):
-            return SKIPPED, "no_push_endpoint"
-        if consent.get("push") is not True:
-            return NO_CONSENT, "push"
-    elif consent.get("in_app", True) is False:
-        return NO_CONSENT, "in_app"
-    suppression = ledger.suppression(channel) if ledger else None
-    if suppression is not None:
-        return SUPPRESSED, f"{channel}:{suppression.reason}"
-    return None
-
-
-# When no channel can be used, the decision logged is the most telling of the channels' blockers.
-_BLOCKER_RANK = {SUPPRESSED: 0, NO_CONSENT: 1, SKIPPED: 2}
-
-
-def reachable_channels(
-    campaign: Campaign, profile: Profile, ledger: Ledger | None = None
-) -> list[ChannelName]:
-    """The campaign's channels that reach the shopper, in the campaign's order."""
-    return [c for c in campaign.channel_order() if _blocker(c, profile, ledger) is None]
-
-
-def choose_channel(
-    campaign: Campaign, profile: Profile, ledger: Ledger | None = None
-) -> tuple[ChannelName | None, tuple[str, str]]:
-    """The first channel in the campaign's order that reaches the shopper, else why none does."""
-    blockers: list[tuple[str, str]] = []
-    for channel in campaign.channel_order():
-        blocker = _blocker(channel, profile, ledger)
-        if blocker is None:
-            return channel, (SENT, "")
-        blockers.append(blocker)
-    return None, min(blockers, key=lambda b: _BLOCKER_RANK[b[0]], default=(SKIPPED, "no_channel"))
 
 
 def template_context(
@@ -324,31 +280,26 @@ class Deliverer:
             return SendDecision(ERASED, ERASED_REASON)  # nothing is written: the shopper is erased
         if profile is None and job.trigger is not None:
             return self._await_profile(job, now)
-        if profile is None:  # a batch job's shopper came from the profiles table: erased since
-            return self._decide(entry, SKIPPED, "unknown_user")
-        if not campaign.is_active(now):
-            return self._decide(entry, SKIPPED, "campaign_inactive")
-        cancelled = cancel_reason(campaign, profile, job, now)
-        if cancelled is not None:
-            return self._decide(entry, CANCELLED, cancelled)
-        if in_holdout(campaign.id, job.user_id, campaign.holdout_percent):
-            entry = replace(entry, group=attribution.WITHHELD)
-            return self._decide(entry, WITHHELD, f"holdout {campaign.holdout_percent:g}%")
-        # Every later decision (sent, capped, no consent, ...) is the treated group's: both groups
-        # are picked the same way, so comparing them measures running the campaign (intent to treat).
-        entry = replace(entry, group=attribution.TREATED)
-        ledger = self._ledger(job.user_id)
-        if self.erasures is not None:  # an opt-out outlives the erasure of the shopper who gave it
-            ledger = self.erasures.with_kept_suppressions(ledger, profile.traits, kept)
-        channel, (blocked, why) = choose_channel(campaign, profile, ledger)
-        if channel is None:
-            return self._decide(entry, blocked, why)
-        entry = replace(entry, channel=channel)
+
+        @cache
+        def contacts() -> Ledger:
+            ledger = self._ledger(job.user_id)
+            if self.erasures is not None and profile is not None:
+                # an opt-out outlives the erasure of the shopper who gave it
+                ledger = self.erasures.with_kept_suppressions(ledger, profile.traits, kept)
+            return ledger
+
         policy = self.catalog.policy
-        zone = shopper_zone(profile.traits, policy)
-        until = quiet_until(now, zone, channel, policy)
-        if until is not None:
-            return self._defer(job, entry, until)
+        decision = decide(job, campaign, profile, contacts, policy, now)
+        entry = replace(entry, group=decision.group)
+        if decision.status == DEFERRED:
+            assert decision.defer_until is not None
+            return self._defer(job, replace(entry, channel=decision.channel), decision.defer_until)
+        if not decision.reaches_caps:
+            return self._decide(entry, decision.status, decision.reason or "")
+        assert profile is not None
+        channel = decision.channels[0]
+        entry = replace(entry, channel=channel)
 
         def unsubscribe_for(on: ChannelName) -> str | None:
             return (
@@ -366,7 +317,8 @@ class Deliverer:
         if holder is not None:
             return self._held(job, entry, holder, now)
         try:
-            blocked_by, reserved = self._reserve_channel(job, campaign, profile, ledger, channel, zone, now)
+            zone = shopper_zone(profile.traits, policy)
+            blocked_by, reserved = self._reserve(contacts(), campaign, job, decision.channels, zone, now)
             if reserved != channel:
                 channel, unsubscribe_url = reserved, unsubscribe_for(reserved)
                 context = template_context(campaign, profile, job, now, unsubscribe_url)
@@ -398,39 +350,6 @@ class Deliverer:
         self._complete(replace(claimed, status=SENT, reason=None, provider_message_id=provider_id))
         return SendDecision(SENT, None, channel, provider_id)
 
-    def _reserve_channel(
-        self,
-        job: DeliveryJob,
-        campaign: Campaign,
-        profile: Profile,
-        ledger: Ledger,
-        channel: ChannelName,
-        zone: ZoneInfo,
-        now: datetime,
-    ) -> tuple[tuple[str, str] | None, ChannelName]:
-        """Reserve a slot on ``channel``; a channel's own cap passes the message to the campaign's next
-        channel (not in quiet hours). Returns the blocker (None if reserved) and the channel."""
-        throttle = campaign.trigger.throttle_time if campaign.trigger else None
-
-        def candidate_for(on: ChannelName) -> Candidate:
-            return Candidate(
-                on, campaign.id, campaign.level, campaign.priority, job.send_key, campaign.caps, throttle
-            )
-
-        blocked_by = self._reserve(ledger, candidate_for(channel), zone, now)
-        policy = self.catalog.policy
-        fallbacks = [
-            c
-            for c in reachable_channels(campaign, profile, ledger)[1:]
-            if quiet_until(now, zone, c, policy) is None
-        ]
-        while blocked_by is not None and blocked_by[1].startswith("channel.") and fallbacks:
-            fallback = fallbacks.pop(0)
-            blocked_by = self._reserve(self._ledger(job.user_id), candidate_for(fallback), zone, now)
-            if blocked_by is None:
-                return None, fallback
-        return blocked_by, channel
-
     def _held(
         self, job: DeliveryJob, entry: SendLogEntry, holder: SendLogEntry, now: datetime
     ) -> SendDecision:
@@ -453,28 +372,29 @@ class Deliverer:
         return SendDecision(DUPLICATE, "already_sent_or_in_flight", entry.channel)  # type: ignore[arg-type]
 
     def _reserve(
-        self, ledger: Ledger, candidate: Candidate, zone: ZoneInfo, now: datetime
-    ) -> tuple[str, str] | None:
-        """Decide the caps on the ledger and record the send in it, atomically; the blocker if capped."""
+        self,
+        ledger: Ledger,
+        campaign: Campaign,
+        job: DeliveryJob,
+        channels: Sequence[ChannelName],
+        zone: ZoneInfo,
+        now: datetime,
+    ) -> tuple[Blocker | None, ChannelName]:
+        """Decide the caps on the ledger (:func:`open_slot`: the chosen channel, else a fallback) and
+        record the send in it, atomically: a lost race re-reads the ledger and decides again.
+        Returns the blocker (None if reserved) and the channel."""
         for attempt in range(MAX_LEDGER_ATTEMPTS):
-            if ledger.has_send(candidate.send_key):
-                return None  # a retry of a send whose slot is already recorded
-            suppression = ledger.suppression(candidate.channel)
-            if suppression is not None:
-                return SUPPRESSED, f"{candidate.channel}:{suppression.reason}"
-            reason = cap_reason(ledger.sends, candidate, self.catalog.policy, now, zone)
-            if reason is not None:
-                return CAPPED, reason
-            record = SentRecord(
-                now, candidate.channel, candidate.campaign_id, candidate.level, candidate.send_key
-            )
+            slot = open_slot(ledger, campaign, job, channels, self.catalog.policy, now, zone)
+            if slot.blocker is not None or slot.recorded:
+                return slot.blocker, slot.channel
+            record = SentRecord(now, slot.channel, campaign.id, campaign.level, job.send_key)
             kept = prune(ledger.sends, now)
             if self.ledgers.record_send(ledger, record, kept):
                 if self._ledgers is not None:
                     self._ledgers[ledger.user_id] = Ledger(
                         ledger.user_id, (*kept, record), ledger.suppressed, ledger.version + 1
                     )
-                return None
+                return None, slot.channel
             if attempt:
                 time.sleep(random.uniform(0, 0.005 * attempt))
             ledger = self.ledgers.get(ledger.user_id) or Ledger(ledger.user_id)

@@ -1,0 +1,233 @@
+"""The one decision: whether a delivery job's message goes out, on which channel, or why not.
+
+:func:`decide` is pure: it reads the job, the campaign, the shopper's profile, the contact ledger,
+the delivery policy and the time, and nothing else. The deliverer (:mod:`shared.delivery.deliverer`)
+calls it and does the I/O around it (reading, claiming the send key, recording the slot with a
+conditional write, sending, logging); ``nudge simulate`` calls it on a simulated ledger. The order
+of the checks lives here only:
+
+1. ``skipped``: unknown shopper (``unknown_user``) or inactive campaign (``campaign_inactive``);
+2. ``cancelled``: a real-time (L4) trigger whose reason went away (:func:`cancel_reason`);
+3. ``withheld_holdout``: the shopper is in the campaign's control group; every later decision is
+   the treated group's (both groups are picked the same way: intent to treat);
+4. ``no_consent`` / ``suppressed`` / ``skipped``: no channel of the campaign reaches the shopper
+   (:func:`choose_channel`; anonymous visitors are decided here, after the holdout);
+5. ``deferred_quiet_hours``: the first reachable channel is inside the shopper's quiet hours;
+6. ``capped`` or ``sent``: the caps on the ledger (:func:`open_slot`); a channel's own cap hands the
+   message to the campaign's next reachable channel not in quiet hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from shared.campaigns.cancellation import cancel_reason
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.model import Campaign, ChannelName
+from shared.campaigns.policy import DeliveryPolicy
+from shared.core.identity import is_anonymous
+from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
+from shared.measurement import attribution
+from shared.profiles.ledger import Ledger
+from shared.profiles.profile import Profile, consent_of
+
+# The decisions, as logged in the send log's ``status`` (all but ``erased``: a job for a shopper erased
+# after it was made is dropped without a trace, see shared/privacy/erasure.py).
+SENT = "sent"
+SKIPPED = "skipped"
+WITHHELD = "withheld_holdout"
+NO_CONSENT = "no_consent"
+SUPPRESSED = "suppressed"
+DEFERRED = "deferred_quiet_hours"
+DUPLICATE = "duplicate"
+CAPPED = "capped"
+FAILED = "failed"
+CANCELLED = "cancelled"
+CLAIMED = "claimed"  # not a decision: a send in flight, or one whose attempt crashed
+OUTCOME_UNKNOWN = "outcome_unknown"
+ERASED = "erased"
+DECISIONS = (
+    SENT,
+    SKIPPED,
+    WITHHELD,
+    NO_CONSENT,
+    SUPPRESSED,
+    DEFERRED,
+    DUPLICATE,
+    CAPPED,
+    FAILED,
+    CANCELLED,
+    OUTCOME_UNKNOWN,
+    ERASED,
+)
+
+Blocker = tuple[str, str]  # (decision, reason)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What :func:`decide` found.
+
+    ``channel``: the channel the message goes out on (``sent``, perhaps a fallback), waits for
+    (``deferred_quiet_hours``) or was first chosen for (``capped``); None when none reaches the
+    shopper. ``channels``: the channels tried for a slot, in order (the first chosen, then its
+    fallbacks); empty unless the decision reached the caps, which delivery decides again under its
+    claim of the send key. ``group``: the holdout's group, once drawn.
+    """
+
+    status: str
+    reason: str | None = None
+    channel: ChannelName | None = None
+    group: str | None = None
+    defer_until: datetime | None = None
+    channels: tuple[ChannelName, ...] = ()
+
+    @property
+    def reaches_caps(self) -> bool:
+        return bool(self.channels)
+
+
+def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> Blocker | None:
+    """Why ``channel`` cannot reach the shopper (decision, reason), or None if it can."""
+    traits = profile.traits
+    consent = consent_of(traits)
+    if is_anonymous(profile.user_id):
+        return SKIPPED, "anonymous"  # no address, and no signed-in app session to show an inbox to
+    if channel == "email":
+        if not traits.get("email"):
+            return SKIPPED, "no_email_address"
+        if consent.get("email") is not True:
+            return NO_CONSENT, "email"
+    elif channel == "push":
+        if not traits.get("push_endpoint"):
+            return SKIPPED, "no_push_endpoint"
+        if consent.get("push") is not True:
+            return NO_CONSENT, "push"
+    elif consent.get("in_app", True) is False:
+        return NO_CONSENT, "in_app"
+    suppression = ledger.suppression(channel) if ledger else None
+    if suppression is not None:
+        return SUPPRESSED, f"{channel}:{suppression.reason}"
+    return None
+
+
+# When no channel can be used, the decision logged is the most telling of the channels' blockers.
+_BLOCKER_RANK = {SUPPRESSED: 0, NO_CONSENT: 1, SKIPPED: 2}
+
+
+def reachable_channels(
+    campaign: Campaign, profile: Profile, ledger: Ledger | None = None
+) -> list[ChannelName]:
+    """The campaign's channels that reach the shopper, in the campaign's order."""
+    return [c for c in campaign.channel_order() if _blocker(c, profile, ledger) is None]
+
+
+def choose_channel(
+    campaign: Campaign, profile: Profile, ledger: Ledger | None = None
+) -> tuple[ChannelName | None, Blocker]:
+    """The first channel in the campaign's order that reaches the shopper, else why none does."""
+    blockers: list[Blocker] = []
+    for channel in campaign.channel_order():
+        blocker = _blocker(channel, profile, ledger)
+        if blocker is None:
+            return channel, (SENT, "")
+        blockers.append(blocker)
+    return None, min(blockers, key=lambda b: _BLOCKER_RANK[b[0]], default=(SKIPPED, "no_channel"))
+
+
+def candidate(campaign: Campaign, job: DeliveryJob, channel: ChannelName) -> Candidate:
+    """The message as the caps see it, on ``channel``."""
+    throttle = campaign.trigger.throttle_time if campaign.trigger else None
+    return Candidate(
+        channel, campaign.id, campaign.level, campaign.priority, job.send_key, campaign.caps, throttle
+    )
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where the caps let the message go: ``blocker`` None means ``channel`` has a slot, already
+    recorded in the ledger if ``recorded`` (a retry of a send whose slot was taken)."""
+
+    blocker: Blocker | None
+    channel: ChannelName
+    recorded: bool = False
+
+
+def open_slot(
+    ledger: Ledger,
+    campaign: Campaign,
+    job: DeliveryJob,
+    channels: Sequence[ChannelName],
+    policy: DeliveryPolicy,
+    now: datetime,
+    zone: ZoneInfo,
+) -> Slot:
+    """The first of ``channels`` (the chosen one, then its fallbacks) the ledger has room for.
+
+    Only a channel's own cap (``channel.<name>...``) passes the message to the next channel; any
+    other blocker (suppression, the all-channel or campaign caps, the throttle) is the decision, on
+    the first channel.
+    """
+    blocker: Blocker | None = None
+    for channel in channels:
+        if ledger.has_send(job.send_key):
+            return Slot(None, channel, recorded=True)
+        suppression = ledger.suppression(channel)
+        if suppression is not None:
+            blocker = SUPPRESSED, f"{channel}:{suppression.reason}"
+        else:
+            reason = cap_reason(ledger.sends, candidate(campaign, job, channel), policy, now, zone)
+            if reason is None:
+                return Slot(None, channel)
+            blocker = CAPPED, reason
+        if not blocker[1].startswith("channel."):
+            break
+    return Slot(blocker, channels[0])
+
+
+def decide(
+    job: DeliveryJob,
+    campaign: Campaign,
+    profile: Profile | None,
+    ledger: Ledger | Callable[[], Ledger],
+    policy: DeliveryPolicy,
+    now: datetime,
+) -> Decision:
+    """The decision for ``job`` at ``now``, in delivery's order (see the module's docstring).
+
+    ``ledger`` may be given as a function: it is then called only if the decision needs the ledger
+    (the treated group's), so delivery reads no ledger for a withheld shopper.
+    """
+    if profile is None:
+        return Decision(SKIPPED, "unknown_user")
+    if not campaign.is_active(now):
+        return Decision(SKIPPED, "campaign_inactive")
+    cancelled = cancel_reason(campaign, profile, job, now)
+    if cancelled is not None:
+        return Decision(CANCELLED, cancelled)
+    if in_holdout(campaign.id, job.user_id, campaign.holdout_percent):
+        return Decision(WITHHELD, f"holdout {campaign.holdout_percent:g}%", group=attribution.WITHHELD)
+    # Every later decision (sent, capped, no consent, ...) is the treated group's: both groups are
+    # picked the same way, so comparing them measures running the campaign (intent to treat).
+    treated = attribution.TREATED
+    contacts = ledger() if callable(ledger) else ledger
+    channel, (blocked, why) = choose_channel(campaign, profile, contacts)
+    if channel is None:
+        return Decision(blocked, why, group=treated)
+    zone = shopper_zone(profile.traits, policy)
+    until = quiet_until(now, zone, channel, policy)
+    if until is not None:
+        return Decision(DEFERRED, f"until {until.isoformat()}", channel, treated, defer_until=until)
+    fallbacks = [
+        c
+        for c in reachable_channels(campaign, profile, contacts)[1:]
+        if quiet_until(now, zone, c, policy) is None
+    ]
+    channels = (channel, *fallbacks)
+    slot = open_slot(contacts, campaign, job, channels, policy, now, zone)
+    if slot.blocker is not None:
+        return Decision(*slot.blocker, slot.channel, treated, channels=channels)
+    return Decision(SENT, None, slot.channel, treated, channels=channels)
