@@ -3,22 +3,29 @@
 The simulation replays the local synthetic store week by week through the code that runs in
 production, not a model of it:
 
-* profiles are folded from the store's events by ``shared.profiles.profile.fold_events`` (what ingest does),
-  as of each moment a campaign fires;
+* profiles are folded from the store's events by ``shared.profiles.profile.fold_events`` (what ingest
+  does), as of each moment a campaign fires or a message is decided;
 * batch campaigns fire at the instants their ``schedule`` yields (``shared.campaigns.schedules``, the
-  evaluator the local runtime uses, in the schedule's time zone); real-time (L4) campaigns fire on
-  every store event their trigger pattern matches (``shared.events.patterns``, the EventBridge matcher);
-* the audience is the campaign's rules (``shared.campaigns.audience``), evaluated when the campaign fires;
-* the holdout, the channel (the first one the shopper can receive,
-``shared.delivery.deliverer.choose_channel``),
-  quiet hours and frequency caps are applied in delivery's order with the delivery guards' own pure
-  functions (``shared.delivery.guards``), to each shopper's simulated send history, in time order.
+  evaluator the local runtime uses, in the schedule's time zone) and make a job
+  (``DeliveryJob.for_occurrence``) for every profile in the audience, anonymous ones too, as the
+  audience workers do; real-time (L4) campaigns fire on every store event their trigger pattern matches
+  (``shared.events.patterns``, the EventBridge matcher) and make their job with the trigger function's
+  ``shared.triggers.triggers.trigger_job`` (audience, ``repeat``, send key), now or when the delay is
+  over (one schedule per send key);
+* each job is decided when due by delivery's own ``shared.delivery.decision.decide`` on the shopper's
+  simulated contact ledger: inactive campaign, cancellation (``cancel_if``, ``repeat``, audience),
+  holdout, channel (anonymous shoppers and missing consent), quiet hours (the job comes back when they
+  end and is decided again), caps with the fallback to the next channel; a send key decided once and
+  seen again is a duplicate, as the send log's claim finds.
 
 It reports the uncapped demand (every message the campaigns would like to send) beside what the
 caps let through, per campaign and per level, and the shoppers whose demand exceeds the caps.
+``tests/integration/test_one_decision.py`` holds it to the deliverer's decisions.
 
-Not modelled: shoppers reacting to messages (the store's behaviour is fixed by its seed), L4 delays
-and cancel conditions, bounces and complaints.
+Not modelled: shoppers reacting to messages (the store's behaviour is fixed by its seed), bounces,
+complaints and unsubscribes (no channel is ever suppressed), predicted scores (the scoring run does
+not run, so audiences on scores see none), the time ingest and the queues take (an event is folded
+and its message decided at the event's own instant), sends that fail.
 """
 
 from __future__ import annotations
@@ -27,23 +34,33 @@ import heapq
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.campaigns.cancellation import cancel_reason
-from shared.campaigns.jobs import DeliveryJob, TriggerContext
+from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
-from shared.campaigns.policy import LEVEL_RANK
+from shared.campaigns.policy import LEVEL_RANK, DeliveryPolicy
 from shared.campaigns.schedules import ScheduleExpression
-from shared.delivery.deliverer import choose_channel
-from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
+from shared.core.identity import is_anonymous
+from shared.delivery.decision import (
+    CANCELLED,
+    CAPPED,
+    DEFERRED,
+    DUPLICATE,
+    SENT,
+    WITHHELD,
+    Decision,
+    decide,
+)
 from shared.events.contract import SegmentEvent
 from shared.events.patterns import matches
-from shared.profiles.ledger import SentRecord, prune
+from shared.profiles.ledger import Ledger, SentRecord, prune
 from shared.profiles.profile import Profile, fold_events
+from shared.triggers.triggers import trigger_job
 
 WEEK = timedelta(days=7)
 Progress = Callable[[str, int, int], None]
@@ -57,18 +74,6 @@ class SimulationOptions:
     warmup_days: int = 14  # history the store builds before the measured weeks start
 
 
-@dataclass(frozen=True)
-class Intent:
-    """A message a campaign wants to send to one shopper at one moment (before the guards)."""
-
-    at: datetime
-    campaign: Campaign
-    user_id: str
-    send_key: str
-    channel: str | None
-    timezone: str | None
-
-
 @dataclass
 class CampaignTally:
     level: str
@@ -76,7 +81,8 @@ class CampaignTally:
     in_audience: int = 0
     unreachable: int = 0
     holdout: int = 0
-    cancelled: int = 0  # delayed L4 triggers whose reason went away (cancel_if, repeat, audience)
+    cancelled: int = 0  # L4 triggers whose reason went away (cancel_if, repeat, audience)
+    duplicates: int = 0  # a send key already decided (a once-per-shopper campaign firing again)
     wanted: int = 0  # reachable, not held out: the uncapped demand
     deferred: int = 0  # moved past quiet hours
     sent: int = 0
@@ -143,6 +149,7 @@ class SimulationReport:
                     "wanted": t.wanted,
                     "deferred_quiet_hours": t.deferred,
                     "cancelled": t.cancelled,
+                    "duplicates": t.duplicates,
                     "sent": t.sent,
                     "capped": dict(t.capped),
                 }
@@ -170,11 +177,8 @@ def simulate(
     days = options.warmup_days + 7 * options.weeks
     events, store_start, end = store_events(options.users, days, options.seed)
     start = store_start + timedelta(days=options.warmup_days)
-    fired: Counter[str] = Counter()
-    cancelled: Counter[str] = Counter()
-    intents = _intents(catalog, events, start, end, step, fired, cancelled)
-    step("applying holdout, quiet hours and caps", 0, 1)
-    shoppers = sorted({e.profile_id for e in events if not e.profile_id.startswith("anon:")})
+    step("replaying the store, firing campaigns and deciding", 0, 1)
+    shoppers = sorted({e.profile_id for e in events if not is_anonymous(e.profile_id)})
     report = SimulationReport(
         options=options,
         start=start,
@@ -186,11 +190,7 @@ def simulate(
         sent_per_user_week={u: [0] * options.weeks for u in shoppers},
         capped_users={},
     )
-    for campaign_id, count in fired.items():
-        report.campaigns[campaign_id].fired = count
-    for campaign_id, count in cancelled.items():
-        report.campaigns[campaign_id].cancelled = count
-    _deliver(catalog, intents, report)
+    _run(catalog, events, start, end, step, report)
     report.wall_seconds = round(time.perf_counter() - started, 2)
     return report
 
@@ -218,16 +218,57 @@ class _Replay:
         return list(self.profiles.values())
 
 
-def _intents(
+@dataclass
+class SimulatedDelivery:
+    """Delivery's decisions on simulated ledgers: :func:`decide` on each shopper's simulated send
+    history, and the send log's rule that a send key's first logged decision stands (a later job
+    with the same key that reaches the caps is a ``duplicate``, as the deliverer's claim finds)."""
+
+    policy: DeliveryPolicy
+    history: dict[str, list[SentRecord]] = field(default_factory=lambda: defaultdict(list))
+    logged: dict[str, str] = field(default_factory=dict)  # send key -> the decision logged first
+
+    def deliver(
+        self, job: DeliveryJob, campaign: Campaign, profile: Profile | None, now: datetime
+    ) -> Decision:
+        sends = self.history[job.user_id] = prune(self.history[job.user_id], now)
+        decision = decide(job, campaign, profile, Ledger(job.user_id, tuple(sends)), self.policy, now)
+        if decision.status == DEFERRED:
+            return decision  # logged beside the send key
+        if decision.reaches_caps and job.send_key in self.logged:
+            return replace(
+                decision, status=DUPLICATE, reason="already_sent_or_in_flight", channel=decision.channels[0]
+            )
+        self.logged.setdefault(job.send_key, decision.status)
+        if decision.status == SENT:
+            assert decision.channel is not None
+            sends.append(SentRecord(now, decision.channel, campaign.id, campaign.level, job.send_key))
+        return decision
+
+
+@dataclass(order=True)
+class _Due:
+    """A delivery job due at ``at`` (higher-ranked messages first at the same instant)."""
+
+    at: datetime
+    rank: int
+    sequence: int
+    job: DeliveryJob = field(compare=False)
+    campaign: Campaign = field(compare=False)
+    redelivered: bool = field(default=False, compare=False)  # after a quiet-hours deferral
+
+
+def _run(
     catalog: Catalog,
     events: list[SegmentEvent],
     start: datetime,
     end: datetime,
     step: Progress,
-    fired: Counter[str],
-    cancelled: Counter[str] | None = None,
-) -> list[Intent]:
-    """Every message a campaign wants in the measured window, in time order; counts firings."""
+    report: SimulationReport,
+) -> None:
+    """Replay the store in time order: campaigns make jobs as the trigger and audience functions do
+    (``shared.triggers.triggers.trigger_job``, ``DeliveryJob.for_occurrence``) and each job is decided
+    when it is due, on the profile as of then, as the deliver function does."""
     active = [c for c in catalog if c.enabled]
     firings: list[tuple[datetime, int, Campaign]] = []
     for campaign in active:
@@ -235,176 +276,112 @@ def _intents(
             expression = ScheduleExpression.parse(campaign.schedule.expression, campaign.schedule.timezone)
             firings += [(t, LEVEL_RANK[campaign.level], campaign) for t in expression.occurrences(start, end)]
     firings.sort(key=lambda f: (f[0], -f[1], f[2].id))
-    triggered = [c for c in active if c.trigger is not None]
-    patterns = [(c, c.trigger.event_pattern()) for c in triggered if c.trigger is not None]
+    patterns = [(c, c.trigger.event_pattern()) for c in active if c.trigger is not None]
     replay = _Replay()
-    intents: list[Intent] = []
-    cursor = 0
-    total = len(events)
+    delivery = SimulatedDelivery(catalog.policy)
+    due: list[_Due] = []
+    scheduled: set[str] = set()  # delayed triggers' one-time schedules, named by send key
+    sequence = 0
+
+    def enqueue(at: datetime, job: DeliveryJob, campaign: Campaign, redelivered: bool = False) -> None:
+        nonlocal sequence
+        rank = -(LEVEL_RANK[campaign.level] * 1000 + campaign.priority)
+        heapq.heappush(due, _Due(at, rank, sequence, job, campaign, redelivered))
+        sequence += 1
+        if not redelivered:
+            report.campaigns[campaign.id].in_audience += 1
+
+    def deliver_due(until: datetime) -> None:
+        while due and due[0].at <= until:
+            item = heapq.heappop(due)
+            scheduled.discard(item.job.send_key)
+            profile = replay.profile(item.job.user_id)
+            decision = delivery.deliver(item.job, item.campaign, profile, item.at)
+            _tally(report, item, decision)
+            if decision.status == DEFERRED:
+                assert decision.defer_until is not None
+                later = item.job.model_copy(update={"not_before": decision.defer_until})
+                enqueue(decision.defer_until, later, item.campaign, redelivered=True)
 
     def fire_batch(at: datetime, campaign: Campaign) -> None:
-        occurrence = at.strftime("%Y-%m-%dT%H:%M:%SZ")
         if not campaign.is_active(at):
-            return
+            return  # the planner makes no segment
+        report.campaigns[campaign.id].fired += 1
+        occurrence = at.strftime("%Y-%m-%dT%H:%M:%SZ")
         audience = campaign.parsed_audience
-        fired[campaign.id] += 1
-        for profile in replay.everyone():
-            if profile.user_id.startswith("anon:") or not audience.includes(profile, at):
-                continue
-            intents.append(
-                Intent(
-                    at,
-                    campaign,
-                    profile.user_id,
-                    f"{campaign.id}#{occurrence}#{profile.user_id}",
-                    choose_channel(campaign, profile)[0],
-                    _zone_name(profile),
-                )
-            )
-
-    # Delayed triggers wait here until due; then the profile as of that moment decides (cancel_if,
-    # repeat, audience), as delivery does when the one-time schedule fires.
-    delayed: list[tuple[datetime, int, Campaign, SegmentEvent, str]] = []
-    once: set[str] = set()
-    cancelled = Counter() if cancelled is None else cancelled
-
-    def release_due(until: datetime | None) -> None:
-        while delayed and (until is None or delayed[0][0] <= until):
-            due, _, campaign, event, send_key = heapq.heappop(delayed)
-            profile = replay.profile(event.profile_id) or Profile(user_id=event.profile_id)
-            job = DeliveryJob.for_trigger(campaign.id, event.profile_id, _context(event))
-            if cancel_reason(campaign, profile, job, due) is not None:
-                cancelled[campaign.id] += 1
-                continue
-            intents.append(
-                Intent(
-                    due,
-                    campaign,
-                    event.profile_id,
-                    send_key,
-                    choose_channel(campaign, profile)[0],
-                    _zone_name(profile),
-                )
-            )
+        for profile in replay.everyone():  # every profile the table holds, anonymous ones too
+            if audience.includes(profile, at):
+                enqueue(at, DeliveryJob.for_occurrence(campaign.id, occurrence, profile.user_id), campaign)
 
     next_firing = 0
+    total = len(events)
     for index, event in enumerate(events):
-        release_due(event.timestamp)
+        deliver_due(event.timestamp - MOMENT)
         while next_firing < len(firings) and firings[next_firing][0] <= event.timestamp:
             at, _, campaign = firings[next_firing]
+            deliver_due(at - MOMENT)
             fire_batch(at, campaign)
+            deliver_due(at)
             next_firing += 1
-        if event.timestamp > start and patterns and not event.profile_id.startswith("anon:"):
+        if event.timestamp > start and patterns:
             envelope = {"detail": event.model_dump(mode="json", by_alias=True, exclude_none=True)}
+            profile_of = partial(replay.profile, event.profile_id)
             for campaign, pattern in patterns:
-                if not matches(pattern, envelope) or not campaign.is_active(event.timestamp):
+                if not matches(pattern, envelope):
                     continue
-                trigger = campaign.trigger
-                assert trigger is not None
-                fired[campaign.id] += 1
-                profile = replay.profile(event.profile_id)
-                audience = campaign.parsed_audience
-                if profile is None:
-                    profile = Profile(user_id=event.profile_id)
-                if audience.rules and not audience.includes(profile, event.timestamp):
+                outcome = trigger_job(campaign, event, profile_of, event.timestamp)
+                if outcome.job is None:
                     continue
-                occurrence = "once" if trigger.once_per_user else event.message_id
-                send_key = f"{campaign.id}#{occurrence}#{event.profile_id}"
-                if trigger.once_per_user:
-                    if send_key in once:
-                        continue
-                    once.add(send_key)
-                if trigger.delay_time:
-                    due = event.timestamp + trigger.delay_time
-                    heapq.heappush(delayed, (due, index, campaign, event, send_key))
-                    continue
-                intents.append(
-                    Intent(
-                        event.timestamp,
-                        campaign,
-                        event.profile_id,
-                        send_key,
-                        choose_channel(campaign, profile)[0],
-                        _zone_name(profile),
-                    )
-                )
-        replay.add(event)
-        cursor = index + 1
-        if cursor % 5000 == 0:
-            step("replaying the store, firing campaigns", cursor, total)
+                report.campaigns[campaign.id].fired += 1
+                delay = campaign.trigger.delay_time if campaign.trigger else None
+                if not delay:
+                    enqueue(event.timestamp, outcome.job, campaign)
+                elif outcome.job.send_key not in scheduled:  # a schedule is made once per name
+                    scheduled.add(outcome.job.send_key)
+                    delayed = outcome.job.model_copy(update={"not_before": event.timestamp + delay})
+                    enqueue(event.timestamp + delay, delayed, campaign)
+        replay.add(event)  # ingest folds the event before delivery reads the profile
+        deliver_due(event.timestamp)
+        if (index + 1) % 5000 == 0:
+            step("replaying the store, firing campaigns", index + 1, total)
     for at, _, campaign in firings[next_firing:]:
+        deliver_due(at - MOMENT)
         fire_batch(at, campaign)
-    release_due(end)
-    intents.sort(key=lambda i: i.at)
+    deliver_due(end + WEEK)  # deferrals and delays past the end still go out (counted in the last week)
     step("replaying the store, firing campaigns", total, total)
-    return intents
 
 
-def _context(event: SegmentEvent) -> TriggerContext:
-    return TriggerContext(
-        event=event.event or event.type,
-        message_id=event.message_id,
-        timestamp=event.timestamp,
-        properties=event.properties,
-    )
+# Jobs due strictly before an instant are decided before what happens at it.
+MOMENT = timedelta(microseconds=1)
 
 
-def _zone_name(profile: Profile) -> str | None:
-    zone = profile.traits.get("timezone")
-    return zone if isinstance(zone, str) else None
-
-
-def _deliver(catalog: Catalog, intents: Iterable[Intent], report: SimulationReport) -> None:
-    """The delivery guards, in delivery's order: holdout, channel, quiet hours (defer), caps."""
-    policy = catalog.policy
-    queue: list[tuple[datetime, int, int, Intent]] = []
-    for sequence, intent in enumerate(intents):
-        tally = report.campaigns[intent.campaign.id]
-        tally.in_audience += 1
-        campaign = intent.campaign
-        if in_holdout(campaign.id, intent.user_id, campaign.holdout_percent):
-            tally.holdout += 1
-            continue
-        if intent.channel is None:
-            tally.unreachable += 1
-            continue
+def _tally(report: SimulationReport, item: _Due, decision: Decision) -> None:
+    tally = report.campaigns[item.campaign.id]
+    user_id, status = item.job.user_id, decision.status
+    if not item.redelivered and status in (DEFERRED, SENT, CAPPED):
         tally.wanted += 1
-        week = _week(report, intent.at)
-        if intent.user_id in report.wanted_per_user_week and week is not None:
-            report.wanted_per_user_week[intent.user_id][week] += 1
-        zone = shopper_zone({"timezone": intent.timezone} if intent.timezone else {}, policy)
-        send_at = quiet_until(intent.at, zone, intent.channel, policy) or intent.at
-        if send_at != intent.at:
-            tally.deferred += 1
-        rank = -(LEVEL_RANK[campaign.level] * 1000 + campaign.priority)
-        heapq.heappush(queue, (send_at, rank, sequence, intent))
-    history: dict[str, list[SentRecord]] = defaultdict(list)
-    while queue:
-        send_at, _, _, intent = heapq.heappop(queue)
-        campaign = intent.campaign
-        tally = report.campaigns[campaign.id]
-        channel = str(intent.channel)
-        zone = shopper_zone({"timezone": intent.timezone} if intent.timezone else {}, policy)
-        ledger = history[intent.user_id] = prune(history[intent.user_id], send_at)
-        candidate = Candidate(
-            channel,
-            campaign.id,
-            campaign.level,
-            campaign.priority,
-            intent.send_key,
-            campaign.caps,
-            campaign.trigger.throttle_time if campaign.trigger else None,
-        )
-        reason = cap_reason(ledger, candidate, policy, send_at, zone)
-        if reason is not None:
-            tally.capped[reason] += 1
-            report.capped_users.setdefault(intent.user_id, Counter())[reason] += 1
-            continue
-        ledger.append(SentRecord(send_at, channel, campaign.id, campaign.level, intent.send_key))
+        week = _week(report, item.at)
+        if user_id in report.wanted_per_user_week and week is not None:
+            report.wanted_per_user_week[user_id][week] += 1
+    if status == DEFERRED:
+        tally.deferred += 1
+    elif status == SENT:
         tally.sent += 1
-        week = _week(report, send_at)
-        if intent.user_id in report.sent_per_user_week and week is not None:
-            report.sent_per_user_week[intent.user_id][week] += 1
+        week = _week(report, item.at)
+        if user_id in report.sent_per_user_week and week is not None:
+            report.sent_per_user_week[user_id][week] += 1
+    elif status == CAPPED:
+        reason = str(decision.reason)
+        tally.capped[reason] += 1
+        report.capped_users.setdefault(user_id, Counter())[reason] += 1
+    elif status == WITHHELD:
+        tally.holdout += 1
+    elif status == CANCELLED:
+        tally.cancelled += 1
+    elif status == DUPLICATE:
+        tally.duplicates += 1
+    elif not item.redelivered:
+        tally.unreachable += 1  # no channel reaches the shopper (or unknown, or the campaign ended)
 
 
 def _week(report: SimulationReport, at: datetime) -> int | None:

@@ -15,14 +15,14 @@ Budget: at most a profile read and one enqueue or schedule (two requests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import Repeat
+from shared.campaigns.model import Campaign, Repeat
 from shared.core.clock import Clock
 from shared.core.durations import parse_duration
 from shared.core.errors import PermanentDeliveryError
@@ -54,6 +54,39 @@ def _may_repeat(repeat: Repeat, profile: Profile | None, event: SegmentEvent) ->
     return prior + 1 >= repeat.count
 
 
+def trigger_job(
+    campaign: Campaign, event: SegmentEvent, profile_of: Callable[[], Profile | None], now: datetime
+) -> TriggerOutcome:
+    """The delivery job a matching event makes for an L4 campaign at ``now``, or why none (inactive,
+    not in the audience, not the ``repeat``-th view). ``profile_of`` is called only if the campaign
+    has audience rules or a ``repeat``. Pure; the trigger function and ``nudge simulate`` both ask."""
+    trigger = campaign.trigger
+    assert trigger is not None
+    if not campaign.is_active(now):
+        return TriggerOutcome("inactive")
+    if campaign.parsed_audience.rules or trigger.repeat is not None:
+        profile = profile_of()
+        if campaign.parsed_audience.rules and (
+            profile is None or not campaign.parsed_audience.includes(profile, now)
+        ):
+            return TriggerOutcome("not_in_audience")
+        if trigger.repeat is not None and not _may_repeat(trigger.repeat, profile, event):
+            # Most views are not the Nth: no schedule is made for them (one read, no write).
+            return TriggerOutcome("not_repeated")
+    job = DeliveryJob.for_trigger(
+        campaign.id,
+        event.profile_id,
+        TriggerContext(
+            event=event.event or event.type,
+            message_id=event.message_id,
+            timestamp=event.timestamp,
+            properties=event.properties,
+        ),
+        once_per_user=trigger.once_per_user,
+    )
+    return TriggerOutcome("enqueued", job)
+
+
 @dataclass
 class TriggerEvaluator:
     catalog: Catalog
@@ -70,29 +103,10 @@ class TriggerEvaluator:
             return TriggerOutcome("not_matching")
         now = self.clock.now()
         event = as_received(parse_detail(envelope.get("detail")), now)
-        if not campaign.is_active(now):
-            return TriggerOutcome("inactive")
-        trigger = campaign.trigger
-        if campaign.parsed_audience.rules or trigger.repeat is not None:
-            profile = self.profiles.get(event.profile_id)
-            if campaign.parsed_audience.rules and (
-                profile is None or not campaign.parsed_audience.includes(profile, now)
-            ):
-                return TriggerOutcome("not_in_audience")
-            if trigger.repeat is not None and not _may_repeat(trigger.repeat, profile, event):
-                # Most views are not the Nth: no schedule is made for them (one read, no write).
-                return TriggerOutcome("not_repeated")
-        job = DeliveryJob.for_trigger(
-            campaign.id,
-            event.profile_id,
-            TriggerContext(
-                event=event.event or event.type,
-                message_id=event.message_id,
-                timestamp=event.timestamp,
-                properties=event.properties,
-            ),
-            once_per_user=trigger.once_per_user,
-        )
+        outcome = trigger_job(campaign, event, lambda: self.profiles.get(event.profile_id), now)
+        if outcome.job is None:
+            return outcome
+        job, trigger = outcome.job, campaign.trigger
         delay = trigger.delay_time
         due = event.timestamp + delay if delay else None
         if due is None or due <= now:

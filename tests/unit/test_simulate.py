@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nudge.simulate import SimulationOptions, SimulationReport, simulate
+from nudge.simulate import SimulatedDelivery, SimulationOptions, SimulationReport, simulate
+from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign
 from shared.campaigns.policy import DeliveryPolicy
+from shared.profiles.profile import Profile
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 OPTIONS = SimulationOptions(users=150, weeks=2, seed=3, warmup_days=7)
@@ -44,7 +47,8 @@ def capped() -> SimulationReport:
 def test_demand_is_every_firing_and_the_caps_cut_it_to_the_budget(capped: SimulationReport) -> None:
     tally = capped.campaigns["daily-deal"]
     assert tally.fired == 14  # two weeks of a daily schedule
-    assert tally.wanted == tally.in_audience <= 14 * capped.shoppers  # in-app reaches all, no holdout
+    # in-app reaches every signed-in shopper; anonymous visitors are in the audience but unreachable
+    assert tally.wanted + tally.unreachable == tally.in_audience and tally.wanted <= 14 * capped.shoppers
     wanted, sent = capped.distribution("wanted"), capped.distribution("sent")
     assert wanted["max"] == 7 and sent["max"] == 2  # a rolling week never holds more than 2
     assert tally.sent + sum(tally.capped.values()) == tally.wanted
@@ -73,7 +77,8 @@ def test_email_in_quiet_hours_waits_for_the_morning() -> None:
 def test_holdout_shoppers_are_not_demand() -> None:
     held = daily("held", 12, IN_APP, holdout_percent=50)
     tally = simulate(Catalog([held]), OPTIONS).campaigns["held"]
-    assert tally.holdout > 0 and tally.wanted + tally.holdout == tally.in_audience
+    # the holdout is drawn before the channel: anonymous visitors are held out like everyone else
+    assert tally.holdout > 0 and tally.wanted + tally.holdout + tally.unreachable == tally.in_audience
     assert 0.35 < tally.holdout / tally.in_audience < 0.65
 
 
@@ -84,3 +89,31 @@ def test_the_shipped_campaigns_simulate_with_every_level_reported() -> None:
     assert data["per_user_week_sent"]["max"] <= 6  # the policy's all-channel weekly budget
     l4 = report.campaigns["order-thank-you"]
     assert l4.fired > 0 and l4.in_audience == l4.fired  # one intent per Order Completed
+
+
+def test_a_message_capped_on_its_channel_goes_out_on_the_next_one() -> None:
+    policy = DeliveryPolicy.model_validate(
+        {
+            "caps": {"campaign": {"per_day": 5}, "channels": {"in_app": {"per_day": 1}}},
+            "quiet_hours": {"enabled": False},
+        }
+    )
+    deal = daily("deal", 12, {**IN_APP, "email": {"subject": "Deal", "html": "<p>Deal</p>"}})
+    shopper = Profile(user_id="u-1", traits={"email": "a@example.com", "consent": {"email": True}})
+    delivery = SimulatedDelivery(policy)
+    noon = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    decided = [
+        delivery.deliver(
+            DeliveryJob.for_occurrence("deal", f"2026-03-02T12:0{n}:00Z", "u-1"), deal, shopper, noon
+        )
+        for n in range(3)
+    ]
+    assert [(d.status, d.channel) for d in decided] == [
+        ("sent", "in_app"),
+        ("sent", "email"),
+        ("sent", "email"),
+    ]
+    again = delivery.deliver(
+        DeliveryJob.for_occurrence("deal", "2026-03-02T12:00:00Z", "u-1"), deal, shopper, noon
+    )
+    assert (again.status, again.channel) == ("duplicate", "in_app")  # the send key was decided already
