@@ -36,8 +36,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from shared.campaigns.jobs import DeliveryJob
@@ -118,10 +118,10 @@ class SimulationReport:
     def by_level(self) -> dict[str, dict[str, int]]:
         levels: dict[str, dict[str, int]] = {}
         for tally in self.campaigns.values():
-            row = levels.setdefault(tally.level, {"wanted": 0, "sent": 0, "capped": 0, "campaigns": 0})
+            row = levels.setdefault(tally.level, {"wanted": 0, SENT: 0, CAPPED: 0, "campaigns": 0})
             row["wanted"] += tally.wanted
-            row["sent"] += tally.sent
-            row["capped"] += sum(tally.capped.values())
+            row[SENT] += tally.sent
+            row[CAPPED] += sum(tally.capped.values())
             row["campaigns"] += 1
         return dict(sorted(levels.items()))
 
@@ -138,7 +138,7 @@ class SimulationReport:
             "events": self.events,
             "wall_seconds": self.wall_seconds,
             "per_user_week_wanted": self.distribution("wanted"),
-            "per_user_week_sent": self.distribution("sent"),
+            "per_user_week_sent": self.distribution(SENT),
             "campaigns": {
                 cid: {
                     "level": t.level,
@@ -147,11 +147,11 @@ class SimulationReport:
                     "unreachable": t.unreachable,
                     "holdout": t.holdout,
                     "wanted": t.wanted,
-                    "deferred_quiet_hours": t.deferred,
-                    "cancelled": t.cancelled,
+                    DEFERRED: t.deferred,
+                    CANCELLED: t.cancelled,
                     "duplicates": t.duplicates,
-                    "sent": t.sent,
-                    "capped": dict(t.capped),
+                    SENT: t.sent,
+                    CAPPED: dict(t.capped),
                 }
                 for cid, t in self.campaigns.items()
             },

@@ -29,6 +29,7 @@ from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.model import Campaign, ChannelName
 from shared.campaigns.policy import DeliveryPolicy
 from shared.core.identity import is_anonymous
+from shared.core.vocabulary import EMAIL_TRAIT, Channel, DecisionStatus
 from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
 from shared.measurement import attribution
 from shared.profiles.ledger import Ledger
@@ -36,19 +37,19 @@ from shared.profiles.profile import Profile, consent_of
 
 # The decisions, as logged in the send log's ``status`` (all but ``erased``: a job for a shopper erased
 # after it was made is dropped without a trace, see shared/privacy/erasure.py).
-SENT = "sent"
-SKIPPED = "skipped"
-WITHHELD = "withheld_holdout"
-NO_CONSENT = "no_consent"
-SUPPRESSED = "suppressed"
-DEFERRED = "deferred_quiet_hours"
-DUPLICATE = "duplicate"
-CAPPED = "capped"
-FAILED = "failed"
-CANCELLED = "cancelled"
-CLAIMED = "claimed"  # not a decision: a send in flight, or one whose attempt crashed
-OUTCOME_UNKNOWN = "outcome_unknown"
-ERASED = "erased"
+SENT = DecisionStatus.SENT
+SKIPPED = DecisionStatus.SKIPPED
+WITHHELD = DecisionStatus.WITHHELD_HOLDOUT
+NO_CONSENT = DecisionStatus.NO_CONSENT
+SUPPRESSED = DecisionStatus.SUPPRESSED
+DEFERRED = DecisionStatus.DEFERRED_QUIET_HOURS
+DUPLICATE = DecisionStatus.DUPLICATE
+CAPPED = DecisionStatus.CAPPED
+FAILED = DecisionStatus.FAILED
+CANCELLED = DecisionStatus.CANCELLED
+CLAIMED = DecisionStatus.CLAIMED  # not a decision: a send in flight, or one whose attempt crashed
+OUTCOME_UNKNOWN = DecisionStatus.OUTCOME_UNKNOWN
+ERASED = DecisionStatus.ERASED
 DECISIONS = (
     SENT,
     SKIPPED,
@@ -96,18 +97,18 @@ def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> B
     consent = consent_of(traits)
     if is_anonymous(profile.user_id):
         return SKIPPED, "anonymous"  # no address, and no signed-in app session to show an inbox to
-    if channel == "email":
-        if not traits.get("email"):
+    if channel == Channel.EMAIL:
+        if not traits.get(EMAIL_TRAIT):
             return SKIPPED, "no_email_address"
-        if consent.get("email") is not True:
-            return NO_CONSENT, "email"
-    elif channel == "push":
+        if consent.get(Channel.EMAIL) is not True:
+            return NO_CONSENT, Channel.EMAIL
+    elif channel == Channel.PUSH:
         if not traits.get("push_endpoint"):
             return SKIPPED, "no_push_endpoint"
-        if consent.get("push") is not True:
-            return NO_CONSENT, "push"
-    elif consent.get("in_app", True) is False:
-        return NO_CONSENT, "in_app"
+        if consent.get(Channel.PUSH) is not True:
+            return NO_CONSENT, Channel.PUSH
+    elif consent.get(Channel.IN_APP, True) is False:
+        return NO_CONSENT, Channel.IN_APP
     suppression = ledger.suppression(channel) if ledger else None
     if suppression is not None:
         return SUPPRESSED, f"{channel}:{suppression.reason}"
@@ -115,7 +116,7 @@ def _blocker(channel: ChannelName, profile: Profile, ledger: Ledger | None) -> B
 
 
 # When no channel can be used, the decision logged is the most telling of the channels' blockers.
-_BLOCKER_RANK = {SUPPRESSED: 0, NO_CONSENT: 1, SKIPPED: 2}
+_BLOCKER_RANK: dict[str, int] = {SUPPRESSED: 0, NO_CONSENT: 1, SKIPPED: 2}
 
 
 def reachable_channels(

@@ -42,6 +42,7 @@ from shared.campaigns.model import Campaign, ChannelName
 from shared.campaigns.render import render_message
 from shared.core.clock import Clock
 from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
+from shared.core.vocabulary import Channel
 from shared.delivery.decision import (
     CANCELLED,
     CAPPED,
@@ -304,7 +305,7 @@ class Deliverer:
         def unsubscribe_for(on: ChannelName) -> str | None:
             return (
                 self.unsubscribe.url(job.user_id, on, campaign.id)
-                if self.unsubscribe and on == "email"
+                if self.unsubscribe and on == Channel.EMAIL
                 else None
             )
 
