@@ -71,7 +71,7 @@ def run_demo(
 
     from nudge.local.responses import Responder
     from nudge.local.runtime import LocalRuntime
-    from nudge.local.store import StoreConfig, SyntheticStore
+    from nudge.shop.store import StoreConfig, SyntheticStore
 
     started = time.perf_counter()
     store = SyntheticStore(StoreConfig(users=options.users, days=options.days, seed=options.seed))

@@ -25,7 +25,9 @@ from typing import Any
 
 from nudge.local.runtime import LocalRuntime, SentMessage
 from nudge.local.ses_events import ses_event, tagged_mail
-from nudge.local.store import Shopper, SyntheticStore, _iso
+from nudge.shop.randomness import iso
+from nudge.shop.shoppers import Shopper
+from nudge.shop.store import SyntheticStore
 from shared.core.vocabulary import Channel, Level
 
 
@@ -117,7 +119,7 @@ class Responder:
 
 
 def _ses_event(kind: str, message: SentMessage, at: datetime) -> dict[str, Any]:
-    section: dict[str, Any] = {"timestamp": _iso(at)}
+    section: dict[str, Any] = {"timestamp": iso(at)}
     if kind == "Click":
         section["link"] = "https://shop.example.com/"
     mail = tagged_mail(
@@ -125,6 +127,6 @@ def _ses_event(kind: str, message: SentMessage, at: datetime) -> dict[str, Any]:
         message.campaign_id,
         message.provider_id,
         message.send_key,
-        timestamp=_iso(message.at),
+        timestamp=iso(message.at),
     )
-    return ses_event(kind, mail, time=_iso(at), event_id=str(uuid.uuid4()), **{kind.lower(): section})
+    return ses_event(kind, mail, time=iso(at), event_id=str(uuid.uuid4()), **{kind.lower(): section})

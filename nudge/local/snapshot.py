@@ -44,7 +44,7 @@ class ProfileSource:
 
 def store_events(users: int, days: int, seed: int) -> tuple[list[SegmentEvent], datetime, datetime]:
     """The synthetic store's events (parsed), its start and its end."""
-    from nudge.local.store import StoreConfig, SyntheticStore
+    from nudge.shop.store import StoreConfig, SyntheticStore
 
     store = SyntheticStore(StoreConfig(users=users, days=days, seed=seed))
     endpoints = {

@@ -118,7 +118,7 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
 
     from nudge.local.faults import ThrottleFaults
     from nudge.local.runtime import LocalRuntime
-    from nudge.local.store import StoreConfig, SyntheticStore
+    from nudge.shop.store import StoreConfig, SyntheticStore
     from shared.deployment import topology
 
     started = time.perf_counter()

@@ -3,7 +3,7 @@
 - ``cdnow``: the CDNOW transaction log (23,570 customers who first bought in Q1 1997, 18 months of
   purchases) that the ``lifetimes`` package ships inside its wheel. The wheel is fetched once with
   ``pip download`` (no install: it would pull pandas) into a cache and checked against its hash.
-- ``synthetic``: the demo's seeded synthetic store (``nudge.local.store``), run for longer.
+- ``synthetic``: the demo's seeded synthetic store (``nudge.shop.store``), run for longer.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def cdnow_events(text: str | None = None) -> Iterator[dict[str, Any]]:
 
 
 def synthetic_events(users: int, days: int, seed: int = 7) -> Iterator[dict[str, Any]]:
-    from nudge.local.store import StoreConfig, SyntheticStore
+    from nudge.shop.store import StoreConfig, SyntheticStore
 
     store = SyntheticStore(StoreConfig(users=users, days=days, seed=seed))
     yield from store.events()

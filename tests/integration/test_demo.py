@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from nudge.cli import app
 from nudge.local.demo import DemoOptions, run_demo
-from nudge.local.store import StoreConfig
+from nudge.shop.store import StoreConfig
 from shared.campaigns.loader import load_campaign_dir
 from shared.campaigns.schedules import ScheduleExpression
 

@@ -34,7 +34,8 @@ from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
-from nudge.local.store import Shopper, StoreConfig, SyntheticStore
+from nudge.shop.shoppers import Shopper
+from nudge.shop.store import StoreConfig, SyntheticStore
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock

@@ -180,3 +180,7 @@ def test_the_cycle_finder_finds_a_cycle_and_only_cycles() -> None:
 def test_relative_and_aliased_imports_are_resolved() -> None:
     found = dict(imports(ROOT / "shared" / "adapters" / "dynamo.py"))
     assert "shared.adapters" in found and "shared.profiles.profile" in found
+
+
+def test_no_import_cycle_inside_nudge() -> None:
+    assert cycles(graph("nudge")) == []

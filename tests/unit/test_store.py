@@ -19,13 +19,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nudge.local.store import (
-    CUSTOM_EVENTS,
-    ORDER_LINE_FIELDS,
-    REQUIRED_PROPERTIES,
-    StoreConfig,
-    SyntheticStore,
-)
+from nudge.shop.catalog import CUSTOM_EVENTS, ORDER_LINE_FIELDS, REQUIRED_PROPERTIES
+from nudge.shop.store import StoreConfig, SyntheticStore
 from shared.events.contract import EventRejected, parse_detail
 
 SESSION_GAP = timedelta(minutes=30)  # the usual analytics definition of a new session
