@@ -147,7 +147,7 @@ def audience(
     for column in ("rule", "shoppers left", "share"):
         funnel.add_column(column, justify="left" if column == "rule" else "right")
     funnel.add_row("(every shopper)", f"{len(shoppers):,}", "100.0%")
-    from shared.campaigns.audience import ShopperFacts
+    from shared.campaigns.audience.rules import ShopperFacts
 
     facts = {p.user_id: ShopperFacts(p, now) for p in shoppers}
     for rule in rules:

@@ -11,10 +11,7 @@ from pydantic import (
     ValidationError,
 )
 
-from shared.campaigns.audience import (
-    Vocabulary,
-    default_vocabulary,
-)
+from shared.campaigns.audience.vocabulary import Vocabulary, default_vocabulary
 from shared.campaigns.model import Campaign, VocabularyFile
 from shared.campaigns.policy import DEFAULT_POLICY, DeliveryPolicy
 from shared.campaigns.yaml_lines import (

@@ -21,13 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from shared.campaigns.audience import (
-    Audience,
-    AudienceRule,
-    AudienceRuleError,
-    Vocabulary,
-    default_vocabulary,
-)
+from shared.campaigns.audience.selection import Audience, AudienceRule
+from shared.campaigns.audience.vocabulary import AudienceRuleError, Vocabulary, default_vocabulary
 from shared.campaigns.policy import ChannelName, Limits
 from shared.core.durations import CAMPAIGN_PATTERN, parse_duration
 from shared.core.vocabulary import Channel, Level

@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
-from shared.campaigns.audience import Vocabulary
+from shared.campaigns.audience.vocabulary import Vocabulary
 from shared.campaigns.render import bound_problem, sandbox
 from shared.campaigns.template_sandbox import TemplateLimitExceeded, check_binop
 from shared.core.vocabulary import EMAIL_TRAIT, Channel

@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
-from shared.campaigns.audience import ATTRIBUTES
+from shared.campaigns.audience.vocabulary import ATTRIBUTES
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.events.contract import APP_EVENT_SOURCE

@@ -12,14 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.campaigns.audience import (
-    ATTRIBUTES,
+from shared.campaigns.audience.parser import parse_rule
+from shared.campaigns.audience.rules import (
     AllOf,
     AnyOf,
     Attribute,
-    Audience,
-    AudienceRule,
-    AudienceRuleError,
     CategoryFilter,
     Comparison,
     Count,
@@ -29,9 +26,9 @@ from shared.campaigns.audience import (
     Not,
     ShopperFacts,
     Sum,
-    default_vocabulary,
-    parse_rule,
 )
+from shared.campaigns.audience.selection import Audience, AudienceRule
+from shared.campaigns.audience.vocabulary import ATTRIBUTES, AudienceRuleError, default_vocabulary
 from shared.events.contract import parse_detail
 from shared.profiles.profile import Profile, fold_events
 

@@ -18,17 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.campaigns.audience import (
-    AllOf,
-    Attribute,
-    AudienceRule,
-    AudienceRuleError,
-    Comparison,
-    Not,
-    ShopperFacts,
-    default_vocabulary,
-    parse_rule,
-)
+from shared.campaigns.audience.parser import parse_rule
+from shared.campaigns.audience.rules import AllOf, Attribute, Comparison, Not, ShopperFacts
+from shared.campaigns.audience.selection import AudienceRule
+from shared.campaigns.audience.vocabulary import AudienceRuleError, default_vocabulary
 from shared.events.contract import parse_detail
 from shared.profiles.profile import Cart, CartItem, Profile, fold_events
 

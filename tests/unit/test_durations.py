@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from shared.campaigns.audience import AudienceRuleError, parse_rule
+from shared.campaigns.audience.parser import parse_rule
+from shared.campaigns.audience.vocabulary import AudienceRuleError
 from shared.core.durations import CAMPAIGN_PATTERN, duration_parts, parse_duration
 
 
