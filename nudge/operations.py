@@ -150,12 +150,12 @@ class DeployedStack:
         return self.output(topology.table_output(key))
 
     def decisions(self, user_id: str) -> list[dict[str, Any]]:
-        from shared.adapters.dynamo import DynamoSendLog
+        from shared.adapters.dynamo.messages import DynamoSendLog
 
         return DynamoSendLog(self.client("dynamodb"), self.table(topology.MESSAGES.key)).entries_for(user_id)
 
     def _scan(self, key: str) -> list[dict[str, Any]]:
-        from shared.adapters.dynamo import scan_all
+        from shared.adapters.dynamo.codec import scan_all
 
         return scan_all(self.client("dynamodb"), self.table(key))
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from shared.adapters.dynamo import DynamoInbox
+from shared.adapters.dynamo.messages import DynamoInbox
 from shared.core.clock import Clock
 from shared.measurement.ports import Engagement
 from shared.platform.auth import signed_in_user

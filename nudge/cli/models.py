@@ -146,7 +146,7 @@ def train(
     if publish_table:
         import boto3
 
-        from shared.adapters.dynamo import DynamoModelRegistry
+        from shared.adapters.dynamo.models import DynamoModelRegistry
 
         DynamoModelRegistry(boto3.client("dynamodb"), publish_table).publish(
             artefact.version, artefact.to_json()

@@ -36,7 +36,7 @@ from nudge.local import moto_speedups
 from nudge.local.adversary import Adversary, hostile_dispatch, hostile_drain
 from nudge.local.faults import FunctionTimedOut
 from nudge.operations import LocalDump, ParkedMessage
-from shared.adapters.dynamo import scan_all
+from shared.adapters.dynamo.codec import scan_all
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
 from shared.adapters.scheduler import SchedulerDeferrals, schedule_name
 from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue

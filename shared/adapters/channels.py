@@ -13,7 +13,7 @@ from email.policy import SMTP
 from html import escape as html_escape
 from typing import Any
 
-from shared.adapters.dynamo import DynamoInbox
+from shared.adapters.dynamo.messages import DynamoInbox
 from shared.campaigns.render import RenderedMessage
 from shared.core.errors import PermanentDeliveryError
 from shared.core.vocabulary import EMAIL_TRAIT

@@ -7,15 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.adapters import chunks
-from shared.adapters.dynamo import (
+from shared.adapters.dynamo.codec import (
     BATCH_WRITE_LIMIT,
-    KEPT_SUPPRESSED_PREFIX,
     MAX_UNPROCESSED_ROUNDS,
     batch_get_tables,
     deserialize,
-    kept_from_item,
-    ledger_from_item,
 )
+from shared.adapters.dynamo.ledger import ledger_from_item
+from shared.adapters.dynamo.profiles import KEPT_SUPPRESSED_PREFIX, kept_from_item
 from shared.deployment.topology import LEDGER, PRIVACY, PROFILES, SHOPPER_TABLES, TableSpec
 from shared.privacy.ports import ShopperFootprint
 from shared.profiles.kept import KeptRecord

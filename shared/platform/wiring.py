@@ -23,14 +23,10 @@ from shared.core.vocabulary import Channel
 from shared.platform.config import Settings
 
 if TYPE_CHECKING:
-    from shared.adapters.dynamo import (
-        DynamoConversions,
-        DynamoInbox,
-        DynamoLedgerStore,
-        DynamoModelRegistry,
-        DynamoProfileStore,
-        DynamoSendLog,
-    )
+    from shared.adapters.dynamo.ledger import DynamoLedgerStore
+    from shared.adapters.dynamo.messages import DynamoConversions, DynamoInbox, DynamoSendLog
+    from shared.adapters.dynamo.models import DynamoModelRegistry
+    from shared.adapters.dynamo.profiles import DynamoProfileStore
     from shared.adapters.privacy import DynamoUserData
     from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
@@ -88,7 +84,7 @@ class Wiring:
         return Catalog.load_bundled(self.settings.catalog_dir)
 
     def profile_store(self) -> DynamoProfileStore:
-        from shared.adapters.dynamo import DynamoProfileStore
+        from shared.adapters.dynamo.profiles import DynamoProfileStore
 
         self.settings.require("profiles_table")
         return DynamoProfileStore(
@@ -97,13 +93,13 @@ class Wiring:
 
     def profile_count(self) -> int:
         """The profile table's approximate item count (DynamoDB refreshes it about every six hours)."""
-        from shared.adapters.dynamo import item_count
+        from shared.adapters.dynamo.codec import item_count
 
         self.settings.require("profiles_table")
         return item_count(self.client("dynamodb"), str(self.settings.profiles_table))
 
     def model_registry(self) -> DynamoModelRegistry:
-        from shared.adapters.dynamo import DynamoModelRegistry
+        from shared.adapters.dynamo.models import DynamoModelRegistry
 
         self.settings.require("models_table")
         return DynamoModelRegistry(
@@ -111,13 +107,13 @@ class Wiring:
         )
 
     def send_log(self) -> DynamoSendLog:
-        from shared.adapters.dynamo import DynamoSendLog
+        from shared.adapters.dynamo.messages import DynamoSendLog
 
         self.settings.require("messages_table")
         return DynamoSendLog(self.client("dynamodb"), str(self.settings.messages_table))
 
     def conversions(self) -> DynamoConversions:
-        from shared.adapters.dynamo import DynamoConversions
+        from shared.adapters.dynamo.messages import DynamoConversions
 
         self.settings.require("conversions_table")
         return DynamoConversions(self.client("dynamodb"), str(self.settings.conversions_table))
@@ -136,7 +132,7 @@ class Wiring:
 
     def channels(self) -> dict[str, MessageChannel]:
         from shared.adapters.channels import InboxChannel, SesEmailChannel, SnsPushChannel
-        from shared.adapters.dynamo import DynamoInbox
+        from shared.adapters.dynamo.messages import DynamoInbox
 
         config = self.settings
         config.require("sender_email", "inbox_table")
@@ -149,7 +145,7 @@ class Wiring:
         }
 
     def ledger_store(self) -> DynamoLedgerStore:
-        from shared.adapters.dynamo import DynamoLedgerStore
+        from shared.adapters.dynamo.ledger import DynamoLedgerStore
 
         self.settings.require("ledger_table")
         return DynamoLedgerStore(
@@ -157,7 +153,7 @@ class Wiring:
         )
 
     def inbox(self) -> DynamoInbox:
-        from shared.adapters.dynamo import DynamoInbox
+        from shared.adapters.dynamo.messages import DynamoInbox
 
         self.settings.require("inbox_table")
         return DynamoInbox(self.client("dynamodb"), str(self.settings.inbox_table))

@@ -712,7 +712,9 @@ def test_function_cold_starts_with_the_deployed_environment_and_role(
         assert "sqs:SendMessage" in _actions_on(statements, arn_of(logical)), (
             f"{spec.key} cannot send to {logical}"
         )
-    for store in (p for p in used if type(p).__module__ == "shared.adapters.dynamo" and hasattr(p, "_table")):
+    for store in (
+        p for p in used if type(p).__module__.startswith("shared.adapters.dynamo.") and hasattr(p, "_table")
+    ):
         logical = store._table.removeprefix("ref:")
         assert _actions_on(statements, arn_of(logical)), f"{spec.key} has no access to table {logical}"
 

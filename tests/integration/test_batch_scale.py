@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared.adapters.dynamo import profile_to_item
+from shared.adapters.dynamo.profiles import profile_to_item
 from shared.adapters.sqs import SqsQueue
 from shared.batch.batch_campaigns import AudienceWorker, Planner, SegmentSizing, SegmentTask
 from shared.campaigns.jobs import DeliveryJob

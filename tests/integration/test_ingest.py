@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from factory import identify, track
 
 from nudge.local.runtime import LocalRuntime
-from shared.adapters.dynamo import DynamoProfileStore
+from shared.adapters.dynamo.profiles import DynamoProfileStore
 from shared.profiles.profile import Profile
 
 

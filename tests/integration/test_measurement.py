@@ -23,7 +23,8 @@ from nudge.local.ses_events import ses_event as local_ses_event
 from nudge.local.ses_events import tagged_mail
 from nudge.report import build_report
 from nudge.report_html import render_html
-from shared.adapters.dynamo import DynamoConversions, scan_all
+from shared.adapters.dynamo.codec import scan_all
+from shared.adapters.dynamo.messages import DynamoConversions
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
 from shared.delivery.guards import in_holdout

@@ -11,7 +11,7 @@ from conftest import START
 from factory import identify, track
 
 from nudge.local.runtime import LocalRuntime
-from shared.adapters.dynamo import MAX_ITEM_BYTES, item_size
+from shared.adapters.dynamo.codec import MAX_ITEM_BYTES, item_size
 from shared.adapters.eventbus import MAX_ENTRY_BYTES, entry_size
 from shared.deployment.topology import PROFILES
 from shared.events.contract import MAX_EVENT_BYTES

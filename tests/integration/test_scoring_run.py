@@ -16,7 +16,7 @@ from nudge.local.runtime import LocalRuntime
 from nudge.predictions.datasets import synthetic_events
 from nudge.predictions.evaluate import LABEL_FREE, Dataset, evaluate, markdown
 from nudge.predictions.offline import COLUMNS
-from shared.adapters.dynamo import DynamoModelRegistry
+from shared.adapters.dynamo.models import DynamoModelRegistry
 from shared.deployment.topology import SCORING_SCHEDULE
 from shared.predictions.model import ModelArtefact
 from shared.predictions.runs import ScoreTask

@@ -19,7 +19,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.dynamo import MAX_ITEM_BYTES, _profile_from_item, item_size, profile_to_item
+from shared.adapters.dynamo.codec import MAX_ITEM_BYTES, item_size
+from shared.adapters.dynamo.profiles import _profile_from_item, profile_to_item
 from shared.core.clock import SimulatedClock
 from shared.events.contract import MAX_EVENT_BYTES, MAX_NESTING, EventRejected, SegmentEvent, parse_detail
 from shared.ingest.ingest import QueueRecord, ingest_batch

@@ -170,7 +170,7 @@ def test_age_comes_from_the_birthday_or_birth_year_when_not_given() -> None:
 
 
 def test_activity_windows_are_stored_inside_the_compressed_behaviour_and_round_trip() -> None:
-    from shared.adapters.dynamo import _profile_from_item, profile_to_item
+    from shared.adapters.dynamo.profiles import _profile_from_item, profile_to_item
     from shared.events.contract import parse_detail
 
     order = parse_detail(
