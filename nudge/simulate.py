@@ -3,7 +3,7 @@
 The simulation replays the local synthetic store week by week through the code that runs in
 production, not a model of it:
 
-* profiles are folded from the store's events by ``shared.profiles.profile.fold_events`` (what ingest
+* profiles are folded from the store's events by ``shared.profiles.fold.fold_events`` (what ingest
   does), as of each moment a campaign fires or a message is decided;
 * batch campaigns fire at the instants their ``schedule`` yields (``shared.campaigns.schedules``, the
   evaluator the local runtime uses, in the schedule's time zone) and make a job
@@ -58,8 +58,9 @@ from shared.delivery.decision import (
 )
 from shared.events.contract import SegmentEvent
 from shared.events.patterns import matches
+from shared.profiles.fold import fold_events
 from shared.profiles.ledger import Ledger, SentRecord, prune
-from shared.profiles.profile import Profile, fold_events
+from shared.profiles.profile import Profile
 from shared.triggers.triggers import trigger_job
 
 WEEK = timedelta(days=7)

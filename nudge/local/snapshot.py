@@ -18,7 +18,8 @@ from typing import Any
 
 from shared.core.identity import is_anonymous
 from shared.events.contract import SegmentEvent, parse_detail
-from shared.profiles.profile import Profile, fold_events
+from shared.profiles.fold import fold_events
+from shared.profiles.profile import Profile
 
 Progress = Callable[[str], None]
 

@@ -309,7 +309,8 @@ def _check_profiles(
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsQueue
     from shared.deployment import topology
     from shared.events.contract import EventRejected, parse_detail
-    from shared.profiles.profile import Profile, fold_events
+    from shared.profiles.fold import fold_events
+    from shared.profiles.profile import Profile
 
     by_user: dict[str, list[Any]] = defaultdict(list)
     for detail in events:

@@ -1,6 +1,6 @@
 """An event export (Segment-Spec payloads, one JSON object per line) as profiles at chosen moments.
 
-Profiles are built by the same :func:`shared.profiles.profile.fold_events` that ingest runs, in batches the
+Profiles are built by the same :func:`shared.profiles.fold.fold_events` that ingest runs, in batches the
 size ingest sees, so features computed offline are the features the scorer computes in Lambda.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from shared.events.contract import EventRejected, SegmentEvent, parse_detail
-from shared.profiles.profile import Profile, fold_events
+from shared.profiles.fold import fold_events
+from shared.profiles.profile import Profile
 
 FOLD_BATCH = 100  # ingest's batch size: the duplicate window behaves as it does in production
 ORDER_EVENT = "Order Completed"

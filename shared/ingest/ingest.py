@@ -23,9 +23,10 @@ from shared.events.traits import TraitPolicy
 from shared.measurement.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
 from shared.measurement.ports import ConversionStore, DecisionHistory
 from shared.privacy.erasure import Erasures
+from shared.profiles.fold import fold_events
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ports import ProfileStore
-from shared.profiles.profile import Profile, fold_events
+from shared.profiles.profile import Profile
 from shared.work.failures import without_personal_data
 
 MAX_WRITE_ATTEMPTS = 3

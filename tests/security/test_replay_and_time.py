@@ -24,7 +24,8 @@ from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.events.contract import APP_EVENT_SOURCE, parse_detail
-from shared.profiles.profile import ORDER_DAYS_KEPT, Profile, audience_view, fold_events
+from shared.profiles.fold import fold_events
+from shared.profiles.profile import ORDER_DAYS_KEPT, Profile, audience_view
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)

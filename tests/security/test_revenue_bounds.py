@@ -17,7 +17,8 @@ import pytest
 from shared.core.money import MAX_AMOUNT, order_value
 from shared.events.contract import parse_detail
 from shared.measurement.attribution import revenue_of
-from shared.profiles.profile import Profile, fold_events
+from shared.profiles.fold import fold_events
+from shared.profiles.profile import Profile
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 

@@ -30,7 +30,8 @@ from shared.campaigns.audience.rules import (
 from shared.campaigns.audience.selection import Audience, AudienceRule
 from shared.campaigns.audience.vocabulary import ATTRIBUTES, AudienceRuleError, default_vocabulary
 from shared.events.contract import parse_detail
-from shared.profiles.profile import Profile, fold_events
+from shared.profiles.fold import fold_events
+from shared.profiles.profile import Profile
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

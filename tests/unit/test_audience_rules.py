@@ -23,7 +23,8 @@ from shared.campaigns.audience.rules import AllOf, Attribute, Comparison, Not, S
 from shared.campaigns.audience.selection import AudienceRule
 from shared.campaigns.audience.vocabulary import AudienceRuleError, default_vocabulary
 from shared.events.contract import parse_detail
-from shared.profiles.profile import Cart, CartItem, Profile, fold_events
+from shared.profiles.fold import fold_events
+from shared.profiles.profile import Cart, CartItem, Profile
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 NEVER_SEEN = Profile(user_id="u-1")

@@ -18,7 +18,8 @@ from shared.predictions.categories import favourite_category, next_category
 from shared.predictions.features import buyer_summary, rfm_values
 from shared.predictions.rfm import SEGMENTS, RfmSketch, edges_of, quantile_edges, segment_of
 from shared.predictions.send_hour import best_hour, local_histogram, utc_offset_hours
-from shared.profiles.profile import Profile, audience_view, fold_events
+from shared.profiles.fold import fold_events
+from shared.profiles.profile import Profile, audience_view
 
 # Fader, Hardie & Lee (2005) CDNOW estimates, in weeks, and their worked example.
 CDNOW = bgnbd.BgNbdParams(r=0.2426, alpha=4.4136, a=0.7929, b=2.4259)

@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from shared.events.contract import SegmentEvent, parse_detail
+from shared.profiles.fold import fold_events
 from shared.profiles.profile import (
     DAY_BUCKETS_KEPT,
     FINGERPRINT_LENGTH,
     RECENT_EVENTS,
     Profile,
     audience_view,
-    fold_events,
 )
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)

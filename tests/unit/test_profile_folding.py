@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.events.contract import SegmentEvent, parse_detail
+from shared.profiles.fold import fold_events
 from shared.profiles.profile import (
     MAX_CART_ITEMS,
     MAX_CATEGORIES_PER_EVENT,
@@ -16,7 +17,6 @@ from shared.profiles.profile import (
     MAX_ORDER_DAYS,
     RECENT_EVENTS,
     Profile,
-    fold_events,
 )
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
