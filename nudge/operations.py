@@ -38,6 +38,12 @@ class ParkedMessage:
     body: str
     first_seen: str = ""  # when it was first sent, to its work queue or parked (UTC, ISO-8601)
 
+    @classmethod
+    def of(cls, queue: str, letter: Any) -> ParkedMessage:
+        """A dead letter as peeked from its queue (``shared.adapters.sqs.DeadLetter``)."""
+        seen = letter.first_seen.isoformat() if letter.first_seen else ""
+        return cls(queue, letter.reason, letter.source, letter.body, seen)
+
 
 @dataclass
 class DeadLetterQueueView:
@@ -174,16 +180,7 @@ class DeployedStack:
             queue = SqsDeadLetterQueue(client, self.output(topology.queue_output(key)))
             views[key] = DeadLetterQueueView(
                 queue.count(),
-                [
-                    ParkedMessage(
-                        key,
-                        letter.reason,
-                        letter.source,
-                        letter.body,
-                        letter.first_seen.isoformat() if letter.first_seen else "",
-                    )
-                    for letter in (queue.peek(limit) if limit else [])
-                ],
+                [ParkedMessage.of(key, letter) for letter in (queue.peek(limit) if limit else [])],
             )
         return views
 

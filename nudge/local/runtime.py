@@ -818,13 +818,7 @@ class LocalRuntime:
     def parked(self) -> list[ParkedMessage]:
         """Everything in every dead-letter queue, with its reason (messages stay in the queue)."""
         return [
-            ParkedMessage(
-                key,
-                letter.reason,
-                letter.source,
-                letter.body,
-                letter.first_seen.isoformat() if letter.first_seen else "",
-            )
+            ParkedMessage.of(key, letter)
             for key in topology.DEAD_LETTER_QUEUES
             for letter in SqsDeadLetterQueue(self.client("sqs"), self.queue_urls[key]).peek()
         ]
