@@ -1,32 +1,12 @@
-"""Builders for Segment payloads used across the integration tests."""
+"""What moto recorded, read back for the integration tests (payload builders: tests/payloads.py)."""
 
 from __future__ import annotations
 
 from email import message_from_string
 from email.message import EmailMessage
 from email.policy import default
-from typing import Any
 
 import boto3
-
-
-def identify(
-    user_id: str, message_id: str, at: str = "2026-11-02T07:00:00Z", **traits: Any
-) -> dict[str, Any]:
-    return {"type": "identify", "userId": user_id, "messageId": message_id, "timestamp": at, "traits": traits}
-
-
-def track(
-    user_id: str, name: str, message_id: str, at: str = "2026-11-02T07:30:00Z", **props: Any
-) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "event": name,
-        "userId": user_id,
-        "messageId": message_id,
-        "timestamp": at,
-        "properties": props,
-    }
 
 
 def ses_sent_count() -> int:

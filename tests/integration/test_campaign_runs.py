@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from conftest import catalog_without
-from factory import identify, ses_sent_count, track
+from factory import ses_sent_count
+from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.sqs import SqsQueue

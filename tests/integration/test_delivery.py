@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import catalog_without
-from factory import email_text, identify, sent_emails, ses_sent_count, track
+from factory import email_text, sent_emails, ses_sent_count
 from moto.sns.models import sns_backends
+from payloads import identify, track
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext

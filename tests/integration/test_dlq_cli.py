@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from factory import track
+from payloads import track
 from typer.testing import CliRunner
 
 from nudge.cli import app

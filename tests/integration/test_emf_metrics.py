@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import catalog_without
-from factory import identify, track
+from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail

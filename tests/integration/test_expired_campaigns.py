@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import CAMPAIGNS, START
-from factory import identify, track
 from moto import mock_aws
+from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog, load_campaign_dir

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import catalog_without
-from factory import identify, ses_sent_count, track
+from factory import ses_sent_count
+from payloads import identify, track
 
 from nudge.local.faults import FunctionTimedOut, ThrottleFaults, TimeoutAfter
 from nudge.local.runtime import LocalRuntime

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from conftest import CAMPAIGNS, START
-from factory import identify, track
 from moto import mock_aws
+from payloads import identify, track
 from typer.testing import CliRunner
 
 from nudge.cli import app

@@ -14,9 +14,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from conftest import catalog_without
-from factory import email_text, identify, sent_emails, ses_sent_count, track
+from factory import email_text, sent_emails, ses_sent_count
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
+from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event as local_ses_event

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from factory import identify, track
+from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.dynamo.profiles import DynamoProfileStore

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import START, catalog_without
-from factory import identify, track
+from payloads import identify, track
 from typer.testing import CliRunner
 
 from nudge.cli import app

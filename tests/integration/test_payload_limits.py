@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 from conftest import START
-from factory import identify, track
+from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.dynamo.codec import MAX_ITEM_BYTES, item_size

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import CAMPAIGNS
-from factory import identify, sent_emails, track
+from factory import sent_emails
 from moto import mock_aws
+from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog, load_campaign_dir

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from conftest import CAMPAIGNS, START
-from factory import email_text, identify, sent_emails
+from factory import email_text, sent_emails
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 from moto.ses.models import ses_backends
+from payloads import identify
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from conftest import catalog_without
-from factory import identify, ses_sent_count, track
+from factory import ses_sent_count
 from moto import mock_aws
+from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 from moto.sns.models import sns_backends
+from payloads import identify
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
@@ -57,16 +58,6 @@ def envelope(detail: dict[str, Any], source: str) -> str:
             "detail": detail,
         }
     )
-
-
-def identify(user_id: str, message_id: str, **traits: Any) -> dict[str, Any]:
-    return {
-        "type": "identify",
-        "userId": user_id,
-        "messageId": message_id,
-        "timestamp": "2026-11-02T07:00:00Z",
-        "traits": traits,
-    }
 
 
 def ingest(runtime: LocalRuntime, *bodies: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+from payloads import track
 
 from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
 from shared.campaigns.loader import load_campaign_dir
@@ -35,17 +36,6 @@ START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 def runtime() -> Iterator[LocalRuntime]:
     with mock_aws():
         yield LocalRuntime(load_campaign_dir(ROOT / "campaigns"), SimulatedClock(START), audience_segments=2)
-
-
-def track(user_id: str, name: str, message_id: str, at: datetime, **properties: Any) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "event": name,
-        "userId": user_id,
-        "messageId": message_id,
-        "timestamp": at.isoformat(),
-        "properties": properties,
-    }
 
 
 def ingest(runtime: LocalRuntime, *details: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from payloads import tracked as track
 
 from shared.campaigns.audience.parser import parse_rule
 from shared.campaigns.audience.rules import (
@@ -29,24 +30,10 @@ from shared.campaigns.audience.rules import (
 )
 from shared.campaigns.audience.selection import Audience, AudienceRule
 from shared.campaigns.audience.vocabulary import ATTRIBUTES, AudienceRuleError, default_vocabulary
-from shared.events.contract import parse_detail
 from shared.profiles.fold import fold_events
 from shared.profiles.profile import Profile
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-
-
-def track(name: str, at: datetime, n: int, **properties: Any) -> Any:
-    return parse_detail(
-        {
-            "type": "track",
-            "event": name,
-            "userId": "u-1",
-            "messageId": f"m-{n}",
-            "timestamp": at.isoformat(),
-            "properties": properties,
-        }
-    )
 
 
 def shopper(events: list[Any] | None = None, **traits: Any) -> Profile:

@@ -17,30 +17,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from payloads import tracked as track
 
 from shared.campaigns.audience.parser import parse_rule
 from shared.campaigns.audience.rules import AllOf, Attribute, Comparison, Not, ShopperFacts
 from shared.campaigns.audience.selection import AudienceRule
 from shared.campaigns.audience.vocabulary import AudienceRuleError, default_vocabulary
-from shared.events.contract import parse_detail
 from shared.profiles.fold import fold_events
 from shared.profiles.profile import Cart, CartItem, Profile
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 NEVER_SEEN = Profile(user_id="u-1")
-
-
-def track(name: str, at: datetime, n: int, **properties: Any) -> Any:
-    return parse_detail(
-        {
-            "type": "track",
-            "event": name,
-            "userId": "u-1",
-            "messageId": f"m-{n}",
-            "timestamp": at.isoformat(),
-            "properties": properties,
-        }
-    )
 
 
 def folded(*events: Any, **traits: Any) -> Profile:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from shared.events.contract import SegmentEvent, parse_detail
+from payloads import tracked as track
+
+from shared.events.contract import SegmentEvent
 from shared.profiles.fold import fold_events
 from shared.profiles.profile import (
     MAX_CART_ITEMS,
@@ -20,19 +21,6 @@ from shared.profiles.profile import (
 )
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
-
-
-def track(name: str, at: datetime, message_id: str, **properties: Any) -> SegmentEvent:
-    return parse_detail(
-        {
-            "type": "track",
-            "event": name,
-            "userId": "u-1",
-            "messageId": message_id,
-            "timestamp": at.isoformat(),
-            "properties": properties,
-        }
-    )
 
 
 def fold(*batches: list[SegmentEvent]) -> Profile:

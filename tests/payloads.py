@@ -1,0 +1,49 @@
+"""Segment payloads the tests send, built in one place (every test layer imports this module).
+
+``identify`` / ``track`` are the event ``detail`` as an app sends it; ``tracked`` is a track call as
+ingest parses it (a ``SegmentEvent``), for tests of the pure domain.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.events.contract import SegmentEvent, parse_detail
+
+
+def _time(at: str | datetime) -> str:
+    return at.isoformat() if isinstance(at, datetime) else at
+
+
+def identify(
+    user_id: str, message_id: str, at: str | datetime = "2026-11-02T07:00:00Z", **traits: Any
+) -> dict[str, Any]:
+    return {
+        "type": "identify",
+        "userId": user_id,
+        "messageId": message_id,
+        "timestamp": _time(at),
+        "traits": traits,
+    }
+
+
+def track(
+    user_id: str, name: str, message_id: str, at: str | datetime = "2026-11-02T07:30:00Z", **properties: Any
+) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": name,
+        "userId": user_id,
+        "messageId": message_id,
+        "timestamp": _time(at),
+        "properties": properties,
+    }
+
+
+def tracked(
+    name: str, at: datetime, message: str | int, user_id: str = "u-1", **properties: Any
+) -> SegmentEvent:
+    """A parsed track call of ``user_id``; an int ``message`` is the n-th event (message id ``m-n``)."""
+    message_id = message if isinstance(message, str) else f"m-{message}"
+    return parse_detail(track(user_id, name, message_id, at, **properties))
