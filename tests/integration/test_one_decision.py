@@ -19,6 +19,11 @@ Excluded, and why:
   would add events the simulator's replay never has;
 * the adversary's interleaving (``gentle``): with jobs running concurrently the order in which the
   ledger saw the sends is not the order the deliver calls were recorded in;
+* how the jobs are made: the simulator makes its own with the same functions (``trigger_job``,
+  ``DeliveryJob.for_occurrence``), but on its replay the run's jobs would differ for reasons that are
+  not decisions: the runtime handles an hour of events at the hour's start (the trigger's audience
+  and the delivery instant move), and its scoring run gives profiles predicted scores the simulator
+  has none of. Here the simulator is handed the run's own jobs instead;
 * jobs delivery drops before it decides (a shopper erased since, a profile ingest has not written
   yet): they never reach :func:`decide`.
 The demo's duplicated events and its bounce-free moto providers are kept; the test asserts no channel
