@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from nudge.predictions import metrics
+from nudge.predictions import accuracy
 from nudge.predictions.datasets import cdnow_events, synthetic_events
 from nudge.predictions.history import EventHistory
 from nudge.predictions.train import TrainingOptions, train
@@ -194,19 +194,19 @@ def evaluate(
                 population,
                 name,
                 len(c["p30"]),
-                metrics.auc(c["ordered_30"], c["p30"]),
-                metrics.brier(c["ordered_30"], c["p30"]),
-                metrics.expected_calibration_error(c["ordered_30"], c["p30"]),
+                accuracy.auc(c["ordered_30"], c["p30"]),
+                accuracy.brier(c["ordered_30"], c["p30"]),
+                accuracy.expected_calibration_error(c["ordered_30"], c["p30"]),
                 sum(c["ordered_30"]) / len(c["ordered_30"]),
-                metrics.auc(c["ordered_n"], c["pn"]),
-                metrics.brier(c["ordered_n"], c["pn"]),
-                metrics.mae(c["orders_n"], c["en"]),
+                accuracy.auc(c["ordered_n"], c["pn"]),
+                accuracy.brier(c["ordered_n"], c["pn"]),
+                accuracy.mae(c["orders_n"], c["en"]),
                 sum(c["en"]),
                 sum(c["orders_n"]),
             )
         )
         if population == "buyers":
-            result.reliability[name] = metrics.reliability(c["ordered_30"], c["p30"])
+            result.reliability[name] = accuracy.reliability(c["ordered_30"], c["p30"])
 
     scorer: ScoringModel = model if model is not None else fallback
     population_stats = Population.from_sketch(sketch, scorer)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nudge.predictions import metrics
+from nudge.predictions import accuracy
 from nudge.predictions.fit import fit_bgnbd, fit_glm
 from nudge.predictions.history import EventHistory
 from shared.predictions import bgnbd
@@ -208,19 +208,19 @@ def _choose(
             if count_model is not None:
                 disc_n.append(count_model.predict(values))
                 base_n.append(bgnbd.expected_orders(*args, t=horizon))
-        loss_disc, loss_base = metrics.log_loss(truth, disc), metrics.log_loss(truth, base)
+        loss_disc, loss_base = accuracy.log_loss(truth, disc), accuracy.log_loss(truth, base)
         choices[score] = "discriminative" if loss_disc <= loss_base else "bgnbd"
         report[score] = {
             "origin": cut.date().isoformat(),
             "buyers": len(truth),
             "log_loss": {"discriminative": round(loss_disc, 4), "bgnbd": round(loss_base, 4)},
             "auc": {
-                "discriminative": round(metrics.auc(truth, disc), 4),
-                "bgnbd": round(metrics.auc(truth, base), 4),
+                "discriminative": round(accuracy.auc(truth, disc), 4),
+                "bgnbd": round(accuracy.auc(truth, base), 4),
             },
         }
         if count_model is not None:
-            mae_disc, mae_base = metrics.mae(actual_n, disc_n), metrics.mae(actual_n, base_n)
+            mae_disc, mae_base = accuracy.mae(actual_n, disc_n), accuracy.mae(actual_n, base_n)
             choices["expected_orders"] = "discriminative" if mae_disc <= mae_base else "bgnbd"
             report["expected_orders"] = {
                 "mae": {"discriminative": round(mae_disc, 4), "bgnbd": round(mae_base, 4)}

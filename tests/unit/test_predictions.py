@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from nudge.predictions import metrics
+from nudge.predictions import accuracy
 from nudge.predictions.fit import bgnbd_negative_log_likelihood, fit_bgnbd, fit_glm
 from shared.events.contract import parse_detail
 from shared.predictions import bgnbd
@@ -227,18 +227,18 @@ def test_poisson_regression_recovers_known_rates() -> None:
 
 
 def test_auc_counts_ordered_pairs_and_half_ties() -> None:
-    assert metrics.auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
-    assert metrics.auc([0, 1], [0.5, 0.5]) == 0.5
-    assert metrics.auc([1, 0], [0.9, 0.1]) == 1.0
-    assert math.isnan(metrics.auc([1, 1], [0.2, 0.3]))
+    assert accuracy.auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+    assert accuracy.auc([0, 1], [0.5, 0.5]) == 0.5
+    assert accuracy.auc([1, 0], [0.9, 0.1]) == 1.0
+    assert math.isnan(accuracy.auc([1, 1], [0.2, 0.3]))
 
 
 def test_brier_calibration_and_mae() -> None:
-    assert metrics.brier([0, 1], [0.5, 0.5]) == 0.25
-    assert metrics.mae([1, 3], [2, 2]) == 1
-    table = metrics.reliability([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], bins=2)
+    assert accuracy.brier([0, 1], [0.5, 0.5]) == 0.25
+    assert accuracy.mae([1, 3], [2, 2]) == 1
+    table = accuracy.reliability([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], bins=2)
     assert table == [(pytest.approx(0.15), 0.0, 2), (pytest.approx(0.8), 1.0, 2)]
-    assert metrics.expected_calibration_error([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], bins=2) == pytest.approx(
+    assert accuracy.expected_calibration_error([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], bins=2) == pytest.approx(
         0.175
     )
 

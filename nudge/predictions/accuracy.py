@@ -1,4 +1,5 @@
-"""Evaluation metrics in plain Python (small, exact, unit-tested against hand-worked answers)."""
+"""How good a model's scores are (AUC, Brier, log loss, MAE, calibration), in plain Python: small, exact,
+unit-tested against hand-worked answers. (Not `shared/platform/metrics.py`, which is CloudWatch.)"""
 
 from __future__ import annotations
 
