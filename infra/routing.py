@@ -14,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sqs as sqs
 
-from shared.deployment import topology
+from shared.deployment import invocations, topology
 from shared.deployment.naming import OWN_BUS, ResourceNames
 
 PARTNER_FORWARD_KEY = "segment-forward"
@@ -67,7 +67,7 @@ def _allow_rule_to_send(queue: sqs.IQueue, rule: events.CfnRule) -> None:
     )
 
 
-def add_rule(stack: Any, rule: topology.RuleSpec) -> events.CfnRule:
+def add_rule(stack: Any, rule: invocations.RuleSpec) -> events.CfnRule:
     """One topology rule on its bus, with its one target (a queue, or a function with retries and
     a dead-letter queue). ``stack`` is a :class:`RoutedStack`."""
     routed: RoutedStack = stack
@@ -132,7 +132,7 @@ def forward_partner_bus(stack: Any, partner_bus: str, bus: events.EventBus) -> e
         f"Rule-{PARTNER_FORWARD_KEY}",
         description="Segment's EventBridge destination (partner bus) to Nudge's bus.",
         event_bus_name=partner_bus,
-        event_pattern=json.loads(json.dumps(topology.SEGMENT_FORWARD_PATTERN)),
+        event_pattern=json.loads(json.dumps(invocations.SEGMENT_FORWARD_PATTERN)),
         state="ENABLED",
         targets=[
             events.CfnRule.TargetProperty(

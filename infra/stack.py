@@ -29,7 +29,7 @@ from infra.packaging import build_lambda_asset
 from infra.settings import DeploySettings
 from infra.throttling import api_throttling
 from shared.campaigns.loader import Catalog
-from shared.deployment import topology
+from shared.deployment import invocations, topology
 from shared.deployment.naming import ResourceNames
 from shared.deployment.topology import push_endpoints_of
 
@@ -129,13 +129,13 @@ class NudgeStack(Stack):
                     report_batch_item_failures=True,
                 )
             )
-        for rule in topology.event_rules(catalog, now=now, ses_configuration_set=ses_configuration_set):
+        for rule in invocations.event_rules(catalog, now=now, ses_configuration_set=ses_configuration_set):
             routing.add_rule(self, rule)
         if settings.segment_partner_bus:
             self.segment_forwarding = routing.forward_partner_bus(
                 self, settings.segment_partner_bus, self.bus
             )
-        self._schedules(topology.all_schedules(catalog, now=now))
+        self._schedules(invocations.all_schedules(catalog, now=now))
         self._http_routes()
         self.operations = OperationsView(
             self,
@@ -397,7 +397,7 @@ class NudgeStack(Stack):
             service="scheduler", resource="schedule", resource_name=f"{self.names.deferral_group}/*"
         )
 
-    def _schedules(self, specs: list[topology.ScheduleSpec]) -> None:
+    def _schedules(self, specs: list[invocations.ScheduleSpec]) -> None:
         role = iam.Role(
             self,
             "SchedulerRole",

@@ -45,7 +45,7 @@ from shared.campaigns.loader import Catalog
 from shared.campaigns.schedules import ScheduleExpression
 from shared.core.clock import SimulatedClock
 from shared.delivery.links import LinkSigner
-from shared.deployment import topology
+from shared.deployment import invocations, topology
 from shared.deployment.naming import DEFAULT_STACK_NAME, OWN_BUS, ResourceNames
 from shared.events.contract import APP_EVENT_SOURCE
 from shared.events.patterns import matches
@@ -216,7 +216,7 @@ class LocalRuntime:
         self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
         self.async_retries: Counter[str] = Counter()  # asynchronous invocations Lambda retried
         self._one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}  # pending one-time schedules
-        self._rules = topology.event_rules(
+        self._rules = invocations.event_rules(
             catalog, now=self.deployed_at, ses_configuration_set=NAMES.configuration_set
         )
         self._environments: list[dict[str, Any]] = []  # ports of concurrent invocations (see invoke)
@@ -227,7 +227,7 @@ class LocalRuntime:
         self._drain_order = self.drain_order()
         self._schedules = [
             (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
-            for spec in topology.all_schedules(catalog, now=self.deployed_at)
+            for spec in invocations.all_schedules(catalog, now=self.deployed_at)
             if spec.enabled and spec.key not in without_schedules
         ]
         self._schedules_checked_until = clock.now()

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.delivery.ses_tags import SES_TAG, as_event_tags, email_tags
+from shared.deployment.invocations import SES_CONFIGURATION_SET_TAG
 from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
-from shared.deployment.topology import SES_CONFIGURATION_SET_TAG
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

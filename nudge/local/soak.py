@@ -119,7 +119,7 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
     from nudge.local.faults import ThrottleFaults
     from nudge.local.runtime import LocalRuntime
     from nudge.shop.store import StoreConfig, SyntheticStore
-    from shared.deployment import topology
+    from shared.deployment import invocations, topology
 
     started = time.perf_counter()
     users = max(20, options.events // (options.days + 2))
@@ -131,7 +131,7 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
             soak_catalog(catalog),
             clock,
             log_level="CRITICAL",
-            without_schedules=[topology.SCORING_SCHEDULE.key],
+            without_schedules=[invocations.SCORING_SCHEDULE.key],
             gentle=options.gentle,
             seed=options.seed,
         )

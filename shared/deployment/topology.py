@@ -6,16 +6,12 @@ routing, and ``tests/infra`` holds the synthesized template against these values
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
-
-from shared.campaigns.expiry import is_deployed
-from shared.deployment.naming import OWN_BUS
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from shared.campaigns.model import Campaign
+    pass
 
 
 DEFAULT_BUS = "default"  # the account's bus, where AWS services such as SES publish
@@ -28,10 +24,6 @@ def push_endpoints_of(application_arn: str) -> str:
     """The ARN prefix of an SNS platform application's endpoints (``:app/GCM/x`` → ``:endpoint/GCM/x/``)."""
     return application_arn.replace(":app/", ":endpoint/", 1) + "/"
 
-
-# The bus is Nudge's own, so the ingest rule takes everything on it: a malformed payload must reach
-# ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
-MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}
 
 # The DynamoDB actions a function's code calls on a table: its role is granted exactly these, no kind
 # wider than use. tests/security/test_grants.py runs the handlers through a week of a shop on moto,
@@ -350,102 +342,6 @@ QUEUES_BY_KEY = {q.key: q for q in QUEUES}
 
 
 @dataclass(frozen=True)
-class RuleSpec:
-    """An EventBridge rule on the Nudge bus, with exactly one target: a queue or a function."""
-
-    key: str
-    pattern: Mapping[str, Any]
-    description: str
-    target_queue: str | None = None
-    target_function: str | None = None
-    campaign_id: str | None = None
-    bus: str = OWN_BUS  # DEFAULT_BUS for events AWS services publish (SES feedback)
-    dead_letter_queue: str = TRIGGER_DLQ_KEY
-
-    def target_input(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """What a function target receives: the campaign id beside the whole original event."""
-        if self.campaign_id is None:
-            return dict(event)
-        return {"campaign_id": self.campaign_id, "event": dict(event)}
-
-    @property
-    def input_template(self) -> str | None:
-        """The same payload as an EventBridge input transformer template (``aws.events.event.json``)."""
-        if self.campaign_id is None:
-            return None
-        return f'{{"campaign_id": "{self.campaign_id}", "event": <aws.events.event.json>}}'
-
-
-SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    """An EventBridge Scheduler schedule: one occurrence of a batch campaign (``campaign_id``), or
-    a system job such as the daily scoring run (``campaign_id`` None: the input is the run time)."""
-
-    key: str
-    expression: str
-    timezone: str
-    campaign_id: str | None
-    target_function: str = "planner"
-    enabled: bool = True
-    retry_attempts: int = 3
-    max_event_age_s: int = 3600
-
-    @property
-    def input_template(self) -> dict[str, str]:
-        if self.campaign_id is None:
-            return {"run": SCHEDULED_TIME}
-        return {"campaign_id": self.campaign_id, "occurrence": SCHEDULED_TIME}
-
-    def payload(self, scheduled_time: str) -> dict[str, str]:
-        """What the target receives when the schedule fires at ``scheduled_time``."""
-        return {k: scheduled_time if v == SCHEDULED_TIME else v for k, v in self.input_template.items()}
-
-
-INGEST_RULE = RuleSpec(
-    "ingest-all",
-    MATCH_ALL_EVENTS,
-    "Every event on the Nudge bus goes to ingest.",
-    target_queue=INGEST_QUEUE.key,
-)
-
-
-# Segment's EventBridge destination writes to a partner event bus (aws.partner/segment.com/...); with
-# context segment_partner_bus a rule there forwards its events to Nudge's bus, where they are routed
-# like any app's (ingest, L4 triggers: both route on the payload, never on the source).
-SEGMENT_FORWARD_PATTERN: Mapping[str, Any] = {"source": [{"prefix": "aws.partner/segment.com"}]}
-
-SES_FEEDBACK_DETAIL_TYPES = (
-    "Email Bounced",
-    "Email Complaint Received",
-    "Email Delivered",
-    "Email Opened",
-    "Email Clicked",
-)
-# SES tags every event it publishes through a configuration set with the set's name.
-SES_CONFIGURATION_SET_TAG = "ses:configuration-set"
-
-
-def ses_feedback_rule(configuration_set: str) -> RuleSpec:
-    """SES publishes sending events to the account's default bus (configuration set → EventBridge),
-    where other applications' mail lands too: the rule takes only events of Nudge's configuration set."""
-    return RuleSpec(
-        "ses-feedback",
-        {
-            "source": ["aws.ses"],
-            "detail-type": list(SES_FEEDBACK_DETAIL_TYPES),
-            "detail": {"mail": {"tags": {SES_CONFIGURATION_SET_TAG: [configuration_set]}}},
-        },
-        "Permanent bounces and complaints suppress the address; deliveries, opens and clicks are measured.",
-        target_function="feedback",
-        bus=DEFAULT_BUS,
-        dead_letter_queue=FEEDBACK_DLQ_KEY,
-    )
-
-
-@dataclass(frozen=True)
 class RouteSpec:
     """A route of the HTTP API; ``authorized`` routes need the shopper's JWT (user id = its subject)."""
 
@@ -465,50 +361,6 @@ HTTP_ROUTES = (
     RouteSpec("POST", "/unsubscribe", "preferences", authorized=False),
 )
 UNSUBSCRIBE_PATH = "/unsubscribe"
-
-
-def event_rules(
-    campaigns: Iterable[Campaign], *, now: datetime, ses_configuration_set: str | None
-) -> list[RuleSpec]:
-    """The ingest rule, SES feedback (unless there is no configuration set: feedback turned off) and
-    one rule per enabled real-time (L4) campaign that has not expired at ``now`` (shared.campaigns.expiry)."""
-    rules = [INGEST_RULE]
-    if ses_configuration_set is not None:
-        rules.append(ses_feedback_rule(ses_configuration_set))
-    for campaign in campaigns:
-        if campaign.trigger is not None and campaign.enabled and is_deployed(campaign, now):
-            rules.append(
-                RuleSpec(
-                    f"trigger-{campaign.id}",
-                    campaign.trigger.event_pattern(),
-                    f"L4 trigger for campaign {campaign.id}",
-                    target_function="trigger",
-                    campaign_id=campaign.id,
-                )
-            )
-    return rules
-
-
-def campaign_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[ScheduleSpec]:
-    """One schedule per batch (L1-L3) campaign that has not expired at ``now``: a one-time schedule
-    in the past would fail the deploy or never run (shared.campaigns.expiry)."""
-    return [
-        ScheduleSpec(f"campaign-{c.id}", c.schedule.expression, c.schedule.timezone, c.id, enabled=c.enabled)
-        for c in campaigns
-        if c.schedule is not None and is_deployed(c, now)
-    ]
-
-
-# Scores are refreshed daily, before the morning's L3 campaigns; the run's time is its "as of".
-SCORING_SCHEDULE = ScheduleSpec(
-    "scoring-daily", "cron(0 2 * * ? *)", "UTC", campaign_id=None, target_function="score_planner"
-)
-SYSTEM_SCHEDULES = (SCORING_SCHEDULE,)
-
-
-def all_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[ScheduleSpec]:
-    """Every schedule deployed at ``now``: the system's own, then one per live batch campaign."""
-    return [*SYSTEM_SCHEDULES, *campaign_schedules(campaigns, now=now)]
 
 
 def function_environment(spec: FunctionSpec) -> dict[str, str]:

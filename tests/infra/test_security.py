@@ -26,7 +26,7 @@ from synth import (
 )
 
 from infra.function import RESOURCELESS_ACTIONS
-from shared.deployment import topology
+from shared.deployment import invocations, topology
 from shared.deployment.naming import ResourceNames
 
 # Actions IAM only grants on "*", and why Nudge needs each. Nothing else may have Resource "*".
@@ -148,7 +148,7 @@ def test_schedules_may_invoke_only_the_unqualified_functions_they_start(synthesi
         s["Target"]["RoleArn"]["Fn::GetAtt"][0]
         for s in synthesized.of_type("AWS::Scheduler::Schedule").values()
     }
-    targets = {s.target_function for s in topology.all_schedules(synthesized.catalog, now=synthesized.now)}
+    targets = {s.target_function for s in invocations.all_schedules(synthesized.catalog, now=synthesized.now)}
     for role_id in role_ids:
         invoked = {
             _key(r)

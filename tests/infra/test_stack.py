@@ -38,7 +38,7 @@ from synth import (
 from infra.function import powertools_layer_arn
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.yaml_lines import CampaignFileError
-from shared.deployment import topology
+from shared.deployment import invocations, topology
 from shared.deployment.naming import OWN_BUS, ResourceNames
 from shared.events.contract import APP_EVENT_SOURCE
 
@@ -59,8 +59,8 @@ ALL_DLQ_KEYS = [*(q.dlq_key for q in topology.QUEUES), *topology.ASYNC_DLQS]
 FUNCTION_KEYS = [f.key for f in topology.FUNCTIONS]
 
 
-def _event_rules(synthesized: Synthesized) -> list[topology.RuleSpec]:
-    return topology.event_rules(
+def _event_rules(synthesized: Synthesized) -> list[invocations.RuleSpec]:
+    return invocations.event_rules(
         synthesized.catalog,
         now=synthesized.now,
         ses_configuration_set=synthesized.stack.ses_configuration_set,
@@ -95,7 +95,7 @@ def _ingest_rule(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
     matches = [
         (lid, rule)
         for lid, rule in synthesized.of_type("AWS::Events::Rule").items()
-        if rule["EventPattern"] == dict(topology.MATCH_ALL_EVENTS)
+        if rule["EventPattern"] == dict(invocations.MATCH_ALL_EVENTS)
     ]
     assert len(matches) == 1, f"expected exactly one match-all ingest rule, found {[m[0] for m in matches]}"
     return matches[0]
@@ -136,13 +136,13 @@ def test_the_ingest_rule_takes_every_event_into_the_ingest_queue(
     template: Any, synthesized: Synthesized
 ) -> None:
     lid, rule = _ingest_rule(synthesized)
-    queue_id = synthesized.queue_id(topology.INGEST_RULE.target_queue or "")
-    assert topology.INGEST_RULE.target_queue == topology.INGEST_QUEUE.key
+    queue_id = synthesized.queue_id(invocations.INGEST_RULE.target_queue or "")
+    assert invocations.INGEST_RULE.target_queue == topology.INGEST_QUEUE.key
     target = Capture()
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
-            "EventPattern": Match.exact(json.loads(json.dumps(topology.MATCH_ALL_EVENTS))),
+            "EventPattern": Match.exact(json.loads(json.dumps(invocations.MATCH_ALL_EVENTS))),
             "Targets": [target],
         },
     )
@@ -763,9 +763,11 @@ def test_one_schedule_per_batch_campaign(synthesized: Synthesized) -> None:
 
 
 @pytest.fixture(scope="module")
-def schedules(synthesized: Synthesized) -> list[tuple[Any, topology.ScheduleSpec, dict[str, Any]]]:
+def schedules(synthesized: Synthesized) -> list[tuple[Any, invocations.ScheduleSpec, dict[str, Any]]]:
     by_campaign = _schedules_by_campaign(synthesized)
-    specs = {s.campaign_id: s for s in topology.campaign_schedules(synthesized.catalog, now=synthesized.now)}
+    specs = {
+        s.campaign_id: s for s in invocations.campaign_schedules(synthesized.catalog, now=synthesized.now)
+    }
     return [(c, specs[c.id], by_campaign[c.id][0]) for c in _batch_campaigns(synthesized.catalog)]
 
 
@@ -1034,7 +1036,7 @@ def test_l4_rules_carry_the_where_conditions_as_content_filters(synthesized: Syn
 
 
 def test_the_daily_scoring_schedule_starts_the_score_planner(synthesized: Synthesized) -> None:
-    spec = topology.SCORING_SCHEDULE
+    spec = invocations.SCORING_SCHEDULE
     found = [
         s
         for s in synthesized.of_type("AWS::Scheduler::Schedule").values()
@@ -1097,7 +1099,7 @@ def test_the_ses_feedback_rule_is_on_the_default_bus_and_invokes_feedback(synthe
     [rule] = [r for r in synthesized.of_type("AWS::Events::Rule").values() if r["EventBusName"] == "default"]
     assert (
         rule["EventPattern"]
-        == topology.ses_feedback_rule(ResourceNames(STACK_NAME).configuration_set).pattern
+        == invocations.ses_feedback_rule(ResourceNames(STACK_NAME).configuration_set).pattern
     )
     assert rule["EventPattern"]["detail"] == {
         "mail": {"tags": {"ses:configuration-set": [ResourceNames(STACK_NAME).configuration_set]}}

@@ -17,7 +17,7 @@ from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign
 from shared.core.clock import SimulatedClock
-from shared.deployment import topology
+from shared.deployment import invocations
 from shared.deployment.naming import OWN_BUS
 
 
@@ -75,7 +75,9 @@ def test_the_shipped_campaigns_run_the_same_on_a_clock_years_ahead() -> None:
         runtime = LocalRuntime(catalog, SimulatedClock(later), log_level="CRITICAL")
         assert runtime.expired == []
         rules = runtime.client("events").list_rules(EventBusName=runtime.names.bus)["Rules"]
-    at_start = topology.event_rules(catalog, now=START, ses_configuration_set=runtime.names.configuration_set)
+    at_start = invocations.event_rules(
+        catalog, now=START, ses_configuration_set=runtime.names.configuration_set
+    )
     assert len(rules) == len([r for r in at_start if r.bus == OWN_BUS])
-    assert topology.all_schedules(catalog, now=later) == topology.all_schedules(catalog, now=START)
+    assert invocations.all_schedules(catalog, now=later) == invocations.all_schedules(catalog, now=START)
     assert START.tzinfo is UTC and later > datetime(2038, 1, 1, tzinfo=UTC)

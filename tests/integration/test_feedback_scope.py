@@ -7,7 +7,7 @@ import pytest
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
-from shared.deployment import topology
+from shared.deployment import invocations
 from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
 from shared.events.patterns import matches
 
@@ -26,11 +26,11 @@ def bounce(user_id: str, configuration_set: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("other", ["billing-mail", f"{NUDGE_SET}-old", "Staging-email"])
 def test_the_feedback_pattern_takes_only_nudges_configuration_set(other: str) -> None:
-    rule = topology.ses_feedback_rule(NUDGE_SET)
+    rule = invocations.ses_feedback_rule(NUDGE_SET)
     assert matches(rule.pattern, bounce("u1", NUDGE_SET))
     assert not matches(rule.pattern, bounce("u1", other))
     untagged = bounce("u1", NUDGE_SET)
-    del untagged["detail"]["mail"]["tags"][topology.SES_CONFIGURATION_SET_TAG]  # type: ignore[index]
+    del untagged["detail"]["mail"]["tags"][invocations.SES_CONFIGURATION_SET_TAG]  # type: ignore[index]
     assert not matches(rule.pattern, untagged)
 
 

@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from shared.campaigns.schedules import ScheduleExpression
 from shared.core.clock import SimulatedClock
-from shared.deployment import topology
+from shared.deployment import invocations, topology
 
 INFRA_TESTS = str(Path(__file__).resolve().parents[1] / "infra")
 if INFRA_TESTS not in sys.path:
@@ -60,7 +60,7 @@ def runtime(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> Iterat
 def test_bus_rules_have_the_template_patterns(runtime: Any, synthesized: Synthesized) -> None:
     events = runtime.client("events")
     rules = []
-    specs = topology.event_rules(
+    specs = invocations.event_rules(
         synthesized.catalog, now=synthesized.now, ses_configuration_set=runtime.names.configuration_set
     )
     for bus in sorted({runtime.names.event_bus(r.bus) for r in specs}):
@@ -136,7 +136,7 @@ def _deployed_schedules(synthesized: Synthesized) -> list[tuple[str, str, str, b
 def test_schedules_are_the_template_schedules(runtime: Any, synthesized: Synthesized) -> None:
     local = sorted(
         (s.campaign_id or "", s.expression, s.timezone, s.enabled)
-        for s in topology.all_schedules(runtime.catalog, now=runtime.deployed_at)
+        for s in invocations.all_schedules(runtime.catalog, now=runtime.deployed_at)
     )
     assert local == _deployed_schedules(synthesized)
     assert local, "the catalog should hold at least one batch campaign"

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from moto.events.models import EventPattern
 
-from shared.deployment import topology
+from shared.deployment import invocations
 from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
 from shared.events.patterns import InvalidPattern, matches, validate_pattern
 
@@ -59,7 +59,7 @@ PATTERNS: dict[str, dict[str, Any]] = {
     # The shapes Nudge deploys: the ingest rule, a plain L4 trigger, an L4 trigger with a filter, SES
     # feedback for Nudge's own configuration set only.
     "match-all": {"source": [{"prefix": ""}]},
-    "ses-feedback": dict(topology.ses_feedback_rule(NUDGE_CONFIGURATION_SET).pattern),
+    "ses-feedback": dict(invocations.ses_feedback_rule(NUDGE_CONFIGURATION_SET).pattern),
     "order-completed": {"detail": {"type": ["track"], "event": ["Order Completed"]}},
     "big-checkout": {
         "detail": {

@@ -17,7 +17,7 @@ from nudge.predictions.datasets import synthetic_events
 from nudge.predictions.evaluate import LABEL_FREE, Dataset, evaluate, markdown
 from nudge.predictions.offline import COLUMNS
 from shared.adapters.dynamo.models import DynamoModelRegistry
-from shared.deployment.topology import SCORING_SCHEDULE
+from shared.deployment.invocations import SCORING_SCHEDULE
 from shared.predictions.model import ModelArtefact
 from shared.predictions.runs import ScoreTask
 

@@ -18,7 +18,7 @@ from nudge.cli import app
 from shared.campaigns.expiry import expired_campaigns, expiry
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign
-from shared.deployment import topology
+from shared.deployment import invocations
 
 CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
@@ -104,10 +104,10 @@ def test_topology_leaves_expired_campaigns_out_of_schedules_and_rules() -> None:
             l4(id="trigger-ended", end="2026-11-30T00:00:00Z"),
         ]
     )
-    schedules = {s.campaign_id for s in topology.all_schedules(catalog, now=NOW)}
+    schedules = {s.campaign_id for s in invocations.all_schedules(catalog, now=NOW)}
     assert schedules == {None, "weekly", "once-ahead"}  # None: the daily scoring run
     rules = {
-        r.campaign_id for r in topology.event_rules(catalog, now=NOW, ses_configuration_set="Nudge-email")
+        r.campaign_id for r in invocations.event_rules(catalog, now=NOW, ses_configuration_set="Nudge-email")
     }
     assert rules == {None, "trigger-live"}  # None: ingest and SES feedback
     assert [e.campaign_id for e in expired_campaigns(catalog, NOW)] == ["once-past", "trigger-ended"]
@@ -120,11 +120,11 @@ def test_the_shipped_campaigns_plan_the_same_years_from_now(years: int) -> None:
     later = NOW + timedelta(days=365 * years + 17)
     assert expired_campaigns(catalog, NOW) == []
     assert expired_campaigns(catalog, later) == []
-    assert topology.all_schedules(catalog, now=later) == topology.all_schedules(catalog, now=NOW)
-    assert topology.event_rules(catalog, now=later, ses_configuration_set=None) == topology.event_rules(
+    assert invocations.all_schedules(catalog, now=later) == invocations.all_schedules(catalog, now=NOW)
+    assert invocations.event_rules(catalog, now=later, ses_configuration_set=None) == invocations.event_rules(
         catalog, now=NOW, ses_configuration_set=None
     )
-    assert {s.campaign_id for s in topology.campaign_schedules(catalog, now=later)} == {
+    assert {s.campaign_id for s in invocations.campaign_schedules(catalog, now=later)} == {
         c.id for c in catalog if c.schedule is not None
     }
 

@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from shared.adapters import chunks
-from shared.deployment.topology import (
-    TableSpec,
-)
+from shared.deployment.topology import TableSpec
 
 if TYPE_CHECKING:
     pass

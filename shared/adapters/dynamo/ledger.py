@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Any
 from shared.adapters.dynamo.codec import MAX_UNPROCESSED_ROUNDS, batch_get, deserialize
 from shared.adapters.dynamo.profiles import _with_kept
 from shared.core.vocabulary import Channel
-from shared.deployment.topology import (
-    LEDGER,
-)
+from shared.deployment.topology import LEDGER
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ledger import Ledger, SentRecord, Suppression
 

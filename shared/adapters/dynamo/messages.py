@@ -12,11 +12,7 @@ from shared.adapters import chunks
 from shared.adapters.dynamo.codec import BATCH_WRITE_LIMIT, MAX_UNPROCESSED_ROUNDS, deserialize, serialize
 from shared.core.vocabulary import DecisionStatus
 from shared.delivery.ports import SendLogEntry
-from shared.deployment.topology import (
-    CONVERSIONS,
-    INBOX,
-    MESSAGES,
-)
+from shared.deployment.topology import CONVERSIONS, INBOX, MESSAGES
 
 if TYPE_CHECKING:
     from shared.measurement.attribution import Conversion

@@ -7,11 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.adapters.dynamo.codec import deserialize, serialize
-from shared.deployment.topology import (
-    LABEL_FREE_MODEL_NAME,
-    LABEL_FREE_VERSION_PREFIX,
-    MODELS,
-)
+from shared.deployment.topology import LABEL_FREE_MODEL_NAME, LABEL_FREE_VERSION_PREFIX, MODELS
 
 if TYPE_CHECKING:
     pass

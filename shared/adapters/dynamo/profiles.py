@@ -9,11 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from shared.adapters.dynamo.codec import _json_default, batch_get, batch_get_tables, deserialize, serialize
-from shared.deployment.topology import (
-    PRIVACY,
-    PROFILES,
-    TableSpec,
-)
+from shared.deployment.topology import PRIVACY, PROFILES, TableSpec
 from shared.profiles.kept import KeptRecord
 from shared.profiles.profile import Profile
 
