@@ -179,7 +179,7 @@ def _summarize(
 ) -> dict[str, Any]:
     from moto.sns.models import sns_backends
 
-    from nudge.local.runtime import ACCOUNT, REGION
+    from nudge.local.account import ACCOUNT, REGION
 
     profiles = runtime.all_profiles()
     messages = runtime.scan("messages")

@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,33 +33,25 @@ from typing import Any
 import boto3
 
 from nudge.local import moto_speedups
+from nudge.local import ports as local_ports
+from nudge.local import resources as local_resources
+from nudge.local.account import ACCOUNT, API_URL, NAMES, REGION, physical_name
 from nudge.local.adversary import Adversary, hostile_dispatch, hostile_drain
 from nudge.local.faults import FunctionTimedOut
+from nudge.local.ports import SentMessage
 from nudge.operations import LocalDump, ParkedMessage
 from shared.adapters.dynamo.codec import scan_all
 from shared.adapters.eventbus import DETAIL_TYPE, EventPublisher, PublishReport
-from shared.adapters.scheduler import SchedulerDeferrals, schedule_name
 from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
 from shared.campaigns.expiry import EXPIRED, expired_campaigns
 from shared.campaigns.loader import Catalog
 from shared.campaigns.schedules import ScheduleExpression
 from shared.core.clock import SimulatedClock
-from shared.delivery.links import LinkSigner
 from shared.deployment import invocations, topology
-from shared.deployment.naming import DEFAULT_STACK_NAME, OWN_BUS, ResourceNames
+from shared.deployment.naming import OWN_BUS
 from shared.events.contract import APP_EVENT_SOURCE
 from shared.events.patterns import matches
-from shared.platform.config import Settings
-from shared.platform.wiring import Wiring
-from shared.privacy.erasure import Pseudonyms
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-SENDER = "no-reply@shop.example.com"
-API_URL = "https://api.shop.example.com"
-# The local runtime plays the default stack: its resources have that stack's physical names.
-NAMES = ResourceNames(DEFAULT_STACK_NAME)
-DEFERRAL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{NAMES.of('deferral')}"
 MAX_DRAIN_ROUNDS = 100_000
 RECEIVE_LIMIT = 10
 
@@ -89,86 +81,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     return str(value)
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """What the local runtime saw a channel accept (for the demo's simulated shopper responses)."""
-
-    at: datetime
-    user_id: str
-    campaign_id: str
-    channel: str
-    provider_id: str
-    send_key: str
-
-
-class _RecordedChannel:
-    """A real channel (moto SES/SNS, the inbox table) that also notes each accepted send locally."""
-
-    def __init__(self, channel: Any, name: str, sent: list[SentMessage]) -> None:
-        self._channel, self._name, self._sent = channel, name, sent
-
-    def send(self, message: Any, recipient: Mapping[str, Any]) -> str:
-        provider_id = str(self._channel.send(message, recipient))
-        self._sent.append(
-            SentMessage(
-                recipient["now"],
-                str(recipient["user_id"]),
-                message.campaign_id,
-                self._name,
-                provider_id,
-                message.send_key,
-            )
-        )
-        return provider_id
-
-
-def physical_name(key: str) -> str:
-    return NAMES.of(key)
-
-
-class _IndexedDeferrals:
-    """The real adapter (moto's Scheduler gets the schedule), noting what it created for the runtime
-    (moto keeps schedules but never fires them; the runtime does, at their time)."""
-
-    def __init__(self, index: dict[str, tuple[datetime, dict[str, Any]]], inner: SchedulerDeferrals) -> None:
-        self._index, self._inner = index, inner
-
-    def defer(self, user_id: str, job_key: str, body: str, at: datetime, *, flexible: bool = True) -> bool:
-        created = self._inner.defer(user_id, job_key, body, at, flexible=flexible)
-        if created:
-            self._index[schedule_name(user_id, job_key)] = (
-                at.astimezone(UTC).replace(microsecond=0),
-                self._inner.target(body),
-            )
-        return created
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class _LocalWiring(Wiring):
-    """The one wiring (shared/platform/wiring.py) over moto clients and the simulated clock. It only
-    observes —
-    records each accepted send, indexes one-time schedules — and hands out the secrets the runtime
-    read once at start (Lambda reads them on first use); every port is built as in Lambda."""
-
-    def __init__(self, runtime: LocalRuntime, settings: Settings) -> None:
-        super().__init__(settings, runtime.client, runtime.clock, runtime.catalog)
-        self._runtime = runtime
-
-    def channels(self) -> dict[str, Any]:
-        return {name: _RecordedChannel(c, name, self._runtime.sent) for name, c in super().channels().items()}
-
-    def deferrals(self) -> Any:
-        return _IndexedDeferrals(self._runtime._one_time, super().deferrals())
-
-    def link_signer(self) -> LinkSigner:
-        return self._runtime.signer
-
-    def pseudonyms(self) -> Pseudonyms:
-        return self._runtime.pseudonyms
 
 
 class LocalRuntime:
@@ -220,9 +132,9 @@ class LocalRuntime:
             catalog, now=self.deployed_at, ses_configuration_set=NAMES.configuration_set
         )
         self._environments: list[dict[str, Any]] = []  # ports of concurrent invocations (see invoke)
-        self._create_resources()
+        local_resources.create_resources(self)
         self._handlers = {f.key: self._import_handler(f, log_level) for f in topology.FUNCTIONS}
-        self._ports = self._build_ports(audience_segments, scoring_segments)
+        self._ports = local_ports.build_ports(self, audience_segments, scoring_segments)
         self.names = NAMES
         self._drain_order = self.drain_order()
         self._schedules = [
@@ -245,63 +157,6 @@ class LocalRuntime:
     def mode(self) -> str:
         """How the runtime orders work: ``adversarial (seed N)`` or ``gentle``."""
         return self.adversary.mode if self.adversary is not None else "gentle"
-
-    # -- resources -------------------------------------------------------------------------------
-    def _create_resources(self) -> None:
-        dynamodb, sqs, events = self.client("dynamodb"), self.client("sqs"), self.client("events")
-        for spec in topology.TABLES:
-            keys = [(spec.partition_key, "HASH")] + ([(spec.sort_key, "RANGE")] if spec.sort_key else [])
-            dynamodb.create_table(
-                TableName=self.table_names[spec.key],
-                KeySchema=[{"AttributeName": n, "KeyType": t} for n, t in keys],
-                AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n, _ in keys],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            if spec.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=self.table_names[spec.key],
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
-                )
-        for key in topology.DEAD_LETTER_QUEUES:
-            self.queue_urls[key] = sqs.create_queue(QueueName=physical_name(key))["QueueUrl"]
-        for spec in topology.QUEUES:
-            dlq_arn = self.queue_arn(spec.dlq_key)
-            self.queue_urls[spec.key] = sqs.create_queue(
-                QueueName=physical_name(spec.key),
-                Attributes={
-                    "VisibilityTimeout": str(spec.visibility_timeout_s),
-                    "RedrivePolicy": json.dumps(
-                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
-                    ),
-                },
-            )["QueueUrl"]
-        events.create_event_bus(Name=NAMES.bus)
-        for rule in self._rules:
-            events.put_rule(
-                Name=physical_name(rule.key),
-                EventBusName=NAMES.event_bus(rule.bus),
-                EventPattern=json.dumps(rule.pattern),
-                State="ENABLED",
-                Description=rule.description,
-            )
-        self.client("scheduler").create_schedule_group(Name=NAMES.deferral_group)
-        self.signing_secret_arn = self.client("secretsmanager").create_secret(
-            Name=NAMES.signing_secret, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
-        )["ARN"]
-        self.privacy_key_arn = self.client("secretsmanager").create_secret(
-            Name=NAMES.privacy_key, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
-        )["ARN"]
-        self.client("sesv2").create_email_identity(EmailIdentity=SENDER.split("@", 1)[1])
-        self.client("sesv2").create_configuration_set(ConfigurationSetName=NAMES.configuration_set)
-        sns = self.client("sns")
-        self.push_apps = {
-            platform: sns.create_platform_application(
-                Name=NAMES.of(f"shop-{platform.lower()}"),
-                Platform=platform,
-                Attributes={"PlatformCredential": "local-test-credential"},
-            )["PlatformApplicationArn"]
-            for platform in ("GCM", "APNS")
-        }
 
     def queue_arn(self, key: str) -> str:
         return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical_name(key)}"
@@ -332,60 +187,7 @@ class LocalRuntime:
 
     def environment(self, spec: topology.FunctionSpec) -> dict[str, str]:
         """The env vars the stack gives ``spec``'s function, naming this runtime's resources."""
-
-        def resolve(reference: str) -> str:
-            kind, key = reference.split(":", 1)
-            return {
-                "table": lambda: self.table_names[key],
-                "queue": lambda: self.queue_urls[key],
-                "queue-arn": lambda: self.queue_arn(key),
-                "schedule-group": lambda: NAMES.deferral_group,
-                "role": lambda: DEFERRAL_ROLE_ARN,
-                "secret": lambda: self.privacy_key_arn if key == "privacy" else self.signing_secret_arn,
-                "api-url": lambda: API_URL + key,
-            }[kind]()
-
-        env = {name: resolve(ref) for name, ref in topology.function_environment(spec).items()}
-        env["POWERTOOLS_SERVICE_NAME"] = f"nudge-{spec.key}"  # as infra/function.py sets it
-        return env | topology.deployment_environment(
-            spec,
-            sender_email=SENDER,
-            ses_configuration_set=NAMES.configuration_set,
-            trusted_event_sources=tuple(sorted(self.trusted_event_sources)),
-            push_applications=tuple(self.push_apps.values()),
-        )
-
-    def _build_ports(self, audience_segments: int | None, scoring_segments: int) -> dict[str, Any]:
-        """Each function's ports, built by its own ``build_ports`` from the one wiring, over the
-        environment the stack gives it (plus the runtime's sizing: fixed segment counts for a small
-        store, and one enqueue thread so a seed replays the same run)."""
-        secrets = self.client("secretsmanager")
-        self.signer = LinkSigner(
-            secrets.get_secret_value(SecretId=self.signing_secret_arn)["SecretString"].encode()
-        )
-        self.pseudonyms = Pseudonyms(
-            secrets.get_secret_value(SecretId=self.privacy_key_arn)["SecretString"].encode()
-        )
-        tuning = {"SCORING_SEGMENTS": str(scoring_segments), "AUDIENCE_ENQUEUE_THREADS": "1"}
-        if audience_segments is not None:
-            tuning["AUDIENCE_SEGMENTS"] = str(audience_segments)
-        ports = {}
-        everything: dict[str, str] = {}
-        for spec in topology.FUNCTIONS:
-            env = self.environment(spec) | tuning
-            everything |= env
-            module = importlib.import_module(spec.handler.rsplit(".", 1)[0])
-            ports[spec.key] = module.build_ports(_LocalWiring(self, Settings.from_env(env)))
-        # What tests and the CLI read directly, from a wiring that sees every resource.
-        own = _LocalWiring(self, Settings.from_env(everything))
-        self.profiles = own.profile_store()
-        self.send_log = own.send_log()
-        self.ledgers = own.ledger_store()
-        self.deferrals = own.deferrals()
-        self.erasures = own.erasures()
-        self.user_data = own.user_data()
-        self.models = own.model_registry()
-        return ports
+        return local_ports.environment(self, spec)
 
     def invoke(self, function_key: str, event: Mapping[str, Any]) -> Any:
         spec = topology.FUNCTIONS_BY_KEY[function_key]

@@ -213,7 +213,7 @@ def _reason_kind(reason: str) -> str:
 def _check_deliveries(
     runtime: Any, report: SoakReport, tap: JobTap, messages: list[dict[str, Any]], parked: list[Any]
 ) -> None:
-    from nudge.local.runtime import ACCOUNT, REGION
+    from nudge.local.account import ACCOUNT, REGION
 
     outcome = {m["send_key"]: m for m in messages}
     parked_jobs: dict[str, list[str]] = defaultdict(list)
@@ -305,7 +305,7 @@ def _check_deliveries(
 def _check_profiles(
     runtime: Any, report: SoakReport, events: list[dict[str, Any]], ingest_parked: list[Any]
 ) -> None:
-    from nudge.local.runtime import physical_name
+    from nudge.local.account import physical_name
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsQueue
     from shared.deployment import topology
     from shared.events.contract import EventRejected, parse_detail

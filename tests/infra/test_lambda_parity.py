@@ -85,7 +85,7 @@ class _Resolver:
     local runtime built from the same topology."""
 
     def __init__(self, synthesized: Synthesized, runtime: Any) -> None:
-        from nudge.local.runtime import API_URL, DEFERRAL_ROLE_ARN
+        from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN
 
         stack = synthesized.stack
         self.refs: dict[str, str] = dict(PSEUDO)

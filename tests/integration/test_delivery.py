@@ -12,7 +12,8 @@ from factory import email_text, sent_emails, ses_sent_count
 from moto.sns.models import sns_backends
 from payloads import identify, track
 
-from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
+from nudge.local.account import ACCOUNT, REGION
+from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
 from shared.delivery.guards import in_holdout

@@ -14,7 +14,8 @@ from markupsafe import escape
 from moto.ses.models import ses_backends
 from payloads import identify
 
-from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
+from nudge.local.account import ACCOUNT, REGION
+from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign

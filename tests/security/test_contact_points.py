@@ -23,7 +23,8 @@ from moto import mock_aws
 from moto.sns.models import sns_backends
 from payloads import identify
 
-from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
+from nudge.local.account import ACCOUNT, REGION
+from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.core.clock import SimulatedClock

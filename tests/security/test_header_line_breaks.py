@@ -19,7 +19,8 @@ import pytest
 from moto import mock_aws
 from moto.ses.models import ses_backends
 
-from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
+from nudge.local.account import ACCOUNT, REGION
+from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign

@@ -21,7 +21,8 @@ import pytest
 from moto import mock_aws
 from payloads import track
 
-from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
+from nudge.local.account import ACCOUNT, REGION
+from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.events.contract import APP_EVENT_SOURCE, parse_detail

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from nudge.local.runtime import ACCOUNT, REGION, LocalRuntime
+from nudge.local.account import ACCOUNT, REGION
+from nudge.local.runtime import LocalRuntime
 from shared.campaigns.audience.vocabulary import ATTRIBUTES
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
