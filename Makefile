@@ -53,7 +53,7 @@ soak: $(STAMP)  ## 10,000 events, each delivered 1-3 times, 20% of DynamoDB/SES/
 	@mkdir -p demo-out
 	$(BIN)/nudge soak --json demo-out/soak.json
 
-mutate: $(STAMP)  ## mutation testing of the core decision modules (on demand, ~30 min): ARGS="--module guards"
+mutate: $(STAMP)  ## mutation testing of the core decision modules (on demand, ~10 min): ARGS="--module guards"
 	$(BIN)/python tests/mutation/mutate.py $(ARGS)
 
 train: $(STAMP)  ## retrain models/scoring-model.json (the demo's L3 model) on a synthetic history

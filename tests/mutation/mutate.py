@@ -17,7 +17,7 @@ the whole suite, so a listed survivor is one the whole suite lets through.
     .venv/bin/python tests/mutation/mutate.py --module delivery --only holdout-before-cancel -v
     .venv/bin/python tests/mutation/mutate.py --list
 
-Not part of ``make test``: it takes tens of minutes. ``tests/unit/test_mutation_catalog.py`` (in the
+Not part of ``make test``: it takes about ten minutes. ``tests/unit/test_mutation_catalog.py`` (in the
 suite) checks that every mutant still applies to the code, so the catalog cannot silently rot.
 """
 
