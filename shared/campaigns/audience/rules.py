@@ -89,7 +89,7 @@ def _compare(operator: str, actual: Any, expected: Any) -> bool:
             case "between":
                 low, high = expected
                 return bool(low <= actual <= high)
-    except TypeError:  # a trait of another type than the rule expects (e.g. age given as text)
+    except TypeError:  # a trait of another type than the rule expects (e.g. a shop's own untyped trait)
         return operator in ("!=", "not in")
     raise AudienceRuleError(f"unsupported operator {operator!r}")
 
