@@ -80,19 +80,17 @@ class LocalDump:
         self.directory = directory
         self.description = str(directory)
 
-    def _lines(self, name: str) -> list[dict[str, Any]]:
+    def _path(self, name: str) -> Path:
         path = self.directory / name
         if not path.exists():
             raise SourceMissing(f"{path} not found: run `nudge demo` first, or pass --stack")
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return path
 
-    def _table(self, key: str, required: bool = True) -> list[dict[str, Any]]:
-        try:
-            return self._lines(f"{key}.jsonl")
-        except SourceMissing:
-            if required:
-                raise
-            return []
+    def _lines(self, name: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self._path(name).read_text().splitlines() if line.strip()]
+
+    def _table(self, key: str) -> list[dict[str, Any]]:
+        return self._lines(f"{key}.jsonl")
 
     def decisions(self, user_id: str) -> list[dict[str, Any]]:
         return _by_time(e for e in self._table(topology.MESSAGES.key) if e["user_id"] == user_id)
@@ -101,8 +99,10 @@ class LocalDump:
         return self._table(topology.MESSAGES.key)
 
     def conversions(self) -> list[dict[str, Any]]:
-        self._table(topology.MESSAGES.key)  # no send log means no local run at all
-        return self._table(topology.CONVERSIONS.key, required=False)
+        self._path(f"{topology.MESSAGES.key}.jsonl")  # no send log means no local run at all
+        if not (self.directory / f"{topology.CONVERSIONS.key}.jsonl").exists():
+            return []  # a run that converted nobody
+        return self._table(topology.CONVERSIONS.key)
 
     def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
         views = {key: DeadLetterQueueView() for key in topology.DEAD_LETTER_QUEUES}

@@ -138,7 +138,7 @@ def build_ports(runtime: Any, audience_segments: int | None, scoring_segments: i
     ports = {}
     everything: dict[str, str] = {}
     for spec in topology.FUNCTIONS:
-        env = runtime.environment(spec) | tuning
+        env = environment(runtime, spec) | tuning
         everything |= env
         module = importlib.import_module(spec.handler.rsplit(".", 1)[0])
         ports[spec.key] = module.build_ports(_LocalWiring(runtime, Settings.from_env(env)))

@@ -185,10 +185,6 @@ class LocalRuntime:
         handler: Callable[..., Any] = getattr(module, attribute)
         return handler
 
-    def environment(self, spec: topology.FunctionSpec) -> dict[str, str]:
-        """The env vars the stack gives ``spec``'s function, naming this runtime's resources."""
-        return local_ports.environment(self, spec)
-
     def invoke(self, function_key: str, event: Mapping[str, Any]) -> Any:
         spec = topology.FUNCTIONS_BY_KEY[function_key]
         context = LocalContext(
