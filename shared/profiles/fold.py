@@ -4,7 +4,7 @@ both fold with ``fold_events``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -144,6 +144,16 @@ def _link_anonymous_id(profile: Profile, event: SegmentEvent) -> None:
     profile.anonymous_ids = [*profile.anonymous_ids, anonymous_id][-MAX_LINKED_ANONYMOUS_IDS:]
 
 
+def _behaviour_key(profile: Profile, name: str) -> str:
+    """The name an event is counted under: its own, or OTHER_BEHAVIOUR once the counts are full."""
+    if name not in profile.counts and (
+        len(profile.counts) >= MAX_BEHAVIOURS
+        or sum(len(n.encode()) for n in profile.counts) + len(name.encode()) > MAX_BEHAVIOUR_NAME_BYTES
+    ):
+        return OTHER_BEHAVIOUR
+    return name
+
+
 def _apply(profile: Profile, event: SegmentEvent) -> None:
     at = event.timestamp
     _link_anonymous_id(profile, event)
@@ -151,61 +161,93 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
     profile.last_seen = max(profile.last_seen or at, at)
     if event.type in ENGAGEMENT_TYPES:
         _engage(profile, at)
-    name = event.behaviour_name
-    if name not in profile.counts and (
-        len(profile.counts) >= MAX_BEHAVIOURS
-        or sum(len(n.encode()) for n in profile.counts) + len(name.encode()) > MAX_BEHAVIOUR_NAME_BYTES
-    ):
-        name = OTHER_BEHAVIOUR
+    name = _behaviour_key(profile, event.behaviour_name)
     profile.counts.setdefault(name, {})
     _bump(profile.counts[name], at.date().isoformat(), 1, limit=10_000)
     if event.type == "identify":
-        merged = {**profile.traits, **normalize_traits(event)}
-        if "consent" in profile.traits and "consent" in merged:
-            merged["consent"] = {**profile.traits["consent"], **merged["consent"]}
-        profile.traits = within_budget(merged)
+        _identify(profile, event)
         return
     props = event.properties
     category = props.get("category")
     if name in BROWSE_WEIGHTS and isinstance(category, str):
         _touch_category(profile, category, at, BROWSE_WEIGHTS[name], 0.0)
-    if name == "Product Viewed" and isinstance(category, str):
-        _bump(profile.category_views, clip(category, MAX_KEY_BYTES), 1, MAX_CATEGORIES)
-    elif name == "Product Added":
-        item = _cart_item(props)
-        if item is not None:
-            cart = profile.cart or Cart(cart_id=_str(props.get("cart_id"), MAX_KEY_BYTES), updated_at=at)
-            existing = next((i for i in cart.items if i.product_id == item.product_id), None)
-            if existing is not None:
-                existing.quantity += item.quantity
-            elif len(cart.items) < MAX_CART_ITEMS:
-                cart.items.append(item)
-            cart.updated_at = at
-            profile.cart = cart
-    elif name == "Product Removed" and profile.cart is not None:
-        product_id = _product_key(product_of(props) or "")
-        profile.cart.items = [i for i in profile.cart.items if i.product_id != product_id]
-        profile.cart.updated_at = at
-        if not profile.cart.items:
-            profile.cart = None
-    elif name == "Checkout Started" and profile.cart is not None:
-        profile.cart.checkout_started_at = at
-    elif name == ORDER_EVENT:
-        profile.orders += 1
-        amount = order_value(props)
-        profile.revenue = (profile.revenue + amount).quantize(CENT)
-        profile.last_order_at = max(profile.last_order_at or at, at)
-        profile.first_order_at = min(profile.first_order_at or at, at)
-        for product in _products(props):
-            if isinstance(product, dict) and isinstance(product.get("category"), str):
-                quantity = product.get("quantity", 1)
-                units = quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1
-                category = clip(product["category"], MAX_KEY_BYTES)
-                _bump(profile.category_purchases, category, units, MAX_CATEGORIES)
-                _touch_category(profile, product["category"], at, 0.0, float(units))
-        if profile.cart is not None and profile.cart.updated_at <= at:
-            profile.cart = None
+    fold_track = _TRACK_FOLDS.get(name)
+    if fold_track is not None:
+        fold_track(profile, props, at)
     _note_activity(profile.activity, name, props, at)
+
+
+def _identify(profile: Profile, event: SegmentEvent) -> None:
+    """Traits merge over the known ones (consent per channel), within the traits' byte budget."""
+    merged = {**profile.traits, **normalize_traits(event)}
+    if "consent" in profile.traits and "consent" in merged:
+        merged["consent"] = {**profile.traits["consent"], **merged["consent"]}
+    profile.traits = within_budget(merged)
+
+
+def _product_viewed(profile: Profile, props: Mapping[str, Any], at: datetime) -> None:
+    category = props.get("category")
+    if isinstance(category, str):
+        _bump(profile.category_views, clip(category, MAX_KEY_BYTES), 1, MAX_CATEGORIES)
+
+
+def _product_added(profile: Profile, props: Mapping[str, Any], at: datetime) -> None:
+    item = _cart_item(props)
+    if item is None:
+        return
+    cart = profile.cart or Cart(cart_id=_str(props.get("cart_id"), MAX_KEY_BYTES), updated_at=at)
+    existing = next((i for i in cart.items if i.product_id == item.product_id), None)
+    if existing is not None:
+        existing.quantity += item.quantity
+    elif len(cart.items) < MAX_CART_ITEMS:
+        cart.items.append(item)
+    cart.updated_at = at
+    profile.cart = cart
+
+
+def _product_removed(profile: Profile, props: Mapping[str, Any], at: datetime) -> None:
+    cart = profile.cart
+    if cart is None:
+        return
+    product_id = _product_key(product_of(props) or "")
+    cart.items = [i for i in cart.items if i.product_id != product_id]
+    cart.updated_at = at
+    if not cart.items:
+        profile.cart = None
+
+
+def _checkout_started(profile: Profile, props: Mapping[str, Any], at: datetime) -> None:
+    if profile.cart is not None:
+        profile.cart.checkout_started_at = at
+
+
+def _order_completed(profile: Profile, props: Mapping[str, Any], at: datetime) -> None:
+    """Orders and revenue, first and last order, what was bought by category; the cart it closed."""
+    profile.orders += 1
+    amount = order_value(props)
+    profile.revenue = (profile.revenue + amount).quantize(CENT)
+    profile.last_order_at = max(profile.last_order_at or at, at)
+    profile.first_order_at = min(profile.first_order_at or at, at)
+    for product in _products(props):
+        if isinstance(product, dict) and isinstance(product.get("category"), str):
+            quantity = product.get("quantity", 1)
+            units = quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1
+            category = clip(product["category"], MAX_KEY_BYTES)
+            _bump(profile.category_purchases, category, units, MAX_CATEGORIES)
+            _touch_category(profile, product["category"], at, 0.0, float(units))
+    if profile.cart is not None and profile.cart.updated_at <= at:
+        profile.cart = None
+
+
+# What a track event does to the profile beyond its count, by event name (none: only the count and the
+# activity windows).
+_TRACK_FOLDS: Mapping[str, Callable[[Profile, Mapping[str, Any], datetime], None]] = {
+    "Product Viewed": _product_viewed,
+    "Product Added": _product_added,
+    "Product Removed": _product_removed,
+    "Checkout Started": _checkout_started,
+    ORDER_EVENT: _order_completed,
+}
 
 
 def _products(props: Mapping[str, Any]) -> list[Any]:
