@@ -8,7 +8,7 @@ a batch of 100 events or 10 deliveries writes a handful of lines, not one per re
 Every metric carries the ``service`` dimension (``nudge-<function key>``, the functions'
 ``POWERTOOLS_SERVICE_NAME``) plus at most two more drawn from small, fixed sets — a decision status,
 a channel, a cap, a campaign level. Never a user, campaign or message id: those belong in the logs.
-``infra/monitoring.py`` builds the dashboard from these same definitions.
+``infra/dashboard.py`` builds the dashboard from these same definitions.
 """
 
 from __future__ import annotations

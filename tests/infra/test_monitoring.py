@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from synth import Synthesized, ref, render
 
-from infra import monitoring
+from infra.alarms import SES_BOUNCE_RATE_THRESHOLD, SES_COMPLAINT_RATE_THRESHOLD
 from shared.deployment import topology
 from shared.platform import metrics
 
@@ -302,6 +302,6 @@ def test_the_ses_reputation_graph_shows_the_alarm_thresholds(dashboard: dict[str
     ]
     annotations = graph["properties"]["annotations"]["horizontal"]
     assert [a["value"] for a in annotations] == [
-        monitoring.SES_BOUNCE_RATE_THRESHOLD,
-        monitoring.SES_COMPLAINT_RATE_THRESHOLD,
+        SES_BOUNCE_RATE_THRESHOLD,
+        SES_COMPLAINT_RATE_THRESHOLD,
     ]

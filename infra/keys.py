@@ -1,0 +1,54 @@
+"""Nudge's two HMAC keys in Secrets Manager: the unsubscribe links' signing key and the privacy key of
+erasure markers. Neither rotates, and why is written on each (cdk-nag SMG4)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra import nag
+from shared.deployment.naming import ResourceNames
+
+
+def _hmac_key() -> secretsmanager.SecretStringGenerator:
+    return secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True)
+
+
+def signing_key(scope: Construct, names: ResourceNames) -> secretsmanager.Secret:
+    """The key of the one-click unsubscribe links (read by deliver and preferences only)."""
+    secret = secretsmanager.Secret(
+        scope,
+        "SigningKey",
+        secret_name=names.signing_secret,
+        description="HMAC key for Nudge's one-click unsubscribe links.",
+        generate_secret_string=_hmac_key(),
+    )
+    nag.accept(
+        secret,
+        "SMG4",
+        "Rotating the HMAC key would void the unsubscribe links in every email already sent, and they "
+        "must keep working (RFC 8058, CAN-SPAM's 30 days); only deliver and preferences may read it.",
+    )
+    return secret
+
+
+def privacy_key(scope: Construct, names: ResourceNames) -> secretsmanager.Secret:
+    """The key of erasure markers and of the suppressions kept after erasure: retained with the tables."""
+    secret = secretsmanager.Secret(
+        scope,
+        "PrivacyKey",
+        secret_name=names.privacy_key,
+        description="HMAC key of Nudge's erasure markers and the suppressions kept after erasure.",
+        generate_secret_string=_hmac_key(),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    nag.accept(
+        secret,
+        "SMG4",
+        "The privacy table holds HMACs under this key: a new key would orphan every erasure marker and "
+        "every suppression kept after erasure (erased shoppers' old events would be stored again, "
+        "opted-out addresses mailed). Retained with the tables; readable only by the functions that "
+        "write or honour those records.",
+    )
+    return secret
