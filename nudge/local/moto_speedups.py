@@ -12,6 +12,13 @@ local runtime; the integration tests run redrive, visibility and retention throu
 moto's DynamoDB ``Query`` on a table (not an index) sorts every item of the table to pick out one
 partition: O(table) per query. Here it is handed that partition only; moto then filters and
 sorts it exactly as before.
+
+Every request also paid for moto's routing: the request URL is tried against ~150 service
+patterns, then the service's own URL patterns are rebuilt and tried, and the response class's
+method names are listed with ``inspect.getmembers``. The URL a boto3 client calls and the
+handler moto picks for it, and a class's method names, do not change while a process runs: both
+are computed once and remembered. A scan segment's membership (an md5 of the hash key) is
+likewise remembered per key.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ def apply() -> None:
     moto.sqs.models.Queue.attributes = property(_LazyQueueAttributes)  # type: ignore[assignment]
     _fast_dynamo_items()
     _partition_queries()
+    _remembered_routes()
+    _remembered_segments()
     _applied = True
 
 
@@ -153,3 +162,87 @@ def _partition_queries() -> None:
 
     Table.all_items = scoped_all_items  # type: ignore[method-assign]
     Table.query = partition_query  # type: ignore[method-assign]
+
+
+def _remembered_routes() -> None:
+    import moto.core.responses
+    import moto.core.utils
+    from moto.core import botocore_stubber
+
+    method_names = lru_cache(maxsize=None)(moto.core.utils.method_names_from_class)
+    moto.core.responses.method_names_from_class = method_names  # type: ignore[attr-defined]
+
+    plain = botocore_stubber.BotocoreStubber.process_request
+    routes: dict[tuple[str, bool], tuple[str, Any] | None] = {}
+
+    def route(clean_url: str) -> tuple[str, Any] | None:
+        """moto's choice for this URL: the first service pattern, then that service's first URL."""
+        import re
+
+        import moto.backends as backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.base_backend import BackendDict
+
+        for service, pattern in botocore_stubber.backend_index.backend_url_patterns:
+            if pattern.match(clean_url):
+                backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+                if isinstance(backend_dict, BackendDict):
+                    accounts = backend_dict[DEFAULT_ACCOUNT_ID]
+                    backend = accounts["us-east-1"] if "us-east-1" in accounts else accounts["aws"]
+                else:
+                    backend = backend_dict["global"]
+                for url, handler in backend.urls.items():
+                    if re.compile(url).match(clean_url):
+                        return service, handler
+                return service, None
+        return None
+
+    def process_request(self: Any, request: Any) -> Any:
+        from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+        from moto.core.exceptions import HTTPException, ServiceNotWhitelisted
+        from moto.core.request import normalize_request
+        from moto.core.utils import get_equivalent_url_in_aws_domain
+        from moto.moto_api import recorder
+        from moto.settings import enable_iso_regions
+
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        if passthrough_url(clean_url):
+            return None
+        key = (clean_url, enable_iso_regions())
+        if key not in routes:
+            routes[key] = route(clean_url)
+        found = routes[key]
+        if found is None or found[1] is None:
+            return plain(self, request)  # moto's own path: no route, or its own error
+        service, handler = found
+        if passthrough_service(service):
+            return None
+        if not service_whitelisted(service):
+            raise ServiceNotWhitelisted(service)
+        normalized_request = normalize_request(request)
+        try:
+            recorder._record_request(normalized_request)
+            return handler(normalized_request, normalized_request.raw_url, normalized_request.headers)
+        except HTTPException as e:
+            return e.code, e.get_headers(), e.get_body()
+
+    botocore_stubber.BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
+def _remembered_segments() -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    @lru_cache(maxsize=1 << 20)
+    def first_md5_byte(hash_key: str) -> int:
+        from moto.utilities.utils import md5_hash
+
+        return int(md5_hash(hash_key.encode("utf8")).digest()[0])
+
+    def is_within_segment(self: Any, segments: tuple[Any, Any]) -> bool:
+        if segments == (None, None):
+            return True
+        segment, total_segments = segments
+        return bool(segment == first_md5_byte(self.hash_key.value) % total_segments)
+
+    Item.is_within_segment = is_within_segment  # type: ignore[method-assign]

@@ -55,6 +55,14 @@ SCRIPT = textwrap.dedent(
         out.append(clean_ddb(ddb.batch_get_item(RequestItems={"t": {"Keys": [{**key, "sk": {"S": str(i)}} for i in range(3)]}})))
         out.append(clean_ddb(ddb.scan(TableName="t", Limit=2)))
         out.append(clean_ddb(ddb.scan(TableName="t", Segment=1, TotalSegments=2)))
+        for extra in range(12):
+            ddb.put_item(TableName="t", Item={"pk": {"S": f"seg-{extra}"}, "sk": {"S": "0"}})
+        for segment in range(3):
+            out.append(clean_ddb(ddb.scan(TableName="t", Segment=segment, TotalSegments=3, ProjectionExpression="pk")))
+        try:
+            ddb.get_item(TableName="missing", Key=key)
+        except ddb.exceptions.ResourceNotFoundException as error:
+            out.append({"error": error.response["Error"]["Code"]})
         out.append(clean_ddb(ddb.query(TableName="t", KeyConditionExpression="pk = :p",
                              ExpressionAttributeValues={":p": {"S": "a"}}, ProjectionExpression="sk, m")))
         for other in ("b", "c"):
@@ -93,6 +101,13 @@ SCRIPT = textwrap.dedent(
         out.append(clean(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])))
         out.append(clean(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])))
         out.append(clean(sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])))
+        scheduler = boto3.client("scheduler")
+        try:
+            scheduler.get_schedule(Name="nope")
+        except scheduler.exceptions.ResourceNotFoundException as error:
+            out.append({"error": error.response["Error"]["Code"]})
+        sns = boto3.client("sns")
+        out.append(sorted(sns.create_topic(Name="t")["TopicArn"].split(":")[3:]))
     print(repr(out))
     """
 )
