@@ -295,7 +295,7 @@ class Trigger(_Strict):
 
     @model_validator(mode="after")
     def _valid_pattern(self) -> Trigger:
-        from shared.events.patterns import validate_pattern
+        from shared.events.pattern_validation import validate_pattern
 
         if self.event == IDENTIFY and (self.where or self.properties or self.repeat):
             raise ValueError("an identify trigger has no properties to filter on or repeat")

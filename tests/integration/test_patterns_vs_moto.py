@@ -25,7 +25,8 @@ from moto.events.models import EventPattern
 
 from shared.deployment import invocations
 from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
-from shared.events.patterns import InvalidPattern, matches, validate_pattern
+from shared.events.pattern_validation import InvalidPattern, validate_pattern
+from shared.events.patterns import matches
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"

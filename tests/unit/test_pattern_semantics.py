@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto.events.models import EventPattern
 
-from shared.events.patterns import InvalidPattern, matches, validate_pattern
+from shared.events.pattern_validation import InvalidPattern, validate_pattern
+from shared.events.patterns import matches
 
 
 def envelope(detail: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Unit tests for ``shared.events.patterns``: EventBridge matching semantics and pattern validation.
+"""Unit tests for EventBridge patterns: matching semantics (``shared.events.patterns``) and pattern
+validation (``shared.events.pattern_validation``).
 
 Expected answers follow the EventBridge documentation and its engine (aws/event-ruler). Cases where
 moto answers differently are marked "moto diverges" and are kept out of the moto comparison corpus in
@@ -15,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from shared.events.patterns import OPERATORS, InvalidPattern, matches, validate_pattern
+from shared.events.pattern_validation import InvalidPattern, validate_pattern
+from shared.events.patterns import OPERATORS, matches
 
 
 def envelope(detail: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
