@@ -20,7 +20,8 @@ from typing import Any
 from jinja2 import TemplateError, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError
 
-from shared.campaigns.model import Campaign, EmailContent, InAppContent, PushContent
+from shared.campaigns.content import EmailContent, InAppContent, PushContent
+from shared.campaigns.model import Campaign
 from shared.campaigns.template_sandbox import (
     CampaignSandbox,
     TemplateLimitExceeded,

@@ -22,7 +22,8 @@ from typing import Any
 
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import Campaign, Repeat
+from shared.campaigns.model import Campaign
+from shared.campaigns.trigger import Repeat
 from shared.core.clock import Clock
 from shared.core.durations import parse_duration
 from shared.core.errors import PermanentDeliveryError
