@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from nudge.cli.common import (
     CAMPAIGNS,
@@ -24,12 +23,14 @@ from nudge.cli.common import (
     load_catalog,
     profile_source,
 )
-from nudge.cli.tables import (
-    cell,
+from nudge.cli.tables.campaigns import (
+    print_funnel,
+    print_preview,
+    print_reach,
+    print_sample,
     print_simulation,
-    share,
+    print_validation,
 )
-from shared.core.vocabulary import Channel
 
 
 @app.command()
@@ -77,19 +78,7 @@ def validate(
         raise typer.Exit(1) from None
     for warning in expiry_warnings(catalog, moment):
         typer.echo(warning)
-    table = Table(title=f"{len(catalog)} valid campaign(s) in {path}")
-    for column in ("id", "level", "when", "channels", "audience rules"):
-        table.add_column(column, no_wrap=column == "id")
-    for c in catalog:
-        when = (
-            f"{c.schedule.expression} {c.schedule.timezone}"
-            if c.schedule
-            else f"on {c.trigger.event}" + (f" +{c.trigger.delay}" if c.trigger.delay else "")
-            if c.trigger
-            else ""
-        )
-        table.add_row(c.id, c.level, when, ", ".join(c.channel_order()), str(len(c.audience)))
-    console.print(table)
+    print_validation(catalog, path)
 
 
 @app.command()
@@ -133,6 +122,7 @@ def audience(
 
     Example: nudge audience win-back-lapsed --sample 5
     """
+    from shared.campaigns.audience.rules import ShopperFacts
     from shared.delivery.deliverer import choose_channel
     from shared.delivery.guards import in_holdout
 
@@ -141,20 +131,13 @@ def audience(
     source = profile_source(profiles, users, days, seed)
     shoppers = source.shoppers()
     now = source.taken_at
-    rules = campaign.parsed_audience.rules
-    remaining = shoppers
-    funnel = Table(title=f"{campaign.id} ({campaign.level}) — audience as of {now:%Y-%m-%d %H:%M} UTC")
-    for column in ("rule", "shoppers left", "share"):
-        funnel.add_column(column, justify="left" if column == "rule" else "right")
-    funnel.add_row("(every shopper)", f"{len(shoppers):,}", "100.0%")
-    from shared.campaigns.audience.rules import ShopperFacts
-
     facts = {p.user_id: ShopperFacts(p, now) for p in shoppers}
-    for rule in rules:
+    remaining = shoppers
+    funnel: list[tuple[str, int]] = []
+    for rule in campaign.parsed_audience.rules:
         remaining = [p for p in remaining if rule.holds_for(facts[p.user_id])]
-        funnel.add_row(rule.source, f"{len(remaining):,}", share(len(remaining), len(shoppers)))
-    console.print(funnel)
-    console.print(f"[dim]{source.description}[/dim]")
+        funnel.append((rule.source, len(remaining)))
+    print_funnel(campaign, now, len(shoppers), funnel, source.description)
 
     channels: dict[str, int] = {}
     held_out = 0
@@ -164,35 +147,10 @@ def audience(
             continue
         channel = choose_channel(campaign, profile)[0] or "unreachable"
         channels[channel] = channels.get(channel, 0) + 1
-    reach = Table(title=f"Audience: {len(remaining):,} shoppers ({share(len(remaining), len(shoppers))})")
-    reach.add_column("would get")
-    reach.add_column("shoppers", justify="right")
-    for channel in [*campaign.channel_order(), "unreachable"]:
-        if channels.get(channel):
-            reach.add_row(
-                channel if channel != "unreachable" else "nothing (no consent or address)",
-                f"{channels[channel]:,}",
-            )
-    reach.add_row(f"nothing: holdout ({campaign.holdout_percent:g}%)", f"{held_out:,}")
-    console.print(reach)
+    print_reach(campaign, len(remaining), len(shoppers), channels, held_out)
 
     if sample and remaining:
-        table = Table(title=f"Sample ({min(sample, len(remaining))} of {len(remaining):,})")
-        columns = (
-            "user_id",
-            "first_name",
-            "country",
-            "age",
-            "orders",
-            "days_since_last_order",
-            "top_category",
-        )
-        for column in columns:
-            table.add_column(column)
-        for profile in remaining[:sample]:
-            view = facts[profile.user_id].view
-            table.add_row(profile.user_id, *(cell(view.get(c)) for c in columns[1:]))
-        console.print(table)
+        print_sample([(p.user_id, facts[p.user_id].view) for p in remaining[:sample]], len(remaining))
 
 
 @app.command()
@@ -276,32 +234,7 @@ def preview(
     except TemplateProblem as error:
         typer.echo(f"cannot render: {error}", err=True)
         raise typer.Exit(1) from None
-    summary = Table(show_header=False, title=f"{campaign.id} ({campaign.level}) for {user}")
-    summary.add_column("what", style="bold")
-    summary.add_column("value")
-    for label, value in facts:
-        summary.add_row(label, value)
-    console.print(summary)
-    rendered = Table(show_header=False, title=f"Rendered {render_as} message")
-    rendered.add_column("field", style="bold")
-    rendered.add_column("content", overflow="fold")
-    for label, value in (
-        ("subject" if render_as == Channel.EMAIL else "title", message.title),
-        ("text", message.body_text),
-        ("html", message.body_html),
-        ("deep link", message.deep_link),
-        ("button", f"{message.cta_label} → {message.cta_url}" if message.cta_label else None),
-    ):
-        if value:
-            rendered.add_row(label, value)
-    console.print(rendered)
-    if message.missing:
-        console.print(
-            "fallbacks used (the shopper has no value; the template's default or an empty text was used): "
-            + ", ".join(sorted(message.missing))
-        )
-    else:
-        console.print("fallbacks used: none — every variable had a value")
+    print_preview(f"{campaign.id} ({campaign.level}) for {user}", facts, render_as, message)
 
 
 def _trigger_for(campaign: Any, user: str, source: Any, event_file: Path | None) -> tuple[Any, str]:

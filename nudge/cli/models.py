@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from nudge.cli.common import (
     DEMO_MODEL,
@@ -17,6 +15,7 @@ from nudge.cli.common import (
     end_of_day,
     say,
 )
+from nudge.cli.tables.models import print_evaluation, print_model, print_segments
 
 
 @app.command()
@@ -76,12 +75,7 @@ def score(
         )
     segments = Counter(r["rfm_segment"] or "(no order in the window)" for r in rows)
     model_name = f"{scored.model.kind} model {scored.model.version}"
-    table = Table(title=f"{len(rows):,} shoppers scored as of {as_of} — {model_name}")
-    table.add_column("RFM segment")
-    table.add_column("shoppers", justify="right")
-    for name, count in segments.most_common():
-        table.add_row(name, f"{count:,}")
-    console.print(table)
+    print_segments(f"{len(rows):,} shoppers scored as of {as_of} — {model_name}", segments)
     console.print(f"wrote {out} in {time.perf_counter() - started:.1f} s")
 
 
@@ -133,15 +127,7 @@ def train(
         raise typer.Exit(1) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(artefact.to_json() + "\n")
-    table = Table(title=f"model {artefact.version}")
-    table.add_column("what")
-    table.add_column("value")
-    table.add_row("BG/NBD (days)", ", ".join(f"{k} = {v:.4g}" for k, v in artefact.bgnbd.items()))
-    table.add_row("chosen per score", ", ".join(f"{k}: {v}" for k, v in sorted(artefact.choices.items())))
-    for name, result in sorted(artefact.validation.items()):
-        if isinstance(result, dict) and name != "origins":
-            table.add_row(f"validation: {name}", json.dumps(result))
-    console.print(table)
+    print_model(artefact)
     console.print(f"wrote {out}")
     if publish_table:
         import boto3
@@ -178,33 +164,7 @@ def evaluate(
     if unknown:
         raise typer.BadParameter(f"unknown dataset(s) {unknown}; choose from {sorted(DATASETS)}")
     results = [run(DATASETS[k], say) for k in keys]
-    table = Table(title="Time-based holdout: orders in the next 30 / 90 days")
-    for column in (
-        "dataset",
-        "population",
-        "model",
-        "n",
-        "AUC 30d",
-        "Brier 30d",
-        "ECE 30d",
-        "AUC 90d",
-        "MAE orders 90d",
-    ):
-        table.add_column(column, justify="left" if column in ("dataset", "population", "model") else "right")
-    for result in results:
-        for r in result.rows:
-            table.add_row(
-                r.dataset,
-                r.population,
-                r.model,
-                f"{r.customers:,}",
-                f"{r.auc_30:.3f}",
-                f"{r.brier_30:.4f}",
-                f"{r.ece_30:.4f}",
-                f"{r.auc_n:.3f}",
-                f"{r.mae_n:.3f}",
-            )
-    console.print(table)
+    print_evaluation(results)
     block = markdown(results)
     if write_docs:
         write_into_doc(write_docs, block)

@@ -16,7 +16,8 @@ from nudge.cli.common import (
     load_catalog,
     parse_since,
 )
-from nudge.cli.tables import print_dead_letters, print_erasure, print_report, print_why, write_html_report
+from nudge.cli.tables.operations import print_dead_letters, print_erasure, print_why
+from nudge.cli.tables.report import print_report, write_html_report
 from nudge.operations import DeployedStack, SourceMissing, open_source
 from shared.deployment import topology
 
@@ -77,7 +78,7 @@ def report(
 
     Example: nudge report --since 2026-11-01 --html demo-out/report.html
     """
-    from nudge.report import build_report
+    from nudge.report.build import build_report
 
     catalog = load_catalog(campaigns)
     cutoff = parse_since(since)

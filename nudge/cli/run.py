@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from nudge.cli.common import (
     CAMPAIGNS,
@@ -17,10 +16,8 @@ from nudge.cli.common import (
     console,
     load_catalog,
 )
-from nudge.cli.tables import (
-    print_report,
-    print_summary,
-)
+from nudge.cli.tables.report import print_report
+from nudge.cli.tables.run import print_bench, print_soak, print_summary
 from shared.core.vocabulary import Channel
 
 
@@ -100,7 +97,7 @@ def bench(
 
     Example: nudge bench --json bench.json
     """
-    from nudge.bench import TARGETS, meets, run_bench, write_json
+    from nudge.bench.runner import run_bench, write_json
     from shared.campaigns.loader import load_campaign_dir
 
     catalog = load_campaign_dir(campaigns)
@@ -109,44 +106,7 @@ def bench(
     ) as bar:
         task = bar.add_task("", total=None)
         results = run_bench(catalog, lambda label: bar.update(task, description=label))
-    table = Table(title="Nudge benchmark (moto for request counts; CPU excludes time in AWS calls)")
-    for column in ("metric", "value", "target", "meets"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for key, value in results.items():
-        if isinstance(value, dict):
-            continue
-        target = TARGETS.get(key)
-        verdict = meets(key, value) if isinstance(value, int | float) else None
-        table.add_row(
-            key,
-            f"{value:,}" if isinstance(value, int | float) else str(value),
-            f"{target[0]} {target[1]:,}" if target else "",
-            "" if verdict is None else ("yes" if verdict else "no"),
-        )
-    console.print(table)
-    imports = Table(title="Cold start per handler (ms, median of 5 fresh interpreters)")
-    imports.add_column("handler")
-    imports.add_column("import", justify="right")
-    imports.add_column("import + clients + catalog", justify="right")
-    for name, ms in results["import_ms"].items():
-        imports.add_row(name, f"{ms:.0f}", f"{results['cold_start_ms'][name]:.0f}")
-    console.print(imports)
-    costs = Table(title="Cost per million (USD, list prices in benchmarks/prices.py)")
-    for column in ("what", "eventbridge", "sqs", "lambda", "dynamodb", "total"):
-        costs.add_column(column, justify="left" if column == "what" else "right")
-    for what, key in (("events", "events"), ("messages (before channel fees)", "messages")):
-        part = results[f"cost_per_million_{key}_breakdown"]
-        costs.add_row(
-            what,
-            *(f"{part.get(c, 0):.3f}" for c in ("eventbridge", "sqs", "lambda", "dynamodb")),
-            f"{results[f'cost_usd_per_million_{key}']:.3f}",
-        )
-    console.print(costs)
-    fees = results["channel_fees_usd_per_million"]
-    console.print(
-        f"channel fees per million: email ${fees[Channel.EMAIL]:,}, push ${fees[Channel.PUSH]:,}, "
-        f"in-app ${fees[Channel.IN_APP]}"
-    )
+    print_bench(results)
     if json_path:
         write_json(results, json_path)
         console.print(f"results written to {json_path}")
@@ -191,49 +151,10 @@ def soak(
 
         options = SoakOptions(events=events, fault_rate=fault_rate, seed=seed, gentle=gentle)
         report = run_soak(catalog, options, progress)
-    f = report.figures
-    table = Table(
-        title=f"Nudge soak — {f['events']:,} events, {f['fault_rate']:.0%} faults, {f['mode']} runtime "
-        f"({f['wall_seconds']} s)"
-    )
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    rows: list[tuple[str, Any]] = [
-        ("events (synthetic store)", f["events"]),
-        ("  deliveries to the bus's targets (each event 1-3 times)", f["deliveries"]),
-        ("  duplicates injected", f["duplicates_injected"]),
-        ("calls to DynamoDB, SES and SNS", f["calls_to_faulty_services"]),
-        ("  failed with a throttling error (injected)", f["faults_injected"]),
-        *((f"    {service}", n) for service, n in sorted(f["faults_by_service"].items())),
-        *((f"SQS records redelivered ({queue})", n) for queue, n in sorted(f["sqs_redeliveries"].items())),
-        *((f"async invocations retried ({fn})", n) for fn, n in sorted(f["async_retries"].items())),
-        ("profiles", f["profiles"]),
-        ("  aggregates exact (fault-free fold), before redrive", f["profiles_exact_before_redrive"]),
-        ("  events parked in ingest-dlq, then redriven", f["ingest_redriven"]),
-        ("  aggregates exact after the redrive", f["profiles_exact_after_redrive"]),
-        ("  traits or cart not as an in-order fold (state, not asserted)", f["profiles_state_differs"]),
-        ("trigger invocations parked in trigger-dlq", f["trigger_parked"]),
-        ("delivery jobs (distinct send keys)", f["jobs"]),
-        *((f"  {outcome}", n) for outcome, n in f["outcomes"].items()),
-        ("  = sum of the outcomes", sum(f["outcomes"].values())),
-        *((f"provider records: {channel}", n) for channel, n in sorted(f["provider_records"].items())),
-        ("  with no 'sent' outcome (all parked as possible sends)", f["provider_records_unaccounted"]),
-        ("jobs parked as possible sends (never sent again)", f["possible_sends_parked"]),
-        ("send keys a channel accepted twice", f["send_keys_sent_twice"]),
-        *((f"adversary: {what.replace('_', ' ')}", n) for what, n in f["hostility"].items()),
-    ]
-    for label, value in rows:
-        table.add_row(label, f"{value:,}")
-    console.print(table)
-    parked = Table(title="Parked, by reason")
-    parked.add_column("dead-letter queue: reason")
-    parked.add_column("count", justify="right")
-    for reason, count in report.parked.items():
-        parked.add_row(reason, f"{count:,}")
-    console.print(parked)
+    print_soak(report)
     if json_path:
         json_path.write_text(
-            json.dumps({**f, "parked": report.parked, "problems": report.problems}, indent=2)
+            json.dumps({**report.figures, "parked": report.parked, "problems": report.problems}, indent=2)
         )
         console.print(f"figures written to {json_path}")
     if report.problems:

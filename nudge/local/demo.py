@@ -22,7 +22,7 @@ from shared.core.clock import SimulatedClock
 from shared.core.vocabulary import Channel, DecisionStatus, Level
 
 if TYPE_CHECKING:
-    from nudge.report import Report
+    from nudge.report.model import Report
 
 STEP = timedelta(hours=1)
 # Statuses that are not a reason a message was not sent (sent, or logged beside the final decision).
@@ -159,11 +159,11 @@ def run_demo(
 
 def _measure(runtime: Any, catalog: Catalog, html: Path | None) -> Report:
     """`nudge report` on what the run left in the send log and the conversions table."""
-    from nudge.report import build_report
+    from nudge.report.build import build_report
 
     result = build_report(runtime.scan("messages"), runtime.scan("conversions"), catalog)
     if html is not None:
-        from nudge.report_html import render_html
+        from nudge.report.html import render_html
 
         html.parent.mkdir(parents=True, exist_ok=True)
         html.write_text(render_html(result))

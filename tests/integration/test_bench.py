@@ -12,15 +12,11 @@ import pytest
 from moto import mock_aws
 
 from benchmarks.prices import PRICES_USD
-from nudge.bench import (
-    INGEST_BATCH,
-    cost_model,
-    dynamodb_item_bytes,
-    fanout_estimate,
-    measure_delivery,
-    measure_ingest,
-    measure_trigger,
-)
+from nudge.bench.cost import cost_model, fanout_estimate
+from nudge.bench.delivery import measure_delivery
+from nudge.bench.ingest import INGEST_BATCH, measure_ingest
+from nudge.bench.measuring import dynamodb_item_bytes
+from nudge.bench.trigger import measure_trigger
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock

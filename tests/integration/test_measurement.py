@@ -21,8 +21,8 @@ from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event as local_ses_event
 from nudge.local.ses_events import tagged_mail
-from nudge.report import build_report
-from nudge.report_html import render_html
+from nudge.report.build import build_report
+from nudge.report.html import render_html
 from shared.adapters.dynamo.codec import scan_all
 from shared.adapters.dynamo.messages import DynamoConversions
 from shared.campaigns.jobs import DeliveryJob

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 from nudge.operations import DeployedStack, LocalDump, SourceMissing, open_source
-from nudge.report import build_report
+from nudge.report.build import build_report
 from shared.deployment import topology
 
 WIDE = {"COLUMNS": "250"}

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nudge.report import build_report, campaign_advice, classify, uplift, wilson
-from nudge.report_html import render_html
+from nudge.report.build import build_report
+from nudge.report.html import render_html
+from nudge.report.uplift import uplift, wilson
+from nudge.report.verdict import campaign_advice, classify
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 
-from nudge.report import OPTIMAL_FREQUENCY, Report, Row, day_range
+from nudge.report.model import Report, Row, day_range
+from nudge.report.verdict import OPTIMAL_FREQUENCY
 from shared.core.vocabulary import DecisionStatus, Level
 
 COLOURS = {Level.L1: "#94a3b8", Level.L2: "#3b82f6", Level.L3: "#8b5cf6", Level.L4: "#f97316"}

@@ -1,0 +1,66 @@
+"""Delivery: AWS requests and our CPU per delivered message, and the send-log item's size."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from nudge.bench.measuring import START, dynamodb_item_bytes, metered
+from shared.core.vocabulary import EMAIL_TRAIT, Channel, DecisionStatus
+from shared.deployment import topology
+
+DELIVERY_USERS = 300
+DELIVER_BATCH = topology.DELIVERY_QUEUE.batch_size
+
+
+def measure_delivery(runtime: Any) -> dict[str, Any]:
+    from shared.campaigns.jobs import DeliveryJob
+
+    runtime.publish(
+        [
+            {
+                "type": "identify",
+                "userId": f"d-{i:04d}",
+                "messageId": f"di-{i}",
+                "timestamp": START.isoformat(),
+                "traits": {
+                    EMAIL_TRAIT: f"d{i}@example.com",
+                    "firstName": "Ayu",
+                    "age": 25,
+                    "address": {"country": "ID", "city": "Jakarta"},
+                    "consent": {Channel.EMAIL: True},
+                },
+            }
+            for i in range(DELIVERY_USERS)
+        ]
+    )
+    runtime.drain()
+    # The identifies sent welcome emails: deliver the next day, so today's email cap is not in the way.
+    runtime.clock.advance(timedelta(days=1))
+    campaign = next(
+        c for c in runtime.catalog if c.schedule is not None and Channel.EMAIL in c.channel_order()
+    )
+    jobs = [
+        DeliveryJob.for_occurrence(campaign.id, "2026-11-07T03:00:00Z", f"d-{i:04d}").model_dump_json()
+        for i in range(DELIVERY_USERS)
+    ]
+    with metered(runtime) as meter:
+        started = time.process_time()
+        for i in range(0, len(jobs), DELIVER_BATCH):
+            runtime.invoke("deliver", runtime.sqs_event("delivery", jobs[i : i + DELIVER_BATCH]))
+        cpu_s = time.process_time() - started - meter.botocore_cpu_s
+    decisions = Counter(m["status"] for m in runtime.scan("messages") if m["campaign_id"] == campaign.id)
+    sent = decisions[DecisionStatus.SENT]
+    log_items = runtime.client("dynamodb").scan(TableName=runtime.table_names["messages"], Limit=50)["Items"]
+    return {
+        "aws_requests_per_delivered_message": meter.total() / max(sent, 1),
+        "deliver_cpu_ms_per_message": cpu_s * 1000 / max(sent, 1),
+        "delivery_requests_per_message": dict(sorted((k, v / max(sent, 1)) for k, v in meter.counts.items())),
+        "send_log_item_bytes_mean": statistics.mean(dynamodb_item_bytes(i) for i in log_items),
+        "messages_measured": sent,
+        "delivery_decisions": dict(decisions),
+        "delivery_jobs": len(jobs),
+    }

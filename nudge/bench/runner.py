@@ -1,0 +1,74 @@
+"""Runs every measurement in turn (the handlers on moto), prices them, and judges them against the targets."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nudge.bench.audience import measure_audience, measure_worker_cpu
+from nudge.bench.cost import cost_model, fanout_estimate
+from nudge.bench.delivery import measure_delivery
+from nudge.bench.imports import measure_imports
+from nudge.bench.ingest import measure_ingest
+from nudge.bench.measuring import FAKE_CREDENTIALS, START
+from nudge.bench.trigger import measure_trigger
+from shared.campaigns.loader import Catalog
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "ddb_requests_per_ingested_event": ("<=", 0.25),
+    "aws_requests_l4_event_to_enqueue": ("<=", 2),
+    "aws_requests_l4_event_to_schedule": ("<=", 2),
+    "aws_requests_per_delivered_message": ("<=", 3),
+    "ingest_cpu_ms_per_event": ("<=", 0.3),
+    "worst_import_ms": ("<=", 150),
+    "audience_profiles_per_second": (">=", 50_000),
+    "cost_usd_per_million_events": ("<=", 2.30),
+}
+
+Progress = Callable[[str], None]
+
+
+def run_bench(catalog: Catalog, progress: Progress | None = None) -> dict[str, Any]:
+    os.environ.update(FAKE_CREDENTIALS)
+    from moto import mock_aws
+
+    from nudge.local.runtime import LocalRuntime
+    from shared.core.clock import SimulatedClock
+
+    step = progress or (lambda _: None)
+    results: dict[str, Any] = {}
+    with mock_aws():
+        runtime = LocalRuntime(catalog, SimulatedClock(START), log_level="CRITICAL")
+        step("ingest")
+        results.update(measure_ingest(runtime))
+        step("L4 trigger")
+        results.update(measure_trigger(runtime))
+        step("delivery")
+        results.update(measure_delivery(runtime))
+        step("audience worker")
+        results["worker_cpu_ms_per_profile"] = measure_worker_cpu(runtime)
+    step("audience evaluation")
+    results.update(measure_audience(catalog))
+    step("cold imports")
+    with tempfile.TemporaryDirectory() as workdir:
+        results.update(measure_imports(catalog, Path(workdir)))
+    results["worst_import_ms"] = max(results["import_ms"].values())
+    results["worst_cold_start_ms"] = max(results["cold_start_ms"].values())
+    results.update(cost_model(results))
+    results.update(fanout_estimate(results))
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()}
+
+
+def meets(key: str, value: float) -> bool | None:
+    if key not in TARGETS:
+        return None
+    op, target = TARGETS[key]
+    return value <= target if op == "<=" else value >= target
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

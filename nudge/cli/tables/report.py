@@ -1,0 +1,86 @@
+"""The measurement report: in the terminal (verdict, advice, tables by campaign, level, channel), as HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from nudge.cli.common import console
+from shared.core.vocabulary import DecisionStatus, Level
+
+
+def write_html_report(result: Any, path: Path) -> Path:
+    from datetime import UTC, datetime
+
+    from nudge.report.html import render_html
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(result, generated_at=datetime.now(UTC)))
+    return path.resolve()
+
+
+def print_report(result: Any) -> None:
+    colours = {"Striving": "red", "Steady": "yellow", "Stellar": "green"}
+    verdict = result.verdict
+    console.print(f"\n[bold {colours.get(verdict.kind, 'white')}]Verdict: {verdict.kind}[/] — {verdict.why}")
+    for number, advice in enumerate(verdict.recommendations, 1):
+        console.print(f"  {number}. {advice}")
+    console.print(
+        f"messages per recipient per week: mean {result.messages_per_user_week:.2f}, "
+        f"p95 {result.messages_per_user_week_p95:.2f} · level mix: "
+        + ", ".join(f"{lv} {result.level_mix[lv]:.0%}" for lv in Level)
+    )
+
+    def table(title: str, rows: Any, first: str, levels: Any = None, uplift: bool = True) -> Table:
+        out = Table(title=title)
+        columns = (
+            [first]
+            + (["level"] if levels else [])
+            + [
+                DecisionStatus.SENT,
+                "withheld",
+                "delivered",
+                "opened",
+                "clicked",
+                "conv.",
+                "revenue",
+                "conv. rate",
+            ]
+        )
+        if uplift:
+            columns += ["uplift (95% CI)", "verdict"]
+        for column in columns:
+            out.add_column(column, justify="left" if column in (first, "level", "verdict") else "right")
+        for key, row in rows.items():
+            cells = (
+                [key]
+                + ([levels.get(key, "")] if levels else [])
+                + [
+                    f"{row.sent:,}",
+                    f"{row.withheld:,}",
+                    f"{row.delivered:,}",
+                    f"{row.opened:,}",
+                    f"{row.clicked:,}",
+                    f"{row.conversions:,}",
+                    f"{row.revenue:,.2f}",
+                    f"{row.conversion_rate:.2%}",
+                ]
+            )
+            if uplift:
+                u = row.uplift
+                if u is None or not u.withheld:
+                    cells += ["-", "no holdout"]
+                else:
+                    colour = {"significant gain": "green", "significant loss": "red"}.get(u.verdict, "white")
+                    cells += [
+                        f"{u.difference * 100:+.2f} pp [{u.low * 100:+.2f}, {u.high * 100:+.2f}]",
+                        f"[{colour}]{u.verdict}[/]",
+                    ]
+            out.add_row(*cells)
+        return out
+
+    console.print(table("By campaign", result.campaigns, "campaign", result.campaign_levels))
+    console.print(table("By level", result.levels, "level"))
+    console.print(table("By channel", result.channels, "channel", uplift=False))
