@@ -6,10 +6,21 @@ ingest parses it (a ``SegmentEvent``), for tests of the pure domain.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from shared.events.contract import SegmentEvent, parse_detail
+
+TRACKER_PAYLOADS = Path(__file__).resolve().parent / "tracker_payloads"
+
+
+def published(name: str) -> dict[str, Any]:
+    """A payload as Segment's or RudderStack's published spec shows it (tests/tracker_payloads/NAME.json,
+    each file naming its source in the test that reads it)."""
+    payload: dict[str, Any] = json.loads((TRACKER_PAYLOADS / f"{name}.json").read_text())
+    return payload
 
 
 def _time(at: str | datetime) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.core.vocabulary import EMAIL_TRAIT, Channel
 from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.countries import country_code
 
 if TYPE_CHECKING:
     from shared.events.contract import SegmentEvent
@@ -101,8 +102,21 @@ def trait_name(key: str) -> str:
 
 
 def normalize_traits(event: SegmentEvent) -> dict[str, Any]:
-    """Segment's reserved traits, mapped onto the names audiences and templates use."""
-    raw = dict(event.traits)
+    """An identify's traits (its ``context.traits`` included), mapped onto the names audiences and
+    templates use; its ``context`` fills the time zone and language they do not give."""
+    return _normalized(event.traits, event.context)
+
+
+def context_traits(event: SegmentEvent) -> dict[str, Any]:
+    """What a track, page or screen call says about the shopper, normalized as an identify's traits: its
+    ``context.traits`` (the device's last identify), and its ``context``'s time zone and language."""
+    return _normalized(event.context_traits, event.context)
+
+
+def _normalized(raw: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Segment's reserved traits, mapped onto the names audiences and templates use: ``address.country``
+    and ``address.city`` (a top-level trait wins), a country as its ISO 3166-1 alpha-2 code with the
+    value as sent in ``country_raw``, the flat opt-ins folded into ``consent``; every value bounded."""
     traits: dict[str, Any] = {}
     for key, value in raw.items():
         traits[clip(_TRAIT_ALIASES.get(key, key), MAX_KEY_BYTES)] = value
@@ -112,8 +126,8 @@ def normalize_traits(event: SegmentEvent) -> dict[str, Any]:
             if address.get(part):
                 traits.setdefault(part, address[part])
     if isinstance(traits.get("country"), str):
-        traits["country"] = traits["country"].upper()
-    context = event.context
+        traits["country_raw"] = traits["country"]
+        traits["country"] = country_code(traits["country"])
     if "timezone" not in traits and isinstance(context.get("timezone"), str):
         traits["timezone"] = context["timezone"]
     if "language" not in traits and isinstance(context.get("locale"), str):
@@ -187,23 +201,35 @@ class TraitPolicy:
     trusted_sources: frozenset[str] = field(default_factory=lambda: frozenset({APP_EVENT_SOURCE}))
 
     def screen(self, event: SegmentEvent, source: str | None) -> tuple[SegmentEvent, list[str]]:
-        """``event`` without the traits its publisher may not set, and one reason per trait dropped."""
-        if not event.traits:
+        """``event`` without the traits its publisher may not set (in ``traits`` and in
+        ``context.traits``), and one reason per trait dropped."""
+        if not event.traits and not event.context_traits:
             return event, []
         trusted = source in self.trusted_sources
+        traits, reasons = self._kept(event.traits, "detail.traits", trusted, source)
+        in_context, dropped = self._kept(event.context_traits, "detail.context.traits", trusted, source)
+        reasons += dropped
+        if not reasons:
+            return event, []
+        update: dict[str, Any] = {"traits": traits}
+        if event.context_traits:
+            update["context"] = {**event.context, "traits": in_context}
+        return event.model_copy(update=update), reasons
+
+    def _kept(
+        self, traits: Mapping[str, Any], where: str, trusted: bool, source: str | None
+    ) -> tuple[dict[str, Any], list[str]]:
         kept: dict[str, Any] = {}
         reasons: list[str] = []
-        for key, value in event.traits.items():
+        for key, value in traits.items():
             name = trait_name(key)
             if name in RESERVED_TRAITS:
-                reasons.append(f"detail.traits.{key}: a name Nudge computes (reserved); dropped")
+                reasons.append(f"{where}.{key}: a name Nudge computes (reserved); dropped")
             elif name in CONTACT_TRAITS and not trusted:
                 shown = repr(str(source)[:MAX_SOURCE_SHOWN])
                 reasons.append(
-                    f"detail.traits.{key}: a contact point, and {shown} is not a trusted source; dropped"
+                    f"{where}.{key}: a contact point, and {shown} is not a trusted source; dropped"
                 )
             else:
                 kept[key] = value
-        if not reasons:
-            return event, []
-        return event.model_copy(update={"traits": kept}), reasons
+        return kept, reasons

@@ -9,7 +9,7 @@ error on their final allowed receive (so none reaches the dead-letter queue with
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +18,15 @@ from shared.campaigns.loader import Catalog
 from shared.core.clock import Clock
 from shared.core.identity import is_anonymous
 from shared.core.queues import DeadLetters
-from shared.events.contract import MAX_EVENT_BYTES, EventRejected, SegmentEvent, as_received, parse_detail
+from shared.events.contract import (
+    LIVE_TRAFFIC,
+    MAX_EVENT_BYTES,
+    EventRejected,
+    SegmentEvent,
+    TimePolicy,
+    as_received,
+    parse_detail,
+)
 from shared.events.traits import TraitPolicy
 from shared.measurement.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
 from shared.measurement.ports import ConversionStore, DecisionHistory
@@ -56,6 +64,7 @@ class IngestOutcome:
     gave_up: list[tuple[str, str]] = field(default_factory=list)  # parked on their last receive
     dropped_traits: list[tuple[str, str]] = field(default_factory=list)  # record id → a trait not kept
     erased: int = 0  # events of erased shoppers that predate the erasure: dropped, never stored
+    timed_by: Counter[str] = field(default_factory=Counter)  # where events' times were read from
 
     def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
         self.failed_record_ids.extend(r.record_id for r in records)
@@ -102,7 +111,9 @@ def _entered(envelope: dict[str, object], event: SegmentEvent) -> datetime:
     return min(on_bus, event.timestamp)
 
 
-def _event_of(record: QueueRecord, clock: Clock) -> tuple[SegmentEvent, str | None, datetime]:
+def _event_of(
+    record: QueueRecord, clock: Clock, policy: TimePolicy
+) -> tuple[SegmentEvent, str | None, datetime]:
     """The record's event, the EventBridge ``source`` it was published with and when it entered Nudge."""
     try:
         envelope = json.loads(record.body)
@@ -117,7 +128,7 @@ def _event_of(record: QueueRecord, clock: Clock) -> tuple[SegmentEvent, str | No
     if len(record.body) > MAX_EVENT_BYTES + ENVELOPE_ALLOWANCE:
         _check_size(envelope["detail"])
     source = envelope.get("source")
-    event = parse_detail(envelope["detail"], now=clock.now())
+    event = parse_detail(envelope["detail"], now=clock.now(), policy=policy, bus_time=envelope.get("time"))
     return event, source if isinstance(source, str) else None, _entered(envelope, event)
 
 
@@ -145,8 +156,13 @@ def ingest_batch(
     max_receives: int | None = None,
     traits: TraitPolicy | None = None,
     erasures: Erasures | None = None,
+    policy: TimePolicy = LIVE_TRAFFIC,
 ) -> IngestOutcome:
-    outcome = _ingest(records, profiles, dead_letters, clock, attributor, traits or TraitPolicy(), erasures)
+    """Fold ``records`` into profiles. ``policy`` bounds the events' times: LIVE_TRAFFIC for the bus,
+    BACKFILL for ``nudge import`` (shared/ingest/backfill.py)."""
+    outcome = _ingest(
+        records, profiles, dead_letters, clock, attributor, traits or TraitPolicy(), erasures, policy
+    )
     if max_receives is None or not outcome.failed_record_ids:
         return outcome
     failed = set(outcome.failed_record_ids)
@@ -177,6 +193,7 @@ def _ingest(
     attributor: Attributor | None,
     traits: TraitPolicy,
     erasures: Erasures | None,
+    policy: TimePolicy,
 ) -> IngestOutcome:
     outcome = IngestOutcome()
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
@@ -184,7 +201,7 @@ def _ingest(
     received_at = clock.now()
     for record in records:
         try:
-            event, source, entered[record.record_id] = _event_of(record, clock)
+            event, source, entered[record.record_id] = _event_of(record, clock, policy)
         except EventRejected as rejected:
             try:
                 dead_letters.park(record.body, rejected.reason, source="ingest")
@@ -194,6 +211,7 @@ def _ingest(
             else:
                 outcome.rejected.append((record.record_id, rejected.reason))
             continue
+        outcome.timed_by[event.timestamp_source] += 1
         event, dropped = traits.screen(as_received(event, received_at), source)
         outcome.dropped_traits.extend((record.record_id, without_personal_data(r)) for r in dropped)
         by_user[event.profile_id].append((record, event))

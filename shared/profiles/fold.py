@@ -16,6 +16,7 @@ from shared.events.traits import (
     MAX_KEY_BYTES,
     MAX_TRAIT_BYTES,
     clip,
+    context_traits,
     normalize_traits,
     within_budget,
 )
@@ -167,6 +168,7 @@ def _apply(profile: Profile, event: SegmentEvent) -> None:
     if event.type == "identify":
         _identify(profile, event)
         return
+    _learn_from_context(profile, event)
     props = event.properties
     category = props.get("category")
     if name in BROWSE_WEIGHTS and isinstance(category, str):
@@ -183,6 +185,17 @@ def _identify(profile: Profile, event: SegmentEvent) -> None:
     if "consent" in profile.traits and "consent" in merged:
         merged["consent"] = {**profile.traits["consent"], **merged["consent"]}
     profile.traits = within_budget(merged)
+
+
+def _learn_from_context(profile: Profile, event: SegmentEvent) -> None:
+    """A track, page or screen call's ``context.traits``, time zone and locale fill the traits the
+    profile does not have yet; they never overwrite one (the device repeats its last identify, which a
+    newer identify from elsewhere may have changed)."""
+    if not event.context_traits and not {"timezone", "locale"} & event.context.keys():
+        return
+    missing = {k: v for k, v in context_traits(event).items() if k not in profile.traits}
+    if missing:
+        profile.traits = within_budget({**profile.traits, **missing})
 
 
 def _product_viewed(profile: Profile, props: Mapping[str, Any], at: datetime) -> None:

@@ -103,7 +103,7 @@ class TriggerEvaluator:
         if not matches(campaign.trigger.event_pattern(), envelope):
             return TriggerOutcome("not_matching")
         now = self.clock.now()
-        event = as_received(parse_detail(envelope.get("detail")), now)
+        event = as_received(parse_detail(envelope.get("detail"), bus_time=envelope.get("time")), now)
         outcome = trigger_job(campaign, event, lambda: self.profiles.get(event.profile_id), now)
         if outcome.job is None:
             return outcome

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from payloads import identify, track
+from payloads import identify, published, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.adapters.dynamo.profiles import DynamoProfileStore
@@ -161,3 +162,36 @@ def test_a_concurrent_writer_is_folded_onto_not_overwritten(runtime: LocalRuntim
 class _NoDeadLetters:
     def park(self, body: str, reason: str, source: str) -> None:
         pytest.fail(f"nothing should be parked: {reason}")
+
+
+# RudderStack's track sample as its JavaScript SDK sends it (no `timestamp`: RudderStack's server computes
+# it, so an app forwarding the SDK's payload has only `originalTimestamp` and `sentAt`).
+RUDDERSTACK_PRODUCT_ADDED = published("rudderstack-product-added")
+
+
+def test_a_rudderstack_sdk_payload_is_stored_at_its_original_time_with_its_context(
+    runtime: LocalRuntime,
+) -> None:
+    runtime.publish([RUDDERSTACK_PRODUCT_ADDED])
+    runtime.drain()
+
+    profile = runtime.profiles.get("27340")
+    assert profile is not None and profile.cart is not None
+    assert profile.last_seen == datetime(2026, 11, 2, 7, 55, 0, 381000, tzinfo=UTC)
+    assert [i.product_id for i in profile.cart.items] == ["507f1f77bcf86cd799439011"]
+    assert profile.traits["timezone"] == "Europe/London"
+    assert profile.traits["country"] == "GB" and profile.traits["language"] == "en"
+    assert profile.traits["email"] == "rhedricks@example.com"  # nudge.app: a trusted source
+    assert not runtime.parked()
+
+
+def test_without_any_time_in_the_payload_the_bus_time_is_used(runtime: LocalRuntime) -> None:
+    detail = {k: v for k, v in RUDDERSTACK_PRODUCT_ADDED.items() if k not in {"originalTimestamp", "sentAt"}}
+    runtime.clock.advance_to(datetime(2026, 11, 2, 8, 30, tzinfo=UTC))
+
+    runtime.publish([detail])
+    runtime.drain()
+
+    profile = runtime.profiles.get("27340")
+    assert profile is not None and profile.last_seen == datetime(2026, 11, 2, 8, 30, tzinfo=UTC)
+    assert not runtime.parked()

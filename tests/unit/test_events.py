@@ -87,7 +87,9 @@ def test_a_detail_that_is_not_an_object_is_rejected() -> None:
 def test_the_published_json_schema_matches_the_models() -> None:
     published = json.loads((DOCS / "event.schema.json").read_text())
     assert published == event_json_schema(), "run: nudge schema --out docs/event.schema.json"
-    assert set(published["required"]) == {"type", "messageId", "timestamp"}
+    assert set(published["required"]) == {"type", "messageId"}
+    assert published["anyOf"] == [{"required": ["timestamp"]}, {"required": ["originalTimestamp"]}]
+    assert {"type": "integer"} in published["properties"]["userId"]["anyOf"]
 
 
 json_values = st.recursive(
