@@ -5,30 +5,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import CAMPAIGNS
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.core.clock import SimulatedClock
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday
 
 
 @pytest.fixture
 def catalog() -> Catalog:
     return load_campaign_dir(CAMPAIGNS)
-
-
-def catalog_without(*campaign_ids: str) -> Catalog:
-    """The bundled campaigns less some: e.g. without the welcome, whose email on every first identify
-    would use the day's email cap in tests about something else."""
-    full = load_campaign_dir(CAMPAIGNS)
-    return Catalog([c for c in full if c.id not in campaign_ids], full.policy, full.custom)
 
 
 @pytest.fixture

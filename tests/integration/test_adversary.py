@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from conftest import CAMPAIGNS
+from fakes import CAMPAIGNS
 
 from nudge.local.soak import SoakOptions, SoakReport, run_soak
 from shared.campaigns.loader import load_campaign_dir

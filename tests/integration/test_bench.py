@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import CAMPAIGNS
 from moto import mock_aws
 
 from benchmarks.prices import PRICES_USD
@@ -20,8 +20,6 @@ from nudge.bench.trigger import measure_trigger
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
-
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import catalog_without
 from factory import ses_sent_count
+from fakes import catalog_without
 from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime

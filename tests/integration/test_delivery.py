@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import catalog_without
 from factory import email_text, sent_emails, ses_sent_count
+from fakes import catalog_without, identify_shopper
 from moto.sns.models import sns_backends
-from payloads import identify, track
+from payloads import track
 
 from nudge.local.account import ACCOUNT, REGION
 from nudge.local.runtime import LocalRuntime
@@ -30,20 +30,13 @@ def catalog() -> Catalog:
 def shopper(
     runtime: LocalRuntime, user_id: str, *, email: bool = True, push: bool = False, **traits: Any
 ) -> None:
+    """Ayu in Jakarta (no timezone), with the consent given and, for push, a registered endpoint."""
     endpoint = runtime.register_push_endpoint("GCM", f"token-{user_id}", user_id=user_id) if push else None
-    details = identify(
-        user_id,
-        f"id-{user_id}",
-        email=f"{user_id}@example.com",
-        firstName="Ayu",
-        age=25,
-        address={"country": "ID", "city": "Jakarta"},
-        consent={"email": email, "push": push},
-        **({"push_endpoint": endpoint} if endpoint else {}),
-        **traits,
+    address = {"country": "ID", "city": "Jakarta"}
+    consent = {"email": email, "push": push}
+    identify_shopper(
+        runtime, user_id, address=address, timezone=None, consent=consent, push_endpoint=endpoint, **traits
     )
-    runtime.publish([details])
-    runtime.drain()
 
 
 def deliver(runtime: LocalRuntime, *jobs: DeliveryJob, receive_count: int = 1) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import fakes
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -50,15 +51,7 @@ POLICY = DeliveryPolicy(
 
 def campaign(campaign_id: str, *channels: str, **fields: Any) -> Campaign:
     shape = fields.pop("shape", {"level": "L1", "schedule": {"expression": "at(2026-11-07T03:00:00)"}})
-    return Campaign.model_validate(
-        {
-            "id": campaign_id,
-            "name": campaign_id,
-            "channels": {c: CONTENT[c] for c in channels},
-            **shape,
-            **fields,
-        }
-    )
+    return fakes.campaign(campaign_id, {c: CONTENT[c] for c in channels}, **shape, **fields)
 
 
 REMINDER = {

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fakes import CAMPAIGNS
 from typer.testing import CliRunner
 
 from nudge.cli import app
@@ -14,8 +15,6 @@ from nudge.local.demo import DemoOptions, run_demo
 from nudge.shop.store import StoreConfig
 from shared.campaigns.loader import load_campaign_dir
 from shared.campaigns.schedules import ScheduleExpression
-
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import catalog_without
-from payloads import identify, track
+from fakes import catalog_without, identify_shopper
+from payloads import track
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
@@ -73,21 +73,7 @@ def dims(function_key: str, **dimensions: str) -> Dimensions:
 
 
 def shopper(runtime: LocalRuntime, user_id: str) -> None:
-    runtime.publish(
-        [
-            identify(
-                user_id,
-                f"id-{user_id}",
-                email=f"{user_id}@example.com",
-                firstName="Ayu",
-                age=25,
-                address={"country": "ID"},
-                timezone="Asia/Jakarta",
-                consent={"email": True, "push": False},
-            )
-        ]
-    )
-    runtime.drain()
+    identify_shopper(runtime, user_id, timezone="Asia/Jakarta", consent={"email": True, "push": False})
 
 
 def deliver(runtime: LocalRuntime, *jobs: DeliveryJob) -> Any:

@@ -7,39 +7,28 @@ moto as ``cdk synth`` gives at that instant (shared.campaigns.expiry decides for
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from conftest import CAMPAIGNS, START
+from conftest import START
+from fakes import CAMPAIGNS, one_time, triggered
 from moto import mock_aws
 from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog, load_campaign_dir
-from shared.campaigns.model import Campaign
 from shared.core.clock import SimulatedClock
 from shared.deployment import invocations
 from shared.deployment.naming import OWN_BUS
 
-
-def _campaign(campaign_id: str, **fields: Any) -> Campaign:
-    return Campaign.model_validate(
-        {
-            "id": campaign_id,
-            "name": campaign_id,
-            "channels": {"in_app": {"title": "Thanks", "body": "Order {{ event.order_id }} is confirmed."}},
-            **fields,
-        }
-    )
+THANKS = {"in_app": {"title": "Thanks", "body": "Order {{ event.order_id }} is confirmed."}}
 
 
 def _catalog() -> Catalog:
-    on_order = {"level": "L4", "trigger": {"event": "Order Completed"}}
     return Catalog(
         [
-            _campaign("thanks-live", **on_order),
-            _campaign("thanks-ended", **on_order, end="2026-11-01T00:00:00Z"),
-            _campaign("once-past", level="L1", schedule={"expression": "at(2026-10-30T09:00:00)"}),
-            _campaign("once-ahead", level="L1", schedule={"expression": "at(2026-11-02T10:00:00)"}),
+            triggered("thanks-live", THANKS),
+            triggered("thanks-ended", THANKS, end="2026-11-01T00:00:00Z"),
+            one_time("once-past", THANKS, at="2026-10-30T09:00:00"),
+            one_time("once-ahead", THANKS, at="2026-11-02T10:00:00"),
         ]
     )
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import catalog_without
 from factory import ses_sent_count
-from payloads import identify, track
+from fakes import catalog_without, shopper_identify
+from payloads import track
 
 from nudge.local.faults import FunctionTimedOut, ThrottleFaults, TimeoutAfter
 from nudge.local.runtime import LocalRuntime
@@ -30,10 +30,9 @@ def catalog() -> Catalog:
 
 
 def shoppers(runtime: LocalRuntime, *user_ids: str) -> None:
-    runtime.publish(
-        identify(u, f"id-{u}", email=f"{u}@example.com", firstName="Ayu", age=25, consent={"email": True})
-        for u in user_ids
-    )
+    """Ayu, 25, opted in to email, without address or timezone: one publish for all of them."""
+    consent = {"email": True}
+    runtime.publish(shopper_identify(u, address=None, timezone=None, consent=consent) for u in user_ids)
     runtime.drain()
 
 

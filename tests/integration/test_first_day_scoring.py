@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CAMPAIGNS, START
+from conftest import START
+from fakes import CAMPAIGNS
 from moto import mock_aws
 from payloads import identify, track
 from typer.testing import CliRunner

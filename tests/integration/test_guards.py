@@ -13,11 +13,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from conftest import catalog_without
 from factory import email_text, sent_emails, ses_sent_count
+from fakes import catalog_without, identify_shopper
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
-from payloads import identify, track
+from payloads import track
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event as local_ses_event
@@ -51,23 +51,6 @@ def atomic_items(monkeypatch: pytest.MonkeyPatch) -> None:
                 return __original(self, *args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
-def shopper(runtime: LocalRuntime, user_id: str, timezone: str = "UTC", **traits: Any) -> None:
-    """A shopper with email consent; ``email=None`` leaves them without an address (in-app only)."""
-    values: dict[str, Any] = {
-        "email": f"{user_id}@example.com",
-        "firstName": "Ayu",
-        "age": 25,
-        "address": {"country": "ID"},
-        "timezone": timezone,
-        "consent": {"email": True, "push": False, "in_app": True},
-        **traits,
-    }
-    runtime.publish(
-        [identify(user_id, f"id-{user_id}", **{k: v for k, v in values.items() if v is not None})]
-    )
-    runtime.drain()
 
 
 def order_job(user_id: str, n: int) -> DeliveryJob:
@@ -120,7 +103,7 @@ def test_fifty_concurrent_deliveries_against_a_cap_of_three_send_exactly_three(
     tight_runtime: LocalRuntime, atomic_items: None
 ) -> None:
     runtime = tight_runtime
-    shopper(runtime, "u1")
+    identify_shopper(runtime, "u1")
     deliverer = runtime._ports["deliver"].deliverer
     jobs = [order_job("u1", n) for n in range(50)]
     start = threading.Barrier(50)
@@ -143,7 +126,7 @@ def test_fifty_concurrent_deliveries_against_a_cap_of_three_send_exactly_three(
 def test_a_capped_message_is_logged_with_the_cap_and_a_redelivery_changes_nothing(
     tight_runtime: LocalRuntime,
 ) -> None:
-    shopper(tight_runtime, "u1")
+    identify_shopper(tight_runtime, "u1")
     deliver(tight_runtime, *(order_job("u1", n) for n in range(4)))
     deliver(tight_runtime, order_job("u1", 3))
     statuses = Counter(s for s, _ in decisions(tight_runtime, "u1"))
@@ -160,7 +143,7 @@ def test_the_weekly_budget_keeps_room_for_real_time_triggers(catalog: Catalog) -
     with mock_aws():
         runtime = LocalRuntime(Catalog(list(catalog), policy), SimulatedClock(START), log_level="CRITICAL")
         [user] = not_held_out("weekend-sale-sea", 1)
-        shopper(runtime, user)
+        identify_shopper(runtime, user)
         occurrences = [f"2026-11-0{d}T03:00:00Z" for d in (2, 3, 4)]
         for day, occurrence in zip((0, 1, 2), occurrences, strict=True):
             runtime.clock.advance_to(START + timedelta(days=day))
@@ -183,7 +166,7 @@ def test_the_weekly_budget_keeps_room_for_real_time_triggers(catalog: Catalog) -
 
 def test_an_email_in_quiet_hours_is_deferred_to_their_end_and_then_sent(runtime: LocalRuntime) -> None:
     [user] = not_held_out("weekend-sale-sea", 1)
-    shopper(runtime, user, timezone="Asia/Jakarta")
+    identify_shopper(runtime, user, timezone="Asia/Jakarta")
     runtime.clock.advance_to(datetime(2026, 11, 7, 15, 0, tzinfo=UTC))  # 22:00 in Jakarta
     deliver(runtime, sale_job(user))
 
@@ -203,7 +186,7 @@ def test_an_email_in_quiet_hours_is_deferred_to_their_end_and_then_sent(runtime:
 
 
 def test_in_app_messages_are_not_held_by_quiet_hours(runtime: LocalRuntime) -> None:
-    shopper(runtime, "u1", timezone="Asia/Jakarta", email=None)
+    identify_shopper(runtime, "u1", timezone="Asia/Jakarta", email=None)
     runtime.clock.advance_to(datetime(2026, 11, 2, 16, 0, tzinfo=UTC))  # 23:00 in Jakarta
     deliver(runtime, order_job("u1", 1))
     assert [s for s, _ in decisions(runtime, "u1")] == ["sent"]
@@ -215,7 +198,7 @@ def test_in_app_messages_are_not_held_by_quiet_hours(runtime: LocalRuntime) -> N
 
 def test_a_shopper_in_the_holdout_group_is_withheld_and_logged(runtime: LocalRuntime) -> None:
     held = next(u for u in (f"h{i}" for i in range(500)) if in_holdout("weekend-sale-sea", u, 10))
-    shopper(runtime, held)
+    identify_shopper(runtime, held)
     deliver(runtime, sale_job(held))
     assert decisions(runtime, held) == [("withheld_holdout", "holdout 10%")]
     assert ses_sent_count() == 0
@@ -232,7 +215,7 @@ def ses_event(kind: str, user_id: str, **detail: Any) -> dict[str, Any]:
 def test_a_permanent_bounce_suppresses_email_for_that_shopper(runtime: LocalRuntime) -> None:
     users = not_held_out("weekend-sale-sea", 2)
     for user in users:
-        shopper(runtime, user)
+        identify_shopper(runtime, user)
     bounce = ses_event("Bounce", users[0], bounce={"bounceType": "Permanent", "bounceSubType": "General"})
 
     assert runtime.publish_aws_event(bounce) == 1
@@ -245,7 +228,7 @@ def test_a_permanent_bounce_suppresses_email_for_that_shopper(runtime: LocalRunt
 def test_complaints_suppress_and_transient_bounces_do_not(runtime: LocalRuntime) -> None:
     users = not_held_out("weekend-sale-sea", 2)
     for user in users:
-        shopper(runtime, user)
+        identify_shopper(runtime, user)
     runtime.publish_aws_event(ses_event("Complaint", users[0], complaint={}))
     runtime.publish_aws_event(ses_event("Bounce", users[1], bounce={"bounceType": "Transient"}))
     deliver(runtime, *(sale_job(u) for u in users))
@@ -266,7 +249,7 @@ def test_feedback_for_mail_nudge_did_not_send_is_parked_with_the_reason(runtime:
 
 
 def unsubscribe_link(runtime: LocalRuntime, user: str) -> dict[str, str]:
-    shopper(runtime, user)
+    identify_shopper(runtime, user)
     deliver(runtime, sale_job(user))
     [email] = sent_emails()
     assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -307,7 +290,7 @@ def test_a_link_altered_to_another_shopper_is_refused(runtime: LocalRuntime) -> 
 
 def test_the_inbox_api_shows_each_shopper_only_their_own_messages(runtime: LocalRuntime) -> None:
     for user in ("u1", "u2"):
-        shopper(runtime, user, email=None)
+        identify_shopper(runtime, user, email=None)
         deliver(runtime, order_job(user, int(user[1:])))
 
     mine = json.loads(runtime.http("GET", "/inbox", user_id="u1")["body"])["messages"]
@@ -331,7 +314,7 @@ def test_the_inbox_api_shows_each_shopper_only_their_own_messages(runtime: Local
 def test_erasing_a_shopper_leaves_nothing_behind(runtime: LocalRuntime) -> None:
     [user, other] = not_held_out("weekend-sale-sea", 2)
     for who in (user, other):
-        shopper(runtime, who, timezone="Asia/Jakarta")
+        identify_shopper(runtime, who, timezone="Asia/Jakarta")
     deliver(runtime, order_job(user, 1), order_job(other, 2))  # 15:00 in Jakarta: sent
     runtime.clock.advance_to(datetime(2026, 11, 2, 16, 0, tzinfo=UTC))  # 23:00: the sale is deferred
     deliver(runtime, sale_job(user), sale_job(other))
@@ -368,7 +351,7 @@ def test_nudge_why_prints_a_shoppers_decisions_in_time_order(runtime: LocalRunti
     from nudge.cli import app
 
     [user] = not_held_out("weekend-sale-sea", 1)
-    shopper(runtime, user, timezone="Asia/Jakarta")
+    identify_shopper(runtime, user, timezone="Asia/Jakarta")
     runtime.clock.advance_to(datetime(2026, 11, 7, 15, 0, tzinfo=UTC))  # 22:00 in Jakarta
     deliver(runtime, sale_job(user))
     runtime.advance_to(datetime(2026, 11, 8, 1, 30, tzinfo=UTC))
@@ -396,7 +379,7 @@ def test_a_channel_at_its_cap_hands_the_message_to_the_campaigns_next_channel(ca
     )
     with mock_aws():
         runtime = LocalRuntime(Catalog(list(catalog), policy), SimulatedClock(START), log_level="CRITICAL")
-        shopper(runtime, "u1")
+        identify_shopper(runtime, "u1")
         deliver(runtime, order_job("u1", 1))
         deliver(runtime, order_job("u1", 2))
         sent = [(e["channel"], e["status"]) for e in runtime.send_log.entries_for("u1")]

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import START, catalog_without
-from payloads import identify, track
+from conftest import START
+from fakes import catalog_without, identify_shopper
+from payloads import track
 from typer.testing import CliRunner
 
 from nudge.cli import app
@@ -36,19 +37,6 @@ SALE = "weekend-sale-sea"  # L1, 10% holdout, goal: Order Completed within 72 h
 @pytest.fixture
 def catalog() -> Catalog:
     return catalog_without("welcome")
-
-
-def shopper(runtime: LocalRuntime, user_id: str) -> None:
-    traits = {
-        "email": f"{user_id}@example.com",
-        "firstName": "Ayu",
-        "age": 25,
-        "address": {"country": "ID"},
-        "timezone": "UTC",
-        "consent": {"email": True, "push": False, "in_app": True},
-    }
-    runtime.publish([identify(user_id, f"id-{user_id}", **traits)])
-    runtime.drain()
 
 
 def users(count: int, *, held_out: bool) -> list[str]:
@@ -81,7 +69,7 @@ def sent_entry(runtime: LocalRuntime, user_id: str, campaign: str | None = None)
 
 def test_an_order_after_a_message_is_attributed_once_even_when_redelivered(runtime: LocalRuntime) -> None:
     [user] = users(1, held_out=False)
-    shopper(runtime, user)
+    identify_shopper(runtime, user)
     deliver_sale(runtime, user)
     runtime.clock.advance(timedelta(hours=5))
     placed = order(user, "order-1", START + timedelta(hours=5), revenue=99.9)
@@ -103,7 +91,7 @@ def test_withheld_shoppers_are_followed_and_late_orders_are_not_counted(runtime:
     [withheld] = users(1, held_out=True)
     [late] = users(1, held_out=False)
     for user in (withheld, late):
-        shopper(runtime, user)
+        identify_shopper(runtime, user)
     deliver_sale(runtime, withheld, late)
     assert [e["group"] for e in runtime.send_log.entries_for(withheld)] == ["withheld"]
 
@@ -131,7 +119,7 @@ def ses_event(kind: str, user_id: str, message_id: str, at: datetime) -> dict[st
 
 def test_ses_deliveries_opens_and_clicks_are_folded_into_the_message_once(runtime: LocalRuntime) -> None:
     [user] = users(1, held_out=False)
-    shopper(runtime, user)
+    identify_shopper(runtime, user)
     deliver_sale(runtime, user)
     provider_id = sent_entry(runtime, user)["provider_message_id"]
     first_open = START + timedelta(hours=1)
@@ -156,7 +144,7 @@ def test_ses_deliveries_opens_and_clicks_are_folded_into_the_message_once(runtim
 def test_reading_an_in_app_message_marks_it_opened(runtime: LocalRuntime) -> None:
     campaign = "shoes-repeat-viewers"  # push, else in-app: a shopper without the app gets it in-app
     user = next(u for u in (f"r{i}" for i in range(50)) if not in_holdout(campaign, u, 10))
-    shopper(runtime, user)
+    identify_shopper(runtime, user)
     job = DeliveryJob.for_occurrence(campaign, "2026-11-02T08:00:00Z", user)
     runtime.invoke("deliver", runtime.sqs_event("delivery", [job.model_dump_json()]))
     entry = sent_entry(runtime, user)
@@ -176,7 +164,7 @@ def test_reading_an_in_app_message_marks_it_opened(runtime: LocalRuntime) -> Non
 def measured_store(runtime: LocalRuntime, tmp_path: Path) -> Path:
     treated, withheld = users(6, held_out=False), users(2, held_out=True)
     for user in treated + withheld:
-        shopper(runtime, user)
+        identify_shopper(runtime, user)
     deliver_sale(runtime, *treated, *withheld)
     runtime.clock.advance(timedelta(hours=6))
     runtime.publish([order(u, f"o-{u}", START + timedelta(hours=5)) for u in treated[:3] + withheld[:1]])
@@ -324,7 +312,7 @@ def test_a_deployed_stack_is_read_by_scanning_its_tables(measured_store: Path, r
 
 def test_ingest_reports_only_the_conversions_it_newly_recorded(runtime: LocalRuntime) -> None:
     [user] = users(1, held_out=False)
-    shopper(runtime, user)
+    identify_shopper(runtime, user)
     deliver_sale(runtime, user)
     runtime.clock.advance(timedelta(hours=1))
     body = json.dumps({"detail": order(user, "order-x", START + timedelta(hours=1), revenue=7.5)})

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from botocore.awsrequest import AWSResponse
 from factory import sent_emails
+from fakes import CAMPAIGNS
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
@@ -43,7 +44,6 @@ from shared.delivery.guards import in_holdout
 from shared.deployment import topology
 from shared.events.contract import APP_EVENT_SOURCE
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"
 DEPLOYED_LOG_LEVEL = "INFO"  # POWERTOOLS_LOG_LEVEL in infra/function.py (tests/infra holds it there)
 STORE = StoreConfig(users=16, days=2, seed=5)

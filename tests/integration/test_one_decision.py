@@ -35,9 +35,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+import fakes
 import pytest
 
 import shared.delivery.deliverer as deliverer_module
@@ -51,25 +51,15 @@ from shared.delivery.deliverer import Deliverer, SendDecision
 from shared.profiles.ledger import Ledger
 from shared.profiles.profile import Profile
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
-
 
 def daily(campaign_id: str, hour_utc: int) -> Campaign:
     """Email, else in-app, to everyone (anonymous visitors too: no audience rules): the second of a
     day finds email's own cap (one a day) and falls back to in-app."""
-    return Campaign.model_validate(
-        {
-            "id": campaign_id,
-            "name": campaign_id,
-            "level": "L1",
-            "schedule": {"expression": f"cron(0 {hour_utc} * * ? *)", "timezone": "UTC"},
-            "channels": {
-                "email": {"subject": "Hello", "html": "<p>Hello</p>"},
-                "in_app": {"title": "Hello", "body": "Hello"},
-            },
-            "holdout_percent": 10,
-        }
-    )
+    hello = {
+        "email": {"subject": "Hello", "html": "<p>Hello</p>"},
+        "in_app": {"title": "Hello", "body": "Hello"},
+    }
+    return fakes.daily(campaign_id, hour_utc, hello, holdout_percent=10)
 
 
 @dataclass(frozen=True)
@@ -87,7 +77,7 @@ class Decided:
 
 @pytest.fixture(scope="module")
 def real_run() -> tuple[Catalog, list[Decided]]:
-    shipped = load_campaign_dir(CAMPAIGNS)
+    shipped = load_campaign_dir(fakes.CAMPAIGNS)
     catalog = Catalog([*shipped, daily("daily-hello", 12), daily("daily-reminder", 13)], shipped.policy)
     calls: list[Decided] = []
     real_decide, real_deliver = deliverer_module.decide, Deliverer.deliver

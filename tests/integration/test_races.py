@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import CAMPAIGNS
 from factory import sent_emails
+from fakes import CAMPAIGNS
 from moto import mock_aws
 from payloads import identify, track
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from payloads import identify, track
 from typer.testing import CliRunner
 
 from nudge.cli import app
@@ -27,26 +28,15 @@ START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # the runtime fixture's clock
 
 
 def _order(user: str, n: int, days_before: int, category: str = "shoes") -> dict[str, Any]:
+    products = [{"product_id": "p", "category": category}]
     at = START - timedelta(days=days_before)
-    return {
-        "type": "track",
-        "event": "Order Completed",
-        "userId": user,
-        "messageId": f"{user}-order-{n}",
-        "timestamp": at.isoformat(),
-        "properties": {"revenue": 20 + 10 * n, "products": [{"product_id": "p", "category": category}]},
-    }
+    return track(user, "Order Completed", f"{user}-order-{n}", at, revenue=20 + 10 * n, products=products)
 
 
 def _identify(user: str, days_before: int = 120) -> dict[str, Any]:
     """Identified 120 days ago by default: a history as long as the published model needs (104 days)."""
-    return {
-        "type": "identify",
-        "userId": user,
-        "messageId": f"{user}-id",
-        "timestamp": (START - timedelta(days=days_before)).isoformat(),
-        "traits": {"timezone": "Asia/Jakarta", "email": f"{user}@example.com"},
-    }
+    at = START - timedelta(days=days_before)
+    return identify(user, f"{user}-id", at, timezone="Asia/Jakarta", email=f"{user}@example.com")
 
 
 @pytest.fixture

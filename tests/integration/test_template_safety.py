@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import CAMPAIGNS, START
+from conftest import START
 from factory import email_text, sent_emails
+from fakes import CAMPAIGNS, triggered
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
@@ -18,7 +19,6 @@ from nudge.local.account import ACCOUNT, REGION
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog, load_campaign_dir
-from shared.campaigns.model import Campaign
 from shared.campaigns.render import render_message
 from shared.core.errors import TemplateProblem
 from shared.profiles.profile import Profile
@@ -40,23 +40,18 @@ HEADERS = [
     "=?utf-8?q?Ann=0D=0ABcc=3A_victim=40example=2Ecom?=",
     "Ann\x00\x0bBcc: x",
 ]
-PROBE = Campaign.model_validate(
+PROBE = triggered(
+    "probe",
     {
-        "id": "probe",
-        "name": "Probe\r\nBcc: campaign@example.com",
-        "level": "L4",
-        "trigger": {"event": "Order Completed"},
-        "channels": {
-            "email": {
-                "subject": "{{ campaign.name }} for {{ user.first_name }} {{ event.title }}",
-                "html": '<p title="{{ event.title }}">Hi {{ user.first_name }}</p>'
-                '<img alt="{{ event.title }}">',
-                "text": "Hi {{ user.first_name }} {{ event.title }}",
-            },
-            "push": {"title": "{{ user.first_name }}", "body": "{{ event.title }}"},
-            "in_app": {"title": "{{ user.first_name }}", "body": "{{ event.title }}"},
+        "email": {
+            "subject": "{{ campaign.name }} for {{ user.first_name }} {{ event.title }}",
+            "html": '<p title="{{ event.title }}">Hi {{ user.first_name }}</p><img alt="{{ event.title }}">',
+            "text": "Hi {{ user.first_name }} {{ event.title }}",
         },
-    }
+        "push": {"title": "{{ user.first_name }}", "body": "{{ event.title }}"},
+        "in_app": {"title": "{{ user.first_name }}", "body": "{{ event.title }}"},
+    },
+    name="Probe\r\nBcc: campaign@example.com",
 )
 
 

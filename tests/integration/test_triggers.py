@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import catalog_without
 from factory import ses_sent_count
+from fakes import catalog_without, identify_shopper
 from moto import mock_aws
 from payloads import identify, track
 
@@ -34,20 +34,10 @@ def iso(moment: datetime) -> str:
 
 
 def shopper(runtime: LocalRuntime, user_id: str, timezone: str = "Asia/Jakarta") -> None:
-    runtime.publish(
-        [
-            identify(
-                user_id,
-                f"id-{user_id}",
-                at=iso(T0 - timedelta(hours=1)),
-                email=f"{user_id}@example.com",
-                firstName="Ayu",
-                timezone=timezone,
-                consent={"email": True, "push": False},
-            )
-        ]
-    )
-    runtime.drain()
+    """Ayu, with no age and no address, identified an hour before T0."""
+    consent = {"email": True, "push": False}
+    at = iso(T0 - timedelta(hours=1))
+    identify_shopper(runtime, user_id, at=at, age=None, address=None, timezone=timezone, consent=consent)
 
 
 def free_of_holdout(campaign: str, prefix: str = "u") -> str:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_string
 from email.policy import default
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import CAMPAIGNS, catalog_without
 from moto import mock_aws
 from moto.sns.models import sns_backends
 from payloads import identify
@@ -26,12 +26,11 @@ from payloads import identify
 from nudge.local.account import ACCOUNT, REGION
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
-from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.events.contract import APP_EVENT_SOURCE
 from shared.platform.config import Settings
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 UNTRUSTED = "segment.web"  # e.g. a browser's analytics calls forwarded from a partner bus
 ATTACKER = "attacker@evil.test"
@@ -39,10 +38,10 @@ ATTACKER = "attacker@evil.test"
 
 @pytest.fixture
 def runtime() -> Iterator[LocalRuntime]:
-    full = load_campaign_dir(CAMPAIGNS)
-    catalog = Catalog([c for c in full if c.id != "welcome"], full.policy, full.custom)
     with mock_aws():
-        yield LocalRuntime(catalog, SimulatedClock(START), audience_segments=2, log_level="WARNING")
+        yield LocalRuntime(
+            catalog_without("welcome"), SimulatedClock(START), audience_segments=2, log_level="WARNING"
+        )
 
 
 def envelope(detail: dict[str, Any], source: str) -> str:

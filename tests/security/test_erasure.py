@@ -15,41 +15,40 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+import payloads
 import pytest
+from fakes import catalog_without
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
 from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
 from shared.campaigns.jobs import DeliveryJob
-from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.delivery.guards import in_holdout
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday, 15:00 in Jakarta
 EMAIL, PHONE = "ayu.erased@example.com", "+6281234567890"
-
-
-def catalog() -> Catalog:
-    full = load_campaign_dir(CAMPAIGNS)  # less the welcome: its email would use the day's cap
-    return Catalog([c for c in full if c.id != "welcome"], full.policy, full.custom)
 
 
 @pytest.fixture
 def runtime(request: pytest.FixtureRequest) -> Iterator[LocalRuntime]:
     gentle = request.node.get_closest_marker("gentle") is not None
     with mock_aws():
-        yield LocalRuntime(catalog(), SimulatedClock(START), log_level="CRITICAL", gentle=gentle)
+        # less the welcome: its email would use the day's cap
+        yield LocalRuntime(
+            catalog_without("welcome"), SimulatedClock(START), log_level="CRITICAL", gentle=gentle
+        )
 
 
 USER, OTHER = [u for u in (f"u{i}" for i in range(20)) if not in_holdout("weekend-sale-sea", u, 10)][:2]
 
 
 def identify(user_id: str, message_id: str, at: str = "2026-11-02T07:00:00Z", **extra: Any) -> dict[str, Any]:
+    """The app's identify of ``user_id`` (USER with the contact points erasure must remove); ``extra``
+    are top-level fields of the call (``anonymousId``)."""
     traits = {
         "email": EMAIL if user_id == USER else f"{user_id}@example.org",
         "phone": PHONE if user_id == USER else "+6280000000000",
@@ -57,14 +56,7 @@ def identify(user_id: str, message_id: str, at: str = "2026-11-02T07:00:00Z", **
         "timezone": "Asia/Jakarta",
         "consent": {"email": True, "push": False, "in_app": True},
     }
-    return {
-        "type": "identify",
-        "userId": user_id,
-        "messageId": message_id,
-        "timestamp": at,
-        "traits": traits,
-        **extra,
-    }
+    return payloads.identify(user_id, message_id, at, **traits) | extra
 
 
 def envelope(runtime: LocalRuntime, detail: dict[str, Any]) -> str:
@@ -153,7 +145,7 @@ def test_events_still_in_flight_at_erasure_are_dropped_with_a_reason_and_no_pers
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with mock_aws():
-        runtime = LocalRuntime(catalog(), SimulatedClock(START), log_level="INFO")
+        runtime = LocalRuntime(catalog_without("welcome"), SimulatedClock(START), log_level="INFO")
         runtime.publish([identify(USER, "m1")])
         runtime.drain()
         # Queued, not yet ingested (or taken out of the DLQ by a redrive that was running): a copy the

@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from fakes import CAMPAIGNS
 from moto import mock_aws
+from payloads import identify, track
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "tests" / "infra") not in sys.path:
@@ -62,21 +64,6 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesized_for(tmp_path_factory)
 
 
-def _identify(user_id: str, message_id: str, at: str, **traits: Any) -> dict[str, Any]:
-    return {"type": "identify", "userId": user_id, "messageId": message_id, "timestamp": at, "traits": traits}
-
-
-def _track(user_id: str, name: str, message_id: str, at: str, **props: Any) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "event": name,
-        "userId": user_id,
-        "messageId": message_id,
-        "timestamp": at,
-        "properties": props,
-    }
-
-
 class FailNextBatchRead:
     """Throttles the next ``BatchGetItem`` the deliver function makes (as one the SDK's retries did
     not absorb), so the run also takes delivery's per-job fallback reads."""
@@ -102,20 +89,20 @@ def week_of_a_shop(runtime: LocalRuntime) -> None:
     traits = {"email": "ann@example.com", "firstName": "Ann", "timezone": "UTC", "consent": consent}
     runtime.publish(
         [
-            _identify("ann", "i-ann", "2026-11-02T07:00:00Z", push_endpoint=endpoint, **traits),
-            _identify("bob", "i-bob", "2026-11-02T07:00:00Z", **{**traits, "email": "bob@example.com"}),
-            _identify("cy", "i-cy", "2026-11-02T07:00:00Z", timezone="UTC", consent={"in_app": True}),
-            _track(
+            identify("ann", "i-ann", "2026-11-02T07:00:00Z", push_endpoint=endpoint, **traits),
+            identify("bob", "i-bob", "2026-11-02T07:00:00Z", **{**traits, "email": "bob@example.com"}),
+            identify("cy", "i-cy", "2026-11-02T07:00:00Z", timezone="UTC", consent={"in_app": True}),
+            track(
                 "ann", "Product Viewed", "v-ann", "2026-11-02T07:10:00Z", product_id="p1", category="shoes"
             ),
-            _track("ann", "Product Added", "a-ann", "2026-11-02T07:20:00Z", product_id="p1", price=40),
+            track("ann", "Product Added", "a-ann", "2026-11-02T07:20:00Z", product_id="p1", price=40),
         ]
     )
     runtime.drain()
     failing.armed = True  # the order's thank-you reads profiles and ledgers one by one
     runtime.publish(
         [
-            _track(
+            track(
                 "ann", "Order Completed", "o-ann", "2026-11-02T07:40:00Z", order_id="o1", revenue=40, total=40
             )
         ]
@@ -125,7 +112,7 @@ def week_of_a_shop(runtime: LocalRuntime) -> None:
     runtime.advance_to(START + timedelta(hours=1))  # a second order, after the messages: a conversion
     runtime.publish(
         [
-            _track(
+            track(
                 "ann",
                 "Order Completed",
                 "o2-ann",
@@ -166,7 +153,7 @@ def recorded() -> Recorded:
     calls: Recorded = defaultdict(lambda: defaultdict(set))
     with mock_aws():
         runtime = LocalRuntime(
-            load_campaign_dir(ROOT / "campaigns"),
+            load_campaign_dir(CAMPAIGNS),
             SimulatedClock(START),
             audience_segments=None,
             log_level="CRITICAL",

@@ -16,14 +16,15 @@ from email.policy import default
 from typing import Any
 
 import pytest
+from fakes import probe
 from moto import mock_aws
 from moto.ses.models import ses_backends
+from payloads import identify
 
 from nudge.local.account import ACCOUNT, REGION
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import Campaign
 from shared.campaigns.policy import DeliveryPolicy
 from shared.campaigns.render import render_message
 from shared.core.clock import SimulatedClock
@@ -31,20 +32,8 @@ from shared.core.clock import SimulatedClock
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 # Every character str.splitlines() breaks on that is not CR or LF.
 UNICODE_BREAKS = ["\u2028", "\u2029", "\x85", "\x1c", "\x1d", "\x1e", "\x0b", "\x0c"]
-PROBE = Campaign.model_validate(
-    {
-        "id": "probe",
-        "name": "Probe",
-        "level": "L4",
-        "trigger": {"event": "Order Completed"},
-        "channels": {
-            "email": {
-                "subject": "Hi {{ user.first_name }}, {{ event.title }}",
-                "html": "<p>Hi</p>",
-                "text": "Hi",
-            }
-        },
-    }
+PROBE = probe(
+    {"email": {"subject": "Hi {{ user.first_name }}, {{ event.title }}", "html": "<p>Hi</p>", "text": "Hi"}}
 )
 
 
@@ -56,22 +45,8 @@ def runtime() -> Iterator[LocalRuntime]:
 
 
 def deliver(runtime: LocalRuntime, first_name: str, title: str) -> Any:
-    runtime.publish(
-        [
-            {
-                "type": "identify",
-                "userId": "u1",
-                "messageId": "id-u1",
-                "timestamp": "2026-11-02T07:00:00Z",
-                "traits": {
-                    "email": "ann@example.com",
-                    "firstName": first_name,
-                    "timezone": "UTC",
-                    "consent": {"email": True},
-                },
-            }
-        ]
-    )
+    traits = {"email": "ann@example.com", "firstName": first_name, "timezone": "UTC"}
+    runtime.publish([identify("u1", "id-u1", **traits, consent={"email": True})])
     runtime.drain()
     order = TriggerContext(
         event="Order Completed", message_id="o-1", timestamp=START, properties={"title": title}

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import CAMPAIGNS
 from moto import mock_aws
-from payloads import track
+from payloads import identify, track
 
 from nudge.local.account import ACCOUNT, REGION
 from nudge.local.runtime import LocalRuntime
@@ -36,7 +37,7 @@ START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 @pytest.fixture
 def runtime() -> Iterator[LocalRuntime]:
     with mock_aws():
-        yield LocalRuntime(load_campaign_dir(ROOT / "campaigns"), SimulatedClock(START), audience_segments=2)
+        yield LocalRuntime(load_campaign_dir(CAMPAIGNS), SimulatedClock(START), audience_segments=2)
 
 
 def ingest(runtime: LocalRuntime, *details: dict[str, Any]) -> None:
@@ -132,13 +133,7 @@ def test_a_trigger_times_its_delay_from_the_receive_time_too(runtime: LocalRunti
     ahead = START + timedelta(hours=23, minutes=59)
     runtime.publish(
         [
-            {
-                "type": "identify",
-                "userId": "t2",
-                "messageId": "id-t2",
-                "timestamp": START.isoformat(),
-                "traits": {"email": "t2@example.com", "consent": {"email": True}},
-            },
+            identify("t2", "id-t2", START, email="t2@example.com", consent={"email": True}),
             track("t2", "Product Added", "add-1", ahead, product_id="p1", price=20),
         ]
     )

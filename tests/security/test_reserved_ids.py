@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import CAMPAIGNS
 from moto import mock_aws
+from payloads import identify
 from typer.testing import CliRunner
 
 from nudge.cli import app
@@ -23,7 +24,6 @@ from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.events.contract import EventRejected, parse_detail
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
 
@@ -63,13 +63,8 @@ def test_an_event_claiming_a_visitors_profile_is_parked_and_the_profile_is_untou
     before = runtime.profiles.get("anon:visitor-7")
     assert before is not None and before.traits == {}
 
-    forged = {
-        "type": "identify",
-        "userId": "anon:visitor-7",
-        "messageId": "m2",
-        "timestamp": "2026-11-02T07:05:00Z",
-        "traits": {"email": "attacker@example.net", "consent": {"email": True}},
-    }
+    traits = {"email": "attacker@example.net", "consent": {"email": True}}
+    forged = identify("anon:visitor-7", "m2", "2026-11-02T07:05:00Z", **traits)
     runtime.publish([forged, visit("visitor-8", "m3")])
     runtime.drain()
 

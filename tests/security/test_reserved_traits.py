@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import payloads
 import pytest
+from fakes import CAMPAIGNS
 from moto import mock_aws
 
 from nudge.local.account import ACCOUNT, REGION
@@ -41,7 +43,7 @@ FAKED = {
 def runtime() -> Iterator[LocalRuntime]:
     with mock_aws():
         yield LocalRuntime(
-            load_campaign_dir(ROOT / "campaigns"),
+            load_campaign_dir(CAMPAIGNS),
             SimulatedClock(START),
             audience_segments=2,
             log_level="WARNING",
@@ -49,13 +51,7 @@ def runtime() -> Iterator[LocalRuntime]:
 
 
 def identify(user_id: str, **traits: Any) -> str:
-    detail = {
-        "type": "identify",
-        "userId": user_id,
-        "messageId": f"id-{user_id}",
-        "timestamp": "2026-11-02T07:00:00Z",
-        "traits": traits,
-    }
+    detail = payloads.identify(user_id, f"id-{user_id}", **traits)
     return json.dumps(
         {
             "version": "0",

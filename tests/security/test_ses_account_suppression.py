@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import probe
 from moto import mock_aws
+from payloads import identify
 from typer.testing import CliRunner
 
 from nudge.cli import app
@@ -26,20 +28,12 @@ from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import Campaign
 from shared.campaigns.policy import DeliveryPolicy
 from shared.core.clock import SimulatedClock
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
-PROBE = Campaign.model_validate(
-    {
-        "id": "probe",
-        "name": "Probe",
-        "level": "L4",
-        "trigger": {"event": "Order Completed"},
-        "caps": {"per_day": 5, "per_week": 10},
-        "channels": {"email": {"subject": "Thanks", "html": "<p>Hi</p>", "text": "Hi"}},
-    }
+PROBE = probe(
+    {"email": {"subject": "Thanks", "html": "<p>Hi</p>", "text": "Hi"}}, caps={"per_day": 5, "per_week": 10}
 )
 ON_LIST = "on_ses_suppression_list"
 
@@ -53,17 +47,7 @@ def runtime() -> Iterator[LocalRuntime]:
 
 def shopper(runtime: LocalRuntime, user_id: str) -> None:
     traits = {"email": "gone@example.com", "timezone": "UTC", "consent": {"email": True}}
-    runtime.publish(
-        [
-            {
-                "type": "identify",
-                "userId": user_id,
-                "messageId": "i1",
-                "timestamp": "2026-11-02T07:00:00Z",
-                "traits": traits,
-            }
-        ]
-    )
+    runtime.publish([identify(user_id, "i1", **traits)])
     runtime.drain()
 
 

@@ -15,15 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fakes import probe
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
+from payloads import identify
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import Campaign
 from shared.campaigns.policy import DeliveryPolicy
 from shared.core.clock import SimulatedClock
 from shared.core.vocabulary import DecisionStatus
@@ -37,15 +38,7 @@ def tag_safe(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", value)[:256]
 
 
-PROBE = Campaign.model_validate(
-    {
-        "id": "probe",
-        "name": "Probe",
-        "level": "L4",
-        "trigger": {"event": "Order Completed"},
-        "channels": {"email": {"subject": "Thanks {{ user.first_name }}", "html": "<p>Hi</p>", "text": "Hi"}},
-    }
-)
+PROBE = probe({"email": {"subject": "Thanks {{ user.first_name }}", "html": "<p>Hi</p>", "text": "Hi"}})
 # Ids as identity providers issue them; each one's cleaned tag is another, real shopper's id.
 USER_IDS = ["auth0|5f7c2a9e", "ann@example.com", "google-oauth2:1234"]
 
@@ -80,22 +73,13 @@ class SentTags:
 
 
 def shopper(runtime: LocalRuntime, user_id: str) -> None:
-    runtime.publish(
-        [
-            {
-                "type": "identify",
-                "userId": user_id,
-                "messageId": f"id-{user_id}",
-                "timestamp": "2026-11-02T07:00:00Z",
-                "traits": {
-                    "email": "shopper@example.com",
-                    "firstName": "Ann",
-                    "timezone": "UTC",
-                    "consent": {"email": True},
-                },
-            }
-        ]
-    )
+    traits = {
+        "email": "shopper@example.com",
+        "firstName": "Ann",
+        "timezone": "UTC",
+        "consent": {"email": True},
+    }
+    runtime.publish([identify(user_id, f"id-{user_id}", **traits)])
     runtime.drain()
 
 

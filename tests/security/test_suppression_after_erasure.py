@@ -10,21 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import payloads
 import pytest
+from fakes import catalog_without
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
 from shared.campaigns.jobs import DeliveryJob
-from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.delivery.guards import in_holdout
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # 15:00 in Jakarta
 ADDRESS = "ayu.optout@example.com"
 USER, NEW_ACCOUNT, OTHER = [
@@ -34,26 +33,15 @@ USER, NEW_ACCOUNT, OTHER = [
 
 @pytest.fixture
 def runtime() -> Iterator[LocalRuntime]:
-    full = load_campaign_dir(CAMPAIGNS)
-    catalog = Catalog([c for c in full if c.id != "welcome"], full.policy, full.custom)
     with mock_aws():
-        yield LocalRuntime(catalog, SimulatedClock(START), log_level="CRITICAL")
+        yield LocalRuntime(catalog_without("welcome"), SimulatedClock(START), log_level="CRITICAL")
 
 
 def identify(runtime: LocalRuntime, user_id: str, message_id: str, email: str) -> None:
     """The app's identify, stamped with the runtime's clock."""
-    detail = {
-        "type": "identify",
-        "userId": user_id,
-        "messageId": message_id,
-        "timestamp": runtime.clock.now().isoformat(),
-        "traits": {
-            "email": email,
-            "timezone": "Asia/Jakarta",
-            "consent": {"email": True, "push": False, "in_app": True},
-        },
-    }
-    runtime.publish([detail])
+    consent = {"email": True, "push": False, "in_app": True}
+    traits = {"email": email, "timezone": "Asia/Jakarta", "consent": consent}
+    runtime.publish([payloads.identify(user_id, message_id, runtime.clock.now(), **traits)])
     runtime.drain()
 
 

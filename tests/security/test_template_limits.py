@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import probe
 from moto import mock_aws
+from payloads import identify
 
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
@@ -38,15 +40,7 @@ def campaign(body: str, *, channel: str = "push") -> Campaign:
     content = (
         {"subject": "Hi", "html": body, "text": body} if channel == "email" else {"title": "Hi", "body": body}
     )
-    return Campaign.model_validate(
-        {
-            "id": "probe",
-            "name": "Probe",
-            "level": "L4",
-            "trigger": {"event": "Order Completed"},
-            "channels": {channel: content},
-        }
-    )
+    return probe({channel: content})
 
 
 def render(body: str, context: dict[str, Any] | None = None, channel: str = "push") -> str:
@@ -218,23 +212,13 @@ def test_nudge_validate_prints_file_line_messages_and_no_traceback(tmp_path: Pat
 @pytest.fixture
 def runtime() -> Iterator[LocalRuntime]:
     body = "{% for i in range(event.n) %}{% for j in range(event.n) %}.{% endfor %}{% endfor %}"
-    probe = campaign(body, channel="in_app")
+    looping = campaign(body, channel="in_app")
     with mock_aws():
-        yield LocalRuntime(Catalog([probe]), SimulatedClock(START), log_level="CRITICAL")
+        yield LocalRuntime(Catalog([looping]), SimulatedClock(START), log_level="CRITICAL")
 
 
 def test_a_message_over_a_bound_is_parked_with_the_reason_not_retried(runtime: LocalRuntime) -> None:
-    runtime.publish(
-        [
-            {
-                "type": "identify",
-                "userId": "u1",
-                "messageId": "i1",
-                "timestamp": "2026-11-02T07:00:00Z",
-                "traits": {},
-            }
-        ]
-    )
+    runtime.publish([identify("u1", "i1")])
     runtime.drain()
     trigger = TriggerContext(
         event="Order Completed", message_id="o-1", timestamp=START, properties={"n": 200}

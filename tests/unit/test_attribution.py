@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from fakes import CAMPAIGNS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +20,6 @@ from shared.measurement.attribution import (
     revenue_of,
 )
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
 

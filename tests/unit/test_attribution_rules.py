@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import permutations
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import CAMPAIGNS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,7 +16,6 @@ from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.events.contract import SegmentEvent, parse_detail
 from shared.measurement.attribution import Conversion, Decision, attribute, decisions_of, revenue_of
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
 CART_WINDOW = timedelta(hours=48)  # abandoned-cart's conversion window
 SALE_WINDOW = timedelta(hours=72)  # weekend-sale-sea's

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import fakes
 import pytest
 
 from shared.batch.batch_campaigns import AudienceWorker, Planner, SegmentSizing, SegmentTask
@@ -21,17 +22,14 @@ AT = datetime(2026, 11, 18, 18, tzinfo=UTC)
 
 
 def campaign(**changes: Any) -> Campaign:
-    return Campaign.model_validate(
-        {
-            "id": "weekly",
-            "name": "Weekly",
-            "level": "L2",
-            "schedule": {"expression": "cron(0 18 ? * WED *)"},
-            "audience": ['last("Product Viewed") within 2d'],
-            "channels": {"in_app": {"title": "t", "body": "b"}},
-            **changes,
-        }
-    )
+    """An L2 in-app message every Wednesday 18:00 UTC to who viewed a product in the last two days."""
+    weekly = {
+        "name": "Weekly",
+        "level": "L2",
+        "schedule": {"expression": "cron(0 18 ? * WED *)"},
+        "audience": ['last("Product Viewed") within 2d'],
+    }
+    return fakes.campaign("weekly", {"in_app": {"title": "t", "body": "b"}}, **(weekly | changes))
 
 
 class ListQueue:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fakes import CAMPAIGNS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,6 @@ from shared.campaigns.loader import load_campaign_dir, load_campaign_file
 from shared.campaigns.model import Campaign
 from shared.campaigns.yaml_lines import CampaignFileError
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 SOURCES = {p.name: p.read_text() for p in sorted(CAMPAIGNS.glob("*.yaml")) if not p.name.startswith("_")}
 DATA = {name: yaml.safe_load(text) for name, text in SOURCES.items()}
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakes import CAMPAIGNS
 
 from shared.campaigns.loader import Catalog, load_campaign_dir, load_campaign_file
 from shared.campaigns.model import Campaign
 from shared.campaigns.yaml_lines import CampaignFileError
-
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 
 VALID = """\
 id: spring-sale

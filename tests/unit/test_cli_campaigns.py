@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import CAMPAIGNS
 from typer.testing import CliRunner
 
 from nudge.cli import app
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 SMALL = ["--users", "80", "--days", "10", "--seed", "7"]
 runner = CliRunner()
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fakes import one_time
+
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.model import Campaign
 from shared.campaigns.policy import DeliveryPolicy
@@ -16,11 +18,6 @@ from shared.profiles.profile import Profile
 
 NOON = datetime(2026, 11, 4, 12, tzinfo=UTC)  # a Wednesday; quiet hours are 21:00-08:00 UTC
 NIGHT = datetime(2026, 11, 4, 23, tzinfo=UTC)
-CONTENT = {
-    "email": {"subject": "Hi", "html": "<p>Hi</p>"},
-    "push": {"title": "Hi", "body": "Hi"},
-    "in_app": {"title": "Hi", "body": "Hi"},
-}
 POLICY = DeliveryPolicy.model_validate(
     {
         "caps": {
@@ -33,16 +30,8 @@ POLICY = DeliveryPolicy.model_validate(
 
 
 def campaign(*channels: str, **changes: Any) -> Campaign:
-    return Campaign.model_validate(
-        {
-            "id": "spring-sale",
-            "name": "Spring sale",
-            "level": "L1",
-            "schedule": {"expression": "at(2026-11-04T12:00:00)"},
-            "channels": {c: CONTENT[c] for c in channels},
-            **changes,
-        }
-    )
+    """The spring sale at noon on the 4th, on ``channels`` (in that order), each with a greeting."""
+    return one_time("spring-sale", channels, at="2026-11-04T12:00:00", name="Spring sale", **changes)
 
 
 def shopper(user_id: str = "u1") -> Profile:

@@ -9,29 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes import one_time
 
 from shared.campaigns.model import Campaign
 from shared.delivery.deliverer import choose_channel, reachable_channels
 from shared.profiles.ledger import Ledger, Suppression
 from shared.profiles.profile import Profile
 
-CONTENT = {
-    "email": {"subject": "Hi", "html": "<p>Hi</p>"},
-    "push": {"title": "Hi", "body": "Hi"},
-    "in_app": {"title": "Hi", "body": "Hi"},
-}
-
 
 def campaign(*channels: str) -> Campaign:
-    return Campaign.model_validate(
-        {
-            "id": "spring-sale",
-            "name": "Spring sale",
-            "level": "L1",
-            "schedule": {"expression": "at(2026-11-07T03:00:00)"},
-            "channels": {c: CONTENT[c] for c in channels},
-        }
-    )
+    """The spring sale on ``channels`` (in that order), each with a greeting."""
+    return one_time("spring-sale", channels, at="2026-11-07T03:00:00", name="Spring sale")
 
 
 def shopper(user_id: str = "u1", **traits: Any) -> Profile:

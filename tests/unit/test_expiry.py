@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import fakes
 import pytest
 from typer.testing import CliRunner
 
@@ -20,21 +21,18 @@ from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign
 from shared.deployment import invocations
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 runner = CliRunner()
 
 
 def campaign(**changes: Any) -> Campaign:
-    data: dict[str, Any] = {
-        "id": "c-1",
+    """An L1 email every Monday 09:00 in Berlin; ``changes`` replace its fields."""
+    weekly = {
         "name": "C",
         "level": "L1",
         "schedule": {"expression": "cron(0 9 ? * MON *)", "timezone": "Europe/Berlin"},
-        "channels": {"email": {"subject": "Hi", "html": "<p>Hi</p>"}},
     }
-    data.update(changes)
-    return Campaign.model_validate(data)
+    return fakes.campaign("c-1", ["email"], **(weekly | changes))
 
 
 def l4(**changes: Any) -> Campaign:
@@ -116,7 +114,7 @@ def test_topology_leaves_expired_campaigns_out_of_schedules_and_rules() -> None:
 @pytest.mark.parametrize("years", [1, 5, 30])
 def test_the_shipped_campaigns_plan_the_same_years_from_now(years: int) -> None:
     """Nothing in campaigns/ is a time bomb: the deploy plan years ahead is the plan today."""
-    catalog = load_campaign_dir(CAMPAIGNS)
+    catalog = load_campaign_dir(fakes.CAMPAIGNS)
     later = NOW + timedelta(days=365 * years + 17)
     assert expired_campaigns(catalog, NOW) == []
     assert expired_campaigns(catalog, later) == []
@@ -131,7 +129,7 @@ def test_the_shipped_campaigns_plan_the_same_years_from_now(years: int) -> None:
 
 def test_the_shipped_one_time_examples_are_not_absolute_dates() -> None:
     """A shipped ``at()`` expires on its date; the examples recur instead (see docs/design.md)."""
-    catalog = load_campaign_dir(CAMPAIGNS)
+    catalog = load_campaign_dir(fakes.CAMPAIGNS)
     assert [c.id for c in catalog if c.schedule and c.schedule.expression.startswith("at(")] == []
     assert [c.id for c in catalog if c.end is not None] == []
 
@@ -174,13 +172,13 @@ def test_validate_warns_with_file_and_line_and_still_exits_0(tmp_path: Path) -> 
 
 
 def test_validate_of_the_shipped_campaigns_warns_of_nothing_decades_ahead() -> None:
-    result = runner.invoke(app, ["validate", str(CAMPAIGNS), "--now", "2061-03-05T00:00:00Z"])
+    result = runner.invoke(app, ["validate", str(fakes.CAMPAIGNS), "--now", "2061-03-05T00:00:00Z"])
     assert result.exit_code == 0, result.output
     assert "expired" not in result.output
 
 
 def test_validate_rejects_a_now_without_a_zone(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["validate", str(CAMPAIGNS), "--now", "2026-12-02T08:00:00"])
+    result = runner.invoke(app, ["validate", str(fakes.CAMPAIGNS), "--now", "2026-12-02T08:00:00"])
     assert result.exit_code != 0
     assert "--now" in result.output
 
@@ -188,7 +186,7 @@ def test_validate_rejects_a_now_without_a_zone(tmp_path: Path) -> None:
 def test_vip_early_access_runs_the_evening_before_black_friday_every_year() -> None:
     """The shipped example that used to be at(2026-11-26T18:00:00): the same instant in 2026, and
     Thanksgiving evening in New York in every later year, so it never expires."""
-    vip = load_campaign_dir(CAMPAIGNS).get("vip-early-access")
+    vip = load_campaign_dir(fakes.CAMPAIGNS).get("vip-early-access")
     assert vip is not None and vip.schedule is not None
     from shared.campaigns.schedules import ScheduleExpression
 

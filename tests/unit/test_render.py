@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes import triggered
 
 from shared.campaigns.model import Campaign
 from shared.campaigns.render import check_template, render_message
@@ -12,15 +13,7 @@ from shared.core.errors import TemplateProblem
 
 
 def campaign(channels: dict[str, Any]) -> Campaign:
-    return Campaign.model_validate(
-        {
-            "id": "c-1",
-            "name": "Test",
-            "level": "L4",
-            "trigger": {"event": "Order Completed"},
-            "channels": channels,
-        }
-    )
+    return triggered("c-1", channels, name="Test")
 
 
 EMAIL = {

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
+from fakes import CAMPAIGNS, daily
 
 from nudge.simulate import SimulatedDelivery, SimulationOptions, SimulationReport, simulate
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog, load_campaign_dir
-from shared.campaigns.model import Campaign
 from shared.campaigns.policy import DeliveryPolicy
 from shared.profiles.profile import Profile
 
-CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns"
 OPTIONS = SimulationOptions(users=150, weeks=2, seed=3, warmup_days=7)
-
-
-def daily(campaign_id: str, hour_utc: int, channel: dict[str, Any], **changes: Any) -> Campaign:
-    return Campaign.model_validate(
-        {
-            "id": campaign_id,
-            "name": campaign_id,
-            "level": "L1",
-            "schedule": {"expression": f"cron(0 {hour_utc} * * ? *)", "timezone": "UTC"},
-            "channels": channel,
-            **changes,
-        }
-    )
 
 
 IN_APP = {"in_app": {"title": "Hi", "body": "Daily deal"}}
