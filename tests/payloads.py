@@ -1,7 +1,8 @@
 """Segment payloads the tests send, built in one place (every test layer imports this module).
 
 ``identify`` / ``track`` are the event ``detail`` as an app sends it; ``tracked`` is a track call as
-ingest parses it (a ``SegmentEvent``), for tests of the pure domain.
+ingest parses it (a ``SegmentEvent``), for tests of the pure domain. The shop's usual shopper and
+campaigns are built in ``tests/fakes.py``.
 """
 
 from __future__ import annotations

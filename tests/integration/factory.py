@@ -1,4 +1,5 @@
-"""What moto recorded, read back for the integration tests (payload builders: tests/payloads.py)."""
+"""What moto recorded, read back for the integration tests (payloads: tests/payloads.py; the test shop's
+campaigns and shoppers: tests/fakes.py)."""
 
 from __future__ import annotations
 
