@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 
 from shared.campaigns.jobs import DeliveryJob
 from shared.core.queues import DeadLetters
-from shared.delivery.deliverer import Deliverer, Unsubscribe
+from shared.delivery.deliverer import Deliverer
+from shared.delivery.message_context import Unsubscribe
 from shared.deployment.topology import DELIVERY_QUEUE
 from shared.platform.metrics import FunctionMetrics, record_batch, record_delivery
 from shared.platform.wiring import Wiring

@@ -180,8 +180,9 @@ def preview(
     from shared.campaigns.jobs import DeliveryJob
     from shared.campaigns.render import render_message
     from shared.core.errors import TemplateProblem
-    from shared.delivery.deliverer import choose_channel, template_context
+    from shared.delivery.deliverer import choose_channel
     from shared.delivery.guards import in_holdout
+    from shared.delivery.message_context import template_context
 
     catalog = load_catalog(campaigns)
     campaign = find_campaign(catalog, campaign_id)

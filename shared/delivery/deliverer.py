@@ -33,7 +33,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.campaigns.jobs import DeliveryJob
@@ -43,6 +42,7 @@ from shared.campaigns.render import render_message
 from shared.core.clock import Clock
 from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
 from shared.core.vocabulary import Channel
+from shared.delivery.batch import BatchOutcomes, BatchReads, kept_keys, read_batch, record_outcomes
 from shared.delivery.decision import (
     CANCELLED,
     CAPPED,
@@ -65,7 +65,7 @@ from shared.delivery.decision import (
     reachable_channels,
 )
 from shared.delivery.guards import shopper_zone
-from shared.delivery.links import LinkSigner, UnsubscribeRequest
+from shared.delivery.message_context import Unsubscribe, template_context
 from shared.delivery.ports import Deferrals, MessageChannel, SendLog, SendLogEntry
 from shared.delivery.profile_wait import WAITING_FOR_PROFILE, never_arrived, next_look
 from shared.privacy.erasure import ERASED as ERASED_REASON
@@ -73,7 +73,7 @@ from shared.privacy.erasure import Erasures
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ledger import Ledger, SentRecord, prune
 from shared.profiles.ports import LedgerStore, ProfileStore
-from shared.profiles.profile import Profile, audience_view
+from shared.profiles.profile import Profile
 from shared.work.failures import reason_of
 
 # The decisions and the channel choice live in shared.delivery.decision; named here too for the
@@ -112,48 +112,6 @@ class SendDecision:
     provider_message_id: str | None = None
 
 
-def template_context(
-    campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime, unsubscribe_url: str | None = None
-) -> dict[str, Any]:
-    view = audience_view(profile, now)
-    user = {**{k.replace(".", "_"): v for k, v in view.items()}, "user_id": profile.user_id}
-    cart = profile.cart.model_dump(mode="json") if profile.cart else None
-    return {
-        "user": user,
-        "cart": cart,
-        "event": job.trigger.properties if job.trigger else {},
-        "campaign": {"id": campaign.id, "name": campaign.name},
-        "unsubscribe_url": unsubscribe_url or "",
-    }
-
-
-@dataclass
-class BatchOutcomes:
-    """Outcomes a batch could not record, each with the error: their jobs are to be parked."""
-
-    unrecorded: list[tuple[SendLogEntry, str]] = field(default_factory=list)
-
-    def park_reasons(self) -> dict[str, str]:
-        """Send key → why its job is parked (a sent message's provider id is kept in the reason)."""
-        return {
-            entry.send_key: f"{entry.status} at {entry.at}"
-            + (f" (provider id {entry.provider_message_id})" if entry.provider_message_id else "")
-            + f", but the outcome was not recorded: {error}"
-            for entry, error in self.unrecorded
-        }
-
-
-@dataclass(frozen=True)
-class Unsubscribe:
-    """How email links to the unsubscribe endpoint (absent: no link, e.g. in benchmarks)."""
-
-    signer: LinkSigner
-    base_url: str
-
-    def url(self, user_id: str, channel: str, campaign_id: str) -> str:
-        return self.signer.url(self.base_url, UnsubscribeRequest(user_id, channel, campaign_id))
-
-
 @dataclass
 class Deliverer:
     """Delivers jobs one by one; inside :meth:`batch`, with one profile read, one ledger read and one
@@ -168,11 +126,8 @@ class Deliverer:
     deferrals: Deferrals
     unsubscribe: Unsubscribe | None = None
     erasures: Erasures | None = None
-    _prefetched: dict[str, Profile] | None = field(default=None, init=False, repr=False)
-    _ledgers: dict[str, Ledger] | None = field(default=None, init=False, repr=False)
-    _kept: dict[str, KeptRecord] | None = field(default=None, init=False, repr=False)
+    _reads: BatchReads | None = field(default=None, init=False, repr=False)
     _completed: list[SendLogEntry] | None = field(default=None, init=False, repr=False)
-    _prefetched_ids: set[str] = field(default_factory=set, init=False, repr=False)
 
     @contextmanager
     def batch(self, user_ids: Sequence[str]) -> Iterator[BatchOutcomes]:
@@ -186,68 +141,40 @@ class Deliverer:
         unique = list(dict.fromkeys(user_ids))
         outcomes = BatchOutcomes()
         try:
-            self._prefetched = self.profiles.get_many(unique) if unique else {}
-            if self.erasures is not None and unique:
-                # The erasure markers and kept suppressions come in the ledgers' request.
-                keys = [k for u in unique for k in self._kept_keys(u, self._prefetched.get(u))]
-                self._ledgers, self._kept = self.ledgers.get_many_with_kept(unique, keys)
-            else:
-                self._ledgers, self._kept = (self.ledgers.get_many(unique) if unique else {}), {}
-            self._prefetched_ids = set(unique)
+            self._reads = read_batch(unique, self.profiles, self.ledgers, self.erasures)
         except Exception:
-            self._prefetched, self._ledgers, self._kept, self._prefetched_ids = None, None, None, set()
+            self._reads = None
         self._completed = []
         try:
             yield outcomes
         finally:
-            completed, self._completed, self._prefetched, self._ledgers = self._completed, None, None, None
-            self._kept = None
-            self._prefetched_ids = set()
+            completed, self._completed, self._reads = self._completed, None, None
             if completed:
-                outcomes.unrecorded = self._record_outcomes(completed)
+                outcomes.unrecorded = record_outcomes(self.send_log, completed)
 
-    def _record_outcomes(self, entries: Sequence[SendLogEntry]) -> list[tuple[SendLogEntry, str]]:
-        """Record a batch's outcomes in one request; if that fails, each on its own: a send cannot be
-        made again, so its record is worth a second request. Returns those still not recorded."""
-        try:
-            self.send_log.complete_many(entries)
-        except Exception:  # one request for the batch: none of them was written
-            return self._record_each(entries)
-        return []
-
-    def _record_each(self, entries: Sequence[SendLogEntry]) -> list[tuple[SendLogEntry, str]]:
-        unrecorded = []
-        for entry in entries:
-            try:
-                self.send_log.complete(entry)
-            except Exception as error:
-                unrecorded.append((entry, reason_of(error)))
-        return unrecorded
+    def _read(self, user_id: str) -> BatchReads | None:
+        """The batch's reads, if they cover this shopper (else each job reads its own)."""
+        reads = self._reads
+        return reads if reads is not None and user_id in reads.user_ids else None
 
     def _profile(self, user_id: str) -> Profile | None:
-        if self._prefetched is not None and user_id in self._prefetched_ids:
-            return self._prefetched.get(user_id)
-        return self.profiles.get(user_id)
+        reads = self._read(user_id)
+        return reads.profiles.get(user_id) if reads is not None else self.profiles.get(user_id)
 
     def _ledger(self, user_id: str) -> Ledger:
-        if self._ledgers is not None and user_id in self._prefetched_ids:
-            ledger = self._ledgers.get(user_id)
-        else:
-            ledger = self.ledgers.get(user_id)
+        reads = self._read(user_id)
+        ledger = reads.ledgers.get(user_id) if reads is not None else self.ledgers.get(user_id)
         return ledger or Ledger(user_id)
-
-    def _kept_keys(self, user_id: str, profile: Profile | None) -> list[str]:
-        assert self.erasures is not None
-        return self.erasures.keys_for(user_id, profile.traits if profile else None)
 
     def _kept_records(self, user_id: str, profile: Profile | None) -> dict[str, KeptRecord]:
         """What erasure kept about the shopper: read with the batch's ledgers, else key by key (the
         fallback when the batch read failed)."""
         if self.erasures is None:
             return {}
-        if self._kept is not None and user_id in self._prefetched_ids:
-            return self._kept
-        found = {k: self.erasures.records.get(k) for k in self._kept_keys(user_id, profile)}
+        reads = self._read(user_id)
+        if reads is not None:
+            return reads.kept
+        found = {k: self.erasures.records.get(k) for k in kept_keys(self.erasures, user_id, profile)}
         return {k: r for k, r in found.items() if r is not None}
 
     def _erased_since(self, job: DeliveryJob, kept: dict[str, KeptRecord]) -> bool:
@@ -391,8 +318,8 @@ class Deliverer:
             record = SentRecord(now, slot.channel, campaign.id, campaign.level, job.send_key)
             kept = prune(ledger.sends, now)
             if self.ledgers.record_send(ledger, record, kept):
-                if self._ledgers is not None:
-                    self._ledgers[ledger.user_id] = Ledger(
+                if self._reads is not None:
+                    self._reads.ledgers[ledger.user_id] = Ledger(
                         ledger.user_id, (*kept, record), ledger.suppressed, ledger.version + 1
                     )
                 return None, slot.channel
