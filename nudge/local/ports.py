@@ -86,7 +86,7 @@ class _LocalWiring(Wiring):
         return {name: _RecordedChannel(c, name, self._runtime.sent) for name, c in super().channels().items()}
 
     def deferrals(self) -> Any:
-        return _IndexedDeferrals(self._runtime._one_time, super().deferrals())
+        return _IndexedDeferrals(self._runtime.scheduler.one_time, super().deferrals())
 
     def link_signer(self) -> LinkSigner:
         return self._runtime.signer

@@ -41,7 +41,7 @@ def create_resources(runtime: Any) -> None:
             },
         )["QueueUrl"]
     events.create_event_bus(Name=NAMES.bus)
-    for rule in runtime._rules:
+    for rule in runtime.rules:
         events.put_rule(
             Name=physical_name(rule.key),
             EventBusName=NAMES.event_bus(rule.bus),

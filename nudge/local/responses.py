@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from nudge.local.runtime import LocalRuntime, SentMessage
+from nudge.local.ports import SentMessage
+from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
 from nudge.shop.randomness import iso
 from nudge.shop.shoppers import Shopper
