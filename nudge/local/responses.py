@@ -26,6 +26,7 @@ from typing import Any
 from nudge.local.ports import SentMessage
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
+from nudge.shop.calls import order_call
 from nudge.shop.randomness import iso
 from nudge.shop.shoppers import Shopper
 from nudge.shop.store import SyntheticStore
@@ -101,7 +102,7 @@ class Responder:
             self._push(self._later(message.at, 10, 24 * 60), "read", (message.user_id, message.provider_id))
         if rng.random() < model.conversion_lift.get(level, 0.0):
             at = self._later(message.at, 15, model.max_delay_hours * 60)
-            self._push(at, "order", self.store.order_event(shopper, at, rng))
+            self._push(at, "order", order_call(shopper, at, rng, self.store.catalog))
 
     def due_orders_and_apply(self, until: datetime) -> list[dict[str, Any]]:
         """Apply the SES events and inbox reads due before ``until``; return the orders to publish."""

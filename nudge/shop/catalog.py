@@ -1,9 +1,10 @@
-"""The shop's catalog (products, categories, prices) and the Segment e-commerce shapes its events take."""
+"""The shop's catalog (products, categories, prices, its shelves by category) and the Segment e-commerce
+shapes its events take."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -304,3 +305,20 @@ def product_properties(product: Product) -> dict[str, Any]:
         "url": product.url,
         "image_url": product.image_url,
     }
+
+
+class Shelves:
+    """The catalog as the shop's pages show it: a product by its id, and the products of a category
+    (in catalog order)."""
+
+    def __init__(self, products: Sequence[Product]) -> None:
+        self._by_id = {p.product_id: p for p in products}
+        self._by_category: dict[str, list[Product]] = {c: [] for c in CATEGORIES}
+        for product in products:
+            self._by_category[product.category].append(product)
+
+    def product(self, product_id: str) -> Product:
+        return self._by_id[product_id]
+
+    def products_in(self, category: str) -> list[Product]:
+        return self._by_category[category]

@@ -1,4 +1,4 @@
-"""Seeded helpers: weighted picks, RFC 4122 ids from a stream, slugs, ISO times."""
+"""Seeded helpers: weighted picks, RFC 4122 ids from a stream, slugs, ISO times, pauses."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import random
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -49,3 +49,8 @@ class Weighted:
 
     def __call__(self, rng: random.Random) -> Any:
         return self.values[bisect.bisect_right(self.cumulative, rng.random() * self.total)]
+
+
+def pause(rng: random.Random, low: int, high: int) -> timedelta:
+    """A uniform pause of ``low`` to ``high`` seconds, in whole milliseconds (the wire precision)."""
+    return timedelta(milliseconds=int(1000 * (low + (high - low) * rng.random())))

@@ -35,6 +35,7 @@ from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
+from nudge.shop.calls import device_context
 from nudge.shop.shoppers import Shopper
 from nudge.shop.store import StoreConfig, SyntheticStore
 from shared.campaigns.jobs import DeliveryJob
@@ -263,7 +264,7 @@ def run() -> Iterator[Run]:
             pii.add("name", f"{shopper.first_name} {shopper.last_name}")
             pii.add("phone", phone_of(shopper))
             pii.add("phone", re.sub(r"\D", "", phone_of(shopper)))
-            pii.add("ip", store.context(shopper, "web")["ip"])
+            pii.add("ip", device_context(shopper, "web")["ip"])
             if shopper.push_platform:
                 pii.add("push_token", push_token_of(shopper))
                 pii.add("push_endpoint", endpoints[shopper.user_id].rsplit("/", 1)[1])
