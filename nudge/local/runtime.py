@@ -148,6 +148,14 @@ class LocalRuntime:
         )
         return str(response["EndpointArn"])
 
+    def publish_model(self, artefact_json: str) -> str:
+        """Put a trained artefact in the models table, as ``nudge train --publish-table`` does."""
+        from shared.predictions.model import ModelArtefact
+
+        artefact = ModelArtefact.model_validate_json(artefact_json)
+        self.models.publish(artefact.version, artefact_json)
+        return artefact.version
+
     # -- functions -------------------------------------------------------------------------------
     @staticmethod
     def _import_handler(spec: topology.FunctionSpec, log_level: str) -> Callable[..., Any]:
@@ -284,14 +292,6 @@ class LocalRuntime:
     def sqs_event(self, queue_key: str, bodies: Iterable[str], receive_count: int = 1) -> dict[str, Any]:
         """An SQS event for ``bodies`` as if received from ``queue_key`` (for driving a handler directly)."""
         return queues.sqs_event(self.queue_arn(queue_key), bodies, receive_count)
-
-    def publish_model(self, artefact_json: str) -> str:
-        """Put a trained artefact in the models table, as ``nudge train --publish-table`` does."""
-        from shared.predictions.model import ModelArtefact
-
-        artefact = ModelArtefact.model_validate_json(artefact_json)
-        self.models.publish(artefact.version, artefact_json)
-        return artefact.version
 
     # -- inspection ------------------------------------------------------------------------------
     def stack_outputs(self) -> dict[str, str]:
