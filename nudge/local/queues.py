@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nudge.local import machinery
 from nudge.local.account import REGION
 from nudge.local.adversary import hostile_drain
 from nudge.local.faults import FunctionTimedOut
@@ -70,6 +71,8 @@ def receive(runtime: Any, spec: topology.QueueSpec, most: int) -> tuple[list[dic
     sqs, url = runtime.client("sqs"), runtime.queue_urls[spec.key]
     messages: list[dict[str, Any]] = []
     while len(messages) < most:
+        if not machinery.has_visible_message(url):
+            return messages, True  # the poller's receive would come back empty: not made
         wanted = min(RECEIVE_LIMIT, most - len(messages))
         response = sqs.receive_message(
             QueueUrl=url,

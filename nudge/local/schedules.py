@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
+from nudge.local import machinery
 from nudge.local.account import NAMES
 from shared.adapters.sqs import SqsQueue
 from shared.campaigns.loader import Catalog
@@ -85,12 +86,10 @@ class LocalScheduler:
     def _fire_one_time(self, name: str, target: Mapping[str, Any]) -> None:
         """What Scheduler does at the time: send the input to the target queue, then delete itself."""
         runtime = self._runtime
-        scheduler = runtime.client("scheduler")
         self.one_time.pop(name, None)
-        try:
-            scheduler.get_schedule(GroupName=NAMES.deferral_group, Name=name)
-        except scheduler.exceptions.ResourceNotFoundException:
+        # Scheduler's own reads and deletes: moto's state directly (nudge.local.machinery)
+        if not machinery.schedule_exists(NAMES.deferral_group, name):
             return  # deleted in the meantime (erasure)
         queue_key = next(k for k in runtime.queue_urls if runtime.queue_arn(k) == target["Arn"])
         SqsQueue(runtime.client("sqs"), runtime.queue_urls[queue_key]).send_many([target["Input"]])
-        scheduler.delete_schedule(GroupName=NAMES.deferral_group, Name=name)
+        machinery.delete_schedule(NAMES.deferral_group, name)
