@@ -8,7 +8,7 @@ from importlib import import_module
 
 from nudge.cli.common import app
 
-GROUPS = ("run", "campaigns", "models", "operations")  # demo… · validate… · score… · why, report, dlq…
+GROUPS = ("run", "campaigns", "models", "backfill", "operations")  # demo · validate · score · import · why
 for _group in GROUPS:
     import_module(f"nudge.cli.{_group}")
 

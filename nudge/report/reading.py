@@ -40,12 +40,13 @@ def read_decisions(messages: Iterable[Mapping[str, Any]], since: datetime | None
 
 
 def read_conversions(conversions: Iterable[Mapping[str, Any]], since: datetime | None) -> Dated:
-    """Conversions whose decision was taken at or after ``since``, with the instant they converted."""
+    """Conversions whose decision was taken at or after ``since``, with the instant they converted; a
+    cancelled order's are not (its refunds are already net in the others' ``revenue``)."""
     converted: Dated = []
     for item in conversions:
         at = moment(item, "converted_at")
         decided = moment(item, "decided_at")
-        if at is None or decided is None or (since is not None and decided < since):
+        if at is None or decided is None or (since is not None and decided < since) or item.get("cancelled"):
             continue
         converted.append((at, item))
     return converted

@@ -45,9 +45,11 @@ def amount_of(value: Any) -> Decimal | None:
 
 
 def order_value(properties: Mapping[str, Any]) -> Decimal:
-    """An order's value: the first usable of ``revenue``, ``total`` and ``value``; 0 when none is."""
+    """An order's value: the first usable of ``revenue``, ``total`` and ``value``; 0 when none is. A 0 is
+    read as missing (Segment's examples send ``revenue`` and ``total`` both; a shop that leaves
+    ``revenue`` at 0 means its ``total``)."""
     for name in ORDER_VALUE_FIELDS:
         amount = amount_of(properties.get(name))
-        if amount is not None:
+        if amount:
             return amount
     return Decimal(0)

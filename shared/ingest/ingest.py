@@ -28,7 +28,14 @@ from shared.events.contract import (
     parse_detail,
 )
 from shared.events.traits import TraitPolicy
-from shared.measurement.attribution import Conversion, attribute, decisions_of, goal_events, longest_window
+from shared.measurement.attribution import (
+    Conversion,
+    attribute,
+    decisions_of,
+    goal_events,
+    longest_window,
+    refunds_in,
+)
 from shared.measurement.ports import ConversionStore, DecisionHistory
 from shared.privacy.erasure import Erasures
 from shared.profiles.fold import fold_events
@@ -82,9 +89,19 @@ class Attributor:
         self.window = longest_window(catalog)
 
     def run(self, user_id: str, events: Sequence[SegmentEvent]) -> list[Conversion]:
-        """Record the conversions ``events`` make; only new ones are returned (exactly once per event)."""
+        """Record the conversions ``events`` make, then take their refunds and cancellations back from
+        the conversions of the orders they name; only new conversions are returned (exactly once per
+        event)."""
+        if is_anonymous(user_id):
+            return []
+        recorded = self._convert(user_id, events)
+        for refund in refunds_in(events):
+            self.store.refund(user_id, refund)
+        return recorded
+
+    def _convert(self, user_id: str, events: Sequence[SegmentEvent]) -> list[Conversion]:
         goals = [e for e in events if e.behaviour_name in self.goals]
-        if not goals or is_anonymous(user_id):
+        if not goals:
             return []
         since = min(e.timestamp for e in goals) - self.window
         decisions = decisions_of(self.history.entries_since(user_id, since))

@@ -13,6 +13,12 @@ The rules (docs/measurement.md):
   for their uplift) but carry no credited revenue, so revenue is never counted twice.
 - **Exactly once per goal event.** Each (goal event, campaign) record is keyed on the event's
   ``messageId``; a redelivered event writes nothing new.
+- **Net of refunds.** A conversion keeps its order's ``order_id``. An ``Order Refunded`` naming that
+  order takes its amount (``revenue``, ``total`` or ``value``; the whole order without one) back from
+  each of the order's conversions, never more than the conversion still counts; an ``Order Cancelled``
+  takes back all that is left and marks the conversion ``cancelled``. ``revenue`` is then the net,
+  ``gross_revenue`` what the order brought in, and ``refunds`` each refund's event id and amount, so a
+  redelivered refund is taken back once.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class Conversion:
     revenue: float  # the goal event's revenue (for revenue per recipient in uplift)
     attributed: bool  # this campaign's message is the last touch: the revenue is credited to it
     channel: str | None = None
+    order_id: str | None = None  # what a refund or a cancellation of the order names
 
     @property
     def key(self) -> str:
@@ -102,6 +109,8 @@ class Conversion:
         }
         if self.channel:
             item["channel"] = self.channel
+        if self.order_id is not None:
+            item["order_id"] = self.order_id
         return item
 
 
@@ -141,6 +150,7 @@ def attribute(
         if decision.status == DecisionStatus.SENT and (last_sent is None or _later(decision, last_sent)):
             last_sent = decision
     revenue = revenue_of(event.properties)
+    order_id = order_id_of(event.properties)
     conversions = []
     for campaign_id, decision in sorted(latest.items()):
         attributed = last_sent is not None and last_sent.campaign_id == campaign_id
@@ -158,9 +168,65 @@ def attribute(
                 revenue=revenue,
                 attributed=attributed,
                 channel=credited.channel if credited.status == DecisionStatus.SENT else None,
+                order_id=order_id,
             )
         )
     return conversions
+
+
+REFUND_EVENT = "Order Refunded"
+CANCEL_EVENT = "Order Cancelled"
+
+
+def order_id_of(properties: Mapping[str, Any]) -> str | None:
+    """An event's ``order_id`` as text (None without a usable one)."""
+    order_id = properties.get("order_id")
+    if order_id is None or isinstance(order_id, bool | dict | list) or order_id == "":
+        return None
+    return str(order_id)
+
+
+@dataclass(frozen=True)
+class OrderRefund:
+    """A refund (``amount``; None: the whole order) or a cancellation of the order ``order_id``, as the
+    event ``refund_id`` sent it."""
+
+    order_id: str
+    refund_id: str
+    amount: float | None
+    cancels: bool
+
+    def applied_to(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The fields of the conversion ``item`` once this refund is taken back from it (None: it was
+        already, or the conversion was cancelled)."""
+        refunds = dict(item.get("refunds") or {})
+        if self.refund_id in refunds or item.get("cancelled"):
+            return None
+        left = float(item.get("revenue") or 0)
+        taken = left if self.cancels or self.amount is None else min(self.amount, left)
+        refunds[self.refund_id] = round(taken, 2)
+        changed: dict[str, Any] = {
+            "revenue": round(left - taken, 2),
+            "gross_revenue": float(item.get("gross_revenue", left)),
+            "refunds": refunds,
+        }
+        if self.cancels:
+            changed["cancelled"] = True
+        return changed
+
+
+def refunds_in(events: Iterable[SegmentEvent]) -> list[OrderRefund]:
+    """The refunds and cancellations among ``events`` that name an order, in the order given."""
+    found = []
+    for event in events:
+        name = event.behaviour_name
+        order_id = order_id_of(event.properties)
+        if name not in (REFUND_EVENT, CANCEL_EVENT) or order_id is None:
+            continue
+        cancels = name == CANCEL_EVENT  # all that is left, whatever amount it names
+        amount = None if cancels else float(order_value(event.properties)) or None
+        found.append(OrderRefund(order_id, event.message_id, amount, cancels))
+    return found
 
 
 def _later(a: Decision, b: Decision) -> bool:

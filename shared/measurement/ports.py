@@ -18,6 +18,11 @@ class ConversionStore(Protocol):
         """Write the conversions not yet recorded (keyed per goal event and campaign); the new ones."""
         ...
 
+    def refund(self, user_id: str, refund: Any) -> int:
+        """Take ``refund`` (an attribution.OrderRefund) back from the shopper's conversions of its order,
+        each once; how many conversions changed."""
+        ...
+
 
 class Engagement(Protocol):
     def engagement(

@@ -20,6 +20,7 @@ from shared.events.traits import (
     normalize_traits,
     within_budget,
 )
+from shared.profiles.orders import link_order, order_cancelled, order_refunded, prune_placed
 from shared.profiles.profile import (
     AFFINITY_FLOOR,
     AFFINITY_HALF_LIFE_DAYS,
@@ -43,6 +44,7 @@ from shared.profiles.profile import (
     MAX_PRODUCTS_PER_EVENT,
     MAX_VIEWED_PRODUCTS,
     MAX_VIEWS_PER_PRODUCT,
+    MONEY_EVENTS,
     MONTH_BUCKETS_KEPT,
     ORDER_DAYS_KEPT,
     ORDER_EVENT,
@@ -84,15 +86,19 @@ def _bump(counter: dict[str, int], key: str, by: int, limit: int) -> None:
         counter[key] = counter.get(key, 0) + by
 
 
+def _units(value: Any) -> int | None:
+    """A product's quantity: a whole number from 1 to 9,999 (None when it is not one)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10_000 else None
+
+
 def _cart_item(properties: Mapping[str, Any]) -> CartItem | None:
     product_id = product_of(properties)
     if not product_id:
         return None
-    quantity = properties.get("quantity", 1)
     return CartItem(
         product_id=_product_key(product_id),
         price=amount_of(properties.get("price")),
-        quantity=quantity if isinstance(quantity, int) and 0 < quantity < 10_000 else 1,
+        quantity=_units(properties.get("quantity", 1)) or 1,
         **{name: _str(properties.get(name), limit) for name, limit in CART_TEXT_BYTES.items()},
     )
 
@@ -219,10 +225,18 @@ def _product_added(profile: Profile, props: Mapping[str, Any], at: datetime) -> 
 
 
 def _product_removed(profile: Profile, props: Mapping[str, Any], at: datetime) -> None:
+    """Its ``quantity`` comes off the product's line (the whole line without one, or when as many or
+    more are removed than the line holds)."""
     cart = profile.cart
     if cart is None:
         return
     product_id = _product_key(product_of(props) or "")
+    removed = _units(props.get("quantity"))
+    for item in cart.items:
+        if item.product_id == product_id and removed is not None and removed < item.quantity:
+            item.quantity -= removed
+            removed = None
+            product_id = ""  # the line stays
     cart.items = [i for i in cart.items if i.product_id != product_id]
     cart.updated_at = at
     if not cart.items:
@@ -239,6 +253,7 @@ def _order_completed(profile: Profile, props: Mapping[str, Any], at: datetime) -
     profile.orders += 1
     amount = order_value(props)
     profile.revenue = (profile.revenue + amount).quantize(CENT)
+    link_order(profile.activity, props, at, amount)
     profile.last_order_at = max(profile.last_order_at or at, at)
     profile.first_order_at = min(profile.first_order_at or at, at)
     for product in _products(props):
@@ -257,9 +272,12 @@ def _order_completed(profile: Profile, props: Mapping[str, Any], at: datetime) -
 _TRACK_FOLDS: Mapping[str, Callable[[Profile, Mapping[str, Any], datetime], None]] = {
     "Product Viewed": _product_viewed,
     "Product Added": _product_added,
+    "Wishlist Product Added to Cart": _product_added,
     "Product Removed": _product_removed,
     "Checkout Started": _checkout_started,
     ORDER_EVENT: _order_completed,
+    "Order Refunded": order_refunded,
+    "Order Cancelled": order_cancelled,
 }
 
 
@@ -318,6 +336,7 @@ def _prune_activity(activity: Activity, newest: datetime) -> None:
     order_horizon = (newest - timedelta(days=ORDER_DAYS_KEPT)).date().isoformat()
     kept_days = sorted(d for d in activity.orders if d > order_horizon)[-MAX_ORDER_DAYS:]
     activity.orders = {d: activity.orders[d] for d in kept_days}
+    prune_placed(activity, newest)
 
 
 def _prune(profile: Profile, newest: datetime) -> None:
@@ -345,7 +364,7 @@ def fold_events(profile: Profile, events: Iterable[SegmentEvent], *, in_place: b
     applied = duplicates = 0
     for event in sorted(events, key=lambda e: e.timestamp):
         mark = fingerprint(event.message_id)
-        is_order = event.behaviour_name == ORDER_EVENT
+        is_order = event.behaviour_name in MONEY_EVENTS  # remembered as long as orders count
         if _seen(seen, mark) or (is_order and _seen(goals, mark, GOAL_ENTRY_LENGTH)):
             duplicates += 1
             continue

@@ -50,6 +50,14 @@ FINGERPRINT_LENGTH = 6
 # windows: each keeps its fingerprint and UTC day (2 bytes) for ORDER_DAYS_KEPT days, 500 at most —
 # a replay after 48 other events would otherwise count twice. A typical buyer's costs a few dozen bytes.
 ORDER_EVENT = "Order Completed"
+# Segment's V2 Ecommerce events that take an order's money back (shared/profiles/orders.py); remembered
+# as long as orders are, so that a replayed refund is not taken back twice.
+REFUND_EVENT = "Order Refunded"
+CANCEL_EVENT = "Order Cancelled"
+MONEY_EVENTS = frozenset({ORDER_EVENT, REFUND_EVENT, CANCEL_EVENT})
+# What a refund or a cancellation is netted against: each order's UTC day and the value it still counts
+# for, by a fingerprint of its ``order_id``, while its day is in the order windows (the latest 200).
+MAX_LINKED_ORDERS = 200
 GOAL_ENTRY_LENGTH = FINGERPRINT_LENGTH + 2
 MAX_GOAL_EVENTS = 500
 MAX_BEHAVIOURS = 200
@@ -136,9 +144,14 @@ class Activity(BaseModel):
         description="Product id → minutes of its latest views (48 h, 10 products, 5 views each): "
         "what a browse-abandonment trigger counts.",
     )
+    placed: dict[str, tuple[str, Decimal, bool]] = Field(
+        default_factory=dict,
+        description="Order key (a fingerprint of its order_id) → [UTC day, value it still counts for, "
+        "cancelled]: what a refund or a cancellation takes back from (400 days, 200 orders).",
+    )
 
     def is_empty(self) -> bool:
-        return not (self.last or self.orders or self.categories or self.viewed)
+        return not (self.last or self.orders or self.categories or self.viewed or self.placed)
 
     def views_of(self, product_id: str, since: datetime, until: datetime) -> int:
         """Views of ``product_id`` from ``since`` to ``until`` (minute precision, last 48 hours)."""

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +333,37 @@ def test_ingest_reports_only_the_conversions_it_newly_recorded(runtime: LocalRun
 
     assert [(c.campaign_id, c.revenue) for c in first.conversions] == [(SALE, 7.5)]
     assert again.conversions == [] and again.duplicates == 1
+
+
+def test_a_refund_nets_the_credited_revenue_of_its_order_once_and_a_cancellation_uncounts_it(
+    runtime: LocalRuntime,
+) -> None:
+    """Issue 19: the order's refund names it by order_id (Segment's Order Refunded); the conversion keeps
+    what the order brought in and the report counts the net."""
+    buyer, canceller = users(2, held_out=False)
+    for user in (buyer, canceller):
+        identify_shopper(runtime, user)
+    deliver_sale(runtime, buyer, canceller)
+    runtime.clock.advance(timedelta(hours=5))
+    placed = START + timedelta(hours=5)
+    runtime.publish([order(buyer, "order-b", placed, revenue=60.0), order(canceller, "order-c", placed)])
+    runtime.drain()
+    runtime.clock.advance(timedelta(days=2))
+    refund = track(buyer, "Order Refunded", "refund-b1", order_id="order-b", total=25, currency="USD")
+    cancel = track(canceller, "Order Cancelled", "cancel-c1", order_id="order-c", total=42, revenue=42)
+
+    runtime.publish([refund, refund, cancel])  # the refund delivered twice
+    runtime.drain()
+    runtime.publish([refund])  # ... and again later
+    runtime.drain()
+
+    by_user = {c["user_id"]: c for c in conversions(runtime)}
+    assert by_user[buyer]["revenue"] == 35.0
+    assert by_user[buyer]["gross_revenue"] == 60.0
+    assert by_user[buyer]["refunds"] == {"refund-b1": 25.0}
+    assert by_user[buyer]["order_id"] == "order-b"
+    assert (by_user[canceller]["revenue"], by_user[canceller]["cancelled"]) == (0.0, True)
+    report = build_report(runtime.scan("messages"), runtime.scan("conversions"))
+    assert (report.campaigns[SALE].conversions, report.campaigns[SALE].revenue) == (1, 35.0)
+    profile = runtime.profiles.get(buyer)
+    assert profile is not None and profile.revenue == Decimal("35.00")

@@ -192,12 +192,15 @@ def test_a_sent_conversion_stores_its_channel(catalog: Catalog) -> None:
 # -- revenue and retention -----------------------------------------------------------------------
 
 
-def test_an_order_worth_zero_is_worth_zero_whatever_its_total_says(catalog: Catalog) -> None:
-    assert revenue_of({"revenue": 0, "total": 50, "value": 7}) == 0.0
-    assert revenue_of({"revenue": "0.00", "total": 50}) == 0.0
-    free_sample = goal(T0 + timedelta(hours=1), revenue=0, total=50)
-    [conversion] = attribute(free_sample, "u1", [decided("abandoned-cart", T0)], catalog)
-    assert conversion.revenue == 0.0
+def test_a_revenue_of_zero_is_missing_so_the_total_is_credited(catalog: Catalog) -> None:
+    """Issue 19: Segment's examples send ``revenue`` and ``total``; a shop leaving revenue at 0 means its
+    total (the profile reads the order alike: tests/unit/test_order_lifecycle.py)."""
+    assert revenue_of({"revenue": 0, "total": 50, "value": 7}) == 50.0
+    assert revenue_of({"revenue": "0.00", "total": 0, "value": 7}) == 7.0
+    assert revenue_of({"revenue": 0, "total": "0"}) == 0.0
+    order = goal(T0 + timedelta(hours=1), revenue=0, total=50)
+    [conversion] = attribute(order, "u1", [decided("abandoned-cart", T0)], catalog)
+    assert conversion.revenue == 50.0
 
 
 def test_a_conversion_is_kept_for_400_days_after_the_order() -> None:

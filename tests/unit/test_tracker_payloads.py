@@ -80,6 +80,8 @@ def test_a_tracks_context_traits_fill_what_the_profile_does_not_know_yet() -> No
     assert profile.traits["email"] == "peter@example.com"
     assert profile.traits["plan"] == "premium"
     assert profile.traits["country"] == "NL"
+    assert profile.traits["timezone"] == "Europe/Amsterdam"
+    assert profile.traits["language"] == "nl"
     assert profile.counts["Product Viewed"] == {"2015-12-10": 1}
 
 

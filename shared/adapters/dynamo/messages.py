@@ -15,7 +15,9 @@ from shared.delivery.ports import SendLogEntry
 from shared.deployment.topology import CONVERSIONS, INBOX, MESSAGES
 
 if TYPE_CHECKING:
-    from shared.measurement.attribution import Conversion
+    from shared.measurement.attribution import Conversion, OrderRefund
+
+MAX_REFUND_ATTEMPTS = 3
 
 
 class DynamoSendLog:
@@ -179,6 +181,53 @@ class DynamoConversions:
                 continue
             new.append(conversion)
         return new
+
+    def refund(self, user_id: str, refund: OrderRefund) -> int:
+        """Take ``refund`` back from each of the shopper's conversions of its order (one query, then one
+        conditional update per conversion changed; a concurrent change is read again and retried)."""
+        changed = 0
+        for _ in range(MAX_REFUND_ATTEMPTS):
+            pending = [item for item in self._of_order(user_id, refund.order_id) if refund.applied_to(item)]
+            if not pending:
+                return changed
+            for item in pending:
+                update = refund.applied_to(item) or {}
+                names = {f"#f{i}": name for i, name in enumerate(update)}
+                values = {f":v{i}": value for i, value in enumerate(update.values())}
+                try:
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key=serialize(
+                            {
+                                CONVERSIONS.partition_key: user_id,
+                                str(CONVERSIONS.sort_key): item["conversion_key"],
+                            }
+                        ),
+                        UpdateExpression="SET " + ", ".join(f"{n} = :v{i}" for i, n in enumerate(names)),
+                        ConditionExpression="#rev = :left",
+                        ExpressionAttributeNames={**names, "#rev": "revenue"},
+                        ExpressionAttributeValues=serialize({**values, ":left": item["revenue"]}),
+                    )
+                except self._client.exceptions.ConditionalCheckFailedException:
+                    continue  # changed meanwhile: read again
+                changed += 1
+        return changed
+
+    def _of_order(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :u",
+            "FilterExpression": "order_id = :o",
+            "ExpressionAttributeNames": {"#pk": CONVERSIONS.partition_key},
+            "ExpressionAttributeValues": {":u": {"S": user_id}, ":o": {"S": order_id}},
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            items.extend(deserialize(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 class DynamoInbox:
