@@ -92,6 +92,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
             "profiles_written": outcome.profiles_written,
             "conversions": len(outcome.conversions),
             "erased": outcome.erased,
+            "timestamp_from": dict(outcome.timed_by),  # timestamp, originalTimestamp or bus time
         },
     )
     return {"batchItemFailures": [{"itemIdentifier": i} for i in outcome.failed_record_ids]}
