@@ -69,6 +69,7 @@ def run_demo(
     os.environ.update(FAKE_CREDENTIALS)
     from moto import mock_aws
 
+    from nudge.local import machinery
     from nudge.local.responses import Responder
     from nudge.local.runtime import LocalRuntime
     from nudge.shop.store import StoreConfig, SyntheticStore
@@ -123,7 +124,13 @@ def run_demo(
             if responder is not None:
                 responder.observe()
             if progress:
-                progress(hour + 1, hours, f"day {hour // 24 + 1}/{options.days}")
+                sent = machinery.messages_handed_over(runtime.table_names["inbox"])
+                progress(
+                    hour + 1,
+                    hours,
+                    f"day {hour // 24 + 1}/{options.days} · {published:,} events · {sent:,} messages · "
+                    f"{runtime.requests_made():,} AWS requests",
+                )
         summary = _summarize(
             runtime,
             store_events=len(events),
@@ -143,6 +150,7 @@ def run_demo(
             reported(measured)
         # one definition everywhere: the report's (sends over the decisions' period, per recipient)
         summary["messages_per_recipient_per_week"] = summary["measurement"]["messages_per_user_week"]["mean"]
+        summary["aws_requests"] = _requests(runtime, summary["events_ingested"], summary["messages_sent"])
         if options.store_dir is not None:
             runtime.snapshot(options.store_dir)
     summary["scores"]["published_model"] = model_version
@@ -168,6 +176,22 @@ def _measure(runtime: Any, catalog: Catalog, html: Path | None) -> Report:
         html.parent.mkdir(parents=True, exist_ok=True)
         html.write_text(render_html(result))
     return result
+
+
+def _requests(runtime: Any, events: int, messages: int) -> dict[str, Any]:
+    """The AWS requests of the run: the functions' (what production pays for) per ingested event and
+    per sent message, and the runtime's own (playing EventBridge, the pollers, Scheduler)."""
+    by_functions = runtime.requests_made()
+    by_function: Counter[str] = Counter()
+    for (who, _), n in runtime.requests.items():
+        by_function[who] += n
+    return {
+        "by_functions": by_functions,
+        "by_runtime": runtime.requests_made(by_functions=False),
+        "per_event": round(by_functions / max(events, 1), 2),
+        "per_message": round(by_functions / max(messages, 1), 2),
+        "by_function": dict(sorted(by_function.items())),
+    }
 
 
 def _timestamp(event: dict[str, Any]) -> datetime:

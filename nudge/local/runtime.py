@@ -61,6 +61,9 @@ class LocalContext:
         return self.timeout_ms
 
 
+RUNTIME_ITSELF = "runtime"  # who made a request the runtime made itself, playing AWS
+
+
 class LocalRuntime:
     """The deployed system on moto: its resources, each function's ports and invocation, and (through
     the modules named in this module's docstring) the AWS services around them."""
@@ -104,6 +107,10 @@ class LocalRuntime:
         self.queue_urls: dict[str, str] = {}
         self.invocations: dict[str, int] = {}
         self._running = threading.local()  # the function being invoked (for tests that attribute calls)
+        # Every AWS request made through the runtime's clients, by who made it: a function (what
+        # production pays for) or the runtime playing AWS (rule targets, pollers, Scheduler).
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self._requests_lock = threading.Lock()
         self.sent: list[SentMessage] = []  # every send a channel accepted, in order
         self.received: Counter[str] = Counter()  # SQS records handed to consumers, per work queue
         self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
@@ -123,10 +130,20 @@ class LocalRuntime:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             client = boto3.client(service, region_name=REGION)
+            client.meta.events.register("before-call", self._count_request)
             if self.adversary is not None:
                 client.meta.events.register("before-call", self.adversary.interleaver.hook)
             self._clients[service] = client
         return self._clients[service]
+
+    def _count_request(self, model: Any, **_: Any) -> None:
+        who = self.running or RUNTIME_ITSELF
+        with self._requests_lock:
+            self.requests[who, f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def requests_made(self, by_functions: bool = True) -> int:
+        """AWS requests so far: those the functions made (what production pays for), or the runtime's."""
+        return sum(n for (who, _), n in self.requests.items() if (who != RUNTIME_ITSELF) == by_functions)
 
     @property
     def mode(self) -> str:

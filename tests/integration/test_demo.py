@@ -63,6 +63,19 @@ def test_every_send_is_recorded_by_its_provider(summary: dict[str, object]) -> N
     assert recorded["inbox"] == by_channel["in_app"]
 
 
+def test_the_summary_counts_the_aws_requests_the_functions_made(summary: dict[str, object]) -> None:
+    requests = summary["aws_requests"]
+    assert isinstance(requests, dict)
+    by_function = requests["by_function"]
+    # every function that ran made requests, and only the runtime's own are apart from them
+    assert set(by_function) - {"runtime"} <= set(summary["invocations"])  # type: ignore[arg-type]
+    assert by_function["ingest"] > 0 and by_function["deliver"] > 0
+    assert requests["by_functions"] == sum(n for who, n in by_function.items() if who != "runtime")
+    assert requests["by_runtime"] == by_function["runtime"]
+    assert requests["per_event"] == round(requests["by_functions"] / summary["events_ingested"], 2)  # type: ignore[operator]
+    assert requests["per_message"] == round(requests["by_functions"] / summary["messages_sent"], 2)  # type: ignore[operator]
+
+
 def test_batch_and_real_time_campaigns_both_send(summary: dict[str, object]) -> None:
     levels = summary["messages_by_level"]
     assert isinstance(levels, dict)

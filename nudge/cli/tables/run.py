@@ -30,6 +30,10 @@ def print_summary(s: dict[str, Any]) -> None:
         ("recorded by SES (moto)", s["provider_recorded"]["ses"]),
         ("recorded by SNS (moto)", s["provider_recorded"]["sns"]),
         ("in-app inbox items", s["provider_recorded"]["inbox"]),
+        ("AWS requests by the functions", f"{s['aws_requests']['by_functions']:,}"),
+        ("  per ingested event", s["aws_requests"]["per_event"]),
+        ("  per message sent", s["aws_requests"]["per_message"]),
+        ("  + by the runtime playing AWS (not billed)", f"{s['aws_requests']['by_runtime']:,}"),
     ]:
         overview.add_row(label, str(value))
     console.print(overview)
