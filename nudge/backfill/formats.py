@@ -4,8 +4,9 @@
   line, as Segment's and RudderStack's object-storage destinations write them, or one EventBridge event
   (with ``detail``; its ``time`` is the event's time when the payload has none). Rows of a warehouse
   dump in snake_case are read too: ``user_id``, ``anonymous_id``, ``message_id`` (or ``id``),
-  ``original_timestamp``, ``sent_at``, ``received_at``; a row with ``event`` and no ``type`` is a track
-  call, and a row with neither ``properties`` nor ``traits`` keeps its other columns as those.
+  ``original_timestamp``, ``sent_at``, ``received_at``, and ``event_text`` as the event's name; a row
+  with ``event`` and no ``type`` is a track call, and a row with neither ``properties`` nor ``traits``
+  keeps its other columns as those.
 * **A CSV of orders** (``.csv``, ``.csv.gz``): one ``Order Completed`` per row, its ``order_id``,
   ``user_id``, a time (``timestamp``, ``created_at``, ``ordered_at`` or ``date``) and every other column
   as a property (``revenue``, ``total``, ``currency``…). Its message id is ``order-<order_id>``, so a
@@ -96,6 +97,8 @@ def warehouse_row(row: dict[str, Any]) -> dict[str, Any]:
     call = {_WAREHOUSE_NAMES.get(k, k): v for k, v in row.items()}
     if "messageId" not in call and "id" in call:
         call["messageId"] = call.pop("id")
+    if call.get("event_text"):  # Segment's warehouses: `event` is a slug, `event_text` the name sent
+        call["event"] = call.pop("event_text")
     if "type" not in call and call.get("event"):
         call["type"] = "track"
     if "properties" not in call and "traits" not in call:

@@ -225,3 +225,19 @@ def test_the_scorer_runs_on_the_imported_profiles_on_day_one(tmp_path: Path) -> 
         and regular["purchase_propensity"] > lapsed["purchase_propensity"]
     )
     assert (store / "messages.jsonl").read_text() == ""  # nothing was sent, not even a welcome
+
+
+def test_an_import_does_not_bring_back_an_erased_shopper(
+    runtime: LocalRuntime, stack: str, tmp_path: Path
+) -> None:
+    runtime.publish([identify("u-1", "live-id", email="u1@shop.test")])
+    runtime.drain()
+    assert runtime.http("DELETE", "/me", user_id="u-1")["statusCode"] == 200
+    export = write_jsonl(tmp_path / "export.jsonl", history())
+
+    result = CliRunner().invoke(app, ["import", str(export), "--stack", stack, "--as-of", AS_OF], env=WIDE)
+
+    assert result.exit_code == 0, result.output
+    assert runtime.profiles.get("u-1") is None
+    assert "of erased shoppers (dropped) 5" in flat(result.output)
+    assert runtime.profiles.get("97980cfea0067") is not None

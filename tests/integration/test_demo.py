@@ -172,7 +172,19 @@ def test_validate_lists_the_shipped_campaigns() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["demo", "validate", "schema", "audience", "preview", "simulate", "snapshot", "bench", "report", "why"],
+    [
+        "demo",
+        "validate",
+        "schema",
+        "audience",
+        "preview",
+        "simulate",
+        "snapshot",
+        "bench",
+        "report",
+        "why",
+        "import",
+    ],
 )
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
