@@ -17,7 +17,14 @@ from decimal import Decimal
 from typing import Any
 
 from shared.core.money import CENT, order_value
-from shared.profiles.profile import MAX_LINKED_ORDERS, ORDER_DAYS_KEPT, Activity, Profile, fingerprint
+from shared.profiles.profile import (
+    MAX_LINKED_ORDERS,
+    ORDER_DAYS_KEPT,
+    ORDER_EVENT,
+    Activity,
+    Profile,
+    fingerprint,
+)
 
 
 def order_key(properties: Mapping[str, Any]) -> str | None:
@@ -49,7 +56,8 @@ def order_refunded(profile: Profile, properties: Mapping[str, Any], at: datetime
 
 
 def order_cancelled(profile: Profile, properties: Mapping[str, Any], at: datetime) -> None:
-    """The order no longer counts: one order fewer on its day, and all it still counted for taken back."""
+    """The order no longer counts: one order fewer on its day (in the order windows and the day's
+    ``Order Completed`` count), and all it still counted for taken back."""
     _take_back(profile, properties, cancel=True)
 
 
@@ -67,8 +75,20 @@ def _take_back(profile: Profile, properties: Mapping[str, Any], *, cancel: bool)
     profile.revenue = max(profile.revenue - amount, Decimal(0)).quantize(CENT)
     if cancel:
         profile.orders = max(profile.orders - 1, 0)
+        _uncount(profile.counts.get(ORDER_EVENT, {}), day)
     if day in activity.orders:
         orders, revenue = activity.orders[day]
         activity.orders[day] = (orders - cancel, max(revenue - amount, Decimal(0)).quantize(CENT))
         if activity.orders[day][0] <= 0:
             del activity.orders[day]
+
+
+def _uncount(buckets: dict[str, int], day: str) -> None:
+    """One ``Order Completed`` fewer on ``day`` (or in its month, once the day was folded into it), so
+    that ``count("Order Completed", 7d)`` agrees with the order windows."""
+    for key in (day, day[:7]):
+        if buckets.get(key, 0) > 0:
+            buckets[key] -= 1
+            if not buckets[key]:
+                del buckets[key]
+            return

@@ -132,6 +132,16 @@ def test_a_cancelled_order_no_longer_counts() -> None:
     assert profile.orders_in(30, T0 + timedelta(hours=1)) == (0, Decimal(0))
     view = audience_view(profile, T0 + timedelta(hours=1))
     assert (view["orders"], view["revenue"]) == (0, 0.0)
+    assert profile.count("Order Completed", 7, T0) == 0  # count("Order Completed", 7d) agrees
+    assert profile.counts["Order Cancelled"] == {ORDER_DAY: 1}
+
+
+def test_an_order_cancelled_after_its_day_became_a_month_bucket_is_taken_from_that_month() -> None:
+    placed = call("Order Completed", 0)
+    profile = folded(placed, call("Order Completed", 60 * 24 * 40, "a-later-order", order_id="o-2"))
+    assert profile.counts["Order Completed"] == {"2026-11": 1, "2026-12-12": 1}
+    later = folded(call("Order Cancelled", 60 * 24 * 41), profile=profile)
+    assert later.counts["Order Completed"] == {"2026-12-12": 1}
 
 
 def test_cancelling_one_of_two_orders_on_a_day_keeps_the_other() -> None:
