@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,11 @@ from nudge.cli.common import (
 from nudge.cli.tables.report import print_report
 from nudge.cli.tables.run import print_bench, print_soak, print_summary
 from shared.core.vocabulary import Channel
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (at least one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @app.command()
@@ -39,6 +45,14 @@ def demo(
         Path, typer.Option("--report", help="Write the measurement report (HTML) here.")
     ] = Path("demo-out/report.html"),
     gentle: Annotated[bool, GentleOption] = False,
+    shards: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Processes, each running every n-th shopper through a whole system of its own "
+            "(0: one per CPU core; 1: one process).",
+        ),
+    ] = 0,
 ) -> None:
     """Run a synthetic store through the whole system on moto and print what happened.
 
@@ -66,7 +80,13 @@ def demo(
             bar.update(task, completed=done, description=label)
 
         options = DemoOptions(
-            users=users, days=days, seed=seed, store_dir=store, report_html=report_html, gentle=gentle
+            users=users,
+            days=days,
+            seed=seed,
+            store_dir=store,
+            report_html=report_html,
+            gentle=gentle,
+            shards=shards or cpu_cores(),
         )
         reports: list[Any] = []
         summary = run_demo(catalog, options, progress, reported=reports.append)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nudge.local.shards import Progress, ShardRun, Tick, tick_label
 from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
 from shared.core.vocabulary import Channel, DecisionStatus, Level
@@ -41,8 +42,6 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
-Progress = Callable[[int, int, str], None]
-
 
 @dataclass(frozen=True)
 class DemoOptions:
@@ -56,6 +55,9 @@ class DemoOptions:
     report_html: Path | None = None  # where to write the measurement report (`nudge report --html`)
     respond: bool = True  # simulate shoppers opening, clicking and buying because of messages
     gentle: bool = False  # the runtime's kind, fixed order instead of the adversary's (debugging)
+    # Processes: each runs every n-th shopper through a whole system of its own on moto (shoppers
+    # never share state, so the runs add up; see nudge/local/shards.py).
+    shards: int = 1
 
 
 def run_demo(
@@ -66,6 +68,33 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the simulation and return the summary (the same dict ``--json`` writes); ``reported``
     receives the measurement report the summary's ``measurement`` was made from."""
+    started = time.perf_counter()
+    if options.shards > 1:
+        from nudge.local.shards import run_shards
+
+        runs = run_shards(run_shard, catalog, options, progress)
+    else:
+        runs = [run_shard(catalog, options, 0, _ticker(progress, options.days))]
+    summary = _summarize(runs, catalog, options, reported)
+    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return summary
+
+
+def _ticker(progress: Progress | None, days: int) -> Callable[[Tick], None] | None:
+    if progress is None:
+        return None
+    return lambda tick: progress(tick.hour, tick.hours, tick_label(tick, days))
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """Shard 0 keeps the run's seed (one shard is the unsharded run); the others draw their own."""
+    return seed + 7919 * shard
+
+
+def run_shard(
+    catalog: Catalog, options: DemoOptions, shard: int, tick: Callable[[Tick], None] | None = None
+) -> ShardRun:
+    """Every ``options.shards``-th shopper from the ``shard``-th on, through a whole system on moto."""
     os.environ.update(FAKE_CREDENTIALS)
     from moto import mock_aws
 
@@ -74,8 +103,10 @@ def run_demo(
     from nudge.local.runtime import LocalRuntime
     from nudge.shop.store import StoreConfig, SyntheticStore
 
-    started = time.perf_counter()
-    store = SyntheticStore(StoreConfig(users=options.users, days=options.days, seed=options.seed))
+    seed = shard_seed(options.seed, shard)
+    store = SyntheticStore(
+        StoreConfig(users=options.users, days=options.days, seed=options.seed, shard=(shard, options.shards))
+    )
     start = store.config.start
     with mock_aws():
         clock = SimulatedClock(start)
@@ -86,9 +117,8 @@ def run_demo(
             scoring_segments=options.scoring_segments,
             log_level="ERROR",
             gentle=options.gentle,
-            seed=options.seed,
+            seed=seed,
         )
-        mode = runtime.mode
         model_version = runtime.publish_model((options.model or default_model_path()).read_text())
         endpoints = {
             s.user_id: runtime.register_push_endpoint(
@@ -98,13 +128,13 @@ def run_demo(
             if s.push_platform
         }
         events = list(store.events(push_endpoints=endpoints))
-        rng = random.Random(options.seed)
+        rng = random.Random(seed)
         duplicates = [e for e in events if rng.random() < DUPLICATE_SHARE]
-        malformed = store.malformed_events(MALFORMED_EVENTS)
+        malformed = store.malformed_events(MALFORMED_EVENTS) if shard == 0 else []
         hours = options.days * 24
         cursor = 0
         published = failed_publish = 0
-        responder = Responder(store, runtime, options.seed) if options.respond else None
+        responder = Responder(store, runtime, seed) if options.respond else None
         for hour in range(hours):
             window_end = start + STEP * (hour + 1)
             batch: list[dict[str, Any]] = []
@@ -123,53 +153,101 @@ def run_demo(
             runtime.drain()
             if responder is not None:
                 responder.observe()
-            if progress:
+            if tick is not None:
                 sent = machinery.messages_handed_over(runtime.table_names["inbox"])
-                progress(
-                    hour + 1,
-                    hours,
-                    f"day {hour // 24 + 1}/{options.days} · {published:,} events · {sent:,} messages · "
-                    f"{runtime.requests_made():,} AWS requests",
-                )
-        summary = _summarize(
+                tick(Tick(hour + 1, hours, published, sent, runtime.requests_made()))
+        return _read_back(
             runtime,
+            options,
             store_events=len(events),
             duplicates=len(duplicates),
             malformed=len(malformed),
             published=published,
             failed_publish=failed_publish,
+            responses=Counter(responder.counts) if responder is not None else Counter(),
+            model_version=model_version,
         )
-        responses = dict(responder.counts) if responder is not None else {}
-        summary["responses"] = responses
-        summary["orders_caused_by_messages"] = responses.get("order", 0)
-        measured = _measure(runtime, catalog, options.report_html)
-        summary["measurement"] = measured.to_dict()
-        if options.report_html is not None:
-            summary["measurement"]["html"] = str(options.report_html.resolve())
-        if reported is not None:
-            reported(measured)
-        # one definition everywhere: the report's (sends over the decisions' period, per recipient)
-        summary["messages_per_recipient_per_week"] = summary["measurement"]["messages_per_user_week"]["mean"]
-        summary["aws_requests"] = _requests(runtime, summary["events_ingested"], summary["messages_sent"])
-        if options.store_dir is not None:
-            runtime.snapshot(options.store_dir)
-    summary["scores"]["published_model"] = model_version
+
+
+def _read_back(runtime: Any, options: DemoOptions, **counts: Any) -> ShardRun:
+    from moto.sns.models import sns_backends
+
+    from nudge.local.account import ACCOUNT, REGION
+    from shared.deployment import topology
+
+    keys = [t.key for t in topology.TABLES] if options.store_dir else ["messages", "conversions", "inbox"]
+    return ShardRun(
+        profiles=runtime.all_profiles(),
+        tables={key: runtime.scan(key) for key in keys},
+        parked=runtime.parked(),
+        ses_recorded=int(runtime.client("ses").get_send_quota()["SentLast24Hours"]),
+        sns_recorded=sum(len(e.messages) for e in sns_backends[ACCOUNT][REGION].platform_endpoints.values()),
+        invocations=Counter(runtime.invocations),
+        hostility=Counter(runtime.adversary.seen) if runtime.adversary else Counter(),
+        requests=Counter(runtime.requests),
+        mode=runtime.mode,
+        **counts,
+    )
+
+
+def _summarize(
+    runs: list[ShardRun], catalog: Catalog, options: DemoOptions, reported: Callable[[Report], None] | None
+) -> dict[str, Any]:
+    """The summary of the runs together, read from what they left (one run: exactly as it was)."""
+    tables = {key: [item for run in runs for item in run.tables.get(key, [])] for key in runs[0].tables}
+    profiles = [p for run in runs for p in run.profiles]
+    parked = [p for run in runs for p in run.parked]
+    summary = _counts(
+        profiles,
+        tables["messages"],
+        tables["inbox"],
+        parked,
+        store_events=sum(r.store_events for r in runs),
+        duplicates=sum(r.duplicates for r in runs),
+        malformed=sum(r.malformed for r in runs),
+        published=sum(r.published for r in runs),
+        failed_publish=sum(r.failed_publish for r in runs),
+        ses_recorded=sum(r.ses_recorded for r in runs),
+        sns_recorded=sum(r.sns_recorded for r in runs),
+        invocations=sum((r.invocations for r in runs), Counter()),
+    )
+    responses = dict(sum((r.responses for r in runs), Counter()))
+    summary["responses"] = responses
+    summary["orders_caused_by_messages"] = responses.get("order", 0)
+    measured = _measure(tables["messages"], tables["conversions"], catalog, options.report_html)
+    summary["measurement"] = measured.to_dict()
+    if options.report_html is not None:
+        summary["measurement"]["html"] = str(options.report_html.resolve())
+    if reported is not None:
+        reported(measured)
+    # one definition everywhere: the report's (sends over the decisions' period, per recipient)
+    summary["messages_per_recipient_per_week"] = summary["measurement"]["messages_per_user_week"]["mean"]
+    requests = sum((r.requests for r in runs), Counter())
+    summary["aws_requests"] = _requests(requests, summary["events_ingested"], summary["messages_sent"])
+    if options.store_dir is not None:
+        from nudge.local.dump import write_tables
+        from shared.deployment import topology
+
+        write_tables(options.store_dir, {t.key: tables[t.key] for t in topology.TABLES}, parked)
+    summary["scores"]["published_model"] = runs[0].model_version
     summary.update(
         users=options.users,
         simulated_days=options.days,
         seed=options.seed,
-        mode=mode,
-        hostility=dict(sorted(runtime.adversary.seen.items())) if runtime.adversary else {},
-        wall_seconds=round(time.perf_counter() - started, 1),
+        mode=runs[0].mode,
+        shards=len(runs),
+        hostility=dict(sorted(sum((r.hostility for r in runs), Counter()).items())),
     )
     return summary
 
 
-def _measure(runtime: Any, catalog: Catalog, html: Path | None) -> Report:
+def _measure(
+    messages: list[dict[str, Any]], conversions: list[dict[str, Any]], catalog: Catalog, html: Path | None
+) -> Report:
     """`nudge report` on what the run left in the send log and the conversions table."""
     from nudge.report.build import build_report
 
-    result = build_report(runtime.scan("messages"), runtime.scan("conversions"), catalog)
+    result = build_report(messages, conversions, catalog)
     if html is not None:
         from nudge.report.html import render_html
 
@@ -178,16 +256,18 @@ def _measure(runtime: Any, catalog: Catalog, html: Path | None) -> Report:
     return result
 
 
-def _requests(runtime: Any, events: int, messages: int) -> dict[str, Any]:
+def _requests(requests: Counter[tuple[str, str]], events: int, messages: int) -> dict[str, Any]:
     """The AWS requests of the run: the functions' (what production pays for) per ingested event and
     per sent message, and the runtime's own (playing EventBridge, the pollers, Scheduler)."""
-    by_functions = runtime.requests_made()
+    from nudge.local.runtime import RUNTIME_ITSELF
+
     by_function: Counter[str] = Counter()
-    for (who, _), n in runtime.requests.items():
+    for (who, _), n in requests.items():
         by_function[who] += n
+    by_functions = sum(n for who, n in by_function.items() if who != RUNTIME_ITSELF)
     return {
         "by_functions": by_functions,
-        "by_runtime": runtime.requests_made(by_functions=False),
+        "by_runtime": by_function[RUNTIME_ITSELF],
         "per_event": round(by_functions / max(events, 1), 2),
         "per_message": round(by_functions / max(messages, 1), 2),
         "by_function": dict(sorted(by_function.items())),
@@ -198,16 +278,21 @@ def _timestamp(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
 
 
-def _summarize(
-    runtime: Any, *, store_events: int, duplicates: int, malformed: int, published: int, failed_publish: int
+def _counts(
+    profiles: list[Any],
+    messages: list[dict[str, Any]],
+    inbox: list[dict[str, Any]],
+    parked: list[Any],
+    *,
+    store_events: int,
+    duplicates: int,
+    malformed: int,
+    published: int,
+    failed_publish: int,
+    ses_recorded: int,
+    sns_recorded: int,
+    invocations: Counter[str],
 ) -> dict[str, Any]:
-    from moto.sns.models import sns_backends
-
-    from nudge.local.account import ACCOUNT, REGION
-
-    profiles = runtime.all_profiles()
-    messages = runtime.scan("messages")
-    inbox = runtime.scan("inbox")
     events_ingested = sum(n for p in profiles for days in p.counts.values() for n in days.values())
     sent = [m for m in messages if m["status"] == DecisionStatus.SENT]
     by_campaign: dict[str, dict[str, Any]] = {}
@@ -232,9 +317,6 @@ def _summarize(
             row[DecisionStatus.CANCELLED] += 1
         elif m["status"] not in (DecisionStatus.DUPLICATE, DecisionStatus.CLAIMED):
             row[DecisionStatus.SKIPPED] += 1
-    parked = runtime.parked()
-    ses_recorded = int(runtime.client("ses").get_send_quota()["SentLast24Hours"])
-    sns_recorded = sum(len(e.messages) for e in sns_backends[ACCOUNT][REGION].platform_endpoints.values())
     return {
         "events_generated": store_events,
         "events_published": published,
@@ -263,7 +345,7 @@ def _summarize(
         "inbox_messages": len(inbox),
         "provider_recorded": {"ses": ses_recorded, "sns": sns_recorded, "inbox": len(inbox)},
         "dead_letters": dict(Counter(f"{p.queue}: {p.reason}" for p in parked)),
-        "invocations": dict(sorted(runtime.invocations.items())),
+        "invocations": dict(sorted(invocations.items())),
         "scores": _score_summary(profiles),
     }
 

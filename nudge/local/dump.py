@@ -41,7 +41,14 @@ def write_dump(runtime: Any, directory: Path) -> dict[str, int]:
     """Write every table and what the dead-letter queues hold, in the local dump's format; returns how
     many items it wrote of each table, and of the dead letters."""
     tables = {spec.key: scan(runtime, spec.key) for spec in topology.TABLES}
-    return LocalDump.write(directory, tables, parked(runtime), plain=_plain)
+    return write_tables(directory, tables, parked(runtime))
+
+
+def write_tables(
+    directory: Path, tables: dict[str, list[dict[str, Any]]], letters: list[ParkedMessage]
+) -> dict[str, int]:
+    """Tables and dead letters already read (e.g. from several shards' runs) as the local dump."""
+    return LocalDump.write(directory, tables, letters, plain=_plain)
 
 
 def _plain(value: Any) -> Any:

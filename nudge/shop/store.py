@@ -33,8 +33,13 @@ class StoreConfig:
     days: int = 14
     seed: int = 7
     start: datetime = datetime(2026, 11, 1, tzinfo=UTC)
+    # (i, n): only every n-th shopper from the i-th on. Each shopper draws from their own stream, so
+    # the n shards' shoppers and events are exactly the whole store's, split.
+    shard: tuple[int, int] = (0, 1)
 
     def __post_init__(self) -> None:
+        if not 0 <= self.shard[0] < self.shard[1]:
+            raise ValueError("StoreConfig.shard must be (i, n) with 0 <= i < n")
         if self.start.tzinfo is None:
             raise ValueError("StoreConfig.start must be timezone-aware")
         if self.users < 0 or self.days < 1:
@@ -51,7 +56,10 @@ class SyntheticStore:
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
         self.catalog: list[Product] = build_catalog()
-        self.shoppers: list[Shopper] = [make_shopper(config.seed, n) for n in range(1, config.users + 1)]
+        shard, shards = config.shard
+        self.shoppers: list[Shopper] = [
+            make_shopper(config.seed, n) for n in range(1, config.users + 1) if (n - 1) % shards == shard
+        ]
         self.shelves = Shelves(self.catalog)
 
     def events(self, push_endpoints: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:

@@ -63,6 +63,36 @@ def test_every_send_is_recorded_by_its_provider(summary: dict[str, object]) -> N
     assert recorded["inbox"] == by_channel["in_app"]
 
 
+def test_shards_split_the_store_and_add_up_to_one_run(tmp_path: Path) -> None:
+    """Two processes, each a whole system with every other shopper: together the whole store."""
+    from nudge.operations import LocalDump
+    from nudge.shop.store import SyntheticStore
+
+    store = tmp_path / "store"
+    sharded = run_demo(
+        load_campaign_dir(CAMPAIGNS), DemoOptions(users=30, days=2, seed=5, shards=2, store_dir=store)
+    )
+    whole = SyntheticStore(StoreConfig(users=30, days=2, seed=5))
+    halves = [SyntheticStore(StoreConfig(users=30, days=2, seed=5, shard=(i, 2))) for i in range(2)]
+    assert sorted(s.user_id for h in halves for s in h.shoppers) == sorted(s.user_id for s in whole.shoppers)
+    assert sharded["shards"] == 2
+    assert sharded["events_generated"] == len(list(whole.events()))
+    caused = sharded["orders_caused_by_messages"]
+    assert sharded["events_ingested"] == sharded["events_generated"] + caused  # type: ignore[operator]
+    assert sharded["malformed_injected"] == 5 and len(sharded["dead_letters"]) > 0  # type: ignore[arg-type]
+    recorded = sharded["provider_recorded"]
+    assert recorded["ses"] == sharded["messages_by_channel"]["email"]  # type: ignore[index]
+    # the dump holds both shards' decisions, for `nudge why`
+    logged = {m["user_id"] for m in LocalDump(store).send_log()}
+    for half in halves:
+        assert logged & {s.user_id for s in half.shoppers}
+
+
+def test_a_store_shard_must_be_one_of_its_shards() -> None:
+    with pytest.raises(ValueError, match="shard"):
+        StoreConfig(shard=(2, 2))
+
+
 def test_the_summary_counts_the_aws_requests_the_functions_made(summary: dict[str, object]) -> None:
     requests = summary["aws_requests"]
     assert isinstance(requests, dict)

@@ -10,10 +10,15 @@ from nudge.cli.common import console
 from shared.core.vocabulary import Channel, DecisionStatus
 
 
+def _in_shards(s: dict[str, Any]) -> str:
+    shards = int(s.get("shards", 1))
+    return f" in {shards} processes (each every {shards}th shopper)" if shards > 1 else ""
+
+
 def print_summary(s: dict[str, Any]) -> None:
     overview = Table(
         title=f"Nudge demo — {s['users']} shoppers, {s['simulated_days']} simulated days, "
-        f"{s['mode']} runtime ({s['wall_seconds']} s)",
+        f"{s['mode']} runtime{_in_shards(s)} ({s['wall_seconds']} s)",
         show_header=False,
     )
     overview.add_column("what")
