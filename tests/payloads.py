@@ -59,3 +59,23 @@ def tracked(
     """A parsed track call of ``user_id``; an int ``message`` is the n-th event (message id ``m-n``)."""
     message_id = message if isinstance(message, str) else f"m-{message}"
     return parse_detail(track(user_id, name, message_id, at, **properties))
+
+
+def anonymously(anonymous_id: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` sent by a visitor who has not logged in: ``anonymousId`` only."""
+    return {**{k: v for k, v in detail.items() if k != "userId"}, "anonymousId": anonymous_id}
+
+
+def on_device(anonymous_id: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` with the device's ``anonymousId`` beside its ``userId`` (identify, a track after login)."""
+    return {**detail, "anonymousId": anonymous_id}
+
+
+def alias(user_id: str, previous_id: str, message_id: str, at: str | datetime) -> dict[str, Any]:
+    return {
+        "type": "alias",
+        "userId": user_id,
+        "previousId": previous_id,
+        "messageId": message_id,
+        "timestamp": _time(at),
+    }

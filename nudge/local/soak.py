@@ -307,23 +307,32 @@ def _check_profiles(
 ) -> None:
     from nudge.local.account import physical_name
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsQueue
+    from shared.core.identity import anonymous_profile_id
     from shared.deployment import topology
     from shared.events.contract import EventRejected, parse_detail
     from shared.profiles.fold import fold_events
+    from shared.profiles.merge import linked_anonymous_id
     from shared.profiles.profile import Profile
 
-    by_user: dict[str, list[Any]] = defaultdict(list)
+    parsed = []
     for detail in events:
         try:
-            event = parse_detail(detail, now=_timestamp(detail))
+            parsed.append(parse_detail(detail, now=_timestamp(detail)))
         except EventRejected:
             continue
-        by_user[event.profile_id].append(event)
+    # Each synthetic device is one shopper's: its visitor's events all end up on the shopper it logs in.
+    logged_in = {anonymous_profile_id(a): e.user_id for e in parsed if (a := linked_anonymous_id(e))}
+    by_user: dict[str, list[Any]] = defaultdict(list)
+    for event in parsed:
+        by_user[logged_in.get(event.profile_id, event.profile_id)].append(event)
     expected = {u: fold_events(Profile(user_id=u), evs).profile for u, evs in by_user.items()}
-    parked_users = {parse_detail(json.loads(p.body)["detail"]).profile_id for p in ingest_parked}
+    parked_users = {
+        logged_in.get(profile_id, profile_id)
+        for profile_id in (parse_detail(json.loads(p.body)["detail"]).profile_id for p in ingest_parked)
+    }
 
     def differing(profiles: list[Profile], skip: set[Any]) -> list[str]:
-        found = {p.user_id: p for p in profiles}
+        found = {p.user_id: p for p in profiles if p.linked_to is None}  # a link holds no history
         wrong = [
             u
             for u in expected

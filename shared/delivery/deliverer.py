@@ -41,6 +41,7 @@ from shared.campaigns.model import Campaign, ChannelName
 from shared.campaigns.render import render_message
 from shared.core.clock import Clock
 from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
+from shared.core.identity import is_anonymous
 from shared.core.vocabulary import Channel
 from shared.delivery.batch import BatchOutcomes, BatchReads, kept_keys, read_batch, record_outcomes
 from shared.delivery.decision import (
@@ -188,6 +189,7 @@ class Deliverer:
             self.send_log.complete(entry)
 
     def deliver(self, job: DeliveryJob) -> SendDecision:
+        job = self._after_login(job)
         campaign = self.catalog.get(job.campaign_id)
         if campaign is None:
             raise PermanentDeliveryError(f"unknown campaign {job.campaign_id!r}")
@@ -277,6 +279,16 @@ class Deliverer:
             raise
         self._complete(replace(claimed, status=SENT, reason=None, provider_message_id=provider_id))
         return SendDecision(SENT, None, channel, provider_id)
+
+    def _after_login(self, job: DeliveryJob) -> DeliveryJob:
+        """A job made for an anonymous visitor (an L4 trigger before they logged in) is decided for the
+        shopper they logged in as since (shared/profiles/merge.py), on the profile their history joined."""
+        if not is_anonymous(job.user_id):
+            return job
+        visitor = self._profile(job.user_id)
+        if visitor is None or visitor.linked_to is None:
+            return job
+        return job.model_copy(update={"user_id": visitor.linked_to})
 
     def _held(
         self, job: DeliveryJob, entry: SendLogEntry, holder: SendLogEntry, now: datetime

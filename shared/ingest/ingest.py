@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.campaigns.loader import Catalog
 from shared.core.clock import Clock
-from shared.core.identity import is_anonymous
+from shared.core.identity import anonymous_profile_id, is_anonymous
 from shared.core.queues import DeadLetters
 from shared.events.contract import (
     LIVE_TRAFFIC,
@@ -40,6 +40,7 @@ from shared.measurement.ports import ConversionStore, DecisionHistory
 from shared.privacy.erasure import Erasures
 from shared.profiles.fold import fold_events
 from shared.profiles.kept import KeptRecord
+from shared.profiles.merge import logins, plan_links
 from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile
 from shared.work.failures import without_personal_data
@@ -72,6 +73,8 @@ class IngestOutcome:
     dropped_traits: list[tuple[str, str]] = field(default_factory=list)  # record id → a trait not kept
     erased: int = 0  # events of erased shoppers that predate the erasure: dropped, never stored
     timed_by: Counter[str] = field(default_factory=Counter)  # where events' times were read from
+    merged: int = 0  # anonymous visitors' histories folded into the shopper who logged in
+    followed: int = 0  # anonymous events that went to the shopper of their visitor's login
 
     def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
         self.failed_record_ids.extend(r.record_id for r in records)
@@ -235,13 +238,23 @@ def _ingest(
     if not by_user:
         return outcome
 
-    # The erasure markers are read with the profiles, in the same requests: none is added per event.
+    # The erasure markers, and the anonymous visitors the batch's logins link, are read with the
+    # profiles in the same requests: none is added per event.
+    linked = sorted({k for u, items in by_user.items() if not is_anonymous(u) for k in _linked_keys(items)})
     keys = {u: erasures.pseudonyms.user(u) for u in by_user} if erasures is not None else {}
     try:
-        if erasures is not None:
-            current, kept = profiles.get_many_with_kept(list(by_user), list(keys.values()))
-        else:
-            current, kept = profiles.get_many(list(by_user)), {}
+        read = [*by_user, *(k for k in linked if k not in by_user)]
+        current, kept = _read(profiles, read, keys, erasures)
+        outcome.followed += _follow_logins(by_user, current)
+        newly = [u for u in by_user if u not in read]
+        if (
+            newly
+        ):  # an anonymous visitor's events follow their login: its shopper is read (linked events only)
+            more = {u: erasures.pseudonyms.user(u) for u in newly} if erasures is not None else {}
+            found, found_kept = _read(profiles, newly, more, erasures)
+            current.update(found)
+            kept.update(found_kept)
+            keys.update(more)
     except Exception as error:
         outcome.errors.append(f"reading profiles: {type(error).__name__}: {error}")
         outcome.fail([r for items in by_user.values() for r, _ in items], outcome.errors[-1])
@@ -258,10 +271,12 @@ def _ingest(
             if attributor is not None:
                 outcome.conversions.extend(attributor.run(user_id, events))
 
-            def marker(user_id: str = user_id) -> KeptRecord | None:
-                return erasures.records.get(keys[user_id]) if erasures is not None else None
+            def marker(user_id: str) -> KeptRecord | None:
+                return (
+                    erasures.records.get(erasures.pseudonyms.user(user_id)) if erasures is not None else None
+                )
 
-            written = _fold_and_save(user_id, items, current.get(user_id), profiles, outcome, marker, entered)
+            written = _fold_and_save(user_id, items, current, profiles, outcome, marker, entered)
             why = f"writing a profile: it kept changing over {MAX_WRITE_ATTEMPTS} attempts"
         except Exception as error:
             outcome.errors.append(f"writing a profile or its conversions: {type(error).__name__}: {error}")
@@ -285,30 +300,86 @@ def _after_erasure(
     return kept
 
 
+def _read(
+    profiles: ProfileStore, ids: Sequence[str], keys: dict[str, str], erasures: Erasures | None
+) -> tuple[dict[str, Profile], dict[str, KeptRecord]]:
+    if erasures is not None:
+        return profiles.get_many_with_kept(list(ids), list(keys.values()))
+    return profiles.get_many(list(ids)), {}
+
+
+def _linked_keys(items: Sequence[tuple[QueueRecord, SegmentEvent]]) -> list[str]:
+    """The ``anon:`` profiles a known shopper's events link (identify, tracks after login, alias)."""
+    return [anonymous_profile_id(a) for a in logins(e for _, e in items)]
+
+
+def _follow_logins(
+    by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]], current: dict[str, Profile]
+) -> int:
+    """Move an anonymous visitor's events to the shopper of their most recent login: one in this batch,
+    or the link their ``anon:`` profile holds, whichever is later (shared/profiles/merge.py). Returns how
+    many events moved."""
+    batch_logins: dict[str, tuple[datetime, str]] = {}
+    for user_id, items in by_user.items():
+        if is_anonymous(user_id):
+            continue
+        for anonymous_id, at in logins(e for _, e in items).items():
+            key = anonymous_profile_id(anonymous_id)
+            if key not in batch_logins or at > batch_logins[key][0]:
+                batch_logins[key] = (at, user_id)
+    moved = 0
+    for key in [u for u in by_user if is_anonymous(u)]:
+        stored = current.get(key)
+        follow = (stored.linked_at, stored.linked_to) if stored is not None and stored.linked_to else None
+        login = batch_logins.get(key)
+        if login is not None and (follow is None or follow[0] is None or login[0] > follow[0]):
+            follow = login
+        if follow is not None:
+            moved += len(by_user[key])
+            by_user.setdefault(str(follow[1]), []).extend(by_user.pop(key))
+    return moved
+
+
 def _fold_and_save(
     user_id: str,
     items: list[tuple[QueueRecord, SegmentEvent]],
-    profile: Profile | None,
+    current: Mapping[str, Profile | None],
     profiles: ProfileStore,
     outcome: IngestOutcome,
-    marker: Callable[[], KeptRecord | None],
+    marker: Callable[[str], KeptRecord | None],
     entered: dict[str, datetime],
 ) -> bool:
+    """Fold ``items`` into ``user_id``'s profile (with the history of the anonymous visitors they link,
+    moved exactly once) and write it; on a conflict, read again and fold onto what the other writer
+    wrote — an anonymous visitor who logged in meanwhile has their events follow the login."""
     events = [e for _, e in items]
     for _ in range(MAX_WRITE_ATTEMPTS):
-        base = profile or Profile(user_id=user_id)
-        result = fold_events(base, events)
-        if result.applied == 0:
+        profile = current.get(user_id)
+        if profile is not None and profile.linked_to is not None:
+            user_id = profile.linked_to  # the visitor logged in while this batch was being folded
+            profile = profiles.get(user_id)
+            current = {**current, user_id: profile}
+        plan = plan_links(user_id, profile, events, current)
+        result = fold_events(plan.profile, events)
+        if result.applied == 0 and not plan.links:
             outcome.duplicates += result.duplicates
             return True
-        if profiles.save(result.profile):
+        saved = (
+            profiles.save_linked(result.profile, plan.links) if plan.links else profiles.save(result.profile)
+        )
+        if saved:
             outcome.events_applied += result.applied
             outcome.duplicates += result.duplicates
             outcome.profiles_written += 1
+            outcome.merged += len(plan.absorbed)
             return True
-        profile = profiles.get(user_id)  # another writer got there first: fold onto what it wrote
-        if profile is None:  # ... or the shopper was erased meanwhile: look at the marker again
-            items = _after_erasure(items, marker(), entered, outcome)
+        # another writer got there first: fold onto what it wrote
+        if plan.links:
+            current = {**current, **profiles.get_many([user_id, *(link.user_id for link in plan.links)])}
+        else:
+            current = {**current, user_id: profiles.get(user_id)}
+        if current.get(user_id) is None:  # ... or the shopper was erased meanwhile: look at the marker again
+            items = _after_erasure(items, marker(user_id), entered, outcome)
             events = [e for _, e in items]
             if not events:
                 return True

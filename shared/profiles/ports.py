@@ -26,6 +26,11 @@ class ProfileStore(Protocol):
         """Write ``profile`` if nobody else wrote since it was read (its ``version``); True if written."""
         ...
 
+    def save_linked(self, profile: Profile, links: Sequence[Profile]) -> bool:
+        """Write ``profile`` and anonymous visitors' links (shared/profiles/merge.py) all or none, each
+        at the version it was read at; True if written."""
+        ...
+
     def scan_segment(
         self, segment: int, total_segments: int, start_key: Mapping[str, Any] | None, limit: int
     ) -> tuple[list[Profile], Mapping[str, Any] | None]: ...

@@ -184,6 +184,12 @@ class Profile(BaseModel):
     affinity_at: datetime | None = None
     scores: dict[str, Any] = Field(default_factory=dict)
     anonymous_ids: list[str] = Field(default_factory=list)
+    linked_to: str | None = Field(
+        default=None,
+        description="On an ``anon:`` profile whose visitor logged in: the shopper its later events go to "
+        "(the most recent login); its history has moved to the first one (shared/profiles/merge.py).",
+    )
+    linked_at: datetime | None = None
     seen_events: bytes = b""
     goal_events: bytes = b""
     version: int = 0

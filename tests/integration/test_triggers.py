@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from factory import ses_sent_count
+from factory import sent_emails, ses_sent_count
 from fakes import catalog_without, identify_shopper
 from moto import mock_aws
 from payloads import identify, track
@@ -300,3 +300,60 @@ def test_a_delayed_trigger_costs_at_most_two_requests(runtime: LocalRuntime, aws
     result = runtime.invoke("trigger", {"campaign_id": "abandoned-cart", "event": event})
     assert result["status"] == "scheduled"
     assert dict(aws_calls.counts) == {"scheduler.CreateSchedule": 1}
+
+
+def at_checkout(user_id: str, device: str, message_id: str, at: datetime) -> dict[str, Any]:
+    """The visitor on ``device`` logs in at checkout (an identify with both ids)."""
+    login = identify(user_id, message_id, at=iso(at))
+    return {**login, "anonymousId": device}
+
+
+def test_a_cart_filled_before_login_is_reminded_to_the_shopper_who_logged_in_at_checkout(
+    runtime: LocalRuntime,
+) -> None:
+    user = free_of_holdout("abandoned-cart")
+    shopper(runtime, user)
+    cart = added(user, "add-1", T0)
+    del cart["userId"]
+    publish(runtime, {**cart, "anonymousId": "phone-1"})  # the delay starts for the anonymous visitor
+    runtime.advance_to(T0 + timedelta(minutes=10))
+    publish(runtime, at_checkout(user, "phone-1", "login-1", T0 + timedelta(minutes=10)))  # ... and leaves
+
+    runtime.advance_to(T0 + timedelta(hours=1, minutes=1))
+
+    assert decisions(runtime, user, "abandoned-cart") == [("sent", None)]
+    assert decisions(runtime, "anon:phone-1", "abandoned-cart") == []
+    [sent] = [m for m in runtime.scan("messages") if m["campaign_id"] == "abandoned-cart"]
+    assert sent["user_id"] == user and sent["send_key"].endswith("#anon:phone-1")
+    [email] = sent_emails()
+    assert "Trail Runner" in str(email["Subject"])  # the trigger's event, rendered for the shopper
+
+
+def test_an_order_after_logging_in_cancels_the_reminder_started_anonymously(runtime: LocalRuntime) -> None:
+    user = free_of_holdout("abandoned-cart")
+    shopper(runtime, user)
+    cart = added(user, "add-1", T0)
+    del cart["userId"]
+    publish(runtime, {**cart, "anonymousId": "phone-1"})
+    runtime.advance_to(T0 + timedelta(minutes=10))
+    publish(runtime, at_checkout(user, "phone-1", "login-1", T0 + timedelta(minutes=10)))
+    runtime.advance_to(T0 + timedelta(minutes=20))
+    publish(
+        runtime, track(user, "Order Completed", "ord-1", at=iso(T0 + timedelta(minutes=20)), revenue=89.5)
+    )
+
+    runtime.advance_to(T0 + timedelta(hours=2))
+
+    [(status, reason)] = decisions(runtime, user, "abandoned-cart")
+    assert status == "cancelled"
+    assert reason is not None and reason.startswith("cancel_if: Order Completed at 2026-11-02T08:20")
+
+
+def test_a_reminder_of_a_visitor_who_never_logs_in_is_not_sent(runtime: LocalRuntime) -> None:
+    cart = added("nobody", "add-1", T0)
+    del cart["userId"]
+    publish(runtime, {**cart, "anonymousId": "phone-9"})
+
+    runtime.advance_to(T0 + timedelta(hours=1, minutes=1))
+
+    assert decisions(runtime, "anon:phone-9", "abandoned-cart") == [("skipped", "anonymous")]

@@ -37,6 +37,9 @@ def profile_to_item(profile: Profile) -> dict[str, Any]:
     data = profile.model_dump(mode="python")
     if not data["anonymous_ids"]:
         del data["anonymous_ids"]
+    for link in ("linked_to", "linked_at"):  # only an anonymous visitor's link has them
+        if data[link] is None:
+            del data[link]
     behaviour = {k: data.pop(k) for k in BEHAVIOUR_FIELDS}
     # The activity windows compress far better beside the day buckets than in an attribute of their own.
     data.pop("activity", None)
@@ -115,22 +118,36 @@ class DynamoProfileStore:
         return {p.user_id: p for p in map(_profile_from_item, items)}, kept
 
     def save(self, profile: Profile) -> bool:
-        expected = profile.version
-        item = profile_to_item(profile.model_copy(update={"version": expected + 1}))
-        condition = "attribute_not_exists(#pk)" if expected == 0 else "#version = :expected"
-        names = {"#pk": PROFILES.partition_key} if expected == 0 else {"#version": "version"}
-        values = {} if expected == 0 else {":expected": {"N": str(expected)}}
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
+            self._client.put_item(**self._conditional_put(profile))
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def save_linked(self, profile: Profile, links: Sequence[Profile]) -> bool:
+        """Write ``profile`` and the ``anon:`` links in one transaction, each conditioned on the version
+        it was read at: all or none (a merge is folded exactly once). True if written."""
+        items = [self._conditional_put(p) for p in (profile, *links)]
+        try:
+            self._client.transact_write_items(TransactItems=[{"Put": item} for item in items])
+        except self._client.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def _conditional_put(self, profile: Profile) -> dict[str, Any]:
+        expected = profile.version
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": profile_to_item(profile.model_copy(update={"version": expected + 1})),
+        }
+        if expected == 0:
+            put["ConditionExpression"] = "attribute_not_exists(#pk)"
+            put["ExpressionAttributeNames"] = {"#pk": PROFILES.partition_key}
+        else:
+            put["ConditionExpression"] = "#version = :expected"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = {":expected": {"N": str(expected)}}
+        return put
 
     def write_scores(self, user_id: str, scores: Mapping[str, Any], read_version: int) -> bool:
         try:
