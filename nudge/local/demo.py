@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nudge.local.identity_figures import identity_figures
 from nudge.local.shards import Progress, ShardRun, Tick, tick_label
 from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
@@ -198,7 +199,7 @@ def _summarize(
     profiles = [p for run in runs for p in run.profiles]
     parked = [p for run in runs for p in run.parked]
     summary = _counts(
-        profiles,
+        [p for p in profiles if p.linked_to is None],  # a visitor's link holds no history: not a profile
         tables["messages"],
         tables["inbox"],
         parked,
@@ -230,6 +231,7 @@ def _summarize(
 
         write_tables(options.store_dir, {t.key: tables[t.key] for t in topology.TABLES}, parked)
     summary["scores"]["published_model"] = runs[0].model_version
+    summary["identity"] = identity_figures(profiles, tables["messages"], tables["conversions"])
     summary.update(
         users=options.users,
         simulated_days=options.days,

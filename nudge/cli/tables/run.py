@@ -16,6 +16,7 @@ def _in_shards(s: dict[str, Any]) -> str:
 
 
 def print_summary(s: dict[str, Any]) -> None:
+    identity = s.get("identity") or {}
     overview = Table(
         title=f"Nudge demo — {s['users']} shoppers, {s['simulated_days']} simulated days, "
         f"{s['mode']} runtime{_in_shards(s)} ({s['wall_seconds']} s)",
@@ -30,7 +31,13 @@ def print_summary(s: dict[str, Any]) -> None:
         ("  + orders the messages caused (simulated responses)", s.get("orders_caused_by_messages", 0)),
         ("events ingested into profiles (each once)", s["events_ingested"]),
         ("profiles", s["profiles"]),
+        ("  anonymous visitors linked to a shopper at login", identity.get("visitors_linked", 0)),
         ("messages sent", s["messages_sent"]),
+        (
+            "  begun while the shopper was anonymous (sent after login)",
+            identity.get("sent_after_anonymous_start", 0),
+        ),
+        ("    orders attributed to them", identity.get("orders_after_them", 0)),
         ("messages per recipient per week", s["messages_per_recipient_per_week"]),
         ("recorded by SES (moto)", s["provider_recorded"]["ses"]),
         ("recorded by SNS (moto)", s["provider_recorded"]["sns"]),
