@@ -57,7 +57,8 @@ class OperationsSource(Protocol):
     description: str
 
     def decisions(self, user_id: str) -> list[dict[str, Any]]:
-        """Every send-log entry of one shopper, in time order."""
+        """Every send-log entry of one shopper and of the anonymous visitors linked to them (their
+        ``anon:`` ids before they logged in), in time order."""
         ...
 
     def send_log(self) -> list[dict[str, Any]]: ...
@@ -67,6 +68,13 @@ class OperationsSource(Protocol):
     def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
         """Each dead-letter queue of the topology, counted, with its first ``limit`` messages."""
         ...
+
+
+def _linked(profile: Mapping[str, Any] | None) -> list[str]:
+    """The ``anon:`` ids of the visitors a shopper's profile was linked to at login."""
+    from shared.core.identity import anonymous_profile_id
+
+    return [anonymous_profile_id(str(a)) for a in (profile or {}).get("anonymous_ids") or []]
 
 
 def _by_time(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -93,7 +101,14 @@ class LocalDump:
         return self._lines(f"{key}.jsonl")
 
     def decisions(self, user_id: str) -> list[dict[str, Any]]:
-        return _by_time(e for e in self._table(topology.MESSAGES.key) if e["user_id"] == user_id)
+        ids = {user_id, *_linked(self._profile(user_id))}
+        return _by_time(e for e in self._table(topology.MESSAGES.key) if e["user_id"] in ids)
+
+    def _profile(self, user_id: str) -> Mapping[str, Any] | None:
+        if not (self.directory / f"{topology.PROFILES.key}.jsonl").exists():
+            return None  # a dump of the send log alone
+        key = topology.PROFILES.partition_key
+        return next((p for p in self._table(topology.PROFILES.key) if p.get(key) == user_id), None)
 
     def send_log(self) -> list[dict[str, Any]]:
         return self._table(topology.MESSAGES.key)
@@ -156,9 +171,18 @@ class DeployedStack:
         return self.output(topology.table_output(key))
 
     def decisions(self, user_id: str) -> list[dict[str, Any]]:
+        from shared.adapters.dynamo.codec import deserialize
         from shared.adapters.dynamo.messages import DynamoSendLog
 
-        return DynamoSendLog(self.client("dynamodb"), self.table(topology.MESSAGES.key)).entries_for(user_id)
+        dynamodb = self.client("dynamodb")
+        found = dynamodb.get_item(
+            TableName=self.table(topology.PROFILES.key),
+            Key={topology.PROFILES.partition_key: {"S": user_id}},
+            ProjectionExpression="anonymous_ids",
+        ).get("Item")
+        log = DynamoSendLog(dynamodb, self.table(topology.MESSAGES.key))
+        ids = [user_id, *_linked(deserialize(found) if found else None)]
+        return _by_time(e for u in ids for e in log.entries_for(u))
 
     def _scan(self, key: str) -> list[dict[str, Any]]:
         from shared.adapters.dynamo.codec import scan_all

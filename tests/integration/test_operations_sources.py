@@ -106,3 +106,28 @@ def test_a_stack_that_is_not_nudge_is_named(runtime: LocalRuntime) -> None:
     )
     with pytest.raises(SourceMissing, match="stack Other has no output TableMessages: is it a Nudge stack"):
         DeployedStack("Other", session).send_log()
+
+
+@pytest.mark.gentle("the visitor's reminder is decided before they log in")
+def test_why_shows_the_decisions_made_for_the_shopper_before_they_logged_in(
+    runtime: LocalRuntime, stack: str, tmp_path: Path
+) -> None:
+    cart = track("", "Product Added", "add-1", at="2026-11-02T07:50:00Z", product_id="p-1", price=60)
+    del cart["userId"]
+    runtime.publish([{**cart, "anonymousId": "phone-1"}])
+    runtime.drain()
+    runtime.advance_to(runtime.clock.now() + timedelta(hours=1))  # the reminder, for a visitor: not sent
+    login = identify("u7", "login-7", at="2026-11-02T09:00:00Z", email="u7@example.com")
+    runtime.publish([{**login, "anonymousId": "phone-1"}])
+    runtime.drain()
+    runtime.snapshot(tmp_path)
+
+    local, deployed = LocalDump(tmp_path), DeployedStack(stack)
+
+    assert local.decisions("u7") == deployed.decisions("u7")
+    assert [
+        (e["user_id"], e["campaign_id"], e["status"], e.get("reason")) for e in local.decisions("u7")
+    ] == [
+        ("anon:phone-1", "abandoned-cart", "skipped", "anonymous"),
+        ("u7", "welcome", "sent", None),
+    ]

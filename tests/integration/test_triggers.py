@@ -357,3 +357,29 @@ def test_a_reminder_of_a_visitor_who_never_logs_in_is_not_sent(runtime: LocalRun
     runtime.advance_to(T0 + timedelta(hours=1, minutes=1))
 
     assert decisions(runtime, "anon:phone-9", "abandoned-cart") == [("skipped", "anonymous")]
+
+
+def test_an_order_placed_logged_out_on_a_linked_device_converts_for_the_shopper(
+    runtime: LocalRuntime,
+) -> None:
+    user = free_of_holdout("abandoned-cart")
+    shopper(runtime, user)
+    publish(runtime, at_checkout(user, "phone-1", "login-1", T0 - timedelta(minutes=5)))
+    publish(runtime, added(user, "add-1", T0))
+    runtime.advance_to(T0 + timedelta(hours=1, minutes=1))
+    assert decisions(runtime, user, "abandoned-cart") == [("sent", None)]
+
+    order = track(
+        "", "Order Completed", "ord-1", at=iso(T0 + timedelta(hours=2)), order_id="o-1", revenue=89.5
+    )
+    del order["userId"]
+    runtime.advance_to(T0 + timedelta(hours=2))
+    publish(runtime, {**order, "anonymousId": "phone-1"})
+
+    [conversion] = [c for c in runtime.scan("conversions") if c["campaign_id"] == "abandoned-cart"]
+    assert (conversion["user_id"], conversion["goal_event_id"], conversion["attributed"]) == (
+        user,
+        "ord-1",
+        True,
+    )
+    assert runtime.profiles.get(user).orders == 1  # type: ignore[union-attr]

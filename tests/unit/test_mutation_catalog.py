@@ -30,6 +30,7 @@ def test_the_catalog_covers_the_core_decision_modules() -> None:
         "delivery",
         "profile",
         "links",
+        "identity",
     }
 
 
