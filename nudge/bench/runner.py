@@ -12,6 +12,7 @@ from typing import Any
 from nudge.bench.audience import measure_audience, measure_worker_cpu
 from nudge.bench.cost import cost_model, fanout_estimate
 from nudge.bench.delivery import measure_delivery
+from nudge.bench.identity import measure_identity
 from nudge.bench.imports import measure_imports
 from nudge.bench.ingest import measure_ingest
 from nudge.bench.measuring import FAKE_CREDENTIALS, START
@@ -51,6 +52,8 @@ def run_bench(catalog: Catalog, progress: Progress | None = None) -> dict[str, A
         results.update(measure_delivery(runtime))
         step("audience worker")
         results["worker_cpu_ms_per_profile"] = measure_worker_cpu(runtime)
+        step("identity")
+        results.update(measure_identity(runtime))
     step("audience evaluation")
     results.update(measure_audience(catalog))
     step("cold imports")

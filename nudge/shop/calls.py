@@ -111,7 +111,8 @@ class Analytics:
     each with the moment it was sent.
 
     :attr:`clock` is the moment of the next call (:meth:`wait` moves it on), :attr:`device` the
-    device in use, :attr:`anonymous_id` the id of a visit that began logged out. Message ids are drawn
+    device in use, :attr:`anonymous_id` the id of a visit that began logged out (:attr:`logged_out` while
+    it still is). Message ids are drawn
     from the shopper's stream ``rng``."""
 
     def __init__(self, shopper: Shopper, rng: random.Random, start: datetime) -> None:
@@ -121,6 +122,7 @@ class Analytics:
         self.clock = start
         self.device = "web"
         self.anonymous_id: str | None = None
+        self.logged_out = False  # the visit's calls carry only the anonymous id until the shopper logs in
         self.context = device_context(shopper, "web")
 
     def wait(self, low: int, high: int) -> None:
@@ -162,7 +164,7 @@ class Analytics:
 
     def _envelope(self, kind: str, anonymous: bool) -> Event:
         event: Event = {"type": kind}
-        if not anonymous:
+        if not (anonymous or self.logged_out):
             event["userId"] = self.shopper.user_id
         if self.anonymous_id is not None:
             event["anonymousId"] = self.anonymous_id

@@ -29,6 +29,7 @@ from nudge.shop.shoppers import PERSONA_BY_NAME, REGION_BY_COUNTRY, Shopper
 _FREE_SHIPPING_FROM = 50.0
 _SHIPPING_FEE = 4.99
 _P_ANONYMOUS_START = 0.08  # sessions that begin logged out (pre-login browsing)
+_P_LEAVE_AFTER_LOGIN = 0.3  # of the logged-out visitors who log in at checkout, those who go no further
 _P_CUSTOM_EVENT = 0.03
 _P_LIST_VIEW = 0.35
 _P_HOME_PAGE = 0.30
@@ -102,8 +103,11 @@ class Funnel:
         analytics.clock = at
         analytics.device = self._device()
         analytics.anonymous_id = None
+        analytics.logged_out = False
         if rng.random() < _P_ANONYMOUS_START:
             analytics.anonymous_id = self.anonymous_ids.setdefault(analytics.device, uuid4_from(rng))
+            # A returning shopper browses and fills the cart logged out, and logs in at checkout.
+            analytics.logged_out = self.identified
             for _ in range(rng.randint(1, 2)):
                 if rng.random() < 0.5:
                     analytics.page("Home", "/", anonymous=True)
@@ -224,6 +228,12 @@ class Funnel:
     def _checkout(self, complete_probability: float) -> None:
         assert self.cart is not None
         cart, rng = self.cart, self.rng
+        if self.analytics.logged_out:  # the login wall at checkout: some leave right after it
+            self.analytics.logged_out = False
+            self.analytics.identify(self.seed, self.push_endpoint)
+            self.analytics.wait(5, 40)
+            if rng.random() < _P_LEAVE_AFTER_LOGIN:
+                return
         if cart.order_id is None:
             cart.order_id = f"o-{uuid4_from(rng)[:18]}"
         checkout_id = f"co-{uuid4_from(rng)[:13]}"

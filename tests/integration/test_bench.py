@@ -14,6 +14,7 @@ from moto import mock_aws
 from benchmarks.prices import PRICES_USD
 from nudge.bench.cost import cost_model, fanout_estimate
 from nudge.bench.delivery import measure_delivery
+from nudge.bench.identity import measure_identity
 from nudge.bench.ingest import INGEST_BATCH, measure_ingest
 from nudge.bench.measuring import dynamodb_item_bytes
 from nudge.bench.trigger import measure_trigger
@@ -34,6 +35,7 @@ def measured() -> Iterator[dict[str, Any]]:
         results.update(measure_ingest(runtime))
         results.update(measure_trigger(runtime))
         results.update(measure_delivery(runtime))
+        results.update(measure_identity(runtime))
         yield results
 
 
@@ -41,6 +43,22 @@ def test_ingest_costs_one_read_per_batch_and_one_write_per_user(measured: dict[s
     assert measured["ingest_requests_per_batch"] == {"dynamodb.BatchGetItem": 1.0, "dynamodb.PutItem": 20.0}
     assert measured["ddb_requests_per_ingested_event"] == pytest.approx(21 / INGEST_BATCH)
     assert 0 < measured["ingest_cpu_ms_per_event"] < 50
+
+
+def test_a_merge_costs_a_transaction_in_place_of_the_write_and_events_after_it_nothing_more(
+    measured: dict[str, Any],
+) -> None:
+    # 20 logins in one batch: the visitors are read with the shoppers, each merge is one transaction.
+    assert measured["identity_merge_batch_requests"] == {
+        "dynamodb.BatchGetItem": 1,
+        "dynamodb.TransactWriteItems": 20,
+    }
+    assert measured["identity_requests_per_merge"] == pytest.approx(21 / 20)
+    # 100 events after login (both ids): one read, one write per shopper, as without identity.
+    assert measured["identity_requests_per_event_after_login"] == pytest.approx(21 / 100)
+    # 100 logged-out events of linked devices: one more read, for the shoppers the links name.
+    assert measured["identity_linked_batch_requests"] == {"dynamodb.BatchGetItem": 2, "dynamodb.PutItem": 20}
+    assert measured["identity_requests_per_linked_anonymous_event"] == pytest.approx(22 / 100)
 
 
 def test_an_immediate_trigger_enqueues_with_one_request(measured: dict[str, Any]) -> None:

@@ -88,6 +88,35 @@ def test_the_merged_profile_recognises_the_visitors_events_as_duplicates() -> No
     assert (order.applied, order.duplicates) == (0, 1)
 
 
+def test_a_day_the_shopper_and_the_visitor_both_ordered_and_browsed_adds_up() -> None:
+    def day_of(user_id: str, first: int) -> Profile:
+        events = [
+            tracked("Product Viewed", T, first, product_id="boots", category="shoes"),
+            tracked("Order Completed", T, first + 1, order_id=f"o-{first}", revenue=10),
+        ]
+        return fold_events(Profile(user_id=user_id), events).profile
+
+    merged = absorb(day_of("u1", 1), day_of("anon:dev-1", 3))
+
+    assert merged.activity.orders == {"2026-11-02": (2, Decimal("20.00"))}
+    assert merged.activity.categories["Product Viewed"] == {"shoes": {"2026-11-02": 2}}
+    assert merged.orders_in(1, T) == (2, Decimal("20.00"))
+
+
+def test_a_guest_order_replayed_after_the_merge_is_recognised_beyond_the_recent_events() -> None:
+    order = tracked("Order Completed", T - timedelta(days=3), "guest-order", order_id="o-1", revenue=30)
+    views = [
+        tracked("Product Viewed", T + timedelta(minutes=i), 100 + i, product_id="boots") for i in range(60)
+    ]
+    visitor = fold_events(Profile(user_id="anon:dev-1"), [order, *views]).profile
+
+    merged = absorb(known_history(), visitor)
+    replay = fold_events(merged, [order])
+
+    assert (replay.applied, replay.duplicates) == (0, 1)
+    assert replay.profile.orders == 2
+
+
 def test_the_more_recently_updated_cart_is_the_shoppers_and_known_traits_are_never_overwritten() -> None:
     visitor = visitor_history()
     visitor.traits = {"first_name": "Guest", "locale": "id-ID"}
@@ -166,8 +195,8 @@ def test_what_links_an_anonymous_id() -> None:
 
 def test_the_latest_login_of_each_device_is_the_one_kept() -> None:
     events = [
-        on("dev-1", identify("u1", "a", at=T + timedelta(minutes=5))),
         on("dev-1", track("u1", "Product Viewed", "b", T)),
+        on("dev-1", identify("u1", "a", at=T + timedelta(minutes=5))),
         on("dev-2", track("u1", "Product Viewed", "c", T + timedelta(minutes=1))),
     ]
 
