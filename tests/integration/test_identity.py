@@ -5,9 +5,11 @@ the request ingest makes anyway; later anonymous events follow the most recent l
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import pytest
@@ -258,3 +260,50 @@ def test_two_logins_racing_on_one_device_move_its_history_once(runtime: LocalRun
     assert profile(runtime, "u2").counts["Product Viewed"] == {"2026-11-02": 2}
     assert "Product Viewed" not in profile(runtime, "u1").counts
     assert profile(runtime, anonymous_profile_id("dev-1")).linked_to == "u2"
+
+
+SEEDS = range(8)
+
+
+@cache
+def adversarial_run(seed: int) -> tuple[dict[str, Profile | None], list[Any], Counter[str]]:
+    """Each event delivered one to three times, batches reordered, run concurrently, redelivered while
+    running: a visitor's browsing, their login and their later logged-out events, published together.
+    Returns the profiles of the shopper and both devices, what was parked, and what the adversary did."""
+    from fakes import CAMPAIGNS
+    from moto import mock_aws
+
+    from shared.campaigns.loader import load_campaign_dir
+
+    events = [*browsing("dev-1"), login("u1", "dev-1", "login-1"), *browsing("dev-2")]
+    events += [visit("dev-1", "Product Viewed", f"after-{i}", "2026-11-02T07:40:00Z") for i in range(3)]
+    events += [login("u1", "dev-2", "login-2", at="2026-11-02T07:45:00Z")]
+    with mock_aws():
+        clock = SimulatedClock(datetime(2026, 11, 2, 8, tzinfo=UTC))
+        runtime = LocalRuntime(load_campaign_dir(CAMPAIGNS), clock, log_level="CRITICAL", seed=seed)
+        runtime.publish(events, copies=[1 + (seed + i) % 3 for i in range(len(events))])
+        runtime.drain()
+        ids = ("u1", anonymous_profile_id("dev-1"), anonymous_profile_id("dev-2"))
+        seen = Counter(runtime.adversary.seen) if runtime.adversary else Counter()
+        return {i: runtime.profiles.get(i) for i in ids}, runtime.parked(), seen
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_adversary_cannot_fold_a_visitor_twice_or_lose_their_events(seed: int) -> None:
+    profiles, parked, _ = adversarial_run(seed)
+
+    shopper = profiles["u1"]
+    assert shopper is not None
+    assert shopper.counts["Product Viewed"] == {"2026-11-02": 7}  # 2 + 2 before login, 3 after
+    assert shopper.counts["Product Added"] == {"2026-11-02": 1 + 1}
+    assert shopper.counts["identify"] == {"2026-11-02": 2}
+    assert shopper.category_views == {"shoes": 4}
+    for device in ("dev-1", "dev-2"):
+        link = profiles[anonymous_profile_id(device)]
+        assert link is not None and link.linked_to == "u1" and link.counts == {} and link.cart is None
+    assert parked == []
+
+
+def test_the_adversary_did_race_the_visitors_batches() -> None:
+    hostility = sum((adversarial_run(seed)[2] for seed in SEEDS), Counter())
+    assert hostility["concurrent_same_shopper"] > 0 and hostility["later_batch_first"] > 0, hostility
