@@ -11,7 +11,8 @@ current profile, and one job is made whose send key is derived from the triggeri
   itself. Delivery then re-checks what may have changed (:func:`cancel_reason`): a ``cancel_if``
   event since the trigger, the ``repeat`` condition, the audience on the current profile.
 
-Budget: at most a profile read and one enqueue or schedule (two requests)."""
+Budget: at most a profile read and one enqueue or schedule (two requests); a logged-out event of a
+device linked to a shopper reads their profile too (docs/events.md, identity)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,14 @@ class TriggerEvaluator:
     clock: Clock
     deferrals: Deferrals | None = None
 
+    def _profile(self, profile_id: str) -> Profile | None:
+        """The profile the event's rules are checked on: an anonymous visitor who logged in has their
+        shopper's (shared/profiles/merge.py; one more read, for a linked device's logged-out events only)."""
+        profile = self.profiles.get(profile_id)
+        if profile is not None and profile.linked_to is not None:
+            return self.profiles.get(profile.linked_to)
+        return profile
+
     def handle(self, campaign_id: str, envelope: Mapping[str, Any]) -> TriggerOutcome:
         campaign = self.catalog.get(campaign_id)
         if campaign is None or campaign.trigger is None:
@@ -104,7 +113,7 @@ class TriggerEvaluator:
             return TriggerOutcome("not_matching")
         now = self.clock.now()
         event = as_received(parse_detail(envelope.get("detail"), bus_time=envelope.get("time")), now)
-        outcome = trigger_job(campaign, event, lambda: self.profiles.get(event.profile_id), now)
+        outcome = trigger_job(campaign, event, lambda: self._profile(event.profile_id), now)
         if outcome.job is None:
             return outcome
         job, trigger = outcome.job, campaign.trigger

@@ -383,3 +383,24 @@ def test_an_order_placed_logged_out_on_a_linked_device_converts_for_the_shopper(
         True,
     )
     assert runtime.profiles.get(user).orders == 1  # type: ignore[union-attr]
+
+
+def test_a_third_view_made_logged_out_on_a_linked_device_counts_the_shoppers_views(
+    runtime: LocalRuntime,
+) -> None:
+    user = free_of_holdout("browse-abandonment", "b")
+    shopper(runtime, user)
+    runtime.register_push_endpoint("GCM", f"t-{user}", user_id=user)
+    publish(runtime, at_checkout(user, "tablet-1", "login-1", T0 - timedelta(minutes=5)))
+    for i in range(3):
+        at = T0 + timedelta(hours=i)
+        runtime.advance_to(at)
+        view = product_event("Product Viewed", user, f"v-{i}", at, product_id="p-9", name="Parka")
+        if i == 2:  # the third, after logging out on the tablet: the rule is checked on the shopper's views
+            del view["userId"]
+            view["anonymousId"] = "tablet-1"
+        publish(runtime, view)
+
+    runtime.advance_to(T0 + timedelta(hours=5))
+
+    assert decisions(runtime, user, "browse-abandonment") == [("sent", None)]
