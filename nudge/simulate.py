@@ -45,7 +45,7 @@ from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
 from shared.campaigns.policy import LEVEL_RANK, DeliveryPolicy
 from shared.campaigns.schedules import ScheduleExpression
-from shared.core.identity import is_anonymous
+from shared.core.identity import anonymous_profile_id, is_anonymous
 from shared.delivery.decision import (
     CANCELLED,
     CAPPED,
@@ -60,6 +60,7 @@ from shared.events.contract import SegmentEvent
 from shared.events.patterns import matches
 from shared.profiles.fold import fold_events
 from shared.profiles.ledger import Ledger, SentRecord, prune
+from shared.profiles.merge import absorb, linked_anonymous_id
 from shared.profiles.profile import Profile
 from shared.triggers.triggers import trigger_job
 
@@ -202,11 +203,32 @@ class _Replay:
 
     profiles: dict[str, Profile] = field(default_factory=dict)
     pending: dict[str, list[SegmentEvent]] = field(default_factory=lambda: defaultdict(list))
+    links: dict[str, str] = field(default_factory=dict)  # anon: id -> the shopper of its latest login
 
     def add(self, event: SegmentEvent) -> None:
-        self.pending[event.profile_id].append(event)
+        """As ingest folds it: a login moves the visitor's history to the shopper once, and later
+        logged-out events of the device follow the most recent login (shared/profiles/merge.py)."""
+        anonymous_id = linked_anonymous_id(event)
+        if anonymous_id is not None:
+            self._link(anonymous_profile_id(anonymous_id), event.profile_id)
+        self.pending[self.follow(event.profile_id)].append(event)
+
+    def _link(self, visitor: str, user_id: str) -> None:
+        if visitor not in self.links:
+            self.pending[user_id].extend(self.pending.pop(visitor, []))
+            folded = self.profiles.pop(visitor, None)
+            if folded is not None:
+                self.profiles[user_id] = absorb(
+                    self.profiles.get(user_id) or Profile(user_id=user_id), folded
+                )
+        self.links[visitor] = user_id
+
+    def follow(self, user_id: str) -> str:
+        """The profile ``user_id``'s events and jobs go to: the shopper a visitor logged in as."""
+        return self.links.get(user_id, user_id)
 
     def profile(self, user_id: str) -> Profile | None:
+        user_id = self.follow(user_id)
         waiting = self.pending.pop(user_id, None)
         if waiting:
             current = self.profiles.get(user_id) or Profile(user_id=user_id)
@@ -296,6 +318,8 @@ def _run(
         while due and due[0].at <= until:
             item = heapq.heappop(due)
             scheduled.discard(item.job.send_key)
+            # a job made for a visitor is decided for the shopper they logged in as, as delivery does
+            item = replace(item, job=item.job.model_copy(update={"user_id": replay.follow(item.job.user_id)}))
             profile = replay.profile(item.job.user_id)
             decision = delivery.deliver(item.job, item.campaign, profile, item.at)
             _tally(report, item, decision)

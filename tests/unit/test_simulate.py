@@ -101,3 +101,30 @@ def test_a_message_capped_on_its_channel_goes_out_on_the_next_one() -> None:
         DeliveryJob.for_occurrence("deal", "2026-03-02T12:00:00Z", "u-1"), deal, shopper, noon
     )
     assert (again.status, again.channel) == ("duplicate", "in_app")  # the send key was decided already
+
+
+def test_the_replay_folds_a_visitor_into_the_shopper_at_login_as_ingest_does() -> None:
+    from payloads import identify, track
+
+    from nudge.simulate import _Replay
+    from shared.events.contract import parse_detail
+
+    def logged_out(message_id: str, name: str, at: str, **properties: object) -> object:
+        detail = {k: v for k, v in track("", name, message_id, at, **properties).items() if k != "userId"}
+        return parse_detail({**detail, "anonymousId": "dev-1"})
+
+    replay = _Replay()
+    replay.add(logged_out("v1", "Product Viewed", "2026-11-02T07:00:00Z", category="shoes"))
+    assert replay.profile("anon:dev-1") is not None  # folded before the login, as ingest may have
+    replay.add(logged_out("a1", "Product Added", "2026-11-02T07:05:00Z", product_id="boots"))
+    replay.add(parse_detail({**identify("u1", "login", at="2026-11-02T07:10:00Z"), "anonymousId": "dev-1"}))
+    replay.add(logged_out("v2", "Product Viewed", "2026-11-02T07:20:00Z", category="shoes"))
+
+    shopper = replay.profile("u1")
+    assert shopper is not None and shopper.counts == {
+        "Product Viewed": {"2026-11-02": 2},
+        "Product Added": {"2026-11-02": 1},
+        "identify": {"2026-11-02": 1},
+    }
+    assert shopper.cart is not None and replay.profile("anon:dev-1") is shopper
+    assert [p.user_id for p in replay.everyone()] == ["u1"]
