@@ -131,3 +131,5 @@ def test_why_shows_the_decisions_made_for_the_shopper_before_they_logged_in(
         ("anon:phone-1", "abandoned-cart", "skipped", "anonymous"),
         ("u7", "welcome", "sent", None),
     ]
+    printed = CliRunner().invoke(app, ["why", "u7", "--store", str(tmp_path)], env=WIDE)
+    assert printed.exit_code == 0 and "anonymous (before login, as anon:phone-1)" in printed.output

@@ -13,7 +13,8 @@ from shared.core.vocabulary import DecisionStatus
 
 
 def print_why(user_id: str, entries: list[dict[str, Any]]) -> None:
-    """Each logged decision of one shopper, in time order, coloured by its status."""
+    """Each logged decision of one shopper (and of the anonymous visitors linked to them), in time order,
+    coloured by its status."""
     table = Table(title=f"Why — {user_id}")
     for column in ("at (UTC)", "campaign", "level", "channel", "decision", "reason"):
         table.add_column(column)
@@ -31,9 +32,15 @@ def print_why(user_id: str, entries: list[dict[str, Any]]) -> None:
             str(e.get("level", "")),
             str(e.get("channel") or "-"),
             f"[{colours.get(status, 'white')}]{status}[/]",
-            str(e.get("reason") or ""),
+            str(e.get("reason") or "") + _before_login(user_id, e),
         )
     console.print(table)
+
+
+def _before_login(user_id: str, entry: dict[str, Any]) -> str:
+    """A decision logged for one of the shopper's linked anonymous visitors names it."""
+    visitor = str(entry.get("user_id", user_id))
+    return "" if visitor == user_id else f" (before login, as {visitor})"
 
 
 def print_erasure(user_id: str, report: Any) -> None:
