@@ -131,7 +131,7 @@ class AudienceWorker:
             jobs = [
                 DeliveryJob.for_occurrence(campaign.id, task.occurrence, p.user_id).model_dump_json()
                 for p in page
-                if audience.includes(p, now)
+                if p.linked_to is None and audience.includes(p, now)  # a visitor's link holds no history
             ]
             self._enqueue(jobs)
             enqueued += len(jobs)

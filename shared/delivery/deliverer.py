@@ -281,9 +281,10 @@ class Deliverer:
         return SendDecision(SENT, None, channel, provider_id)
 
     def _after_login(self, job: DeliveryJob) -> DeliveryJob:
-        """A job made for an anonymous visitor (an L4 trigger before they logged in) is decided for the
-        shopper they logged in as since (shared/profiles/merge.py), on the profile their history joined."""
-        if not is_anonymous(job.user_id):
+        """A real-time job made for an anonymous visitor (a trigger before they logged in) is decided for
+        the shopper they logged in as since (shared/profiles/merge.py), on the profile their history
+        joined."""
+        if job.trigger is None or not is_anonymous(job.user_id):  # a batch job is for the profile it chose
             return job
         visitor = self._profile(job.user_id)
         if visitor is None or visitor.linked_to is None:

@@ -307,3 +307,55 @@ def test_the_adversary_cannot_fold_a_visitor_twice_or_lose_their_events(seed: in
 def test_the_adversary_did_race_the_visitors_batches() -> None:
     hostility = sum((adversarial_run(seed)[2] for seed in SEEDS), Counter())
     assert hostility["concurrent_same_shopper"] > 0 and hostility["later_batch_first"] > 0, hostility
+
+
+def test_a_batch_campaign_reaches_the_shopper_once_not_again_through_their_visitors_link() -> None:
+    from fakes import daily
+    from moto import mock_aws
+
+    from shared.campaigns.loader import Catalog
+
+    everyone = daily("everyone", 9, ["email"], holdout_percent=0)
+    with mock_aws():
+        clock = SimulatedClock(datetime(2026, 11, 2, 8, tzinfo=UTC))
+        runtime = LocalRuntime(Catalog([everyone]), clock, log_level="CRITICAL", gentle=True)
+        login = identify(
+            "u1", "login", "2026-11-02T07:30:00Z", email="u1@example.com", consent={"email": True}
+        )
+        runtime.publish([*browsing("dev-1"), *browsing("dev-2")])  # dev-2: a visitor who never logs in
+        runtime.drain()
+        runtime.publish([on_device("dev-1", login)])
+        runtime.drain()
+
+        runtime.advance_to(datetime(2026, 11, 2, 9, 1, tzinfo=UTC))
+
+        decided = sorted((m["user_id"], m["status"], m.get("reason")) for m in runtime.scan("messages"))
+        assert decided == [("anon:dev-2", "skipped", "anonymous"), ("u1", "sent", None)]
+
+
+def test_a_batch_job_chosen_for_a_visitor_who_logs_in_before_it_is_delivered_stays_theirs() -> None:
+    from fakes import daily
+    from moto import mock_aws
+
+    from shared.campaigns.loader import Catalog
+    from shared.deployment import topology
+
+    everyone = daily("everyone", 9, ["email"], holdout_percent=0)
+    with mock_aws():
+        clock = SimulatedClock(datetime(2026, 11, 2, 9, tzinfo=UTC))
+        runtime = LocalRuntime(Catalog([everyone]), clock, log_level="CRITICAL", gentle=True)
+        runtime.publish(browsing("dev-1"))
+        runtime.drain()
+        runtime.invoke("planner", {"campaign_id": "everyone", "occurrence": "2026-11-02T09:00:00Z"})
+        runtime.drain(only=[topology.AUDIENCE_QUEUE.key])  # a job for the visitor waits on the queue
+        login = identify(
+            "u1", "login", "2026-11-02T08:30:00Z", email="u1@example.com", consent={"email": True}
+        )
+        runtime.publish([on_device("dev-1", login)])
+        runtime.drain(only=[topology.INGEST_QUEUE.key])
+
+        runtime.drain()
+
+        # The audience chose the visitor's profile, not the shopper's: its job does not reach the shopper.
+        decided = sorted((m["user_id"], m["status"], m.get("reason")) for m in runtime.scan("messages"))
+        assert decided == [("anon:dev-1", "skipped", "anonymous")]
