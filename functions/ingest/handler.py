@@ -92,6 +92,8 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
             "profiles_written": outcome.profiles_written,
             "conversions": len(outcome.conversions),
             "erased": outcome.erased,
+            "visitors_merged": outcome.merged,  # anonymous histories folded into the shopper at login
+            "followed_login": outcome.followed,  # logged-out events of a linked device, on its shopper
             "timestamp_from": dict(outcome.timed_by),  # timestamp, originalTimestamp or bus time
         },
     )
