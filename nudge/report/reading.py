@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.core.vocabulary import DecisionStatus
+from shared.measurement.attribution import CANCELLED_FIELD
 
 # Decisions that are not a campaign's final word on a send key (logged beside it, or in flight).
 NOT_DECISIONS = frozenset(
@@ -46,7 +47,8 @@ def read_conversions(conversions: Iterable[Mapping[str, Any]], since: datetime |
     for item in conversions:
         at = moment(item, "converted_at")
         decided = moment(item, "decided_at")
-        if at is None or decided is None or (since is not None and decided < since) or item.get("cancelled"):
+        too_early = since is not None and decided is not None and decided < since
+        if at is None or decided is None or too_early or item.get(CANCELLED_FIELD):
             continue
         converted.append((at, item))
     return converted

@@ -39,6 +39,9 @@ GROUPS = (TREATED, WITHHELD)
 RETENTION = timedelta(days=400)  # conversions are kept for 13 months of year-on-year reporting
 
 
+# The conversion item's field set when its order was cancelled (the report then leaves it out).
+CANCELLED_FIELD = "cancelled"
+
 @dataclass(frozen=True)
 class Decision:
     """One send-log decision in a holdout group: what attribution needs of it."""
@@ -200,7 +203,7 @@ class OrderRefund:
         """The fields of the conversion ``item`` once this refund is taken back from it (None: it was
         already, or the conversion was cancelled)."""
         refunds = dict(item.get("refunds") or {})
-        if self.refund_id in refunds or item.get("cancelled"):
+        if self.refund_id in refunds or item.get(CANCELLED_FIELD):
             return None
         left = float(item.get("revenue") or 0)
         taken = left if self.cancels or self.amount is None else min(self.amount, left)
@@ -211,7 +214,7 @@ class OrderRefund:
             "refunds": refunds,
         }
         if self.cancels:
-            changed["cancelled"] = True
+            changed[CANCELLED_FIELD] = True
         return changed
 
 

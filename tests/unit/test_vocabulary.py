@@ -37,6 +37,7 @@ OTHER_MEANINGS: dict[tuple[str, str], tuple[int, str]] = {
     ("functions/ingest/handler.py", "erased"): (1, "the ingest summary's count of events of erased shoppers"),
     ("functions/privacy/handler.py", "erased"): (1, "the erasure response's field"),
     ("shared/delivery/feedback.py", "suppressed"): (1, "FeedbackOutcome.status: the address was suppressed"),
+    ("shared/measurement/attribution.py", "cancelled"): (1, "a conversion's field: order cancelled"),
 }
 
 
