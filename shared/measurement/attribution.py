@@ -42,6 +42,7 @@ RETENTION = timedelta(days=400)  # conversions are kept for 13 months of year-on
 # The conversion item's field set when its order was cancelled (the report then leaves it out).
 CANCELLED_FIELD = "cancelled"
 
+
 @dataclass(frozen=True)
 class Decision:
     """One send-log decision in a holdout group: what attribution needs of it."""
