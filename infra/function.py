@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Token
+from aws_cdk import Annotations, Duration, RemovalPolicy, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -77,6 +77,15 @@ RESOURCELESS_ACTIONS = {
 }
 # The runtime the code asset, the Powertools layer above and the tests are built for.
 RUNTIME = lambda_.Runtime.PYTHON_3_13
+# SnapStart for Python runs in every commercial region but these two (the Lambda guide, "Improving
+# startup performance with Lambda SnapStart"), and in neither China nor GovCloud ("Lambda SnapStart
+# for Python and .NET is not available" in both partitions' guides).
+NO_PYTHON_SNAPSTART = frozenset({"ap-southeast-6", "ap-east-2"})  # Asia Pacific (New Zealand), (Taipei)
+LIVE_ALIAS = "live"
+
+
+def python_snapstart_available(region: str) -> bool:
+    return RegionInfo.get(region).partition == "aws" and region not in NO_PYTHON_SNAPSTART
 
 
 class LayerUnavailable(ValueError):
@@ -111,6 +120,12 @@ class NudgeFunction(Construct):
     Each function has a role of its own that may write only to its own log group (no AWS managed
     policy); the stack grants it the tables, queues and channels its spec names.
     ``resourceless_actions`` are the actions beyond X-Ray that it needs on "*" (see RESOURCELESS_ACTIONS).
+
+    ``snap_start``: Lambda snapshots each published version after its init and restores new execution
+    environments from it (the handler's hooks: shared/platform/snapshots.py). SnapStart applies to
+    published versions only, so the function gets the alias ``live`` on its current version, and
+    callers (the HTTP API) invoke :attr:`invoked`, that alias; a version replaced by the next deploy is
+    deleted, so no old snapshot stays cached (and billed).
     """
 
     def __init__(
@@ -125,6 +140,7 @@ class NudgeFunction(Construct):
         metric_namespace: str,
         on_failure: sqs.IQueue | None = None,
         resourceless_actions: Sequence[str] = (),
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -168,7 +184,20 @@ class NudgeFunction(Construct):
             },
             retry_attempts=ASYNC_RETRY_ATTEMPTS if on_failure is not None else None,
             on_failure=destinations.SqsDestination(on_failure) if on_failure is not None else None,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY)
+            if snap_start
+            else None,
         )
+        self.invoked: lambda_.IFunction = self.function
+        if snap_start:
+            self.invoked = lambda_.Alias(
+                self, "Live", alias_name=LIVE_ALIAS, version=self.function.current_version
+            )
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "Its current version is published with every deploy, and the alias live points at it.",
+            )
         if resourceless_actions:
             self.role.add_to_policy(iam.PolicyStatement(actions=list(resourceless_actions), resources=["*"]))
         # Active tracing has put the X-Ray statement in the role's default policy, where grants go too.

@@ -3,7 +3,8 @@
 The asset holds our code (``shared/``, ``functions/``), the campaign catalog compiled to JSON at
 synth time (validated by the same models as the CLI), and the pure-Python libraries the Powertools
 layer does not carry (Jinja2, MarkupSafe — whose C speed-ups are left out so the arm64 runtime
-falls back to the pure-Python implementation).
+falls back to the pure-Python implementation), all compiled to bytecode for the runtime's Python
+(``infra/bytecode.py``: /var/task is read-only, so what ships as source is compiled at every cold start).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from infra.bytecode import compile_asset
 from shared.campaigns.loader import CATALOG_FILE, Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,4 +40,5 @@ def build_lambda_asset(catalog: Catalog, out_dir: Path) -> Path:
         shutil.copytree(_package_dir(package), out_dir / package, ignore=_IGNORE)
     (out_dir / "campaigns").mkdir()
     (out_dir / "campaigns" / CATALOG_FILE).write_text(catalog.to_json())
+    compile_asset(out_dir)
     return out_dir

@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import api, grants, keys, nag, routing, schedules, storage
-from infra.function import NudgeFunction
+from infra.function import NudgeFunction, python_snapstart_available
 from infra.monitoring import OperationsView
 from infra.packaging import build_lambda_asset
 from infra.settings import DeploySettings
@@ -76,6 +76,9 @@ class NudgeStack(Stack):
 
         code = lambda_.Code.from_asset(str(build_lambda_asset(catalog, asset_dir)))
         self.functions: dict[str, lambda_.Function] = {}
+        # What the HTTP API invokes: the SnapStart alias where the region has SnapStart for Python.
+        self.http_targets: dict[str, lambda_.IFunction] = {}
+        snap_start = python_snapstart_available(self.region)
         for spec in topology.FUNCTIONS:
             env = {name: self._resolve(ref) for name, ref in topology.function_environment(spec).items()}
             env |= topology.deployment_environment(
@@ -95,8 +98,10 @@ class NudgeStack(Stack):
                 metric_namespace=self.names.metric_namespace,
                 on_failure=self.queues[spec.on_failure] if spec.on_failure else None,
                 resourceless_actions=("scheduler:ListSchedules",) if spec.cancels_deferrals else (),
+                snap_start=snap_start and spec.key in topology.SNAPSTART_FUNCTIONS,
             )
             self.functions[spec.key] = built.function
+            self.http_targets[spec.key] = built.invoked
             grants.grant(self, spec, built, settings.sender_email, ses_configuration_set)
 
         for queue_spec in topology.QUEUES:
@@ -122,7 +127,7 @@ class NudgeStack(Stack):
             self.functions,
             self.queues[topology.PLANNER_DLQ_KEY],
         )
-        api.add_routes(self.api, self.functions, settings, self.names)
+        api.add_routes(self.api, self.http_targets, settings, self.names)
         self._outputs()
         self.operations = OperationsView(
             self,

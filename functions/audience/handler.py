@@ -7,14 +7,13 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from shared.batch.batch_campaigns import AudienceWorker, SegmentTask
 from shared.core.queues import DeadLetters
 from shared.deployment.topology import AUDIENCE_QUEUE
 from shared.platform.metrics import JOBS_ENQUEUED, PROFILES_SCANNED, FunctionMetrics, record_batch
 from shared.platform.wiring import Wiring
-from shared.work.sqs_batch import process_queue_batch
+from shared.work.sqs_batch import PartialItemFailureResponse, process_queue_batch
 
 logger = Logger(service="nudge-audience")
 metrics = FunctionMetrics("audience")

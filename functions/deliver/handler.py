@@ -8,7 +8,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from shared.campaigns.jobs import DeliveryJob
 from shared.core.queues import DeadLetters
@@ -17,7 +16,7 @@ from shared.delivery.message_context import Unsubscribe
 from shared.deployment.topology import DELIVERY_QUEUE
 from shared.platform.metrics import FunctionMetrics, record_batch, record_delivery
 from shared.platform.wiring import Wiring
-from shared.work.sqs_batch import park_after_batch, process_queue_batch
+from shared.work.sqs_batch import PartialItemFailureResponse, park_after_batch, process_queue_batch
 
 logger = Logger(service="nudge-deliver")
 metrics = FunctionMetrics("deliver")

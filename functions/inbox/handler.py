@@ -11,19 +11,18 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from shared.adapters.dynamo.messages import DynamoInbox
 from shared.core.clock import Clock
 from shared.measurement.ports import Engagement
 from shared.platform.auth import signed_in_user
+from shared.platform.http import NotFound, Request, Router
 from shared.platform.metrics import FunctionMetrics, record_http
-from shared.platform.wiring import Wiring
+from shared.platform.wiring import Wiring, snapstart
 
 logger = Logger(service="nudge-inbox")
 metrics = FunctionMetrics("inbox")
-app = APIGatewayHttpResolver()
+app = Router()
 FIELDS = ("message_key", "campaign_id", "title", "body", "cta_label", "cta_url", "created_at")
 
 
@@ -44,26 +43,25 @@ def default_ports() -> InboxPorts:
     return build_ports(Wiring.for_lambda())
 
 
+snapstart(default_ports)  # SnapStart: built before the snapshot, built again after each restore
+
+
 _ports: list[InboxPorts] = []
 
 
-def current_user() -> str:
-    """The shopper the request's verified JWT was issued to (API Gateway checked the signature)."""
-    return signed_in_user(app.current_event)
-
-
 @app.get("/inbox")
-def list_unread() -> dict[str, Any]:
+def list_unread(request: Request) -> dict[str, Any]:
     ports = _ports[-1]
-    messages = ports.inbox.unread(current_user(), ports.clock.now())
+    messages = ports.inbox.unread(signed_in_user(request), ports.clock.now())
     return {"messages": [{k: m.get(k) for k in FIELDS} for m in messages]}
 
 
-def _mark(message_key: str, state: str) -> dict[str, Any]:
+def _mark(request: Request, state: str) -> dict[str, Any]:
     ports = _ports[-1]
-    user_id, now = current_user(), ports.clock.now()
+    user_id, now = signed_in_user(request), ports.clock.now()
+    message_key = request.path_parameters["message_key"]
     if not ports.inbox.mark(user_id, message_key, state, now):
-        raise NotFoundError("no such message in your inbox")
+        raise NotFound("no such message in your inbox")
     if ports.engagement is not None:
         # The in-app message's key is its provider id in the send log; reading it is its "open".
         ports.engagement.engagement(user_id, message_key, "opened" if state == "read" else state, now)
@@ -71,19 +69,19 @@ def _mark(message_key: str, state: str) -> dict[str, Any]:
 
 
 @app.post("/inbox/<message_key>/read")
-def mark_read(message_key: str) -> dict[str, Any]:
-    return _mark(message_key, "read")
+def mark_read(request: Request) -> dict[str, Any]:
+    return _mark(request, "read")
 
 
 @app.post("/inbox/<message_key>/dismiss")
-def dismiss(message_key: str) -> dict[str, Any]:
-    return _mark(message_key, "dismissed")
+def dismiss(request: Request) -> dict[str, Any]:
+    return _mark(request, "dismissed")
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: InboxPorts | None = None) -> dict[str, Any]:
     _ports[:] = [ports or default_ports()]
-    response = app.resolve(event, context)
+    response = app.resolve(event)
     record_http(metrics, response)
     return response

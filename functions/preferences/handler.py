@@ -15,20 +15,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from shared.core.clock import Clock
 from shared.core.vocabulary import Channel
 from shared.delivery.links import InvalidLink, LinkSigner
 from shared.delivery.preferences import unsubscribe
+from shared.platform.http import Request, Response, Router
 from shared.platform.metrics import CHANNELS, UNSUBSCRIBES, FunctionMetrics, bounded, record_http
-from shared.platform.wiring import Wiring
+from shared.platform.wiring import Wiring, snapstart
 from shared.privacy.erasure import Erasures
 from shared.profiles.ports import LedgerStore
 
 logger = Logger(service="nudge-preferences")
 metrics = FunctionMetrics("preferences")
-app = APIGatewayHttpResolver()
+app = Router()
 HTML = "text/html; charset=utf-8"
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title></head>
@@ -54,21 +54,23 @@ def default_ports() -> PreferencesPorts:
     return build_ports(Wiring.for_lambda())
 
 
+snapstart(default_ports)  # SnapStart: built before the snapshot, built again after each restore
+
+
 _ports: list[PreferencesPorts] = []
 
 
-def _params() -> dict[str, str | None]:
-    event = app.current_event
-    return {k: event.get_query_string_value(k) for k in ("u", "ch", "c", "t")}
+def _params(request: Request) -> dict[str, str | None]:
+    return {k: request.query(k) for k in ("u", "ch", "c", "t")}
 
 
-def _page(title: str, body: str, status: int = 200) -> Response[str]:
-    return Response(status_code=status, content_type=HTML, body=PAGE.format(title=escape(title), body=body))
+def _page(title: str, body: str, status: int = 200) -> Response:
+    return Response(status, PAGE.format(title=escape(title), body=body), HTML)
 
 
 @app.get("/unsubscribe")
-def confirm() -> Response[str]:
-    params = _params()
+def confirm(http: Request) -> Response:
+    params = _params(http)
     try:
         request = _ports[-1].signer.verify(params)
     except InvalidLink:
@@ -84,10 +86,10 @@ def confirm() -> Response[str]:
 
 
 @app.post("/unsubscribe")
-def one_click() -> Response[str]:
+def one_click(http: Request) -> Response:
     ports = _ports[-1]
     try:
-        request = unsubscribe(_params(), ports.signer, ports.ledgers, ports.clock.now(), ports.erasures)
+        request = unsubscribe(_params(http), ports.signer, ports.ledgers, ports.clock.now(), ports.erasures)
     except InvalidLink as error:
         logger.warning("unsubscribe refused", extra={"reason": str(error)})
         return _page("This link is not valid", "<p>Please use the link from your latest email.</p>", 403)
@@ -100,6 +102,6 @@ def one_click() -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: PreferencesPorts | None = None) -> dict[str, Any]:
     _ports[:] = [ports or default_ports()]
-    response = app.resolve(event, context)
+    response = app.resolve(event)
     record_http(metrics, response)
     return response

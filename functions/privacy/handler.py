@@ -8,19 +8,19 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from shared.core.clock import Clock, SystemClock
 from shared.platform.auth import signed_in_user
+from shared.platform.http import Request, Router
 from shared.platform.metrics import SHOPPERS_ERASED, FunctionMetrics, record_http
-from shared.platform.wiring import Wiring
+from shared.platform.wiring import Wiring, snapstart
 from shared.privacy.erasure import Erasures
 from shared.privacy.ports import UserData
 from shared.privacy.requests import DeadLetterPurge, PendingJobs, erase_user
 
 logger = Logger(service="nudge-privacy")
 metrics = FunctionMetrics("privacy")
-app = APIGatewayHttpResolver()
+app = Router()
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,15 @@ def default_ports() -> PrivacyPorts:
     return build_ports(Wiring.for_lambda())
 
 
+snapstart(default_ports)  # SnapStart: built before the snapshot, built again after each restore
+
+
 _ports: list[PrivacyPorts] = []
 
 
 @app.delete("/me")
-def erase_me() -> dict[str, Any]:
-    user_id = signed_in_user(app.current_event)
+def erase_me(request: Request) -> dict[str, Any]:
+    user_id = signed_in_user(request)
     ports = _ports[-1]
     report = erase_user(
         user_id, ports.data, ports.pending, ports.erasures, ports.dead_letters, ports.clock.now()
@@ -73,6 +76,6 @@ def erase_me() -> dict[str, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, ports: PrivacyPorts | None = None) -> dict[str, Any]:
     _ports[:] = [ports or default_ports()]
-    response = app.resolve(event, context)
+    response = app.resolve(event)
     record_http(metrics, response)
     return response

@@ -7,7 +7,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from shared.core.queues import DeadLetters
 from shared.deployment.topology import SCORE_QUEUE
@@ -20,7 +19,7 @@ from shared.platform.metrics import (
 )
 from shared.platform.wiring import Wiring
 from shared.predictions.runs import ModelCache, ScoreTask, ScoreWorker
-from shared.work.sqs_batch import process_queue_batch
+from shared.work.sqs_batch import PartialItemFailureResponse, process_queue_batch
 
 logger = Logger(service="nudge-scorer")
 metrics = FunctionMetrics("scorer")

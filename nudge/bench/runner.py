@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nudge.bench.audience import measure_audience, measure_worker_cpu
+from nudge.bench.cold_starts import EVENT_PATH, HTTP_FUNCTIONS, measure_cold_starts
 from nudge.bench.cost import cost_model, fanout_estimate
 from nudge.bench.delivery import measure_delivery
 from nudge.bench.identity import measure_identity
@@ -26,6 +27,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "aws_requests_per_delivered_message": ("<=", 3),
     "ingest_cpu_ms_per_event": ("<=", 0.3),
     "worst_import_ms": ("<=", 150),
+    "event_path_worst_import_ms": ("<=", 150),
+    "http_worst_first_request_after_restore_ms": ("<=", 100),
     "audience_profiles_per_second": (">=", 50_000),
     "cost_usd_per_million_events": ("<=", 2.30),
 }
@@ -61,6 +64,14 @@ def run_bench(catalog: Catalog, progress: Progress | None = None) -> dict[str, A
         results.update(measure_imports(catalog, Path(workdir)))
     results["worst_import_ms"] = max(results["import_ms"].values())
     results["worst_cold_start_ms"] = max(results["cold_start_ms"].values())
+    results.update(measure_cold_starts(catalog, progress=step))
+    imports, first = results["import_ms_lambda_env"], results["first_request_ms"]
+    results["event_path_worst_import_ms"] = max(imports[key] for key in EVENT_PATH)
+    results["event_path_worst_first_request_ms"] = max(first[key] for key in EVENT_PATH)
+    results["http_worst_first_request_ms"] = max(first[key] for key in HTTP_FUNCTIONS)
+    results["http_worst_first_request_after_restore_ms"] = max(
+        results["first_request_after_restore_ms"].values()
+    )
     results.update(cost_model(results))
     results.update(fanout_estimate(results))
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()}

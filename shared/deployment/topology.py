@@ -361,6 +361,9 @@ HTTP_ROUTES = (
     RouteSpec("POST", "/unsubscribe", "preferences", authorized=False),
 )
 UNSUBSCRIBE_PATH = "/unsubscribe"
+# A shopper waits on these: they run with SnapStart (infra/function.py), their handlers prepare and
+# renew their ports around the snapshot (shared.platform.wiring.snapstart).
+SNAPSTART_FUNCTIONS = frozenset(route.function for route in HTTP_ROUTES)
 
 
 def function_environment(spec: FunctionSpec) -> dict[str, str]:

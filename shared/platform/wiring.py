@@ -7,19 +7,24 @@ Lambda and the local runtime both build ports through it: each handler has ``bui
 (``topology.function_environment``), moto clients and its simulated clock; it subclasses only to
 observe (record sends, index one-time schedules), never to decide.
 
-Clients are created once per wiring (once per container in Lambda). Adapters are imported where
+Clients are created once per wiring (once per container in Lambda), on their first use: a function
+builds all its ports at its first request, most of which touch one or two services (a delivery by
+email never creates the SNS, Scheduler or dead-letter SQS clients). Adapters are imported where
 they are built, so each function loads only what it uses at cold start (ingest never loads the
-renderer or the channels).
+renderer or the channels). With SnapStart (:func:`snapstart`) the ports and clients are built before
+the snapshot, and a restored environment gets a new wiring (``shared/platform/snapshots.py``).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.core.clock import Clock, SystemClock
 from shared.core.vocabulary import Channel
+from shared.platform import snapshots
 from shared.platform.config import Settings
 
 if TYPE_CHECKING:
@@ -49,6 +54,27 @@ def _once(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return kept
 
 
+class OnFirstUse:
+    """A client created by ``make`` when an attribute is first asked of it, then that client's."""
+
+    __slots__ = ("_client", "_lock", "_make")
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()  # boto3 creates clients unsafely across threads
+
+    def created(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make()
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.created(), name)
+
+
 class Wiring:
     """Adapters over ``client(service)`` (boto3 clients), configured by ``settings``."""
 
@@ -71,9 +97,15 @@ class Wiring:
         return _lambda_wiring()
 
     def client(self, service: str) -> Any:
+        """The ``service`` client, created on its first use."""
         if service not in self._clients:
-            self._clients[service] = self._client(service)
+            self._clients[service] = OnFirstUse(lambda: self._client(service))
         return self._clients[service]
+
+    def create_clients(self) -> None:
+        """Create every client the ports built so far hold (before a SnapStart snapshot)."""
+        for client in list(self._clients.values()):
+            client.created()
 
     @_once
     def catalog(self) -> Catalog:
@@ -184,11 +216,10 @@ class Wiring:
 
         self.settings.require("signing_secret_arn")
         secret_arn = str(self.settings.signing_secret_arn)
+        secrets = self.client("secretsmanager")  # created with the key's first read (or a snapshot)
 
         def key() -> bytes:
-            return str(
-                self.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
-            ).encode()
+            return str(secrets.get_secret_value(SecretId=secret_arn)["SecretString"]).encode()
 
         return LinkSigner(key)
 
@@ -208,11 +239,10 @@ class Wiring:
 
         self.settings.require("privacy_key_arn")
         secret_arn = str(self.settings.privacy_key_arn)
+        secrets = self.client("secretsmanager")  # created with the key's first read (or a snapshot)
 
         def key() -> bytes:
-            return str(
-                self.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
-            ).encode()
+            return str(secrets.get_secret_value(SecretId=secret_arn)["SecretString"]).encode()
 
         return Pseudonyms(key)
 
@@ -243,3 +273,30 @@ def _boto3_client(service: str) -> Any:
 @cache
 def _lambda_wiring() -> Wiring:
     return Wiring(Settings.from_env(), _boto3_client, SystemClock())
+
+
+class PortsFactory(Protocol):
+    """A handler's ``default_ports``: its ports over the Lambda wiring, built once (``functools.cache``)."""
+
+    def __call__(self) -> Any: ...
+
+    def cache_clear(self) -> None: ...
+
+
+@snapshots.after_restore
+def _renew_lambda_wiring() -> None:
+    """A restored environment creates its own clients and reads the secrets again, on first use."""
+    _lambda_wiring.cache_clear()
+
+
+def snapstart(default_ports: PortsFactory) -> None:
+    """For a function deployed with SnapStart: build ``default_ports`` and their clients before the
+    snapshot (imports, boto3, the services' models and the catalog are then in it), and build them
+    again after a restore, over the renewed wiring."""
+
+    def prepare() -> None:
+        default_ports()
+        _lambda_wiring().create_clients()
+
+    snapshots.before_snapshot(prepare)
+    snapshots.after_restore(default_ports.cache_clear)

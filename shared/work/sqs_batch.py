@@ -1,17 +1,27 @@
-"""SQS event-source batches with partial failures, through Powertools' BatchProcessor."""
+"""SQS event-source batches with partial failures (Lambda's ``ReportBatchItemFailures`` response).
+
+The loop Powertools' ``BatchProcessor`` ran for us (SQS, ``raise_on_entire_batch_failure=False``),
+without importing its batch utilities and every event source's data class at cold start
+(tests/unit/test_sqs_batch.py runs the same batches through both).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from functools import partial
+from typing import Any, TypedDict
 
 from shared.core.queues import DeadLetters
 from shared.deployment.topology import QueueSpec
 from shared.work.failures import run_or_park
+
+
+class PartialItemFailure(TypedDict):
+    itemIdentifier: str
+
+
+class PartialItemFailureResponse(TypedDict):
+    batchItemFailures: list[PartialItemFailure]
 
 
 def process_queue_batch(
@@ -22,22 +32,27 @@ def process_queue_batch(
     queue: QueueSpec,
     dead_letters: DeadLetters,
 ) -> PartialItemFailureResponse:
-    """Run ``work`` on each record's body; report the records to retry as partial batch failures."""
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-    def record_handler(record: SQSRecord) -> None:
-        run_or_park(
-            lambda: work(record.body),
-            body=record.body,
-            receive_count=int(record.attributes.approximate_receive_count),
-            max_receives=queue.max_receive_count,
-            dead_letters=dead_letters,
-            source=queue.consumer,
-        )
-
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    """Run ``work`` on each record's body; report the records to retry as partial batch failures.
+    A record fails when anything in it raises (a record missing a field too); a batch without
+    records is not an SQS batch (ValueError)."""
+    records = event.get("Records")
+    if not records or not isinstance(records, list):
+        raise ValueError("not an SQS batch: the event has no Records")
+    failures: list[PartialItemFailure] = []
+    for record in records:
+        try:
+            body = record["body"]
+            run_or_park(
+                partial(work, body),
+                body=body,
+                receive_count=int(record["attributes"]["ApproximateReceiveCount"]),
+                max_receives=queue.max_receive_count,
+                dead_letters=dead_letters,
+                source=queue.consumer,
+            )
+        except Exception:
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
 
 
 def park_after_batch(
@@ -51,7 +66,7 @@ def park_after_batch(
 ) -> PartialItemFailureResponse:
     """Park each record whose key (``key_of(body)``) has a reason: work done whose record could not be
     written, which a retry could not finish either. Once per key; a record not parked is retried."""
-    failures = list(response["batchItemFailures"])
+    failures: list[PartialItemFailure] = list(response["batchItemFailures"])
     failed = {f["itemIdentifier"] for f in failures}
     parked: set[str] = set()
     for record in event.get("Records", []):

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_env import LambdaEnv, LambdaPythonMissing, invoke, lambda_env, pinned
 from synth import PSEUDO, Synthesized
 
+from benchmarks.lambda_env import LambdaEnv, LambdaPythonMissing, invoke, lambda_env, pinned
 from shared.deployment import topology
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday: a Monday-morning campaign and the daily scoring
@@ -264,9 +264,26 @@ def test_functions_load_only_the_asset_the_layer_the_runtime_and_the_standard_li
         assert reply["origins"]["functions"] == "task" and reply["origins"]["shared"] == "task"
 
 
+def test_functions_compile_none_of_the_code_asset_at_cold_start(runs: dict[str, dict[str, Any]]) -> None:
+    """/var/task is read-only: a module shipped as source is compiled again at every cold start."""
+    assert {key: reply["compiled"] for key, reply in runs.items() if reply["compiled"]} == {}
+
+
+def test_the_code_asset_ships_bytecode_the_runtime_uses_without_checking_sources(
+    synthesized: Synthesized,
+) -> None:
+    asset = synthesized.code_asset("ingest")
+    sources = sorted(p for p in asset.rglob("*.py"))
+    assert len(sources) > 100
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        header = compiled.read_bytes()[:16]
+        assert int.from_bytes(header[4:8], "little") == 0b01, f"{compiled}: not unchecked-hash bytecode"
+
+
 def test_python_313_is_required(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Where python3.13 is missing the check fails with a message saying so, never passes silently."""
-    import lambda_env as module
+    from benchmarks import lambda_env as module
 
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path))

@@ -6,10 +6,12 @@ The module path is Lambda's: the code asset (/var/task), then the layer (/opt/py
 runtime ships (boto3), then the standard library — ``-S`` keeps the interpreter's own site-packages
 out. The handler is imported by its template ``Handler`` string and called once with the request's
 event and a context like Lambda's. The function's logs go to stderr; stdout carries one JSON reply:
-the result or the traceback, and where every loaded module came from.
+the result or the traceback, where every loaded module came from, and which of the code asset's
+modules had to be compiled from source (the asset ships their bytecode: infra/bytecode.py).
 """
 
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -25,6 +27,19 @@ reply_stream = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)  # the function's own prints and logs (Powertools writes to stdout) go to stderr
 sys.stdout = sys.stderr
 sys.path[:0] = [task_root, layer_dir, runtime_dir]
+
+
+compiled: list[str] = []
+_source_to_code = importlib.machinery.SourceFileLoader.source_to_code
+
+
+def _tracked_source_to_code(loader, data, path, *, _optimize=-1):  # type: ignore[no-untyped-def]
+    if os.path.realpath(str(path)).startswith(os.path.realpath(task_root) + os.sep):
+        compiled.append(os.path.relpath(str(path), task_root))
+    return _source_to_code(loader, data, path, _optimize=_optimize)
+
+
+importlib.machinery.SourceFileLoader.source_to_code = _tracked_source_to_code  # type: ignore[method-assign]
 
 
 class Context:
@@ -71,5 +86,6 @@ except BaseException:
     reply["ok"] = False
     reply["error"] = traceback.format_exc()
 reply["origins"] = origins()
+reply["compiled"] = compiled
 reply_stream.write(json.dumps(reply, default=str))
 reply_stream.flush()

@@ -7,10 +7,8 @@ files and the interpreter, so a second ``make test`` reuses it and a changed pin
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -19,49 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from infra.bytecode import LambdaPythonMissing, find_python
+
+ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = (ROOT / "constraints" / "lambda-layer.txt", ROOT / "constraints" / "lambda-runtime.txt")
 CACHE = ROOT / ".cache" / "lambda-env"
 RUNNER = Path(__file__).resolve().parent / "lambda_runner.py"
-LAMBDA_PYTHON = (3, 13)
 # What each part of a Lambda function's module path holds: the runtime ships the SDK, the layer
 # Powertools and pydantic (their own dependencies come along, within the constraints).
 RUNTIME_PACKAGES = ("boto3",)
 LAYER_PACKAGES = ("aws-lambda-powertools", "pydantic")
-
-
-class LambdaPythonMissing(RuntimeError):
-    pass
-
-
-def _version(executable: str) -> tuple[int, int] | None:
-    try:
-        out = subprocess.run(
-            [executable, "-c", "import sys; print(*sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (int(out[0]), int(out[1])) if len(out) == 2 else None
-
-
-def find_python() -> str:
-    """``python3.13`` from PATH (or NUDGE_LAMBDA_PYTHON). A pyenv shim that answers "command not
-    found" because 3.13 is installed but not selected is looked through to the installed version."""
-    candidates = [os.environ.get("NUDGE_LAMBDA_PYTHON", ""), shutil.which("python3.13") or ""]
-    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates += sorted(glob.glob(os.path.join(pyenv_root, "versions", "3.13*", "bin", "python3.13")))
-    for candidate in filter(None, candidates):
-        if _version(candidate) == LAMBDA_PYTHON:
-            return candidate
-    raise LambdaPythonMissing(
-        "python3.13 is not on PATH (nor set in NUDGE_LAMBDA_PYTHON): the Lambda parity test runs the "
-        "handlers on the python3.13 runtime the functions deploy to. Install Python 3.13 "
-        "(e.g. `apt-get install python3.13` or `pyenv install 3.13`)."
-    )
 
 
 @dataclass(frozen=True)
