@@ -1,13 +1,13 @@
 """The code asset's bytecode, compiled at synth time by the Python the functions run on.
 
 Lambda's ``/var/task`` is read-only, so a module shipped without its ``__pycache__`` is compiled from
-source at every cold start and never cached: for our code and the vendored Jinja2 that was about
-130 ms of CPU before the first record (docs/performance.md). The asset therefore carries bytecode
-compiled by a ``python3.13`` (the runtime's version: bytecode is version-specific) with
-``unchecked-hash`` invalidation (PEP 552): the interpreter uses it without looking at the source's
-timestamp, which the asset's zip does not keep, and the bytes depend only on the source, so the same
-code gives the same asset hash. Where no python3.13 is found the asset goes without, as before, with
-a warning.
+source at every cold start and never cached: for deliver (our code and the vendored Jinja2) that
+was about 110 ms of CPU before its first record (docs/performance.md#cold-starts). The asset
+therefore carries bytecode compiled by a ``python3.13`` (the runtime's version: bytecode is
+version-specific) with ``unchecked-hash`` invalidation (PEP 552): the interpreter uses it without
+comparing the source's timestamp, which need not survive the zip, and the bytes depend only on the
+source, so the same code gives the same asset hash. Where no python3.13 is found the asset goes
+without, as before, with a warning.
 """
 
 from __future__ import annotations

@@ -148,9 +148,29 @@ def print_bench(results: dict[str, Any]) -> None:
     imports.add_column("handler")
     imports.add_column("import", justify="right")
     imports.add_column("import + clients + catalog", justify="right")
+    for column in ("3.13 import", "+ ports", "+ request", "restored"):
+        imports.add_column(column, justify="right")
     for name, ms in results["import_ms"].items():
-        imports.add_row(name, f"{ms:.0f}", f"{results['cold_start_ms'][name]:.0f}")
+        lambda_shaped = (
+            results[key].get(name)
+            for key in (
+                "import_ms_lambda_env",
+                "ports_ms_lambda_env",
+                "first_request_ms",
+                "first_request_after_restore_ms",
+            )
+        )
+        imports.add_row(
+            name,
+            f"{ms:.0f}",
+            f"{results['cold_start_ms'][name]:.0f}",
+            *("" if value is None else f"{value:.0f}" for value in lambda_shaped),
+        )
     console.print(imports)
+    console.print(
+        f"The last four in {results['cold_start_python']}, process CPU: the import, plus the ports, plus "
+        "the first request; restored: a SnapStart restore's hooks and first request (docs/performance.md)."
+    )
     costs = Table(title="Cost per million (USD, list prices in benchmarks/prices.py)")
     for column in ("what", "eventbridge", "sqs", "lambda", "dynamodb", "total"):
         costs.add_column(column, justify="left" if column == "what" else "right")
