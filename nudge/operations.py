@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared.core.vocabulary import DecisionStatus
 from shared.deployment import topology
+from shared.profiles.ledger import SentRecord
 
 DEAD_LETTERS_FILE = "dead-letters.jsonl"
 
@@ -61,6 +63,10 @@ class OperationsSource(Protocol):
         ``anon:`` ids before they logged in), in time order."""
         ...
 
+    def claims(self, user_id: str) -> list[SentRecord]:
+        """The claims (sends recorded before the provider call) in the shopper's contact ledger."""
+        ...
+
     def send_log(self) -> list[dict[str, Any]]: ...
 
     def conversions(self) -> list[dict[str, Any]]: ...
@@ -79,6 +85,35 @@ def _linked(profile: Mapping[str, Any] | None) -> list[str]:
 
 def _by_time(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: (str(e.get("at", "")), str(e.get("send_key", ""))))
+
+
+OPEN_CLAIM_REASON = "no outcome logged: in flight, or a possible send if its attempt crashed"
+
+
+def with_open_claims(
+    user_id: str, entries: list[dict[str, Any]], claims: Iterable[SentRecord]
+) -> list[dict[str, Any]]:
+    """A shopper's decisions, and a ``claimed`` row for each claim in the ledger the send log has no
+    outcome of (shared/delivery/claims.py): an attempt in flight, or one that crashed before logging
+    what it sent. So ``nudge why`` shows every message that may have gone out."""
+    from shared.delivery.claims import outcome_logged
+
+    logged = {str(e["send_key"]): e for e in entries}
+    open_claims = [
+        {
+            "user_id": user_id,
+            "send_key": r.send_key,
+            "campaign_id": r.campaign_id,
+            "level": r.level,
+            "channel": r.channel,
+            "status": DecisionStatus.CLAIMED,
+            "reason": OPEN_CLAIM_REASON,
+            "at": r.at.isoformat(),
+        }
+        for r in claims
+        if not outcome_logged(r, logged.get(r.send_key))
+    ]
+    return _by_time([*entries, *open_claims])
 
 
 class LocalDump:
@@ -109,6 +144,12 @@ class LocalDump:
             return None  # a dump of the send log alone
         key = topology.PROFILES.partition_key
         return next((p for p in self._table(topology.PROFILES.key) if p.get(key) == user_id), None)
+
+    def claims(self, user_id: str) -> list[SentRecord]:
+        if not (self.directory / f"{topology.LEDGER.key}.jsonl").exists():
+            return []  # a dump written before ledgers were
+        items = [i for i in self._table(topology.LEDGER.key) if i[topology.LEDGER.partition_key] == user_id]
+        return [SentRecord.from_json(row) for i in items for row in json.loads(i.get("sends") or "[]")]
 
     def send_log(self) -> list[dict[str, Any]]:
         return self._table(topology.MESSAGES.key)
@@ -183,6 +224,12 @@ class DeployedStack:
         log = DynamoSendLog(dynamodb, self.table(topology.MESSAGES.key))
         ids = [user_id, *_linked(deserialize(found) if found else None)]
         return _by_time(e for u in ids for e in log.entries_for(u))
+
+    def claims(self, user_id: str) -> list[SentRecord]:
+        from shared.adapters.dynamo.ledger import DynamoLedgerStore
+
+        ledger = DynamoLedgerStore(self.client("dynamodb"), self.table(topology.LEDGER.key)).get(user_id)
+        return list(ledger.sends) if ledger else []
 
     def _scan(self, key: str) -> list[dict[str, Any]]:
         from shared.adapters.dynamo.codec import scan_all

@@ -99,14 +99,16 @@ def send_key_of(body: str) -> str | None:
     return key if isinstance(key, str) else None
 
 
-def recipients(event: dict[str, Any]) -> list[str]:
-    """The users a batch of jobs is for, read leniently: a bad job is reported by its own record."""
-    users = []
+def recipients(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (user id, send key) pairs a batch of jobs is for, read leniently: a bad job is reported by
+    its own record."""
+    pairs = []
     for record in event.get("Records", []):
         try:
-            user_id = json.loads(record["body"]).get("user_id")
+            body = json.loads(record["body"])
+            user_id, send_key = body.get("user_id"), body.get("send_key")
         except (ValueError, TypeError, AttributeError, KeyError):
             continue
-        if isinstance(user_id, str):
-            users.append(user_id)
-    return users
+        if isinstance(user_id, str) and isinstance(send_key, str):
+            pairs.append((user_id, send_key))
+    return pairs

@@ -21,6 +21,25 @@ def _lambda_cost(invocations: float, cpu_ms: float, requests: dict[str, float], 
     return invocations * PRICES_USD["lambda_request"] + gb_seconds * PRICES_USD["lambda_gb_second_arm64"]
 
 
+def _capacity_cost(m: dict[str, Any]) -> float:
+    """On-demand DynamoDB per delivered message: a unit per item read (4 KB, strongly consistent) or
+    written (1 KB) whatever the request carried it, at each table's measured item size (an item asked
+    for and not there still costs a read unit)."""
+    sizes = {
+        topology.PROFILES.key: m["profile_item_bytes_mean"],
+        topology.MESSAGES.key: m["send_log_item_bytes_mean"],
+        topology.LEDGER.key: m["ledger_item_bytes_mean"],
+    }
+    cost = 0.0
+    for name, items in m["delivery_items_per_message"].items():
+        kind, table = name.split(".", 1)
+        unit, price = (
+            (1024, PRICES_USD["dynamodb_wru"]) if kind == "written" else (4096, PRICES_USD["dynamodb_rru"])
+        )
+        cost += items * max(1, math.ceil(sizes.get(table, 0) / unit)) * price
+    return cost
+
+
 def cost_model(m: dict[str, Any]) -> dict[str, Any]:
     """Per million events and per million messages, from counted requests and measured CPU."""
     wru_profile = math.ceil(m["profile_item_bytes_mean"] / 1024)
@@ -43,22 +62,13 @@ def cost_model(m: dict[str, Any]) -> dict[str, Any]:
         ),
     }
     per_message = m["delivery_requests_per_message"]
-    wru_log = math.ceil(m["send_log_item_bytes_mean"] / 1024)
     deliver_spec = topology.FUNCTIONS_BY_KEY["deliver"]
     message = {
         "sqs": (0.1 + 2 / DELIVER_BATCH) * PRICES_USD["sqs_request"],
         "lambda": _lambda_cost(
             1 / DELIVER_BATCH, m["deliver_cpu_ms_per_message"], per_message, deliver_spec.memory_mb
         ),
-        "dynamodb": (
-            per_message.get("dynamodb.PutItem", 0) * wru_log * PRICES_USD["dynamodb_wru"]
-            + (
-                per_message.get("dynamodb.GetItem", 0)
-                + per_message.get("dynamodb.BatchGetItem", 0) * DELIVER_BATCH
-            )
-            * rru_profile
-            * PRICES_USD["dynamodb_rru"]
-        ),
+        "dynamodb": _capacity_cost(m),
     }
     floor = (
         PRICES_USD["eventbridge_event"]

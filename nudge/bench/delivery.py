@@ -16,6 +16,31 @@ DELIVERY_USERS = 300
 DELIVER_BATCH = topology.DELIVERY_QUEUE.batch_size
 
 
+class ItemCounter:
+    """DynamoDB items read and written, by table key ("read.ledger", "written.messages"): what
+    on-demand capacity bills (a batch request is one request, but one unit per item)."""
+
+    OPERATIONS = ("GetItem", "BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem")
+
+    def __init__(self, table_names: dict[str, str]) -> None:
+        self.counts: Counter[str] = Counter()
+        self._keys = {name: key for key, name in table_names.items()}
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        def key(table: str) -> str:
+            return self._keys.get(table, table)
+
+        if model.name == "BatchGetItem":
+            for table, wanted in params["RequestItems"].items():
+                self.counts[f"read.{key(table)}"] += len(wanted["Keys"])
+        elif model.name == "BatchWriteItem":
+            for table, requests in params["RequestItems"].items():
+                self.counts[f"written.{key(table)}"] += len(requests)
+        else:
+            kind = "read" if model.name == "GetItem" else "written"
+            self.counts[f"{kind}.{key(params['TableName'])}"] += 1
+
+
 def measure_delivery(runtime: Any) -> dict[str, Any]:
     from shared.campaigns.jobs import DeliveryJob
 
@@ -47,20 +72,29 @@ def measure_delivery(runtime: Any) -> dict[str, Any]:
         DeliveryJob.for_occurrence(campaign.id, "2026-11-07T03:00:00Z", f"d-{i:04d}").model_dump_json()
         for i in range(DELIVERY_USERS)
     ]
+    items = ItemCounter(runtime.table_names)
+    dynamodb = runtime.client("dynamodb")
+    for operation in ItemCounter.OPERATIONS:
+        dynamodb.meta.events.register(f"provide-client-params.dynamodb.{operation}", items)
     with metered(runtime) as meter:
         started = time.process_time()
         for i in range(0, len(jobs), DELIVER_BATCH):
             runtime.invoke("deliver", runtime.sqs_event("delivery", jobs[i : i + DELIVER_BATCH]))
         cpu_s = time.process_time() - started - meter.botocore_cpu_s
+    for operation in ItemCounter.OPERATIONS:
+        dynamodb.meta.events.unregister(f"provide-client-params.dynamodb.{operation}", items)
     decisions = Counter(m["status"] for m in runtime.scan("messages") if m["campaign_id"] == campaign.id)
-    sent = decisions[DecisionStatus.SENT]
-    log_items = runtime.client("dynamodb").scan(TableName=runtime.table_names["messages"], Limit=50)["Items"]
+    sent = max(decisions[DecisionStatus.SENT], 1)
+    log_items = dynamodb.scan(TableName=runtime.table_names["messages"], Limit=50)["Items"]
+    ledger_items = dynamodb.scan(TableName=runtime.table_names["ledger"], Limit=50)["Items"]
     return {
-        "aws_requests_per_delivered_message": meter.total() / max(sent, 1),
-        "deliver_cpu_ms_per_message": cpu_s * 1000 / max(sent, 1),
-        "delivery_requests_per_message": dict(sorted((k, v / max(sent, 1)) for k, v in meter.counts.items())),
+        "aws_requests_per_delivered_message": meter.total() / sent,
+        "deliver_cpu_ms_per_message": cpu_s * 1000 / sent,
+        "delivery_requests_per_message": dict(sorted((k, v / sent) for k, v in meter.counts.items())),
+        "delivery_items_per_message": {k: v / sent for k, v in sorted(items.counts.items())},
         "send_log_item_bytes_mean": statistics.mean(dynamodb_item_bytes(i) for i in log_items),
-        "messages_measured": sent,
+        "ledger_item_bytes_mean": statistics.mean(dynamodb_item_bytes(i) for i in ledger_items),
+        "messages_measured": decisions[DecisionStatus.SENT],
         "delivery_decisions": dict(decisions),
         "delivery_jobs": len(jobs),
     }

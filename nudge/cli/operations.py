@@ -18,7 +18,7 @@ from nudge.cli.common import (
 )
 from nudge.cli.tables.operations import print_dead_letters, print_erasure, print_why
 from nudge.cli.tables.report import print_report, write_html_report
-from nudge.operations import DeployedStack, SourceMissing, open_source
+from nudge.operations import DeployedStack, SourceMissing, open_source, with_open_claims
 from shared.deployment import topology
 
 T = TypeVar("T")
@@ -48,7 +48,8 @@ def why(
 
     Example: nudge why u00042 --campaign weekend-sale-sea
     """
-    entries = read(lambda: open_source(stack, store).decisions(user_id))
+    source = read(lambda: open_source(stack, store))
+    entries = read(lambda: with_open_claims(user_id, source.decisions(user_id), source.claims(user_id)))
     entries = [e for e in entries if campaign is None or e["campaign_id"] == campaign]
     if not entries:
         console.print(f"no decisions logged for {user_id}" + (f" in {campaign}" if campaign else ""))

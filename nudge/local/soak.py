@@ -167,6 +167,7 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
         runtime.drain()
         faults.detach()
         runtime.client("sqs").meta.events.unregister(TAP_EVENT, tap)
+        _deliver_ses_events(runtime)
 
         report = SoakReport()
         parked = runtime.parked()
@@ -208,6 +209,28 @@ def _reason_kind(reason: str) -> str:
     error = r"An error occurred \((\w+)\) when calling the (\w+) operation: .*"
     kind = re.sub(r"(?:\w+: )?" + error, r"\1 on \2", kind)
     return kind
+
+
+def _deliver_ses_events(runtime: Any) -> None:
+    """SES's Delivery event for every email it accepted, as its configuration set publishes them (moto
+    emits none): feedback folds each into its send, and reconciles a send whose outcome was lost."""
+    from nudge.local.ses_events import ses_event, tagged_mail
+
+    for message in runtime.sent:
+        if message.channel != Channel.EMAIL:
+            continue
+        at = (message.at + timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+        mail = tagged_mail(message.user_id, message.campaign_id, message.provider_id, message.send_key)
+        runtime.publish_aws_event(ses_event("Delivery", mail, time=at, delivery={"timestamp": at}))
+
+
+def _open_claims(runtime: Any, outcome: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The send keys claimed in a contact ledger whose outcome the send log does not have."""
+    from shared.delivery.claims import outcome_logged
+    from shared.profiles.ledger import SentRecord
+
+    records = [SentRecord.from_json(r) for item in runtime.scan("ledger") for r in json.loads(item["sends"])]
+    return {r.send_key for r in records if not outcome_logged(r, outcome.get(r.send_key))}
 
 
 def _check_deliveries(
@@ -256,10 +279,12 @@ def _check_deliveries(
             by_endpoint[str(profile.traits["push_endpoint"])] = profile.user_id
     recorded = {str(m.get("provider_message_id")) for m in messages if m["status"] == DecisionStatus.SENT}
     # Sends whose outcome is unknown or unrecorded, per shopper: the only sends allowed no record.
+    open_claims = _open_claims(runtime, outcome)
     possible: Counter[str] = Counter()
     for key, reasons in parked_jobs.items():
         entry = outcome.get(key, {})
-        if entry.get("status") in UNRECORDED or any("not recorded" in r for r in reasons):
+        unrecorded = entry.get("status") in UNRECORDED or key in open_claims
+        if unrecorded or any("not recorded" in r for r in reasons):
             possible[key.rsplit("#", 1)[-1]] += 1
     provider: list[tuple[str, str, str]] = []  # (channel, provider id, user)
     from moto.ses.models import ses_backends
@@ -299,6 +324,9 @@ def _check_deliveries(
         provider_records_unaccounted=sum(unaccounted.values()),
         send_keys_sent_twice=len(twice),
         possible_sends_parked=sum(possible.values()),
+        # sends whose outcome was lost, logged afterwards from the provider's event (SES Delivery)
+        sends_reconciled=sum(1 for m in sent if m.get("reconciled_from")),
+        claims_without_outcome=len(open_claims),
     )
 
 

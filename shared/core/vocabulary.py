@@ -38,8 +38,9 @@ class DecisionStatus(StrEnum):
     """What delivery decided for a send key, as the send log's ``status`` and the deliveries metric hold it.
 
     ``claimed`` and ``waiting_for_profile`` are not decisions: a send in flight (or one whose attempt
-    crashed), and a job looked at again once the shopper's profile exists. ``erased`` is never written:
-    a job for a shopper erased after it was made is dropped without a trace.
+    crashed: a claim in the contact ledger with no outcome, as ``nudge why`` shows it; the send log
+    held claims before issue 18), and a job looked at again once the shopper's profile exists.
+    ``erased`` is never written: a job for a shopper erased after it was made is dropped without a trace.
     """
 
     SENT = "sent"

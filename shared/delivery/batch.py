@@ -1,8 +1,10 @@
 """One batch of delivery jobs (one receive from the delivery queue): the reads made once for all of its
 shoppers before the first job, and the outcomes recorded in one request after the last.
 
-Each send is still claimed with its own conditional write before the provider is called
-(:mod:`shared.delivery.deliverer`); only what can wait for the batch is batched. A failed read
+Two reads: the profiles, then (the kept records are found by the profiles' addresses) the contact
+ledgers, what erasure kept and the send log's entries for the batch's send keys, in one BatchGetItem.
+Each send is still claimed with its own conditional write of the ledger before the provider is
+called (:mod:`shared.delivery.claims`); only what can wait for the batch is batched. A failed read
 leaves each job to read its own; a failed outcome record falls back to one request per outcome, and
 what still is not recorded is handed back to be parked."""
 
@@ -11,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.delivery.ports import SendLog, SendLogEntry
+from shared.delivery.ports import DeliveryLedgers, SendLog, SendLogEntry
 from shared.privacy.erasure import Erasures
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ledger import Ledger
-from shared.profiles.ports import LedgerStore, ProfileStore
+from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile
 from shared.work.failures import reason_of
 
@@ -25,12 +27,15 @@ __all__ = ["BatchOutcomes", "BatchReads", "kept_keys", "read_batch", "record_out
 @dataclass(frozen=True)
 class BatchReads:
     """What a batch read up front for its shoppers (``user_ids``): profiles, contact ledgers (kept up
-    to date with the sends it records) and what erasure kept about them."""
+    to date with the sends it records), what erasure kept about them, and the send log's entries of
+    its ``send_keys`` (kept up to date with what it logs)."""
 
     user_ids: frozenset[str]
     profiles: dict[str, Profile]
     ledgers: dict[str, Ledger]
     kept: dict[str, KeptRecord]
+    send_keys: frozenset[tuple[str, str]] = frozenset()  # (user id, send key)
+    entries: dict[tuple[str, str], SendLogEntry] = field(default_factory=dict)
 
 
 def kept_keys(erasures: Erasures, user_id: str, profile: Profile | None) -> list[str]:
@@ -39,17 +44,22 @@ def kept_keys(erasures: Erasures, user_id: str, profile: Profile | None) -> list
 
 
 def read_batch(
-    user_ids: Sequence[str], profiles: ProfileStore, ledgers: LedgerStore, erasures: Erasures | None
+    jobs: Sequence[tuple[str, str]],
+    profiles: ProfileStore,
+    ledgers: DeliveryLedgers,
+    erasures: Erasures | None,
 ) -> BatchReads:
-    """One profile read and one ledger read for the batch's shoppers (``user_ids``: no repeats)."""
-    found = profiles.get_many(user_ids) if user_ids else {}
-    if erasures is not None and user_ids:
-        # The erasure markers and kept suppressions come in the ledgers' request.
-        keys = [k for u in user_ids for k in kept_keys(erasures, u, found.get(u))]
-        contacts, kept = ledgers.get_many_with_kept(user_ids, keys)
-    else:
-        contacts, kept = (ledgers.get_many(user_ids) if user_ids else {}), {}
-    return BatchReads(frozenset(user_ids), found, contacts, kept)
+    """One profile read, then one read of the ledgers, kept records and send-log entries, for the
+    batch's jobs ((user id, send key) pairs)."""
+    user_ids = list(dict.fromkeys(u for u, _ in jobs))
+    pairs = list(dict.fromkeys(jobs))
+    if not user_ids:
+        return BatchReads(frozenset(), {}, {}, {})
+    found = profiles.get_many(user_ids)
+    # The erasure markers and kept suppressions come in the ledgers' request.
+    keys = [k for u in user_ids for k in kept_keys(erasures, u, found.get(u))] if erasures else []
+    contacts, kept, entries = ledgers.read_for_delivery(user_ids, keys, pairs)
+    return BatchReads(frozenset(user_ids), found, contacts, kept, frozenset(pairs), entries)
 
 
 @dataclass

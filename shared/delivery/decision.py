@@ -2,9 +2,9 @@
 
 :func:`decide` is pure: it reads the job, the campaign, the shopper's profile, the contact ledger,
 the delivery policy and the time, and nothing else. The deliverer (:mod:`shared.delivery.deliverer`)
-calls it and does the I/O around it (reading, claiming the send key, recording the slot with a
-conditional write, sending, logging); ``nudge simulate`` calls it on a simulated ledger. The order
-of the checks lives here only:
+calls it and does the I/O around it (reading, claiming the send key and its slot with one
+conditional write of the ledger, sending, logging); ``nudge simulate`` calls it on a simulated
+ledger. The order of the checks lives here only:
 
 1. ``skipped``: unknown shopper (``unknown_user``) or inactive campaign (``campaign_inactive``);
 2. ``cancelled``: a real-time (L4) trigger whose reason went away (:func:`cancel_reason`);
@@ -47,7 +47,7 @@ DUPLICATE = DecisionStatus.DUPLICATE
 CAPPED = DecisionStatus.CAPPED
 FAILED = DecisionStatus.FAILED
 CANCELLED = DecisionStatus.CANCELLED
-CLAIMED = DecisionStatus.CLAIMED  # not a decision: a send in flight, or one whose attempt crashed
+CLAIMED = DecisionStatus.CLAIMED  # not a decision: a claim with no outcome (in flight, or crashed)
 OUTCOME_UNKNOWN = DecisionStatus.OUTCOME_UNKNOWN
 ERASED = DecisionStatus.ERASED
 DECISIONS = (
@@ -149,12 +149,10 @@ def candidate(campaign: Campaign, job: DeliveryJob, channel: ChannelName) -> Can
 
 @dataclass(frozen=True)
 class Slot:
-    """Where the caps let the message go: ``blocker`` None means ``channel`` has a slot, already
-    recorded in the ledger if ``recorded`` (a retry of a send whose slot was taken)."""
+    """Where the caps let the message go: ``blocker`` None means ``channel`` has a slot."""
 
     blocker: Blocker | None
     channel: ChannelName
-    recorded: bool = False
 
 
 def open_slot(
@@ -175,7 +173,7 @@ def open_slot(
     blocker: Blocker | None = None
     for channel in channels:
         if ledger.has_send(job.send_key):
-            return Slot(None, channel, recorded=True)
+            return Slot(None, channel)  # claimed already: the claim decides (shared.delivery.claims)
         suppression = ledger.suppression(channel)
         if suppression is not None:
             blocker = SUPPRESSED, f"{channel}:{suppression.reason}"

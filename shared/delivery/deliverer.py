@@ -12,42 +12,50 @@ simulate`` calls too; the deliverer reads what it needs, calls it and does what 
    the shopper): logged as :func:`decide` found them.
 3. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
    one-time schedule, until the hours end (the deferral is logged beside the send key).
-4. ``duplicate``: the deterministic send key is claimed with a conditional write before anything is
-   sent, so a job SQS delivers twice sends once. A claim whose outcome was never recorded is either
-   in flight (within its lease: the job is retried later) or belongs to an attempt that crashed,
-   perhaps after the provider took the message: ``outcome_unknown``, parked, never sent again
-   (at most once; see docs/reliability.md).
-5. ``capped``: under the claim, the caps are decided again on the shopper's contact ledger
+4. ``duplicate``: a send is claimed before anything is sent, and the claim is the ledger write of
+   step 5: the send's record, written into the shopper's contact ledger with one conditional write,
+   holds its deterministic send key. A job SQS delivers twice finds the key held (or its outcome
+   logged) and sends nothing; a claim whose outcome was never logged is in flight (within its lease:
+   the job is retried later) or belongs to an attempt that crashed, perhaps after the provider took
+   the message: ``outcome_unknown``, parked, never sent again (at most once). The states, and why
+   they are exact: :mod:`shared.delivery.claims` and docs/reliability.md.
+5. ``capped``: the caps are decided again on the shopper's contact ledger
    (:func:`shared.delivery.decision.open_slot`, with the fallback to the next channel) and the send is
-   recorded in it with one conditional write; two deliveries racing for the last slot cannot both win.
+   recorded in it with that one conditional write: two deliveries racing for the last slot cannot
+   both win, and the loser decides again on the ledger as the winner left it.
 6. ``sent`` or ``failed``: permanent provider errors are parked at once, transient ones retried by
-   the queue and parked with the reason on the last attempt.
+   the queue (the failed claim is claimed again) and parked with the reason on the last attempt.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
-from zoneinfo import ZoneInfo
 
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import Campaign, ChannelName
+from shared.campaigns.model import ChannelName
 from shared.campaigns.render import render_message
 from shared.core.clock import Clock
 from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
 from shared.core.identity import is_anonymous
 from shared.core.vocabulary import Channel
 from shared.delivery.batch import BatchOutcomes, BatchReads, kept_keys, read_batch, record_outcomes
+from shared.delivery.claims import (
+    Blocked,
+    Claim,
+    ClaimRequest,
+    ClaimState,
+    Held,
+    claim_send,
+    claim_state,
+)
 from shared.delivery.decision import (
     CANCELLED,
     CAPPED,
-    CLAIMED,
     DECISIONS,
     DEFERRED,
     DUPLICATE,
@@ -59,21 +67,19 @@ from shared.delivery.decision import (
     SKIPPED,
     SUPPRESSED,
     WITHHELD,
-    Blocker,
     choose_channel,
     decide,
-    open_slot,
     reachable_channels,
 )
 from shared.delivery.guards import shopper_zone
 from shared.delivery.message_context import Unsubscribe, template_context
-from shared.delivery.ports import Deferrals, MessageChannel, SendLog, SendLogEntry
+from shared.delivery.ports import Deferrals, DeliveryLedgers, MessageChannel, SendLog, SendLogEntry
 from shared.delivery.profile_wait import WAITING_FOR_PROFILE, never_arrived, next_look
 from shared.privacy.erasure import ERASED as ERASED_REASON
 from shared.privacy.erasure import Erasures
 from shared.profiles.kept import KeptRecord
-from shared.profiles.ledger import Ledger, SentRecord, prune
-from shared.profiles.ports import LedgerStore, ProfileStore
+from shared.profiles.ledger import Ledger, SentRecord
+from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile
 from shared.work.failures import reason_of
 
@@ -92,18 +98,6 @@ __all__ = [
     "reachable_channels",
 ]
 
-# Longer than the deliver function's timeout: a claim older than this with no outcome belongs to an
-# attempt that crashed. Longer than the delivery queue's visibility timeout too, so the first
-# redelivery of a crashed attempt's job still finds the lease running and retries once more.
-CLAIM_LEASE = timedelta(minutes=5)
-# Each lost race on a ledger means another send for that shopper was recorded, so a delivery can lose
-# at most as many times as the caps allow sends; past this, the job is retried by the queue.
-MAX_LEDGER_ATTEMPTS = 12
-
-
-class LedgerContention(RuntimeError):
-    """Too many concurrent sends for one shopper; the queue retries the job."""
-
 
 @dataclass(frozen=True)
 class SendDecision:
@@ -115,15 +109,15 @@ class SendDecision:
 
 @dataclass
 class Deliverer:
-    """Delivers jobs one by one; inside :meth:`batch`, with one profile read, one ledger read and one
-    outcome write per batch."""
+    """Delivers jobs one by one; inside :meth:`batch`, with one profile read, one read of the ledgers
+    and send-log entries, and one outcome write per batch."""
 
     catalog: Catalog
     profiles: ProfileStore
     send_log: SendLog
     channels: Mapping[str, MessageChannel]
     clock: Clock
-    ledgers: LedgerStore
+    ledgers: DeliveryLedgers
     deferrals: Deferrals
     unsubscribe: Unsubscribe | None = None
     erasures: Erasures | None = None
@@ -131,18 +125,18 @@ class Deliverer:
     _completed: list[SendLogEntry] | None = field(default=None, init=False, repr=False)
 
     @contextmanager
-    def batch(self, user_ids: Sequence[str]) -> Iterator[BatchOutcomes]:
-        """Read the batch's profiles and ledgers up front; record its outcomes in one request at the end.
+    def batch(self, jobs: Sequence[tuple[str, str]]) -> Iterator[BatchOutcomes]:
+        """Read the batch's profiles, ledgers and send-log entries up front (``jobs``: (user id, send
+        key) pairs); record its outcomes in one request at the end.
 
-        Each send is still claimed with its own conditional write before the provider is called. If
-        the batch read fails, each job reads its own (and fails alone). If the outcome record fails,
-        the yielded :class:`BatchOutcomes` lists those outcomes for the caller to park: their claims
-        would refuse a retry, which could not record them either.
+        Each send is still claimed with its own conditional write (the ledger's) before the provider
+        is called. If the batch read fails, each job reads its own (and fails alone). If the outcome
+        record fails, the yielded :class:`BatchOutcomes` lists those outcomes for the caller to park:
+        their claims would hold a retry off, which could not record them either.
         """
-        unique = list(dict.fromkeys(user_ids))
         outcomes = BatchOutcomes()
         try:
-            self._reads = read_batch(unique, self.profiles, self.ledgers, self.erasures)
+            self._reads = read_batch(jobs, self.profiles, self.ledgers, self.erasures)
         except Exception:
             self._reads = None
         self._completed = []
@@ -167,6 +161,19 @@ class Deliverer:
         ledger = reads.ledgers.get(user_id) if reads is not None else self.ledgers.get(user_id)
         return ledger or Ledger(user_id)
 
+    def _logged(self, job: DeliveryJob) -> SendLogEntry | None:
+        """The send-log entry of the job's send key: as the batch read it (and wrote it since), else read."""
+        reads = self._read(job.user_id)
+        if reads is not None and (job.user_id, job.send_key) in reads.send_keys:
+            return reads.entries.get((job.user_id, job.send_key))
+        return self.send_log.get(job.user_id, job.send_key)
+
+    def _note(self, entry: SendLogEntry) -> None:
+        """Keep the batch's view of the send log up to date with what it wrote (a second copy of a job
+        in the same batch reads it)."""
+        if self._reads is not None:
+            self._reads.entries[(entry.user_id, entry.send_key)] = entry
+
     def _kept_records(self, user_id: str, profile: Profile | None) -> dict[str, KeptRecord]:
         """What erasure kept about the shopper: read with the batch's ledgers, else key by key (the
         fallback when the batch read failed)."""
@@ -178,15 +185,36 @@ class Deliverer:
         found = {k: self.erasures.records.get(k) for k in kept_keys(self.erasures, user_id, profile)}
         return {k: r for k, r in found.items() if r is not None}
 
+    def _with_kept(self, ledger: Ledger, profile: Profile | None, kept: dict[str, KeptRecord]) -> Ledger:
+        if self.erasures is not None and profile is not None:
+            # an opt-out outlives the erasure of the shopper who gave it
+            return self.erasures.with_kept_suppressions(ledger, profile.traits, kept)
+        return ledger
+
     def _erased_since(self, job: DeliveryJob, kept: dict[str, KeptRecord]) -> bool:
         marker = self.erasures.marker(job.user_id, kept) if self.erasures is not None else None
         return marker is not None and marker.erased_since(job.origin)
 
+    def _release(self, job: DeliveryJob) -> None:
+        """Give back the slot (the claim) of a send that was not made."""
+        self.ledgers.release(job.user_id, job.send_key)
+        reads = self._read(job.user_id)
+        if reads is not None and job.user_id in reads.ledgers:
+            # Its version is stale now: the next claim in this batch reads the ledger again.
+            reads.ledgers[job.user_id] = reads.ledgers[job.user_id].without(job.send_key)
+
     def _complete(self, entry: SendLogEntry) -> None:
+        self._note(entry)
         if self._completed is not None:
             self._completed.append(entry)
         else:
             self.send_log.complete(entry)
+
+    def _record(self, entry: SendLogEntry) -> SendLogEntry | None:
+        """Log ``entry`` unless the key has an outcome already; the entry that holds it if so."""
+        holder = self.send_log.record(entry)
+        self._note(entry if holder is None else holder)
+        return holder
 
     def deliver(self, job: DeliveryJob) -> SendDecision:
         job = self._after_login(job)
@@ -213,11 +241,7 @@ class Deliverer:
 
         @cache
         def contacts() -> Ledger:
-            ledger = self._ledger(job.user_id)
-            if self.erasures is not None and profile is not None:
-                # an opt-out outlives the erasure of the shopper who gave it
-                ledger = self.erasures.with_kept_suppressions(ledger, profile.traits, kept)
-            return ledger
+            return self._with_kept(self._ledger(job.user_id), profile, kept)
 
         policy = self.catalog.policy
         decision = decide(job, campaign, profile, contacts, policy, now)
@@ -226,7 +250,7 @@ class Deliverer:
             assert decision.defer_until is not None
             return self._defer(job, replace(entry, channel=decision.channel), decision.defer_until)
         if not decision.reaches_caps:
-            return self._decide(entry, decision.status, decision.reason or "")
+            return self._decide(job, entry, decision.status, decision.reason or "", now)
         assert profile is not None
         channel = decision.channels[0]
         entry = replace(entry, channel=channel)
@@ -242,28 +266,47 @@ class Deliverer:
         message = render_message(
             campaign, channel, job.send_key, template_context(campaign, profile, job, now, unsubscribe_url)
         )
-        claimed = replace(entry, status=CLAIMED)
-        holder = self.send_log.claim(claimed)
-        if holder is not None:
-            return self._held(job, entry, holder, now)
+
+        def reread() -> Ledger:
+            return self._with_kept(self.ledgers.get(job.user_id) or Ledger(job.user_id), profile, kept)
+
+        def write_failed(attempted: SentRecord, error: Exception) -> None:
+            failed = replace(entry, channel=attempted.channel, status=FAILED, claim=attempted.claim)
+            self._record(replace(failed, reason=f"claiming: {reason_of(error)}"[:500]))
+
+        request = ClaimRequest(
+            job, campaign, decision.channels, policy, shopper_zone(profile.traits, policy), now
+        )
+        claim = claim_send(
+            request,
+            self.ledgers,
+            contacts(),
+            self._logged(job),
+            reread,
+            lambda: self.send_log.get(job.user_id, job.send_key),
+            write_failed,
+            lambda: self._release(job),
+        )
+        if isinstance(claim, Held):
+            return self._held(job, entry, claim.claim, claim.record, claim.logged)
+        if isinstance(claim, Blocked):
+            status, reason = claim.blocker
+            if self._record(replace(entry, channel=claim.channel, status=status, reason=reason)):
+                return self._duplicate(job, entry)  # another copy logged its decision meanwhile
+            return SendDecision(status, reason, claim.channel)
+        if self._reads is not None:
+            self._reads.ledgers[job.user_id] = claim.ledger
+        slot = Channel(claim.record.channel)
+        claimed = replace(entry, channel=slot)
         try:
-            zone = shopper_zone(profile.traits, policy)
-            blocked_by, reserved = self._reserve(contacts(), campaign, job, decision.channels, zone, now)
-            if reserved != channel:
-                channel, unsubscribe_url = reserved, unsubscribe_for(reserved)
+            if slot != channel:
+                channel, unsubscribe_url = slot, unsubscribe_for(slot)
                 context = template_context(campaign, profile, job, now, unsubscribe_url)
                 message = render_message(campaign, channel, job.send_key, context)
         except Exception as error:
-            # Nothing was sent: free the claim so the queue's retry can send (a failure to free it
-            # leaves the claim to expire into ``outcome_unknown``, never into a second send).
-            reason = f"before sending: {reason_of(error)}"
-            self.send_log.complete(replace(claimed, status=FAILED, reason=reason[:500]))
+            # Nothing was sent: the failed claim is claimed again by the queue's retry.
+            self._fail(claimed, claim.record, f"before sending: {reason_of(error)}")
             raise
-        claimed = replace(claimed, channel=channel)
-        if blocked_by is not None:
-            status, reason = blocked_by
-            self._complete(replace(claimed, status=status, reason=reason))
-            return SendDecision(status, reason, channel)
         recipient = {
             **profile.traits,
             "user_id": profile.user_id,
@@ -273,9 +316,9 @@ class Deliverer:
         try:
             provider_id = self.channels[channel].send(message, recipient)
         except Exception as error:
-            self.send_log.complete(replace(claimed, status=FAILED, reason=reason_of(error)[:500]))
+            self._fail(claimed, claim.record, reason_of(error))
             if isinstance(error, PermanentDeliveryError):
-                self.ledgers.release(job.user_id, job.send_key)
+                self._release(job)
             raise
         self._complete(replace(claimed, status=SENT, reason=None, provider_message_id=provider_id))
         return SendDecision(SENT, None, channel, provider_id)
@@ -291,55 +334,44 @@ class Deliverer:
             return job
         return job.model_copy(update={"user_id": visitor.linked_to})
 
+    def _fail(self, claimed: SendLogEntry, claim: SentRecord, reason: str) -> None:
+        """Log the claim's attempt as failed, under its token: a retry may claim the key again."""
+        failed = replace(claimed, status=FAILED, reason=reason[:500], claim=claim.claim)
+        self._note(failed)
+        self.send_log.complete(failed)
+
     def _held(
-        self, job: DeliveryJob, entry: SendLogEntry, holder: SendLogEntry, now: datetime
+        self,
+        job: DeliveryJob,
+        entry: SendLogEntry,
+        claim: Claim,
+        record: SentRecord | None,
+        logged: SendLogEntry | None,
     ) -> SendDecision:
-        """The send key is someone else's: a decision (a duplicate job), a send in flight, or a crash."""
-        in_this_batch = self._completed is not None and any(
-            e.send_key == job.send_key for e in self._completed
-        )
-        if holder.status in (CLAIMED, OUTCOME_UNKNOWN) and not in_this_batch:
-            if holder.status == CLAIMED and holder.at >= (now - CLAIM_LEASE).isoformat():
-                raise SendInFlight(
-                    f"claimed at {holder.at} with no outcome recorded: in flight, or a possible send "
-                    "if that attempt crashed"
-                )
-            reason = f"outcome unknown after crash: possible send at {holder.at}"
-            if holder.status == CLAIMED:
-                self.send_log.complete(replace(holder, status=OUTCOME_UNKNOWN, reason=reason))
-            raise OutcomeUnknown(reason)
+        """The send key is decided (a duplicate job), its outcome unknown, or claimed by an attempt that
+        is in flight or crashed."""
+        if claim.state == ClaimState.DECIDED:
+            return self._duplicate(job, entry)
+        if claim.state == ClaimState.UNKNOWN:
+            raise OutcomeUnknown((logged.reason if logged else None) or "outcome unknown after crash")
+        at = claim.at.isoformat() if claim.at else "an unreadable time"
+        if claim.state == ClaimState.IN_FLIGHT:
+            raise SendInFlight(
+                f"claimed at {at} with no outcome recorded: in flight, or a possible send if that attempt "
+                "crashed"
+            )
+        reason = f"outcome unknown after crash: possible send at {at}"
+        channel = record.channel if record is not None else (logged.channel if logged else entry.channel)
+        unknown = replace(entry, status=OUTCOME_UNKNOWN, reason=reason, channel=channel, at=at)
+        holder = self._record(unknown)
+        if holder is not None and holder.status == SENT:
+            return self._duplicate(job, entry)  # the send was logged meanwhile (reconciled, late)
+        raise OutcomeUnknown(reason)
+
+    def _duplicate(self, job: DeliveryJob, entry: SendLogEntry) -> SendDecision:
         # Logged beside the send key: the original decision stays as it was.
         self.send_log.complete(replace(entry, send_key=f"{job.send_key}#duplicate", status=DUPLICATE))
         return SendDecision(DUPLICATE, "already_sent_or_in_flight", entry.channel)  # type: ignore[arg-type]
-
-    def _reserve(
-        self,
-        ledger: Ledger,
-        campaign: Campaign,
-        job: DeliveryJob,
-        channels: Sequence[ChannelName],
-        zone: ZoneInfo,
-        now: datetime,
-    ) -> tuple[Blocker | None, ChannelName]:
-        """Decide the caps on the ledger (:func:`open_slot`: the chosen channel, else a fallback) and
-        record the send in it, atomically: a lost race re-reads the ledger and decides again.
-        Returns the blocker (None if reserved) and the channel."""
-        for attempt in range(MAX_LEDGER_ATTEMPTS):
-            slot = open_slot(ledger, campaign, job, channels, self.catalog.policy, now, zone)
-            if slot.blocker is not None or slot.recorded:
-                return slot.blocker, slot.channel
-            record = SentRecord(now, slot.channel, campaign.id, campaign.level, job.send_key)
-            kept = prune(ledger.sends, now)
-            if self.ledgers.record_send(ledger, record, kept):
-                if self._reads is not None:
-                    self._reads.ledgers[ledger.user_id] = Ledger(
-                        ledger.user_id, (*kept, record), ledger.suppressed, ledger.version + 1
-                    )
-                return None, slot.channel
-            if attempt:
-                time.sleep(random.uniform(0, 0.005 * attempt))
-            ledger = self.ledgers.get(ledger.user_id) or Ledger(ledger.user_id)
-        raise LedgerContention(f"ledger of one shopper kept changing over {MAX_LEDGER_ATTEMPTS} attempts")
 
     def _await_profile(self, job: DeliveryJob, now: datetime) -> SendDecision:
         """Look for the profile again later (ingest may not have folded the event yet), or give up."""
@@ -366,6 +398,21 @@ class Deliverer:
         )
         return SendDecision(DEFERRED, f"until {until.isoformat()}", entry.channel)  # type: ignore[arg-type]
 
-    def _decide(self, entry: SendLogEntry, status: str, reason: str) -> SendDecision:
-        self.send_log.record(replace(entry, status=status, reason=reason))
+    def _decide(
+        self, job: DeliveryJob, entry: SendLogEntry, status: str, reason: str, now: datetime
+    ) -> SendDecision:
+        """Log a decision not to send, once per send key; a key some attempt claimed is that claim's."""
+        record = self._ledger(job.user_id).send(job.send_key)
+        logged = self._logged(job)
+        claim = claim_state(record, logged, now)
+        if claim.state in (ClaimState.IN_FLIGHT, ClaimState.CRASHED):
+            return self._held(job, entry, claim, record, logged)
+        decided = replace(entry, status=status, reason=reason)
+        if status == WITHHELD and logged is None and record is None and self._completed is not None:
+            # Every copy of the job draws the same group, so no copy sends: batched with the outcomes.
+            self._complete(decided)
+        elif claim.state in (ClaimState.FREE, ClaimState.FAILED):
+            if claim.state == ClaimState.FAILED:
+                self._release(job)  # the slot of an attempt that sent nothing
+            self._record(decided)
         return SendDecision(status, reason, entry.channel)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from typing import Any
 from shared.core.vocabulary import Channel, DecisionStatus
 from shared.delivery import ses_tags
 from shared.events.contract import EventRejected
+from shared.measurement import attribution
 from shared.measurement.ports import Engagement
 from shared.privacy.erasure import ERASED, Erasures, suppress_unless_erased
 from shared.profiles.ledger import Suppression
@@ -133,6 +134,34 @@ def engagement_of(ses: SesEvent) -> tuple[str, str, datetime] | None:
     return message_id, engagement, at
 
 
+def _reconcile(
+    ses: SesEvent,
+    engagement: Engagement,
+    ledgers: LedgerStore,
+    message_id: str,
+    what: str,
+    at: datetime,
+    dropped: tuple[str, str] | None,
+) -> bool:
+    """The event proves SES took the message: record the send where the log has no outcome for it
+    (the attempt crashed, or its outcome write failed). The ledger's claim gives the entry's fields."""
+    if ses.send_key is None:
+        return False  # mail tagged before send keys were: nothing to reconcile it with
+    ledger = ledgers.get(ses.user_id)
+    record = ledger.send(ses.send_key) if ledger is not None else None
+    claim = None
+    if record is not None:
+        claim = {
+            "campaign_id": record.campaign_id,
+            "level": record.level,
+            "channel": record.channel,
+            "at": record.at.isoformat(),
+            "group": attribution.TREATED,  # only the treated group is sent anything
+        }
+    source = f"SES {ses.kind}"
+    return engagement.reconcile(ses.user_id, ses.send_key, message_id, what, at, source, claim, dropped)
+
+
 def apply_feedback(
     event: Mapping[str, Any],
     ledgers: LedgerStore,
@@ -151,7 +180,8 @@ def apply_feedback(
                 DecisionStatus.SUPPRESSED,
                 f"{Channel.EMAIL}:{ON_SES_SUPPRESSION_LIST}",
             )  # SES never attempted it
-        if engagement.engagement(ses.user_id, message_id, what, at, ses.send_key, dropped):
+        recorded = engagement.engagement(ses.user_id, message_id, what, at, ses.send_key, dropped)
+        if recorded or _reconcile(ses, engagement, ledgers, message_id, what, at, dropped):
             folded = what
     if ses.confirm and folded is None:
         raise EventRejected(

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.profiles.kept import KeptRecord
+from shared.profiles.ledger import Ledger
+from shared.profiles.ports import LedgerStore
+
 
 @dataclass(frozen=True)
 class SendLogEntry:
@@ -21,22 +25,37 @@ class SendLogEntry:
     at: str = ""
     occurrence: str = ""
     group: str | None = None  # "treated" or "withheld" once the holdout was decided (for uplift)
+    claim: str | None = None  # a failed attempt's: the token of the claim it failed under
 
 
 class SendLog(Protocol):
-    def claim(self, entry: SendLogEntry) -> SendLogEntry | None:
-        """Record the intent to send. None when the send key is ours now (never claimed, or its last
-        attempt failed); otherwise the entry that holds it: a decision, or a claim with no outcome."""
-        ...
+    """Each job's decision and each send's outcome, one entry per send key. The claim of a send key
+    is not here: it is the shopper's ledger record (:mod:`shared.delivery.claims`)."""
 
-    def complete(self, entry: SendLogEntry) -> None: ...
+    def get(self, user_id: str, send_key: str) -> SendLogEntry | None: ...
+
+    def complete(self, entry: SendLogEntry) -> None:
+        """Record the outcome of a claimed send (overwrites)."""
+        ...
 
     def complete_many(self, entries: Sequence[SendLogEntry]) -> None:
-        """Record the outcomes of sends already claimed (one request per 25)."""
+        """Record the outcomes of claimed sends (one request per 25)."""
         ...
 
-    def record(self, entry: SendLogEntry) -> None:
-        """Log a decision not to send (no reachable channel, unknown user, ...) once per send key."""
+    def record(self, entry: SendLogEntry) -> SendLogEntry | None:
+        """Log ``entry`` unless the send key has an outcome already (a failed attempt's does not
+        count): None if written, else the entry that holds the key."""
+        ...
+
+
+class DeliveryLedgers(LedgerStore, Protocol):
+    """The contact ledgers as delivery reads them: with what erasure kept and the send log's entries."""
+
+    def read_for_delivery(
+        self, user_ids: Sequence[str], kept_keys: Sequence[str], send_keys: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, Ledger], dict[str, KeptRecord], dict[tuple[str, str], SendLogEntry]]:
+        """Ledgers by user id, kept records by key, and the entries of ``send_keys`` ((user id, send
+        key) pairs) by pair, read together: one request per 100 keys in all."""
         ...
 
 

@@ -256,11 +256,13 @@ FUNCTIONS = (
         "functions.deliver.handler.handler",
         "Guards (caps, quiet hours, consent, holdout), renders and sends one message exactly once.",
         tables={
-            # a batch's profiles and ledgers in one read each, one by one if that read fails
+            # a batch's profiles in one read, then its ledgers with their kept records and send-log
+            # entries in another; one by one if that read fails
             PROFILES.key: access("BatchGetItem", "GetItem"),
-            # the claim (a conditional put), then the batch's outcomes in one write
-            MESSAGES.key: access("PutItem", "BatchWriteItem"),
+            # decisions (a conditional put each), then the batch's outcomes in one write
+            MESSAGES.key: access("BatchGetItem", "GetItem", "PutItem", "BatchWriteItem"),
             INBOX.key: access("PutItem"),
+            # the claim: the send's record, caps decided, in one conditional update
             LEDGER.key: access("BatchGetItem", "GetItem", "UpdateItem"),
             PRIVACY.key: access("GetItem", "BatchGetItem"),
         },
@@ -277,7 +279,8 @@ FUNCTIONS = (
         "Suppresses bounced or complaining addresses; folds deliveries, opens and clicks into the send log.",
         memory_mb=256,
         tables={
-            LEDGER.key: access("UpdateItem"),
+            # suppressions; the claim of a send whose outcome an SES event reconciles
+            LEDGER.key: access("UpdateItem", "GetItem"),
             MESSAGES.key: access("Query", "UpdateItem"),
             PRIVACY.key: access("GetItem", "UpdateItem"),
         },

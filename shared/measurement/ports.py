@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -39,4 +39,20 @@ class Engagement(Protocol):
         ``send_key`` names the entry (one conditional write); without it the shopper's entries are
         searched. ``dropped`` (status, reason): the provider dropped the message instead of sending it.
         """
+        ...
+
+    def reconcile(
+        self,
+        user_id: str,
+        send_key: str,
+        provider_message_id: str,
+        event: str,
+        at: datetime,
+        source: str,
+        claim: Mapping[str, str] | None = None,
+        dropped: tuple[str, str] | None = None,
+    ) -> bool:
+        """Record a send the provider's event proves went out where the log has no outcome for it
+        (none, ``outcome_unknown``, ``failed``); ``claim``: the entry's fields from the ledger's claim,
+        to create it. True if written."""
         ...

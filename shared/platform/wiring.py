@@ -181,7 +181,10 @@ class Wiring:
 
         self.settings.require("ledger_table")
         return DynamoLedgerStore(
-            self.client("dynamodb"), str(self.settings.ledger_table), self.settings.privacy_table
+            self.client("dynamodb"),
+            str(self.settings.ledger_table),
+            self.settings.privacy_table,
+            self.settings.messages_table,
         )
 
     def inbox(self) -> DynamoInbox:

@@ -43,12 +43,6 @@ class LedgerStore(Protocol):
 
     def get(self, user_id: str) -> Ledger | None: ...
 
-    def get_many_with_kept(
-        self, user_ids: Sequence[str], kept_keys: Sequence[str]
-    ) -> tuple[dict[str, Ledger], dict[str, KeptRecord]]:
-        """Ledgers and the kept records ``kept_keys`` name, read together."""
-        ...
-
     def record_send(self, ledger: Ledger, record: SentRecord, keep: Sequence[SentRecord]) -> bool:
         """Write ``keep + [record]`` if the ledger is still at ``ledger.version``; False if it moved."""
         ...

@@ -71,8 +71,9 @@ def test_a_delayed_trigger_schedules_with_one_request(measured: dict[str, Any]) 
 
 
 def test_delivery_request_mix_per_message(measured: dict[str, Any]) -> None:
-    # Per batch of 10 jobs: one read of profiles, one of ledgers, one write of outcomes. Per job: the
-    # claim (or the holdout record). Per send: the ledger's conditional update and the provider call.
+    # Per batch of 10 jobs: one read of profiles, one of ledgers with their kept records and send-log
+    # entries, one write of outcomes (the holdout's decisions with them). Per send: the claim (the
+    # ledger's conditional update: caps decided, send key held) and the provider call.
     decisions, jobs = measured["delivery_decisions"], measured["delivery_jobs"]
     sent, withheld = decisions["sent"], decisions.get("withheld_holdout", 0)
     assert sent + withheld == jobs == 300
@@ -82,9 +83,23 @@ def test_delivery_request_mix_per_message(measured: dict[str, Any]) -> None:
         {
             "dynamodb.BatchGetItem": 2 * jobs / 10,
             "dynamodb.BatchWriteItem": jobs / 10,
-            "dynamodb.PutItem": jobs,
             "dynamodb.UpdateItem": sent,
             "sesv2.SendEmail": sent,
+        }
+    )
+    assert measured["aws_requests_per_delivered_message"] == pytest.approx((3 * jobs / 10 + 2 * sent) / sent)
+    assert measured["aws_requests_per_delivered_message"] <= 2.5
+    # Items, as capacity is billed: each job reads its profile, ledger, send-log entry and two kept
+    # records (the erasure marker, the hashed address); writes its decision; each send its claim.
+    items = {k: v * sent for k, v in measured["delivery_items_per_message"].items()}
+    assert items == pytest.approx(
+        {
+            "read.profiles": jobs,
+            "read.ledger": jobs,
+            "read.messages": jobs,
+            "read.privacy": 2 * jobs,
+            "written.messages": jobs,
+            "written.ledger": sent,
         }
     )
     assert measured["messages_measured"] == sent
@@ -102,8 +117,10 @@ def test_the_cost_model_prices_counted_requests() -> None:
         "ingest_cpu_ms_per_event": 0.0,
         "ingest_requests_per_batch": {"dynamodb.BatchGetItem": 1.0, "dynamodb.PutItem": 20.0},
         "send_log_item_bytes_mean": 300.0,
+        "ledger_item_bytes_mean": 2100.0,
         "deliver_cpu_ms_per_message": 0.0,
-        "delivery_requests_per_message": {"dynamodb.PutItem": 1.0, "dynamodb.BatchGetItem": 0.1},
+        "delivery_requests_per_message": {"dynamodb.UpdateItem": 1.0, "dynamodb.BatchGetItem": 0.2},
+        "delivery_items_per_message": {"read.profiles": 1.0, "written.messages": 1.0, "written.ledger": 1.0},
     }
     costs = cost_model(measured)
     events = costs["cost_per_million_events_breakdown"]
@@ -113,6 +130,11 @@ def test_the_cost_model_prices_counted_requests() -> None:
     expected_ddb = (0.2 * 2 * PRICES_USD["dynamodb_wru"] + 0.2 * PRICES_USD["dynamodb_rru"]) * 1e6
     assert events["dynamodb"] == pytest.approx(expected_ddb, abs=1e-3)
     assert costs["cost_usd_per_million_events"] == pytest.approx(sum(events.values()), abs=1e-3)
+    # A message: a 1-unit read of its profile, a 1-unit send-log write, a 3-unit ledger write.
+    expected_message_ddb = (PRICES_USD["dynamodb_rru"] + 4 * PRICES_USD["dynamodb_wru"]) * 1e6
+    assert costs["cost_per_million_messages_breakdown"]["dynamodb"] == pytest.approx(
+        expected_message_ddb, abs=1e-3
+    )
     assert costs["channel_fees_usd_per_million"]["email"] == 100.0
 
 

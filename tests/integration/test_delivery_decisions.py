@@ -23,8 +23,7 @@ from shared.campaigns.model import Campaign
 from shared.campaigns.policy import Caps, DeliveryPolicy, Limits, Reserve
 from shared.core.clock import SimulatedClock
 from shared.delivery.guards import in_holdout
-from shared.delivery.ports import SendLogEntry
-from shared.profiles.ledger import Suppression
+from shared.profiles.ledger import Ledger, SentRecord, Suppression
 from shared.profiles.profile import Activity, Profile
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday, 08:00 UTC: the end of the quiet hours
@@ -278,14 +277,15 @@ def test_an_unsubscribe_landing_between_the_ledger_read_and_the_reservation_is_h
     landed: list[bool] = []
 
     def unsubscribe_while_claiming(**_: Any) -> None:
-        if not landed:  # the batch has read the ledger; the claim is the next write
-            landed.append(
-                runtime.ledgers.suppress("u1", "email", Suppression("unsubscribed", START.isoformat()))
+        if not landed:  # the batch has read the ledger; the claim is the next write (the suppression too)
+            landed.append(False)
+            landed[0] = runtime.ledgers.suppress(
+                "u1", "email", Suppression("unsubscribed", START.isoformat())
             )
 
-    dynamodb.register("before-call.dynamodb.PutItem", unsubscribe_while_claiming)
+    dynamodb.register("before-call.dynamodb.UpdateItem", unsubscribe_while_claiming)
     deliver(runtime, sale("u1", "email-first"))
-    dynamodb.unregister("before-call.dynamodb.PutItem", unsubscribe_while_claiming)
+    dynamodb.unregister("before-call.dynamodb.UpdateItem", unsubscribe_while_claiming)
 
     assert landed == [True]
     assert decisions(runtime, "u1") == [("suppressed", "email:unsubscribed")]
@@ -312,20 +312,11 @@ def test_a_claim_in_flight_elsewhere_is_retried_even_when_the_batch_sent_another
     shopper(runtime, "u1")
     shopper(runtime, "u2")
     elsewhere = sale("u2")
-    claim = SendLogEntry(
-        user_id="u2",
-        send_key=elsewhere.send_key,
-        campaign_id="autumn-sale",
-        level="L1",
-        channel="email",
-        status="claimed",
-        at=START.isoformat(),
-    )
-    assert runtime.send_log.claim(claim) is None  # another invocation is sending it
+    claim = SentRecord(runtime.clock.now(), "email", "autumn-sale", "L1", elsewhere.send_key)
+    assert runtime.ledgers.record_send(Ledger("u2"), claim, [])  # another invocation is sending it
 
     assert deliver(runtime, sale("u1"), elsewhere) == {"batchItemFailures": [{"itemIdentifier": "r-1"}]}
 
-    assert [(e["send_key"], e["status"]) for e in runtime.send_log.entries_for("u2")] == [
-        (elsewhere.send_key, "claimed")
-    ]
+    assert runtime.send_log.entries_for("u2") == []
+    assert slots(runtime, "u2") == [elsewhere.send_key]
     assert sent(runtime) == [("u1", "email")]

@@ -3,6 +3,7 @@ between a provider's acceptance and the outcome record. Nothing is lost, nothing
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from nudge.local.runtime import LocalRuntime
 from shared.adapters.sqs import SqsQueue
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
-from shared.delivery.deliverer import CLAIM_LEASE
+from shared.delivery.claims import CLAIM_LEASE
 from shared.deployment.topology import DELIVERY_QUEUE, INGEST_QUEUE
 
 VISIBILITY = timedelta(seconds=DELIVERY_QUEUE.visibility_timeout_s)
@@ -51,9 +52,17 @@ def enqueue(runtime: LocalRuntime, *jobs: DeliveryJob) -> None:
     queue.send_many([job.model_dump_json() for job in jobs])
 
 
-def status_of(runtime: LocalRuntime, job: DeliveryJob) -> str:
+def status_of(runtime: LocalRuntime, job: DeliveryJob) -> str | None:
+    """The job's send-log status; None while it has no entry (a claim's outcome not logged yet)."""
     entries = {e["send_key"]: e for e in runtime.send_log.entries_for(job.user_id)}
-    return str(entries[job.send_key]["status"])
+    return entries[job.send_key]["status"] if job.send_key in entries else None
+
+
+def claim_of(runtime: LocalRuntime, job: DeliveryJob) -> str | None:
+    """The time of the job's claim in the shopper's ledger, if it holds one."""
+    ledger = runtime.ledgers.get(job.user_id)
+    record = ledger.send(job.send_key) if ledger else None
+    return record.at.isoformat() if record else None
 
 
 # -- the local runtime keeps SQS's semantics --------------------------------------------------------
@@ -157,12 +166,16 @@ def test_a_deliver_timeout_after_two_sends_sends_the_rest_once_and_parks_the_two
     timeout.detach()
 
     assert timeout.fired
-    # Two emails went out before the timeout, whose outcomes were never recorded; the other three
-    # were sent on redelivery. Nobody got two.
+    # Two emails went out before the timeout, whose outcomes were never recorded (their claims are
+    # in the ledger, nothing in the send log); the other three were sent on redelivery. Nobody got two.
     assert ses_sent_count() == 5
-    assert sorted(status_of(runtime, j) for j in jobs) == ["claimed", "claimed", "sent", "sent", "sent"]
+    statuses = {j.user_id: status_of(runtime, j) for j in jobs}
+    assert sorted(statuses.values(), key=str) == [None, None, "sent", "sent", "sent"]
+    assert all(claim_of(runtime, j) == runtime.clock.now().isoformat() for j in jobs)
     parked = runtime.parked()
-    assert len(parked) == 2
+    assert sorted(json.loads(p.body)["user_id"] for p in parked) == sorted(
+        u for u, status in statuses.items() if status is None
+    )
     assert all(p.queue == "delivery-dlq" and "possible send" in p.reason for p in parked)
     assert all("gave up after 5 attempts: SendInFlight: claimed at" in p.reason for p in parked)
 
@@ -179,7 +192,12 @@ def test_a_crash_after_the_send_is_never_sent_again_and_is_parked_once_the_lease
         deliver(runtime, sale_job("u1"))
     crash.detach()
     claimed_at = runtime.clock.now().isoformat()
-    assert (ses_sent_count(), status_of(runtime, sale_job("u1"))) == (1, "claimed")
+    # The claim is the ledger's record; the send log has no outcome for it.
+    assert (ses_sent_count(), claim_of(runtime, sale_job("u1")), status_of(runtime, sale_job("u1"))) == (
+        1,
+        claimed_at,
+        None,
+    )
 
     # SQS redelivers after its visibility timeout, inside the claim's lease: retried later, not sent.
     assert VISIBILITY < CLAIM_LEASE < 2 * VISIBILITY

@@ -141,14 +141,16 @@ def test_throttle_allows_one_reminder_a_day(runtime: LocalRuntime) -> None:
 
     runtime.advance_to(T0 + timedelta(hours=2))
 
-    assert Counter(decisions(runtime, user, "abandoned-cart")) == {
+    # (a copy of a job the adversary delivers while the first runs is logged beside it: a duplicate)
+    assert Counter(d for d in decisions(runtime, user, "abandoned-cart") if d[0] != "duplicate") == {
         ("sent", None): 1,
         ("capped", "throttle"): 1,
     }
     runtime.advance_to(T0 + timedelta(hours=25))
     publish(runtime, added(user, "add-3", T0 + timedelta(hours=25), "p-3"))
     runtime.advance_to(T0 + timedelta(hours=27))
-    assert Counter(s for s, _ in decisions(runtime, user, "abandoned-cart")) == {"sent": 2, "capped": 1}
+    statuses = Counter(s for s, _ in decisions(runtime, user, "abandoned-cart") if s != "duplicate")
+    assert statuses == {"sent": 2, "capped": 1}
 
 
 def test_an_event_of_a_shopper_never_identified_is_decided_not_crashed(runtime: LocalRuntime) -> None:

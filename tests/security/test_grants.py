@@ -129,9 +129,10 @@ def week_of_a_shop(runtime: LocalRuntime) -> None:
     assert emails, "no email went out to measure"
     mail = tagged_mail("ann", emails[0].campaign_id, emails[0].provider_id)
     runtime.publish_aws_event(ses_event("Delivery", mail, delivery={"timestamp": "2026-11-02T09:00:00Z"}))
-    runtime.publish_aws_event(
-        ses_event("Bounce", tagged_mail("bob", "welcome", "m-bob"), bounce={"bounceType": "Permanent"})
-    )
+    # Tagged with its send key, as Nudge's mail is; the log has no outcome with SES's id for it, so
+    # feedback looks for the claim in the ledger to reconcile (shared/delivery/feedback.py).
+    bounced = tagged_mail("bob", "welcome", "m-bob", "welcome#once#bob")
+    runtime.publish_aws_event(ses_event("Bounce", bounced, bounce={"bounceType": "Permanent"}))
     unread = runtime.http("GET", "/inbox", user_id="cy")
     assert unread["statusCode"] == 200 and '"message_key"' in unread["body"], unread
     key = json.loads(unread["body"])["messages"][0]["message_key"]

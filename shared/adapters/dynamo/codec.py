@@ -121,15 +121,25 @@ def batch_get_tables(
 ) -> dict[str, list[dict[str, Any]]]:
     """BatchGetItem over several tables at once (table → partition key name and values): one request
     per 100 keys in all, strongly consistent, until nothing is left. Items come back per table."""
-    keys = [
-        (table, name, value) for table, (name, values) in wanted.items() for value in dict.fromkeys(values)
-    ]
+    return batch_get_keys(
+        client,
+        {table: [{name: value} for value in values] for table, (name, values) in wanted.items()},
+    )
+
+
+def batch_get_keys(
+    client: Any, wanted: Mapping[str, Sequence[Mapping[str, str]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """BatchGetItem over several tables at once (table → full keys, string attributes): one request per
+    100 keys in all, strongly consistent, until nothing is left. Items come back per table."""
+    unique = {(table, tuple(sorted(key.items()))): None for table, keys in wanted.items() for key in keys}
+    keys = [(table, dict(key)) for table, key in unique]  # BatchGetItem refuses a key asked twice
     items: dict[str, list[dict[str, Any]]] = {table: [] for table in wanted}
     for batch in chunks(keys, BATCH_GET_LIMIT):
         request: dict[str, Any] = {}
-        for table, name, value in batch:
+        for table, key in batch:
             request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(
-                {name: {"S": value}}
+                {name: {"S": value} for name, value in key.items()}
             )
         # UnprocessedKeys is part of BatchGetItem's contract (partial results), not an error to retry.
         for _ in range(MAX_UNPROCESSED_ROUNDS):

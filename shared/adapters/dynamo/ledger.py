@@ -1,22 +1,20 @@
-"""The contact ledger on DynamoDB: sends and suppressions in one item per shopper, written with a
-version condition so caps are atomic."""
+"""The contact ledger on DynamoDB: sends (each one the claim of its send key) and suppressions in one
+item per shopper, written with a version condition so caps and claims are atomic."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shared.adapters.dynamo.codec import MAX_UNPROCESSED_ROUNDS, batch_get, deserialize
-from shared.adapters.dynamo.profiles import _with_kept
+from shared.adapters.dynamo.codec import MAX_UNPROCESSED_ROUNDS, batch_get, batch_get_keys, deserialize
+from shared.adapters.dynamo.messages import entry_from_item
+from shared.adapters.dynamo.profiles import kept_from_item
 from shared.core.vocabulary import Channel
-from shared.deployment.topology import LEDGER
+from shared.delivery.ports import SendLogEntry
+from shared.deployment.topology import LEDGER, MESSAGES, PRIVACY
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ledger import Ledger, SentRecord, Suppression
-
-if TYPE_CHECKING:
-    pass
-
 
 _SUPPRESSED: dict[str, str] = {channel: f"suppressed_{channel}" for channel in Channel}
 
@@ -37,20 +35,44 @@ class DynamoLedgerStore:
     suppressions are attributes of their own, set by the feedback and unsubscribe functions with an
     update that bumps the version, so a delivery deciding on a stale ledger has to look again."""
 
-    def __init__(self, client: Any, table_name: str, kept_table: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        kept_table: str | None = None,
+        messages_table: str | None = None,
+    ) -> None:
         self._client = client
         self._table = table_name
         self._kept_table = kept_table
+        self._messages_table = messages_table
 
     def get_many(self, user_ids: Sequence[str]) -> dict[str, Ledger]:
         ledgers = (ledger_from_item(i) for i in batch_get(self._client, self._table, LEDGER, user_ids))
         return {ledger.user_id: ledger for ledger in ledgers}
 
-    def get_many_with_kept(
-        self, user_ids: Sequence[str], kept_keys: Sequence[str]
-    ) -> tuple[dict[str, Ledger], dict[str, KeptRecord]]:
-        items, kept = _with_kept(self._client, self._table, LEDGER, user_ids, self._kept_table, kept_keys)
-        return {ledger.user_id: ledger for ledger in map(ledger_from_item, items)}, kept
+    def read_for_delivery(
+        self, user_ids: Sequence[str], kept_keys: Sequence[str], send_keys: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, Ledger], dict[str, KeptRecord], dict[tuple[str, str], SendLogEntry]]:
+        """Ledgers, the kept records ``kept_keys`` name and the send log's entries for ``send_keys``
+        ((user, send key) pairs), by pair: one BatchGetItem per 100 keys in all."""
+        wanted: dict[str, list[dict[str, str]]] = {self._table: [{LEDGER.partition_key: u} for u in user_ids]}
+        if kept_keys:
+            if self._kept_table is None:
+                raise RuntimeError("this store was built without the privacy table")
+            wanted[self._kept_table] = [{PRIVACY.partition_key: k} for k in kept_keys]
+        if send_keys:
+            if self._messages_table is None:
+                raise RuntimeError("this store was built without the send log's table")
+            wanted[self._messages_table] = [
+                {MESSAGES.partition_key: u, str(MESSAGES.sort_key): k} for u, k in send_keys
+            ]
+        found = batch_get_keys(self._client, wanted)
+        ledgers = {ledger.user_id: ledger for ledger in map(ledger_from_item, found[self._table])}
+        kept = {k.key: k for k in map(kept_from_item, found.get(self._kept_table or "", []))}
+        logged = map(entry_from_item, found.get(self._messages_table or "", []))
+        entries = {(e.user_id, e.send_key): e for e in logged}
+        return ledgers, kept, entries
 
     def get(self, user_id: str) -> Ledger | None:
         response = self._client.get_item(

@@ -1,8 +1,7 @@
-"""The send log (claims, outcomes, engagement), conversions and the in-app inbox on DynamoDB."""
+"""The send log (decisions, outcomes, engagement), conversions and the in-app inbox on DynamoDB."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -20,8 +19,25 @@ if TYPE_CHECKING:
 MAX_REFUND_ATTEMPTS = 3
 
 
+def entry_from_item(item: Mapping[str, Any]) -> SendLogEntry:
+    """A send-log item as an entry (attributes that are not entry fields, e.g. ``delivered_at``, left
+    out; fields not stored, e.g. the channel of a decision no channel reached, read as empty)."""
+    data = deserialize(item)
+    fields = SendLogEntry.__dataclass_fields__
+    stored = {k: v for k, v in data.items() if k in fields}
+    return SendLogEntry(**{"campaign_id": "", "level": "", "channel": None, "status": "", **stored})
+
+
+# The statuses that are no outcome of the send key: a failed attempt (the key may be claimed again)
+# and a claim logged in the send log before claims moved to the ledger.
+_NO_OUTCOME = (DecisionStatus.FAILED, DecisionStatus.CLAIMED)
+
+
 class DynamoSendLog:
-    """One item per (user, send key): the claim before the provider call is what makes sends exactly-once."""
+    """One item per (user, send key): each job's decision and each send's outcome, with engagement.
+
+    The claim that makes sends exactly-once is the shopper's ledger record (shared/delivery/claims.py);
+    the log records outcomes, and decisions only where the key has no outcome yet."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -31,23 +47,35 @@ class DynamoSendLog:
     def _item(entry: SendLogEntry) -> dict[str, Any]:
         return serialize({k: v for k, v in entry.__dict__.items() if v not in (None, "")})
 
-    def claim(self, entry: SendLogEntry) -> SendLogEntry | None:
+    def get(self, user_id: str, send_key: str) -> SendLogEntry | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={MESSAGES.partition_key: {"S": user_id}, str(MESSAGES.sort_key): {"S": send_key}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return entry_from_item(item) if item else None
+
+    def record(self, entry: SendLogEntry) -> SendLogEntry | None:
+        """Log ``entry`` unless its send key has an outcome already (anything but a failed attempt or a
+        legacy claim); None if written, else the entry that holds the key (a redelivered job changes
+        nothing)."""
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=self._item(entry),
-                ConditionExpression="attribute_not_exists(#sk) OR #status = :failed",
+                ConditionExpression="attribute_not_exists(#sk) OR #status IN (:failed, :claimed)",
                 ExpressionAttributeNames={"#sk": MESSAGES.sort_key, "#status": "status"},
-                ExpressionAttributeValues={":failed": {"S": DecisionStatus.FAILED}},
+                ExpressionAttributeValues={
+                    ":failed": {"S": _NO_OUTCOME[0]},
+                    ":claimed": {"S": _NO_OUTCOME[1]},
+                },
                 # The holder comes back with the refusal: no second request to see who has the key.
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._client.exceptions.ConditionalCheckFailedException as refused:
-            held = deserialize(refused.response.get("Item") or {})
-            fields = SendLogEntry.__dataclass_fields__
-            if not held:  # a store that does not return the holder: treat the key as decided
-                return replace(entry, status="held")
-            return SendLogEntry(**{k: v for k, v in held.items() if k in fields})
+            held = refused.response.get("Item")
+            return entry_from_item(held) if held else replace(entry, status="held")
         return None
 
     def complete(self, entry: SendLogEntry) -> None:
@@ -64,16 +92,6 @@ class DynamoSendLog:
             else:
                 for entry in batch:
                     self.complete(entry)
-
-    def record(self, entry: SendLogEntry) -> None:
-        # A decision already logged for this send key stays: a redelivered job changes nothing.
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.put_item(
-                TableName=self._table,
-                Item=self._item(entry),
-                ConditionExpression="attribute_not_exists(#sk)",
-                ExpressionAttributeNames={"#sk": MESSAGES.sort_key},
-            )
 
     def entries_for(self, user_id: str) -> list[dict[str, Any]]:
         """Every decision logged for ``user_id``, in time order."""
@@ -128,6 +146,55 @@ class DynamoSendLog:
                 UpdateExpression=update,
                 # The tagged entry must be the message SES reports on, still sent (never re-created).
                 ConditionExpression="#pid = :pid AND #status = :sent",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def reconcile(
+        self,
+        user_id: str,
+        send_key: str,
+        provider_message_id: str,
+        event: str,
+        at: datetime,
+        source: str,
+        claim: Mapping[str, str] | None = None,
+        dropped: tuple[str, str] | None = None,
+    ) -> bool:
+        """Record what the provider's event proves: the claimed send went out (``sent``, or ``dropped``'s
+        status), with its provider id and ``event``'s time, where the log has no outcome for it — no
+        entry (with ``claim``: the claim's fields, from the ledger), ``outcome_unknown``, a ``failed``
+        attempt or a legacy claim. Outcomes already logged are left alone; True if written."""
+        status, reason = dropped or (DecisionStatus.SENT, f"reconciled from the {source} event")
+        assignments = {
+            "#status": (":status", status),
+            "#reason": (":reason", reason),
+            "#pid": (":pid", provider_message_id),
+            "#reconciled": (":source", source),
+        }
+        names = {"#status": "status", "#reason": "reason", "#pid": "provider_message_id"}
+        names |= {"#reconciled": "reconciled_from", "#f": f"{event}_at"}
+        values: dict[str, Any] = {v: {"S": text} for v, text in assignments.values()}
+        values |= {":at": {"S": at.isoformat()}, ":unknown": {"S": DecisionStatus.OUTCOME_UNKNOWN}}
+        values |= {":failed": {"S": DecisionStatus.FAILED}, ":claimed": {"S": DecisionStatus.CLAIMED}}
+        update = [f"{name} = {value}" for name, (value, _) in assignments.items()]
+        update.append("#f = if_not_exists(#f, :at)")
+        condition = "#status IN (:unknown, :failed, :claimed)"
+        if claim is not None:  # the ledger's claim: the entry may not exist yet (the attempt crashed)
+            for n, (field, value) in enumerate(sorted(claim.items())):
+                names[f"#c{n}"], values[f":c{n}"] = field, {"S": value}
+                update.append(f"#c{n} = :c{n}")
+            names["#sk"] = str(MESSAGES.sort_key)
+            condition = f"attribute_not_exists(#sk) OR {condition}"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={MESSAGES.partition_key: {"S": user_id}, str(MESSAGES.sort_key): {"S": send_key}},
+                UpdateExpression="SET " + ", ".join(update),
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
