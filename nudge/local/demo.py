@@ -171,9 +171,7 @@ def run_shard(
 
 
 def _read_back(runtime: Any, options: DemoOptions, **counts: Any) -> ShardRun:
-    from moto.sns.models import sns_backends
-
-    from nudge.local.account import ACCOUNT, REGION
+    from nudge.local import machinery
     from shared.deployment import topology
 
     keys = [t.key for t in topology.TABLES] if options.store_dir else ["messages", "conversions", "inbox"]
@@ -182,7 +180,7 @@ def _read_back(runtime: Any, options: DemoOptions, **counts: Any) -> ShardRun:
         tables={key: runtime.scan(key) for key in keys},
         parked=runtime.parked(),
         ses_recorded=int(runtime.client("ses").get_send_quota()["SentLast24Hours"]),
-        sns_recorded=sum(len(e.messages) for e in sns_backends[ACCOUNT][REGION].platform_endpoints.values()),
+        sns_recorded=machinery.push_deliveries(),
         invocations=Counter(runtime.invocations),
         hostility=Counter(runtime.adversary.seen) if runtime.adversary else Counter(),
         requests=Counter(runtime.requests),

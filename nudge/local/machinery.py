@@ -47,15 +47,21 @@ def delete_schedule(group: str, name: str) -> None:
     _schedules(group).pop(name, None)
 
 
+def push_deliveries() -> int:
+    """What SNS delivered to push endpoints (moto keeps each endpoint's messages)."""
+    from moto.sns.models import sns_backends
+
+    return sum(len(e.messages) for e in list(sns_backends[ACCOUNT][REGION].platform_endpoints.values()))
+
+
 def messages_handed_over(inbox_table: str) -> int:
     """Messages the providers have taken so far: SES's sent count, SNS's deliveries to push endpoints,
     the in-app inbox's items (for the live progress line; the summary reads them the same way)."""
     from moto.dynamodb.models import dynamodb_backends
     from moto.ses.models import ses_backends
-    from moto.sns.models import sns_backends
 
     ses = ses_backends[ACCOUNT][REGION].sent_message_count
-    sns = sum(len(e.messages) for e in list(sns_backends[ACCOUNT][REGION].platform_endpoints.values()))
+    sns = push_deliveries()
     table = dynamodb_backends[ACCOUNT][REGION].tables.get(inbox_table)
     inbox = sum(len(p) if isinstance(p, dict) else 1 for p in list(table.items.values())) if table else 0
     return int(ses + sns + inbox)
