@@ -118,11 +118,17 @@ TEMPLATE_FILE_FIELDS = {"html_file": "html", "text_file": "text"}
 
 def _inline_template_files(source: _Source, problems: list[str]) -> dict[Path_, tuple[Path, int]]:
     """Read each ``*_file`` template into its field; returns where each inlined template came from."""
+    from shared.campaigns.template_check import content_locations
+
     origins: dict[Path_, tuple[Path, int]] = {}
-    channels = source.data.get("channels")
-    email = channels.get(Channel.EMAIL) if isinstance(channels, dict) else None
-    if not isinstance(email, dict):
-        return origins
+    for base in content_locations(source.data):
+        channels = source.data
+        for part in base:
+            channels = channels[part]
+        email = channels.get(Channel.EMAIL)
+        if isinstance(email, dict):
+            _inline_email_files(source, email, base, origins, problems)
+    return origins
     for file_field, field in TEMPLATE_FILE_FIELDS.items():
         name = email.get(file_field)
         loc: Path_ = ("channels", Channel.EMAIL, file_field)
@@ -146,6 +152,40 @@ def _inline_template_files(source: _Source, problems: list[str]) -> dict[Path_, 
             continue
         origins[("channels", Channel.EMAIL, field)] = (template, 1)
     return origins
+
+
+def _inline_email_files(
+    source: _Source,
+    email: dict[str, object],
+    base: Path_,
+    origins: dict[Path_, tuple[Path, int]],
+    problems: list[str],
+) -> None:
+    for file_field, field in TEMPLATE_FILE_FIELDS.items():
+        name = email.get(file_field)
+        loc: Path_ = (*base, Channel.EMAIL, file_field)
+        if name is None:
+            continue
+        label = ".".join(str(part) for part in loc)
+        where = f"{source.path}:{source.line(loc)}: {label}"
+        if field in email:
+            problems.append(f"{where}: give either '{field}' or '{file_field}', not both")
+            continue
+        if not isinstance(name, str) or not name.strip():
+            continue  # the model reports the type
+        base_dir = source.path.parent.resolve()
+        template = (base_dir / name).resolve()
+        if Path(name).is_absolute() or not template.is_relative_to(base_dir):
+            problems.append(
+                f"{where}: {name!r} must be a path inside {base_dir.name}/ (relative to this file)"
+            )
+            continue
+        try:
+            email[field] = template.read_text()
+        except OSError as error:
+            problems.append(f"{where}: cannot read {name!r}: {error.strerror or error}")
+            continue
+        origins[(*base, Channel.EMAIL, field)] = (template, 1)
 
 
 def _inline(source: _Source, loc: Path_) -> tuple[Path, int]:

@@ -10,7 +10,9 @@ and durations they are made of (:mod:`shared.campaigns.fields`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -20,6 +22,7 @@ from shared.campaigns.audience.selection import Audience
 from shared.campaigns.audience.vocabulary import Vocabulary, default_vocabulary
 from shared.campaigns.content import Channels
 from shared.campaigns.fields import AudienceText, EventName, Strict
+from shared.campaigns.journey import ONE_STEP_ID, Flow, JourneyGoal, Reentry, SendStep, Step, parse_reentry
 from shared.campaigns.policy import ChannelName, Limits
 from shared.campaigns.trigger import Trigger
 from shared.core.vocabulary import Channel, Level
@@ -98,12 +101,45 @@ class Campaign(Strict):
     start: datetime | None = Field(default=None, description="Not before this instant (ISO-8601 with zone).")
     end: datetime | None = Field(default=None, description="Not from this instant on.")
     enabled: bool = Field(default=True, description="A disabled campaign is deployed but never runs.")
+    steps: list[Step] | None = Field(
+        default=None,
+        description="A journey: send, wait, branch, split and exit steps, run in order unless a step "
+        "says where to go. Without steps a campaign is the one-step journey [send]. See docs/journeys.md.",
+    )
+    goal: JourneyGoal | None = Field(
+        default=None,
+        description="A journey's goal: the event that ends it for the shopper, wherever they are.",
+    )
+    exit_if: list[EventName] = Field(
+        default_factory=list, description="Events that end the journey for the shopper, wherever they are."
+    )
+    reentry: str = Field(
+        default="always",
+        pattern=r"^\s*(never|always|after\s+\d+\s*[mhd])\s*$",
+        description="May a shopper enter the journey again: never, always (once the last instance ended) "
+        "or 'after 7d' (since they last entered). One active instance per shopper per journey at most.",
+    )
 
     @field_validator("start", "end")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         """A time without a zone (or a bare date) is read as UTC, so start and end always compare."""
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _journey_content(cls, data: Any) -> Any:
+        """A journey's campaign-level content is its first send step's (what preview shows first)."""
+        if isinstance(data, dict) and isinstance(data.get("steps"), list) and data.get("channels") is None:
+            first = next((s for s in data["steps"] if isinstance(s, dict) and s.get("type") == "send"), None)
+            if first is not None and isinstance(first.get("channels"), dict):
+                data = {
+                    **data,
+                    "channels": first["channels"],
+                    "channel_preference": first.get("channel_preference")
+                    or [k for k, v in first["channels"].items() if v is not None],
+                }
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -128,7 +164,71 @@ class Campaign(Strict):
             raise ValueError(f"an {self.level} campaign needs a 'schedule' and no 'trigger'")
         if self.start and self.end and self.end <= self.start:
             raise ValueError("'end' must be after 'start'")
+        if self.steps is not None:
+            self._journey_shape()
+        elif self.goal is not None or self.exit_if:
+            raise ValueError("'goal' and 'exit_if' belong to a journey: add 'steps'")
         return self
+
+    def _journey_shape(self) -> None:
+        from shared.campaigns.journey import FlowError
+
+        trigger = self.trigger
+        if trigger is not None and (
+            trigger.delay or trigger.cancel_if or trigger.throttle or trigger.once_per_user
+        ):
+            raise ValueError(
+                "a journey's trigger only enters it: use a 'wait' step for a delay, 'exit_if' for cancel_if "
+                "and 'reentry' for throttle / once_per_user"
+            )
+        try:
+            self.flow.check()
+        except FlowError as error:
+            raise ValueError(str(error)) from None
+
+    @property
+    def is_journey(self) -> bool:
+        """A campaign written with ``steps`` (one without is the one-step journey, run as before)."""
+        return self.steps is not None
+
+    @cached_property
+    def flow(self) -> Flow:
+        """The steps; a campaign without ``steps`` is the one-step journey ``[send]``."""
+        if self.steps is not None:
+            return Flow(self.steps)
+        return Flow(
+            [SendStep(id=ONE_STEP_ID, channels=self.channels, channel_preference=self.channel_preference)]
+        )
+
+    @cached_property
+    def version(self) -> str:
+        """A hash of the steps: an instance records the version it entered on (docs/journeys.md)."""
+        steps = [s.model_dump(mode="json") for s in self.flow.steps]
+        return hashlib.sha256(json.dumps(steps, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def reentry_rule(self) -> tuple[Reentry, timedelta | None]:
+        return parse_reentry(self.reentry)
+
+    def ending_events(self) -> list[str]:
+        """The events that end an instance wherever it is: the goal's, then ``exit_if``'s."""
+        return [*([self.goal.event] if self.goal else []), *self.exit_if]
+
+    def step_campaign(self, step_id: str) -> Campaign:
+        """The campaign delivery decides a send step with: the step's content and caps, the rest the
+        journey's (level, priority, holdout, conversion), so every delivery guard applies as to a campaign."""
+        step = self.flow.step(step_id)
+        if not isinstance(step, SendStep):
+            raise ValueError(f"step {step_id!r} of {self.id} is not a send step")
+        if not self.is_journey:
+            return self
+        return self.model_copy(
+            update={
+                "channels": step.channels,
+                "channel_preference": step.channel_preference,
+                "caps": step.caps or self.caps,
+            }
+        )
 
     @cached_property
     def parsed_audience(self) -> Audience:

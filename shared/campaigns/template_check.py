@@ -73,6 +73,24 @@ def user_fields(vocabulary: Vocabulary) -> frozenset[str]:
     return SEGMENT_TRAITS | {a.replace(".", "_") for a in vocabulary.attributes} | {"user_id"}
 
 
+def content_locations(data: Mapping[str, Any]) -> list[tuple[str | int, ...]]:
+    """Where a file's ``channels:`` are: the campaign's, and each send step's of a journey."""
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(data.get("channels"), Mapping):
+        found.append(("channels",))
+    steps = data.get("steps")
+    for index, step in enumerate(steps if isinstance(steps, list) else []):
+        if isinstance(step, Mapping) and isinstance(step.get("channels"), Mapping):
+            found.append(("steps", index, "channels"))
+    return found
+
+
+def _at(data: Any, loc: tuple[str | int, ...]) -> Any:
+    for part in loc:
+        data = data[part]
+    return data
+
+
 def check_campaign_templates(data: Mapping[str, Any], vocabulary: Vocabulary, locate: Locate) -> list[str]:
     """Every template problem of a campaign file's (already parsed) ``data``, as ``file:line: field:
     message``. Works on the raw data so template problems are reported beside any other problem."""
@@ -82,23 +100,22 @@ def check_campaign_templates(data: Mapping[str, Any], vocabulary: Vocabulary, lo
         "cart": frozenset(Cart.model_fields),
         "campaign": CAMPAIGN_FIELDS,
     }
-    channels = data.get("channels")
-    if not isinstance(channels, Mapping):
-        return problems
     has_event = data.get("trigger") is not None
-    for channel, fields in TEMPLATE_FIELDS.items():
-        content = channels.get(channel)
-        if not isinstance(content, Mapping):
-            continue
-        for field in fields:
-            source = content.get(field)
-            if not isinstance(source, str) or not source:
+    for base in content_locations(data):
+        channels = _at(data, base)
+        for channel, fields in TEMPLATE_FIELDS.items():
+            content = channels.get(channel) if isinstance(channels, Mapping) else None
+            if not isinstance(content, Mapping):
                 continue
-            loc = ("channels", channel, field)
-            path, first_line = locate(loc)
-            label = ".".join(loc)
-            for line, message in template_problems(source, known, has_event=has_event):
-                problems.append(f"{path}:{first_line + line - 1}: {label}: {message}")
+            for field in fields:
+                source = content.get(field)
+                if not isinstance(source, str) or not source:
+                    continue
+                loc = (*base, channel, field)
+                path, first_line = locate(loc)
+                label = ".".join(str(part) for part in loc)
+                for line, message in template_problems(source, known, has_event=has_event):
+                    problems.append(f"{path}:{first_line + line - 1}: {label}: {message}")
     return problems
 
 
