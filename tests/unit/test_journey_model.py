@@ -276,7 +276,9 @@ def test_nudge_validate_accepts_a_journey_and_rejects_one_with_a_dangling_step(t
         "  - id: nudge\n    type: send\n    channels:\n      push: {title: Hi, body: There}\n"
     )
     (tmp_path / "two-touch.yaml").write_text(text)
-    accepted = CliRunner().invoke(app, ["validate", str(tmp_path / "two-touch.yaml"), "--now", "2026-12-01T00:00:00Z"])
+    accepted = CliRunner().invoke(
+        app, ["validate", str(tmp_path / "two-touch.yaml"), "--now", "2026-12-01T00:00:00Z"]
+    )
     assert accepted.exit_code == 0, accepted.output
     (tmp_path / "two-touch.yaml").write_text(text.replace("duration: 1h}", "duration: 1h, next: later}"))
     refused = CliRunner().invoke(app, ["validate", str(tmp_path / "two-touch.yaml")])
