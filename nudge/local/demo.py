@@ -271,6 +271,7 @@ def _requests(requests: Counter[tuple[str, str]], events: int, messages: int) ->
         "per_event": round(by_functions / max(events, 1), 2),
         "per_message": round(by_functions / max(messages, 1), 2),
         "by_function": dict(sorted(by_function.items())),
+        "by_operation": {f"{who} {operation}": n for (who, operation), n in sorted(requests.items())},
     }
 
 

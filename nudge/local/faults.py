@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # The error codes each service answers a throttled request with.
@@ -84,6 +84,7 @@ class TimeoutAfter:
         self.fired = False
         self._dead = False
         self._hooks: list[tuple[Any, Any]] = []
+        self._runtime: Any = None
 
     def attach(
         self, runtime: Any, services: Iterable[str] = ("dynamodb", "sqs", "sesv2", "sns")
@@ -92,12 +93,22 @@ class TimeoutAfter:
             client = runtime.client(service)
             client.meta.events.register("before-call", self)
             self._hooks.append((client, self))
+        # The pollers' calls are played in moto directly (nudge.local.machinery): told, not hooked.
+        self._runtime = runtime
+        runtime.machinery_listeners.append(self.machinery_call)
         return self
 
     def detach(self) -> None:
         for client, hook in self._hooks:
             client.meta.events.unregister("before-call", hook)
         self._hooks.clear()
+        if self._runtime is not None and self.machinery_call in self._runtime.machinery_listeners:
+            self._runtime.machinery_listeners.remove(self.machinery_call)
+
+    def machinery_call(self, operation: str, _params: Mapping[str, Any]) -> None:
+        """A request of AWS's machinery (``sqs.ReceiveMessage``...): a poller's call ends a dead one."""
+        if self._dead and operation.split(".", 1)[-1] in EVENT_SOURCE_CALLS:
+            self._dead = False
 
     def __call__(self, model: Any, **_: Any) -> None:
         if self._dead:

@@ -19,6 +19,12 @@ method names are listed with ``inspect.getmembers``. The URL a boto3 client call
 handler moto picks for it, and a class's method names, do not change while a process runs: both
 are computed once and remembered. A scan segment's membership (an md5 of the hash key) is
 likewise remembered per key.
+
+moto's ``TransactWriteItems`` deep-copies every table it touches, whole, before it starts, to put
+them back if the transaction is cancelled: O(table) per transaction (the identity merges made that
+a tenth of a demo). Here only the items the transaction names are copied and, on cancellation, put
+back (or removed, if they did not exist); a transaction changes nothing else of a table (a table
+with a stream, whose records a rollback would also take back, keeps moto's own full copy).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ def apply() -> None:
     _partition_queries()
     _remembered_routes()
     _remembered_segments()
+    _transactions_copy_their_items()
     _applied = True
 
 
@@ -246,3 +253,78 @@ def _remembered_segments() -> None:
         return bool(segment == first_md5_byte(self.hash_key.value) % total_segments)
 
     Item.is_within_segment = is_within_segment  # type: ignore[method-assign]
+
+
+def _transactions_copy_their_items() -> None:
+    import copy
+
+    import moto.dynamodb.models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    transact = DynamoDBBackend.transact_write_items
+    copying = threading.local()
+
+    class _CopyUnlessTable:
+        """moto's ``copy`` inside ``transact_write_items``: a table is not copied there (its touched
+        items were, by :func:`transact_write_items` below); anything else is, as before."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, Table) and getattr(copying, "items_only", False):
+                return value
+            return copy.deepcopy(value, memo)
+
+    def touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]] | None:
+        """(table, hash key, range key) of every item the transaction names; None if any is odd
+        (moto's own checks then answer, with its own full copy)."""
+        found = []
+        for entry in transact_items:
+            if len(entry) != 1:
+                return None
+            _, op = next(iter(entry.items()))
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            if table.stream_shard is not None:
+                return None
+            key = op.get("Key") or op.get("Item")
+            names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+            if not isinstance(key, dict) or any(not isinstance(key.get(n), dict) for n in names):
+                return None
+            found.append(
+                (table, DynamoType(key[names[0]]), DynamoType(key[names[1]]) if len(names) > 1 else None)
+            )
+        return found
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        items = touched(self, transact_items) if isinstance(transact_items, list) else None
+        if items is None:
+            return transact(self, transact_items)
+        before = [(table, h, r, copy.deepcopy(table.get_item(h, r))) for table, h, r in items]
+        copying.items_only = True
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(before):
+                _put_back(table, hash_key, range_key, item)
+            raise
+        finally:
+            copying.items_only = False
+
+    moto.dynamodb.models.copy = _CopyUnlessTable  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+    """An item as it was before a cancelled transaction (``None``: it did not exist)."""
+    if range_key is not None:
+        if item is None:
+            table.items[hash_key].pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = item
+    elif item is None:
+        table.items.pop(hash_key, None)
+    else:
+        table.items[hash_key] = item

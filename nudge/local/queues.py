@@ -68,19 +68,14 @@ def drain_queue(runtime: Any, spec: topology.QueueSpec) -> int:
 
 def receive(runtime: Any, spec: topology.QueueSpec, most: int) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``most`` messages of a work queue, and whether a receive came back short (no more visible)."""
-    sqs, url = runtime.client("sqs"), runtime.queue_urls[spec.key]
+    url = runtime.queue_urls[spec.key]
     messages: list[dict[str, Any]] = []
     while len(messages) < most:
         if not machinery.has_visible_message(url):
             return messages, True  # the poller's receive would come back empty: not made
         wanted = min(RECEIVE_LIMIT, most - len(messages))
-        response = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=wanted,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        received = response.get("Messages", [])
+        runtime.machinery_call("sqs.ReceiveMessage")
+        received = machinery.receive(url, wanted)
         messages.extend(received)
         if len(received) < wanted:
             return messages, True
@@ -91,9 +86,8 @@ def receive_again(runtime: Any, spec: topology.QueueSpec, message: Mapping[str, 
     """``message`` visible again (its visibility timeout ran out) and received again, by another
     poller, with whatever is received before it."""
     url = runtime.queue_urls[spec.key]
-    runtime.client("sqs").change_message_visibility(
-        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-    )
+    runtime.machinery_call("sqs.ChangeMessageVisibility")
+    machinery.make_visible(url, [message["ReceiptHandle"]])
     found: list[dict[str, Any]] = []
     while True:
         received = receive(runtime, spec, RECEIVE_LIMIT)[0]
@@ -132,7 +126,7 @@ def sqs_event(queue_arn: str, bodies: Iterable[str], receive_count: int = 1) -> 
 
 def process_batch(runtime: Any, spec: topology.QueueSpec, messages: list[dict[str, Any]]) -> int:
     """Invoke the consumer; delete what succeeded, make failures visible again. Returns failures."""
-    sqs, url = runtime.client("sqs"), runtime.queue_urls[spec.key]
+    url = runtime.queue_urls[spec.key]
     queue_arn = runtime.queue_arn(spec.key)
     records = [
         sqs_record(queue_arn, m["MessageId"], m["Body"], m["ReceiptHandle"], m.get("Attributes", {}))
@@ -150,16 +144,9 @@ def process_batch(runtime: Any, spec: topology.QueueSpec, messages: list[dict[st
     done = [m for m in messages if m["MessageId"] not in failed]
     retry = [m for m in messages if m["MessageId"] in failed]
     for batch in (done[i : i + 10] for i in range(0, len(done), 10)):
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-        )
+        runtime.machinery_call("sqs.DeleteMessageBatch")
+        machinery.delete(url, [m["ReceiptHandle"] for m in batch])
     for batch in (retry[i : i + 10] for i in range(0, len(retry), 10)):
-        sqs.change_message_visibility_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(batch)
-            ],
-        )
+        runtime.machinery_call("sqs.ChangeMessageVisibilityBatch")
+        machinery.make_visible(url, [m["ReceiptHandle"] for m in batch])
     return len(retry)

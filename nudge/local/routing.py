@@ -19,7 +19,6 @@ from typing import Any
 from nudge.local.account import ACCOUNT, REGION
 from nudge.local.adversary import hostile_dispatch
 from shared.adapters.eventbus import DETAIL_TYPE, PublishReport
-from shared.adapters.sqs import SqsQueue
 from shared.deployment import topology
 from shared.deployment.naming import OWN_BUS
 from shared.events.contract import APP_EVENT_SOURCE
@@ -79,7 +78,7 @@ def publish(
         hostile_dispatch(runtime.adversary, runtime, to_queues, to_functions)
         return report
     for queue_key, bodies in to_queues.items():
-        SqsQueue(runtime.client("sqs"), runtime.queue_urls[queue_key]).send_many(bodies)
+        runtime.send(queue_key, bodies)
     for function_key, payload in to_functions:
         runtime.invoke_async(function_key, payload)
     return report

@@ -30,7 +30,7 @@ from typing import Any
 
 import boto3
 
-from nudge.local import dump, http_api, moto_speedups, queues, routing, stack
+from nudge.local import dump, http_api, machinery, moto_speedups, queues, routing, stack
 from nudge.local import ports as local_ports
 from nudge.local import resources as local_resources
 from nudge.local.account import ACCOUNT, NAMES, REGION, physical_name
@@ -39,7 +39,7 @@ from nudge.local.ports import SentMessage
 from nudge.local.schedules import LocalScheduler
 from nudge.operations import ParkedMessage
 from shared.adapters.eventbus import EventPublisher, PublishReport
-from shared.adapters.sqs import SqsDeadLetters, SqsQueue
+from shared.adapters.sqs import SqsDeadLetters
 from shared.campaigns.expiry import EXPIRED, expired_campaigns
 from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
@@ -111,6 +111,7 @@ class LocalRuntime:
         # production pays for) or the runtime playing AWS (rule targets, pollers, Scheduler).
         self.requests: Counter[tuple[str, str]] = Counter()
         self._requests_lock = threading.Lock()
+        self.machinery_listeners: list[Callable[[str, Mapping[str, Any]], None]] = []
         self.sent: list[SentMessage] = []  # every send a channel accepted, in order
         self.received: Counter[str] = Counter()  # SQS records handed to consumers, per work queue
         self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
@@ -140,6 +141,19 @@ class LocalRuntime:
         who = self.running or RUNTIME_ITSELF
         with self._requests_lock:
             self.requests[who, f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def machinery_call(self, operation: str, count: int = 1, params: Mapping[str, Any] | None = None) -> None:
+        """A request AWS's own machinery makes (``sqs.ReceiveMessage`` of a poller, ``sqs.SendMessage``
+        of a rule target or a schedule), played in moto's state directly (:mod:`nudge.local.machinery`):
+        counted as the runtime's, a turn for a concurrent invocation as at any request, and told to the
+        ``machinery_listeners`` with what it carries (fault injection learns from a poller's call that an
+        invocation is over; the soak notes the jobs Scheduler puts on the delivery queue)."""
+        with self._requests_lock:
+            self.requests[RUNTIME_ITSELF, operation] += count
+        if self.adversary is not None:
+            self.adversary.interleaver.hook()
+        for listener in list(self.machinery_listeners):
+            listener(operation, params or {})
 
     def requests_made(self, by_functions: bool = True) -> int:
         """AWS requests so far: those the functions made (what production pays for), or the runtime's."""
@@ -304,7 +318,11 @@ class LocalRuntime:
         return queues.process_batch(self, spec, messages)
 
     def send(self, queue_key: str, bodies: Sequence[str]) -> None:
-        SqsQueue(self.client("sqs"), self.queue_urls[queue_key]).send_many(bodies)
+        """A rule's queue target (or Scheduler) putting ``bodies`` on a queue: a ``SendMessage`` each."""
+        url = self.queue_urls[queue_key]
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+        self.machinery_call("sqs.SendMessage", len(bodies), {"QueueUrl": url, "Entries": entries})
+        machinery.send(url, bodies)
 
     def sqs_event(self, queue_key: str, bodies: Iterable[str], receive_count: int = 1) -> dict[str, Any]:
         """An SQS event for ``bodies`` as if received from ``queue_key`` (for driving a handler directly)."""

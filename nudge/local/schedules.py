@@ -15,7 +15,6 @@ from typing import Any
 
 from nudge.local import machinery
 from nudge.local.account import NAMES
-from shared.adapters.sqs import SqsQueue
 from shared.campaigns.loader import Catalog
 from shared.campaigns.schedules import ScheduleExpression
 from shared.deployment import invocations
@@ -91,5 +90,5 @@ class LocalScheduler:
         if not machinery.schedule_exists(NAMES.deferral_group, name):
             return  # deleted in the meantime (erasure)
         queue_key = next(k for k in runtime.queue_urls if runtime.queue_arn(k) == target["Arn"])
-        SqsQueue(runtime.client("sqs"), runtime.queue_urls[queue_key]).send_many([target["Input"]])
+        runtime.send(queue_key, [target["Input"]])
         machinery.delete_schedule(NAMES.deferral_group, name)

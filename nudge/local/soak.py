@@ -92,12 +92,17 @@ class SoakReport:
 
 
 class JobTap:
-    """Notes the send key of every job put on the delivery queue (a hook on SQS SendMessageBatch)."""
+    """Notes the send key of every job put on the delivery queue (a hook on SQS SendMessageBatch, and
+    on the runtime's own sends: Scheduler firing a deferred job)."""
 
     def __init__(self, queue_url: str) -> None:
         self.url = queue_url
         self.send_keys: set[str] = set()
         self.enqueued = 0
+
+    def machinery_call(self, operation: str, params: Mapping[str, Any]) -> None:
+        if operation == "sqs.SendMessage":
+            self(params)
 
     def __call__(self, params: Mapping[str, Any], **_: Any) -> None:
         if params.get("QueueUrl") != self.url:
@@ -148,6 +153,7 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
         faults = ThrottleFaults(options.fault_rate, options.seed).attach(runtime)
         tap = JobTap(runtime.queue_urls[topology.DELIVERY_QUEUE.key])
         runtime.client("sqs").meta.events.register(TAP_EVENT, tap)
+        runtime.machinery_listeners.append(tap.machinery_call)  # jobs Scheduler puts on the queue
 
         hours = int((_timestamp(events[-1]) - start) / STEP) + 1 if events else 0
         cursor = 0
@@ -167,6 +173,7 @@ def run_soak(catalog: Catalog, options: SoakOptions, progress: Progress | None =
         runtime.drain()
         faults.detach()
         runtime.client("sqs").meta.events.unregister(TAP_EVENT, tap)
+        runtime.machinery_listeners.remove(tap.machinery_call)
         _deliver_ses_events(runtime)
 
         report = SoakReport()

@@ -14,7 +14,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, os, sys
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    import boto3
+    import boto3, botocore.exceptions
     from moto import mock_aws
     if sys.argv[1] == "fast":
         from nudge.local import moto_speedups
@@ -83,6 +83,33 @@ SCRIPT = textwrap.dedent(
         except ddb.exceptions.ConditionalCheckFailedException as error:
             out.append({"error": error.response["Error"]["Code"]})
 
+        # Transactions: one that commits, one cancelled half-way (its first write taken back, a new
+        # item removed again), one naming an item twice; then what the table holds.
+        before = {"pk": {"S": "tx"}, "sk": {"S": "1"}, "v": {"N": "1"}}
+        ddb.put_item(TableName="t", Item=before)
+        out.append(clean_ddb(ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "t", "Key": {"pk": {"S": "tx"}, "sk": {"S": "1"}},
+                        "UpdateExpression": "SET v = v + :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "tx"}, "sk": {"S": "2"}}}}])))
+        try:
+            ddb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": "t", "Key": {"pk": {"S": "tx"}, "sk": {"S": "1"}},
+                            "UpdateExpression": "SET v = v + :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "tx"}, "sk": {"S": "3"}}}},
+                {"Delete": {"TableName": "t", "Key": {"pk": {"S": "tx"}, "sk": {"S": "2"}}}},
+                {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "0"}},
+                                    "ConditionExpression": "n = :nine", "ExpressionAttributeValues": {":nine": {"N": "9"}}}}])
+        except ddb.exceptions.TransactionCanceledException as error:
+            out.append({"error": error.response["Error"]["Code"], "reasons": error.response["CancellationReasons"]})
+        try:
+            ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "tx"}, "sk": {"S": "4"}}}},
+                {"Delete": {"TableName": "t", "Key": {"pk": {"S": "tx"}, "sk": {"S": "4"}}}}])
+        except botocore.exceptions.ClientError as error:
+            out.append({"error": error.response["Error"]["Code"]})
+        out.append(clean_ddb(ddb.query(TableName="t", KeyConditionExpression="pk = :p",
+                             ExpressionAttributeValues={":p": {"S": "tx"}})))
+
         sqs = boto3.client("sqs")
         dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
         url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30", "MessageRetentionPeriod": "600",
@@ -124,5 +151,10 @@ def run(mode: str) -> str:
 def test_responses_are_identical_with_and_without_the_speed_ups() -> None:
     plain, fast = run("plain"), run("fast")
     assert "ConditionalCheckFailedException" in plain
+    assert "'reasons': [{'Code': 'None'" in plain and "'Code': 'ConditionalCheckFailed'" in plain
+    # the cancelled transaction took back its update (v stays 2) and its new item (no sk 3)
+    # (and put back the item it deleted), and the one naming an item twice wrote nothing
+    tx = "{'Items': [{'pk': {'S': 'tx'}, 'sk': {'S': '1'}, 'v': {'N': '2'}}, {'pk': {'S': 'tx'}, 'sk': {'S': '2'}}], 'Count': 2"
+    assert tx in plain
     assert "'ApproximateNumberOfMessages': '10'" in plain.rsplit("{'Attributes'", 1)[1]  # redriven to the DLQ
     assert fast == plain
