@@ -7,8 +7,9 @@ Three phases, each timed as process CPU and as wall time: importing the handler'
 its ports (``default_ports()``: clients, settings, the catalog), and the first request (the
 request's ``event``, when it has one). With ``"snapstart": true`` the runner plays a SnapStart
 function instead: after the import, the hooks Lambda runs before taking the snapshot (``snapshot``)
-and after restoring it (``restore``), then the first request. stdout carries one JSON reply; the
-function's logs go to stderr.
+and after restoring it (``restore``), then the first request. stdout carries one JSON reply, which
+also names the campaign models whose schema the process built (none, where the catalog comes from
+the bundle: ``shared/campaigns/bundle.py``); the function's logs go to stderr.
 """
 
 import importlib
@@ -50,6 +51,18 @@ def timed(phase: str, work):  # type: ignore[no-untyped-def]
     return result
 
 
+def campaign_schemas_built() -> list[str]:
+    """The campaign models (kinds of ``shared.campaigns.fields.Strict``) whose schema this process built:
+    none, where the catalog comes from the bundle and no request validates a campaign."""
+    fields = sys.modules.get("shared.campaigns.fields")
+    kinds, todo = set(), [fields.Strict] if fields else []
+    while todo:
+        kind = todo.pop()
+        kinds.add(kind)
+        todo += kind.__subclasses__()
+    return sorted(kind.__name__ for kind in kinds if kind.__pydantic_complete__)
+
+
 reply: dict[str, object] = {"python": list(sys.version_info[:3])}
 try:
     module_name, attribute = handler_name.rsplit(".", 1)
@@ -70,6 +83,7 @@ try:
 except BaseException:
     reply["ok"] = False
     reply["error"] = traceback.format_exc()
+reply["campaign_schemas_built"] = campaign_schemas_built()
 reply["cpu_ms"] = cpu_ms
 reply["wall_ms"] = wall_ms
 reply_stream.write(json.dumps(reply, default=str))

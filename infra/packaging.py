@@ -1,7 +1,8 @@
 """Builds the one code asset every function shares, without Docker.
 
-The asset holds our code (``shared/``, ``functions/``), the campaign catalog compiled to JSON at
-synth time (validated by the same models as the CLI), and the pure-Python libraries the Powertools
+The asset holds our code (``shared/``, ``functions/``), the campaign catalog written at synth time
+(validated by the same models as the CLI; as JSON and in the compiled form a cold start loads,
+``shared/campaigns/bundle.py``), and the pure-Python libraries the Powertools
 layer does not carry (Jinja2, MarkupSafe — whose C speed-ups are left out so the arm64 runtime
 falls back to the pure-Python implementation), all compiled to bytecode for the runtime's Python
 (``infra/bytecode.py``: /var/task is read-only, so what ships as source is compiled at every cold start).
@@ -14,7 +15,8 @@ import shutil
 from pathlib import Path
 
 from infra.bytecode import compile_asset
-from shared.campaigns.loader import CATALOG_FILE, Catalog
+from shared.campaigns.bundle import write_bundle
+from shared.campaigns.loader import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_PACKAGES = ("shared", "functions")
@@ -38,7 +40,6 @@ def build_lambda_asset(catalog: Catalog, out_dir: Path) -> Path:
         shutil.copytree(ROOT / package, out_dir / package, ignore=_IGNORE)
     for package in VENDORED:
         shutil.copytree(_package_dir(package), out_dir / package, ignore=_IGNORE)
-    (out_dir / "campaigns").mkdir()
-    (out_dir / "campaigns" / CATALOG_FILE).write_text(catalog.to_json())
+    write_bundle(catalog, out_dir / "campaigns")
     compile_asset(out_dir)
     return out_dir

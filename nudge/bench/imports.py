@@ -36,9 +36,9 @@ def _median_ms(code: str, env: dict[str, str]) -> float:
 
 def measure_imports(catalog: Catalog, workdir: Path) -> dict[str, dict[str, float]]:
     """Per handler, in fresh interpreters: the module import, and the import plus building its adapters."""
-    from shared.campaigns.loader import CATALOG_FILE
+    from shared.campaigns.bundle import write_bundle
 
-    (workdir / CATALOG_FILE).write_text(catalog.to_json())
+    write_bundle(catalog, workdir)
     env = {
         **os.environ,
         **FAKE_CREDENTIALS,

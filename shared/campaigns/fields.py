@@ -16,9 +16,12 @@ __all__ = ["AudienceText", "Duration", "EventName", "Strict", "known_event"]
 
 
 class Strict(BaseModel):
-    """A part of a campaign file: unknown keys are refused, and it never changes once read."""
+    """A part of a campaign file: unknown keys are refused, and it never changes once read.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Its schema is built when a file is first validated, not when the class is made: a Lambda loads
+    the catalog validated at synth (:mod:`shared.campaigns.bundle`) and never validates a campaign."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _vocabulary(info: ValidationInfo) -> Vocabulary:

@@ -1,5 +1,6 @@
 """Loading a folder of campaign files (with its vocabulary and policy) into a checked :class:`Catalog`,
-templates included; the bundle Lambda reads is the same catalog, serialized."""
+templates included; the bundle Lambda reads is the same catalog, serialized and compiled at synth
+(:mod:`shared.campaigns.bundle`)."""
 
 from __future__ import annotations
 
@@ -77,11 +78,6 @@ class Catalog:
             DeliveryPolicy.model_validate(data["policy"]),
             custom,
         )
-
-    @classmethod
-    def load_bundled(cls, directory: Path) -> Catalog:
-        """What a Lambda loads at cold start: the JSON compiled at synth (no YAML parser needed)."""
-        return cls.from_json((directory / CATALOG_FILE).read_text())
 
 
 def load_campaign_file(path: Path, vocabulary: Vocabulary | None = None) -> Campaign:

@@ -1,8 +1,8 @@
 """The delivery policy: how often a shopper may be messaged, when, and which messages win the budget.
 
 One policy serves a deployment. It lives beside the campaigns in ``campaigns/_policy.yaml`` (files
-starting with ``_`` are not campaigns), is bundled with them into ``campaigns.json`` and is read by
-delivery, the simulator and the docs. A campaign can tighten its own cap with ``caps:``.
+starting with ``_`` are not campaigns), is bundled with them (``shared/campaigns/bundle.py``) and is
+read by delivery, the simulator and the docs. A campaign can tighten its own cap with ``caps:``.
 
 The defaults follow the research behind Nudge: senders that message more than a handful of times a
 week see results collapse, so the global budget is 6 messages per rolling 7 days and 2 per day, with

@@ -111,9 +111,9 @@ class Wiring:
     def catalog(self) -> Catalog:
         if self._catalog is not None:
             return self._catalog
-        from shared.campaigns.loader import Catalog
+        from shared.campaigns.bundle import load_bundle
 
-        return Catalog.load_bundled(self.settings.catalog_dir)
+        return load_bundle(self.settings.catalog_dir)
 
     def profile_store(self) -> DynamoProfileStore:
         from shared.adapters.dynamo.profiles import DynamoProfileStore

@@ -48,3 +48,9 @@ def test_the_snapstart_functions_are_measured_restored(measured: dict[str, Any])
     restored = measured["first_request_after_restore_ms"]
     assert set(restored) == topology.SNAPSTART_FUNCTIONS
     assert all(0 < restored[key] < measured["first_request_ms"][key] for key in restored)
+
+
+def test_no_function_builds_a_campaign_schema(measured: dict[str, Any]) -> None:
+    """The catalog comes validated from the bundle (shared/campaigns/bundle.py), and no first request
+    validates a campaign: the campaign models' deferred schemas are never built in a Lambda."""
+    assert measured["campaign_schemas_built"] == {spec.key: [] for spec in topology.FUNCTIONS}

@@ -36,6 +36,7 @@ from synth import (
 )
 
 from infra.function import powertools_layer_arn
+from shared.campaigns.bundle import load_bundle
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.yaml_lines import CampaignFileError
 from shared.deployment import invocations, topology
@@ -853,7 +854,7 @@ def test_the_scheduler_role_may_invoke_the_planner_and_park_dead_letters(
 
 
 def test_the_asset_bundles_the_catalog(synthesized: Synthesized) -> None:
-    bundled = Catalog.load_bundled(synthesized.asset_dir / "campaigns")
+    bundled = load_bundle(synthesized.asset_dir / "campaigns")
     as_json = sorted((c.model_dump(mode="json") for c in bundled), key=lambda c: c["id"])
     expected = sorted((c.model_dump(mode="json") for c in synthesized.catalog), key=lambda c: c["id"])
     assert as_json == expected
@@ -865,7 +866,7 @@ def test_the_asset_bundles_the_catalog(synthesized: Synthesized) -> None:
 
 def test_the_bundled_catalog_carries_the_template_files_contents(synthesized: Synthesized) -> None:
     """Lambdas read no template files: the loader inlined them into campaigns.json at synth."""
-    bundled = Catalog.load_bundled(synthesized.asset_dir / "campaigns")
+    bundled = load_bundle(synthesized.asset_dir / "campaigns")
     from_files = [c for c in bundled if c.channels.email and c.channels.email.html_file]
     assert from_files, "at least one shipped campaign should use html_file"
     for campaign in from_files:
