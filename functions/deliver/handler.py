@@ -14,6 +14,8 @@ from shared.core.queues import DeadLetters
 from shared.delivery.deliverer import Deliverer
 from shared.delivery.message_context import Unsubscribe
 from shared.deployment.topology import DELIVERY_QUEUE
+from shared.journeys.engine import JourneyEngine
+from shared.journeys.instance import WAKE_FIELD, WakeUp
 from shared.platform.metrics import FunctionMetrics, record_batch, record_delivery
 from shared.platform.wiring import Wiring
 from shared.work.sqs_batch import PartialItemFailureResponse, park_after_batch, process_queue_batch
@@ -26,6 +28,7 @@ metrics = FunctionMetrics("deliver")
 class DeliverPorts:
     deliverer: Deliverer
     dead_letters: DeadLetters
+    journeys: JourneyEngine | None = None
 
 
 def build_ports(w: Wiring) -> DeliverPorts:
@@ -43,7 +46,7 @@ def build_ports(w: Wiring) -> DeliverPorts:
         unsubscribe=Unsubscribe(w.link_signer(), str(config.unsubscribe_url)),
         erasures=w.erasures(),
     )
-    return DeliverPorts(deliverer, w.dead_letters())
+    return DeliverPorts(deliverer, w.dead_letters(), w.journey_engine())
 
 
 @cache
@@ -59,6 +62,13 @@ def handler(
     ports = ports or default_ports()
 
     def deliver(body: str) -> None:
+        if WAKE_FIELD in body[:40] and WAKE_FIELD in json.loads(body):
+            wake = WakeUp.model_validate(json.loads(body)[WAKE_FIELD])
+            if ports.journeys is None:
+                raise RuntimeError("a journey wake-up needs the journey engine")
+            moved = ports.journeys.wake(wake)
+            logger.info("journey woke", extra={"campaign_id": wake.journey_id, "status": moved.transition})
+            return
         job = DeliveryJob.model_validate_json(body)
         decision = ports.deliverer.deliver(job)
         record_delivery(metrics, decision)

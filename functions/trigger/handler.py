@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from shared.core.queues import DeadLetters
+from shared.deployment.invocations import JOURNEY_EVENT
 from shared.events.contract import EventRejected
 from shared.platform.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
 from shared.platform.wiring import Wiring
@@ -35,6 +36,7 @@ def build_ports(w: Wiring) -> TriggerPorts:
         w.queue("delivery_queue_url"),
         w.clock,
         w.deferrals(),
+        w.journey_engine(),
     )
     return TriggerPorts(evaluator, w.dead_letters())
 
@@ -50,7 +52,10 @@ def handler(event: dict[str, Any], context: Any, ports: TriggerPorts | None = No
     ports = ports or default_ports()
     campaign_id = str(event.get("campaign_id"))
     try:
-        outcome = ports.evaluator.handle(campaign_id, event.get("event") or {})
+        if event.get("kind") == JOURNEY_EVENT:
+            outcome = ports.evaluator.journey_event(campaign_id, event.get("event") or {})
+        else:
+            outcome = ports.evaluator.handle(campaign_id, event.get("event") or {})
     except PARK_AT_ONCE as error:
         reason = reason_of(error)
         ports.dead_letters.park(json.dumps(event), reason, source="trigger")

@@ -18,6 +18,8 @@ def _minute(moment: datetime) -> int:
 def cancel_reason(campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime) -> str | None:
     """Why a delayed trigger's message must not go out any more, judged on the current profile."""
     trigger, context = campaign.trigger, job.trigger
+    if job.step is not None:
+        return _journey_ended(campaign, profile, job)
     if trigger is None or context is None:
         return None
     for event in trigger.cancel_if:
@@ -43,4 +45,19 @@ def cancel_reason(campaign: Campaign, profile: Profile, job: DeliveryJob, now: d
         and not campaign.parsed_audience.includes(profile, now)
     ):
         return "left_audience"
+    return None
+
+
+def _journey_ended(campaign: Campaign, profile: Profile, job: DeliveryJob) -> str | None:
+    """A journey's send after its goal or an exit_if event (since the entry): the event wins, even when
+    the step's job was made before the event's own routed copy ended the instance."""
+    entered = job.origin
+    if entered is None:
+        return None
+    for event in campaign.ending_events():
+        if campaign.goal is not None and event == campaign.goal.event and campaign.goal.where:
+            continue  # its conditions are on the event, not the profile: the routed event decides
+        last = profile.last_at(event)
+        if last is not None and _minute(last) >= _minute(entered):
+            return f"journey ended: {event} at {last.isoformat()}"
     return None

@@ -33,6 +33,9 @@ class DeliveryJob(BaseModel):
         default=None,
         description="Set when the job was deferred (quiet hours, trigger delay): when it is due.",
     )
+    step: str | None = Field(
+        default=None, description="A journey's send step (shared/journeys): its content and caps are used."
+    )
     profile_wait_since: datetime | None = Field(
         default=None,
         description="Set while delivery waits for the shopper's profile: when it first found none.",

@@ -37,7 +37,7 @@ from functools import cache
 
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import ChannelName
+from shared.campaigns.model import Campaign, ChannelName
 from shared.campaigns.render import render_message
 from shared.core.clock import Clock
 from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
@@ -221,6 +221,8 @@ class Deliverer:
         campaign = self.catalog.get(job.campaign_id)
         if campaign is None:
             raise PermanentDeliveryError(f"unknown campaign {job.campaign_id!r}")
+        if job.step is not None:
+            campaign = journey_step(campaign, job.step)
         now = self.clock.now()
         entry = SendLogEntry(
             user_id=job.user_id,
@@ -416,3 +418,12 @@ class Deliverer:
                 self._release(job)  # the slot of an attempt that sent nothing
             self._record(decided)
         return SendDecision(status, reason, entry.channel)  # type: ignore[arg-type]
+
+
+def journey_step(campaign: Campaign, step_id: str) -> Campaign:
+    """The campaign a journey's send step is decided as (its content and caps); a job for a step the
+    deployed version no longer has is parked with the reason."""
+    try:
+        return campaign.step_campaign(step_id)
+    except (KeyError, ValueError):
+        raise PermanentDeliveryError(f"{campaign.id} has no send step {step_id!r}") from None

@@ -34,19 +34,42 @@ class RuleSpec:
     campaign_id: str | None = None
     bus: str = OWN_BUS  # DEFAULT_BUS for events AWS services publish (SES feedback)
     dead_letter_queue: str = TRIGGER_DLQ_KEY
+    kind: str | None = None  # JOURNEY_EVENT: an event a journey ends on or waits for (not an entry)
 
     def target_input(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """What a function target receives: the campaign id beside the whole original event."""
         if self.campaign_id is None:
             return dict(event)
-        return {"campaign_id": self.campaign_id, "event": dict(event)}
+        kind = {"kind": self.kind} if self.kind else {}
+        return {"campaign_id": self.campaign_id, **kind, "event": dict(event)}
 
     @property
     def input_template(self) -> str | None:
         """The same payload as an EventBridge input transformer template (``aws.events.event.json``)."""
         if self.campaign_id is None:
             return None
-        return f'{{"campaign_id": "{self.campaign_id}", "event": <aws.events.event.json>}}'
+        kind = f'"kind": "{self.kind}", ' if self.kind else ""
+        return f'{{"campaign_id": "{self.campaign_id}", {kind}"event": <aws.events.event.json>}}'
+
+
+JOURNEY_EVENT = "journey_event"
+
+
+def journey_event_pattern(campaign: Campaign) -> dict[str, Any] | None:
+    """The pattern of a journey's event rule: the events that end it (goal, exit_if) or that a
+    ``wait until`` waits for, by name; their ``where`` conditions are checked when one arrives. None
+    when the journey waits for no event (no rule, no cost)."""
+    from shared.campaigns.journey import WaitStep
+
+    if not campaign.is_journey:
+        return None
+    names = set(campaign.ending_events())
+    names.update(
+        s.until.event for s in campaign.flow.steps if isinstance(s, WaitStep) and s.until is not None
+    )
+    if not names:
+        return None
+    return {"detail": {"type": ["track"], "event": sorted(names)}}
 
 
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -137,6 +160,18 @@ def event_rules(
                     campaign_id=campaign.id,
                 )
             )
+            pattern = journey_event_pattern(campaign)
+            if pattern is not None:
+                rules.append(
+                    RuleSpec(
+                        f"journey-{campaign.id}",
+                        pattern,
+                        f"Goal, exit and awaited events of journey {campaign.id}",
+                        target_function="trigger",
+                        campaign_id=campaign.id,
+                        kind=JOURNEY_EVENT,
+                    )
+                )
     return rules
 
 

@@ -71,7 +71,10 @@ CONVERSIONS = TableSpec(
 # What erasure keeps (shared/privacy/erasure.py): per erased id, a keyed hash and the erasure time; per kept
 # suppression, the hashed id or address and the suppressed channels. No user id, no address.
 PRIVACY = TableSpec("privacy", partition_key="key")
-TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY)
+# Journey instances (shared/journeys): per shopper and journey, the last instance, its step sequence number
+# (every transition is one put conditioned on it), its path and the effects of its last transition.
+JOURNEYS = TableSpec("journeys", partition_key="user_id", sort_key="journey")
+TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY, JOURNEYS)
 # The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
 SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
 # One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in the stack's
@@ -226,7 +229,8 @@ FUNCTIONS = (
         "functions.trigger.handler.handler",
         "Turns a real-time (L4) behavioural event into a delivery job, now or after its delay.",
         memory_mb=256,
-        tables={PROFILES.key: access("GetItem")},
+        # journeys: the instance an entry or an awaited event moves (one read, one conditional put)
+        tables={PROFILES.key: access("GetItem"), JOURNEYS.key: access("GetItem", "PutItem")},
         sends_to=(DELIVERY_QUEUE.key,),
         parks_in=TRIGGER_DLQ_KEY,
         on_failure=TRIGGER_DLQ_KEY,
@@ -265,7 +269,10 @@ FUNCTIONS = (
             # the claim: the send's record, caps decided, in one conditional update
             LEDGER.key: access("BatchGetItem", "GetItem", "UpdateItem"),
             PRIVACY.key: access("GetItem", "BatchGetItem"),
+            # a journey's wake-up (it rides the delivery queue): the instance it moves
+            JOURNEYS.key: access("GetItem", "PutItem"),
         },
+        sends_to=(DELIVERY_QUEUE.key,),  # a woken journey's send steps
         parks_in=DELIVERY_QUEUE.dlq_key,
         sends_email=True,
         sends_push=True,

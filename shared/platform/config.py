@@ -14,6 +14,7 @@ from shared.deployment.topology import (
     DELIVERY_QUEUE,
     FUNCTIONS_BY_KEY,
     INBOX,
+    JOURNEYS,
     LEDGER,
     MESSAGES,
     MODELS,
@@ -59,6 +60,7 @@ class Settings(BaseModel):
     messages_table: str | None = None
     inbox_table: str | None = None
     conversions_table: str | None = None
+    journeys_table: str | None = None
     ledger_table: str | None = None
     privacy_table: str | None = None
     privacy_key_arn: str | None = None
@@ -110,6 +112,7 @@ class Settings(BaseModel):
             "messages_table": env.get(MESSAGES.env_var),
             "inbox_table": env.get(INBOX.env_var),
             "conversions_table": env.get(CONVERSIONS.env_var),
+            "journeys_table": env.get(JOURNEYS.env_var),
             "ledger_table": env.get(LEDGER.env_var),
             "privacy_table": env.get(PRIVACY.env_var),
             "privacy_key_arn": env.get("PRIVACY_KEY_ARN"),

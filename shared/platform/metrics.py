@@ -25,6 +25,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from shared.core.vocabulary import Channel, DecisionStatus, Level
 from shared.deployment.naming import DEFAULT_STACK_NAME, ResourceNames
+from shared.journeys.transitions import Transition
 
 if TYPE_CHECKING:
     from shared.core.queues import DeadLetters
@@ -273,6 +274,7 @@ TRIGGER_STATUSES = (
     "not_repeated",
     "inactive",
     "not_matching",
+    *(f"journey_{t}" for t in Transition),
 )
 
 

@@ -28,6 +28,7 @@ from shared.platform import snapshots
 from shared.platform.config import Settings
 
 if TYPE_CHECKING:
+    from shared.adapters.dynamo.journeys import DynamoJourneyStore
     from shared.adapters.dynamo.ledger import DynamoLedgerStore
     from shared.adapters.dynamo.messages import DynamoConversions, DynamoInbox, DynamoSendLog
     from shared.adapters.dynamo.models import DynamoModelRegistry
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from shared.campaigns.loader import Catalog
     from shared.delivery.links import LinkSigner
     from shared.delivery.ports import MessageChannel
+    from shared.journeys.engine import JourneyEngine
     from shared.privacy.erasure import Erasures, Pseudonyms
 
 
@@ -149,6 +151,25 @@ class Wiring:
 
         self.settings.require("conversions_table")
         return DynamoConversions(self.client("dynamodb"), str(self.settings.conversions_table))
+
+    def journey_store(self) -> DynamoJourneyStore:
+        from shared.adapters.dynamo.journeys import DynamoJourneyStore
+
+        self.settings.require("journeys_table")
+        return DynamoJourneyStore(self.client("dynamodb"), str(self.settings.journeys_table))
+
+    def journey_engine(self) -> JourneyEngine:
+        """The journey engine, for the functions that enter, wake or end instances."""
+        from shared.journeys.engine import JourneyEngine
+
+        return JourneyEngine(
+            self.catalog(),
+            self.journey_store(),
+            self.profile_store(),
+            self.queue("delivery_queue_url"),
+            self.clock,
+            self.deferrals(),
+        )
 
     def queue(self, url_setting: str) -> SqsQueue:
         from shared.adapters.sqs import SqsQueue

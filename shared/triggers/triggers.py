@@ -28,10 +28,12 @@ from shared.campaigns.trigger import Repeat
 from shared.core.clock import Clock
 from shared.core.durations import parse_duration
 from shared.core.errors import PermanentDeliveryError
+from shared.core.identity import is_anonymous
 from shared.core.queues import WorkQueue
 from shared.delivery.ports import Deferrals
 from shared.events.contract import SegmentEvent, as_received, parse_detail
 from shared.events.patterns import matches
+from shared.journeys.engine import JourneyEngine
 from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile, product_of
 
@@ -96,6 +98,7 @@ class TriggerEvaluator:
     delivery_queue: WorkQueue
     clock: Clock
     deferrals: Deferrals | None = None
+    journeys: JourneyEngine | None = None
 
     def _profile(self, profile_id: str) -> Profile | None:
         """The profile the event's rules are checked on: an anonymous visitor who logged in has their
@@ -117,6 +120,8 @@ class TriggerEvaluator:
         if outcome.job is None:
             return outcome
         job, trigger = outcome.job, campaign.trigger
+        if campaign.is_journey:
+            return self._enter(campaign, job)
         delay = trigger.delay_time
         due = event.timestamp + delay if delay else None
         if due is None or due <= now:
@@ -127,3 +132,51 @@ class TriggerEvaluator:
         delayed = job.model_copy(update={"not_before": due})
         created = self.deferrals.defer(job.user_id, job.send_key, delayed.model_dump_json(), due)
         return TriggerOutcome("scheduled" if created else "already_scheduled", delayed)
+
+    def _engine(self) -> JourneyEngine:
+        if self.journeys is None:
+            raise RuntimeError("a journey needs the journey engine")
+        return self.journeys
+
+    def _enter(self, campaign: Campaign, job: DeliveryJob) -> TriggerOutcome:
+        """A journey's entry event: the shopper enters (the instance is the event's messageId, so a
+        duplicate of the event enters once)."""
+        assert job.trigger is not None
+        entered = self._engine().enter(
+            campaign, job.user_id, job.trigger.message_id, entry=job.trigger, occurrence=job.occurrence
+        )
+        return TriggerOutcome(f"journey_{entered.transition}")
+
+    def journey_event(self, campaign_id: str, envelope: Mapping[str, Any]) -> TriggerOutcome:
+        """An event a journey's rule routed here (its goal, an exit_if event, an awaited event)."""
+        campaign = self.catalog.get(campaign_id)
+        if campaign is None or not campaign.is_journey:
+            raise PermanentDeliveryError(f"unknown journey {campaign_id!r}")
+        now = self.clock.now()
+        event = as_received(parse_detail(envelope.get("detail"), bus_time=envelope.get("time")), now)
+        name = event.event or event.type
+        if not self._meets_conditions(campaign, name, envelope):
+            return TriggerOutcome("not_matching")
+        profile = self.profiles.get(event.profile_id) if is_anonymous(event.profile_id) else None
+        user_id = profile.linked_to if profile is not None and profile.linked_to else event.profile_id
+        moved = self._engine().on_event(campaign, user_id, name, event.message_id, event.timestamp)
+        return TriggerOutcome(f"journey_{moved.transition}")
+
+    @staticmethod
+    def _meets_conditions(campaign: Campaign, name: str, envelope: Mapping[str, Any]) -> bool:
+        """The ``where`` conditions of the goal or the awaited event (exit_if events have none)."""
+        from shared.campaigns.journey import WaitStep
+        from shared.campaigns.trigger import Trigger
+
+        wheres: list[list[str]] = []
+        if campaign.goal is not None and campaign.goal.event == name:
+            wheres.append(campaign.goal.where)
+        if name in campaign.exit_if:
+            wheres.append([])
+        for step in campaign.flow.steps:
+            if isinstance(step, WaitStep) and step.until is not None and step.until.event == name:
+                wheres.append(step.until.where)
+        return any(
+            matches(Trigger.model_construct(event=name, where=where, properties={}).event_pattern(), envelope)
+            for where in wheres
+        )

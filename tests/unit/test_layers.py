@@ -72,6 +72,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("deployment",),  # topology (tables, queues, functions, rules, schedules) and names
     ("measurement", "work"),  # attribution | running a queue batch, parking failures
     ("delivery",),  # guards, links, the deliverer, feedback, preferences
+    ("journeys",),  # a shopper's journey instance, moved step by step (sends through delivery)
     ("ingest", "triggers", "batch", "predictions"),  # the services each function runs
     ("adapters",),  # AWS behind the ports
     ("platform",),  # settings, the one wiring, metrics, auth
