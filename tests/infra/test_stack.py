@@ -587,12 +587,15 @@ def test_only_ingest_writes_conversions(synthesized: Synthesized) -> None:
     assert writers == {"ingest"}
 
 
-def test_trigger_only_reads_profiles(synthesized: Synthesized) -> None:
+def test_trigger_only_reads_profiles_and_writes_only_journey_instances(synthesized: Synthesized) -> None:
     statements = synthesized.function_statements("trigger")
     profiles = _actions_on(statements, arn_of(synthesized.table_id(topology.PROFILES.key)))
+    journeys = _actions_on(statements, arn_of(synthesized.table_id(topology.JOURNEYS.key)))
     assert "dynamodb:GetItem" in profiles
     assert not profiles & WRITE_ACTIONS
-    assert not {a for a in _all_actions(statements) if a.startswith("dynamodb:")} & WRITE_ACTIONS
+    assert journeys == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    writes = {a for a in _all_actions(statements) if a.startswith("dynamodb:")} & WRITE_ACTIONS
+    assert writes == {"dynamodb:PutItem"}
 
 
 def test_planner_may_only_describe_the_profile_table_to_size_its_segments(synthesized: Synthesized) -> None:

@@ -19,7 +19,6 @@ from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign
 from shared.core.clock import SimulatedClock
-from shared.deployment import topology
 from shared.journeys.instance import WAKE_FIELD, JourneyInstance
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # 15:00 in Jakarta: outside quiet hours
@@ -134,7 +133,7 @@ def path(runtime: LocalRuntime, user_id: str, journey: str = "cart-cascade") -> 
 def test_the_cascade_waits_sends_and_ends_on_the_branch_for_a_small_cart(runtime: LocalRuntime) -> None:
     shopper(runtime, "ayu")
     publish(runtime, added("ayu", "add-1", T0))
-    [(due, name, target)] = runtime.one_time_schedules()
+    [(due, _, target)] = runtime.one_time_schedules()
     assert due == T0 + timedelta(hours=1)
     assert json.loads(target["Input"])[WAKE_FIELD] == {
         "user_id": "ayu",

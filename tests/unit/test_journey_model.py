@@ -284,3 +284,45 @@ def test_nudge_validate_accepts_a_journey_and_rejects_one_with_a_dangling_step(t
     refused = CliRunner().invoke(app, ["validate", str(tmp_path / "two-touch.yaml")])
     assert refused.exit_code == 1
     assert "step 'wait': leads to unknown step 'later'" in refused.output
+
+
+def test_a_journey_gets_one_rule_for_the_events_it_ends_on_or_waits_for() -> None:
+    from datetime import UTC, datetime
+
+    from shared.deployment import invocations
+
+    campaign = Campaign.model_validate(
+        journey(
+            CASCADE,
+            goal={"event": "Order Completed", "where": ["properties.total > 10"]},
+            exit_if=["Signed Out"],
+        )
+    )
+    rules = invocations.event_rules(
+        [campaign], now=datetime(2026, 11, 2, tzinfo=UTC), ses_configuration_set=None
+    )
+    by_key = {r.key: r for r in rules}
+    assert sorted(by_key) == ["ingest-all", "journey-cart-cascade", "trigger-cart-cascade"]
+    rule = by_key["journey-cart-cascade"]
+    assert rule.pattern == {
+        "detail": {"type": ["track"], "event": ["Checkout Started", "Order Completed", "Signed Out"]}
+    }
+    assert (rule.target_function, rule.campaign_id, rule.kind) == ("trigger", "cart-cascade", "journey_event")
+    assert rule.target_input({"id": "e1"}) == {
+        "campaign_id": "cart-cascade",
+        "kind": "journey_event",
+        "event": {"id": "e1"},
+    }
+    assert rule.input_template == (
+        '{"campaign_id": "cart-cascade", "kind": "journey_event", "event": <aws.events.event.json>}'
+    )
+    assert by_key["trigger-cart-cascade"].input_template == (
+        '{"campaign_id": "cart-cascade", "event": <aws.events.event.json>}'
+    )
+
+
+def test_a_journey_that_waits_for_no_event_gets_no_event_rule() -> None:
+    from shared.deployment.invocations import journey_event_pattern
+
+    plain = [{"id": "w", "type": "wait", "duration": "1h"}, {"id": "s", "type": "send", "channels": PUSH}]
+    assert journey_event_pattern(Campaign.model_validate(journey(plain))) is None
