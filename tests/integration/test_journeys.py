@@ -330,3 +330,106 @@ def test_a_deployed_version_moves_in_flight_instances_by_step_id_or_exits_them()
                 [note] = [p for p in state.path if p.kind == "version"]
                 assert note.detail == f"{old} -> {new.version}"
                 assert decisions(runtime, user) == [("email-cart", "sent", None)]
+
+
+STEPWISE: dict[str, Any] = {
+    "id": "stepwise",
+    "name": "Every step type",
+    "level": "L4",
+    "trigger": {"event": "Product Added"},
+    "exit_if": ["Signed Out"],
+    "reentry": "never",
+    "caps": {"per_day": 3, "per_week": 5},
+    "steps": [
+        {
+            "id": "reply",
+            "type": "wait",
+            "until": {"event": "Checkout Started", "timeout": "2h"},
+            "on_event": "checked-out",
+            "on_timeout": "morning",
+        },
+        {"id": "checked-out", "type": "send", "channels": IN_APP, "next": "done"},
+        {"id": "morning", "type": "wait", "until_local_time": "10:00"},
+        {
+            "id": "ab",
+            "type": "split",
+            "paths": [{"percent": 50, "next": "mail"}, {"percent": 50, "next": "done"}],
+        },
+        {"id": "mail", "type": "send", "channels": EMAIL},
+        {"id": "done", "type": "exit"},
+    ],
+}
+
+
+@pytest.fixture
+def stepwise() -> Iterator[LocalRuntime]:
+    with mock_aws():
+        yield LocalRuntime(
+            catalog_with(STEPWISE), SimulatedClock(T0), audience_segments=1, log_level="CRITICAL", seed=0
+        )
+
+
+def test_an_awaited_event_before_the_timeout_takes_on_event(stepwise: LocalRuntime) -> None:
+    shopper(stepwise, "kiki")
+    publish(stepwise, added("kiki", "add-1", T0))
+    assert instance(stepwise, "kiki", "stepwise").awaiting == "Checkout Started"
+    at(stepwise, T0 + timedelta(minutes=40))
+    publish(stepwise, track("kiki", "Checkout Started", "co-1", at=iso(T0 + timedelta(minutes=40))))
+    state = instance(stepwise, "kiki", "stepwise")
+    assert (state.status, state.step) == ("completed", "done")
+    assert decisions(stepwise, "kiki", "stepwise") == [("checked-out", "sent", None)]
+    at(stepwise, T0 + timedelta(hours=3))  # the timeout's wake-up finds a stale sequence number
+    assert instance(stepwise, "kiki", "stepwise").seq == 2
+
+
+def test_the_timeout_waits_until_ten_in_the_shoppers_zone_then_splits(stepwise: LocalRuntime) -> None:
+    from shared.campaigns.journey import split_bucket
+
+    users = ["lala", "mira", "nina", "oki"]
+    for user in users:
+        shopper(stepwise, user)
+    publish(stepwise, *(added(u, f"add-{u}", T0) for u in users))
+    at(stepwise, T0 + timedelta(hours=2, minutes=16))
+    # 10:15 UTC is 17:15 in Jakarta: the next 10:00 there is 03:00 UTC the next day
+    assert {s[0] for s in stepwise.one_time_schedules()} == {datetime(2026, 11, 3, 3, 0, tzinfo=UTC)}
+    assert instance(stepwise, "lala", "stepwise").step == "morning"
+    at(stepwise, datetime(2026, 11, 3, 3, 16, tzinfo=UTC))
+    for user in users:
+        mailed = split_bucket("stepwise", "ab", user) < 50
+        assert decisions(stepwise, user, "stepwise") == ([("mail", "sent", None)] if mailed else [])
+        [split] = [p for p in instance(stepwise, user, "stepwise").path if p.kind == "split"]
+        assert split.detail == ("50% -> mail" if mailed else "50% -> done")
+        assert instance(stepwise, user, "stepwise").status == "completed"
+
+
+def test_an_exit_if_event_ends_the_instance_and_never_allows_no_reentry(stepwise: LocalRuntime) -> None:
+    shopper(stepwise, "putu")
+    publish(stepwise, added("putu", "add-1", T0))
+    at(stepwise, T0 + timedelta(minutes=5))
+    publish(stepwise, track("putu", "Signed Out", "so-1", at=iso(T0 + timedelta(minutes=5))))
+    state = instance(stepwise, "putu", "stepwise")
+    assert (state.status, state.reason) == ("exited", "Signed Out at 2026-11-02T08:05:00+00:00")
+    at(stepwise, T0 + timedelta(days=30))
+    publish(stepwise, added("putu", "add-2", T0 + timedelta(days=30)))
+    assert instance(stepwise, "putu", "stepwise").instance == "add-1"  # reentry: never
+
+
+def test_a_shopper_in_the_holdout_is_withheld_from_the_whole_journey(catalog: Catalog) -> None:
+    from shared.delivery.guards import in_holdout
+
+    held = {**CASCADE, "holdout_percent": 50}
+    user = next(u for u in (f"q{i}" for i in range(100)) if in_holdout("cart-cascade", u, 50))
+    with mock_aws():
+        runtime = LocalRuntime(
+            catalog_with(held), SimulatedClock(T0), audience_segments=1, log_level="CRITICAL", seed=0
+        )
+        shopper(runtime, user)
+        publish(runtime, added(user, "add-1", T0))
+        state = instance(runtime, user)
+        assert (state.status, state.reason) == ("withheld", "holdout")
+        assert runtime.one_time_schedules() == []
+        assert decisions(runtime, user) == [("email-cart", "withheld_holdout", "holdout 50%")]
+        [entry] = [e for e in runtime.send_log.entries_for(user) if e["campaign_id"] == "cart-cascade"]
+        assert entry["group"] == "withheld"
+        at(runtime, T0 + timedelta(days=4))
+        assert not [m for m in runtime.sent if m.campaign_id == "cart-cascade"]
