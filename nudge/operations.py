@@ -19,11 +19,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.core.vocabulary import DecisionStatus
 from shared.deployment import topology
 from shared.profiles.ledger import SentRecord
+
+if TYPE_CHECKING:
+    from shared.journeys.instance import JourneyInstance
 
 DEAD_LETTERS_FILE = "dead-letters.jsonl"
 
@@ -74,6 +77,44 @@ class OperationsSource(Protocol):
     def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
         """Each dead-letter queue of the topology, counted, with its first ``limit`` messages."""
         ...
+
+    def journey(self, user_id: str, journey_id: str) -> JourneyInstance | None:
+        """The shopper's last instance of a journey (its path), or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class PathRow:
+    """One line of a shopper's path through a journey, for ``nudge why --campaign``."""
+
+    at: str
+    step: str
+    what: str
+    detail: str
+
+
+def journey_path(instance: JourneyInstance, entries: Iterable[Mapping[str, Any]]) -> list[PathRow]:
+    """The instance's path, each send step with delivery's decision for it (sent, capped, deferred,
+    withheld... from the send log, keyed as the engine keys it), or ``queued`` while undecided."""
+    from shared.journeys.engine import send_key
+
+    logged = {str(e["send_key"]): e for e in entries}
+    rows = []
+    for entry in instance.path:
+        detail = entry.detail
+        if entry.kind == "send" and entry.step is not None:
+            decided = logged.get(
+                send_key(instance.journey_id, instance.instance, entry.step, instance.user_id)
+            )
+            outcome = "queued"
+            if decided is not None:
+                reason = decided.get("reason")
+                outcome = f"{decided['status']}" + (f" ({reason})" if reason else "")
+            detail = f"{detail}: {outcome}"
+        rows.append(
+            PathRow(entry.at.isoformat()[:19].replace("T", " "), entry.step or "-", entry.kind.value, detail)
+        )
+    return rows
 
 
 def _linked(profile: Mapping[str, Any] | None) -> list[str]:
@@ -153,6 +194,17 @@ class LocalDump:
 
     def send_log(self) -> list[dict[str, Any]]:
         return self._table(topology.MESSAGES.key)
+
+    def journey(self, user_id: str, journey_id: str) -> JourneyInstance | None:
+        from shared.journeys.instance import JourneyInstance
+
+        if not (self.directory / f"{topology.JOURNEYS.key}.jsonl").exists():
+            return None  # a dump written before journeys were
+        sort_key = str(topology.JOURNEYS.sort_key)
+        for item in self._table(topology.JOURNEYS.key):
+            if item[topology.JOURNEYS.partition_key] == user_id and item[sort_key] == journey_id:
+                return JourneyInstance.model_validate_json(item["state"])
+        return None
 
     def conversions(self) -> list[dict[str, Any]]:
         self._path(f"{topology.MESSAGES.key}.jsonl")  # no send log means no local run at all
@@ -238,6 +290,13 @@ class DeployedStack:
 
     def send_log(self) -> list[dict[str, Any]]:
         return self._scan(topology.MESSAGES.key)
+
+    def journey(self, user_id: str, journey_id: str) -> JourneyInstance | None:
+        from shared.adapters.dynamo.journeys import DynamoJourneyStore
+
+        return DynamoJourneyStore(self.client("dynamodb"), self.table(topology.JOURNEYS.key)).get(
+            user_id, journey_id
+        )
 
     def conversions(self) -> list[dict[str, Any]]:
         return self._scan(topology.CONVERSIONS.key)

@@ -16,9 +16,9 @@ from nudge.cli.common import (
     load_catalog,
     parse_since,
 )
-from nudge.cli.tables.operations import print_dead_letters, print_erasure, print_why
+from nudge.cli.tables.operations import print_dead_letters, print_erasure, print_journey_path, print_why
 from nudge.cli.tables.report import print_report, write_html_report
-from nudge.operations import DeployedStack, SourceMissing, open_source, with_open_claims
+from nudge.operations import DeployedStack, SourceMissing, journey_path, open_source, with_open_claims
 from shared.deployment import topology
 
 T = TypeVar("T")
@@ -51,6 +51,9 @@ def why(
     source = read(lambda: open_source(stack, store))
     entries = read(lambda: with_open_claims(user_id, source.decisions(user_id), source.claims(user_id)))
     entries = [e for e in entries if campaign is None or e["campaign_id"] == campaign]
+    instance = read(lambda: source.journey(user_id, campaign)) if campaign else None
+    if instance is not None:
+        print_journey_path(instance, journey_path(instance, entries))
     if not entries:
         console.print(f"no decisions logged for {user_id}" + (f" in {campaign}" if campaign else ""))
         raise typer.Exit(0)

@@ -433,3 +433,33 @@ def test_a_shopper_in_the_holdout_is_withheld_from_the_whole_journey(catalog: Ca
         assert entry["group"] == "withheld"
         at(runtime, T0 + timedelta(days=4))
         assert not [m for m in runtime.sent if m.campaign_id == "cart-cascade"]
+
+
+def test_nudge_why_prints_the_shoppers_path_with_each_steps_decision(runtime: LocalRuntime) -> None:
+    from nudge.operations import journey_path
+
+    shopper(runtime, "rani")
+    publish(runtime, added("rani", "add-1", T0, price=150.0))
+    at(runtime, T0 + timedelta(hours=30))
+    publish(runtime, order("rani", "ord-1", T0 + timedelta(hours=30)))
+    state = instance(runtime, "rani")
+    rows = journey_path(state, runtime.send_log.entries_for("rani"))
+    assert [(r.at, r.step, r.what, r.detail) for r in rows] == [
+        ("2026-11-02 08:00:00", "-", "entered", f"version {state.version}"),
+        ("2026-11-02 08:00:00", "wait-1h", "waiting", "until 2026-11-02T09:00:00+00:00"),
+        (rows[2].at, "wait-1h", "woke", ""),
+        (rows[2].at, "email-cart", "send", "email: sent"),
+        (rows[2].at, "wait-23h", "waiting", rows[4].detail),
+        (rows[5].at, "wait-23h", "woke", ""),
+        (rows[5].at, "inbox-cart", "send", "in_app: sent"),
+        (rows[5].at, "wait-48h", "waiting", rows[7].detail),
+        ("2026-11-03 14:00:00", "wait-48h", "event", "Order Completed"),
+        (
+            "2026-11-03 14:00:00",
+            "wait-48h",
+            "ended",
+            "converted: Order Completed at 2026-11-03T14:00:00+00:00",
+        ),
+    ]
+    assert "2026-11-02 09:0" <= rows[2].at <= "2026-11-02 09:15:00"
+    assert rows[4].detail.startswith("until 2026-11-03T")

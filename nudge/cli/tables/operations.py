@@ -37,6 +37,21 @@ def print_why(user_id: str, entries: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+def print_journey_path(instance: Any, rows: list[Any]) -> None:
+    """A shopper's path through a journey: entered, waited, branch taken and why, each send step's
+    decision, how it ended."""
+    title = (
+        f"Journey {instance.journey_id} — {instance.user_id}: instance {instance.instance}, "
+        f"{instance.status}" + (f" ({instance.reason})" if instance.reason else "")
+    )
+    table = Table(title=title)
+    for column in ("at (UTC)", "step", "what", "detail"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.at, row.step, row.what, row.detail)
+    console.print(table)
+
+
 def _before_login(user_id: str, entry: dict[str, Any]) -> str:
     """A decision logged for one of the shopper's linked anonymous visitors names it."""
     visitor = str(entry.get("user_id", user_id))
