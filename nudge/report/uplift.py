@@ -14,20 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Z95 = 1.959963984540054
+from shared.experiments.intervals import Z95, newcombe
+
+__all__ = ["Holdouts", "Uplift", "uplift"]
+
 MIN_GROUP = 30  # fewer shoppers than this in either group: "too few to tell"
 GROUPS = ("treated", "withheld")
-
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)
@@ -99,13 +91,7 @@ def uplift(
 
     ``*_revenue`` hold the revenue of each converted shopper of the group (the others had none).
     """
-    p1 = treated_converted / treated if treated else 0.0
-    p2 = withheld_converted / withheld if withheld else 0.0
-    l1, u1 = wilson(treated_converted, treated)
-    l2, u2 = wilson(withheld_converted, withheld)
-    difference = p1 - p2
-    low = difference - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    high = difference + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    difference, low, high = newcombe(treated_converted, treated, withheld_converted, withheld)
     m1, v1 = _mean_var(sum(treated_revenue), sum(r * r for r in treated_revenue), treated)
     m2, v2 = _mean_var(sum(withheld_revenue), sum(r * r for r in withheld_revenue), withheld)
     se = math.sqrt((v1 / treated if treated else 0.0) + (v2 / withheld if withheld else 0.0))

@@ -21,6 +21,7 @@ from shared.campaigns.content import Channels
 from shared.campaigns.fields import AudienceText, Duration, EventName, Strict
 from shared.campaigns.policy import Limits
 from shared.campaigns.trigger import condition_filter
+from shared.campaigns.variants import Experiment, Variant, check_variants, with_variant_content
 from shared.core.durations import parse_duration
 from shared.core.vocabulary import Channel
 
@@ -80,6 +81,10 @@ class SendStep(_Step):
         default_factory=list, description="The order channels are tried in (default: file order)."
     )
     caps: Limits | None = Field(default=None, description="This step's own cap, replacing the campaign's.")
+    variants: list[Variant] | None = Field(
+        default=None, description="Versions of this message competing (docs/experiments.md)."
+    )
+    experiment: Experiment | None = Field(default=None, description="How the variants' winner is chosen.")
 
     @model_validator(mode="before")
     @classmethod
@@ -99,6 +104,12 @@ class SendStep(_Step):
             raise ValueError(
                 f"step {self.id!r}: channels: no content for {', '.join(missing) or 'any channel'}"
             )
+        check_variants(self.variants, self.experiment, f"step {self.id!r}")
+        for variant in self.variants or []:
+            try:
+                with_variant_content(self.channels, self.channel_preference, variant)
+            except ValueError as error:
+                raise ValueError(f"step {self.id!r}: {error}") from None
         return self
 
 

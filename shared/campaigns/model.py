@@ -25,6 +25,7 @@ from shared.campaigns.fields import AudienceText, EventName, Strict
 from shared.campaigns.journey import ONE_STEP_ID, Flow, JourneyGoal, Reentry, SendStep, Step, parse_reentry
 from shared.campaigns.policy import ChannelName, Limits
 from shared.campaigns.trigger import Trigger
+from shared.campaigns.variants import Experiment, Variant, check_variants, with_variant_content
 from shared.core.vocabulary import Channel, Level
 
 __all__ = ["Campaign", "ChannelName", "Level", "Limits", "Schedule", "VocabularyFile", "campaign_json_schema"]
@@ -113,6 +114,18 @@ class Campaign(Strict):
     exit_if: list[EventName] = Field(
         default_factory=list, description="Events that end the journey for the shopper, wherever they are."
     )
+    variants: list[Variant] | None = Field(
+        default=None,
+        description="Versions of the message competing: id, weight and own content (docs/experiments.md). "
+        "A journey puts them on its send steps.",
+    )
+    experiment: Experiment | None = Field(
+        default=None, description="How the variants' winner is chosen: fixed, winner or bandit."
+    )
+    transactional: bool = Field(
+        default=False,
+        description="A message the shopper expects (an order's thank-you): the global control gets it too.",
+    )
     reentry: str = Field(
         default="always",
         pattern=r"^\s*(never|always|after\s+\d+\s*[mhd])\s*$",
@@ -166,8 +179,13 @@ class Campaign(Strict):
             raise ValueError("'end' must be after 'start'")
         if self.steps is not None:
             self._journey_shape()
+            if self.variants is not None or self.experiment is not None:
+                raise ValueError("a journey's variants belong on its send steps")
         elif self.goal is not None or self.exit_if:
             raise ValueError("'goal' and 'exit_if' belong to a journey: add 'steps'")
+        check_variants(self.variants, self.experiment, "the campaign")
+        for variant in self.variants or []:
+            with_variant_content(self.channels, self.channel_preference, variant)
         return self
 
     def _journey_shape(self) -> None:
@@ -197,7 +215,15 @@ class Campaign(Strict):
         if self.steps is not None:
             return Flow(self.steps)
         return Flow(
-            [SendStep(id=ONE_STEP_ID, channels=self.channels, channel_preference=self.channel_preference)]
+            [
+                SendStep(
+                    id=ONE_STEP_ID,
+                    channels=self.channels,
+                    channel_preference=self.channel_preference,
+                    variants=self.variants,
+                    experiment=self.experiment,
+                )
+            ]
         )
 
     @cached_property
@@ -227,8 +253,23 @@ class Campaign(Strict):
                 "channels": step.channels,
                 "channel_preference": step.channel_preference,
                 "caps": step.caps or self.caps,
+                "variants": step.variants,
+                "experiment": step.experiment,
             }
         )
+
+    def experiment_id(self, step_id: str | None) -> str:
+        """The experiment of a send step (``campaign:step``): what a shopper's variant is drawn for."""
+        return f"{self.id}:{step_id or ONE_STEP_ID}"
+
+    def variant_campaign(self, variant_id: str) -> Campaign:
+        """This campaign (or a send step's, see :meth:`step_campaign`) with ``variant_id``'s content."""
+        variant = next((v for v in self.variants or [] if v.id == variant_id), None)
+        if variant is None:
+            known = ", ".join(v.id for v in self.variants or []) or "none"
+            raise ValueError(f"{self.id} has no variant {variant_id!r} (variants: {known})")
+        channels, order = with_variant_content(self.channels, self.channel_preference, variant)
+        return self.model_copy(update={"channels": channels, "channel_preference": order})
 
     @cached_property
     def parsed_audience(self) -> Audience:

@@ -74,15 +74,28 @@ def user_fields(vocabulary: Vocabulary) -> frozenset[str]:
 
 
 def content_locations(data: Mapping[str, Any]) -> list[tuple[str | int, ...]]:
-    """Where a file's ``channels:`` are: the campaign's, and each send step's of a journey."""
+    """Where a file's ``channels:`` are: the campaign's, each send step's of a journey, each variant's."""
     found: list[tuple[str | int, ...]] = []
     if isinstance(data.get("channels"), Mapping):
         found.append(("channels",))
+    found += _variant_locations(data, ())
     steps = data.get("steps")
     for index, step in enumerate(steps if isinstance(steps, list) else []):
         if isinstance(step, Mapping) and isinstance(step.get("channels"), Mapping):
             found.append(("steps", index, "channels"))
+        if isinstance(step, Mapping):
+            found += _variant_locations(step, ("steps", index))
     return found
+
+
+def _variant_locations(data: Mapping[str, Any], base: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    """The ``channels:`` of each variant of a campaign or a send step (docs/experiments.md)."""
+    variants = data.get("variants")
+    return [
+        (*base, "variants", index, "channels")
+        for index, variant in enumerate(variants if isinstance(variants, list) else [])
+        if isinstance(variant, Mapping) and isinstance(variant.get("channels"), Mapping)
+    ]
 
 
 def _at(data: Any, loc: tuple[str | int, ...]) -> Any:

@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("campaigns",),  # the campaign model, audience language, schedules, policy, templates, loader
     ("deployment",),  # topology (tables, queues, functions, rules, schedules) and names
     ("measurement", "work"),  # attribution | running a queue batch, parking failures
+    ("experiments",),  # variants: assignment, the sequential test, Thompson sampling, intervals
     ("delivery",),  # guards, links, the deliverer, feedback, preferences
     ("journeys",),  # a shopper's journey instance, moved step by step (sends through delivery)
     ("ingest", "triggers", "batch", "predictions"),  # the services each function runs

@@ -8,8 +8,9 @@ import pytest
 
 from nudge.report.build import build_report
 from nudge.report.html import render_html
-from nudge.report.uplift import uplift, wilson
+from nudge.report.uplift import uplift
 from nudge.report.verdict import campaign_advice, classify
+from shared.experiments.intervals import wilson
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
