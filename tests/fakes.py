@@ -21,15 +21,24 @@ if TYPE_CHECKING:
     from nudge.local.runtime import LocalRuntime
 
 CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"  # the campaigns Nudge ships
+# The one-message abandoned-cart (an L4 trigger with delay, cancel_if and throttle) that Nudge shipped
+# until the cart-recovery journey replaced it: the trigger, delivery and attribution tests are about it.
+ABANDONED_CART = Path(__file__).resolve().parent / "fixtures" / "campaigns" / "abandoned-cart.yaml"
+CART_JOURNEY = "cart-recovery"
 
 # -- catalogs -----------------------------------------------------------------------------------------
 
 
 def catalog_without(*campaign_ids: str) -> Catalog:
-    """The bundled campaigns less some: e.g. without the welcome, whose email on every first identify
-    would use the day's email cap in tests about something else."""
+    """The bundled campaigns less some (e.g. without the welcome, whose email on every first identify
+    would use the day's email cap in tests about something else), with the one-message abandoned-cart
+    in place of the cart-recovery journey (tests/integration/test_journeys.py runs the journey)."""
+    from shared.campaigns.loader import load_campaign_file
+
     full = load_campaign_dir(CAMPAIGNS)
-    return Catalog([c for c in full if c.id not in campaign_ids], full.policy, full.custom)
+    cart = load_campaign_file(ABANDONED_CART, full.vocabulary)
+    kept = [c for c in full if c.id not in {*campaign_ids, CART_JOURNEY}]
+    return Catalog([*kept, *([cart] if cart.id not in campaign_ids else [])], full.policy, full.custom)
 
 
 # -- campaigns ----------------------------------------------------------------------------------------

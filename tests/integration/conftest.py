@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakes import CAMPAIGNS
+from fakes import catalog_without
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday
@@ -20,7 +20,9 @@ START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday
 
 @pytest.fixture
 def catalog() -> Catalog:
-    return load_campaign_dir(CAMPAIGNS)
+    """The shipped campaigns, with the one-message abandoned-cart the trigger tests are about in place
+    of the cart-recovery journey (tests/integration/test_journeys.py runs that)."""
+    return catalog_without()
 
 
 @pytest.fixture

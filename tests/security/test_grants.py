@@ -40,14 +40,9 @@ START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday
 Recorded = dict[str, dict[str, set[str]]]  # function key → table key → DynamoDB actions called
 # Grants the week does not reach yet (the hashed suppression kept when an erased shopper's address
 # bounces or unsubscribes: shared.privacy.erasure.suppress_unless_erased reads the record, then updates it).
-# The journey instances (shared/journeys): reached once a shipped campaign has steps
-# (tests/integration/test_journeys.py records them: the entry and events in trigger, wake-ups in deliver).
 NOT_REACHED: dict[str, dict[str, set[str]]] = {
     "feedback": {"privacy": {"GetItem", "UpdateItem"}},
     "preferences": {"privacy": {"GetItem", "UpdateItem"}},
-    "trigger": {"journeys": {"GetItem", "PutItem"}},
-    "deliver": {"journeys": {"GetItem", "PutItem"}},
-    "privacy": {"journeys": {"Query", "BatchWriteItem"}},  # erasure deletes a shopper's instances
 }
 
 

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import CAMPAIGNS
+from fakes import catalog_without
 from moto import mock_aws
 from payloads import identify, track
 
 from nudge.local.account import ACCOUNT, REGION
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.events.contract import APP_EVENT_SOURCE, parse_detail
 from shared.profiles.fold import fold_events
@@ -37,7 +36,7 @@ START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 @pytest.fixture
 def runtime() -> Iterator[LocalRuntime]:
     with mock_aws():
-        yield LocalRuntime(load_campaign_dir(CAMPAIGNS), SimulatedClock(START), audience_segments=2)
+        yield LocalRuntime(catalog_without(), SimulatedClock(START), audience_segments=2)
 
 
 def ingest(runtime: LocalRuntime, *details: dict[str, Any]) -> None:
