@@ -16,7 +16,9 @@ production, not a model of it:
   simulated contact ledger: inactive campaign, cancellation (``cancel_if``, ``repeat``, audience),
   holdout, channel (anonymous shoppers and missing consent), quiet hours (the job comes back when they
   end and is decided again), caps with the fallback to the next channel; a send key decided once and
-  seen again is a duplicate, as the send log's claim finds.
+  seen again is a duplicate, as the send log's claim finds;
+* journeys run in the journey engine itself (``nudge.simulated_journeys``): entry, re-entry, holdout,
+  waits fired at their time, branches, splits, goal and exit events; their jobs are decided as above.
 
 It reports the uncapped demand (every message the campaigns would like to send) beside what the
 caps let through, per campaign and per level, and the shoppers whose demand exceeds the caps.
@@ -40,6 +42,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from nudge.simulated_journeys import SimulatedJourneys
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
@@ -314,8 +317,17 @@ def _run(
         if not redelivered:
             report.campaigns[campaign.id].in_audience += 1
 
+    journeys = SimulatedJourneys(catalog, replay.profile, start)
+
+    def take_journey_jobs(at: datetime) -> None:
+        for job, step_campaign in journeys.taken():
+            enqueue(at, job, step_campaign)
+
     def deliver_due(until: datetime) -> None:
-        while due and due[0].at <= until:
+        while (due and due[0].at <= until) or ((wake := journeys.next_wake()) is not None and wake <= until):
+            if (wake := journeys.next_wake()) is not None and wake <= until and (not due or wake < due[0].at):
+                take_journey_jobs(journeys.wake_next())
+                continue
             item = heapq.heappop(due)
             scheduled.discard(item.job.send_key)
             # a job made for a visitor is decided for the shopper they logged in as, as delivery does
@@ -348,6 +360,10 @@ def _run(
             fire_batch(at, campaign)
             deliver_due(at)
             next_firing += 1
+        if event.timestamp > start and journeys.routed:
+            envelope = {"detail": event.model_dump(mode="json", by_alias=True, exclude_none=True)}
+            journeys.route(event, envelope, replay.follow(event.profile_id))
+            take_journey_jobs(event.timestamp)
         if event.timestamp > start and patterns:
             envelope = {"detail": event.model_dump(mode="json", by_alias=True, exclude_none=True)}
             profile_of = partial(replay.profile, event.profile_id)
@@ -358,6 +374,10 @@ def _run(
                 if outcome.job is None:
                     continue
                 report.campaigns[campaign.id].fired += 1
+                if campaign.is_journey:
+                    journeys.enter(campaign, outcome.job, event.timestamp)
+                    take_journey_jobs(event.timestamp)
+                    continue
                 delay = campaign.trigger.delay_time if campaign.trigger else None
                 if not delay:
                     enqueue(event.timestamp, outcome.job, campaign)

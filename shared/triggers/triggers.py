@@ -155,28 +155,28 @@ class TriggerEvaluator:
         now = self.clock.now()
         event = as_received(parse_detail(envelope.get("detail"), bus_time=envelope.get("time")), now)
         name = event.event or event.type
-        if not self._meets_conditions(campaign, name, envelope):
+        if not meets_journey_conditions(campaign, name, envelope):
             return TriggerOutcome("not_matching")
         profile = self.profiles.get(event.profile_id) if is_anonymous(event.profile_id) else None
         user_id = profile.linked_to if profile is not None and profile.linked_to else event.profile_id
         moved = self._engine().on_event(campaign, user_id, name, event.message_id, event.timestamp)
         return TriggerOutcome(f"journey_{moved.transition}")
 
-    @staticmethod
-    def _meets_conditions(campaign: Campaign, name: str, envelope: Mapping[str, Any]) -> bool:
-        """The ``where`` conditions of the goal or the awaited event (exit_if events have none)."""
-        from shared.campaigns.journey import WaitStep
-        from shared.campaigns.trigger import Trigger
 
-        wheres: list[list[str]] = []
-        if campaign.goal is not None and campaign.goal.event == name:
-            wheres.append(campaign.goal.where)
-        if name in campaign.exit_if:
-            wheres.append([])
-        for step in campaign.flow.steps:
-            if isinstance(step, WaitStep) and step.until is not None and step.until.event == name:
-                wheres.append(step.until.where)
-        return any(
-            matches(Trigger.model_construct(event=name, where=where, properties={}).event_pattern(), envelope)
-            for where in wheres
-        )
+def meets_journey_conditions(campaign: Campaign, name: str, envelope: Mapping[str, Any]) -> bool:
+    """The ``where`` conditions of the goal or the awaited event (exit_if events have none)."""
+    from shared.campaigns.journey import WaitStep
+    from shared.campaigns.trigger import Trigger
+
+    wheres: list[list[str]] = []
+    if campaign.goal is not None and campaign.goal.event == name:
+        wheres.append(campaign.goal.where)
+    if name in campaign.exit_if:
+        wheres.append([])
+    for step in campaign.flow.steps:
+        if isinstance(step, WaitStep) and step.until is not None and step.until.event == name:
+            wheres.append(step.until.where)
+    return any(
+        matches(Trigger.model_construct(event=name, where=where, properties={}).event_pattern(), envelope)
+        for where in wheres
+    )
