@@ -12,10 +12,17 @@ def measure_trigger(runtime: Any) -> dict[str, Any]:
     triggered = [
         c
         for c in runtime.catalog
-        if c.trigger is not None and not c.audience and c.trigger.event != "identify"
+        if c.trigger is not None and not c.audience and c.trigger.event != "identify" and not c.is_journey
     ]
     immediate = next(c for c in triggered if c.trigger.delay is None)
-    delayed = next((c for c in triggered if c.trigger.delay is not None and not c.trigger.where), None)
+    delayed = next(
+        (
+            c
+            for c in triggered
+            if c.trigger.delay is not None and not c.trigger.where and not c.trigger.repeat
+        ),
+        None,
+    )
     results: dict[str, Any] = {}
     for label, l4 in (("l4", immediate), ("l4_delayed", delayed)):
         if l4 is None:

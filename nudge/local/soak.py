@@ -108,8 +108,11 @@ class JobTap:
         if params.get("QueueUrl") != self.url:
             return
         for entry in params["Entries"]:
+            body = json.loads(entry["MessageBody"])
+            if "send_key" not in body:
+                continue  # a journey's wake-up rides the delivery queue: no job, no send key
             self.enqueued += 1
-            self.send_keys.add(json.loads(entry["MessageBody"])["send_key"])
+            self.send_keys.add(body["send_key"])
 
 
 def soak_catalog(full: Catalog) -> Catalog:
