@@ -82,7 +82,8 @@ def _rule_campaign_id(rule: dict[str, Any]) -> str | None:
     if transformer is None:
         return None
     payload = json.loads(transformer["InputTemplate"].replace(EVENT_PLACEHOLDER, "null"))
-    return str(payload["campaign_id"])
+    kind = payload.get("kind")
+    return str(payload["campaign_id"]) + (f"#{kind}" if kind else "")
 
 
 def _rules_by_campaign(synthesized: Synthesized) -> dict[str | None, list[tuple[str, dict[str, Any]]]]:
@@ -168,9 +169,15 @@ def test_only_the_ingest_rule_may_send_to_the_ingest_queue(synthesized: Synthesi
 def test_one_rule_per_enabled_l4_campaign(synthesized: Synthesized) -> None:
     by_campaign = _rules_by_campaign(synthesized)
     expected = {c.id for c in _l4_campaigns(synthesized.catalog)}
+    journeys = {
+        f"{c.id}#{invocations.JOURNEY_EVENT}"
+        for c in _l4_campaigns(synthesized.catalog)
+        if invocations.journey_event_pattern(c) is not None
+    }
     assert expected, "the catalog should hold at least one enabled L4 campaign"
-    assert set(by_campaign) - {None} == expected
-    for campaign_id in expected:
+    assert journeys == {"cart-recovery#journey_event"}
+    assert set(by_campaign) - {None} == expected | journeys
+    for campaign_id in expected | journeys:
         assert len(by_campaign[campaign_id]) == 1, campaign_id
     # The ingest rule and SES feedback: nothing else targets without a transformer.
     assert len(by_campaign[None]) == 2
@@ -195,7 +202,7 @@ def test_l4_rules_hand_the_trigger_function_the_campaign_and_the_event(
 ) -> None:
     trigger_id = synthesized.function_id("trigger")
     sample = {"version": "0", "id": "e-1", "source": APP_EVENT_SOURCE, "detail": {"event": "x"}}
-    specs = {r.campaign_id: r for r in _event_rules(synthesized)}
+    specs = {r.campaign_id: r for r in _event_rules(synthesized) if r.kind is None}
     for campaign, lid, rule in l4_rules:
         target = rule["Targets"][0]
         assert target["Arn"] == arn_of(trigger_id), lid
@@ -206,6 +213,22 @@ def test_l4_rules_hand_the_trigger_function_the_campaign_and_the_event(
         delivered = json.loads(template_text.replace(EVENT_PLACEHOLDER, json.dumps(sample)))
         assert delivered == specs[campaign.id].target_input(sample)
         assert "InputPathsMap" not in target["InputTransformer"]
+
+
+def test_a_journey_rule_routes_its_goal_and_exit_events_to_the_trigger_function_marked(
+    synthesized: Synthesized,
+) -> None:
+    [(lid, rule)] = _rules_by_campaign(synthesized)[f"cart-recovery#{invocations.JOURNEY_EVENT}"]
+    assert rule["EventPattern"] == {
+        "detail": {"type": ["track"], "event": ["Checkout Started", "Order Completed"]}
+    }, lid
+    target = rule["Targets"][0]
+    assert target["Arn"] == arn_of(synthesized.function_id("trigger"))
+    sample = {"version": "0", "id": "e-1", "source": APP_EVENT_SOURCE, "detail": {"event": "x"}}
+    delivered = json.loads(
+        target["InputTransformer"]["InputTemplate"].replace(EVENT_PLACEHOLDER, json.dumps(sample))
+    )
+    assert delivered == {"campaign_id": "cart-recovery", "kind": "journey_event", "event": sample}
 
 
 def test_l4_rule_targets_retry_then_dead_letter_to_the_trigger_dlq(
