@@ -19,6 +19,7 @@ from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign
 from shared.core.clock import SimulatedClock
+from shared.deployment import topology
 from shared.journeys.instance import WAKE_FIELD, JourneyInstance
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # 15:00 in Jakarta: outside quiet hours
@@ -463,3 +464,47 @@ def test_nudge_why_prints_the_shoppers_path_with_each_steps_decision(runtime: Lo
     ]
     assert "2026-11-02 09:0" <= rows[2].at <= "2026-11-02 09:15:00"
     assert rows[4].detail.startswith("until 2026-11-03T")
+
+
+def test_a_wake_up_with_a_send_costs_five_requests_and_an_entry_three(catalog: Catalog) -> None:
+    """The cost per transition docs/journeys.md states: entry = instance read + conditional put +
+    CreateSchedule (the profile is read only when a rule needs it); a wake-up with a send = instance read +
+    profile read (the goal check) + conditional put + one enqueue of the step's job + the next schedule."""
+    from collections import Counter
+
+    with mock_aws():
+        runtime = LocalRuntime(
+            catalog, SimulatedClock(T0), audience_segments=1, log_level="CRITICAL", gentle=True
+        )
+        shopper(runtime, "sari")
+
+        def by(function: str) -> Counter[str]:
+            return Counter({op: n for (who, op), n in runtime.requests.items() if who == function})
+
+        before = by("trigger")
+        publish(runtime, added("sari", "add-1", T0))
+        assert by("trigger") - before == Counter(
+            {"dynamodb.GetItem": 1, "dynamodb.PutItem": 1, "scheduler.CreateSchedule": 1}
+        )
+        [(due, _, target)] = runtime.one_time_schedules()
+        runtime.advance_to(due - timedelta(seconds=1))
+        before = by("deliver")
+        runtime.send("delivery", [target["Input"]])  # the wake-up as its schedule delivers it
+        batch = runtime.receive(topology.DELIVERY_QUEUE, 1)
+        runtime.process(topology.DELIVERY_QUEUE, batch)
+        assert by("deliver") - before == Counter(
+            {
+                "dynamodb.GetItem": 2,
+                "dynamodb.PutItem": 1,
+                "sqs.SendMessageBatch": 1,
+                "scheduler.CreateSchedule": 1,
+            }
+        )
+        # a duplicate of it finds its own transition written and repeats the effects (both idempotent)
+        runtime.drain(only=["delivery"])  # the email job it made, delivered
+        before = by("deliver")
+        runtime.send("delivery", [target["Input"]])
+        runtime.process(topology.DELIVERY_QUEUE, runtime.receive(topology.DELIVERY_QUEUE, 1))
+        assert by("deliver") - before == Counter(
+            {"dynamodb.GetItem": 1, "sqs.SendMessageBatch": 1, "scheduler.CreateSchedule": 1}
+        )
