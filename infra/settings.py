@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.deployment.naming import DEFAULT_STACK_NAME, InvalidStackName, ResourceNames
-from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE
 
 # RFC 2606 / RFC 6761: domains that never receive mail and hosts no identity provider runs on.
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")

@@ -9,9 +9,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from shared.core.errors import EventRejected
 from shared.core.queues import DeadLetters
 from shared.delivery.feedback import apply_feedback
-from shared.events.contract import EventRejected
 from shared.measurement.ports import Engagement
 from shared.platform.metrics import MESSAGES_PARKED, FunctionMetrics, record_feedback
 from shared.platform.wiring import Wiring

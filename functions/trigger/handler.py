@@ -9,9 +9,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from shared.core.errors import EventRejected
 from shared.core.queues import DeadLetters
 from shared.deployment.invocations import JOURNEY_EVENT
-from shared.events.contract import EventRejected
 from shared.platform.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
 from shared.platform.wiring import Wiring
 from shared.triggers.triggers import TriggerEvaluator

@@ -21,8 +21,8 @@ from nudge.local.adversary import hostile_dispatch
 from shared.adapters.eventbus import DETAIL_TYPE, PublishReport
 from shared.deployment import topology
 from shared.deployment.naming import OWN_BUS
-from shared.events.contract import APP_EVENT_SOURCE
 from shared.events.patterns import matches
+from shared.events.sources import APP_EVENT_SOURCE
 
 
 def envelope(detail: Mapping[str, Any], event_id: str, at: datetime) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from shared.campaigns.expiry import EXPIRED, expired_campaigns
 from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
 from shared.deployment import invocations, topology
-from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE
 
 PUT_EVENTS_LIMIT = 10
 MAX_ENTRY_BYTES = 256 * 1024

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+class EventRejected(ValueError):
+    """A payload Nudge cannot store (``shared.events.contract`` reads events); ``reason`` names the field
+    and what was wrong with it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class PermanentDeliveryError(ValueError):
     """A job that can never succeed (unknown campaign, invalid job): park it, don't retry it."""
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.core.errors import EventRejected
 from shared.core.vocabulary import Channel, DecisionStatus
 from shared.delivery import ses_tags
-from shared.events.contract import EventRejected
 from shared.measurement import attribution
 from shared.measurement.ports import Engagement
 from shared.privacy.erasure import ERASED, Erasures, suppress_unless_erased

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.core.errors import EventRejected
 from shared.core.identity import anonymous_profile_id, reserved_id_problem
 
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
@@ -74,14 +75,6 @@ _WHERE = {
     TimestampSource.ORIGINAL_TIMESTAMP: "detail.originalTimestamp",
     TimestampSource.BUS_TIME: "time",
 }
-
-
-class EventRejected(ValueError):
-    """A payload Nudge cannot store; ``reason`` names the field and what was wrong with it."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class SegmentEvent(BaseModel):
@@ -358,9 +351,3 @@ def event_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Nudge event (Segment-Spec payload in the EventBridge detail)"
     return schema
-
-
-# The app backend's EventBridge source. Contact points (email, phone, push endpoint, consent) are taken
-# only from trusted sources: this one unless the stack's ``trusted_event_sources`` context says otherwise
-# (docs/security.md); ingest reads the list from TRUSTED_EVENT_SOURCES.
-APP_EVENT_SOURCE = "nudge.app"

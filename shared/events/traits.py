@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from shared.core.vocabulary import EMAIL_TRAIT, Channel
-from shared.events.contract import APP_EVENT_SOURCE
 from shared.events.countries import country_code
+from shared.events.sources import APP_EVENT_SOURCE
 
 if TYPE_CHECKING:
     from shared.events.contract import SegmentEvent

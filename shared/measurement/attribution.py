@@ -26,12 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.campaigns.loader import Catalog
 from shared.core.money import order_value
 from shared.core.vocabulary import DecisionStatus
-from shared.events.contract import SegmentEvent
+
+if TYPE_CHECKING:
+    from shared.events.contract import SegmentEvent
 
 TREATED = "treated"
 WITHHELD = "withheld"

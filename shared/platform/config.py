@@ -29,7 +29,7 @@ from shared.deployment.topology import (
     deployment_environment,
     function_environment,
 )
-from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE
 
 BUNDLE_ROOT = Path(__file__).resolve().parents[2]  # shared/platform/config.py -> the bundle root
 

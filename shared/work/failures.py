@@ -13,9 +13,8 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, TemplateProblem
+from shared.core.errors import EventRejected, OutcomeUnknown, PermanentDeliveryError, TemplateProblem
 from shared.core.queues import DeadLetters
-from shared.events.contract import EventRejected
 
 T = TypeVar("T")
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (PermanentDeliveryError, ValidationError, TemplateProblem)

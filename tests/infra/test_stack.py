@@ -41,7 +41,7 @@ from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.yaml_lines import CampaignFileError
 from shared.deployment import invocations, topology
 from shared.deployment.naming import OWN_BUS, ResourceNames
-from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE
 
 DAY_S = 24 * 60 * 60
 EVENT_PLACEHOLDER = "<aws.events.event.json>"

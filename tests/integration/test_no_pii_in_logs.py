@@ -43,7 +43,7 @@ from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.delivery.guards import in_holdout
 from shared.deployment import topology
-from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"
 DEPLOYED_LOG_LEVEL = "INFO"  # POWERTOOLS_LOG_LEVEL in infra/function.py (tests/infra holds it there)

@@ -28,7 +28,7 @@ from nudge.local.runtime import LocalRuntime
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
-from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE
 from shared.platform.config import Settings
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)

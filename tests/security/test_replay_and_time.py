@@ -25,7 +25,8 @@ from payloads import identify, track
 from nudge.local.account import ACCOUNT, REGION
 from nudge.local.runtime import LocalRuntime
 from shared.core.clock import SimulatedClock
-from shared.events.contract import APP_EVENT_SOURCE, parse_detail
+from shared.events.contract import parse_detail
+from shared.events.sources import APP_EVENT_SOURCE
 from shared.profiles.fold import fold_events
 from shared.profiles.profile import ORDER_DAYS_KEPT, Profile, audience_view
 

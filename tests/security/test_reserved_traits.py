@@ -25,7 +25,7 @@ from nudge.local.runtime import LocalRuntime
 from shared.campaigns.audience.vocabulary import ATTRIBUTES
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
-from shared.events.contract import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE
 from shared.profiles.profile import RESERVED_TRAITS, Cart, CartItem, Profile, audience_view
 
 ROOT = Path(__file__).resolve().parents[2]

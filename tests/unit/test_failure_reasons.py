@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from shared.events.contract import EventRejected
+from shared.core.errors import EventRejected
 from shared.work.failures import reason_of, without_personal_data
 
 
