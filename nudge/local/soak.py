@@ -345,9 +345,10 @@ def _check_profiles(
 ) -> None:
     from nudge.local.account import physical_name
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsQueue
+    from shared.core.errors import EventRejected
     from shared.core.identity import anonymous_profile_id
     from shared.deployment import topology
-    from shared.events.contract import EventRejected, parse_detail
+    from shared.events.contract import parse_detail
     from shared.profiles.fold import fold_events
     from shared.profiles.merge import linked_anonymous_id
     from shared.profiles.profile import Profile

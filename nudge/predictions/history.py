@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.events.contract import EventRejected, SegmentEvent, parse_detail
+from shared.core.errors import EventRejected
+from shared.events.contract import SegmentEvent, parse_detail
 from shared.profiles.fold import fold_events
 from shared.profiles.profile import Profile
 
