@@ -161,6 +161,12 @@ def preview(
     channel: Annotated[
         str | None, typer.Option(help="Render this channel instead of the one the shopper would get.")
     ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            help="Render this variant of the campaign's experiment instead of the one the shopper draws."
+        ),
+    ] = None,
     event: Annotated[
         Path | None,
         typer.Option(
@@ -175,7 +181,7 @@ def preview(
 ) -> None:
     """Render a campaign's message for one shopper, showing which fallbacks were used.
 
-    Example: nudge preview weekend-sale-sea --user u-000042
+    Example: nudge preview weekend-sale-sea --user u-000042 [--variant free-shipping]
     """
     from shared.campaigns.jobs import DeliveryJob
     from shared.campaigns.render import render_message
@@ -193,6 +199,7 @@ def preview(
         typer.echo(f"no shopper {user!r} in the {source.description} (e.g. {known})", err=True)
         raise typer.Exit(1)
     now = source.taken_at
+    campaign, variant_fact = _variant_of(campaign, user, variant, catalog.policy.global_control_percent)
     failing = campaign.parsed_audience.failing_rule(profile, now)
     chosen, (_decision, blocked_by) = choose_channel(campaign, profile)
     render_as = channel or chosen
@@ -203,6 +210,7 @@ def preview(
             "holdout",
             "yes: would get nothing" if in_holdout(campaign.id, user, campaign.holdout_percent) else "no",
         ),
+        *variant_fact,
         (
             "channel",
             chosen or f"none reachable ({blocked_by}; tried {', '.join(campaign.channel_order())})",
@@ -236,6 +244,34 @@ def preview(
         typer.echo(f"cannot render: {error}", err=True)
         raise typer.Exit(1) from None
     print_preview(f"{campaign.id} ({campaign.level}) for {user}", facts, render_as, message)
+
+
+def _variant_of(
+    campaign: Any, user: str, asked: str | None, control: float
+) -> tuple[Any, list[tuple[str, str]]]:
+    """The campaign with the variant asked for (or the one the shopper draws by the file's weights), and
+    the facts to print: the variant, the global control."""
+    from shared.experiments.assignment import assign_variant, in_global_control
+
+    facts: list[tuple[str, str]] = []
+    if in_global_control(user, control) and not campaign.transactional:
+        facts.append(("global control", f"yes ({control:g}% of shoppers): would get no marketing message"))
+    if not campaign.variants:
+        if asked is not None:
+            typer.echo(f"{campaign.id} has no variants", err=True)
+            raise typer.Exit(1)
+        return campaign, facts
+    weights = {v.id: v.weight for v in campaign.variants}
+    drawn = assign_variant(campaign.experiment_id(None), user, weights)
+    chosen = asked or drawn
+    try:
+        campaign = campaign.variant_campaign(chosen)
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    how = "asked for with --variant" if asked else "drawn by the file's weights"
+    facts.append(("variant", f"{chosen} ({how}; the shopper draws {drawn})"))
+    return campaign, facts
 
 
 def _trigger_for(campaign: Any, user: str, source: Any, event_file: Path | None) -> tuple[Any, str]:

@@ -47,6 +47,7 @@ DRAIN_AFTER = timedelta(days=8)
 FINAL = (
     DecisionStatus.SENT,
     DecisionStatus.WITHHELD_HOLDOUT,
+    DecisionStatus.WITHHELD_GLOBAL_CONTROL,
     DecisionStatus.CAPPED,
     DecisionStatus.NO_CONSENT,
     DecisionStatus.SUPPRESSED,

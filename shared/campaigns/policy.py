@@ -115,6 +115,13 @@ class DeliveryPolicy(_Strict):
     reserve: Reserve = Reserve()
     quiet_hours: QuietHours = QuietHours()
     default_timezone: str = Field(default="UTC", description="For shoppers without a 'timezone' trait.")
+    global_control_percent: float = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="Share of shoppers who get no marketing message at all (the program's control group; "
+        "campaigns marked 'transactional' still reach them). Hashed per shopper: the same every time.",
+    )
 
     @field_validator("default_timezone")
     @classmethod

@@ -46,6 +46,7 @@ class DecisionStatus(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
     WITHHELD_HOLDOUT = "withheld_holdout"
+    WITHHELD_GLOBAL_CONTROL = "withheld_global_control"  # the program's control group: no marketing at all
     NO_CONSENT = "no_consent"
     SUPPRESSED = "suppressed"
     DEFERRED_QUIET_HOURS = "deferred_quiet_hours"

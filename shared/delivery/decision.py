@@ -8,8 +8,11 @@ ledger. The order of the checks lives here only:
 
 1. ``skipped``: unknown shopper (``unknown_user``) or inactive campaign (``campaign_inactive``);
 2. ``cancelled``: a real-time (L4) trigger whose reason went away (:func:`cancel_reason`);
-3. ``withheld_holdout``: the shopper is in the campaign's control group; every later decision is
-   the treated group's (both groups are picked the same way: intent to treat);
+3. ``withheld_global_control``: the shopper is in the program's control group (the policy's
+   ``global_control_percent``), which no marketing message reaches (a ``transactional`` one does);
+   ``withheld_holdout``: the shopper is in the campaign's control group; every later decision is
+   the treated group's (both groups are picked the same way: intent to treat). The treated group
+   then draws its variant of the send step's experiment, if it has one (its content and channel order);
 4. ``no_consent`` / ``suppressed`` / ``skipped``: no channel of the campaign reaches the shopper
    (:func:`choose_channel`; anonymous visitors are decided here, after the holdout);
 5. ``deferred_quiet_hours``: the first reachable channel is inside the shopper's quiet hours;
@@ -19,7 +22,7 @@ ledger. The order of the checks lives here only:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -31,6 +34,7 @@ from shared.campaigns.policy import DeliveryPolicy
 from shared.core.identity import is_anonymous
 from shared.core.vocabulary import EMAIL_TRAIT, Channel, DecisionStatus
 from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
+from shared.experiments.assignment import GLOBAL_CONTROL, assign_variant, in_global_control
 from shared.measurement import attribution
 from shared.profiles.ledger import Ledger
 from shared.profiles.profile import Profile, consent_of
@@ -40,6 +44,7 @@ from shared.profiles.profile import Profile, consent_of
 SENT = DecisionStatus.SENT
 SKIPPED = DecisionStatus.SKIPPED
 WITHHELD = DecisionStatus.WITHHELD_HOLDOUT
+WITHHELD_GLOBAL = DecisionStatus.WITHHELD_GLOBAL_CONTROL
 NO_CONSENT = DecisionStatus.NO_CONSENT
 SUPPRESSED = DecisionStatus.SUPPRESSED
 DEFERRED = DecisionStatus.DEFERRED_QUIET_HOURS
@@ -54,6 +59,7 @@ DECISIONS = (
     SENT,
     SKIPPED,
     WITHHELD,
+    WITHHELD_GLOBAL,
     NO_CONSENT,
     SUPPRESSED,
     DEFERRED,
@@ -76,7 +82,9 @@ class Decision:
     (``deferred_quiet_hours``) or was first chosen for (``capped``); None when none reaches the
     shopper. ``channels``: the channels tried for a slot, in order (the first chosen, then its
     fallbacks); empty unless the decision reached the caps, which delivery decides again under its
-    claim of the send key. ``group``: the holdout's group, once drawn.
+    claim of the send key. ``group``: the holdout's group (or the global control), once drawn.
+    ``variant``: the variant of the send step's experiment the shopper drew (treated group only);
+    the message is rendered from :meth:`Campaign.variant_campaign`.
     """
 
     status: str
@@ -85,6 +93,7 @@ class Decision:
     group: str | None = None
     defer_until: datetime | None = None
     channels: tuple[ChannelName, ...] = ()
+    variant: str | None = None
 
     @property
     def reaches_caps(self) -> bool:
@@ -194,11 +203,13 @@ def decide(
     ledger: Ledger | Callable[[], Ledger],
     policy: DeliveryPolicy,
     now: datetime,
+    weights: Mapping[str, float] | None = None,
 ) -> Decision:
     """The decision for ``job`` at ``now``, in delivery's order (see the module's docstring).
 
     ``ledger`` may be given as a function: it is then called only if the decision needs the ledger
-    (the treated group's), so delivery reads no ledger for a withheld shopper.
+    (the treated group's), so delivery reads no ledger for a withheld shopper. ``weights``: the
+    experiment's current traffic shares (a winner's or the bandit's), else the file's.
     """
     if profile is None:
         return Decision(SKIPPED, "unknown_user")
@@ -207,19 +218,27 @@ def decide(
     cancelled = cancel_reason(campaign, profile, job, now)
     if cancelled is not None:
         return Decision(CANCELLED, cancelled)
+    control = policy.global_control_percent
+    if not campaign.transactional and in_global_control(job.user_id, control):
+        return Decision(WITHHELD_GLOBAL, f"global control {control:g}%", group=GLOBAL_CONTROL)
     if in_holdout(campaign.id, job.user_id, campaign.holdout_percent):
         return Decision(WITHHELD, f"holdout {campaign.holdout_percent:g}%", group=attribution.WITHHELD)
     # Every later decision (sent, capped, no consent, ...) is the treated group's: both groups are
     # picked the same way, so comparing them measures running the campaign (intent to treat).
     treated = attribution.TREATED
+    variant = draw_variant(campaign, job, weights)
+    if variant is not None:
+        campaign = campaign.variant_campaign(variant)
     contacts = ledger() if callable(ledger) else ledger
     channel, (blocked, why) = choose_channel(campaign, profile, contacts)
     if channel is None:
-        return Decision(blocked, why, group=treated)
+        return Decision(blocked, why, group=treated, variant=variant)
     zone = shopper_zone(profile.traits, policy)
     until = quiet_until(now, zone, channel, policy)
     if until is not None:
-        return Decision(DEFERRED, f"until {until.isoformat()}", channel, treated, defer_until=until)
+        return Decision(
+            DEFERRED, f"until {until.isoformat()}", channel, treated, defer_until=until, variant=variant
+        )
     fallbacks = [
         c
         for c in reachable_channels(campaign, profile, contacts)[1:]
@@ -228,5 +247,18 @@ def decide(
     channels = (channel, *fallbacks)
     slot = open_slot(contacts, campaign, job, channels, policy, now, zone)
     if slot.blocker is not None:
-        return Decision(*slot.blocker, slot.channel, treated, channels=channels)
-    return Decision(SENT, None, slot.channel, treated, channels=channels)
+        return Decision(*slot.blocker, slot.channel, treated, channels=channels, variant=variant)
+    return Decision(SENT, None, slot.channel, treated, channels=channels, variant=variant)
+
+
+def draw_variant(campaign: Campaign, job: DeliveryJob, weights: Mapping[str, float] | None) -> str | None:
+    """The variant of the send step's experiment the shopper draws (None: the step has no variants).
+
+    A hash of the experiment and the shopper, so every copy of a job, and the simulator, draw the same;
+    ``weights`` (a winner's, the bandit's) replace the file's for the variants they name."""
+    if not campaign.variants:
+        return None
+    shares = {v.id: (weights or {}).get(v.id, v.weight) for v in campaign.variants}
+    if sum(shares.values()) <= 0:
+        shares = {v.id: v.weight for v in campaign.variants}
+    return assign_variant(campaign.experiment_id(job.step), job.user_id, shares)

@@ -8,8 +8,9 @@ simulate`` calls too; the deliverer reads what it needs, calls it and does what 
    for a shopper whose profile ingest has not written yet waits for it (:mod:`shared.delivery.profile_wait`),
    and is parked with the reason if it never comes.
 2. ``skipped`` (unknown shopper, inactive campaign), ``cancelled`` (a delayed L4 trigger whose reason
-   went away), ``withheld_holdout``, ``no_consent`` / ``suppressed`` / ``skipped`` (no channel reaches
-   the shopper): logged as :func:`decide` found them.
+   went away), ``withheld_global_control``, ``withheld_holdout``, ``no_consent`` / ``suppressed`` /
+   ``skipped`` (no channel reaches the shopper): logged as :func:`decide` found them, with the
+   variant the shopper drew when the send step has an experiment.
 3. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
    one-time schedule, until the hours end (the deferral is logged beside the send key).
 4. ``duplicate``: a send is claimed before anything is sent, and the claim is the ledger write of
@@ -67,6 +68,7 @@ from shared.delivery.decision import (
     SKIPPED,
     SUPPRESSED,
     WITHHELD,
+    WITHHELD_GLOBAL,
     choose_channel,
     decide,
     reachable_channels,
@@ -247,7 +249,9 @@ class Deliverer:
 
         policy = self.catalog.policy
         decision = decide(job, campaign, profile, contacts, policy, now)
-        entry = replace(entry, group=decision.group)
+        entry = replace(entry, group=decision.group, variant=decision.variant)
+        if decision.variant is not None:
+            campaign = campaign.variant_campaign(decision.variant)
         if decision.status == DEFERRED:
             assert decision.defer_until is not None
             return self._defer(job, replace(entry, channel=decision.channel), decision.defer_until)
@@ -410,7 +414,8 @@ class Deliverer:
         if claim.state in (ClaimState.IN_FLIGHT, ClaimState.CRASHED):
             return self._held(job, entry, claim, record, logged)
         decided = replace(entry, status=status, reason=reason)
-        if status == WITHHELD and logged is None and record is None and self._completed is not None:
+        withheld = status in (WITHHELD, WITHHELD_GLOBAL)
+        if withheld and logged is None and record is None and self._completed is not None:
             # Every copy of the job draws the same group, so no copy sends: batched with the outcomes.
             self._complete(decided)
         elif claim.state in (ClaimState.FREE, ClaimState.FAILED):

@@ -25,6 +25,7 @@ class SendLogEntry:
     at: str = ""
     occurrence: str = ""
     group: str | None = None  # "treated" or "withheld" once the holdout was decided (for uplift)
+    variant: str | None = None  # the experiment's variant the shopper drew (docs/experiments.md)
     claim: str | None = None  # a failed attempt's: the token of the claim it failed under
 
 

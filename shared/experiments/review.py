@@ -110,7 +110,7 @@ def seed_of(experiment_id: str, look: int) -> int:
 
 
 def evidence_of(arms: Mapping[str, Arm], p_best: Mapping[str, float]) -> dict[str, Any]:
-    """Per variant: shoppers (sent the variant), converted, rate and its 95% interval, probability of being best."""
+    """Per variant: shoppers (sent it), converted, rate and its 95% interval, probability of being best."""
     found: dict[str, Any] = {}
     for name, arm in arms.items():
         low, high = wilson(arm.converted, arm.sent)

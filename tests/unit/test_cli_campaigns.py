@@ -124,3 +124,37 @@ def test_simulate_prints_the_tables_and_writes_json(tmp_path: Path) -> None:
     assert set(written["campaigns"]) >= {"weekend-sale-sea", "order-thank-you"}
     sent = sum(c["sent"] for c in written["campaigns"].values())
     assert written["per_user_week_sent"]["mean"] == round(sent / written["users"], 2)
+
+
+WIDE = {"COLUMNS": "200"}  # the facts table on one line each
+
+
+def test_preview_renders_the_variant_asked_for_or_the_one_the_shopper_draws(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from shared.experiments.assignment import assign_variant
+
+    folder = tmp_path / "campaigns"
+    shutil.copytree(CAMPAIGNS, folder)
+    sale = folder / "weekend-sale-sea.yaml"
+    sale.write_text(
+        sale.read_text()
+        + "variants:\n  - {id: forty}\n  - id: free-shipping\n    channels:\n"
+        + "      email: {subject: Free shipping all weekend, html: '<p>Free shipping</p>'}\n"
+        + "experiment: {mode: winner}\n"
+    )
+    base = ["preview", "weekend-sale-sea", "--user", "u-000002", "--profiles", str(snapshot)]
+    base += ["--channel", "email", "--campaigns", str(folder)]
+    drawn = assign_variant("weekend-sale-sea:send", "u-000002", {"forty": 1, "free-shipping": 1})
+    result = runner.invoke(app, [*base, "--variant", "free-shipping"], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "Free shipping all weekend" in result.output
+    assert f"free-shipping (asked for with --variant; the shopper draws {drawn})" in result.output
+    result = runner.invoke(app, base, env=WIDE)
+    assert f"{drawn} (drawn by the file's weights; the shopper draws {drawn})" in result.output
+    assert ("Free shipping all weekend" in result.output) is (drawn == "free-shipping")
+    result = runner.invoke(app, [*base, "--variant", "half-off"], env=WIDE)
+    assert result.exit_code == 1
+    assert "weekend-sale-sea has no variant 'half-off' (variants: forty, free-shipping)" in result.output

@@ -112,6 +112,7 @@ def test_the_members_keep_the_values_stored_data_holds() -> None:
         "sent",
         "skipped",
         "withheld_holdout",
+        "withheld_global_control",
         "no_consent",
         "suppressed",
         "deferred_quiet_hours",

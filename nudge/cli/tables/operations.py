@@ -14,7 +14,7 @@ from shared.core.vocabulary import DecisionStatus
 
 def print_why(user_id: str, entries: list[dict[str, Any]]) -> None:
     """Each logged decision of one shopper (and of the anonymous visitors linked to them), in time order,
-    coloured by its status."""
+    coloured by its status; a send step's experiment names the variant the shopper drew."""
     table = Table(title=f"Why — {user_id}")
     for column in ("at (UTC)", "campaign", "level", "channel", "decision", "reason"):
         table.add_column(column)
@@ -28,7 +28,7 @@ def print_why(user_id: str, entries: list[dict[str, Any]]) -> None:
         status = str(e["status"])
         table.add_row(
             str(e.get("at", ""))[:19].replace("T", " "),
-            str(e["campaign_id"]),
+            str(e["campaign_id"]) + (f" · variant {e['variant']}" if e.get("variant") else ""),
             str(e.get("level", "")),
             str(e.get("channel") or "-"),
             f"[{colours.get(status, 'white')}]{status}[/]",
