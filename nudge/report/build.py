@@ -2,7 +2,8 @@
 
 Read the decisions and conversions from ``since`` on (``reading``), count them per campaign, level,
 channel and day (``tally``) and follow each campaign's treated and withheld groups (``uplift``),
-then the period, the frequency and the verdict (``verdict``).
+then the period, the frequency and the verdict (``verdict``); experiments' variants and the program
+against the global control (``experiments``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from nudge.report.experiments import Experiments
 from nudge.report.model import Report, Verdict
 from nudge.report.reading import Dated, read_conversions, read_decisions
 from nudge.report.tally import Tally
@@ -28,12 +30,14 @@ def build_report(
 ) -> Report:
     decisions = read_decisions(messages, since)
     names, levels_of = _names_and_levels(decisions, catalog)
-    tally, holdouts = Tally(), Holdouts()
+    tally, holdouts, experiments = Tally(), Holdouts(), Experiments()
     for at, item in decisions:
         tally.count_decision(at, item)
         holdouts.enrol(item)
+        experiments.enrol(item)
     for at, item in read_conversions(conversions, since):
         holdouts.follow(item)
+        experiments.follow(item)
         tally.count_conversion(at, item)
     _attach_uplifts(tally, holdouts, levels_of)
     moments = [at for at, _ in decisions]
@@ -57,6 +61,8 @@ def build_report(
         daily_conversions=dict(sorted(tally.daily_conversions.items())),
         verdict=Verdict("Steady", "", []),
         decisions=tally.statuses,
+        variants=experiments.variant_tables(),
+        program=experiments.program(),
     )
     report.verdict = classify(mix, report.messages_per_user_week, report, catalog)
     return report

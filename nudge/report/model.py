@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from nudge.report.experiments import VariantRow
 from nudge.report.uplift import Uplift
 from shared.core.vocabulary import DecisionStatus
 
@@ -75,6 +76,8 @@ class Report:
     daily_conversions: dict[str, dict[str, int]]  # day -> level -> attributed conversions
     verdict: Verdict
     decisions: Counter[str] = field(default_factory=Counter)
+    variants: dict[str, dict[str, VariantRow]] = field(default_factory=dict)  # campaign -> variant -> row
+    program: Uplift | None = None  # the shoppers reached against the global control group
 
     @property
     def messages_per_user_week(self) -> float:
@@ -104,6 +107,8 @@ class Report:
             "levels": {k: v.to_dict() for k, v in self.levels.items()},
             "channels": {k: v.to_dict() for k, v in self.channels.items()},
             "decisions": dict(self.decisions.most_common()),
+            "variants": {c: {v: r.to_dict() for v, r in rows.items()} for c, rows in self.variants.items()},
+            "program_uplift": self.program.to_dict() if self.program else None,
             "verdict": {
                 "kind": self.verdict.kind,
                 "why": self.verdict.why,

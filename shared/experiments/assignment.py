@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-GLOBAL_CONTROL = "global_control"
+from shared.measurement.attribution import GLOBAL_CONTROL
+
+__all__ = ["GLOBAL_CONTROL", "assign_variant", "bucket", "in_global_control"]
 
 
 def bucket(salt: str, user_id: str) -> float:

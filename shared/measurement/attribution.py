@@ -6,7 +6,8 @@ The rules (docs/measurement.md):
   ``Order Completed`` within 72 h of the message).
 - **Outcome, for uplift.** A goal event at T counts for a campaign when the shopper had a decision
   of that campaign in its treated or withheld group at D with D < T <= D + window. Both groups are
-  followed the same way, so the withheld group measures what would have happened anyway.
+  followed the same way, so the withheld group measures what would have happened anyway. The
+  global control group (no marketing at all) is followed too, for the program's uplift.
 - **Revenue, by last touch.** Of the messages actually *sent* whose window covers T, the latest
   one is credited with the event's revenue (``attributed``); ties on time go to the larger send
   key so the choice is deterministic. Other campaigns' outcomes are still recorded (they count
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 
 TREATED = "treated"
 WITHHELD = "withheld"
-GROUPS = (TREATED, WITHHELD)
+GLOBAL_CONTROL = "global_control"  # the program's control group: followed for the program's uplift
+GROUPS = (TREATED, WITHHELD, GLOBAL_CONTROL)
 RETENTION = timedelta(days=400)  # conversions are kept for 13 months of year-on-year reporting
 
 

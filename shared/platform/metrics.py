@@ -154,7 +154,7 @@ FEEDBACK_TYPES = {
     "Click": "click",
 }
 LEVELS = tuple(Level)
-GROUPS = ("treated", "withheld")
+GROUPS = ("treated", "withheld", "global_control")
 CHANNELS = tuple(Channel)
 # The deliveries metric's statuses: the decisions and the wait for a profile (a claim is never counted).
 DELIVERY_STATUSES = tuple(s for s in DecisionStatus if s != DecisionStatus.CLAIMED)

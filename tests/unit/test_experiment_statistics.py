@@ -75,6 +75,7 @@ def test_a_winner_needs_the_minimum_sample_and_a_p_value_below_alpha() -> None:
     assert p_more[("a", "b")] < 0.05
     assert test.winner(more, p_more) == "b"
     assert test.winner({"a": Arm(150, 0), "b": Arm(150, 60)}, {("a", "b"): 0.0}) is None  # too early
+    assert test.winner({"a": Arm(300, 30), "b": Arm(300, 30)}, {("a", "b"): 0.0}) is None  # a tie: no winner
 
 
 def test_with_three_variants_the_winner_beats_each_other_at_a_bonferroni_level() -> None:

@@ -84,3 +84,37 @@ def print_report(result: Any) -> None:
     console.print(table("By campaign", result.campaigns, "campaign", result.campaign_levels))
     console.print(table("By level", result.levels, "level"))
     console.print(table("By channel", result.channels, "channel", uplift=False))
+    print_experiments(result)
+
+
+def print_experiments(result: Any) -> None:
+    """Each experiment's variant table, and the program's uplift against the global control."""
+    for campaign, rows in result.variants.items():
+        out = Table(title=f"Variants — {campaign}")
+        for column in ("variant", DecisionStatus.SENT, "delivered", "opened", "clicked", "conv.", "revenue"):
+            out.add_column(column, justify="left" if column == "variant" else "right")
+        out.add_column("conv. rate (95% CI)", justify="right")
+        out.add_column("P(best)", justify="right")
+        for variant, row in rows.items():
+            low, high = row.interval
+            out.add_row(
+                variant,
+                f"{row.sent:,}",
+                f"{row.delivered:,}",
+                f"{row.opened:,}",
+                f"{row.clicked:,}",
+                f"{row.conversions:,}",
+                f"{row.revenue:,.2f}",
+                f"{row.rate:.2%} [{low:.2%}, {high:.2%}]",
+                f"{row.probability_best:.0%}",
+            )
+        console.print(out)
+    program = result.program
+    if program is not None:
+        console.print(
+            f"Program against the global control: {program.treated:,} shoppers reached "
+            f"{program.treated_rate:.2%} converted, {program.withheld:,} in the control "
+            f"{program.withheld_rate:.2%}: "
+            f"{program.difference * 100:+.2f} pp [{program.low * 100:+.2f}, {program.high * 100:+.2f}], "
+            f"{program.verdict}"
+        )
