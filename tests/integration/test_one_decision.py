@@ -26,6 +26,7 @@ Excluded, and why:
   has none of. Here the simulator is handed the run's own jobs instead;
 * jobs delivery drops before it decides (a shopper erased since, a profile ingest has not written
   yet): they never reach :func:`decide`.
+A 5% global control group and an experiment whose variants differ in channel order are added (issue 21).
 The demo's duplicated events and its bounce-free moto providers are kept; the test asserts no channel
 was suppressed, since the simulator models none.
 """
@@ -52,14 +53,20 @@ from shared.profiles.ledger import Ledger
 from shared.profiles.profile import Profile
 
 
-def daily(campaign_id: str, hour_utc: int) -> Campaign:
+def daily(campaign_id: str, hour_utc: int, **fields: Any) -> Campaign:
     """Email, else in-app, to everyone (anonymous visitors too: no audience rules): the second of a
     day finds email's own cap (one a day) and falls back to in-app."""
     hello = {
         "email": {"subject": "Hello", "html": "<p>Hello</p>"},
         "in_app": {"title": "Hello", "body": "Hello"},
     }
-    return fakes.daily(campaign_id, hour_utc, hello, holdout_percent=10)
+    return fakes.daily(campaign_id, hour_utc, hello, holdout_percent=10, **fields)
+
+
+# An experiment whose variants differ in channel order, so the variant drawn decides the channel.
+IN_APP_FIRST = {
+    "variants": [{"id": "email-first"}, {"id": "in-app-first", "channel_preference": ["in_app", "email"]}]
+}
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,10 @@ class Decided:
 @pytest.fixture(scope="module")
 def real_run() -> tuple[Catalog, list[Decided]]:
     shipped = load_campaign_dir(fakes.CAMPAIGNS)
-    catalog = Catalog([*shipped, daily("daily-hello", 12), daily("daily-reminder", 13)], shipped.policy)
+    # a 5% global control group (issue 21): both must withhold the same shoppers from the same campaigns
+    policy = shipped.policy.model_copy(update={"global_control_percent": 5.0})
+    tests = [daily("daily-hello", 12, **IN_APP_FIRST), daily("daily-reminder", 13)]
+    catalog = Catalog([*shipped, *tests], policy)
     calls: list[Decided] = []
     real_decide, real_deliver = deliverer_module.decide, Deliverer.deliver
 
@@ -126,9 +136,17 @@ def test_the_simulator_decides_every_job_as_the_deliverer_did(
     assert differ == []
     statuses = Counter(c.answer.status for c in calls if c.answer is not None)
     # the run covers the decisions both make, so agreeing on them means something
-    assert {"sent", "withheld_holdout", "deferred_quiet_hours", "capped", "skipped", "no_consent"} <= set(
-        statuses
-    ), statuses
+    assert {
+        "sent",
+        "withheld_holdout",
+        "withheld_global_control",
+        "deferred_quiet_hours",
+        "capped",
+        "skipped",
+        "no_consent",
+    } <= set(statuses), statuses
+    variants = Counter(c.decision.variant for c in calls if c.job.campaign_id == "daily-hello")
+    assert variants["email-first"] > 0 and variants["in-app-first"] > 0, variants
     fallbacks = [
         c for c in calls if c.answer and c.answer.status == "sent" and c.decision.channels[0] == "email"
     ]
