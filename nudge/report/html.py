@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 
+from nudge.report.html_experiments import experiments_section
 from nudge.report.model import Report, Row, day_range
 from nudge.report.verdict import OPTIMAL_FREQUENCY
 from shared.core.vocabulary import DecisionStatus, Level
@@ -332,6 +333,7 @@ red: a significant loss, grey: not significant yet)</div>
 {_table("By campaign", report.campaigns, report.campaign_names)}
 {_table("By level", report.levels, LEVEL_NAMES)}
 {_table("By channel", report.channels, uplift=False)}
+{experiments_section(report)}
 <p class="muted">Uplift compares every shopper a campaign chose (treated) with its holdout (withheld), both followed
 for the campaign's goal window; "not significant yet" means the interval still contains zero. Revenue and the
 conversion rate credit each goal event to the last message sent before it. Push and in-app count as delivered when

@@ -105,3 +105,22 @@ def test_the_program_is_measured_against_the_global_control() -> None:
     assert program.difference == pytest.approx(0.1)
     assert program.revenue_per_recipient == pytest.approx(24 * 10 / 120 - 4 * 10 / 40)
     assert program.verdict == "not significant yet"
+
+
+def test_the_html_report_draws_each_experiment_and_states_the_program_uplift() -> None:
+    from nudge.report.html import render_html
+
+    messages = [
+        *(decision(f"a{i}", variant="forty") for i in range(40)),
+        *(decision(f"b{i}", variant="free") for i in range(40)),
+        *(decision(f"c{i}", status="withheld_global_control") for i in range(10)),
+    ]
+    conversions = [*(conversion(f"a{i}") for i in range(4)), *(conversion(f"b{i}") for i in range(10))]
+    page = render_html(build_report(messages, conversions))
+    assert page.count('data-chart="variants0"') == 1
+    assert page.count("<circle data-mark") == 2  # one rate per variant
+    assert "<h2>Variants — sale</h2>" in page
+    assert "free: 25.0% of 40 (95% CI 14.2% to 40.2%), P(best) 96%" in page
+    assert "the 10 in the global control 0.0%: +17.50 pp" in page
+    plain = render_html(build_report([decision("u1")], []))
+    assert "Variants —" not in plain and "global control" not in plain
