@@ -34,6 +34,7 @@ def build_ports(w: Wiring) -> AudiencePorts:
         w.queue("audience_queue_url"),
         w.clock,
         enqueue_threads=w.settings.audience_enqueue_threads,
+        journeys=w.journey_engine(),
     )
     return AudiencePorts(worker, w.dead_letters())
 

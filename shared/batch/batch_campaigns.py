@@ -26,10 +26,14 @@ from pydantic import BaseModel, Field
 
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
+from shared.campaigns.model import Campaign
 from shared.core.clock import Clock
 from shared.core.errors import PermanentDeliveryError
 from shared.core.queues import WorkQueue
+from shared.journeys.engine import JourneyEngine
+from shared.journeys.transitions import Transition
 from shared.profiles.ports import ProfileStore
+from shared.profiles.profile import Profile
 
 # DynamoDB ends a Scan page at 1 MB whatever the limit: ~1,000 profiles of the typical size.
 SCAN_PAGE_SIZE = 1000
@@ -114,6 +118,7 @@ class AudienceWorker:
     clock: Clock
     enqueue_threads: int = 1
     page_size: int = SCAN_PAGE_SIZE
+    journeys: JourneyEngine | None = None
 
     def work(self, task: SegmentTask, remaining_ms: Callable[[], int]) -> SegmentResult:
         campaign = self.catalog.get(task.campaign_id)
@@ -128,19 +133,33 @@ class AudienceWorker:
                 task.segment, task.total_segments, start_key, self.page_size
             )
             scanned += len(page)
-            jobs = [
-                DeliveryJob.for_occurrence(campaign.id, task.occurrence, p.user_id).model_dump_json()
-                for p in page
-                if p.linked_to is None and audience.includes(p, now)  # a visitor's link holds no history
-            ]
-            self._enqueue(jobs)
-            enqueued += len(jobs)
+            chosen = [p for p in page if p.linked_to is None and audience.includes(p, now)]
+            if campaign.is_journey:
+                enqueued += self._enter(campaign, chosen, task.occurrence)
+            else:
+                jobs = [
+                    DeliveryJob.for_occurrence(campaign.id, task.occurrence, p.user_id).model_dump_json()
+                    for p in chosen  # a visitor's link holds no history: never chosen
+                ]
+                self._enqueue(jobs)
+                enqueued += len(jobs)
             if start_key is None:
                 return SegmentResult(scanned, enqueued, continued=False)
             if remaining_ms() < MIN_REMAINING_MS:
                 follow_up = task.model_copy(update={"start_key": dict(start_key)})
                 self.audience_queue.send_many([follow_up.model_dump_json()])
                 return SegmentResult(scanned, enqueued, continued=True)
+
+    def _enter(self, campaign: Campaign, chosen: Sequence[Profile], occurrence: str) -> int:
+        """A batch journey: each chosen shopper enters it, the occurrence being the instance (so a
+        redelivered segment enters nobody twice); returns how many entered."""
+        if self.journeys is None:
+            raise RuntimeError("a batch journey needs the journey engine")
+        entered = 0
+        for profile in chosen:
+            outcome = self.journeys.enter(campaign, profile.user_id, occurrence, occurrence=occurrence)
+            entered += outcome.transition in (Transition.ENTERED, Transition.WITHHELD)
+        return entered
 
     def _enqueue(self, jobs: Sequence[str]) -> None:
         if self.enqueue_threads <= 1 or len(jobs) <= 10:

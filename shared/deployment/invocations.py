@@ -145,7 +145,9 @@ def event_rules(
     campaigns: Iterable[Campaign], *, now: datetime, ses_configuration_set: str | None
 ) -> list[RuleSpec]:
     """The ingest rule, SES feedback (unless there is no configuration set: feedback turned off) and
-    one rule per enabled real-time (L4) campaign that has not expired at ``now`` (shared.campaigns.expiry)."""
+    one rule per enabled real-time (L4) campaign that has not expired at ``now`` (shared.campaigns.expiry),
+    and one per live journey that ends on or waits for events (:func:`journey_event_pattern`)."""
+    campaigns = list(campaigns)
     rules = [INGEST_RULE]
     if ses_configuration_set is not None:
         rules.append(ses_feedback_rule(ses_configuration_set))
@@ -160,6 +162,8 @@ def event_rules(
                     campaign_id=campaign.id,
                 )
             )
+    for campaign in campaigns:
+        if campaign.is_journey and campaign.enabled and is_deployed(campaign, now):
             pattern = journey_event_pattern(campaign)
             if pattern is not None:
                 rules.append(

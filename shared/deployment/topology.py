@@ -251,9 +251,11 @@ FUNCTIONS = (
         "Scans one profile segment, evaluates the audience and enqueues delivery jobs.",
         memory_mb=1769,  # one full vCPU: decoding profiles is CPU-bound (docs/batch-scale.md)
         timeout_s=300,
-        tables={PROFILES.key: access("Scan")},
+        # journeys: a batch journey's entries (one read, one conditional put per chosen shopper)
+        tables={PROFILES.key: access("Scan"), JOURNEYS.key: access("GetItem", "PutItem")},
         sends_to=(DELIVERY_QUEUE.key, AUDIENCE_QUEUE.key),
         parks_in=AUDIENCE_QUEUE.dlq_key,
+        defers_to=DELIVERY_QUEUE.key,  # a batch journey's first wait
     ),
     FunctionSpec(
         "deliver",

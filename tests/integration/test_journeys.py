@@ -273,14 +273,23 @@ def test_a_duplicated_entry_event_enters_once(runtime: LocalRuntime) -> None:
     assert decisions(runtime, "fajar") == [("email-cart", "sent", None)]
 
 
-def test_a_second_cart_while_in_the_journey_does_not_enter_again(runtime: LocalRuntime) -> None:
-    shopper(runtime, "gita")
-    publish(runtime, added("gita", "add-1", T0))
-    at(runtime, T0 + timedelta(minutes=10))
-    publish(runtime, added("gita", "add-2", T0 + timedelta(minutes=10)))
-    state = instance(runtime, "gita")
-    assert (state.instance, state.seq) == ("add-1", 1)
-    assert len(runtime.one_time_schedules()) == 1
+@pytest.mark.parametrize("reentry", ["after 7d", "always"])
+def test_a_second_cart_while_in_the_journey_does_not_enter_again(reentry: str) -> None:
+    with mock_aws():
+        runtime = LocalRuntime(
+            catalog_with({**CASCADE, "reentry": reentry}),
+            SimulatedClock(T0),
+            audience_segments=1,
+            log_level="CRITICAL",
+            seed=0,
+        )
+        shopper(runtime, "gita")
+        publish(runtime, added("gita", "add-1", T0))
+        at(runtime, T0 + timedelta(minutes=10))
+        publish(runtime, added("gita", "add-2", T0 + timedelta(minutes=10)))
+        state = instance(runtime, "gita")
+        assert (state.instance, state.seq) == ("add-1", 1)
+        assert len(runtime.one_time_schedules()) == 1
 
 
 def test_reentry_after_7d_refuses_an_entry_inside_the_window_and_takes_one_after(
@@ -508,3 +517,41 @@ def test_a_wake_up_with_a_send_costs_five_requests_and_an_entry_three(catalog: C
         assert by("deliver") - before == Counter(
             {"dynamodb.GetItem": 1, "sqs.SendMessageBatch": 1, "scheduler.CreateSchedule": 1}
         )
+
+
+BATCH: dict[str, Any] = {
+    "id": "daily-series",
+    "name": "A batch-entered journey",
+    "level": "L2",
+    "schedule": {"expression": "cron(0 9 * * ? *)", "timezone": "UTC"},
+    "reentry": "never",
+    "caps": {"per_day": 1, "per_week": 3},
+    "steps": [
+        {"id": "hello", "type": "send", "channels": IN_APP},
+        {"id": "a-day", "type": "wait", "duration": "1d"},
+        {"id": "again", "type": "send", "channels": IN_APP},
+    ],
+}
+
+
+def test_a_batch_audience_enters_each_chosen_shopper_once_per_occurrence() -> None:
+    with mock_aws():
+        runtime = LocalRuntime(
+            catalog_with(BATCH), SimulatedClock(T0), audience_segments=2, log_level="CRITICAL", seed=0
+        )
+        for user in ("tari", "umar"):
+            shopper(runtime, user)
+        at(runtime, T0 + timedelta(hours=1, minutes=1))
+        for user in ("tari", "umar"):
+            state = instance(runtime, user, "daily-series")
+            assert (state.instance, state.step, state.entry) == ("2026-11-02T09:00:00Z", "a-day", None)
+            assert decisions(runtime, user, "daily-series") == [("hello", "sent", None)]
+        at(runtime, T0 + timedelta(days=1, hours=1, minutes=20))  # the next occurrence: reentry never
+        for user in ("tari", "umar"):
+            state = instance(runtime, user, "daily-series")
+            assert (state.instance, state.status, state.seq) == ("2026-11-02T09:00:00Z", "completed", 2)
+            assert decisions(runtime, user, "daily-series") == [
+                ("again", "sent", None),
+                ("hello", "sent", None),
+            ]
+        assert [r.key for r in runtime.rules if r.campaign_id == "daily-series"] == []
