@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from nudge.report.experiments import Experiments
+from nudge.report.journeys import journey_steps
 from nudge.report.model import Report, Verdict
 from nudge.report.reading import Dated, read_conversions, read_decisions
 from nudge.report.tally import Tally
@@ -63,6 +64,7 @@ def build_report(
         decisions=tally.statuses,
         variants=experiments.variant_tables(),
         program=experiments.program(),
+        journey_steps=journey_steps(decisions, catalog),
     )
     report.verdict = classify(mix, report.messages_per_user_week, report, catalog)
     return report

@@ -78,6 +78,9 @@ class Report:
     decisions: Counter[str] = field(default_factory=Counter)
     variants: dict[str, dict[str, VariantRow]] = field(default_factory=dict)  # campaign -> variant -> row
     program: Uplift | None = None  # the shoppers reached against the global control group
+    journey_steps: dict[str, dict[str, dict[str, int]]] = field(
+        default_factory=dict
+    )  # journey -> step -> status
 
     @property
     def messages_per_user_week(self) -> float:
@@ -109,6 +112,7 @@ class Report:
             "decisions": dict(self.decisions.most_common()),
             "variants": {c: {v: r.to_dict() for v, r in rows.items()} for c, rows in self.variants.items()},
             "program_uplift": self.program.to_dict() if self.program else None,
+            "journey_steps": self.journey_steps,
             "verdict": {
                 "kind": self.verdict.kind,
                 "why": self.verdict.why,

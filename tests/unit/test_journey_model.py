@@ -326,3 +326,30 @@ def test_a_journey_that_waits_for_no_event_gets_no_event_rule() -> None:
 
     plain = [{"id": "w", "type": "wait", "duration": "1h"}, {"id": "s", "type": "send", "channels": PUSH}]
     assert journey_event_pattern(Campaign.model_validate(journey(plain))) is None
+
+
+def test_the_report_counts_a_journeys_decisions_per_send_step_in_step_order() -> None:
+    from datetime import UTC, datetime
+
+    from nudge.report.journeys import journey_steps
+
+    campaign = Campaign.model_validate(journey(CASCADE))
+    at = datetime(2026, 11, 2, 9, tzinfo=UTC)
+
+    def decided(step: str, user: str, status: str, journey_id: str = "cart-cascade") -> Any:
+        return (
+            at,
+            {"campaign_id": journey_id, "send_key": f"{journey_id}#e-{user}#{step}#{user}", "status": status},
+        )
+
+    decisions = [
+        decided("discount", "u1", "sent"),
+        decided("email", "u1", "sent"),
+        decided("email", "u2", "capped"),
+        decided("email", "u3", "sent"),
+        (at, {"campaign_id": "welcome", "send_key": "welcome#once#u1", "status": "sent"}),
+    ]
+    assert journey_steps(decisions, Catalog([campaign])) == {
+        "cart-cascade": {"email": {"capped": 1, "sent": 2}, "discount": {"sent": 1}}
+    }
+    assert journey_steps(decisions, None) == {}

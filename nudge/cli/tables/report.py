@@ -84,7 +84,21 @@ def print_report(result: Any) -> None:
     console.print(table("By campaign", result.campaigns, "campaign", result.campaign_levels))
     console.print(table("By level", result.levels, "level"))
     console.print(table("By channel", result.channels, "channel", uplift=False))
+    print_journey_steps(result)
     print_experiments(result)
+
+
+def print_journey_steps(result: Any) -> None:
+    """Per journey, each send step's decisions (sent, withheld, capped, cancelled, ...)."""
+    for journey, steps in result.journey_steps.items():
+        statuses = sorted({status for counts in steps.values() for status in counts})
+        out = Table(title=f"Journey steps — {journey}")
+        out.add_column("step")
+        for status in statuses:
+            out.add_column(status, justify="right")
+        for step, counts in steps.items():
+            out.add_row(step, *(f"{counts.get(status, 0):,}" for status in statuses))
+        console.print(out)
 
 
 def print_experiments(result: Any) -> None:
