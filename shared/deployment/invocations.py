@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.campaigns.expiry import is_deployed
 from shared.deployment.naming import OWN_BUS
 from shared.deployment.topology import DEFAULT_BUS, FEEDBACK_DLQ_KEY, INGEST_QUEUE, TRIGGER_DLQ_KEY
 
@@ -147,6 +146,10 @@ def event_rules(
     """The ingest rule, SES feedback (unless there is no configuration set: feedback turned off) and
     one rule per enabled real-time (L4) campaign that has not expired at ``now`` (shared.campaigns.expiry),
     and one per live journey that ends on or waits for events (:func:`journey_event_pattern`)."""
+    # Here, not at the top: the trigger function imports this module for JOURNEY_EVENT, and the
+    # campaign calendar (schedules, cron, the calendar module) is synth's concern, not a request's.
+    from shared.campaigns.expiry import is_deployed
+
     campaigns = list(campaigns)
     rules = [INGEST_RULE]
     if ses_configuration_set is not None:
@@ -182,6 +185,8 @@ def event_rules(
 def campaign_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[ScheduleSpec]:
     """One schedule per batch (L1-L3) campaign that has not expired at ``now``: a one-time schedule
     in the past would fail the deploy or never run (shared.campaigns.expiry)."""
+    from shared.campaigns.expiry import is_deployed
+
     return [
         ScheduleSpec(f"campaign-{c.id}", c.schedule.expression, c.schedule.timezone, c.id, enabled=c.enabled)
         for c in campaigns
