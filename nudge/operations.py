@@ -104,7 +104,7 @@ def journey_path(instance: JourneyInstance, entries: Iterable[Mapping[str, Any]]
         detail = entry.detail
         if entry.kind == "send" and entry.step is not None:
             decided = logged.get(
-                send_key(instance.journey_id, instance.instance, entry.step, instance.user_id)
+                send_key(instance.journey_id, instance.instance, entry.step, entry.seq, instance.user_id)
             )
             outcome = "queued"
             if decided is not None:

@@ -16,6 +16,7 @@ from nudge.bench.delivery import measure_delivery
 from nudge.bench.identity import measure_identity
 from nudge.bench.imports import measure_imports
 from nudge.bench.ingest import measure_ingest
+from nudge.bench.journey import measure_journey
 from nudge.bench.measuring import FAKE_CREDENTIALS, START
 from nudge.bench.trigger import measure_trigger
 from shared.campaigns.loader import Catalog
@@ -51,6 +52,8 @@ def run_bench(catalog: Catalog, progress: Progress | None = None) -> dict[str, A
         results.update(measure_ingest(runtime))
         step("L4 trigger")
         results.update(measure_trigger(runtime))
+        step("journey")
+        results.update(measure_journey(runtime))
         step("delivery")
         results.update(measure_delivery(runtime))
         step("audience worker")

@@ -1,5 +1,5 @@
 """A journey's decisions by send step (``nudge report``): what delivery decided for each step, read from
-the send keys the journey engine writes (``journey#instance#step#user``, shared/journeys/engine.py)."""
+the send keys the journey engine writes (``journey#instance#step#seq#user``, shared/journeys/engine.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def journey_steps(decisions: Dated, catalog: Catalog | None) -> dict[str, dict[s
     for _, item in decisions:
         journey = journeys.get(str(item.get("campaign_id")))
         parts = str(item.get("send_key", "")).split("#")
-        if journey is None or len(parts) < 4:
+        if journey is None or len(parts) < 5:
             continue
         counted.setdefault(journey.id, {}).setdefault(parts[2], Counter())[str(item.get("status"))] += 1
     ordered: dict[str, dict[str, dict[str, int]]] = {}

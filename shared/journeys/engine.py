@@ -6,7 +6,8 @@ Every input makes at most one transition, written with one conditional put on th
 decides them with every guard and logs each decision) and the next wait's one-time schedule. Both are
 idempotent, keyed on the instance, the step and the sequence number, so a retry or a duplicate repeats
 nothing. Budget per transition: the instance read, one profile read when a branch, a local-time wait or
-the goal check needs it, the write, one enqueue of the step's jobs and one schedule (docs/journeys.md)."""
+the goal check needs it, the write, one enqueue of the step's jobs and one schedule (docs/journeys.md).
+A send key is ``journey#instance#step#seq#user``."""
 
 from __future__ import annotations
 
@@ -51,9 +52,10 @@ def _minute(moment: datetime) -> int:
     return int(moment.timestamp() // 60)
 
 
-def send_key(journey_id: str, instance: str, step_id: str, user_id: str) -> str:
-    """A send step's send key: one message per instance and step, whatever is retried."""
-    return f"{journey_id}#{instance}#{step_id}#{user_id}"
+def send_key(journey_id: str, instance: str, step_id: str, seq: int, user_id: str) -> str:
+    """A send step's send key: one message per instance, step and transition (a loop through a wait sends
+    the step again; a retried or duplicated transition does not)."""
+    return f"{journey_id}#{instance}#{step_id}#{seq}#{user_id}"
 
 
 @dataclass
@@ -124,7 +126,7 @@ class JourneyEngine:
             draft.note(PathKind.WITHHELD, detail=f"holdout {campaign.holdout_percent:g}%")
             first_send = next((s for s in campaign.flow.steps if isinstance(s, SendStep)), None)
             if first_send is not None:
-                draft.jobs.append(self._job(instance, first_send.id))
+                draft.jobs.append(self._job(instance, first_send.id, draft.seq))
             state = self._end(draft, InstanceStatus.WITHHELD, None, "holdout")
             return self._commit(
                 state, draft, expected=current.seq if current else None, kind=Transition.WITHHELD
@@ -209,7 +211,7 @@ class JourneyEngine:
         while step_id is not None:
             step = flow.step(step_id)
             if isinstance(step, SendStep):
-                draft.jobs.append(self._job(instance, step.id))
+                draft.jobs.append(self._job(instance, step.id, draft.seq))
                 draft.note(PathKind.SENT, step.id, ", ".join(step.channel_preference))
             elif isinstance(step, BranchStep):
                 profile = draft.profile_of()
@@ -345,9 +347,9 @@ class JourneyEngine:
             body = {WAKE_FIELD: effects.wake.model_dump(mode="json")}
             self.deferrals.defer(instance.user_id, effects.wake.key, json.dumps(body), effects.wake_at)
 
-    def _job(self, instance: JourneyInstance, step_id: str) -> str:
+    def _job(self, instance: JourneyInstance, step_id: str, seq: int) -> str:
         return DeliveryJob(
-            send_key=send_key(instance.journey_id, instance.instance, step_id, instance.user_id),
+            send_key=send_key(instance.journey_id, instance.instance, step_id, seq, instance.user_id),
             campaign_id=instance.journey_id,
             user_id=instance.user_id,
             occurrence=instance.occurrence,

@@ -16,6 +16,7 @@ from nudge.bench.cost import cost_model, fanout_estimate
 from nudge.bench.delivery import measure_delivery
 from nudge.bench.identity import measure_identity
 from nudge.bench.ingest import INGEST_BATCH, measure_ingest
+from nudge.bench.journey import measure_journey
 from nudge.bench.measuring import dynamodb_item_bytes
 from nudge.bench.trigger import measure_trigger
 from nudge.local.runtime import LocalRuntime
@@ -34,6 +35,7 @@ def measured() -> Iterator[dict[str, Any]]:
         results: dict[str, Any] = {}
         results.update(measure_ingest(runtime))
         results.update(measure_trigger(runtime))
+        results.update(measure_journey(runtime))
         results.update(measure_delivery(runtime))
         results.update(measure_identity(runtime))
         yield results
@@ -63,6 +65,27 @@ def test_a_merge_costs_a_transaction_in_place_of_the_write_and_events_after_it_n
 
 def test_an_immediate_trigger_enqueues_with_one_request(measured: dict[str, Any]) -> None:
     assert measured["l4_requests"] == {"sqs.SendMessageBatch": 1}
+
+
+def test_a_journey_entry_costs_three_requests_and_a_transition_five(measured: dict[str, Any]) -> None:
+    assert measured["journey_measured"] == "cart-recovery"
+    assert measured["journey_entry_requests"] == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.PutItem": 1,
+        "scheduler.CreateSchedule": 1,
+    }
+    assert measured["journey_transition_requests"] == {
+        "dynamodb.GetItem": 2,
+        "dynamodb.PutItem": 1,
+        "sqs.SendMessageBatch": 1,
+        "scheduler.CreateSchedule": 1,
+    }
+    assert (measured["aws_requests_per_journey_entry"], measured["aws_requests_per_journey_transition"]) == (
+        3,
+        5,
+    )
+    assert 1024 < measured["journey_item_bytes"] <= 2048  # two write units per transition
+    assert 5 < measured["cost_usd_per_million_journey_shoppers"] < 30
 
 
 def test_a_delayed_trigger_schedules_with_one_request(measured: dict[str, Any]) -> None:

@@ -555,3 +555,41 @@ def test_a_batch_audience_enters_each_chosen_shopper_once_per_occurrence() -> No
                 ("hello", "sent", None),
             ]
         assert [r.key for r in runtime.rules if r.campaign_id == "daily-series"] == []
+
+
+LOOP: dict[str, Any] = {
+    "id": "daily-nudge",
+    "name": "A loop through a wait",
+    "level": "L4",
+    "trigger": {"event": "Product Added"},
+    "goal": {"event": "Order Completed"},
+    "caps": {"per_day": 2, "per_week": 10},
+    "steps": [
+        {"id": "a-day", "type": "wait", "duration": "1d"},
+        {"id": "nudge", "type": "send", "channels": IN_APP},
+        {"id": "again", "type": "branch", "if": ["orders > 1000"], "then": "end", "else": "a-day"},
+        {"id": "end", "type": "exit"},
+    ],
+}
+
+
+def test_a_loop_sends_its_step_each_time_round_and_an_old_wake_up_moves_nothing() -> None:
+    with mock_aws():
+        runtime = LocalRuntime(
+            catalog_with(LOOP), SimulatedClock(T0), audience_segments=1, log_level="CRITICAL", seed=0
+        )
+        shopper(runtime, "vina")
+        publish(runtime, added("vina", "add-1", T0))
+        [(_, _, first)] = runtime.one_time_schedules()
+        at(runtime, T0 + timedelta(days=2, minutes=40))
+        assert decisions(runtime, "vina", "daily-nudge") == [("nudge", "sent", None), ("nudge", "sent", None)]
+        state = instance(runtime, "vina", "daily-nudge")
+        assert (state.step, state.seq) == ("a-day", 3)
+        runtime.send("delivery", [first["Input"]])  # the first day's wake-up, very late
+        runtime.drain()
+        assert instance(runtime, "vina", "daily-nudge").seq == 3
+        assert len(decisions(runtime, "vina", "daily-nudge")) == 2
+        keys = sorted(
+            e["send_key"] for e in runtime.send_log.entries_for("vina") if e["campaign_id"] == "daily-nudge"
+        )
+        assert keys == ["daily-nudge#add-1#nudge#2#vina", "daily-nudge#add-1#nudge#3#vina"]

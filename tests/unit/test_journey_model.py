@@ -339,7 +339,11 @@ def test_the_report_counts_a_journeys_decisions_per_send_step_in_step_order() ->
     def decided(step: str, user: str, status: str, journey_id: str = "cart-cascade") -> Any:
         return (
             at,
-            {"campaign_id": journey_id, "send_key": f"{journey_id}#e-{user}#{step}#{user}", "status": status},
+            {
+                "campaign_id": journey_id,
+                "send_key": f"{journey_id}#e-{user}#{step}#2#{user}",
+                "status": status,
+            },
         )
 
     decisions = [
