@@ -7,15 +7,20 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from payloads import track
+
 from nudge.simulated_journeys import _Instances
 from shared.campaigns.jobs import TriggerContext
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
 from shared.core.clock import SimulatedClock
+from shared.events.contract import parse_detail
 from shared.journeys.engine import JourneyEngine
-from shared.journeys.instance import WAKE_FIELD, WakeUp
+from shared.journeys.instance import WAKE_FIELD, JourneyInstance, WakeUp
 from shared.journeys.transitions import Transition
+from shared.profiles.fold import fold_events
 from shared.profiles.ports import ProfileStore
+from shared.profiles.profile import Profile
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
 PUSH = {"push": {"title": "Hi", "body": "There"}}
@@ -108,3 +113,57 @@ def test_a_wake_up_body_names_the_step_and_sequence_number_it_moves() -> None:
     [(key, at, body)] = deferrals.made
     assert (key, at) == ("big-only#e-1#wait#1", T0 + timedelta(hours=1))
     assert WakeUp.model_validate(json.loads(body)[WAKE_FIELD]).seq == 1
+
+
+class _Profiles:
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+
+    def get(self, user_id: str) -> Profile | None:
+        return self.profile if user_id == self.profile.user_id else None
+
+
+CASCADE = Campaign.model_validate(
+    {
+        "id": "two-touch",
+        "name": "T",
+        "level": "L4",
+        "trigger": {"event": "Product Added"},
+        "goal": {"event": "Order Completed"},
+        "steps": [
+            {"id": "wait", "type": "wait", "duration": "1h"},
+            {"id": "push", "type": "send", "channels": PUSH},
+        ],
+    }
+)
+
+
+def ordered_at(moment: datetime) -> Profile:
+    event = parse_detail(track("u1", "Order Completed", f"o-{moment:%H%M}", moment, revenue=10))
+    return fold_events(Profile(user_id="u1"), [event]).profile
+
+
+def woken(profile: Profile) -> tuple[JourneyInstance, list[str]]:
+    clock, queue, deferrals = SimulatedClock(T0), _Queue(), _Deferrals()
+    journeys = JourneyEngine(
+        Catalog([CASCADE]), _Instances(), cast(ProfileStore, _Profiles(profile)), queue, clock, deferrals
+    )
+    journeys.enter(CASCADE, "u1", "e-1", entry=entry("e-1"))
+    [(_, at, body)] = deferrals.made
+    clock.advance_to(at)
+    outcome = journeys.wake(WakeUp.model_validate(json.loads(body)[WAKE_FIELD]))
+    assert outcome.instance is not None
+    return outcome.instance, queue.bodies
+
+
+def test_a_goal_already_on_the_profile_ends_the_instance_at_the_wake_up() -> None:
+    """Ingest folded the order before the wake-up, and its routed copy has not arrived: the goal wins."""
+    state, jobs = woken(ordered_at(T0 + timedelta(minutes=30)))
+    assert (state.status, state.reason) == ("converted", "Order Completed at 2026-11-02T08:30:00+00:00")
+    assert jobs == []
+
+
+def test_an_order_before_the_entry_is_no_goal_of_this_instance() -> None:
+    state, jobs = woken(ordered_at(T0 - timedelta(days=2)))
+    assert (state.status, state.step) == ("completed", None)
+    assert [json.loads(j)["step"] for j in jobs] == ["push"]
