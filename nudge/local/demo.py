@@ -24,6 +24,7 @@ from shared.core.clock import SimulatedClock
 from shared.core.vocabulary import Channel, DecisionStatus, Level
 
 if TYPE_CHECKING:
+    from nudge.local.responses import ResponseModel
     from nudge.report.model import Report
 
 STEP = timedelta(hours=1)
@@ -59,6 +60,7 @@ class DemoOptions:
     # Processes: each runs every n-th shopper through a whole system of its own on moto (shoppers
     # never share state, so the runs add up; see nudge/local/shards.py).
     shards: int = 1
+    responses: ResponseModel | None = None  # the shoppers' true response probabilities (default: the shop's)
 
 
 def run_demo(
@@ -135,7 +137,7 @@ def run_shard(
         hours = options.days * 24
         cursor = 0
         published = failed_publish = 0
-        responder = Responder(store, runtime, seed) if options.respond else None
+        responder = Responder(store, runtime, seed, options.responses) if options.respond else None
         for hour in range(hours):
             window_end = start + STEP * (hour + 1)
             batch: list[dict[str, Any]] = []

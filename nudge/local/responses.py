@@ -7,7 +7,8 @@ message a channel accepted may, with a probability set per level, lead to:
 - SES events for an email: delivered, perhaps opened, perhaps clicked (put on the default bus as
   SES would, so the feedback function folds them into the send log);
 - a read of an in-app message through the inbox HTTP API;
-- an extra ``Order Completed`` within the conversion window: the message's true effect.
+- an extra ``Order Completed`` within the conversion window: the message's true effect, which an
+  experiment's variant may multiply (``variant_lift``: the known truth the variant table should find).
 
 Withheld shoppers get none of this, so the report's uplift should recover the levels' effects
 (roughly; they are sampled). Push has no receipts, as with SNS.
@@ -47,6 +48,8 @@ class ResponseModel:
         default_factory=lambda: {Level.L1: 0.01, Level.L2: 0.04, Level.L3: 0.05, Level.L4: 0.12}
     )
     max_delay_hours: float = 36.0
+    # "campaign:variant" -> a multiplier of the level's conversion lift for the shoppers sent that variant
+    variant_lift: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(order=True)
@@ -100,9 +103,17 @@ class Responder:
                     self._push(clicked, "ses", _ses_event("Click", message, clicked))
         if message.channel == Channel.IN_APP and rng.random() < model.inbox_read:
             self._push(self._later(message.at, 10, 24 * 60), "read", (message.user_id, message.provider_id))
-        if rng.random() < model.conversion_lift.get(level, 0.0):
+        if rng.random() < model.conversion_lift.get(level, 0.0) * self._variant_lift(campaign, message):
             at = self._later(message.at, 15, model.max_delay_hours * 60)
             self._push(at, "order", order_call(shopper, at, rng, self.store.catalog))
+
+    def _variant_lift(self, campaign: Any, message: SentMessage) -> float:
+        """The true multiplier of the variant the shopper was sent (read from the send log's decision)."""
+        if not campaign.variants or not self.model.variant_lift:
+            return 1.0
+        entry = self.runtime.send_log.get(message.user_id, message.send_key)
+        variant = entry.variant if entry is not None else None
+        return self.model.variant_lift.get(f"{campaign.id}:{variant}", 1.0)
 
     def due_orders_and_apply(self, until: datetime) -> list[dict[str, Any]]:
         """Apply the SES events and inbox reads due before ``until``; return the orders to publish."""

@@ -1,11 +1,11 @@
 """An experiment's decisions: each look at the variants' counts moves its state (weights, winner) and is
 logged with its evidence (counts, rates with intervals, probability of being best, p-values).
 
-Pure: the state is read and written by the caller (one DynamoDB item per experiment, see
-:mod:`shared.experiments.store`); the counts come from the send log and the conversions. ``fixed`` only
-looks; ``winner`` runs the sequential test at every look and gives the winner all the traffic (or, after
-``max_duration`` / a batch's ``wait``, closes with no winner and keeps the weights); ``bandit`` re-weights
-by Thompson sampling every ``reweight_every``."""
+Pure: the state is read and written by the caller (one item per experiment: ``to_dict``; where it is
+to be stored and who reviews it: docs/experiments.md, "Not yet"); the counts come from the send log and
+the conversions. ``fixed`` only looks; ``winner`` runs the sequential test at every look and gives the
+winner all the traffic (or, after ``max_duration`` / a batch's ``wait``, closes with no winner and keeps
+the weights); ``bandit`` re-weights by Thompson sampling every ``reweight_every``."""
 
 from __future__ import annotations
 
