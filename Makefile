@@ -32,9 +32,14 @@ browser:  ## install Debian's headless Chromium if missing (the HTML report's re
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) browser  ## validate campaigns/ and run the whole test suite (unit, integration, infra)
+# One pytest worker per core (pytest-xdist); tests/conftest.py sends the tests sharing the CDK synth, or a
+# module's own module-scoped fixture, to one worker each, so nothing expensive is built twice.
+# TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= auto
+
+test: $(STAMP) browser  ## validate campaigns/ and run the whole test suite (unit, integration, infra) on every core
 	$(BIN)/nudge validate campaigns
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)  ## ruff on everything, mypy on shared/ and functions/, the import layers (tests/unit/test_layers.py)
 	$(BIN)/ruff check .

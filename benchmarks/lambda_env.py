@@ -7,6 +7,7 @@ files and the interpreter, so a second ``make test`` reuses it and a changed pin
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import platform
@@ -88,12 +89,22 @@ def _pip_install(python: str, target: Path, packages: tuple[str, ...]) -> None:
 
 def lambda_env() -> LambdaEnv:
     """The cached environment for the current constraints, built (into a temporary directory moved
-    into place, so a parallel run never sees half of one) when there is none."""
+    into place, so a parallel run never sees half of one) when there is none. Processes asking at
+    the same time (the workers of a parallel ``make test``) take turns: one builds, the others wait
+    for it and take its copy instead of building their own."""
     python = find_python()
     home = CACHE / cache_key(python)
     if (home / "complete").exists():
         return LambdaEnv(python, home / "layer", home / "runtime", built=False)
     CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f"{home.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (home / "complete").exists():  # built by the process that held the lock before
+            return LambdaEnv(python, home / "layer", home / "runtime", built=False)
+        return _build(python, home)
+
+
+def _build(python: str, home: Path) -> LambdaEnv:
     staging = Path(tempfile.mkdtemp(prefix="building-", dir=CACHE))
     try:
         _pip_install(python, staging / "layer", LAYER_PACKAGES)
