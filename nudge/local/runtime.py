@@ -29,8 +29,6 @@ from types import ModuleType
 from typing import Any
 
 import boto3
-from botocore import UNSIGNED
-from botocore.config import Config
 
 from nudge.local import dump, http_api, machinery, moto_speedups, queues, routing, stack
 from nudge.local import ports as local_ports
@@ -63,7 +61,6 @@ class LocalContext:
         return self.timeout_ms
 
 
-UNSIGNED_REQUESTS = Config(signature_version=UNSIGNED)
 RUNTIME_ITSELF = "runtime"  # who made a request the runtime made itself, playing AWS
 
 
@@ -133,9 +130,7 @@ class LocalRuntime:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            # Unsigned: moto checks no signature, and SigV4's canonical request and HMACs were an
-            # eighth of each request's cost here; every parameter, header and answer is unchanged.
-            client = boto3.client(service, region_name=REGION, config=UNSIGNED_REQUESTS)
+            client = boto3.client(service, region_name=REGION)
             client.meta.events.register("before-call", self._count_request)
             if self.adversary is not None:
                 client.meta.events.register("before-call", self.adversary.interleaver.hook)
