@@ -176,7 +176,14 @@ AGGREGATE_ATTRIBUTES = (
     "at_best_send_hour",
 )
 # The scorer's bookkeeping in ``scores`` (shared/predictions/scoring.py), beside the scores above.
-SCORER_METADATA = ("model_version", "model_kind", "provenance", "scored_at", "horizon_days")
+SCORER_METADATA = (
+    "model_version",
+    "model_kind",
+    "provenance",
+    "scored_at",
+    "horizon_days",
+    "recommendations",
+)
 
 
 def _reserved_names() -> frozenset[str]:

@@ -23,8 +23,9 @@ sample, publishes the fit to the models table as a versioned artefact, and the s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -46,6 +47,7 @@ from shared.predictions.scoring import (
 )
 from shared.profiles.ports import ProfileScores, ProfileStore
 from shared.profiles.profile import Profile
+from shared.recommendations.cooccurrence import ItemModel
 
 SCAN_PAGE_SIZE = 500
 MIN_REMAINING_MS = 60_000
@@ -189,6 +191,7 @@ class ScoreWorker:
     registry: ModelRegistry
     models: ModelCache
     score_queue: WorkQueue
+    _item_models: dict[str, ItemModel] = field(default_factory=dict, init=False, repr=False)
 
     def work(self, task: ScoreTask, remaining_ms: Callable[[], int]) -> ScoreResult:
         if task.phase == "census":
@@ -241,6 +244,8 @@ class ScoreWorker:
             )
             self.registry.publish_label_free(fitted.version, fitted.to_json())
             version, kind = fitted.version, "label-free"
+        items = ItemModel.from_sketch(merged.items)
+        self.registry.put_recommendations(task.run_id, json.dumps(items.to_dict(), separators=(",", ":")))
         self.score_queue.send_many(
             [
                 ScoreTask(
@@ -269,6 +274,7 @@ class ScoreWorker:
         if task.population is None:
             raise PermanentDeliveryError("a scoring task needs the census's population statistics")
         population = Population.from_dict(task.population)
+        items = self._item_model(task.run_id)
         as_of = task.as_of
         start_key: Mapping[str, Any] | None = task.start_key
         scanned = written = conflicts = unchanged = 0
@@ -278,7 +284,7 @@ class ScoreWorker:
             )
             scanned += len(page)
             for profile in page:
-                outcome = self._write(profile, model, population, as_of)
+                outcome = self._write(profile, model, population, as_of, items)
                 written += outcome == "written"
                 conflicts += outcome == "conflict"
                 unchanged += outcome == "unchanged"
@@ -297,12 +303,29 @@ class ScoreWorker:
                     model_version=model.version,
                 )
 
-    def _write(self, profile: Profile, model: ScoringModel, population: Population, as_of: datetime) -> str:
+    def _item_model(self, run_id: str) -> ItemModel | None:
+        """The run's item model, read once per container (None from a census that stored none)."""
+        if run_id not in self._item_models:
+            body = self.registry.recommendations(run_id)
+            if body is None:
+                return None
+            self._item_models.clear()  # one run at a time: yesterday's model is not kept
+            self._item_models[run_id] = ItemModel.from_dict(json.loads(body))
+        return self._item_models[run_id]
+
+    def _write(
+        self,
+        profile: Profile,
+        model: ScoringModel,
+        population: Population,
+        as_of: datetime,
+        items: ItemModel | None = None,
+    ) -> str:
         current: Profile | None = profile
         for _ in range(MAX_WRITE_ATTEMPTS):
             if current is None:
                 return "gone"
-            scores = score_profile(current, model, population, as_of)
+            scores = score_profile(current, model, population, as_of, items)
             if not scores_changed(current.scores, scores, as_of):
                 return "unchanged"
             if self.scores.write_scores(current.user_id, scores, current.version):

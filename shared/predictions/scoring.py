@@ -16,6 +16,8 @@ from shared.predictions.label_free import BuyerSample
 from shared.predictions.rfm import RfmEdges, RfmSketch, segment_of
 from shared.predictions.send_hour import HOURS, best_hour, local_histogram, normalised, utc_offset_hours
 from shared.profiles.profile import Profile
+from shared.recommendations.cooccurrence import ItemModel, ItemSketch
+from shared.recommendations.ranking import recommend
 
 PRECISION = 4
 # Scores are rewritten only when they move materially (or are a week old, or from another model):
@@ -23,7 +25,15 @@ PRECISION = 4
 REFRESH_DAYS = 7
 PROBABILITY_STEP = 0.01
 EXPECTED_ORDERS_STEP = 0.05
-_EXACT = ("best_send_hour", "favourite_category", "next_category", "horizon_days", "model_kind", "provenance")
+_EXACT = (
+    "best_send_hour",
+    "favourite_category",
+    "next_category",
+    "horizon_days",
+    "model_kind",
+    "provenance",
+    "recommendations",
+)
 DEFAULT_RFM_WINDOW_DAYS = 365
 
 
@@ -73,9 +83,11 @@ class PopulationSketch:
     profiles: int = 0
     buyers: BuyerSample = field(default_factory=BuyerSample)
     first_activity: datetime | None = None
+    items: ItemSketch = field(default_factory=ItemSketch)
 
     def add(self, profile: Profile, as_of: datetime, rfm_window_days: int) -> None:
         self.profiles += 1
+        self.items.add(profile.activity.products)
         first = min((t for t in (profile.first_seen, profile.first_order_at) if t is not None), default=None)
         if first is not None and (self.first_activity is None or first < self.first_activity):
             self.first_activity = first
@@ -96,6 +108,7 @@ class PopulationSketch:
         self.local_hours = [a + b for a, b in zip(self.local_hours, other.local_hours, strict=True)]
         self.profiles += other.profiles
         self.buyers.merge(other.buyers)
+        self.items.merge(other.items)
         if other.first_activity is not None and (
             self.first_activity is None or other.first_activity < self.first_activity
         ):
@@ -112,6 +125,7 @@ class PopulationSketch:
             "n": self.profiles,
             "buyers": self.buyers.to_dict(),
             "first": self.first_activity.isoformat() if self.first_activity else None,
+            "items": self.items.to_dict(),
         }
 
     @classmethod
@@ -123,6 +137,7 @@ class PopulationSketch:
             int(data.get("n", 0)),
             BuyerSample.from_dict(data.get("buyers") or {}),
             datetime.fromisoformat(data["first"]) if data.get("first") else None,
+            ItemSketch.from_dict(data.get("items") or {}),
         )
 
 
@@ -165,11 +180,16 @@ def _scored(predicted: tuple[float, str]) -> tuple[float | None, str]:
 
 
 def score_profile(
-    profile: Profile, model: ScoringModel, population: Population, as_of: datetime
+    profile: Profile,
+    model: ScoringModel,
+    population: Population,
+    as_of: datetime,
+    items: ItemModel | None = None,
 ) -> dict[str, Any]:
     """The ``scores`` map of one profile (keys absent when unknown, e.g. RFM for a non-buyer).
     ``model_kind`` says whether a trained model or the label-free fallback scored it, and
-    ``provenance`` which model produced each score."""
+    ``provenance`` which model produced each score. With the run's item model, ``recommendations``:
+    the shopper's top product ids, best first (absent when there are none)."""
     scores: dict[str, Any] = {
         "model_version": model.version,
         "model_kind": model.kind,
@@ -216,6 +236,10 @@ def score_profile(
         scores["favourite_category"] = favourite
     if upcoming is not None:
         scores["next_category"] = upcoming
+    products, affinity = profile.activity.products, profile.category_affinity
+    recommended = [] if items is None else recommend(products, affinity, items)
+    if recommended:
+        scores["recommendations"] = recommended
     return scores
 
 

@@ -21,6 +21,7 @@ from shared.events.traits import (
     within_budget,
 )
 from shared.profiles.orders import link_order, order_cancelled, order_refunded, prune_placed
+from shared.profiles.products import note_products, prune_products
 from shared.profiles.profile import (
     AFFINITY_FLOOR,
     AFFINITY_HALF_LIFE_DAYS,
@@ -307,6 +308,7 @@ def _note_activity(activity: Activity, name: str, props: Mapping[str, Any], at: 
         amount = order_value(props)
         orders, revenue = activity.orders.get(day, (0, Decimal(0)))
         activity.orders[day] = (orders + 1, (revenue + amount).quantize(CENT))
+    note_products(activity.products, name, props, at, MAX_PRODUCTS_PER_EVENT)
     product_id = product_of(props)
     if name == "Product Viewed" and isinstance(product_id, str | int) and not isinstance(product_id, bool):
         key = _product_key(product_id)
@@ -337,6 +339,7 @@ def _prune_activity(activity: Activity, newest: datetime) -> None:
     kept_days = sorted(d for d in activity.orders if d > order_horizon)[-MAX_ORDER_DAYS:]
     activity.orders = {d: activity.orders[d] for d in kept_days}
     prune_placed(activity, newest)
+    prune_products(activity.products, newest)
 
 
 def _prune(profile: Profile, newest: datetime) -> None:

@@ -25,6 +25,7 @@ from shared.core.identity import anonymous_profile_id
 from shared.core.money import CENT
 from shared.events.contract import SegmentEvent
 from shared.profiles.fold import _behaviour_key, _bump, decay_factor
+from shared.profiles.products import absorb_products
 from shared.profiles.profile import (
     AFFINITY_FLOOR,
     ENGAGEMENT_BIN_CAP,
@@ -165,6 +166,7 @@ def _absorb_activity(into: Activity, other: Activity) -> None:
         oldest = min(into.viewed, key=lambda p: into.viewed[p][-1])
         del into.viewed[oldest]
     into.placed = {**other.placed, **into.placed}
+    absorb_products(into.products, other.products)
 
 
 def _absorb_engagement(profile: Profile, hours: list[int]) -> None:

@@ -150,8 +150,17 @@ class Activity(BaseModel):
         "cancelled]: what a refund or a cancellation takes back from (400 days, 200 orders).",
     )
 
+    products: dict[str, tuple[int, int, str]] = Field(
+        default_factory=dict,
+        description="Product id → [UTC day number, viewed 1 | carted 2 | bought 4, category] of the "
+        "shopper's latest 20 products of 180 days: what recommendations are made of "
+        "(shared/profiles/products.py).",
+    )
+
     def is_empty(self) -> bool:
-        return not (self.last or self.orders or self.categories or self.viewed or self.placed)
+        return not (
+            self.last or self.orders or self.categories or self.viewed or self.placed or self.products
+        )
 
     def views_of(self, product_id: str, since: datetime, until: datetime) -> int:
         """Views of ``product_id`` from ``since`` to ``until`` (minute precision, last 48 hours)."""

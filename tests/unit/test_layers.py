@@ -67,6 +67,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),  # clock, errors, money, reserved ids, queue ports
     ("events",),  # the event contract, EventBridge patterns, traits
     ("profiles",),  # profile, contact ledger, what is kept after erasure, their stores' ports
+    ("recommendations",),  # item-to-item co-occurrence from the profiles' recent products, a shopper's top-N
     ("privacy",),  # erasure: pseudonyms, markers, the erase-a-shopper request
     ("campaigns",),  # the campaign model, audience language, schedules, policy, templates, loader
     ("deployment",),  # topology (tables, queues, functions, rules, schedules) and names

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 class DynamoModelRegistry:
     """The models table: trained artefacts under one name, sorted by version (which starts with the
     training time); label-free fits under another, expiring after 30 days (scores name the fit that
-    wrote them, and are rewritten at least weekly); each scoring run's census items, expiring after
-    a week."""
+    wrote them, and are rewritten at least weekly); each scoring run's census items and item model
+    (the products' co-occurrence the run recommends with), expiring after a week."""
 
     ARTEFACT = "scoring-model"
     CENSUS_TTL_S = 7 * 24 * 3600
@@ -80,6 +80,21 @@ class DynamoModelRegistry:
             MODELS.ttl_attribute or "expires_at": self._expires_at(),
         }
         self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def put_recommendations(self, run_id: str, body: str) -> None:
+        item = {
+            MODELS.partition_key: f"items#{run_id}",
+            str(MODELS.sort_key): "model",
+            "body": body,
+            MODELS.ttl_attribute or "expires_at": self._expires_at(),
+        }
+        self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def recommendations(self, run_id: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(f"items#{run_id}", "model"), ConsistentRead=True
+        ).get("Item")
+        return str(deserialize(item)["body"]) if item else None
 
     def complete_census(self, run_id: str, segment: int, total_segments: int) -> bool:
         key = self._key(f"run#{run_id}", "run")
