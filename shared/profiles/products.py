@@ -86,4 +86,3 @@ def absorb_products(into: RecentProducts, other: Mapping[str, tuple[int, int, st
 
 def bought(recent: Mapping[str, Sequence[Any]]) -> set[str]:
     return {p for p, entry in recent.items() if int(entry[1]) & BOUGHT}
-
