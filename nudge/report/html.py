@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
+from typing import Any
 
 from nudge.report.html_experiments import experiments_section
 from nudge.report.model import Report, Row, day_range
@@ -228,7 +229,7 @@ def _uplift_cells(row: Row) -> str:
 
 
 def _table(
-    title: str, rows: Mapping[str, Row], names: Mapping[str, str] | None = None, uplift: bool = True
+    title: str, rows: Mapping[str, Row], names: Mapping[Any, str] | None = None, uplift: bool = True
 ) -> str:
     head = [
         "",

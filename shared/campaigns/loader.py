@@ -125,29 +125,6 @@ def _inline_template_files(source: _Source, problems: list[str]) -> dict[Path_, 
         if isinstance(email, dict):
             _inline_email_files(source, email, base, origins, problems)
     return origins
-    for file_field, field in TEMPLATE_FILE_FIELDS.items():
-        name = email.get(file_field)
-        loc: Path_ = ("channels", Channel.EMAIL, file_field)
-        if name is None:
-            continue
-        where = f"{source.path}:{source.line(loc)}: channels.email.{file_field}"
-        if field in email:
-            problems.append(f"{where}: give either '{field}' or '{file_field}', not both")
-            continue
-        if not isinstance(name, str) or not name.strip():
-            continue  # the model reports the type
-        base = source.path.parent.resolve()
-        template = (base / name).resolve()
-        if Path(name).is_absolute() or not template.is_relative_to(base):
-            problems.append(f"{where}: {name!r} must be a path inside {base.name}/ (relative to this file)")
-            continue
-        try:
-            email[field] = template.read_text()
-        except OSError as error:
-            problems.append(f"{where}: cannot read {name!r}: {error.strerror or error}")
-            continue
-        origins[("channels", Channel.EMAIL, field)] = (template, 1)
-    return origins
 
 
 def _inline_email_files(
