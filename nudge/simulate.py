@@ -36,7 +36,7 @@ import heapq
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -255,10 +255,17 @@ class SimulatedDelivery:
     logged: dict[str, str] = field(default_factory=dict)  # send key -> the decision logged first
 
     def deliver(
-        self, job: DeliveryJob, campaign: Campaign, profile: Profile | None, now: datetime
+        self,
+        job: DeliveryJob,
+        campaign: Campaign,
+        profile: Profile | None,
+        now: datetime,
+        weights: Mapping[str, float] | None = None,
     ) -> Decision:
+        """``weights``: an experiment's reviewed traffic shares (as delivery reads them), else the file's."""
         sends = self.history[job.user_id] = prune(self.history[job.user_id], now)
-        decision = decide(job, campaign, profile, Ledger(job.user_id, tuple(sends)), self.policy, now)
+        ledger = Ledger(job.user_id, tuple(sends))
+        decision = decide(job, campaign, profile, ledger, self.policy, now, weights)
         if decision.status == DEFERRED:
             return decision  # logged beside the send key
         if decision.reaches_caps and job.send_key in self.logged:

@@ -14,6 +14,7 @@ from shared.core.queues import DeadLetters
 from shared.delivery.deliverer import Deliverer
 from shared.delivery.message_context import Unsubscribe
 from shared.deployment.topology import DELIVERY_QUEUE
+from shared.experiments.store import LiveWeights
 from shared.journeys.engine import JourneyEngine
 from shared.journeys.instance import WAKE_FIELD, WakeUp
 from shared.platform.metrics import FunctionMetrics, record_batch, record_delivery
@@ -45,6 +46,7 @@ def build_ports(w: Wiring) -> DeliverPorts:
         deferrals=w.deferrals(),
         unsubscribe=Unsubscribe(w.link_signer(), str(config.unsubscribe_url)),
         erasures=w.erasures(),
+        experiments=LiveWeights(w.experiment_store()),
     )
     return DeliverPorts(deliverer, w.dead_letters(), w.journey_engine())
 
@@ -87,6 +89,8 @@ def handler(
         response = process_queue_batch(
             event, context, work=deliver, queue=DELIVERY_QUEUE, dead_letters=dead_letters
         )
+    if outcomes.uncounted:
+        logger.warning("sends not added to their experiments' counts", extra={"error": outcomes.uncounted})
     if outcomes.unrecorded:
         logger.error("outcomes not recorded, their jobs parked", extra={"count": len(outcomes.unrecorded)})
     response = park_after_batch(

@@ -34,7 +34,7 @@ class IngestPorts:
 
 def build_ports(w: Wiring) -> IngestPorts:
     """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
-    attributor = Attributor(w.catalog(), w.send_log(), w.conversions())
+    attributor = Attributor(w.catalog(), w.send_log(), w.conversions(), w.experiment_store())
     traits = TraitPolicy(frozenset(w.settings.trusted_event_sources))
     return IngestPorts(
         w.profile_store(),

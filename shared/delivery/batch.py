@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from shared.core.vocabulary import DecisionStatus
 from shared.delivery.ports import DeliveryLedgers, SendLog, SendLogEntry
+from shared.experiments.store import SENT, LiveWeights, add_counts
 from shared.privacy.erasure import Erasures
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ledger import Ledger
@@ -67,6 +69,7 @@ class BatchOutcomes:
     """Outcomes a batch could not record, each with the error: their jobs are to be parked."""
 
     unrecorded: list[tuple[SendLogEntry, str]] = field(default_factory=list)
+    uncounted: str | None = None  # why the batch's sends per variant were not added to their experiments
 
     def park_reasons(self) -> dict[str, str]:
         """Send key → why its job is parked (a sent message's provider id is kept in the reason)."""
@@ -78,14 +81,32 @@ class BatchOutcomes:
         }
 
 
-def record_outcomes(send_log: SendLog, entries: Sequence[SendLogEntry]) -> list[tuple[SendLogEntry, str]]:
+def record_outcomes(
+    send_log: SendLog,
+    entries: Sequence[SendLogEntry],
+    outcomes: BatchOutcomes | None = None,
+    experiments: LiveWeights | None = None,
+) -> list[tuple[SendLogEntry, str]]:
     """Record a batch's outcomes in one request; if that fails, each on its own: a send cannot be
-    made again, so its record is worth a second request. Returns those still not recorded."""
+    made again, so its record is worth a second request. Returns those still not recorded.
+
+    Then the recorded sends of a variant are added to their experiments' counts (one request per
+    experiment in the batch); a count that fails is lost, not retried (``outcomes.uncounted``): it
+    delays a decision, and retrying the batch would send nothing and count nothing."""
     try:
         send_log.complete_many(entries)
+        unrecorded = []
     except Exception:  # one request for the batch: none of them was written
-        return _record_each(send_log, entries)
-    return []
+        unrecorded = _record_each(send_log, entries)
+    if experiments is not None:
+        missed = {id(entry) for entry, _ in unrecorded}
+        sent = [e for e in entries if e.status == DecisionStatus.SENT and id(e) not in missed]
+        try:
+            add_counts(experiments.store, SENT, ((e.experiment, e.variant) for e in sent))
+        except Exception as error:
+            if outcomes is not None:
+                outcomes.uncounted = reason_of(error)
+    return unrecorded
 
 
 def _record_each(send_log: SendLog, entries: Sequence[SendLogEntry]) -> list[tuple[SendLogEntry, str]]:

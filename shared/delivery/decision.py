@@ -25,12 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from shared.campaigns.cancellation import cancel_reason
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.model import Campaign, ChannelName
 from shared.campaigns.policy import DeliveryPolicy
+from shared.core.errors import PermanentDeliveryError
 from shared.core.identity import is_anonymous
 from shared.core.vocabulary import EMAIL_TRAIT, Channel, DecisionStatus
 from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
@@ -74,6 +76,13 @@ DECISIONS = (
 Blocker = tuple[str, str]  # (decision, reason)
 
 
+class Drawn(NamedTuple):
+    """The variant the shopper drew and the experiment (``campaign:step``) it was drawn for."""
+
+    variant: str | None
+    experiment: str | None
+
+
 @dataclass(frozen=True)
 class Decision:
     """What :func:`decide` found.
@@ -94,6 +103,7 @@ class Decision:
     defer_until: datetime | None = None
     channels: tuple[ChannelName, ...] = ()
     variant: str | None = None
+    experiment: str | None = None  # the experiment the variant was drawn for (``campaign:step``)
 
     @property
     def reaches_caps(self) -> bool:
@@ -227,17 +237,19 @@ def decide(
     # picked the same way, so comparing them measures running the campaign (intent to treat).
     treated = attribution.TREATED
     variant = draw_variant(campaign, job, weights)
+    drawn = Drawn(variant, None)
     if variant is not None:
+        drawn = Drawn(variant, campaign.experiment_id(job.step))
         campaign = campaign.variant_campaign(variant)
     contacts = ledger() if callable(ledger) else ledger
     channel, (blocked, why) = choose_channel(campaign, profile, contacts)
     if channel is None:
-        return Decision(blocked, why, group=treated, variant=variant)
+        return Decision(blocked, why, group=treated, **drawn._asdict())
     zone = shopper_zone(profile.traits, policy)
     until = quiet_until(now, zone, channel, policy)
     if until is not None:
         return Decision(
-            DEFERRED, f"until {until.isoformat()}", channel, treated, defer_until=until, variant=variant
+            DEFERRED, f"until {until.isoformat()}", channel, treated, defer_until=until, **drawn._asdict()
         )
     fallbacks = [
         c
@@ -247,8 +259,8 @@ def decide(
     channels = (channel, *fallbacks)
     slot = open_slot(contacts, campaign, job, channels, policy, now, zone)
     if slot.blocker is not None:
-        return Decision(*slot.blocker, slot.channel, treated, channels=channels, variant=variant)
-    return Decision(SENT, None, slot.channel, treated, channels=channels, variant=variant)
+        return Decision(*slot.blocker, slot.channel, treated, channels=channels, **drawn._asdict())
+    return Decision(SENT, None, slot.channel, treated, channels=channels, **drawn._asdict())
 
 
 def draw_variant(campaign: Campaign, job: DeliveryJob, weights: Mapping[str, float] | None) -> str | None:
@@ -262,3 +274,12 @@ def draw_variant(campaign: Campaign, job: DeliveryJob, weights: Mapping[str, flo
     if sum(shares.values()) <= 0:
         shares = {v.id: v.weight for v in campaign.variants}
     return assign_variant(campaign.experiment_id(job.step), job.user_id, shares)
+
+
+def journey_step(campaign: Campaign, step_id: str) -> Campaign:
+    """The campaign a journey's send step is decided as (its content and caps); a job for a step the
+    deployed version no longer has is parked with the reason."""
+    try:
+        return campaign.step_campaign(step_id)
+    except (KeyError, ValueError):
+        raise PermanentDeliveryError(f"{campaign.id} has no send step {step_id!r}") from None

@@ -38,7 +38,7 @@ from functools import cache
 
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
-from shared.campaigns.model import Campaign, ChannelName
+from shared.campaigns.model import ChannelName
 from shared.campaigns.render import render_message
 from shared.core.clock import Clock
 from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
@@ -71,12 +71,14 @@ from shared.delivery.decision import (
     WITHHELD_GLOBAL,
     choose_channel,
     decide,
+    journey_step,
     reachable_channels,
 )
 from shared.delivery.guards import shopper_zone
 from shared.delivery.message_context import Unsubscribe, template_context
 from shared.delivery.ports import Deferrals, DeliveryLedgers, MessageChannel, SendLog, SendLogEntry
 from shared.delivery.profile_wait import WAITING_FOR_PROFILE, never_arrived, next_look
+from shared.experiments.store import LiveWeights
 from shared.privacy.erasure import ERASED as ERASED_REASON
 from shared.privacy.erasure import Erasures
 from shared.profiles.kept import KeptRecord
@@ -123,6 +125,7 @@ class Deliverer:
     deferrals: Deferrals
     unsubscribe: Unsubscribe | None = None
     erasures: Erasures | None = None
+    experiments: LiveWeights | None = None  # the reviewed weights (winner, bandit), else the file's
     _reads: BatchReads | None = field(default=None, init=False, repr=False)
     _completed: list[SendLogEntry] | None = field(default=None, init=False, repr=False)
 
@@ -147,7 +150,7 @@ class Deliverer:
         finally:
             completed, self._completed, self._reads = self._completed, None, None
             if completed:
-                outcomes.unrecorded = record_outcomes(self.send_log, completed)
+                outcomes.unrecorded = record_outcomes(self.send_log, completed, outcomes, self.experiments)
 
     def _read(self, user_id: str) -> BatchReads | None:
         """The batch's reads, if they cover this shopper (else each job reads its own)."""
@@ -248,8 +251,9 @@ class Deliverer:
             return self._with_kept(self._ledger(job.user_id), profile, kept)
 
         policy = self.catalog.policy
-        decision = decide(job, campaign, profile, contacts, policy, now)
-        entry = replace(entry, group=decision.group, variant=decision.variant)
+        weights = self.experiments.for_send(campaign, job.step, now) if self.experiments else None
+        decision = decide(job, campaign, profile, contacts, policy, now, weights)
+        entry = replace(entry, group=decision.group, variant=decision.variant, experiment=decision.experiment)
         if decision.variant is not None:
             campaign = campaign.variant_campaign(decision.variant)
         if decision.status == DEFERRED:
@@ -423,12 +427,3 @@ class Deliverer:
                 self._release(job)  # the slot of an attempt that sent nothing
             self._record(decided)
         return SendDecision(status, reason, entry.channel)  # type: ignore[arg-type]
-
-
-def journey_step(campaign: Campaign, step_id: str) -> Campaign:
-    """The campaign a journey's send step is decided as (its content and caps); a job for a step the
-    deployed version no longer has is parked with the reason."""
-    try:
-        return campaign.step_campaign(step_id)
-    except (KeyError, ValueError):
-        raise PermanentDeliveryError(f"{campaign.id} has no send step {step_id!r}") from None

@@ -26,6 +26,7 @@ class SendLogEntry:
     occurrence: str = ""
     group: str | None = None  # "treated" or "withheld" once the holdout was decided (for uplift)
     variant: str | None = None  # the experiment's variant the shopper drew (docs/experiments.md)
+    experiment: str | None = None  # the experiment it was drawn for (``campaign:step``)
     claim: str | None = None  # a failed attempt's: the token of the claim it failed under
 
 

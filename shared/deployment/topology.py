@@ -58,6 +58,7 @@ INBOX = TableSpec("inbox", partition_key="user_id", sort_key="message_key", ttl_
 LEDGER = TableSpec("ledger", partition_key="user_id")
 # Trained model artefacts (name "scoring-model", one item per version) and each scoring run's census
 # (name "census#<run>" / "run#<run>", expiring after a week). No personal data: sketches are counts.
+# Each experiment's state and counts: name "experiment#<campaign:step>", version "state" (kept).
 MODELS = TableSpec("models", partition_key="name", sort_key="version", ttl_attribute="expires_at")
 # Label-free fits (shared/predictions/label_free.py) the scoring run makes when no trained model fits
 # the shop: name "label-free-model", versions "label-free-<run>-<hash>", expiring after 30 days.
@@ -220,6 +221,7 @@ FUNCTIONS = (
             MESSAGES.key: access("Query"),
             CONVERSIONS.key: access("PutItem"),
             PRIVACY.key: access("BatchGetItem", "GetItem"),
+            MODELS.key: access("UpdateItem"),  # a conversion credited to a variant: its experiment's count
         },
         parks_in=INGEST_QUEUE.dlq_key,
         pseudonymizes=True,
@@ -273,6 +275,8 @@ FUNCTIONS = (
             PRIVACY.key: access("GetItem", "BatchGetItem"),
             # a journey's wake-up (it rides the delivery queue): the instance it moves
             JOURNEYS.key: access("GetItem", "PutItem"),
+            # experiments: the live weights (read per container every few minutes); a batch's sends
+            MODELS.key: access("BatchGetItem", "UpdateItem"),
         },
         sends_to=(DELIVERY_QUEUE.key,),  # a woken journey's send steps
         parks_in=DELIVERY_QUEUE.dlq_key,
@@ -329,9 +333,10 @@ FUNCTIONS = (
     FunctionSpec(
         "score_planner",
         "functions.score_planner.handler.handler",
-        "Starts a scoring run: one census task per profile scan segment.",
+        "Starts a scoring run: one census task per profile scan segment; reviews the experiments.",
         memory_mb=256,
-        tables={MODELS.key: access("Query")},
+        # the latest model; every experiment's item read, each changed state written once per run
+        tables={MODELS.key: access("Query", "BatchGetItem", "UpdateItem")},
         sends_to=(SCORE_QUEUE.key,),
         on_failure=PLANNER_DLQ_KEY,
     ),

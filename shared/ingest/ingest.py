@@ -28,6 +28,7 @@ from shared.events.contract import (
     parse_detail,
 )
 from shared.events.traits import TraitPolicy
+from shared.experiments.store import CONVERTED, ExperimentStore, add_counts
 from shared.measurement.attribution import (
     Conversion,
     attribute,
@@ -84,10 +85,17 @@ class IngestOutcome:
 class Attributor:
     """Counts goal events (orders) for the campaigns that messaged the shopper before them."""
 
-    def __init__(self, catalog: Catalog, history: DecisionHistory, store: ConversionStore) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        history: DecisionHistory,
+        store: ConversionStore,
+        experiments: ExperimentStore | None = None,
+    ) -> None:
         self.catalog = catalog
         self.history = history
         self.store = store
+        self.experiments = experiments  # a new conversion credited to a variant's send is counted there
         self.goals = goal_events(catalog)
         self.window = longest_window(catalog)
 
@@ -115,6 +123,8 @@ class Attributor:
             conversions = attribute(event, user_id, decisions, self.catalog)
             if conversions:
                 recorded.extend(self.store.record(conversions))
+        if self.experiments is not None:
+            add_counts(self.experiments, CONVERTED, ((c.experiment, c.variant) for c in recorded))
         return recorded
 
 

@@ -58,6 +58,8 @@ class Decision:
     send_key: str
     status: str
     channel: str | None = None
+    variant: str | None = None  # the experiment's variant the shopper was sent, and its experiment
+    experiment: str | None = None
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Decision | None:
@@ -76,6 +78,8 @@ class Decision:
             send_key=str(entry.get("send_key", "")),
             status=str(entry.get("status", "")),
             channel=entry.get("channel") or None,
+            variant=entry.get("variant") or None,
+            experiment=entry.get("experiment") or None,
         )
 
 
@@ -95,6 +99,8 @@ class Conversion:
     attributed: bool  # this campaign's message is the last touch: the revenue is credited to it
     channel: str | None = None
     order_id: str | None = None  # what a refund or a cancellation of the order names
+    variant: str | None = None  # credited to a send of an experiment's variant: which, and the experiment
+    experiment: str | None = None
 
     @property
     def key(self) -> str:
@@ -119,6 +125,8 @@ class Conversion:
             item["channel"] = self.channel
         if self.order_id is not None:
             item["order_id"] = self.order_id
+        if self.variant and self.experiment:
+            item["variant"], item["experiment"] = self.variant, self.experiment
         return item
 
 
@@ -163,6 +171,7 @@ def attribute(
     for campaign_id, decision in sorted(latest.items()):
         attributed = last_sent is not None and last_sent.campaign_id == campaign_id
         credited = last_sent if attributed and last_sent is not None else decision
+        sent = credited.status == DecisionStatus.SENT
         conversions.append(
             Conversion(
                 user_id=user_id,
@@ -175,8 +184,10 @@ def attribute(
                 send_key=credited.send_key,
                 revenue=revenue,
                 attributed=attributed,
-                channel=credited.channel if credited.status == DecisionStatus.SENT else None,
+                channel=credited.channel if sent else None,
                 order_id=order_id,
+                variant=credited.variant if sent else None,
+                experiment=credited.experiment if sent else None,
             )
         )
     return conversions

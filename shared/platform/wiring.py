@@ -28,6 +28,7 @@ from shared.platform import snapshots
 from shared.platform.config import Settings
 
 if TYPE_CHECKING:
+    from shared.adapters.dynamo.experiments import DynamoExperimentStore
     from shared.adapters.dynamo.journeys import DynamoJourneyStore
     from shared.adapters.dynamo.ledger import DynamoLedgerStore
     from shared.adapters.dynamo.messages import DynamoConversions, DynamoInbox, DynamoSendLog
@@ -139,6 +140,12 @@ class Wiring:
         return DynamoModelRegistry(
             self.client("dynamodb"), str(self.settings.models_table), now=lambda: self.clock.now().timestamp()
         )
+
+    def experiment_store(self) -> DynamoExperimentStore:
+        from shared.adapters.dynamo.experiments import DynamoExperimentStore
+
+        self.settings.require("models_table")
+        return DynamoExperimentStore(self.client("dynamodb"), str(self.settings.models_table))
 
     def send_log(self) -> DynamoSendLog:
         from shared.adapters.dynamo.messages import DynamoSendLog

@@ -79,6 +79,7 @@ class Decided:
     now: datetime
     suppressed: bool
     decision: Decision
+    weights: Any
     answer: SendDecision | None = None
 
 
@@ -93,7 +94,13 @@ def real_run() -> tuple[Catalog, list[Decided]]:
     real_decide, real_deliver = deliverer_module.decide, Deliverer.deliver
 
     def recording_decide(
-        job: DeliveryJob, campaign: Campaign, profile: Profile | None, ledger: Any, policy: Any, now: datetime
+        job: DeliveryJob,
+        campaign: Campaign,
+        profile: Profile | None,
+        ledger: Any,
+        policy: Any,
+        now: datetime,
+        weights: Any = None,
     ) -> Decision:
         seen: list[Ledger] = []
 
@@ -101,10 +108,10 @@ def real_run() -> tuple[Catalog, list[Decided]]:
             seen.append(ledger() if callable(ledger) else ledger)
             return seen[-1]
 
-        decision = real_decide(job, campaign, profile, read, policy, now)
+        decision = real_decide(job, campaign, profile, read, policy, now, weights)
         suppressed = any(s.suppressed for s in seen)
         copy = profile.model_copy(deep=True) if profile else None
-        calls.append(Decided(job, campaign, copy, now, suppressed, decision))
+        calls.append(Decided(job, campaign, copy, now, suppressed, decision, weights))
         return decision
 
     def recording_deliver(self: Deliverer, job: DeliveryJob) -> SendDecision:
@@ -130,7 +137,7 @@ def test_the_simulator_decides_every_job_as_the_deliverer_did(
     for call in calls:
         assert call.answer is not None, f"{call.job.send_key}: decided but the deliverer raised"
         assert not call.suppressed  # the simulator models no suppression
-        mine = simulated.deliver(call.job, call.campaign, call.profile, call.now)
+        mine = simulated.deliver(call.job, call.campaign, call.profile, call.now, call.weights)
         if (mine.status, mine.channel) != (call.answer.status, call.answer.channel):
             differ.append((call.job.send_key, call.now, mine, call.answer))
     assert differ == []

@@ -1,0 +1,82 @@
+"""Experiments' state and counts on DynamoDB: one item per experiment in the models table.
+
+Key: name ``experiment#<campaign:step>``, version ``state``. Attributes: ``state`` (the JSON of
+:class:`shared.experiments.review.ExperimentState`: weights, winner, decision history), ``run`` (the
+review run that wrote it), and one number per variant and counter, ``sent:<variant>`` and
+``converted:<variant>``, each added to with ``ADD`` (top-level, so the first count creates it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shared.adapters.dynamo.codec import batch_get_keys, deserialize
+from shared.deployment.topology import MODELS
+from shared.experiments.review import ExperimentState
+from shared.experiments.store import CONVERTED, SENT, StoredExperiment
+
+PREFIX = "experiment#"
+VERSION = "state"
+
+
+def stored_from_item(item: Mapping[str, Any]) -> StoredExperiment:
+    data = deserialize(item)
+    counts: dict[str, dict[str, int]] = {SENT: {}, CONVERTED: {}}
+    for name, value in data.items():
+        counter, _, variant = str(name).partition(":")
+        if variant and counter in counts:
+            counts[counter][variant] = int(value)
+    state = ExperimentState.from_dict(json.loads(data["state"])) if data.get("state") else None
+    run = str(data["run"]) if data.get("run") else None
+    experiment_id = str(data[MODELS.partition_key])[len(PREFIX) :]
+    return StoredExperiment(experiment_id, state, counts[SENT], counts[CONVERTED], run)
+
+
+class DynamoExperimentStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    @staticmethod
+    def _key(experiment_id: str) -> dict[str, str]:
+        return {MODELS.partition_key: PREFIX + experiment_id, str(MODELS.sort_key): VERSION}
+
+    def _typed_key(self, experiment_id: str) -> dict[str, Any]:
+        return {k: {"S": v} for k, v in self._key(experiment_id).items()}
+
+    def read(self, experiment_ids: Sequence[str]) -> dict[str, StoredExperiment]:
+        if not experiment_ids:
+            return {}
+        found = batch_get_keys(self._client, {self._table: [self._key(e) for e in experiment_ids]})
+        return {s.experiment_id: s for s in map(stored_from_item, found[self._table])}
+
+    def add(self, experiment_id: str, counter: str, counts: Mapping[str, int]) -> None:
+        if counter not in (SENT, CONVERTED):
+            raise ValueError(f"no counter {counter!r}")
+        names = {f"#c{i}": f"{counter}:{variant}" for i, variant in enumerate(counts)}
+        values = {f":n{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._typed_key(experiment_id),
+            UpdateExpression="ADD " + ", ".join(f"#c{i} :n{i}" for i in range(len(counts))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def save(self, state: ExperimentState, run: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._typed_key(state.experiment_id),
+                UpdateExpression="SET #state = :state, #run = :run",
+                ConditionExpression="attribute_not_exists(#run) OR #run < :run",
+                ExpressionAttributeNames={"#state": "state", "#run": "run"},
+                ExpressionAttributeValues={
+                    ":state": {"S": json.dumps(state.to_dict(), sort_keys=True)},
+                    ":run": {"S": run},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
