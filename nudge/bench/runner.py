@@ -18,6 +18,7 @@ from nudge.bench.imports import measure_imports
 from nudge.bench.ingest import measure_ingest
 from nudge.bench.journey import measure_journey
 from nudge.bench.measuring import FAKE_CREDENTIALS, START
+from nudge.bench.recommendations import measure_recommendations
 from nudge.bench.trigger import measure_trigger
 from shared.campaigns.loader import Catalog
 
@@ -60,6 +61,8 @@ def run_bench(catalog: Catalog, progress: Progress | None = None) -> dict[str, A
         results["worker_cpu_ms_per_profile"] = measure_worker_cpu(runtime)
         step("identity")
         results.update(measure_identity(runtime))
+    step("recommendations")
+    results.update(measure_recommendations())
     step("audience evaluation")
     results.update(measure_audience(catalog))
     step("cold imports")

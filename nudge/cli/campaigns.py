@@ -183,6 +183,7 @@ def preview(
 
     Example: nudge preview weekend-sale-sea --user u-000042 [--variant free-shipping]
     """
+    from nudge.cli.recommended import recommended_for, with_recommendations
     from shared.campaigns.jobs import DeliveryJob
     from shared.campaigns.render import render_message
     from shared.core.errors import TemplateProblem
@@ -236,6 +237,9 @@ def preview(
         if trigger
         else DeliveryJob.for_occurrence(campaign.id, now.strftime("%Y-%m-%dT%H:%M:%SZ"), user)
     )
+    recommended, whose = recommended_for(profile, source.profiles.values())
+    facts.append(("recommended products", f"{', '.join(recommended) or 'none'} ({whose})"))
+    profile = with_recommendations(profile, recommended)
     try:
         message = render_message(
             campaign, render_as, job.send_key, template_context(campaign, profile, job, now)

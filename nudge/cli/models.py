@@ -171,3 +171,25 @@ def evaluate(
         console.print(f"updated the evaluation block of {write_docs}")
     else:
         sys.stdout.write(block)
+    _evaluate_recommendations(keys, write_docs)
+
+
+def _evaluate_recommendations(keys: list[str], write_docs: Path | None) -> None:
+    """Hit rate@10 and NDCG@10 on the datasets with products (the synthetic store; CDNOW has none)."""
+    from nudge.predictions import recommendations_eval
+    from nudge.predictions.evaluate import DATASETS
+
+    with_products = [k for k in keys if k == "synthetic"]
+    if not with_products:
+        return
+    rows = [
+        row
+        for k in with_products
+        for row in recommendations_eval.evaluate_recommendations(k, DATASETS[k].events(), DATASETS[k].cut)
+    ]
+    block = recommendations_eval.markdown(rows)
+    if write_docs:
+        recommendations_eval.write_into_doc(write_docs, block)
+        console.print(f"updated the recommendations block of {write_docs}")
+    else:
+        sys.stdout.write(block)

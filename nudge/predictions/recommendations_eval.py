@@ -10,9 +10,11 @@ Against the popularity baseline (the most bought products, less the shopper's ow
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from nudge.predictions.history import EventHistory
@@ -121,3 +123,12 @@ def markdown(rows: Sequence[RecommendationRow]) -> str:
         *(f"| {r.dataset} | {r.model} | {r.shoppers} | {r.hit_rate:.3f} | {r.ndcg:.3f} |" for r in rows),
     ]
     return "\n".join(lines) + "\n"
+
+
+def write_into_doc(doc: Path, block: str) -> None:
+    """Replace what lies between the recommendations markers of ``doc`` with ``block``."""
+    text = doc.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(DOC_START) + ".*?" + re.escape(DOC_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{doc} has no {DOC_START} … {DOC_END} block")
+    doc.write_text(pattern.sub(lambda _m: f"{DOC_START}\n{block}{DOC_END}", text), encoding="utf-8")

@@ -18,10 +18,12 @@ from nudge.bench.identity import measure_identity
 from nudge.bench.ingest import INGEST_BATCH, measure_ingest
 from nudge.bench.journey import measure_journey
 from nudge.bench.measuring import dynamodb_item_bytes
+from nudge.bench.recommendations import measure_recommendations
 from nudge.bench.trigger import measure_trigger
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import load_campaign_dir
 from shared.core.clock import SimulatedClock
+from shared.recommendations.cooccurrence import MAX_SKETCH_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +168,22 @@ def test_the_fan_out_estimate_grows_with_profile_size_and_cpu() -> None:
     large = fanout_estimate({"profile_item_bytes_mean": 20_000.0, "worker_cpu_ms_per_profile": 0.5})
     assert 0 < small["batch_campaign_minutes_10m_profiles"] < large["batch_campaign_minutes_10m_profiles"]
     assert not math.isnan(large["batch_campaign_minutes_10m_profiles"])
+
+
+def test_the_recommendation_step_keeps_its_census_sketch_and_item_model_bounded() -> None:
+    measured = measure_recommendations()
+    assert set(measured) == {
+        "recommendations_census_cpu_s_per_100k_shoppers",
+        "recommendations_ranking_cpu_s_per_100k_shoppers",
+        "recommendations_cpu_s_per_100k_shoppers",
+        "recommendations_census_sketch_bytes",
+        "recommendations_item_model_bytes",
+        "recommendations_scores_bytes_per_shopper",
+    }
+    assert 50_000 < measured["recommendations_census_sketch_bytes"] <= MAX_SKETCH_BYTES  # the long tail cut
+    assert 0 < measured["recommendations_item_model_bytes"] <= 150_000  # 1,000 products, 10 neighbours
+    assert measured["recommendations_scores_bytes_per_shopper"] <= len('["p-4999", ') * 10
+    assert measured["recommendations_cpu_s_per_100k_shoppers"] == pytest.approx(
+        measured["recommendations_census_cpu_s_per_100k_shoppers"]
+        + measured["recommendations_ranking_cpu_s_per_100k_shoppers"]
+    )

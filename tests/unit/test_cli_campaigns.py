@@ -158,3 +158,20 @@ def test_preview_renders_the_variant_asked_for_or_the_one_the_shopper_draws(
     result = runner.invoke(app, [*base, "--variant", "half-off"], env=WIDE)
     assert result.exit_code == 1
     assert "weekend-sale-sea has no variant 'half-off' (variants: forty, free-shipping)" in result.output
+
+
+def test_preview_shows_the_products_the_scoring_run_would_recommend(snapshot: Path) -> None:
+    from nudge.cli.recommended import recommended_for
+    from nudge.local.snapshot import read_profiles
+
+    source = read_profiles(snapshot)
+    shopper = next(p for p in source.shoppers() if p.activity.products)
+    expected, _ = recommended_for(shopper, source.profiles.values())
+    assert len(expected) == 10 and not set(expected) & {
+        p for p, entry in shopper.activity.products.items() if entry[1] & 4
+    }
+    result = runner.invoke(
+        app, ["preview", "weekend-sale-sea", "--user", shopper.user_id, "--profiles", str(snapshot)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "recommended products" in result.output and f"{expected[0]}, {expected[1]}," in result.output

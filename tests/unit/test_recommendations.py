@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from payloads import tracked
 
-from nudge.predictions.recommendations_eval import hit_at_k, ndcg_at_k
+from nudge.predictions.recommendations_eval import (
+    DOC_END,
+    DOC_START,
+    RecommendationRow,
+    hit_at_k,
+    markdown,
+    ndcg_at_k,
+    write_into_doc,
+)
 from shared.profiles.fold import fold_events
 from shared.profiles.merge import absorb
 from shared.profiles.products import (
@@ -189,3 +198,18 @@ def test_a_hit_is_any_relevant_product_in_the_first_k() -> None:
     assert hit_at_k(["a", "b", "c"], {"c"}) == 1.0
     assert hit_at_k(["a", "b", "c"], {"c"}, k=2) == 0.0
     assert hit_at_k([], {"c"}) == 0.0
+
+
+def test_the_evaluation_table_replaces_only_its_block(tmp_path: Path) -> None:
+    doc = tmp_path / "predictions.md"
+    doc.write_text(f"before\n{DOC_START}\nold\n{DOC_END}\nafter\n", encoding="utf-8")
+    rows = [RecommendationRow("synthetic", "popularity (baseline)", 284, 0.3063, 0.0661)]
+    write_into_doc(doc, markdown(rows))
+    assert doc.read_text(encoding="utf-8") == (
+        f"before\n{DOC_START}\n| dataset | model | shoppers | hit rate@10 | NDCG@10 |\n"
+        "| --- | --- | ---: | ---: | ---: |\n| synthetic | popularity (baseline) | 284 | 0.306 | 0.066 |\n"
+        f"{DOC_END}\nafter\n"
+    )
+    (tmp_path / "bare.md").write_text("no markers\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="has no"):
+        write_into_doc(tmp_path / "bare.md", "x")
