@@ -35,6 +35,7 @@ def build_ports(w: Wiring) -> AudiencePorts:
         w.clock,
         enqueue_threads=w.settings.audience_enqueue_threads,
         journeys=w.journey_engine(),
+        deferrals=w.deferrals(),
     )
     return AudiencePorts(worker, w.dead_letters())
 

@@ -30,6 +30,8 @@ from shared.campaigns.model import Campaign
 from shared.core.clock import Clock
 from shared.core.errors import PermanentDeliveryError
 from shared.core.queues import WorkQueue
+from shared.delivery.ports import Deferrals
+from shared.experiments.holdback import held_back, release_time, sample_percent
 from shared.journeys.engine import JourneyEngine
 from shared.journeys.transitions import Transition
 from shared.profiles.ports import ProfileStore
@@ -119,6 +121,7 @@ class AudienceWorker:
     enqueue_threads: int = 1
     page_size: int = SCAN_PAGE_SIZE
     journeys: JourneyEngine | None = None
+    deferrals: Deferrals | None = None  # a batch send's held-back shoppers (shared/experiments/holdback.py)
 
     def work(self, task: SegmentTask, remaining_ms: Callable[[], int]) -> SegmentResult:
         campaign = self.catalog.get(task.campaign_id)
@@ -138,10 +141,11 @@ class AudienceWorker:
                 enqueued += self._enter(campaign, chosen, task.occurrence)
             else:
                 jobs = [
-                    DeliveryJob.for_occurrence(campaign.id, task.occurrence, p.user_id).model_dump_json()
+                    DeliveryJob.for_occurrence(campaign.id, task.occurrence, p.user_id)
                     for p in chosen  # a visitor's link holds no history: never chosen
                 ]
-                self._enqueue(jobs)
+                jobs = self._hold_back(campaign, jobs, now)
+                self._enqueue([job.model_dump_json() for job in jobs])
                 enqueued += len(jobs)
             if start_key is None:
                 return SegmentResult(scanned, enqueued, continued=False)
@@ -160,6 +164,19 @@ class AudienceWorker:
             outcome = self.journeys.enter(campaign, profile.user_id, occurrence, occurrence=occurrence)
             entered += outcome.transition in (Transition.ENTERED, Transition.WITHHELD)
         return entered
+
+    def _hold_back(self, campaign: Campaign, jobs: list[DeliveryJob], now: datetime) -> list[DeliveryJob]:
+        """Defer the jobs of the shoppers outside a batch send's tested sample until its wait ends, once
+        per send key; the jobs to send now."""
+        if sample_percent(campaign) is None:
+            return jobs
+        if self.deferrals is None:
+            raise RuntimeError("a batch send's holdback needs the deferrals")
+        at = release_time(campaign, now)
+        for job in (j for j in jobs if held_back(campaign, j.user_id)):
+            body = job.model_copy(update={"not_before": at, "holdback": True}).model_dump_json()
+            self.deferrals.defer(job.user_id, f"{job.send_key}#holdback", body, at, flexible=False)
+        return [j for j in jobs if not held_back(campaign, j.user_id)]
 
     def _enqueue(self, jobs: Sequence[str]) -> None:
         if self.enqueue_threads <= 1 or len(jobs) <= 10:

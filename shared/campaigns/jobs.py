@@ -40,6 +40,11 @@ class DeliveryJob(BaseModel):
         default=None,
         description="Set while delivery waits for the shopper's profile: when it first found none.",
     )
+    holdback: bool = Field(
+        default=False,
+        description="The rest of a batch send's audience, held back by the experiment's wait: it gets the "
+        "winner (docs/experiments.md).",
+    )
 
     @property
     def origin(self) -> datetime | None:

@@ -251,7 +251,7 @@ class Deliverer:
             return self._with_kept(self._ledger(job.user_id), profile, kept)
 
         policy = self.catalog.policy
-        weights = self.experiments.for_send(campaign, job.step, now) if self.experiments else None
+        weights = self.experiments.for_send(campaign, job, now) if self.experiments else None
         decision = decide(job, campaign, profile, contacts, policy, now, weights)
         entry = replace(entry, group=decision.group, variant=decision.variant, experiment=decision.experiment)
         if decision.variant is not None:

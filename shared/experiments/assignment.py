@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from shared.measurement.attribution import GLOBAL_CONTROL
 
-__all__ = ["GLOBAL_CONTROL", "assign_variant", "bucket", "in_global_control"]
+__all__ = ["GLOBAL_CONTROL", "assign_variant", "bucket", "in_global_control", "in_sample"]
 
 
 def bucket(salt: str, user_id: str) -> float:
@@ -34,3 +34,8 @@ def assign_variant(experiment_id: str, user_id: str, weights: Mapping[str, float
 def in_global_control(user_id: str, percent: float) -> bool:
     """Whether the shopper is in the program's control group (no marketing message at all)."""
     return percent > 0 and bucket(GLOBAL_CONTROL, user_id) * 100 < percent
+
+
+def in_sample(experiment_id: str, user_id: str, percent: float) -> bool:
+    """Whether a batch send's shopper is in the experiment's tested sample (the rest wait for the winner)."""
+    return bucket(f"sample:{experiment_id}", user_id) * 100 < percent

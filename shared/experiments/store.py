@@ -18,7 +18,9 @@ from shared.experiments.review import ExperimentState
 from shared.experiments.sequential import Arm
 
 if TYPE_CHECKING:
+    from shared.campaigns.jobs import DeliveryJob
     from shared.campaigns.model import Campaign
+    from shared.campaigns.variants import Variant
 
 SENT = "sent"
 CONVERTED = "converted"
@@ -96,6 +98,27 @@ class LiveWeights:
         stored = self.stored(experiment_id, now)
         return stored.state.weights if stored is not None and stored.state is not None else None
 
-    def for_send(self, campaign: Campaign, step: str | None, now: datetime) -> dict[str, float] | None:
-        """The weights of the send step's experiment (None: the step has no variants, or no review yet)."""
-        return self.weights(campaign.experiment_id(step), now) if campaign.variants else None
+    def for_send(self, campaign: Campaign, job: DeliveryJob, now: datetime) -> dict[str, float] | None:
+        """The weights of the send step's experiment (None: the step has no variants, or no review yet);
+        for a batch send's held-back shopper, the winner's or the leading variant's
+        (:func:`rest_weights`)."""
+        if not campaign.variants:
+            return None
+        if job.holdback:
+            return rest_weights(self.stored(campaign.experiment_id(job.step), now), campaign.variants)
+        return self.weights(campaign.experiment_id(job.step), now)
+
+
+def rest_weights(stored: StoredExperiment | None, variants: Sequence[Variant]) -> dict[str, float]:
+    """A batch send's held-back shoppers: all the traffic to the winner, or by the stated rule to the
+    variant leading on the counts (the highest rate, ties to the earlier in the file; no counts: the first;
+    docs/experiments.md, "Batch sends", and :mod:`shared.experiments.holdback`)."""
+    names = [v.id for v in variants]
+    state = stored.state if stored is not None else None
+    if state is not None and state.winner in names:
+        chosen = state.winner
+    else:
+        arms = stored.arms() if stored is not None else {}
+        rates = {name: arms[name].rate if name in arms else 0.0 for name in names}
+        chosen = max(names, key=lambda name: (rates[name], -names.index(name)))
+    return {name: float(name == chosen) for name in names}

@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.campaigns.variants import Variant
 from shared.experiments.review import ExperimentState
 from shared.experiments.sequential import Arm
-from shared.experiments.store import LiveWeights, StoredExperiment, count
+from shared.experiments.store import LiveWeights, StoredExperiment, count, rest_weights
 
 AT = datetime(2026, 11, 8, 2, tzinfo=UTC)
 
@@ -54,3 +55,22 @@ def test_live_weights_are_read_once_per_keep_and_follow_a_review_after_it() -> N
     refreshed = live.weights("x:send", AT + timedelta(minutes=5))
 
     assert (cached, refreshed, store.reads) == (None, {"a": 0.0, "b": 1.0}, 2)
+
+
+VARIANTS = [Variant(id="a"), Variant(id="b"), Variant(id="c")]
+
+
+def test_the_held_back_rest_gets_the_winner_whatever_the_counts() -> None:
+    won = ExperimentState("x:send", AT, {"a": 0.0, "b": 1.0, "c": 0.0}, winner="b")
+    stored = StoredExperiment("x:send", won, sent={"a": 10, "b": 10, "c": 10}, converted={"a": 9})
+
+    assert rest_weights(stored, VARIANTS) == {"a": 0.0, "b": 1.0, "c": 0.0}
+
+
+def test_without_a_winner_the_rest_get_the_leading_rate_ties_to_the_earlier_variant() -> None:
+    leading_c = StoredExperiment("x:send", sent={"a": 10, "b": 10, "c": 10}, converted={"b": 2, "c": 3})
+    tied = StoredExperiment("x:send", sent={"a": 10, "b": 10, "c": 10}, converted={"b": 2, "c": 2})
+
+    assert rest_weights(leading_c, VARIANTS) == {"a": 0.0, "b": 0.0, "c": 1.0}
+    assert rest_weights(tied, VARIANTS) == {"a": 0.0, "b": 1.0, "c": 0.0}
+    assert rest_weights(None, VARIANTS) == {"a": 1.0, "b": 0.0, "c": 0.0}  # nothing counted: the first
