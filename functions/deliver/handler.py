@@ -47,6 +47,7 @@ def build_ports(w: Wiring) -> DeliverPorts:
         unsubscribe=Unsubscribe(w.link_signer(), str(config.unsubscribe_url)),
         erasures=w.erasures(),
         experiments=LiveWeights(w.experiment_store()),
+        products=w.product_catalog(),
     )
     return DeliverPorts(deliverer, w.dead_letters(), w.journey_engine())
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from shared.catalog.ports import ProductCatalog
 from shared.core.clock import Clock
 from shared.core.queues import DeadLetters
 from shared.deployment.topology import INGEST_QUEUE
@@ -30,6 +31,7 @@ class IngestPorts:
     attributor: Attributor | None = None
     traits: TraitPolicy = field(default_factory=TraitPolicy)
     erasures: Erasures | None = None
+    products: ProductCatalog | None = None
 
 
 def build_ports(w: Wiring) -> IngestPorts:
@@ -43,6 +45,7 @@ def build_ports(w: Wiring) -> IngestPorts:
         attributor,
         traits,
         w.erasures(),
+        w.product_catalog(),
     )
 
 
@@ -68,6 +71,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         max_receives=INGEST_QUEUE.max_receive_count,
         traits=ports.traits,
         erasures=ports.erasures,
+        products=ports.products,
     )
     record_ingest(metrics, outcome)
     record_conversions(metrics, outcome.conversions)
@@ -91,6 +95,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
             "failed": len(outcome.failed_record_ids),
             "profiles_written": outcome.profiles_written,
             "conversions": len(outcome.conversions),
+            "products_changed": len(outcome.catalog_changes),
             "erased": outcome.erased,
             "visitors_merged": outcome.merged,  # anonymous histories folded into the shopper at login
             "followed_login": outcome.followed,  # logged-out events of a linked device, on its shopper

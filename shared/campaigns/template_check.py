@@ -1,10 +1,11 @@
 """Campaign templates checked before deploy: syntax, and variables that no shopper can have.
 
 A template renders with ``user`` (traits, aggregates and scores), ``cart`` (the open cart),
-``campaign`` (id, name) and, for real-time campaigns only, ``event`` (the triggering event's
-properties). A missing value renders empty at send time, which is right for a shopper who has no
-first name, but a name that *no* shopper can have (``user.frist_name``, ``event.order_id`` in a
-weekly campaign) is a mistake, so ``nudge validate`` and ``cdk synth`` report it with its line.
+``campaign`` (id, name), ``product("id")`` (a catalog product) and, for real-time campaigns only,
+``event`` (the triggering event's properties). A missing value renders empty at send time, which is
+right for a shopper who has no first name, but a name that *no* shopper can have
+(``user.frist_name``, ``event.order_id`` in a weekly campaign) is a mistake, so ``nudge validate``
+and ``cdk synth`` report it with its line.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 CAMPAIGN_FIELDS = frozenset({"id", "name"})
 ROOTS = ("user", "cart", "campaign", "event")
-PLAIN_VARIABLES = ("unsubscribe_url",)  # set by delivery for email (signed one-click link)
+# Set by delivery: the signed one-click unsubscribe link (email); ``product("p-17")``, a catalog product.
+PLAIN_VARIABLES = ("unsubscribe_url", "product")
 # Methods that change a list, dict or set: the sandbox refuses them at send time, the check here
 # reports them wherever they are (also inside an {% if %} the stand-in values never enter).
 MUTATING_METHODS = frozenset(
@@ -197,7 +199,12 @@ def _cost_problems(source: str, tree: nodes.Template, has_event: bool) -> list[t
 
 @lru_cache(maxsize=512)
 def _trial(source: str, has_event: bool) -> tuple[int, str] | None:
-    stand_in: dict[str, Any] = {"user": {}, "cart": {}, "campaign": {"id": "c", "name": "c"}}
+    stand_in: dict[str, Any] = {
+        "user": {},
+        "cart": {},
+        "campaign": {"id": "c", "name": "c"},
+        "product": lambda product_id: {},
+    }
     if has_event:
         stand_in["event"] = {}
     return bound_problem(source, {**stand_in, "unsubscribe_url": "https://example.invalid/unsubscribe"})

@@ -40,6 +40,7 @@ from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import ChannelName
 from shared.campaigns.render import render_message
+from shared.catalog.ports import ProductCatalog
 from shared.core.clock import Clock
 from shared.core.errors import OutcomeUnknown, PermanentDeliveryError, SendInFlight
 from shared.core.identity import is_anonymous
@@ -75,7 +76,7 @@ from shared.delivery.decision import (
     reachable_channels,
 )
 from shared.delivery.guards import shopper_zone
-from shared.delivery.message_context import Unsubscribe, template_context
+from shared.delivery.message_context import Unsubscribe, products_for, template_context
 from shared.delivery.ports import Deferrals, DeliveryLedgers, MessageChannel, SendLog, SendLogEntry
 from shared.delivery.profile_wait import WAITING_FOR_PROFILE, never_arrived, next_look
 from shared.experiments.store import LiveWeights
@@ -126,6 +127,7 @@ class Deliverer:
     unsubscribe: Unsubscribe | None = None
     erasures: Erasures | None = None
     experiments: LiveWeights | None = None  # the reviewed weights (winner, bandit), else the file's
+    products: ProductCatalog | None = None  # the catalog its messages show products from
     _reads: BatchReads | None = field(default=None, init=False, repr=False)
     _completed: list[SendLogEntry] | None = field(default=None, init=False, repr=False)
 
@@ -273,8 +275,12 @@ class Deliverer:
             )
 
         unsubscribe_url = unsubscribe_for(channel)
+        shown = products_for(campaign, profile, job, self.products)
         message = render_message(
-            campaign, channel, job.send_key, template_context(campaign, profile, job, now, unsubscribe_url)
+            campaign,
+            channel,
+            job.send_key,
+            template_context(campaign, profile, job, now, unsubscribe_url, shown),
         )
 
         def reread() -> Ledger:
@@ -311,7 +317,7 @@ class Deliverer:
         try:
             if slot != channel:
                 channel, unsubscribe_url = slot, unsubscribe_for(slot)
-                context = template_context(campaign, profile, job, now, unsubscribe_url)
+                context = template_context(campaign, profile, job, now, unsubscribe_url, shown)
                 message = render_message(campaign, channel, job.send_key, context)
         except Exception as error:
             # Nothing was sent: the failed claim is claimed again by the queue's retry.

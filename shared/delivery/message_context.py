@@ -1,34 +1,77 @@
 """What a message is made with for one shopper: the context its templates see (``template_context``:
-the shopper, their cart, the triggering event, the campaign, the unsubscribe link) and how email links
-to the unsubscribe endpoint (``Unsubscribe``). The deliverer and ``nudge preview`` both use it."""
+the shopper, their cart, the triggering event, the campaign, the unsubscribe link, ``product(id)``),
+the products it shows (``products_for``: one catalog read, shared/catalog/enrichment.py) and how email
+links to the unsubscribe endpoint (``Unsubscribe``). The deliverer and ``nudge preview`` both use it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.model import Campaign
+from shared.catalog.enrichment import (
+    enriched,
+    enriched_event,
+    named_products,
+    product_lookup,
+    wanted_products,
+)
+from shared.catalog.ports import ProductCatalog
+from shared.catalog.product import Product
 from shared.delivery.links import LinkSigner, UnsubscribeRequest
 from shared.profiles.profile import Profile, audience_view
 
-__all__ = ["Unsubscribe", "template_context"]
+__all__ = ["Unsubscribe", "products_for", "template_context"]
+# What in a template shows the catalog (``product(id)``, what an item is enriched with): a message
+# whose templates name none of these reads no product.
+_PRODUCT_WORDS = ("product(", "current_price", "stock", "image_url")
 
 
 def template_context(
-    campaign: Campaign, profile: Profile, job: DeliveryJob, now: datetime, unsubscribe_url: str | None = None
+    campaign: Campaign,
+    profile: Profile,
+    job: DeliveryJob,
+    now: datetime,
+    unsubscribe_url: str | None = None,
+    products: Mapping[str, Product] | None = None,
 ) -> dict[str, Any]:
     view = audience_view(profile, now)
     user = {**{k.replace(".", "_"): v for k, v in view.items()}, "user_id": profile.user_id}
     cart = profile.cart.model_dump(mode="json") if profile.cart else None
+    event = job.trigger.properties if job.trigger else {}
+    if products:
+        event = enriched_event(event, products)
+        if cart is not None:
+            cart["items"] = [enriched(item, products) for item in cart["items"]]
     return {
         "user": user,
         "cart": cart,
-        "event": job.trigger.properties if job.trigger else {},
+        "event": event,
         "campaign": {"id": campaign.id, "name": campaign.name},
         "unsubscribe_url": unsubscribe_url or "",
+        "product": product_lookup(products or {}),
     }
+
+
+def template_sources(campaign: Campaign) -> list[str]:
+    """Every template of the campaign's channels."""
+    contents = (campaign.channels.content(channel) for channel in ("email", "push", "in_app"))
+    return [v for c in contents if c is not None for v in c.model_dump().values() if isinstance(v, str)]
+
+
+def products_for(
+    campaign: Campaign, profile: Profile, job: DeliveryJob, catalog: ProductCatalog | None
+) -> dict[str, Product]:
+    """The catalog's products the message shows: one read, none when its templates show no product."""
+    sources = template_sources(campaign)
+    if catalog is None or not any(word in s for s in sources for word in _PRODUCT_WORDS):
+        return {}
+    cart = [i.model_dump() for i in profile.cart.items] if profile.cart else []
+    wanted = wanted_products(cart, job.trigger.properties if job.trigger else {}, named_products(sources))
+    return catalog.get_many(wanted) if wanted else {}
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,10 @@ PRIVACY = TableSpec("privacy", partition_key="key")
 # Journey instances (shared/journeys): per shopper and journey, the last instance, its step sequence number
 # (every transition is one put conditioned on it), its path and the effects of its last transition.
 JOURNEYS = TableSpec("journeys", partition_key="user_id", sort_key="journey")
-TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY, JOURNEYS)
+# The product catalog (shared/catalog): one item per product (its price, stock, image, url now), kept
+# current by ingest from the events that carry products and by the feed. No personal data.
+CATALOG = TableSpec("catalog", partition_key="product_id")
+TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY, JOURNEYS, CATALOG)
 # The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
 SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
 # One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in the stack's
@@ -215,13 +218,15 @@ FUNCTIONS = (
         # profiles: read and write a batch's shoppers, and read one again when another invocation
         # wrote it first (a conditional put lost to a concurrent batch); messages: the decisions a goal
         # event is attributed to; conversions: each counted once (a conditional put); privacy: the
-        # erasure markers with the profiles, and one again if the shopper was erased meanwhile
+        # erasure markers with the profiles, and one again if the shopper was erased meanwhile;
+        # catalog: the batch's products read together, the changed ones written together
         tables={
             PROFILES.key: access("BatchGetItem", "PutItem", "GetItem"),
             MESSAGES.key: access("Query"),
             CONVERSIONS.key: access("PutItem"),
             PRIVACY.key: access("BatchGetItem", "GetItem"),
             MODELS.key: access("UpdateItem"),  # a conversion credited to a variant: its experiment's count
+            CATALOG.key: access("BatchGetItem", "BatchWriteItem"),
         },
         parks_in=INGEST_QUEUE.dlq_key,
         pseudonymizes=True,
@@ -277,6 +282,8 @@ FUNCTIONS = (
             JOURNEYS.key: access("GetItem", "PutItem"),
             # experiments: the live weights (read per container every few minutes); a batch's sends
             MODELS.key: access("BatchGetItem", "UpdateItem"),
+            # the products a message shows (its cart's, its event's, product("id")): one read
+            CATALOG.key: access("BatchGetItem"),
         },
         sends_to=(DELIVERY_QUEUE.key,),  # a woken journey's send steps
         parks_in=DELIVERY_QUEUE.dlq_key,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.campaigns.loader import Catalog
+from shared.catalog.ports import ProductCatalog
+from shared.catalog.updates import CatalogChange
 from shared.core.clock import Clock
 from shared.core.identity import anonymous_profile_id, is_anonymous
 from shared.core.queues import DeadLetters
@@ -29,6 +31,7 @@ from shared.events.contract import (
 )
 from shared.events.traits import TraitPolicy
 from shared.experiments.store import CONVERTED, ExperimentStore, add_counts
+from shared.ingest.products import product_updates, update_catalog
 from shared.measurement.attribution import (
     Conversion,
     attribute,
@@ -76,8 +79,11 @@ class IngestOutcome:
     timed_by: Counter[str] = field(default_factory=Counter)  # where events' times were read from
     merged: int = 0  # anonymous visitors' histories folded into the shopper who logged in
     followed: int = 0  # anonymous events that went to the shopper of their visitor's login
+    catalog_changes: list[CatalogChange] = field(default_factory=list)  # products the batch changed
 
     def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
+        """Fail ``records`` with ``reason`` (a record that failed already keeps its first reason)."""
+        records = [r for r in records if r.record_id not in self.failure_reasons]
         self.failed_record_ids.extend(r.record_id for r in records)
         self.failure_reasons.update((r.record_id, reason) for r in records)
 
@@ -187,11 +193,21 @@ def ingest_batch(
     traits: TraitPolicy | None = None,
     erasures: Erasures | None = None,
     policy: TimePolicy = LIVE_TRAFFIC,
+    products: ProductCatalog | None = None,
 ) -> IngestOutcome:
-    """Fold ``records`` into profiles. ``policy`` bounds the events' times: LIVE_TRAFFIC for the bus,
+    """Fold ``records`` into profiles, and their products into ``products`` (the catalog,
+    shared/ingest/products.py). ``policy`` bounds the events' times: LIVE_TRAFFIC for the bus,
     BACKFILL for ``nudge import`` (shared/ingest/backfill.py)."""
     outcome = _ingest(
-        records, profiles, dead_letters, clock, attributor, traits or TraitPolicy(), erasures, policy
+        records,
+        profiles,
+        dead_letters,
+        clock,
+        attributor,
+        traits or TraitPolicy(),
+        erasures,
+        policy,
+        products,
     )
     if max_receives is None or not outcome.failed_record_ids:
         return outcome
@@ -224,6 +240,7 @@ def _ingest(
     traits: TraitPolicy,
     erasures: Erasures | None,
     policy: TimePolicy,
+    products: ProductCatalog | None = None,
 ) -> IngestOutcome:
     outcome = IngestOutcome()
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
@@ -247,6 +264,8 @@ def _ingest(
         by_user[event.profile_id].append((record, event))
     if not by_user:
         return outcome
+    if products is not None:
+        _update_catalog(products, by_user, outcome)
 
     # The erasure markers, and the anonymous visitors the batch's logins link, are read with the
     # profiles in the same requests: none is added per event.
@@ -294,6 +313,21 @@ def _ingest(
         if not written:
             outcome.fail([r for r, _ in items], why)
     return outcome
+
+
+def _update_catalog(
+    catalog: ProductCatalog,
+    by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]],
+    outcome: IngestOutcome,
+) -> None:
+    """Fold the batch's products into the catalog (shared/ingest/products.py); if that fails, the
+    records that carried products fail with the reason."""
+    updates = product_updates([(r.record_id, e) for items in by_user.values() for r, e in items])
+    outcome.catalog_changes, error = update_catalog(catalog, updates)
+    if error is not None:
+        outcome.errors.append(error)
+        carried = {record_id for record_id, _ in updates}
+        outcome.fail([r for items in by_user.values() for r, _ in items if r.record_id in carried], error)
 
 
 def _after_erasure(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from shared.deployment.topology import (
     AUDIENCE_QUEUE,
+    CATALOG,
     CONVERSIONS,
     DELIVERY_QUEUE,
     FUNCTIONS_BY_KEY,
@@ -61,6 +62,7 @@ class Settings(BaseModel):
     inbox_table: str | None = None
     conversions_table: str | None = None
     journeys_table: str | None = None
+    catalog_table: str | None = None
     ledger_table: str | None = None
     privacy_table: str | None = None
     privacy_key_arn: str | None = None
@@ -113,6 +115,7 @@ class Settings(BaseModel):
             "inbox_table": env.get(INBOX.env_var),
             "conversions_table": env.get(CONVERSIONS.env_var),
             "journeys_table": env.get(JOURNEYS.env_var),
+            "catalog_table": env.get(CATALOG.env_var),
             "ledger_table": env.get(LEDGER.env_var),
             "privacy_table": env.get(PRIVACY.env_var),
             "privacy_key_arn": env.get("PRIVACY_KEY_ARN"),

@@ -28,6 +28,7 @@ from shared.platform import snapshots
 from shared.platform.config import Settings
 
 if TYPE_CHECKING:
+    from shared.adapters.dynamo.catalog import DynamoProductCatalog
     from shared.adapters.dynamo.experiments import DynamoExperimentStore
     from shared.adapters.dynamo.journeys import DynamoJourneyStore
     from shared.adapters.dynamo.ledger import DynamoLedgerStore
@@ -164,6 +165,12 @@ class Wiring:
 
         self.settings.require("journeys_table")
         return DynamoJourneyStore(self.client("dynamodb"), str(self.settings.journeys_table))
+
+    def product_catalog(self) -> DynamoProductCatalog:
+        from shared.adapters.dynamo.catalog import DynamoProductCatalog
+
+        self.settings.require("catalog_table")
+        return DynamoProductCatalog(self.client("dynamodb"), str(self.settings.catalog_table))
 
     def journey_engine(self) -> JourneyEngine:
         """The journey engine, for the functions that enter, wake or end instances."""

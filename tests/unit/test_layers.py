@@ -66,7 +66,9 @@ def graph(folder: str) -> dict[str, set[str]]:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),  # clock, errors, money, reserved ids, queue ports
     ("events",),  # the event contract, EventBridge patterns, traits
-    ("profiles",),  # profile, contact ledger, what is kept after erasure, their stores' ports
+    # profile, contact ledger, what is kept after erasure, their stores' ports | products: their
+    # bounds, updates by event time, what a message shows of them, the catalog's port
+    ("profiles", "catalog"),
     ("recommendations",),  # item-to-item co-occurrence from the profiles' recent products, a shopper's top-N
     ("privacy",),  # erasure: pseudonyms, markers, the erase-a-shopper request
     ("campaigns",),  # the campaign model, audience language, schedules, policy, templates, loader
