@@ -8,7 +8,14 @@ from importlib import import_module
 
 from nudge.cli.common import app
 
-GROUPS = ("run", "campaigns", "models", "backfill", "operations")  # demo · validate · score · import · why
+GROUPS = (
+    "run",
+    "campaigns",
+    "models",
+    "backfill",
+    "operations",
+    "catalog",
+)  # demo · validate · score · import · why · catalog
 for _group in GROUPS:
     import_module(f"nudge.cli.{_group}")
 

@@ -1,0 +1,75 @@
+"""``nudge catalog load``: a product feed (JSON lines or CSV) into a deployed stack's catalog."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+from nudge.cli.common import app, console
+from nudge.operations import DeployedStack, SourceMissing
+from shared.catalog.feed import FeedReport, feed_format, load_feed
+from shared.deployment import topology
+
+MAX_SHOWN_PROBLEMS = 50
+
+catalog_app = typer.Typer(help="The product catalog (docs/catalog.md).", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("load")
+def catalog_load(
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", exists=True, dir_okay=False, help="products.jsonl or products.csv"),
+    ],
+    stack: Annotated[str, typer.Option(help="The deployed stack (AWS credentials needed).")],
+    csv: Annotated[
+        bool | None, typer.Option("--csv/--jsonl", help="The format (default: from the name).")
+    ] = None,
+) -> None:
+    """Load a product feed into the stack's catalog: one product a row (JSON lines, or CSV with a
+    header), fields product_id, sku, name, price, currency, category, image_url, url, stock or
+    in_stock, updated_at (default: now). A row older than what the catalog has changes nothing.
+
+    A bad row is reported with its line number and field, and every good row is loaded; the exit
+    code is 1 when a row was refused.
+
+    Example: nudge catalog load products.csv --stack Nudge
+
+        product_id,sku,name,price,currency,category,stock,image_url,url
+        p-17,SKU-17,Aero Runner,59.99,USD,shoes,12,https://cdn.example.com/p-17.jpg,https://shop.example.com/p-17
+    """
+    from shared.adapters.dynamo.catalog import DynamoProductCatalog
+
+    try:
+        deployed = DeployedStack(stack)
+        catalog = DynamoProductCatalog(deployed.client("dynamodb"), deployed.table(topology.CATALOG.key))
+    except SourceMissing as missing:
+        console.print(f"[red]{missing}[/red]")
+        raise typer.Exit(1) from None
+    kind = ("csv" if csv else "jsonl") if csv is not None else feed_format(file.name)
+    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("loading", total=None)
+
+        def progress(report: FeedReport) -> None:
+            bar.update(
+                task, description=f"{report.rows:,} rows read, {len(report.changes):,} products changed"
+            )
+
+        with file.open(newline="", encoding="utf-8") as lines:
+            report = load_feed(catalog, lines, kind, datetime.now(UTC), progress)
+    for refused in report.refused[:MAX_SHOWN_PROBLEMS]:
+        console.print(f"[red]{file.name}: {refused}[/red]", soft_wrap=True)
+    if len(report.refused) > MAX_SHOWN_PROBLEMS:
+        console.print(f"[red]… and {len(report.refused) - MAX_SHOWN_PROBLEMS} more problems[/red]")
+    console.print(
+        f"{report.loaded:,} of {report.rows:,} rows loaded into {stack}: {len(report.changes):,} products "
+        f"changed, {len({r.line for r in report.refused}):,} rows refused",
+        soft_wrap=True,
+    )
+    if report.refused:
+        raise typer.Exit(1)
