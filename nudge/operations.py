@@ -26,6 +26,7 @@ from shared.deployment import topology
 from shared.profiles.ledger import SentRecord
 
 if TYPE_CHECKING:
+    from shared.experiments.store import StoredExperiment
     from shared.journeys.instance import JourneyInstance
 
 DEAD_LETTERS_FILE = "dead-letters.jsonl"
@@ -73,6 +74,10 @@ class OperationsSource(Protocol):
     def send_log(self) -> list[dict[str, Any]]: ...
 
     def conversions(self) -> list[dict[str, Any]]: ...
+
+    def experiments(self) -> list[StoredExperiment]:
+        """Every experiment's stored state and counts (the models table's ``experiment#`` items)."""
+        ...
 
     def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
         """Each dead-letter queue of the topology, counted, with its first ``limit`` messages."""
@@ -212,6 +217,13 @@ class LocalDump:
             return []  # a run that converted nobody
         return self._table(topology.CONVERSIONS.key)
 
+    def experiments(self) -> list[StoredExperiment]:
+        from shared.adapters.dynamo.experiments import experiments_in
+
+        if not (self.directory / f"{topology.MODELS.key}.jsonl").exists():
+            return []  # a dump of the send log alone
+        return experiments_in(self._table(topology.MODELS.key))
+
     def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
         views = {key: DeadLetterQueueView() for key in topology.DEAD_LETTER_QUEUES}
         for parked in self._lines(DEAD_LETTERS_FILE):
@@ -300,6 +312,11 @@ class DeployedStack:
 
     def conversions(self) -> list[dict[str, Any]]:
         return self._scan(topology.CONVERSIONS.key)
+
+    def experiments(self) -> list[StoredExperiment]:
+        from shared.adapters.dynamo.experiments import experiments_in
+
+        return experiments_in(self._scan(topology.MODELS.key))  # a small table: models and experiments
 
     def dead_letters(self, limit: int) -> dict[str, DeadLetterQueueView]:
         from shared.adapters.sqs import SqsDeadLetterQueue

@@ -89,7 +89,9 @@ def report(
     with console.status("reading the send log and the conversions"):
         source = open_source(stack, store)
         messages, conversions = read(source.send_log), read(source.conversions)
-        result = build_report(messages, conversions, catalog, since=cutoff)
+        result = build_report(
+            messages, conversions, catalog, since=cutoff, experiments_stored=read(source.experiments)
+        )
     print_report(result)
     if json_path:
         json_path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True))

@@ -215,7 +215,7 @@ def _summarize(
     responses = dict(sum((r.responses for r in runs), Counter()))
     summary["responses"] = responses
     summary["orders_caused_by_messages"] = responses.get("order", 0)
-    measured = _measure(tables["messages"], tables["conversions"], catalog, options.report_html)
+    measured = _measure(tables, catalog, options.report_html)
     summary["measurement"] = measured.to_dict()
     if options.report_html is not None:
         summary["measurement"]["html"] = str(options.report_html.resolve())
@@ -243,13 +243,13 @@ def _summarize(
     return summary
 
 
-def _measure(
-    messages: list[dict[str, Any]], conversions: list[dict[str, Any]], catalog: Catalog, html: Path | None
-) -> Report:
-    """`nudge report` on what the run left in the send log and the conversions table."""
+def _measure(tables: dict[str, list[dict[str, Any]]], catalog: Catalog, html: Path | None) -> Report:
+    """`nudge report` on what the run left in the send log, the conversions and the experiments' items."""
     from nudge.report.build import build_report
+    from shared.adapters.dynamo.experiments import experiments_in
 
-    result = build_report(messages, conversions, catalog)
+    stored = experiments_in(tables.get("models", []))
+    result = build_report(tables["messages"], tables["conversions"], catalog, experiments_stored=stored)
     if html is not None:
         from nudge.report.html import render_html
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from nudge.report.experiments import Experiments
+from nudge.report.experiments import Experiments, decision_histories
 from nudge.report.journeys import journey_steps
 from nudge.report.model import Report, Verdict
 from nudge.report.reading import Dated, read_conversions, read_decisions
@@ -21,6 +21,7 @@ from nudge.report.tally import Tally
 from nudge.report.uplift import Holdouts
 from nudge.report.verdict import classify
 from shared.campaigns.loader import Catalog
+from shared.experiments.store import StoredExperiment
 
 
 def build_report(
@@ -28,7 +29,10 @@ def build_report(
     conversions: Iterable[Mapping[str, Any]],
     catalog: Catalog | None = None,
     since: datetime | None = None,
+    experiments_stored: Iterable[StoredExperiment] = (),
 ) -> Report:
+    """``experiments_stored``: the experiments' items (state and decision history), as the daily review
+    wrote them."""
     decisions = read_decisions(messages, since)
     names, levels_of = _names_and_levels(decisions, catalog)
     tally, holdouts, experiments = Tally(), Holdouts(), Experiments()
@@ -65,6 +69,7 @@ def build_report(
         variants=experiments.variant_tables(),
         program=experiments.program(),
         journey_steps=journey_steps(decisions, catalog),
+        experiment_decisions=decision_histories(experiments_stored),
     )
     report.verdict = classify(mix, report.messages_per_user_week, report, catalog)
     return report

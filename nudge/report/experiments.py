@@ -9,12 +9,15 @@ control group (docs/experiments.md).
 - **Program.** The shoppers any marketing decision put in the global control group against every other
   shopper a campaign decided about (treated or withheld by its holdout: the program reached them);
   converted if any of their goal events counted for any campaign. Revenue per shopper counts each goal
-  event once."""
+  event once.
+- **Decisions.** Each stored experiment (the models table's item, written by the daily review): where it
+  stands (weights, winner, closed), its counts, and every decision that changed something plus the
+  latest look, each with its evidence (counts, rates with intervals, P(best), p-values)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,7 @@ from shared.core.vocabulary import Channel, DecisionStatus
 from shared.experiments.bandit import probability_best
 from shared.experiments.intervals import wilson
 from shared.experiments.sequential import Arm
+from shared.experiments.store import StoredExperiment
 from shared.measurement.attribution import GLOBAL_CONTROL, TREATED, WITHHELD
 
 
@@ -126,3 +130,47 @@ class Experiments:
 
         treated, withheld = revenues(reached), revenues(self.control)
         return uplift(len(reached), len(treated), len(self.control), len(withheld), treated, withheld)
+
+
+def decision_histories(stored: Iterable[StoredExperiment]) -> dict[str, dict[str, Any]]:
+    """Per reviewed experiment (``campaign:step``): its state, counts and decision history, as JSON."""
+    histories: dict[str, dict[str, Any]] = {}
+    for experiment in sorted(stored, key=lambda e: e.experiment_id):
+        state = experiment.state
+        if state is None:
+            continue  # counted, never reviewed
+        as_stored = state.to_dict()
+        histories[experiment.experiment_id] = {
+            "started": as_stored["started"],
+            "weights": as_stored["weights"],
+            "winner": state.winner,
+            "closed": state.closed,
+            "counted": {v: {"sent": a.sent, "converted": a.converted} for v, a in experiment.arms().items()},
+            "history": as_stored["history"],
+        }
+    return histories
+
+
+def weights_line(weights: Mapping[str, float]) -> str:
+    """``a 10% · b 90%``: the traffic shares after a decision."""
+    total = sum(weights.values()) or 1.0
+    return " · ".join(f"{v} {w / total:.0%}" for v, w in weights.items())
+
+
+def evidence_line(evidence: Mapping[str, Any]) -> str:
+    """Per variant: ``a 400, 20, 5.0% [3.3%, 7.6%], P(best) 0%``, separated by ``; ``."""
+    parts = []
+    for variant, e in dict(evidence.get("variants") or {}).items():
+        low, high = e["ci95"]
+        parts.append(
+            f"{variant} {e['shoppers']:,}, {e['converted']:,}, {e['rate']:.1%} [{low:.1%}, {high:.1%}], "
+            f"P(best) {e['p_best']:.0%}"
+        )
+    return "; ".join(parts)
+
+
+def standing(record: Mapping[str, Any]) -> str:
+    """Where a reviewed experiment stands: ``winner <v>``, ``closed, no winner`` or ``running``."""
+    if record["winner"]:
+        return f"winner {record['winner']}"
+    return "closed, no winner" if record["closed"] else "running"

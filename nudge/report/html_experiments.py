@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from html import escape
+from typing import Any
 
-from nudge.report.experiments import VariantRow
+from nudge.report.experiments import VariantRow, evidence_line, standing, weights_line
 from nudge.report.model import Report
 from nudge.report.uplift import Uplift
 from shared.core.vocabulary import DecisionStatus
@@ -83,8 +84,27 @@ def program_line(program: Uplift) -> str:
     )
 
 
+def decisions_table(experiment: str, record: Mapping[str, Any]) -> str:
+    """An experiment's decision history: each look's action, the weights after it and its evidence."""
+    body = "".join(
+        f"<tr><td>{escape(d['at'][:16].replace('T', ' '))}</td><td>{escape(d['action'])}</td>"
+        f"<td>{escape(weights_line(d['weights']))}</td><td>{escape(evidence_line(d['evidence']))}</td>"
+        f"<td>{escape(', '.join(f'{p:.3g}' for p in (d['evidence'].get('p_values') or {}).values()) or '—')}"
+        "</td></tr>"
+        for d in record["history"]
+    )
+    head = ["at", "action", "weights after", "shoppers, converted, rate [95% CI], P(best)", "p"]
+    return (
+        f"<h3>Decisions — {escape(experiment)} ({escape(standing(record))})</h3>"
+        '<div class="scroll"><table data-decisions><thead><tr>'
+        + "".join(f"<th>{escape(h)}</th>" for h in head)
+        + f"</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
 def experiments_section(report: Report) -> str:
-    """The experiments' charts and tables, and the program's uplift; empty without either."""
+    """The experiments' charts and tables, their decision histories, and the program's uplift; empty
+    without any of them."""
     parts = []
     if report.program is not None:
         parts.append(f"<h2>The program against the global control</h2>{program_line(report.program)}")
@@ -95,4 +115,5 @@ def experiments_section(report: Report) -> str:
             "P(best): the posterior probability that it converts best (docs/experiments.md)</div>"
             f"{variant_chart(f'variants{n}', campaign, rows)}{variant_table(rows)}"
         )
+    parts.extend(decisions_table(e, record) for e, record in report.experiment_decisions.items())
     return "".join(parts)

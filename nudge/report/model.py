@@ -81,6 +81,8 @@ class Report:
     journey_steps: dict[str, dict[str, dict[str, int]]] = field(
         default_factory=dict
     )  # journey -> step -> status
+    # experiment (campaign:step) -> state, counts and decision history (nudge/report/experiments.py)
+    experiment_decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def messages_per_user_week(self) -> float:
@@ -113,6 +115,7 @@ class Report:
             "variants": {c: {v: r.to_dict() for v, r in rows.items()} for c, rows in self.variants.items()},
             "program_uplift": self.program.to_dict() if self.program else None,
             "journey_steps": self.journey_steps,
+            "experiment_decisions": self.experiment_decisions,
             "verdict": {
                 "kind": self.verdict.kind,
                 "why": self.verdict.why,

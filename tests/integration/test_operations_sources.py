@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from conftest import START
 from payloads import identify, track
 from typer.testing import CliRunner
 
@@ -22,7 +23,10 @@ from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 from nudge.operations import DeployedStack, LocalDump, SourceMissing, open_source
 from nudge.report.build import build_report
+from shared.adapters.dynamo.experiments import DynamoExperimentStore
+from shared.campaigns.variants import Variant
 from shared.deployment import topology
+from shared.experiments.review import ExperimentState
 
 WIDE = {"COLUMNS": "250"}
 
@@ -47,6 +51,9 @@ def dump(runtime: LocalRuntime, tmp_path: Path) -> Path:
     runtime.publish([track("u1", "Order Completed", "order-1", at="2026-11-02T09:30:00Z", revenue=40.0)])
     runtime.invoke("ingest", runtime.sqs_event("ingest", ["not json"]))
     runtime.drain()
+    experiments = DynamoExperimentStore(runtime.client("dynamodb"), runtime.table_names["models"])
+    experiments.add("sale:send", "sent", {"a": 40, "b": 41})
+    experiments.save(ExperimentState.start("sale:send", [Variant(id="a"), Variant(id="b")], START), "run-1")
     runtime.snapshot(tmp_path)
     return tmp_path
 
@@ -68,6 +75,9 @@ def test_the_stack_and_the_dump_give_the_same_answers(runtime: LocalRuntime, sta
         build_report(local.send_log(), local.conversions()).to_dict()
         == build_report(deployed.send_log(), deployed.conversions()).to_dict()
     )
+    assert local.experiments() == deployed.experiments()
+    [stored] = local.experiments()
+    assert (stored.experiment_id, stored.sent, stored.run) == ("sale:send", {"a": 40, "b": 41}, "run-1")
     assert local.dead_letters(10) == deployed.dead_letters(10)
     parked = local.dead_letters(10)
     assert set(parked) == set(topology.DEAD_LETTER_QUEUES)

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from nudge.report.build import build_report
+from shared.campaigns.variants import Experiment, ExperimentMode, Variant
 from shared.experiments.bandit import probability_best
 from shared.experiments.intervals import wilson
+from shared.experiments.review import ExperimentState, review
 from shared.experiments.sequential import Arm
+from shared.experiments.store import StoredExperiment
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
@@ -124,3 +127,63 @@ def test_the_html_report_draws_each_experiment_and_states_the_program_uplift() -
     assert "the 10 in the global control 0.0%: +17.50 pp" in page
     plain = render_html(build_report([decision("u1")], []))
     assert "Variants —" not in plain and "global control" not in plain
+
+
+def stored_experiment() -> StoredExperiment:
+    """An experiment the daily review looked at twice: a look, then a winner on 400 shoppers each."""
+    state = ExperimentState.start("sale:send", [Variant(id="forty"), Variant(id="free")], T0)
+    arms = {"forty": Arm(100, 5), "free": Arm(100, 9)}
+    experiment = Experiment(mode=ExperimentMode.WINNER, effect=0.05)
+    looked = review(state, experiment, arms, T0 + timedelta(days=1))
+    won = review(looked, experiment, {"forty": Arm(400, 20), "free": Arm(400, 60)}, T0 + timedelta(days=2))
+    return StoredExperiment(
+        "sale:send", won, sent={"forty": 400, "free": 400}, converted={"forty": 20, "free": 60}
+    )
+
+
+def test_the_report_states_each_experiments_decision_history_with_its_evidence() -> None:
+    from nudge.report.html import render_html
+
+    report = build_report([decision("u1")], [], experiments_stored=[stored_experiment()])
+
+    record = report.to_dict()["experiment_decisions"]["sale:send"]
+    assert (record["winner"], record["closed"], record["weights"]) == (
+        "free",
+        False,
+        {"forty": 0.0, "free": 1.0},
+    )
+    assert record["counted"] == {
+        "forty": {"sent": 400, "converted": 20},
+        "free": {"sent": 400, "converted": 60},
+    }
+    assert [(d["at"], d["action"]) for d in record["history"]] == [
+        ("2026-11-03T08:00:00+00:00", "looked"),
+        ("2026-11-04T08:00:00+00:00", "winner"),
+    ]
+    assert record["history"][1]["evidence"]["variants"]["free"]["ci95"] == [0.118345, 0.188314]
+    page = render_html(report)
+    assert "<h3>Decisions — sale:send (winner free)</h3>" in page
+    assert "forty 0% · free 100%" in page
+    assert "free 400, 60, 15.0% [11.8%, 18.8%], P(best) 100%" in page
+    assert page.count("<tr><td>2026-11-0") == 2  # one row per decision
+
+
+def test_an_experiment_counted_but_never_reviewed_has_no_history() -> None:
+    never = StoredExperiment("sale:send", None, sent={"forty": 3})
+
+    assert build_report([decision("u1")], [], experiments_stored=[never]).experiment_decisions == {}
+
+
+def test_nudge_report_prints_each_decision_with_its_evidence() -> None:
+    from nudge.cli.common import console
+    from nudge.cli.tables.report import print_experiment_decisions
+
+    report = build_report([decision("u1")], [], experiments_stored=[stored_experiment()])
+    with console.capture() as captured:
+        print_experiment_decisions(report)
+
+    text = " ".join(captured.get().split())
+    assert "Decisions — sale:send (winner free)" in text
+    assert "looked" in text and "winner" in text
+    assert "15.0%" in text and "P(best)" in text
+    assert "0.000208" in text  # the winner's always-valid p-value

@@ -123,6 +123,7 @@ def print_experiments(result: Any) -> None:
                 f"{row.probability_best:.0%}",
             )
         console.print(out)
+    print_experiment_decisions(result)
     program = result.program
     if program is not None:
         console.print(
@@ -132,3 +133,29 @@ def print_experiments(result: Any) -> None:
             f"{program.difference * 100:+.2f} pp [{program.low * 100:+.2f}, {program.high * 100:+.2f}], "
             f"{program.verdict}"
         )
+
+
+def print_experiment_decisions(result: Any) -> None:
+    """Each reviewed experiment's decision history: what each look did, on what evidence."""
+    from nudge.report.experiments import evidence_line, standing, weights_line
+
+    for experiment, record in result.experiment_decisions.items():
+        out = Table(title=f"Decisions — {experiment} ({standing(record)})")
+        for column in (
+            "at",
+            "action",
+            "weights after",
+            "shoppers, converted, rate [95% CI], P(best)",
+        ):
+            out.add_column(column)
+        out.add_column("p", justify="right")
+        for decision in record["history"]:
+            p_values = decision["evidence"].get("p_values") or {}
+            out.add_row(
+                decision["at"][:16].replace("T", " "),
+                decision["action"],
+                weights_line(decision["weights"]),
+                evidence_line(decision["evidence"]),
+                ", ".join(f"{p:.3g}" for p in p_values.values()) or "—",
+            )
+        console.print(out)

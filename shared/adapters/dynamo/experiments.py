@@ -8,7 +8,7 @@ review run that wrote it), and one number per variant and counter, ``sent:<varia
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from shared.adapters.dynamo.codec import batch_get_keys, deserialize
@@ -21,7 +21,20 @@ VERSION = "state"
 
 
 def stored_from_item(item: Mapping[str, Any]) -> StoredExperiment:
-    data = deserialize(item)
+    return stored_from_plain(deserialize(item))
+
+
+def experiments_in(items: Iterable[Mapping[str, Any]]) -> list[StoredExperiment]:
+    """The experiments among the models table's items, as plain values (a scan, a local dump)."""
+    return [
+        stored_from_plain(item)
+        for item in items
+        if str(item.get(MODELS.partition_key, "")).startswith(PREFIX)
+        and item.get(str(MODELS.sort_key)) == VERSION
+    ]
+
+
+def stored_from_plain(data: Mapping[str, Any]) -> StoredExperiment:
     counts: dict[str, dict[str, int]] = {SENT: {}, CONVERTED: {}}
     for name, value in data.items():
         counter, _, variant = str(name).partition(":")
