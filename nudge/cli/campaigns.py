@@ -184,12 +184,13 @@ def preview(
     Example: nudge preview weekend-sale-sea --user u-000042 [--variant free-shipping]
     """
     from nudge.cli.recommended import recommended_for, with_recommendations
+    from nudge.cli.shown_products import EventCatalog, described
     from shared.campaigns.jobs import DeliveryJob
     from shared.campaigns.render import render_message
     from shared.core.errors import TemplateProblem
     from shared.delivery.deliverer import choose_channel
     from shared.delivery.guards import in_holdout
-    from shared.delivery.message_context import template_context
+    from shared.delivery.message_context import products_for, template_context
 
     catalog = load_catalog(campaigns)
     campaign = find_campaign(catalog, campaign_id)
@@ -240,9 +241,11 @@ def preview(
     recommended, whose = recommended_for(profile, source.profiles.values())
     facts.append(("recommended products", f"{', '.join(recommended) or 'none'} ({whose})"))
     profile = with_recommendations(profile, recommended)
+    shown = products_for(campaign, profile, job, EventCatalog(source.events))
+    facts.append(("catalog products shown", described(shown.values()) if shown else "none"))
     try:
         message = render_message(
-            campaign, render_as, job.send_key, template_context(campaign, profile, job, now)
+            campaign, render_as, job.send_key, template_context(campaign, profile, job, now, None, shown)
         )
     except TemplateProblem as error:
         typer.echo(f"cannot render: {error}", err=True)

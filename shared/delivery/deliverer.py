@@ -336,7 +336,15 @@ class Deliverer:
             if isinstance(error, PermanentDeliveryError):
                 self._release(job)
             raise
-        self._complete(replace(claimed, status=SENT, reason=None, provider_message_id=provider_id))
+        self._complete(
+            replace(
+                claimed,
+                status=SENT,
+                reason=None,
+                provider_message_id=provider_id,
+                products=tuple(shown) or None,
+            )
+        )
         return SendDecision(SENT, None, channel, provider_id)
 
     def _after_login(self, job: DeliveryJob) -> DeliveryJob:

@@ -28,6 +28,7 @@ class SendLogEntry:
     variant: str | None = None  # the experiment's variant the shopper drew (docs/experiments.md)
     experiment: str | None = None  # the experiment it was drawn for (``campaign:step``)
     claim: str | None = None  # a failed attempt's: the token of the claim it failed under
+    products: tuple[str, ...] | None = None  # a sent message's catalog products (docs/catalog.md)
 
 
 class SendLog(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,35 @@ def test_preview_shows_the_products_the_scoring_run_would_recommend(snapshot: Pa
     )
     assert result.exit_code == 0, result.output
     assert "recommended products" in result.output and f"{expected[0]}, {expected[1]}," in result.output
+
+
+def test_preview_shows_the_catalog_products_a_message_would_carry(tmp_path: Path) -> None:
+    import shutil
+
+    from nudge.local.snapshot import local_store
+
+    store = local_store(80, 10, 7)
+    viewed = next(e for e in reversed(store.events) if e.event == "Product Viewed")
+    product_id = str(viewed.properties["product_id"])
+    latest = next(
+        e
+        for e in reversed(store.events)
+        if e.event in ("Product Viewed", "Product Added") and e.properties.get("product_id") == product_id
+    )
+    campaigns = tmp_path / "campaigns"
+    shutil.copytree(CAMPAIGNS, campaigns)
+    (campaigns / "viewed-now.yaml").write_text(
+        "id: viewed-now\nname: Viewed now\nlevel: L4\ntrigger:\n  event: Product Viewed\n"
+        "channels:\n  in_app:\n    title: '{{ event.name }}'\n"
+        "    body: 'now {{ event.current_price }} (was {{ event.price }}) {{ product(\"nope\").name }}'\n"
+    )
+    result = runner.invoke(
+        app,
+        ["preview", "viewed-now", "--user", viewed.profile_id, "--campaigns", str(campaigns), *SMALL],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 0, result.output
+    price = f"{Decimal(str(latest.properties['price'])):.2f}"
+    row = next(line for line in result.output.splitlines() if "catalog products shown" in line)
+    assert row.split("│")[2].strip() == f"{product_id} ({price} USD)"  # an order line named its currency
+    assert f"now {price} (was {viewed.properties['price']})" in result.output

@@ -32,7 +32,7 @@ def print_why(user_id: str, entries: list[dict[str, Any]]) -> None:
             str(e.get("level", "")),
             str(e.get("channel") or "-"),
             f"[{colours.get(status, 'white')}]{status}[/]",
-            str(e.get("reason") or "") + _before_login(user_id, e),
+            str(e.get("reason") or "") + _before_login(user_id, e) + _products(e),
         )
     console.print(table)
 
@@ -50,6 +50,12 @@ def print_journey_path(instance: Any, rows: list[Any]) -> None:
     for row in rows:
         table.add_row(row.at, row.step, row.what, row.detail)
     console.print(table)
+
+
+def _products(entry: dict[str, Any]) -> str:
+    """The catalog products a sent message carried (docs/catalog.md)."""
+    products = entry.get("products")
+    return f" products: {', '.join(map(str, products))}" if products else ""
 
 
 def _before_login(user_id: str, entry: dict[str, Any]) -> str:

@@ -25,6 +25,8 @@ def entry_from_item(item: Mapping[str, Any]) -> SendLogEntry:
     data = deserialize(item)
     fields = SendLogEntry.__dataclass_fields__
     stored = {k: v for k, v in data.items() if k in fields}
+    if isinstance(stored.get("products"), list):
+        stored["products"] = tuple(str(p) for p in stored["products"])
     return SendLogEntry(**{"campaign_id": "", "level": "", "channel": None, "status": "", **stored})
 
 
