@@ -19,6 +19,7 @@ from nudge.predictions.recommendations_eval import (
     ndcg_at_k,
     write_into_doc,
 )
+from shared.predictions.scoring import scores_changed
 from shared.profiles.fold import fold_events
 from shared.profiles.merge import absorb
 from shared.profiles.products import (
@@ -161,6 +162,10 @@ def test_recent_products_keep_the_latest_twenty_of_six_months() -> None:
     recent: dict[str, tuple[int, int, str]] = {}
     note_products(recent, "Product Viewed", {"product_id": "old"}, AT - timedelta(days=200), 100)
     assert list(recent) == ["old"]
+    note_products(recent, "Product Viewed", {"product_id": "new"}, AT, 100)
+    assert list(recent) == ["new"]  # 200 days old: out of the six months
+    note_products(recent, "Product Viewed", {"product_id": "older"}, AT - timedelta(days=179), 100)
+    assert list(recent) == ["older", "new"]  # a late event of 179 days ago still counts
     for i in range(MAX_RECENT_PRODUCTS + 1):
         note_products(recent, "Product Viewed", {"product_id": f"p-{i}"}, AT, 100)
     assert list(recent) == [f"p-{i}" for i in range(1, MAX_RECENT_PRODUCTS + 1)]
@@ -213,3 +218,17 @@ def test_the_evaluation_table_replaces_only_its_block(tmp_path: Path) -> None:
     (tmp_path / "bare.md").write_text("no markers\n", encoding="utf-8")
     with pytest.raises(ValueError, match="has no"):
         write_into_doc(tmp_path / "bare.md", "x")
+
+
+def test_new_recommendations_alone_are_worth_a_write() -> None:
+    old = {
+        "scored_at": AT.isoformat(),
+        "model_version": "v",
+        "model_kind": "trained",
+        "recommendations": ["B"],
+    }
+    assert not scores_changed(old, {**old}, AT + timedelta(days=1))
+    assert scores_changed(old, {**old, "recommendations": ["C"]}, AT + timedelta(days=1))
+    assert scores_changed(
+        old, {k: v for k, v in old.items() if k != "recommendations"}, AT + timedelta(days=1)
+    )
