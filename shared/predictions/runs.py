@@ -48,6 +48,7 @@ from shared.predictions.scoring import (
 from shared.profiles.ports import ProfileScores, ProfileStore
 from shared.profiles.profile import Profile
 from shared.recommendations.cooccurrence import ItemModel
+from shared.recommendations.ranking import shows_bought
 
 SCAN_PAGE_SIZE = 500
 MIN_REMAINING_MS = 60_000
@@ -326,7 +327,8 @@ class ScoreWorker:
             if current is None:
                 return "gone"
             scores = score_profile(current, model, population, as_of, items)
-            if not scores_changed(current.scores, scores, as_of):
+            stale = shows_bought(current.scores.get("recommendations"), current.activity.products)
+            if not stale and not scores_changed(current.scores, scores, as_of):
                 return "unchanged"
             if self.scores.write_scores(current.user_id, scores, current.version):
                 return "written"

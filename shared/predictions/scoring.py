@@ -32,8 +32,13 @@ _EXACT = (
     "horizon_days",
     "model_kind",
     "provenance",
-    "recommendations",
 )
+# Recommendations drift every day as other shoppers buy (the best sellers swap places, neighbours
+# reorder): rewriting everyone's for that would cost a write per shopper per day. They count as moved
+# when one of the stored first RECOMMENDATIONS_COMPARED (what a message usually shows) is no longer
+# recommended at all, or one side has none; a recommended product the shopper has bought since always
+# counts (:func:`shared.recommendations.ranking.shows_bought`). The weekly refresh rewrites the rest.
+RECOMMENDATIONS_COMPARED = 3
 DEFAULT_RFM_WINDOW_DAYS = 365
 
 
@@ -254,6 +259,9 @@ def scores_changed(old: dict[str, Any], new: dict[str, Any], as_of: datetime) ->
     if age_days >= REFRESH_DAYS:
         return True
     if any(old.get(k) != new.get(k) for k in _EXACT):
+        return True
+    before, after = old.get("recommendations") or [], new.get("recommendations") or []
+    if bool(before) != bool(after) or not set(before[:RECOMMENDATIONS_COMPARED]) <= set(after):
         return True
     # A new trained model rewrites everyone; a label-free fit is redone every run, so there only
     # the scores themselves moving counts (``model_version`` then names the fit that wrote them).

@@ -59,3 +59,8 @@ def recommend(
     popular = [p for p in model.popular if p not in owned and p not in chosen]
     ranked += sorted(popular, key=outside)  # stable: most bought first within each group
     return ranked[:n]
+
+
+def shows_bought(recommended: Any, recent: Mapping[str, Sequence[Any]]) -> bool:
+    """Whether stored recommendations show a product the shopper has bought since they were written."""
+    return isinstance(recommended, list) and not bought(recent).isdisjoint(map(str, recommended))

@@ -74,3 +74,41 @@ def test_a_purchase_takes_the_product_out_at_the_next_run(shop: LocalRuntime) ->
     fresh = shop.profiles.get("u-new")
     assert fresh is not None and fresh.scores["recommendations"] == ["laces"]
     assert fresh.scores["scored_at"].startswith("2026-11-04")
+
+
+def test_a_recommended_product_bought_since_is_rewritten_even_when_nothing_else_moved(
+    runtime: LocalRuntime,
+) -> None:
+    """GIVEN stored recommendations that show, fourth, a product the shopper has bought since, and
+    whose first three are still the run's, WHEN a run finds every other score unmoved, THEN it still
+    writes the shopper's recommendations (without the bought product)."""
+    events: list[dict[str, Any]] = []
+    for i, product in enumerate(["socks", "laces", "insoles", "polish", "brush"]):
+        for n in range(5 - i):  # socks the most bought with boots, brush the least
+            user = f"u-{i}-{n}"
+            events += [_viewed(user, "boots", 0, days_before=10), _bought(user, [product], 0, days_before=9)]
+    events += [_viewed("u-new", "boots", 0, days_before=2)]
+    runtime.publish(events)
+    runtime.drain()
+    runtime.invoke("score_planner", {"run": RUN})
+    runtime.drain()
+    shopper = runtime.profiles.get("u-new")
+    assert shopper is not None
+    assert shopper.scores["recommendations"] == ["socks", "laces", "insoles", "polish", "brush"]
+    runtime.publish([_bought("u-new", ["polish"], 1, days_before=-0.5)])
+    runtime.drain()
+    runtime.invoke("score_planner", {"run": NEXT_RUN})
+    runtime.drain()
+    shopper = runtime.profiles.get("u-new")
+    assert shopper is not None and shopper.scores["recommendations"] == ["socks", "laces", "insoles", "brush"]
+    stale = {**shopper.scores, "recommendations": ["socks", "laces", "insoles", "polish", "brush"]}
+    assert runtime.profiles.write_scores("u-new", stale, shopper.version)
+    written = runtime.profiles.get("u-new")
+    assert written is not None
+    runtime.invoke("score_planner", {"run": NEXT_RUN.replace("02:00", "03:00")})
+    runtime.drain()
+    fresh = runtime.profiles.get("u-new")
+    assert fresh is not None and fresh.version == written.version + 1
+    assert fresh.scores["recommendations"] == ["socks", "laces", "insoles", "brush"]
+    others = [p for p in runtime.all_profiles() if p.user_id != "u-new"]
+    assert not any(p.scores.get("scored_at", "").startswith("2026-11-04T03") for p in others)  # unmoved

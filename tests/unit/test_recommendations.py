@@ -33,7 +33,7 @@ from shared.profiles.products import (
 )
 from shared.profiles.profile import Profile
 from shared.recommendations.cooccurrence import ItemModel, ItemSketch
-from shared.recommendations.ranking import favourite_categories, neighbour_scores, recommend
+from shared.recommendations.ranking import favourite_categories, neighbour_scores, recommend, shows_bought
 
 AT = datetime(2026, 11, 2, 8, tzinfo=UTC)
 DAY = day_number(AT)
@@ -220,15 +220,22 @@ def test_the_evaluation_table_replaces_only_its_block(tmp_path: Path) -> None:
         write_into_doc(tmp_path / "bare.md", "x")
 
 
-def test_new_recommendations_alone_are_worth_a_write() -> None:
+def test_recommendations_are_worth_a_write_when_their_first_three_change() -> None:
     old = {
         "scored_at": AT.isoformat(),
         "model_version": "v",
         "model_kind": "trained",
-        "recommendations": ["B"],
+        "recommendations": ["A", "B", "C", "D"],
     }
-    assert not scores_changed(old, {**old}, AT + timedelta(days=1))
-    assert scores_changed(old, {**old, "recommendations": ["C"]}, AT + timedelta(days=1))
-    assert scores_changed(
-        old, {k: v for k, v in old.items() if k != "recommendations"}, AT + timedelta(days=1)
-    )
+    later = AT + timedelta(days=1)
+    assert not scores_changed(old, {**old}, later)
+    assert not scores_changed(old, {**old, "recommendations": ["B", "D", "E", "F", "A", "C"]}, later)  # drift
+    assert scores_changed(old, {**old, "recommendations": ["A", "B", "D", "E"]}, later)  # C left the list
+    assert scores_changed(old, {k: v for k, v in old.items() if k != "recommendations"}, later)
+    assert scores_changed({k: v for k, v in old.items() if k != "recommendations"}, old, later)
+
+
+def test_stored_recommendations_showing_a_product_bought_since_are_stale() -> None:
+    assert shows_bought(["A", "B"], _recent(B=BOUGHT | VIEWED))
+    assert not shows_bought(["A", "B"], _recent(B=VIEWED, C=BOUGHT))
+    assert not shows_bought(None, _recent(B=BOUGHT))
