@@ -183,7 +183,7 @@ def preview(
 
     Example: nudge preview weekend-sale-sea --user u-000042 [--variant free-shipping]
     """
-    from nudge.cli.recommended import recommended_for, with_recommendations
+    from nudge.cli.recommended import recommended_for, recommended_names, with_recommendations
     from nudge.cli.shown_products import EventCatalog, described
     from shared.campaigns.jobs import DeliveryJob
     from shared.campaigns.render import render_message
@@ -239,9 +239,11 @@ def preview(
         else DeliveryJob.for_occurrence(campaign.id, now.strftime("%Y-%m-%dT%H:%M:%SZ"), user)
     )
     recommended, whose = recommended_for(profile, source.profiles.values())
-    facts.append(("recommended products", f"{', '.join(recommended) or 'none'} ({whose})"))
+    store_catalog = EventCatalog(source.events)
+    named = recommended_names(recommended, store_catalog.get_many(recommended))
+    facts.append(("recommended products", f"{named} ({whose})"))
     profile = with_recommendations(profile, recommended)
-    shown = products_for(campaign, profile, job, EventCatalog(source.events))
+    shown = products_for(campaign, profile, job, store_catalog)
     facts.append(("catalog products shown", described(shown.values()) if shown else "none"))
     try:
         message = render_message(

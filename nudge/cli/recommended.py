@@ -1,11 +1,13 @@
 """What ``nudge preview`` shows of a shopper's recommended products: those the last scoring run wrote in
 their ``scores``, else the ones the run would write, computed from the previewed store's profiles as its
-census and scoring tasks do (a local store has had no scoring run)."""
+census and scoring tasks do (a local store has had no scoring run), each named as the store's catalog
+names it (nudge/cli/shown_products.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from shared.catalog.product import Product
 from shared.profiles.profile import Profile
 from shared.recommendations.cooccurrence import ItemModel, ItemSketch
 from shared.recommendations.ranking import recommend
@@ -30,3 +32,9 @@ def with_recommendations(profile: Profile, ids: list[str]) -> Profile:
     if not ids or profile.scores.get("recommendations") == ids:
         return profile
     return profile.model_copy(update={"scores": {**profile.scores, "recommendations": ids}})
+
+
+def recommended_names(ids: list[str], products: dict[str, Product]) -> str:
+    """``p-1 Aero Runner, p-7, …``: each id with its name when known."""
+    named = [f"{p} {products[p].name}" if p in products and products[p].name else p for p in ids]
+    return ", ".join(named) or "none"

@@ -1,7 +1,8 @@
 """Campaign templates checked before deploy: syntax, and variables that no shopper can have.
 
 A template renders with ``user`` (traits, aggregates and scores), ``cart`` (the open cart),
-``campaign`` (id, name), ``product("id")`` (a catalog product) and, for real-time campaigns only,
+``campaign`` (id, name), ``product("id")`` (a catalog product), ``recommendations(n)`` (the shopper's
+recommended products) and, for real-time campaigns only,
 ``event`` (the triggering event's properties). A missing value renders empty at send time, which is
 right for a shopper who has no first name, but a name that *no* shopper can have
 (``user.frist_name``, ``event.order_id`` in a weekly campaign) is a mistake, so ``nudge validate``
@@ -58,8 +59,9 @@ TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 CAMPAIGN_FIELDS = frozenset({"id", "name"})
 ROOTS = ("user", "cart", "campaign", "event")
-# Set by delivery: the signed one-click unsubscribe link (email); ``product("p-17")``, a catalog product.
-PLAIN_VARIABLES = ("unsubscribe_url", "product")
+# Set by delivery: the signed one-click unsubscribe link (email); ``product("p-17")``, a catalog product;
+# ``recommendations(3)``, the shopper's recommended products from the catalog.
+PLAIN_VARIABLES = ("unsubscribe_url", "product", "recommendations")
 # Methods that change a list, dict or set: the sandbox refuses them at send time, the check here
 # reports them wherever they are (also inside an {% if %} the stand-in values never enter).
 MUTATING_METHODS = frozenset(
@@ -204,6 +206,7 @@ def _trial(source: str, has_event: bool) -> tuple[int, str] | None:
         "cart": {},
         "campaign": {"id": "c", "name": "c"},
         "product": lambda product_id: {},
+        "recommendations": lambda n=3: [],
     }
     if has_event:
         stand_in["event"] = {}

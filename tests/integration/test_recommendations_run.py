@@ -1,5 +1,6 @@
 """Recommendations in the daily scoring run on moto: the census learns the item model, each shopper's
-top-N is written with their scores, and a purchase takes the product out at the next run."""
+top-N is written with their scores, a purchase takes the product out at the next run, and a message's
+``recommendations(n)`` shows them from the catalog in one read."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ import pytest
 from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
+from shared.adapters.dynamo.catalog import DynamoProductCatalog
 from shared.adapters.dynamo.models import DynamoModelRegistry
+from shared.campaigns.jobs import DeliveryJob
+from shared.campaigns.render import render_message
+from shared.delivery.message_context import products_for, template_context
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # the runtime fixture's clock
 RUN = "2026-11-03T02:00:00Z"
@@ -24,7 +29,18 @@ def _viewed(user: str, product: str, n: int, days_before: int) -> dict[str, Any]
 
 
 def _bought(user: str, products: list[str], n: int, days_before: float) -> dict[str, Any]:
-    lines = [{"product_id": p, "category": "shoes", "price": 50, "quantity": 1} for p in products]
+    lines = [
+        {
+            "product_id": p,
+            "name": p.title(),
+            "url": f"https://shop.example.com/{p}",
+            "category": "shoes",
+            "price": 50,
+            "quantity": 1,
+            "currency": "USD",
+        }
+        for p in products
+    ]
     at = START - timedelta(days=days_before)
     return track(
         user, "Order Completed", f"{user}-order-{n}", at, order_id=f"{user}-o{n}", revenue=50, products=lines
@@ -112,3 +128,53 @@ def test_a_recommended_product_bought_since_is_rewritten_even_when_nothing_else_
     assert fresh.scores["recommendations"] == ["socks", "laces", "insoles", "brush"]
     others = [p for p in runtime.all_profiles() if p.user_id != "u-new"]
     assert not any(p.scores.get("scored_at", "").startswith("2026-11-04T03") for p in others)  # unmoved
+
+
+def test_the_win_back_email_shows_three_recommended_products_from_one_catalog_read(
+    shop: LocalRuntime,
+) -> None:
+    """GIVEN the run recommended socks then laces to u-new, and the catalog (kept by ingest from the
+    orders) has both, WHEN the shipped L3 win-back email is rendered for u-new, THEN it lists them with
+    their current price, read in one BatchGetItem; a product out of stock is left out."""
+    shop.invoke("score_planner", {"run": RUN})
+    shop.drain()
+    shopper = shop.profiles.get("u-new")
+    assert shopper is not None and shopper.scores["recommendations"] == ["socks", "laces"]
+    catalog = DynamoProductCatalog(shop.client("dynamodb"), shop.table_names["catalog"])
+    campaign = shop.catalog.get("l3-win-back-at-risk")
+    assert campaign is not None
+    job = DeliveryJob.for_occurrence(campaign.id, RUN, "u-new")
+    calls: list[str] = []
+    client = shop.client("dynamodb")
+    client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    shown = products_for(campaign, shopper, job, catalog)
+    assert calls == ["BatchGetItem"] and sorted(shown) == ["laces", "socks"]
+    message = render_message(
+        campaign, "email", job.send_key, template_context(campaign, shopper, job, START, "", shown)
+    )
+    html = " ".join((message.body_html or "").split())
+    assert "Picked for you:" in html
+    socks = '<li><a href="https://shop.example.com/socks">Socks</a> — 50.00 USD</li>'
+    assert html.index(socks) < html.index(
+        '<li><a href="https://shop.example.com/laces">Laces</a> — 50.00 USD</li>'
+    )
+    gone = {**shown, "socks": shown["socks"].model_copy(update={"in_stock": False})}
+    message = render_message(
+        campaign, "email", job.send_key, template_context(campaign, shopper, job, START, "", gone)
+    )
+    assert ">Socks</a>" not in (message.body_html or "") and ">Laces</a>" in (message.body_html or "")
+
+
+def test_without_recommendations_the_email_shows_no_product_list(shop: LocalRuntime) -> None:
+    shopper = shop.profiles.get("u-new")  # no scoring run yet: nothing recommended
+    assert shopper is not None and "recommendations" not in shopper.scores
+    campaign = shop.catalog.get("l3-win-back-at-risk")
+    assert campaign is not None
+    job = DeliveryJob.for_occurrence(campaign.id, RUN, "u-new")
+    catalog = DynamoProductCatalog(shop.client("dynamodb"), shop.table_names["catalog"])
+    shown = products_for(campaign, shopper, job, catalog)
+    assert shown == {}
+    message = render_message(
+        campaign, "email", job.send_key, template_context(campaign, shopper, job, START, "", shown)
+    )
+    assert "Picked for you" not in (message.body_html or "") and "WELCOMEBACK15" in (message.body_html or "")
