@@ -19,6 +19,8 @@ from nudge.predictions.recommendations_eval import (
     ndcg_at_k,
     write_into_doc,
 )
+from shared.catalog.product import Product
+from shared.delivery.message_context import recommendations_lookup, recommended_ids
 from shared.predictions.scoring import scores_changed
 from shared.profiles.fold import fold_events
 from shared.profiles.merge import absorb
@@ -239,3 +241,16 @@ def test_stored_recommendations_showing_a_product_bought_since_are_stale() -> No
     assert shows_bought(["A", "B"], _recent(B=BOUGHT | VIEWED))
     assert not shows_bought(["A", "B"], _recent(B=VIEWED, C=BOUGHT))
     assert not shows_bought(None, _recent(B=BOUGHT))
+
+
+def test_a_template_is_shown_at_most_ten_recommended_products_the_catalog_has_in_stock() -> None:
+    ids = [f"p-{i}" for i in range(14)]
+    products = {p: Product(product_id=p, name=p.upper(), updated_at=AT) for p in ids if p != "p-1"}
+    products["p-2"] = products["p-2"].model_copy(update={"in_stock": False})
+    recommendations = recommendations_lookup(ids, products)
+    assert [p["name"] for p in recommendations()] == ["P-0", "P-3", "P-4"]
+    assert [p["name"] for p in recommendations(12)] == [f"P-{i}" for i in (0, 3, 4, 5, 6, 7, 8, 9, 10, 11)]
+    assert recommendations(0) == [] and recommendations(-1) == []
+    assert recommendations_lookup(ids, {})(3) == []
+    assert recommended_ids(Profile(user_id="u-1", scores={"recommendations": ids})) == ids[:10]
+    assert recommended_ids(Profile(user_id="u-1", scores={"recommendations": "p-1"})) == []
