@@ -43,6 +43,7 @@ CSV = (
     "p-3,Trail,20,USD,,no,javascript:alert(1)\n"
     "p-4,Cloud,35,USD,0,,\n"
     "p-5,Extra,1,USD,1,,,surplus\n"
+    "p-6,Knit,15,USD,, No ,\n"
 )
 
 
@@ -58,9 +59,9 @@ def test_a_csv_feed_loads_its_good_rows_and_names_each_bad_rows_line_and_field(
     assert "products.csv: line 3: price: Input should be greater than or equal to 0" in result.output
     assert "products.csv: line 4: image_url: Value error, an http(s) URL" in result.output
     assert "products.csv: line 6: row: more values than the header's 7" in result.output
-    assert "2 of 5 rows loaded into Nudge: 2 products changed, 3 rows refused" in result.output
-    found = catalog_of(runtime).get_many(["p-1", "p-2", "p-3", "p-4", "p-5"])
-    assert sorted(found) == ["p-1", "p-4"]
+    assert "3 of 6 rows loaded into Nudge: 3 products changed, 3 rows refused" in result.output
+    found = catalog_of(runtime).get_many(["p-1", "p-2", "p-3", "p-4", "p-5", "p-6"])
+    assert sorted(found) == ["p-1", "p-4", "p-6"]
     assert (found["p-1"].price, found["p-1"].currency, found["p-1"].stock, found["p-1"].in_stock) == (
         Decimal("59.99"),
         "USD",
@@ -68,13 +69,14 @@ def test_a_csv_feed_loads_its_good_rows_and_names_each_bad_rows_line_and_field(
         True,
     )
     assert (found["p-4"].stock, found["p-4"].in_stock) == (0, False)
+    assert (found["p-6"].stock, found["p-6"].in_stock) == (None, False)
 
 
 def test_a_json_lines_feed_with_a_broken_line_keeps_the_others_and_an_older_row_changes_nothing(
     runtime: LocalRuntime,
 ) -> None:
     catalog = catalog_of(runtime)
-    newer = datetime(2026, 11, 2, 10, tzinfo=UTC)
+    newer = datetime(2026, 11, 2, 8, 30, tzinfo=UTC)  # than the row's own time, not than the feed's
     catalog.put_many([Product(product_id="p-1", price=Decimal(50), updated_at=newer)])
     lines = [
         json.dumps({"product_id": "p-1", "price": 40, "updated_at": "2026-11-02T08:00:00Z"}) + "\n",

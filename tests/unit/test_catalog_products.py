@@ -13,7 +13,12 @@ from fakes import triggered
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.render import render_message
 from shared.campaigns.template_check import template_problems
-from shared.catalog.enrichment import MAX_PRODUCTS_PER_MESSAGE, named_products, wanted_products
+from shared.catalog.enrichment import (
+    MAX_PRODUCTS_PER_MESSAGE,
+    enriched_event,
+    named_products,
+    wanted_products,
+)
 from shared.catalog.product import MAX_NAME_CHARS, Product, problems_of, product_from
 from shared.catalog.updates import CatalogChange, merged
 from shared.delivery.message_context import products_for, template_context
@@ -186,3 +191,30 @@ def test_a_message_whose_templates_show_no_product_reads_no_catalog() -> None:
 
 def test_the_template_check_knows_product() -> None:
     assert template_problems('{{ product("p-17").price }}', {"user": frozenset()}, has_event=False) == []
+
+
+def test_an_items_own_image_is_kept_and_each_order_line_is_enriched() -> None:
+    catalog = {
+        "p-1": Product(
+            product_id="p-1",
+            price=Decimal(8),
+            stock=2,
+            image_url="https://cdn.example.com/new.jpg",
+            updated_at=T0,
+        )
+    }
+    event = {"order_id": "o-1", "products": [{"product_id": "p-1", "image_url": "https://x/own.jpg"}, "junk"]}
+
+    assert enriched_event(event, catalog) == {
+        "order_id": "o-1",
+        "products": [
+            {
+                "product_id": "p-1",
+                "image_url": "https://x/own.jpg",
+                "current_price": Decimal(8),
+                "in_stock": True,
+                "stock": 2,
+            },
+            "junk",
+        ],
+    }
