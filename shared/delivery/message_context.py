@@ -81,10 +81,16 @@ def recommendations_lookup(
     return recommendations
 
 
+# The templated fields of every channel's content (read by name: dumping the content models would
+# build their deferred schemas in a Lambda, tests/infra/test_cold_start_bench.py).
+_TEMPLATE_FIELDS = ("subject", "html", "text", "title", "body", "deep_link", "cta_label", "cta_url")
+
+
 def template_sources(campaign: Campaign) -> list[str]:
     """Every template of the campaign's channels."""
-    contents = (campaign.channels.content(channel) for channel in ("email", "push", "in_app"))
-    return [v for c in contents if c is not None for v in c.model_dump().values() if isinstance(v, str)]
+    contents = [campaign.channels.content(channel) for channel in ("email", "push", "in_app")]
+    found = (getattr(c, name, None) for c in contents if c is not None for name in _TEMPLATE_FIELDS)
+    return [v for v in found if isinstance(v, str)]
 
 
 def products_for(
