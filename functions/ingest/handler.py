@@ -96,6 +96,9 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
             "profiles_written": outcome.profiles_written,
             "conversions": len(outcome.conversions),
             "products_changed": len(outcome.catalog_changes),
+            # what the catalog triggers will fan out (docs/catalog.md): cheaper, and back in stock
+            "price_drops": sum(1 for c in outcome.catalog_changes if c.price_drop_percent is not None),
+            "restocks": sum(1 for c in outcome.catalog_changes if c.restocked),
             "erased": outcome.erased,
             "visitors_merged": outcome.merged,  # anonymous histories folded into the shopper at login
             "followed_login": outcome.followed,  # logged-out events of a linked device, on its shopper

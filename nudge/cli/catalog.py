@@ -66,9 +66,12 @@ def catalog_load(
         console.print(f"[red]{file.name}: {refused}[/red]", soft_wrap=True)
     if len(report.refused) > MAX_SHOWN_PROBLEMS:
         console.print(f"[red]… and {len(report.refused) - MAX_SHOWN_PROBLEMS} more problems[/red]")
+    drops = sum(1 for c in report.changes if c.price_drop_percent is not None)
+    restocks = sum(1 for c in report.changes if c.restocked)
     console.print(
         f"{report.loaded:,} of {report.rows:,} rows loaded into {stack}: {len(report.changes):,} products "
-        f"changed, {len({r.line for r in report.refused}):,} rows refused",
+        f"changed ({drops:,} cheaper, {restocks:,} back in stock), "
+        f"{len({r.line for r in report.refused}):,} rows refused",
         soft_wrap=True,
     )
     if report.refused:

@@ -12,12 +12,15 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.core.money import amount_of
-from shared.events.contract import SegmentEvent
+
+# deliver shows products and loads no event contract (tests/unit/test_event_path_imports.py)
+if TYPE_CHECKING:
+    from shared.events.contract import SegmentEvent
 
 MAX_ID_CHARS = 128
 MAX_NAME_CHARS = 200

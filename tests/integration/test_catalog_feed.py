@@ -59,7 +59,10 @@ def test_a_csv_feed_loads_its_good_rows_and_names_each_bad_rows_line_and_field(
     assert "products.csv: line 3: price: Input should be greater than or equal to 0" in result.output
     assert "products.csv: line 4: image_url: Value error, an http(s) URL" in result.output
     assert "products.csv: line 6: row: more values than the header's 7" in result.output
-    assert "3 of 6 rows loaded into Nudge: 3 products changed, 3 rows refused" in result.output
+    assert (
+        "3 of 6 rows loaded into Nudge: 3 products changed (0 cheaper, 0 back in stock), 3 rows refused"
+        in result.output
+    )
     found = catalog_of(runtime).get_many(["p-1", "p-2", "p-3", "p-4", "p-5", "p-6"])
     assert sorted(found) == ["p-1", "p-4", "p-6"]
     assert (found["p-1"].price, found["p-1"].currency, found["p-1"].stock, found["p-1"].in_stock) == (
@@ -115,3 +118,31 @@ def test_the_load_commands_help_shows_an_example() -> None:
     result = CliRunner().invoke(app, ["catalog", "load", "--help"], env=WIDE)
     assert result.exit_code == 0
     assert "Example: nudge catalog load products.csv --stack Nudge" in result.output
+
+
+def test_a_second_feed_counts_the_products_it_made_cheaper_and_brought_back_in_stock(
+    runtime: LocalRuntime, stack: str, tmp_path: Path
+) -> None:
+    catalog_of(runtime).put_many(
+        [
+            Product(
+                product_id="p-1", price=Decimal(100), stock=3, updated_at=datetime(2026, 11, 1, tzinfo=UTC)
+            ),
+            Product(
+                product_id="p-2", price=Decimal(20), stock=0, updated_at=datetime(2026, 11, 1, tzinfo=UTC)
+            ),
+        ]
+    )
+    feed = tmp_path / "products.jsonl"
+    feed.write_text(
+        '{"product_id": "p-1", "price": 85}\n{"product_id": "p-2", "price": 20, "stock": 4}\n'
+        '{"product_id": "p-3", "price": 5}\n'
+    )
+
+    result = CliRunner().invoke(app, ["catalog", "load", str(feed), "--stack", stack], env=WIDE)
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "3 of 3 rows loaded into Nudge: 3 products changed (1 cheaper, 1 back in stock), 0 rows refused"
+        in (result.output)
+    )
