@@ -59,6 +59,9 @@ def cost_model(m: dict[str, Any]) -> dict[str, Any]:
         "dynamodb": (
             per_batch.get("dynamodb.PutItem", 0) / INGEST_BATCH * wru_profile * PRICES_USD["dynamodb_wru"]
             + INGEST_USERS / INGEST_BATCH * rru_profile * PRICES_USD["dynamodb_rru"]
+            # the catalog's products (docs/catalog.md): one unit each, items under 1 KB
+            + m.get("catalog_items_written_per_batch", 0) / INGEST_BATCH * PRICES_USD["dynamodb_wru"]
+            + m.get("catalog_items_read_per_batch", 0) / INGEST_BATCH * PRICES_USD["dynamodb_rru"]
         ),
     }
     per_message = m["delivery_requests_per_message"]

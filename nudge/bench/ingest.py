@@ -85,11 +85,24 @@ def measure_ingest(runtime: Any) -> dict[str, Any]:
 
     runtime.clock.advance_to(START + timedelta(hours=INGEST_BATCHES + 1))
     runtime.invoke("ingest", batch(0))
+    # The catalog's items read and written: DynamoDB bills a unit per item, whatever the requests.
+    catalog_table = runtime.table_names["catalog"]
+    catalog_items = {"read": 0, "written": 0}
+
+    def count_catalog_items(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "BatchGetItem":
+            catalog_items["read"] += len(params["RequestItems"].get(catalog_table, {}).get("Keys", []))
+        elif model.name == "BatchWriteItem":
+            catalog_items["written"] += len(params["RequestItems"].get(catalog_table, []))
+
+    dynamodb = runtime.client("dynamodb")
+    dynamodb.meta.events.register("provide-client-params.dynamodb", count_catalog_items)
     with metered(runtime) as meter:
         started = time.process_time()
         for k in range(1, INGEST_BATCHES + 1):
             runtime.invoke("ingest", batch(k))
         cpu_s = time.process_time() - started - meter.botocore_cpu_s
+    dynamodb.meta.events.unregister("provide-client-params.dynamodb", count_catalog_items)
     events = INGEST_BATCHES * INGEST_BATCH
     items = runtime.client("dynamodb").scan(TableName=runtime.table_names["profiles"])["Items"]
     sizes = [dynamodb_item_bytes(i) for i in items]
@@ -99,4 +112,6 @@ def measure_ingest(runtime: Any) -> dict[str, Any]:
         "ingest_requests_per_batch": dict(sorted((k, v / INGEST_BATCHES) for k, v in meter.counts.items())),
         "profile_item_bytes_mean": statistics.mean(sizes),
         "profile_item_bytes_max": max(sizes),
+        "catalog_items_read_per_batch": catalog_items["read"] / INGEST_BATCHES,
+        "catalog_items_written_per_batch": catalog_items["written"] / INGEST_BATCHES,
     }

@@ -54,6 +54,11 @@ def test_ingest_costs_a_read_per_batch_a_write_per_user_and_a_read_and_a_write_f
         "dynamodb.PutItem": 20.0,
     }
     assert measured["ddb_requests_per_ingested_event"] == pytest.approx(23 / INGEST_BATCH)
+    # a unit each, billed whatever the requests: the batch's 4 products read, and written (newer events)
+    assert (measured["catalog_items_read_per_batch"], measured["catalog_items_written_per_batch"]) == (
+        4.0,
+        4.0,
+    )
     assert 0 < measured["ingest_cpu_ms_per_event"] < 50
 
 
@@ -175,6 +180,25 @@ def test_the_cost_model_prices_counted_requests() -> None:
         expected_message_ddb, abs=1e-3
     )
     assert costs["channel_fees_usd_per_million"]["email"] == 100.0
+
+
+def test_the_cost_model_prices_each_catalog_item_ingest_reads_and_writes() -> None:
+    measured: dict[str, Any] = {
+        "profile_item_bytes_mean": 1500.0,
+        "ingest_cpu_ms_per_event": 0.0,
+        "ingest_requests_per_batch": {"dynamodb.PutItem": 20.0},
+        "send_log_item_bytes_mean": 300.0,
+        "ledger_item_bytes_mean": 2100.0,
+        "deliver_cpu_ms_per_message": 0.0,
+        "delivery_requests_per_message": {},
+        "delivery_items_per_message": {},
+    }
+    without = cost_model(measured)["cost_per_million_events_breakdown"]["dynamodb"]
+    measured |= {"catalog_items_read_per_batch": 4.0, "catalog_items_written_per_batch": 5.0}
+    with_catalog = cost_model(measured)["cost_per_million_events_breakdown"]["dynamodb"]
+    # per 100 events: 5 one-unit writes and 4 one-unit reads
+    expected = (0.05 * PRICES_USD["dynamodb_wru"] + 0.04 * PRICES_USD["dynamodb_rru"]) * 1e6
+    assert with_catalog - without == pytest.approx(expected, abs=1e-3)
 
 
 def test_the_fan_out_estimate_grows_with_profile_size_and_cpu() -> None:
