@@ -21,24 +21,35 @@ if TYPE_CHECKING:
     from nudge.local.runtime import LocalRuntime
 
 CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"  # the campaigns Nudge ships
-# The one-message abandoned-cart (an L4 trigger with delay, cancel_if and throttle) that Nudge shipped
-# until the cart-recovery journey replaced it: the trigger, delivery and attribution tests are about it.
-ABANDONED_CART = Path(__file__).resolve().parent / "fixtures" / "campaigns" / "abandoned-cart.yaml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "campaigns"
+# The one-message campaigns Nudge shipped until journeys replaced them (an L4 trigger with delay,
+# cancel_if and throttle; one sent once per shopper; a delayed, throttled one): the trigger, delivery
+# and attribution tests are about them. The journeys run in tests/integration/test_journeys.py and
+# test_shipped_journeys.py.
+REPLACED_BY_JOURNEYS = {
+    "cart-recovery": FIXTURES / "abandoned-cart.yaml",
+    "welcome-series": FIXTURES / "welcome.yaml",
+    "post-purchase": FIXTURES / "post-purchase-review.yaml",
+}
+ABANDONED_CART = REPLACED_BY_JOURNEYS["cart-recovery"]
 CART_JOURNEY = "cart-recovery"
+SEGMENT_JOURNEYS = ("at-risk-save",)  # new with journeys: no one-message campaign before them
 
 # -- catalogs -----------------------------------------------------------------------------------------
 
 
 def catalog_without(*campaign_ids: str) -> Catalog:
     """The bundled campaigns less some (e.g. without the welcome, whose email on every first identify
-    would use the day's email cap in tests about something else), with the one-message abandoned-cart
-    in place of the cart-recovery journey (tests/integration/test_journeys.py runs the journey)."""
+    would use the day's email cap in tests about something else), with the one-message campaigns in place
+    of the journeys that replaced them and without the segment journeys (the journeys' own tests run
+    them)."""
     from shared.campaigns.loader import load_campaign_file
 
     full = load_campaign_dir(CAMPAIGNS)
-    cart = load_campaign_file(ABANDONED_CART, full.vocabulary)
-    kept = [c for c in full if c.id not in {*campaign_ids, CART_JOURNEY}]
-    return Catalog([*kept, *([cart] if cart.id not in campaign_ids else [])], full.policy, full.custom)
+    replaced = [load_campaign_file(f, full.vocabulary) for f in REPLACED_BY_JOURNEYS.values()]
+    journeys = {*REPLACED_BY_JOURNEYS, *SEGMENT_JOURNEYS}
+    kept = [c for c in full if c.id not in {*campaign_ids, *journeys}]
+    return Catalog([*kept, *(c for c in replaced if c.id not in campaign_ids)], full.policy, full.custom)
 
 
 # -- campaigns ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -19,6 +19,9 @@ from shared.platform.wiring import Wiring
 from shared.privacy.erasure import ERASED, Erasures
 from shared.profiles.ports import ProfileStore
 
+if TYPE_CHECKING:  # built by the wiring only when the catalog has segment journeys
+    from shared.journeys.segments import SegmentEntries
+
 logger = Logger(service="nudge-ingest")
 metrics = FunctionMetrics("ingest")
 
@@ -32,6 +35,7 @@ class IngestPorts:
     traits: TraitPolicy = field(default_factory=TraitPolicy)
     erasures: Erasures | None = None
     products: ProductCatalog | None = None
+    segments: SegmentEntries | None = None
 
 
 def build_ports(w: Wiring) -> IngestPorts:
@@ -46,6 +50,7 @@ def build_ports(w: Wiring) -> IngestPorts:
         traits,
         w.erasures(),
         w.product_catalog(),
+        w.segment_entries(),
     )
 
 
@@ -72,6 +77,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
         traits=ports.traits,
         erasures=ports.erasures,
         products=ports.products,
+        segments=ports.segments,
     )
     record_ingest(metrics, outcome)
     record_conversions(metrics, outcome.conversions)
@@ -103,6 +109,7 @@ def handler(event: dict[str, Any], context: Any, ports: IngestPorts | None = Non
             "visitors_merged": outcome.merged,  # anonymous histories folded into the shopper at login
             "followed_login": outcome.followed,  # logged-out events of a linked device, on its shopper
             "timestamp_from": dict(outcome.timed_by),  # timestamp, originalTimestamp or bus time
+            "segment_entries": dict(outcome.journey_entries),  # segment journeys entered, by transition
         },
     )
     return {"batchItemFailures": [{"itemIdentifier": i} for i in outcome.failed_record_ids]}

@@ -35,7 +35,9 @@ def build_ports(w: Wiring) -> ScorerPorts:
     """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
     profiles = w.profile_store()
     registry = w.model_registry()
-    worker = ScoreWorker(profiles, profiles, registry, ModelCache(registry), w.queue("score_queue_url"))
+    worker = ScoreWorker(
+        profiles, profiles, registry, ModelCache(registry), w.queue("score_queue_url"), w.segment_entries()
+    )
     return ScorerPorts(worker, w.dead_letters())
 
 

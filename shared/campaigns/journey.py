@@ -32,6 +32,7 @@ __all__ = [
     "FlowError",
     "JourneyGoal",
     "Reentry",
+    "SegmentEntry",
     "SendStep",
     "SplitPath",
     "SplitStep",
@@ -234,6 +235,19 @@ class JourneyGoal(Strict):
         for condition in conditions:
             condition_filter(condition)
         return conditions
+
+
+class SegmentEntry(Strict):
+    """``entry: {segment: [rules]}``: a shopper enters when a write of their profile (ingest's, the
+    scorer's) makes them start matching the rules: not all held before the write, all hold after it."""
+
+    segment: list[AudienceText] = Field(
+        min_length=1, description="Audience rules; a shopper enters when they start matching all of them."
+    )
+
+    @property
+    def audience(self) -> Audience:
+        return Audience.parse(self.segment)
 
 
 class Reentry(StrEnum):

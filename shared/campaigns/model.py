@@ -22,7 +22,16 @@ from shared.campaigns.audience.selection import Audience
 from shared.campaigns.audience.vocabulary import Vocabulary, default_vocabulary
 from shared.campaigns.content import Channels
 from shared.campaigns.fields import AudienceText, EventName, Strict
-from shared.campaigns.journey import ONE_STEP_ID, Flow, JourneyGoal, Reentry, SendStep, Step, parse_reentry
+from shared.campaigns.journey import (
+    ONE_STEP_ID,
+    Flow,
+    JourneyGoal,
+    Reentry,
+    SegmentEntry,
+    SendStep,
+    Step,
+    parse_reentry,
+)
 from shared.campaigns.policy import ChannelName, Limits
 from shared.campaigns.trigger import Trigger
 from shared.campaigns.variants import Experiment, Variant, check_variants, with_variant_content
@@ -88,6 +97,10 @@ class Campaign(Strict):
     )
     schedule: Schedule | None = Field(default=None, description="When an L1-L3 campaign runs.")
     trigger: Trigger | None = Field(default=None, description="What starts an L4 campaign.")
+    entry: SegmentEntry | None = Field(
+        default=None,
+        description="A journey (L1-L3) entered when a shopper starts matching 'segment' (no schedule).",
+    )
     priority: int = Field(
         default=50, ge=0, le=100, description="Higher wins when the frequency caps allow only some messages."
     )
@@ -171,8 +184,11 @@ class Campaign(Strict):
         if missing or not self.channel_preference:
             raise ValueError(f"channels: no content for {', '.join(missing) or 'any channel'}")
         if self.level == Level.L4:
-            if self.trigger is None or self.schedule is not None:
+            if self.trigger is None or self.schedule is not None or self.entry is not None:
                 raise ValueError("an L4 campaign needs a 'trigger' and no 'schedule'")
+        elif self.entry is not None:
+            if self.schedule is not None or self.trigger is not None or self.steps is None:
+                raise ValueError("a segment entry is a journey's: 'steps', and no 'schedule' or 'trigger'")
         elif self.schedule is None or self.trigger is not None:
             raise ValueError(f"an {self.level} campaign needs a 'schedule' and no 'trigger'")
         if self.start and self.end and self.end <= self.start:

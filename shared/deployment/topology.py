@@ -219,7 +219,8 @@ FUNCTIONS = (
         # wrote it first (a conditional put lost to a concurrent batch); messages: the decisions a goal
         # event is attributed to; conversions: each counted once (a conditional put); privacy: the
         # erasure markers with the profiles, and one again if the shopper was erased meanwhile;
-        # catalog: the batch's products read together, the changed ones written together
+        # catalog: the batch's products read together, the changed ones written together;
+        # journeys: a segment journey's entry, for a shopper whose profile starts matching its segment
         tables={
             PROFILES.key: access("BatchGetItem", "PutItem", "GetItem"),
             MESSAGES.key: access("Query"),
@@ -227,7 +228,10 @@ FUNCTIONS = (
             PRIVACY.key: access("BatchGetItem", "GetItem"),
             MODELS.key: access("UpdateItem"),  # a conversion credited to a variant: its experiment's count
             CATALOG.key: access("BatchGetItem", "BatchWriteItem"),
+            JOURNEYS.key: access("GetItem", "PutItem"),
         },
+        sends_to=(DELIVERY_QUEUE.key,),  # a segment journey's first send step
+        defers_to=DELIVERY_QUEUE.key,  # ... or its first wait
         parks_in=INGEST_QUEUE.dlq_key,
         pseudonymizes=True,
     ),
@@ -356,8 +360,11 @@ FUNCTIONS = (
         tables={
             PROFILES.key: access("Scan", "UpdateItem"),
             MODELS.key: access("GetItem", "Query", "PutItem", "UpdateItem"),
+            # a segment journey's entry, for a shopper whose new scores start matching its segment
+            JOURNEYS.key: access("GetItem", "PutItem"),
         },
-        sends_to=(SCORE_QUEUE.key,),
+        sends_to=(SCORE_QUEUE.key, DELIVERY_QUEUE.key),
+        defers_to=DELIVERY_QUEUE.key,
         parks_in=SCORE_QUEUE.dlq_key,
     ),
 )

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.campaigns.loader import Catalog
 from shared.catalog.ports import ProductCatalog
@@ -49,6 +50,9 @@ from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile
 from shared.work.failures import without_personal_data
 
+if TYPE_CHECKING:  # the import would load the journey engine with the module
+    from shared.journeys.segments import SegmentEntries
+
 MAX_WRITE_ATTEMPTS = 3
 # What EventBridge adds around an entry when it hands it to SQS (id, account, time, region, version).
 ENVELOPE_ALLOWANCE = 1024
@@ -80,6 +84,7 @@ class IngestOutcome:
     merged: int = 0  # anonymous visitors' histories folded into the shopper who logged in
     followed: int = 0  # anonymous events that went to the shopper of their visitor's login
     catalog_changes: list[CatalogChange] = field(default_factory=list)  # products the batch changed
+    journey_entries: Counter[str] = field(default_factory=Counter)  # segment entries, by transition
 
     def fail(self, records: Sequence[QueueRecord], reason: str) -> None:
         """Fail ``records`` with ``reason`` (a record that failed already keeps its first reason)."""
@@ -194,10 +199,12 @@ def ingest_batch(
     erasures: Erasures | None = None,
     policy: TimePolicy = LIVE_TRAFFIC,
     products: ProductCatalog | None = None,
+    segments: SegmentEntries | None = None,
 ) -> IngestOutcome:
     """Fold ``records`` into profiles, and their products into ``products`` (the catalog,
     shared/ingest/products.py). ``policy`` bounds the events' times: LIVE_TRAFFIC for the bus,
-    BACKFILL for ``nudge import`` (shared/ingest/backfill.py)."""
+    BACKFILL for ``nudge import`` (shared/ingest/backfill.py). ``segments``: the segment journeys a
+    shopper whose profile starts matching enters (shared/journeys/segments.py)."""
     outcome = _ingest(
         records,
         profiles,
@@ -208,6 +215,7 @@ def ingest_batch(
         erasures,
         policy,
         products,
+        segments,
     )
     if max_receives is None or not outcome.failed_record_ids:
         return outcome
@@ -241,6 +249,7 @@ def _ingest(
     erasures: Erasures | None,
     policy: TimePolicy,
     products: ProductCatalog | None = None,
+    segments: SegmentEntries | None = None,
 ) -> IngestOutcome:
     outcome = IngestOutcome()
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]] = defaultdict(list)
@@ -305,7 +314,9 @@ def _ingest(
                     erasures.records.get(erasures.pseudonyms.user(user_id)) if erasures is not None else None
                 )
 
-            written = _fold_and_save(user_id, items, current, profiles, outcome, marker, entered)
+            written = _fold_and_save(
+                user_id, items, current, profiles, outcome, marker, entered, _segment_entry(segments, clock)
+            )
             why = f"writing a profile: it kept changing over {MAX_WRITE_ATTEMPTS} attempts"
         except Exception as error:
             outcome.errors.append(f"writing a profile or its conversions: {type(error).__name__}: {error}")
@@ -328,6 +339,29 @@ def _update_catalog(
         outcome.errors.append(error)
         carried = {record_id for record_id, _ in updates}
         outcome.fail([r for items in by_user.values() for r, _ in items if r.record_id in carried], error)
+
+
+@dataclass(frozen=True)
+class _SegmentEntry:
+    """The segment journeys of a fold: matched on the profile as read (before the in-place fold), entered
+    with the profile about to be written, the newest folded event naming the instance."""
+
+    segments: SegmentEntries
+    now: datetime
+
+    def before(self, profile: Profile | None) -> frozenset[str]:
+        return self.segments.matching(profile, self.now)
+
+    def enter(
+        self, before: frozenset[str], after: Profile, events: Sequence[SegmentEvent], outcome: IngestOutcome
+    ) -> None:
+        change = max(events, key=lambda e: (e.timestamp, e.message_id)).message_id
+        for entered in self.segments.enter_started(before, after, change, self.now):
+            outcome.journey_entries[entered.transition] += 1
+
+
+def _segment_entry(segments: SegmentEntries | None, clock: Clock) -> _SegmentEntry | None:
+    return _SegmentEntry(segments, clock.now()) if segments is not None and segments.journeys else None
 
 
 def _after_erasure(
@@ -392,6 +426,7 @@ def _fold_and_save(
     outcome: IngestOutcome,
     marker: Callable[[str], KeptRecord | None],
     entered: dict[str, datetime],
+    segment_entry: _SegmentEntry | None = None,
 ) -> bool:
     """Fold ``items`` into ``user_id``'s profile (with the history of the anonymous visitors they link,
     moved exactly once) and write it; on a conflict, read again and fold onto what the other writer
@@ -403,6 +438,7 @@ def _fold_and_save(
             user_id = profile.linked_to  # the visitor logged in while this batch was being folded
             profile = profiles.get(user_id)
             current = {**current, user_id: profile}
+        matched = segment_entry.before(profile) if segment_entry is not None else frozenset()
         plan = plan_links(user_id, profile, events, current)
         # Folded in place: the profile is this batch's own (read for it, or a merged copy), no other
         # shopper of the batch reads it, and a write that loses reads it again; copying it first was a
@@ -411,6 +447,8 @@ def _fold_and_save(
         if result.applied == 0 and not plan.links:
             outcome.duplicates += result.duplicates
             return True
+        if segment_entry is not None:  # before the write: a write that fails is retried with its entry
+            segment_entry.enter(matched, result.profile, events, outcome)
         saved = (
             profiles.save_linked(result.profile, plan.links) if plan.links else profiles.save(result.profile)
         )

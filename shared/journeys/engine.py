@@ -93,8 +93,10 @@ class JourneyEngine:
         *,
         entry: TriggerContext | None = None,
         occurrence: str = "",
+        profile: Profile | None = None,
     ) -> JourneyOutcome:
-        """Enter ``user_id`` (at most one active instance; the re-entry rule; the holdout at entry)."""
+        """Enter ``user_id`` (at most one active instance; the re-entry rule; the holdout at entry).
+        ``profile``: the one the walk reads (a segment entry's, about to be written), else the stored one."""
         now = self.clock.now()
         current = self.store.get(user_id, campaign.id)
         transition = f"entry#{instance_id}"
@@ -119,7 +121,8 @@ class JourneyEngine:
             occurrence=occurrence or (entry.timestamp.isoformat() if entry else now.isoformat()),
             transition=transition,
         )
-        draft = _Draft(instance, instance.seq, now, lambda: self._profile(user_id))
+        read = (lambda: profile) if profile is not None else (lambda: self._profile(user_id))
+        draft = _Draft(instance, instance.seq, now, read)
         draft.note(PathKind.ENTERED, detail=f"version {campaign.version}")
         if in_holdout(campaign.id, user_id, campaign.holdout_percent):
             # The whole journey is withheld; delivery logs the decision as for any campaign's holdout.

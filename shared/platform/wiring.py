@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from shared.delivery.links import LinkSigner
     from shared.delivery.ports import MessageChannel
     from shared.journeys.engine import JourneyEngine
+    from shared.journeys.segments import SegmentEntries
     from shared.privacy.erasure import Erasures, Pseudonyms
 
 
@@ -184,6 +185,14 @@ class Wiring:
             self.clock,
             self.deferrals(),
         )
+
+    def segment_entries(self) -> SegmentEntries | None:
+        """The segment journeys a profile writer (ingest, the scorer) enters shoppers into; None when the
+        catalog has none (then the writer needs no journey table, queue or scheduler)."""
+        from shared.journeys.segments import SegmentEntries, segment_journeys
+
+        journeys = segment_journeys(self.catalog())
+        return SegmentEntries(self.journey_engine(), journeys) if journeys else None
 
     def queue(self, url_setting: str) -> SqsQueue:
         from shared.adapters.sqs import SqsQueue

@@ -27,7 +27,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -49,6 +49,9 @@ from shared.profiles.ports import ProfileScores, ProfileStore
 from shared.profiles.profile import Profile
 from shared.recommendations.cooccurrence import ItemModel
 from shared.recommendations.ranking import shows_bought
+
+if TYPE_CHECKING:  # the import would load the journey engine with the module
+    from shared.journeys.segments import SegmentEntries
 
 SCAN_PAGE_SIZE = 500
 MIN_REMAINING_MS = 60_000
@@ -193,6 +196,7 @@ class ScoreWorker:
     models: ModelCache
     score_queue: WorkQueue
     _item_models: dict[str, ItemModel] = field(default_factory=dict, init=False, repr=False)
+    segments: SegmentEntries | None = None  # the segment journeys new scores make a shopper enter
 
     def work(self, task: ScoreTask, remaining_ms: Callable[[], int]) -> ScoreResult:
         if task.phase == "census":
@@ -285,7 +289,7 @@ class ScoreWorker:
             )
             scanned += len(page)
             for profile in page:
-                outcome = self._write(profile, model, population, as_of, items)
+                outcome = self._write(profile, model, population, as_of, items, run_id=task.run_id)
                 written += outcome == "written"
                 conflicts += outcome == "conflict"
                 unchanged += outcome == "unchanged"
@@ -321,6 +325,7 @@ class ScoreWorker:
         population: Population,
         as_of: datetime,
         items: ItemModel | None = None,
+        run_id: str = "",
     ) -> str:
         current: Profile | None = profile
         for _ in range(MAX_WRITE_ATTEMPTS):
@@ -330,6 +335,11 @@ class ScoreWorker:
             stale = shows_bought(current.scores.get("recommendations"), current.activity.products)
             if not stale and not scores_changed(current.scores, scores, as_of):
                 return "unchanged"
+            if self.segments is not None and self.segments.journeys:
+                # before the write (a retried task enters once: the run names the instance)
+                before = self.segments.matching(current, as_of)
+                scored = current.model_copy(update={"scores": scores})
+                self.segments.enter_started(before, scored, f"scores-{run_id}", as_of)
             if self.scores.write_scores(current.user_id, scores, current.version):
                 return "written"
             current = self.profiles.get(profile.user_id)  # ingest wrote in between: score what it wrote

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from factory import sent_emails
-from fakes import CAMPAIGNS
+from fakes import catalog_without
 from moto import mock_aws
 from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
-from shared.campaigns.loader import Catalog, load_campaign_dir
+from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
 from shared.delivery.guards import in_holdout
 from shared.delivery.profile_wait import PROFILE_WAIT
@@ -25,15 +25,15 @@ T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # a Monday, 15:00 in Jakarta: outs
 
 @pytest.fixture
 def gentle() -> Iterator[LocalRuntime]:
+    """The shipped campaigns with the one-message welcome (an L4 trigger that sends at once) the races
+    are about, in place of the welcome-series journey (tests/fakes.py)."""
     with mock_aws():
-        yield LocalRuntime(
-            load_campaign_dir(CAMPAIGNS), SimulatedClock(T0), log_level="CRITICAL", gentle=True
-        )
+        yield LocalRuntime(catalog_without(), SimulatedClock(T0), log_level="CRITICAL", gentle=True)
 
 
 def first(campaign: str) -> str:
     """A shopper id outside the campaign's holdout."""
-    catalog: Catalog = load_campaign_dir(CAMPAIGNS)
+    catalog: Catalog = catalog_without()
     percent = catalog.get(campaign).holdout_percent  # type: ignore[union-attr]
     return next(u for u in (f"new{i}" for i in range(200)) if not in_holdout(campaign, u, percent))
 

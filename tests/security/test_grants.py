@@ -48,6 +48,9 @@ NOT_REACHED: dict[str, dict[str, set[str]]] = {
     # the products a message shows (shared/catalog/enrichment.py): the week's campaigns show none
     # (tests/unit/test_catalog_products.py and tests/integration/test_catalog.py read them)
     "deliver": {"catalog": {"BatchGetItem"}},
+    # a segment journey entered by an ingest write (the shipped one, at-risk-save, starts matching on new
+    # scores, which the scorer writes; tests/integration/test_segment_entry.py runs an ingest-made entry)
+    "ingest": {"journeys": {"GetItem", "PutItem"}},
 }
 
 

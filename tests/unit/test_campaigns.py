@@ -37,7 +37,9 @@ def test_the_shipped_campaigns_are_valid_and_cover_batch_and_real_time() -> None
     catalog = load_campaign_dir(CAMPAIGNS)
     levels = {c.level for c in catalog}
     assert {"L1", "L4"} <= levels
-    assert all(c.schedule for c in catalog if c.level != "L4")
+    # an L1-L3 campaign runs on its schedule, or is a journey entered on starting to match a segment
+    assert all(bool(c.schedule) != bool(c.entry) for c in catalog if c.level != "L4")
+    assert [c.id for c in catalog if c.entry] == ["at-risk-save"]
     assert all(c.trigger for c in catalog if c.level == "L4")
 
 

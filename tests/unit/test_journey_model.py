@@ -191,6 +191,40 @@ def test_goal_and_exit_if_belong_to_a_journey() -> None:
         )
 
 
+def segment_journey(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "at-risk",
+        "name": "At risk",
+        "level": "L3",
+        "entry": {"segment": ["rfm.segment in [at_risk, cant_lose]"]},
+        "steps": [{"id": "email", "type": "send", "channels": EMAIL}],
+        **fields,
+    }
+
+
+def test_a_segment_entry_journey_reads_its_rules_and_needs_no_schedule() -> None:
+    campaign = Campaign.model_validate(segment_journey())
+    assert campaign.entry is not None and campaign.entry.segment == ["rfm.segment in [at_risk, cant_lose]"]
+    assert campaign.schedule is None and campaign.trigger is None and campaign.is_journey
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"schedule": {"expression": "rate(1 day)"}}, "a segment entry is a journey's"),
+        ({"steps": None, "channels": EMAIL}, "a segment entry is a journey's"),
+        ({"level": "L4", "trigger": {"event": "Product Added"}}, "an L4 campaign needs a 'trigger'"),
+        ({"entry": {"segment": []}}, "at least 1 item"),
+        ({"entry": {"segment": ["rfm.segment is at_risk"]}}, "entry.segment"),
+    ],
+)
+def test_a_segment_entry_is_refused_beside_a_schedule_or_trigger_without_steps_or_rules(
+    fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Campaign.model_validate(segment_journey(**fields))
+
+
 @pytest.mark.parametrize(
     ("text", "rule"),
     [

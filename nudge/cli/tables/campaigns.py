@@ -140,6 +140,8 @@ def print_validation(catalog: Any, path: Any) -> None:
             if c.schedule
             else f"on {c.trigger.event}" + (f" +{c.trigger.delay}" if c.trigger.delay else "")
             if c.trigger
+            else f"on starting to match {len(c.entry.segment)} rule(s)"
+            if c.entry
             else ""
         )
         table.add_row(c.id, c.level, when, ", ".join(c.channel_order()), str(len(c.audience)))
