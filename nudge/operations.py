@@ -87,6 +87,10 @@ class OperationsSource(Protocol):
         """The shopper's last instance of a journey (its path), or None."""
         ...
 
+    def journey_instances(self) -> list[dict[str, Any]]:
+        """Every item of the journeys table (the report's funnels)."""
+        ...
+
 
 @dataclass(frozen=True)
 class PathRow:
@@ -211,6 +215,11 @@ class LocalDump:
                 return JourneyInstance.model_validate_json(item["state"])
         return None
 
+    def journey_instances(self) -> list[dict[str, Any]]:
+        if not (self.directory / f"{topology.JOURNEYS.key}.jsonl").exists():
+            return []  # a dump written before journeys were
+        return self._table(topology.JOURNEYS.key)
+
     def conversions(self) -> list[dict[str, Any]]:
         self._path(f"{topology.MESSAGES.key}.jsonl")  # no send log means no local run at all
         if not (self.directory / f"{topology.CONVERSIONS.key}.jsonl").exists():
@@ -309,6 +318,9 @@ class DeployedStack:
         return DynamoJourneyStore(self.client("dynamodb"), self.table(topology.JOURNEYS.key)).get(
             user_id, journey_id
         )
+
+    def journey_instances(self) -> list[dict[str, Any]]:
+        return self._scan(topology.JOURNEYS.key)
 
     def conversions(self) -> list[dict[str, Any]]:
         return self._scan(topology.CONVERSIONS.key)

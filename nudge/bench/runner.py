@@ -13,6 +13,7 @@ from nudge.bench.audience import measure_audience, measure_worker_cpu
 from nudge.bench.cold_starts import EVENT_PATH, HTTP_FUNCTIONS, measure_cold_starts
 from nudge.bench.cost import cost_model, fanout_estimate
 from nudge.bench.delivery import measure_delivery
+from nudge.bench.fan_in import FAN_IN_SHOPPERS, fan_in_catalog, measure_wake_up_fan_in
 from nudge.bench.identity import measure_identity
 from nudge.bench.imports import measure_imports
 from nudge.bench.ingest import measure_ingest
@@ -38,7 +39,10 @@ TARGETS: dict[str, tuple[str, float]] = {
 Progress = Callable[[str], None]
 
 
-def run_bench(catalog: Catalog, progress: Progress | None = None) -> dict[str, Any]:
+def run_bench(
+    catalog: Catalog, progress: Progress | None = None, fan_in: int = FAN_IN_SHOPPERS
+) -> dict[str, Any]:
+    """Every measurement; ``fan_in``: journey wake-ups fired at once (0: none; nudge/bench/fan_in.py)."""
     os.environ.update(FAKE_CREDENTIALS)
     from moto import mock_aws
 
@@ -63,6 +67,13 @@ def run_bench(catalog: Catalog, progress: Progress | None = None) -> dict[str, A
         results.update(measure_identity(runtime))
     step("recommendations")
     results.update(measure_recommendations())
+    if fan_in:
+        step(f"journey fan-in of {fan_in:,} wake-ups")
+        with mock_aws():
+            fanned = LocalRuntime(
+                fan_in_catalog(catalog), SimulatedClock(START), log_level="CRITICAL", gentle=True
+            )
+            results.update(measure_wake_up_fan_in(fanned, fan_in))
     step("audience evaluation")
     results.update(measure_audience(catalog))
     step("cold imports")

@@ -90,7 +90,12 @@ def report(
         source = open_source(stack, store)
         messages, conversions = read(source.send_log), read(source.conversions)
         result = build_report(
-            messages, conversions, catalog, since=cutoff, experiments_stored=read(source.experiments)
+            messages,
+            conversions,
+            catalog,
+            since=cutoff,
+            experiments_stored=read(source.experiments),
+            journeys=read(source.journey_instances),
         )
     print_report(result)
     if json_path:

@@ -112,8 +112,12 @@ def bench(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the results as JSON here.")
     ] = None,
+    fan_in: Annotated[
+        int, typer.Option(min=0, help="Journey wake-ups fired at once on moto (0: skip that measurement).")
+    ] = 100_000,
 ) -> None:
-    """Measure requests, CPU, cold imports and cost per event and per message (a few minutes).
+    """Measure requests, CPU, cold imports and cost per event and per message, and the fan-in of 100,000
+    journey wake-ups (minutes; the fan-in alone 15-45 min on moto, docs/journeys.md).
 
     Example: nudge bench --json bench.json
     """
@@ -125,7 +129,7 @@ def bench(
         TextColumn("[bold]measuring[/bold] {task.description}"), TimeElapsedColumn(), console=console
     ) as bar:
         task = bar.add_task("", total=None)
-        results = run_bench(catalog, lambda label: bar.update(task, description=label))
+        results = run_bench(catalog, lambda label: bar.update(task, description=label), fan_in)
     print_bench(results)
     if json_path:
         write_json(results, json_path)

@@ -176,7 +176,11 @@ def _read_back(runtime: Any, options: DemoOptions, **counts: Any) -> ShardRun:
     from nudge.local import machinery
     from shared.deployment import topology
 
-    keys = [t.key for t in topology.TABLES] if options.store_dir else ["messages", "conversions", "inbox"]
+    keys = (
+        [t.key for t in topology.TABLES]
+        if options.store_dir
+        else ["messages", "conversions", "inbox", topology.JOURNEYS.key]
+    )
     return ShardRun(
         profiles=runtime.all_profiles(),
         tables={key: runtime.scan(key) for key in keys},
@@ -217,6 +221,7 @@ def _summarize(
     summary["orders_caused_by_messages"] = responses.get("order", 0)
     measured = _measure(tables, catalog, options.report_html)
     summary["measurement"] = measured.to_dict()
+    summary["journeys"] = {journey: funnel.summary() for journey, funnel in measured.journeys.items()}
     if options.report_html is not None:
         summary["measurement"]["html"] = str(options.report_html.resolve())
     if reported is not None:
@@ -244,12 +249,19 @@ def _summarize(
 
 
 def _measure(tables: dict[str, list[dict[str, Any]]], catalog: Catalog, html: Path | None) -> Report:
-    """`nudge report` on what the run left in the send log, the conversions and the experiments' items."""
+    """`nudge report` on what the run left in the send log, the conversions, the experiments'
+    items and the journeys."""
     from nudge.report.build import build_report
     from shared.adapters.dynamo.experiments import experiments_in
 
     stored = experiments_in(tables.get("models", []))
-    result = build_report(tables["messages"], tables["conversions"], catalog, experiments_stored=stored)
+    result = build_report(
+        tables["messages"],
+        tables["conversions"],
+        catalog,
+        experiments_stored=stored,
+        journeys=tables.get("journeys", []),
+    )
     if html is not None:
         from nudge.report.html import render_html
 

@@ -252,8 +252,9 @@ def _check_deliveries(
     outcome = {m["send_key"]: m for m in messages}
     parked_jobs: dict[str, list[str]] = defaultdict(list)
     for p in parked:
-        if p.queue == "delivery-dlq":
-            parked_jobs[json.loads(p.body)["send_key"]].append(p.reason)
+        body = json.loads(p.body) if p.queue == "delivery-dlq" else {}
+        if "send_key" in body:  # not a journey's wake-up (it rides the delivery queue; the tap counts no job)
+            parked_jobs[body["send_key"]].append(p.reason)
     decided: Counter[str] = Counter()
     lost = []
     for key in tap.send_keys:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from nudge.report.experiments import Experiments, decision_histories
+from nudge.report.funnels import journey_funnels
 from nudge.report.journeys import journey_steps
 from nudge.report.model import Report, Verdict
 from nudge.report.reading import Dated, read_conversions, read_decisions
@@ -30,9 +31,11 @@ def build_report(
     catalog: Catalog | None = None,
     since: datetime | None = None,
     experiments_stored: Iterable[StoredExperiment] = (),
+    journeys: Iterable[Mapping[str, Any]] = (),
 ) -> Report:
     """``experiments_stored``: the experiments' items (state and decision history), as the daily review
-    wrote them."""
+    wrote them; ``journeys``: the journeys table's items (each shopper's last instance), for the journeys'
+    funnels."""
     decisions = read_decisions(messages, since)
     names, levels_of = _names_and_levels(decisions, catalog)
     tally, holdouts, experiments = Tally(), Holdouts(), Experiments()
@@ -70,6 +73,7 @@ def build_report(
         program=experiments.program(),
         journey_steps=journey_steps(decisions, catalog),
         experiment_decisions=decision_histories(experiments_stored),
+        journeys=journey_funnels(journeys, decisions, holdouts, catalog, since),
     )
     report.verdict = classify(mix, report.messages_per_user_week, report, catalog)
     return report

@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from nudge.report.html_experiments import experiments_section
+from nudge.report.html_journeys import journeys_section
 from nudge.report.model import Report, Row, day_range
 from nudge.report.verdict import OPTIMAL_FREQUENCY
 from shared.core.vocabulary import DecisionStatus, Level
@@ -334,6 +335,7 @@ red: a significant loss, grey: not significant yet)</div>
 {_table("By campaign", report.campaigns, report.campaign_names)}
 {_table("By level", report.levels, LEVEL_NAMES)}
 {_table("By channel", report.channels, uplift=False)}
+{journeys_section(report)}
 {experiments_section(report)}
 <p class="muted">Uplift compares every shopper a campaign chose (treated) with its holdout (withheld), both followed
 for the campaign's goal window; "not significant yet" means the interval still contains zero. Revenue and the

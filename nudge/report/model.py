@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from nudge.report.experiments import VariantRow
+from nudge.report.funnels import JourneyFunnel
 from nudge.report.uplift import Uplift
 from shared.core.vocabulary import DecisionStatus
 
@@ -83,6 +84,7 @@ class Report:
     )  # journey -> step -> status
     # experiment (campaign:step) -> state, counts and decision history (nudge/report/experiments.py)
     experiment_decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    journeys: dict[str, JourneyFunnel] = field(default_factory=dict)  # journey -> its funnel
 
     @property
     def messages_per_user_week(self) -> float:
@@ -116,6 +118,7 @@ class Report:
             "program_uplift": self.program.to_dict() if self.program else None,
             "journey_steps": self.journey_steps,
             "experiment_decisions": self.experiment_decisions,
+            "journeys": {k: v.to_dict() for k, v in self.journeys.items()},
             "verdict": {
                 "kind": self.verdict.kind,
                 "why": self.verdict.why,

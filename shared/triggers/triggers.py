@@ -28,12 +28,13 @@ from shared.campaigns.trigger import Repeat
 from shared.core.clock import Clock
 from shared.core.durations import parse_duration
 from shared.core.errors import PermanentDeliveryError
-from shared.core.identity import is_anonymous
+from shared.core.identity import anonymous_profile_id, is_anonymous
 from shared.core.queues import WorkQueue
 from shared.delivery.ports import Deferrals
 from shared.events.contract import SegmentEvent, as_received, parse_detail
 from shared.events.patterns import matches
 from shared.journeys.engine import JourneyEngine
+from shared.journeys.transitions import Transition
 from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile, product_of
 
@@ -159,7 +160,19 @@ class TriggerEvaluator:
             return TriggerOutcome("not_matching")
         profile = self.profiles.get(event.profile_id) if is_anonymous(event.profile_id) else None
         user_id = profile.linked_to if profile is not None and profile.linked_to else event.profile_id
-        moved = self._engine().on_event(campaign, user_id, name, event.message_id, event.timestamp)
+        engine = self._engine()
+        moved = engine.on_event(campaign, user_id, name, event.message_id, event.timestamp)
+        entered_by_visitors = campaign.trigger is not None  # a segment or batch journey enters shoppers
+        if (
+            moved.transition == Transition.NO_INSTANCE
+            and entered_by_visitors
+            and event.user_id
+            and event.anonymous_id
+        ):
+            # A visitor who entered before logging in has the instance under the device's anon: id (one
+            # more read, for a routed event of a shopper with no instance that names its device).
+            visitor = anonymous_profile_id(event.anonymous_id)
+            moved = engine.on_event(campaign, visitor, name, event.message_id, event.timestamp)
         return TriggerOutcome(f"journey_{moved.transition}")
 
 

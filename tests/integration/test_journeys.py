@@ -13,14 +13,14 @@ import pytest
 from factory import sent_emails
 from fakes import CAMPAIGNS, identify_shopper
 from moto import mock_aws
-from payloads import track
+from payloads import anonymously, identify, track
 
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign
 from shared.core.clock import SimulatedClock
 from shared.deployment import topology
-from shared.journeys.instance import WAKE_FIELD, JourneyInstance
+from shared.journeys.instance import WAKE_FIELD, InstanceStatus, JourneyInstance
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # 15:00 in Jakarta: outside quiet hours
 EMAIL = {"email": {"subject": "{{ event.name | default('Your cart') }}", "html": "<p>Cart</p>"}}
@@ -593,3 +593,23 @@ def test_a_loop_sends_its_step_each_time_round_and_an_old_wake_up_moves_nothing(
             e["send_key"] for e in runtime.send_log.entries_for("vina") if e["campaign_id"] == "daily-nudge"
         )
         assert keys == ["daily-nudge#add-1#nudge#2#vina", "daily-nudge#add-1#nudge#3#vina"]
+
+
+def test_a_visitor_who_entered_before_logging_in_converts_on_the_shoppers_order_at_once(
+    runtime: LocalRuntime,
+) -> None:
+    """The order of the shopper the visitor became names the device (its anonymousId): the goal finds the
+    instance under the visitor's anon: id, without waiting for the next wake-up's profile check."""
+    publish(runtime, anonymously("dev-1", added("nobody", "add-anon", T0)))
+    assert instance(runtime, "anon:dev-1").status == InstanceStatus.ACTIVE
+    login = identify("ayu", "login-ayu", iso(T0 + timedelta(minutes=10)), timezone="Asia/Jakarta")
+    publish(runtime, {**login, "anonymousId": "dev-1"})
+    publish(runtime, {**order("ayu", "order-1", T0 + timedelta(minutes=30)), "anonymousId": "dev-1"})
+    ended = instance(runtime, "anon:dev-1")
+    assert (ended.status, ended.step, ended.reason) == (
+        InstanceStatus.CONVERTED,
+        "wait-1h",  # before its wake-up: the routed order ended it
+        f"Order Completed at {T0.isoformat()}",  # the bus's time: the runtime's clock has not moved
+    )
+    at(runtime, T0 + timedelta(hours=2))
+    assert decisions(runtime, "ayu") == [] and decisions(runtime, "anon:dev-1") == []

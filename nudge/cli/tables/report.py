@@ -85,6 +85,7 @@ def print_report(result: Any) -> None:
     console.print(table("By level", result.levels, "level"))
     console.print(table("By channel", result.channels, "channel", uplift=False))
     print_journey_steps(result)
+    print_journey_funnels(result)
     print_experiments(result)
 
 
@@ -99,6 +100,43 @@ def print_journey_steps(result: Any) -> None:
         for step, counts in steps.items():
             out.add_row(step, *(f"{counts.get(status, 0):,}" for status in statuses))
         console.print(out)
+
+
+def print_journey_funnels(result: Any) -> None:
+    """Per journey: entered, each step reached (and sent), how instances ended, the uplift against the
+    journey's holdout and per branch / split path (docs/journeys.md)."""
+    for journey, funnel in result.journeys.items():
+        out = Table(title=f"Journey funnel — {journey}")
+        for column in ("step", "reached", DecisionStatus.SENT):
+            out.add_column(column, justify="left" if column == "step" else "right")
+        out.add_row("entered", f"{funnel.entered:,}", "")
+        out.add_row("  withheld (holdout)", f"{funnel.withheld:,}", "")
+        for step in funnel.steps:
+            sent = f"{step.sent:,}" if step.sent is not None else ""
+            out.add_row(f"{step.step} ({step.type})", f"{step.reached:,}", sent)
+        out.add_row("ended on the goal", f"{funnel.exited_by_goal:,}", "")
+        console.print(out)
+        rows = [("journey", funnel.uplift)] + [
+            (f"{step}: {path}", up)
+            for step, paths in funnel.path_uplift.items()
+            for path, up in paths.items()
+        ]
+        uplifts = Table(title=f"Journey uplift — {journey} (against its holdout)")
+        for column in ("shoppers", "treated", "conv.", "withheld", "conv.", "uplift (95% CI)", "verdict"):
+            uplifts.add_column(column, justify="left" if column == "shoppers" else "right")
+        for label, up in rows:
+            if up is None:
+                continue
+            uplifts.add_row(
+                label,
+                f"{up.treated:,}",
+                f"{up.treated_converted:,}",
+                f"{up.withheld:,}",
+                f"{up.withheld_converted:,}",
+                f"{up.difference * 100:+.1f} pp [{up.low * 100:+.1f}, {up.high * 100:+.1f}]",
+                up.verdict,
+            )
+        console.print(uplifts)
 
 
 def print_experiments(result: Any) -> None:
