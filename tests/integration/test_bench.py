@@ -225,22 +225,3 @@ def test_the_recommendation_step_keeps_its_census_sketch_and_item_model_bounded(
         measured["recommendations_census_cpu_s_per_100k_shoppers"]
         + measured["recommendations_ranking_cpu_s_per_100k_shoppers"]
     )
-
-
-def test_a_fan_in_of_wake_ups_moves_each_instance_exactly_once_at_three_requests_each() -> None:
-    """`make bench` fires 100,000 (docs/journeys.md has the wall time); 200 here, 1% of them twice."""
-    from nudge.bench.fan_in import fan_in_catalog, measure_wake_up_fan_in
-
-    with mock_aws():
-        runtime = LocalRuntime(
-            fan_in_catalog(load_campaign_dir(CAMPAIGNS)),
-            SimulatedClock(datetime(2026, 11, 2, 8, tzinfo=UTC)),
-            log_level="CRITICAL",
-            gentle=True,
-        )
-        fanned = measure_wake_up_fan_in(runtime, 200)
-    assert (fanned["fan_in_wake_ups"], fanned["fan_in_duplicate_wake_ups"]) == (200, 2)
-    assert fanned["fan_in_instances_moved_exactly_once"] is True
-    # instance and profile reads and the conditional put; a duplicate reads the instance only
-    assert fanned["fan_in_requests_per_wake_up"] == round((200 * 3 + 2 * 1) / 202, 2)
-    assert fanned["fan_in_wall_seconds"] > 0
