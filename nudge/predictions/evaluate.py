@@ -20,6 +20,8 @@ from typing import Any
 from nudge.predictions import accuracy
 from nudge.predictions.datasets import cdnow_events, synthetic_events
 from nudge.predictions.history import EventHistory
+from nudge.predictions.horizon_evaluation import SCORER, HorizonRow, horizon_rows, known_at
+from nudge.predictions.horizon_evaluation import markdown as horizon_markdown
 from nudge.predictions.train import TrainingOptions, train
 from shared.core.identity import is_anonymous
 from shared.predictions.categories import favourite_category, next_category
@@ -45,6 +47,10 @@ class Dataset:
     horizon_days: int = 90
     propensity_horizon_days: int = 30
     has_time_of_day: bool = True
+    # the cuts of the table across horizons, and the end of the data (a horizon is reported at a cut
+    # when the data covers it)
+    cuts: tuple[datetime, ...] = ()
+    observed_until: datetime | None = None
 
 
 SYNTHETIC_USERS = 800
@@ -57,6 +63,8 @@ DATASETS = {
         f"synthetic store, {SYNTHETIC_USERS} shoppers, {SYNTHETIC_DAYS} days (seed 7), cut after day 210",
         lambda: synthetic_events(SYNTHETIC_USERS, SYNTHETIC_DAYS, seed=7),
         SYNTHETIC_START + timedelta(days=210),
+        cuts=tuple(SYNTHETIC_START + timedelta(days=d) for d in (120, 165, 210)),
+        observed_until=SYNTHETIC_START + timedelta(days=SYNTHETIC_DAYS),
     ),
     "synthetic-young": Dataset(
         "synthetic-young",
@@ -71,6 +79,8 @@ DATASETS = {
         cdnow_events,
         datetime(1997, 9, 30, 23, 59, 59, tzinfo=UTC),
         has_time_of_day=False,
+        cuts=tuple(datetime(1997, m, d, 23, 59, 59, tzinfo=UTC) for m, d in ((6, 30), (9, 30), (12, 31))),
+        observed_until=datetime(1998, 6, 30, 23, 59, 59, tzinfo=UTC),
     ),
 }
 
@@ -104,6 +114,7 @@ class DatasetResult:
     send_hour: dict[str, float] = field(default_factory=dict)
     categories: dict[str, float] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
+    horizons: list[HorizonRow] = field(default_factory=list)
 
 
 def evaluate(
@@ -112,10 +123,7 @@ def evaluate(
     say = say or (lambda _m: None)
     say(f"{dataset.key}: reading events")
     full = EventHistory.from_payloads(payloads if payloads is not None else dataset.events())
-    known = EventHistory(
-        {u: [e for e in ev if e.timestamp <= dataset.cut] for u, ev in full.events_by_user.items()}
-    )
-    known.events_by_user = {u: ev for u, ev in known.events_by_user.items() if ev}
+    known = known_at(full, dataset.cut)
     options = TrainingOptions(dataset.propensity_horizon_days, dataset.horizon_days)
     artefact: ModelArtefact | None = None
     untrained: str | None = None
@@ -163,7 +171,7 @@ def evaluate(
             if predicted is not None:
                 candidates.append(
                     (
-                        "logistic / Poisson",
+                        SCORER,
                         predicted.propensity,
                         predicted.horizon_order,
                         predicted.expected_orders,
@@ -221,6 +229,10 @@ def evaluate(
     if dataset.has_time_of_day:
         result.send_hour = _send_hour_hits(profiles, holdout, population_stats.local_hours, dataset.cut)
     result.categories = _category_hits(profiles, long)
+    if dataset.cuts and dataset.observed_until is not None:
+        result.horizons = horizon_rows(
+            dataset.key, full, dataset.cuts, dataset.observed_until, say=say
+        )
     return result
 
 
@@ -305,7 +317,20 @@ def _category_hits(profiles: dict[str, Profile], orders: dict[str, list[Any]]) -
 
 
 def markdown(results: Sequence[DatasetResult]) -> str:
-    lines = [
+    across = [row for result in results for row in result.horizons]
+    lines = (
+        [
+            "Across time cuts and horizons (buyers at each cut; AUC of P(order within the horizon); "
+            "error of the expected number of orders in it):",
+            "",
+            horizon_markdown(across),
+            "At one cut, all the scores:",
+            "",
+        ]
+        if across
+        else []
+    )
+    lines += [
         "| dataset | population | model | customers | AUC 30 d | Brier 30 d | ECE 30 d | base rate 30 d "
         "| AUC 90 d | Brier 90 d | MAE orders 90 d | predicted / actual orders 90 d |",
         "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",

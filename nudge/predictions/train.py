@@ -1,16 +1,20 @@
-"""Training: fit BG/NBD and the discriminative models on an event history up to a date.
+"""Training: fit BG/NBD and the stacked discriminative models on an event history up to a date.
 
 Labels come from rolling origins: features at ``as_of - k * horizon``, the label is what happened in
-the following ``horizon`` days — all before ``as_of``, so a model trained "as of" a date has never
-seen anything after it. When there are at least two origins, the most recent one is held out to
-choose, per score, between BG/NBD and the discriminative model (the published artefact records the
-choice and the validation numbers); the final models are then refitted on every origin.
+the following ``horizon`` days, all before ``as_of``, so a model trained "as of" a date has never
+seen anything after it. BG/NBD is fitted afresh at every origin on the summaries at that origin, and
+its forecast for the horizon is among the features there (``shared.predictions.horizons``). Every
+horizon the history can teach is trained (the published two must be; a year needs a year and two
+weeks of history); the others are extrapolated at scoring time. When there are at least two
+origins, the most recent one is held out to choose, per published score, between BG/NBD and the
+stacked model (the artefact records the choice and the validation numbers); the final models are
+then refitted on every origin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,9 +24,10 @@ from nudge.predictions import accuracy
 from nudge.predictions.fit import fit_bgnbd, fit_glm
 from nudge.predictions.history import EventHistory
 from shared.predictions import bgnbd
-from shared.predictions.features import MODEL_FEATURES, buyer_summary, model_features, rfm_values
-from shared.predictions.linear import LinearModel
-from shared.predictions.model import ModelArtefact, Source
+from shared.predictions.features import buyer_summary, rfm_values
+from shared.predictions.horizons import BGNBD_FEATURES, FLOOR, STACKED_FEATURES
+from shared.predictions.linear import CLIP, LinearModel
+from shared.predictions.model import ModelArtefact, Shopper, Source
 from shared.predictions.rfm import edges_of
 from shared.predictions.scoring import PopulationSketch
 from shared.profiles.profile import Profile
@@ -37,36 +42,74 @@ class TrainingOptions:
     propensity_horizon_days: int = 30
     horizon_days: int = 90
     rfm_window_days: int = 365
+    # Trained besides the published two when the history is long enough; the others are
+    # extrapolated from the nearest trained horizon through BG/NBD.
+    longer_horizons: tuple[int, ...] = (180, 365)
+    # STACKED_FEATURES: the profile's features and BG/NBD's forecast; MODEL_FEATURES: the profile's
+    # alone (the discriminative model before stacking, which the evaluation still reports).
+    features: tuple[str, ...] = STACKED_FEATURES
+
+    @property
+    def horizons(self) -> tuple[int, ...]:
+        return tuple(sorted({self.propensity_horizon_days, self.horizon_days, *self.longer_horizons}))
 
 
 @dataclass
 class LabelledSet:
-    features: list[list[float]]
-    ordered: list[float]
-    orders: list[float]
+    """One origin's shoppers: their features, what happened in the horizon after it, and, for the
+    validation, whether they are buyers and BG/NBD's forecast for them."""
 
-    @classmethod
-    def empty(cls) -> LabelledSet:
-        return cls([], [], [])
+    features: tuple[str, ...]
+    rows: list[list[float]] = field(default_factory=list)
+    ordered: list[float] = field(default_factory=list)
+    orders: list[float] = field(default_factory=list)
+    baseline_probability: list[float | None] = field(default_factory=list)
+    baseline_expected: list[float | None] = field(default_factory=list)
 
     def extend(self, other: LabelledSet) -> None:
-        self.features += other.features
+        self.rows += other.rows
         self.ordered += other.ordered
         self.orders += other.orders
 
     def matrix(self) -> np.ndarray:
-        return np.asarray(self.features, dtype=float).reshape(-1, len(MODEL_FEATURES))
+        return np.asarray(self.rows, dtype=float).reshape(-1, len(self.features))
 
 
-def labelled(profiles: dict[str, Profile], history: EventHistory, cut: datetime, horizon: int) -> LabelledSet:
+def labelled(
+    profiles: dict[str, Profile],
+    history: EventHistory,
+    cut: datetime,
+    horizon: int,
+    params: bgnbd.BgNbdParams,
+    features: tuple[str, ...] = STACKED_FEATURES,
+) -> LabelledSet:
+    """The shoppers at ``cut`` with what they ordered in the ``horizon`` days after it."""
+    rows = unlabelled(profiles, cut, horizon, params, features)
     outcomes = history.orders_between(cut, cut + timedelta(days=horizon))
-    rows = LabelledSet.empty()
-    for user_id, profile in profiles.items():
-        features = model_features(profile, cut)
+    for user_id in profiles:
         n = len(outcomes.get(user_id, []))
-        rows.features.append([features[name] for name in MODEL_FEATURES])
         rows.ordered.append(1.0 if n else 0.0)
         rows.orders.append(float(n))
+    return rows
+
+
+def unlabelled(
+    profiles: dict[str, Profile],
+    cut: datetime,
+    horizon: int,
+    params: bgnbd.BgNbdParams,
+    features: tuple[str, ...] = STACKED_FEATURES,
+) -> LabelledSet:
+    """The shoppers' features and BG/NBD's forecasts at ``cut``, in ``profiles``' order; no outcome."""
+    stacked = any(name in BGNBD_FEATURES for name in features)
+    rows = LabelledSet(features)
+    for profile in profiles.values():
+        shopper = Shopper.of(profile, cut, params)
+        values = shopper.stacked(horizon) if stacked else shopper.features
+        baseline = shopper.baseline(horizon)
+        rows.rows.append([values[name] for name in features])
+        rows.baseline_probability.append(baseline.probability if baseline else None)
+        rows.baseline_expected.append(baseline.expected if baseline else None)
     return rows
 
 
@@ -100,34 +143,74 @@ def origins(history: EventHistory, as_of: datetime, horizon: int) -> list[dateti
 
 
 def train(
-    history: EventHistory, as_of: datetime, options: TrainingOptions, progress: Progress | None = None
+    history: EventHistory,
+    as_of: datetime,
+    options: TrainingOptions,
+    progress: Progress | None = None,
+    snapshots: Mapping[datetime, dict[str, Profile]] | None = None,
 ) -> ModelArtefact:
+    """The artefact as of ``as_of``. ``snapshots`` may hold profiles already folded at some of the
+    moments training needs (the evaluation folds once for all its cuts); only moments up to
+    ``as_of`` are ever read."""
     say = progress or (lambda _message: None)
     short, long = options.propensity_horizon_days, options.horizon_days
-    short_cuts, long_cuts = origins(history, as_of, short), origins(history, as_of, long)
-    moments = sorted({as_of, *short_cuts, *long_cuts})
-    say(f"folding events into profiles at {len(moments)} dates")
-    snapshots = dict(zip(moments, history.profiles_at(moments), strict=True))
-
+    cuts = {short: origins(history, as_of, short), long: origins(history, as_of, long)}
+    for days in options.horizons:
+        if days not in cuts:
+            try:
+                cuts[days] = origins(history, as_of, days)
+            except ValueError:
+                say(f"not enough history for a {days}-day model: it will be extrapolated")
+    moments = sorted({as_of, *(c for found in cuts.values() for c in found)})
+    known = dict(snapshots or {})
+    missing = [m for m in moments if m not in known]
+    if missing:
+        say(f"folding events into profiles at {len(missing)} dates")
+        known.update(zip(missing, history.profiles_at(missing), strict=True))
+    say(f"fitting BG/NBD at {len(moments)} dates")
+    fits: dict[datetime, bgnbd.BgNbdParams] = {}
+    for moment in moments:
+        try:
+            fits[moment] = _bgnbd_fit_at(known[moment], moment)
+        except ValueError:
+            if moment == as_of:
+                raise
     say("labelling rolling origins")
-    short_sets = [labelled(snapshots[c], history, c, short) for c in short_cuts]
-    long_sets = [labelled(snapshots[c], history, c, long) for c in long_cuts]
+    sets: dict[int, list[LabelledSet]] = {}
+    for days, found in sorted(cuts.items()):
+        usable = [c for c in found if c in fits]
+        if usable:
+            cuts[days] = usable
+            sets[days] = [labelled(known[c], history, c, days, fits[c], options.features) for c in usable]
+        elif days in (short, long):
+            raise ValueError(f"too few buyers before {found[0].date()} to learn a {days}-day horizon")
+        else:
+            del cuts[days]
 
-    choices: dict[str, Source] = {}
-    validation: dict[str, Any] = {}
-    if len(short_cuts) >= 2 or len(long_cuts) >= 2:
-        say("validating on the most recent origin")
-        choices, validation = _choose(
-            history, snapshots, short_cuts, long_cuts, short_sets, long_sets, options
-        )
-
+    say("validating on the most recent origin of each horizon")
+    weights, validation = _blend_weights(sets)
     say("fitting the final models")
-    propensity = _fit_on(short_sets, "ordered", "logit")
-    horizon_order = _fit_on(long_sets, "ordered", "logit")
-    expected = _fit_on(long_sets, "orders", "log")
-    params = _bgnbd_fit_at(snapshots[as_of], as_of)
+    horizon_models: dict[str, dict[str, Any]] = {}
+    for days, found in sorted(sets.items()):
+        ordered, orders = _fit_on(found, "ordered", "logit"), _fit_on(found, "orders", "log")
+        now = unlabelled(known[as_of], as_of, days, fits[as_of], options.features)
+        horizon_models[str(days)] = {
+            "ordered": ordered.to_dict(),
+            "orders": orders.to_dict(),
+            "blend": {**weights[days], **_level(now, ordered, orders)},
+        }
+    # a published score whose blend leaves the stacked model out is BG/NBD's for buyers
+    choices: dict[str, Source] = {
+        score: "bgnbd" if weights[days][kind] == 0.0 else "discriminative"
+        for score, days, kind in (
+            ("purchase_propensity", short, "ordered"),
+            ("churn_risk", long, "ordered"),
+            ("expected_orders", long, "orders"),
+        )
+    }
+    params = fits[as_of]
 
-    current = snapshots[as_of]
+    current = known[as_of]
     sketch = PopulationSketch()
     for profile in current.values():
         sketch.add(profile, as_of, options.rfm_window_days)
@@ -143,9 +226,7 @@ def train(
         horizon_days=long,
         rfm_window_days=options.rfm_window_days,
         bgnbd=params.to_dict(),
-        propensity=propensity.to_dict(),
-        horizon_order=horizon_order.to_dict(),
-        expected_orders=expected.to_dict(),
+        horizon_models=horizon_models,
         choices=choices,
         rfm_edges=edges_of(rfm_rows).to_dict(),
         population_hours=[round(v, 4) for v in sketch.local_hours],
@@ -154,8 +235,7 @@ def train(
             "profiles": len(current),
             "buyers": len(rfm_rows),
             "origins": {
-                "propensity": [c.date().isoformat() for c in short_cuts],
-                "horizon": [c.date().isoformat() for c in long_cuts],
+                str(days): [c.date().isoformat() for c in found] for days, found in sorted(cuts.items())
             },
         },
     )
@@ -163,66 +243,131 @@ def train(
 
 
 def _fit_on(sets: list[LabelledSet], target: str, link: str) -> LinearModel:
-    merged = LabelledSet.empty()
+    merged = LabelledSet(sets[0].features)
     for s in sets:
         merged.extend(s)
     y = np.asarray(getattr(merged, target), dtype=float)
-    return fit_glm(MODEL_FEATURES, merged.matrix(), y, "logit" if link == "logit" else "log")
+    return fit_glm(merged.features, merged.matrix(), y, "logit" if link == "logit" else "log")
 
 
-def _choose(
-    history: EventHistory,
-    snapshots: dict[datetime, dict[str, Profile]],
-    short_cuts: list[datetime],
-    long_cuts: list[datetime],
-    short_sets: list[LabelledSet],
-    long_sets: list[LabelledSet],
-    options: TrainingOptions,
-) -> tuple[dict[str, Source], dict[str, Any]]:
-    """Fit on older origins, compare both models on the newest one (buyers only: BG/NBD's domain)."""
-    choices: dict[str, Source] = {}
+def _predicted(model: LinearModel, matrix: np.ndarray) -> np.ndarray:
+    """``model.predict`` for every row at once (the same standardising, clipping and link)."""
+    z = np.clip((matrix - np.asarray(model.means)) / np.asarray(model.scales), -CLIP, CLIP)
+    eta = z @ np.asarray(model.weights) + model.intercept
+    return (
+        1.0 / (1.0 + np.exp(-np.clip(eta, -50.0, 50.0)))
+        if model.link == "logit"
+        else np.exp(np.minimum(eta, 50.0))
+    )
+
+
+BLEND_GRID = tuple(k / 10 for k in range(11))
+
+
+def _blend_weights(
+    sets: dict[int, list[LabelledSet]],
+) -> tuple[dict[int, dict[str, float]], dict[str, Any]]:
+    """Per horizon, how far the buyers' forecasts move from BG/NBD's towards the stacked model's: the
+    weight (0 … 1, on the logit for P(order), on the count for expected orders) that did best on the
+    newest origin, the models fitted on the older ones (log loss; squared error). A horizon with a
+    single origin takes the weights of the nearest validated horizon, or BG/NBD's (0) if none is."""
+    found: dict[int, dict[str, float]] = {}
     report: dict[str, Any] = {}
-    for score, cuts, sets, horizon in (
-        ("purchase_propensity", short_cuts, short_sets, options.propensity_horizon_days),
-        ("churn_risk", long_cuts, long_sets, options.horizon_days),
-    ):
-        if len(cuts) < 2:
+    for days, labelled_sets in sorted(sets.items()):
+        if len(labelled_sets) < 2:
             continue
-        cut = cuts[0]
-        ordered_model = _fit_on(sets[1:], "ordered", "logit")
-        count_model = _fit_on(sets[1:], "orders", "log") if score == "churn_risk" else None
-        params = _bgnbd_fit_at(snapshots[cut], cut)
-        outcomes = history.orders_between(cut, cut + timedelta(days=horizon))
-        truth, disc, base, disc_n, base_n, actual_n = [], [], [], [], [], []
-        for user_id, profile in snapshots[cut].items():
-            summary = buyer_summary(profile, cut)
-            if summary is None:
-                continue
-            values = model_features(profile, cut)
-            n = len(outcomes.get(user_id, []))
-            truth.append(1.0 if n else 0.0)
-            actual_n.append(float(n))
-            disc.append(ordered_model.predict(values))
-            args = (params, summary.repeat_orders, summary.t_x, summary.age)
-            base.append(bgnbd.probability_of_order(*args, t=horizon))
-            if count_model is not None:
-                disc_n.append(count_model.predict(values))
-                base_n.append(bgnbd.expected_orders(*args, t=horizon))
-        loss_disc, loss_base = accuracy.log_loss(truth, disc), accuracy.log_loss(truth, base)
-        choices[score] = "discriminative" if loss_disc <= loss_base else "bgnbd"
-        report[score] = {
-            "origin": cut.date().isoformat(),
-            "buyers": len(truth),
-            "log_loss": {"discriminative": round(loss_disc, 4), "bgnbd": round(loss_base, 4)},
+        newest = labelled_sets[0]
+        buyers = [i for i, p in enumerate(newest.baseline_probability) if p is not None]
+        if not buyers:
+            continue
+        matrix = newest.matrix()[buyers]
+        truth = np.asarray([newest.ordered[i] for i in buyers])
+        counts = np.asarray([newest.orders[i] for i in buyers])
+        ordered, orders = (
+            _fit_on(labelled_sets[1:], "ordered", "logit"),
+            _fit_on(labelled_sets[1:], "orders", "log"),
+        )
+        level = _level(newest, ordered, orders)
+        stacked_p = _shifted(_predicted(ordered, matrix), level["shift"])
+        stacked_e = _predicted(orders, matrix) * level["scale"]
+        base_p = np.asarray([newest.baseline_probability[i] or 0.0 for i in buyers])
+        base_e = np.asarray([newest.baseline_expected[i] or 0.0 for i in buyers])
+        losses = {w: _log_loss(truth, _blend_logit(base_p, stacked_p, w)) for w in BLEND_GRID}
+        w_ordered = min(BLEND_GRID, key=lambda w: (losses[w], w))
+        spread = float(np.sum((stacked_e - base_e) ** 2))
+        w_orders = (
+            float(np.clip(np.sum((counts - base_e) * (stacked_e - base_e)) / spread, 0, 1)) if spread else 0.0
+        )
+        w_orders = round(w_orders, 3)
+        found[days] = {"ordered": w_ordered, "orders": w_orders}
+        blended_e = base_e + w_orders * (stacked_e - base_e)
+        report[f"{days}d"] = {
+            "buyers": len(buyers),
+            "blend": found[days],
+            "log_loss": {"bgnbd": round(losses[0.0], 4), "stacked": round(losses[1.0], 4)},
             "auc": {
-                "discriminative": round(accuracy.auc(truth, disc), 4),
-                "bgnbd": round(accuracy.auc(truth, base), 4),
+                "bgnbd": round(accuracy.auc(list(truth), list(base_p)), 4),
+                "stacked": round(accuracy.auc(list(truth), list(stacked_p)), 4),
+                "blend": round(
+                    accuracy.auc(list(truth), list(_blend_logit(base_p, stacked_p, w_ordered))), 4
+                ),
+            },
+            "rmse": {
+                "bgnbd": round(_rmse(counts, base_e), 4),
+                "stacked": round(_rmse(counts, stacked_e), 4),
+                "blend": round(_rmse(counts, blended_e), 4),
             },
         }
-        if count_model is not None:
-            mae_disc, mae_base = accuracy.mae(actual_n, disc_n), accuracy.mae(actual_n, base_n)
-            choices["expected_orders"] = "discriminative" if mae_disc <= mae_base else "bgnbd"
-            report["expected_orders"] = {
-                "mae": {"discriminative": round(mae_disc, 4), "bgnbd": round(mae_base, 4)}
-            }
-    return choices, report
+    weights: dict[int, dict[str, float]] = {}
+    for days in sets:
+        if days in found:
+            weights[days] = found[days]
+        elif found:
+            nearest = min(found, key=lambda h: (abs(h - days), h))
+            weights[days] = dict(found[nearest])
+        else:
+            weights[days] = {"ordered": 0.0, "orders": 0.0}
+    return weights, report
+
+
+def _level(rows: LabelledSet, ordered: LinearModel, orders: LinearModel) -> dict[str, float]:
+    """BG/NBD's level for the stacked models' buyers at one moment, from features alone (no outcome):
+    the shift of the logit that makes the buyers' mean P(order) BG/NBD's, and the factor that makes
+    their expected orders add up to BG/NBD's. BG/NBD extrapolates how a base ages; the stacked model,
+    trained on earlier origins, knows the base as it was."""
+    buyers = [i for i, p in enumerate(rows.baseline_probability) if p is not None]
+    if not buyers:
+        return {"shift": 0.0, "scale": 1.0}
+    matrix = rows.matrix()[buyers]
+    stacked_p, stacked_e = _predicted(ordered, matrix), _predicted(orders, matrix)
+    target_p = float(np.mean([rows.baseline_probability[i] or 0.0 for i in buyers]))
+    target_e = float(np.sum([rows.baseline_expected[i] or 0.0 for i in buyers]))
+    low, high = -10.0, 10.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (
+            (middle, high) if float(np.mean(_shifted(stacked_p, middle))) < target_p else (low, middle)
+        )
+    total = float(np.sum(stacked_e))
+    return {"shift": round((low + high) / 2, 6), "scale": round(target_e / total, 6) if total > 0 else 1.0}
+
+
+def _shifted(p: np.ndarray, shift: float) -> np.ndarray:
+    return _blend_logit(p, p, 0.0, shift)
+
+
+def _blend_logit(base: np.ndarray, stacked: np.ndarray, weight: float, shift: float = 0.0) -> np.ndarray:
+    def logit(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, FLOOR, 1 - FLOOR)
+        return np.log(p / (1 - p))
+
+    return 1.0 / (1.0 + np.exp(-(logit(base) + weight * (logit(stacked) - logit(base)) + shift)))
+
+
+def _log_loss(truth: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, accuracy.EPSILON, 1 - accuracy.EPSILON)
+    return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
+
+
+def _rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((actual - predicted) ** 2)))

@@ -16,6 +16,7 @@ from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 from nudge.predictions.datasets import synthetic_events
 from nudge.predictions.evaluate import LABEL_FREE, Dataset, evaluate, markdown
+from nudge.predictions.horizon_evaluation import SCORER
 from nudge.predictions.offline import COLUMNS
 from shared.adapters.dynamo.models import DynamoModelRegistry
 from shared.deployment.invocations import SCORING_SCHEDULE
@@ -180,8 +181,8 @@ def test_the_evaluation_beats_chance_on_a_small_store() -> None:
     models = {(r.population, r.model): r for r in result.rows}
     assert set(models) == {
         ("buyers", "BG/NBD"),
-        ("buyers", "logistic / Poisson"),
-        ("all shoppers", "logistic / Poisson"),
+        ("buyers", SCORER),
+        ("all shoppers", SCORER),
         ("buyers", LABEL_FREE),
         ("all shoppers", LABEL_FREE),
     }

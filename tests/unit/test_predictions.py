@@ -354,9 +354,11 @@ def test_an_artefact_needing_unknown_features_is_refused() -> None:
     text = (Path(__file__).resolve().parents[2] / "models" / "scoring-model.json").read_text()
     artefact = ModelArtefact.model_validate_json(text)
     assert artefact.loaded().artefact.version == artefact.version
-    legacy = dict(artefact.propensity, features=[*artefact.propensity["features"][:-1], "log_shoe_size"])
-    with pytest.raises(IncompatibleModel, match="log_shoe_size"):
-        artefact.model_copy(update={"propensity": legacy}).loaded()
+    ordered = artefact.horizon_models["30"]["ordered"]
+    unknown = dict(ordered, features=[*ordered["features"][:-1], "log_shoe_size"])
+    models = {**artefact.horizon_models, "30": {**artefact.horizon_models["30"], "ordered": unknown}}
+    with pytest.raises(IncompatibleModel, match=r"ordered, 30 days.*log_shoe_size"):
+        artefact.model_copy(update={"horizon_models": models}).loaded()
 
 
 def test_scores_are_rewritten_only_when_they_move() -> None:

@@ -63,3 +63,28 @@ def print_evaluation(results: list[Any]) -> None:
                 f"{r.mae_n:.3f}",
             )
     console.print(table)
+
+
+def print_horizons(results: list[Any]) -> None:
+    """Each dataset's cuts and horizons: AUC and expected-orders error of BG/NBD, the discriminative
+    model before stacking and the scorer."""
+    rows = [row for result in results for row in result.horizons]
+    if not rows:
+        return
+    table = Table(title="Time cuts x horizons (buyers at each cut)")
+    for column in ("dataset", "cut", "horizon", "model", "how", "AUC", "MAE orders", "RMSE orders"):
+        table.add_column(
+            column, justify="right" if column in ("horizon", "AUC", "MAE orders", "RMSE orders") else "left"
+        )
+    for r in rows:
+        table.add_row(
+            r.dataset,
+            f"{r.cut:%Y-%m-%d}",
+            str(r.horizon),
+            r.model,
+            r.how,
+            f"{r.auc:.3f}",
+            f"{r.mae:.3f}",
+            f"{r.rmse:.3f}",
+        )
+    console.print(table)
