@@ -270,7 +270,8 @@ def _blend_weights(
     """Per horizon, how far the buyers' forecasts move from BG/NBD's towards the stacked model's: the
     weight (0 … 1, on the logit for P(order), on the count for expected orders) that did best on the
     newest origin, the models fitted on the older ones (log loss; squared error). A horizon with a
-    single origin takes the weights of the nearest validated horizon, or BG/NBD's (0) if none is."""
+    single origin takes the probability's weight of the nearest validated horizon (0 if none is)
+    and BG/NBD's expected orders (0)."""
     found: dict[int, dict[str, float]] = {}
     report: dict[str, Any] = {}
     for days, labelled_sets in sorted(sets.items()):
@@ -323,8 +324,10 @@ def _blend_weights(
         if days in found:
             weights[days] = found[days]
         elif found:
+            # the ranking's weight carries over; a count's least-squares weight depends on the
+            # horizon's own spread, so an unvalidated one stays with BG/NBD's count
             nearest = min(found, key=lambda h: (abs(h - days), h))
-            weights[days] = dict(found[nearest])
+            weights[days] = {"ordered": found[nearest]["ordered"], "orders": 0.0}
         else:
             weights[days] = {"ordered": 0.0, "orders": 0.0}
     return weights, report
