@@ -64,7 +64,7 @@ mutate: $(STAMP)  ## mutation testing of the core decision modules (on demand, ~
 train: $(STAMP)  ## retrain models/scoring-model.json (the demo's L3 model) on a synthetic history
 	$(BIN)/nudge train --out models/scoring-model.json
 
-evaluate: $(STAMP)  ## time-based holdout of the L3 models on the synthetic store and CDNOW (~90 s)
+evaluate: $(STAMP)  ## time-based holdout of the L3 models on the synthetic store and CDNOW, 3 cuts x 30-365 days (minutes)
 	$(BIN)/nudge evaluate --write-docs docs/predictions.md
 
 synth: $(STAMP)  ## the template into cdk.out/ as `cdk synth` makes it: CONTEXT="sender_email=... jwt_issuer=... jwt_audience=..." (docs/deploy.md)
