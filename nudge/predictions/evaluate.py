@@ -230,9 +230,7 @@ def evaluate(
         result.send_hour = _send_hour_hits(profiles, holdout, population_stats.local_hours, dataset.cut)
     result.categories = _category_hits(profiles, long)
     if dataset.cuts and dataset.observed_until is not None:
-        result.horizons = horizon_rows(
-            dataset.key, full, dataset.cuts, dataset.observed_until, say=say
-        )
+        result.horizons = horizon_rows(dataset.key, full, dataset.cuts, dataset.observed_until, say=say)
     return result
 
 
