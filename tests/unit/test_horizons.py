@@ -176,5 +176,7 @@ def test_the_scorer_is_at_least_as_good_as_bgnbd_on_the_synthetic_store() -> Non
     for days in (30, 60):
         scorer, baseline = by[(days, SCORER)], by[(days, BGNBD)]
         assert scorer.buyers == baseline.buyers > 100
-        assert scorer.auc >= baseline.auc
-        assert scorer.rmse <= baseline.rmse
+        # seed 7: AUC 0.779 against 0.766 at 30 days, 0.846 against 0.827 at 60; the counts validate
+        # no better than BG/NBD's, so they are BG/NBD's (RMSE 0.879, 1.289)
+        assert scorer.auc > baseline.auc + 0.01
+        assert scorer.rmse <= baseline.rmse and scorer.mae <= baseline.mae
