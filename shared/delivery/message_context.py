@@ -22,6 +22,7 @@ from shared.catalog.enrichment import (
 )
 from shared.catalog.ports import ProductCatalog
 from shared.catalog.product import Product
+from shared.core.vocabulary import Channel
 from shared.delivery.links import LinkSigner, UnsubscribeRequest
 from shared.profiles.profile import Profile, audience_view
 
@@ -88,7 +89,7 @@ _TEMPLATE_FIELDS = ("subject", "html", "text", "title", "body", "deep_link", "ct
 
 def template_sources(campaign: Campaign) -> list[str]:
     """Every template of the campaign's channels."""
-    contents = [campaign.channels.content(channel) for channel in ("email", "push", "in_app")]
+    contents = [campaign.channels.content(channel) for channel in Channel]
     found = (getattr(c, name, None) for c in contents if c is not None for name in _TEMPLATE_FIELDS)
     return [v for v in found if isinstance(v, str)]
 
