@@ -124,6 +124,16 @@ def evidence_of(arms: Mapping[str, Arm], p_best: Mapping[str, float]) -> dict[st
     return found
 
 
+def counted_since_reweighted(state: ExperimentState, arms: Mapping[str, Arm]) -> bool:
+    """Whether the counts moved since the bandit's last re-weighting (before the first: any shopper at
+    all): with nothing new the weights would only move by Monte Carlo noise, and the history grow."""
+    last = next((d for d in reversed(state.history) if d.action == Action.REWEIGHTED), None)
+    if last is None:
+        return any(arm.sent for arm in arms.values())
+    seen = {v: (e["shoppers"], e["converted"]) for v, e in dict(last.evidence["variants"]).items()}
+    return {v: (a.sent, a.converted) for v, a in arms.items()} != seen
+
+
 def _pair_key(pair: tuple[str, str]) -> str:
     return f"{pair[0]}|{pair[1]}"
 
@@ -154,7 +164,11 @@ def review(
             action, weights = Action.WINNER, {name: float(name == winner) for name in arms}
         elif now - state.started >= limit:
             action, closed = Action.NO_WINNER, True
-    elif experiment.mode == ExperimentMode.BANDIT and now - state.last_reweighted >= experiment.reweight_time:
+    elif (
+        experiment.mode == ExperimentMode.BANDIT
+        and now - state.last_reweighted >= experiment.reweight_time
+        and counted_since_reweighted(state, arms)
+    ):
         action = Action.REWEIGHTED
         weights = thompson_weights(arms, experiment.floor_percent / 100, draws, seed)
     decision = ExperimentDecision(now, action, dict(weights), winner, evidence)

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.campaigns.variants import Variant
-from shared.experiments.review import ExperimentState
+from shared.campaigns.variants import Experiment, ExperimentMode, Variant
+from shared.experiments.review import ExperimentState, review
 from shared.experiments.sequential import Arm
 from shared.experiments.store import LiveWeights, StoredExperiment, count, rest_weights
 
@@ -74,3 +74,17 @@ def test_without_a_winner_the_rest_get_the_leading_rate_ties_to_the_earlier_vari
     assert rest_weights(leading_c, VARIANTS) == {"a": 0.0, "b": 0.0, "c": 1.0}
     assert rest_weights(tied, VARIANTS) == {"a": 0.0, "b": 1.0, "c": 0.0}
     assert rest_weights(None, VARIANTS) == {"a": 1.0, "b": 0.0, "c": 0.0}  # nothing counted: the first
+
+
+def test_the_bandit_moves_the_weights_only_when_the_counts_moved() -> None:
+    bandit = Experiment(mode=ExperimentMode.BANDIT, floor_percent=10, reweight_every="1d")
+    state = ExperimentState.start("x:send", VARIANTS[:2], AT)
+    empty = {"a": Arm(0, 0), "b": Arm(0, 0)}
+    counted = {"a": Arm(50, 2), "b": Arm(50, 9)}
+
+    nothing_yet = review(state, bandit, empty, AT + timedelta(days=1))
+    moved = review(nothing_yet, bandit, counted, AT + timedelta(days=2))
+    same_counts = review(moved, bandit, counted, AT + timedelta(days=3))
+
+    assert [d.action for d in same_counts.history] == ["looked", "reweighted", "looked"]
+    assert same_counts.weights == moved.weights and moved.weights["b"] > 0.8
