@@ -153,6 +153,20 @@ def week_of_a_shop(runtime: LocalRuntime) -> None:
     assert runtime.http("POST", topology.UNSUBSCRIBE_PATH, query=query, body="List-Unsubscribe=One-Click")[
         "statusCode"
     ] in (200, 204)
+    # dee's cart email is a variant of cart-recovery's experiment and her order after it converts for it:
+    # deliver adds the batch's sends per variant, ingest the conversion, to the experiment's counts
+    now = runtime.clock.now()
+
+    def at(minutes: int) -> str:
+        return (now + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    dee = {**traits, "email": "dee@example.com", "firstName": "Dee"}
+    runtime.publish([identify("dee", "i-dee", at(0), **dee)])
+    runtime.publish([track("dee", "Product Added", "a-dee", at(1), product_id="p2", price=30)])
+    runtime.drain()
+    runtime.advance_to(now + timedelta(hours=2))  # the cart email at an hour
+    runtime.publish([track("dee", "Order Completed", "o-dee", at(120), order_id="o3", revenue=30, total=30)])
+    runtime.drain()
     for shopper in ("ann", "cy"):  # cy's inbox, ann's conversions, both their send logs and ledgers
         assert runtime.http("DELETE", "/me", user_id=shopper)["statusCode"] == 200
 
