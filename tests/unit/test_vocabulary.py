@@ -38,6 +38,8 @@ OTHER_MEANINGS: dict[tuple[str, str], tuple[int, str]] = {
     ("functions/privacy/handler.py", "erased"): (1, "the erasure response's field"),
     ("shared/delivery/feedback.py", "suppressed"): (1, "FeedbackOutcome.status: the address was suppressed"),
     ("shared/measurement/attribution.py", "cancelled"): (1, "a conversion's field: order cancelled"),
+    ("shared/experiments/store.py", "sent"): (1, "an experiment item's field: sends counted per variant"),
+    ("nudge/report/experiments.py", "sent"): (1, "a variant's counted sends in the report's JSON"),
 }
 
 
