@@ -130,3 +130,19 @@ def test_the_at_risk_save_emails_on_entry_and_pushes_at_the_next_10_local(runtim
     assert entries.enter_started(entries.matching(at_risk, T0), at_risk, "scores-run-2", T0) == []
     at(runtime, datetime(2026, 11, 3, 3, 1, tzinfo=UTC))
     assert sent_steps(runtime, user, "at-risk-save") == ["email-save", "push-save"]  # in-app: no push consent
+
+
+@pytest.mark.parametrize("runtime", ["at-risk-save"], indirect=True)
+def test_the_at_risk_save_sends_both_messages_when_10_local_comes_the_same_day(runtime: LocalRuntime) -> None:
+    """Entered at 09:00 in Jakarta: the push follows at 10:00 that day, within the journey's own daily cap."""
+    user = outside_holdout("at-risk-save")
+    morning = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # 09:00 in Jakarta
+    at(runtime, morning)
+    shopper(runtime, user, morning - timedelta(minutes=5))
+    [profile] = [p for p in runtime.all_profiles() if p.user_id == user]
+    entries: SegmentEntries = runtime._ports["scorer"].worker.segments
+    at_risk = profile.model_copy(update={"scores": {"rfm": {"segment": "cant_lose", "r": 1, "f": 5, "m": 5}}})
+    entries.enter_started(entries.matching(profile, morning), at_risk, "scores-run-1", morning)
+    runtime.drain()
+    at(runtime, morning + timedelta(hours=1, minutes=1))
+    assert sent_steps(runtime, user, "at-risk-save") == ["email-save", "push-save"]
