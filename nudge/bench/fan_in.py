@@ -19,6 +19,7 @@ from typing import Any
 
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
+from shared.core.vocabulary import Channel, Level
 from shared.deployment import topology
 from shared.journeys.instance import WAKE_FIELD, InstanceStatus, JourneyInstance, PathEntry, PathKind, WakeUp
 
@@ -27,14 +28,14 @@ DUPLICATE_EVERY = 100  # 1% of the wake-ups delivered twice
 JOURNEY = {
     "id": "fan-in",
     "name": "Fan-in of wake-ups",
-    "level": "L4",
+    "level": Level.L4,
     "trigger": {"event": "Product Added"},
     "goal": {"event": "Order Completed"},  # each wake-up reads the profile for it
     "steps": [
         {"id": "wait-1h", "type": "wait", "duration": "1h"},
         {"id": "done", "type": "exit"},
     ],
-    "channels": {"in_app": {"title": "-", "body": "-"}},
+    "channels": {Channel.IN_APP: {"title": "-", "body": "-"}},
 }
 
 

@@ -40,6 +40,7 @@ OTHER_MEANINGS: dict[tuple[str, str], tuple[int, str]] = {
     ("shared/measurement/attribution.py", "cancelled"): (1, "a conversion's field: order cancelled"),
     ("shared/experiments/store.py", "sent"): (1, "an experiment item's field: sends counted per variant"),
     ("nudge/report/experiments.py", "sent"): (1, "a variant's counted sends in the report's JSON"),
+    ("nudge/report/funnels.py", "sent"): (2, "a journey step's count of sends in the funnel's JSON"),
 }
 
 
