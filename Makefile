@@ -50,7 +50,7 @@ demo: $(STAMP)  ## run a synthetic store through the whole system on moto, then 
 	@mkdir -p demo-out
 	$(BIN)/nudge demo --json demo-out/summary.json --report demo-out/report.html
 
-bench: $(STAMP)  ## measure requests, CPU, imports, cost per event / per message, 100k journey wake-ups (15-45 min)
+bench: $(STAMP)  ## measure requests, CPU, imports, cost per event / per message, 100k journey wake-ups (about 12 min)
 	@mkdir -p demo-out
 	$(BIN)/nudge bench --json demo-out/bench.json
 

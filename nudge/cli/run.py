@@ -124,7 +124,7 @@ def bench(
     ] = 100_000,
 ) -> None:
     """Measure requests, CPU, cold imports and cost per event and per message, and the fan-in of 100,000
-    journey wake-ups (minutes; the fan-in alone 15-45 min on moto, docs/journeys.md).
+    journey wake-ups (the fan-in alone about 9 minutes on moto, docs/journeys.md; --fan-in 0 skips it).
 
     Example: nudge bench --json bench.json
     """
