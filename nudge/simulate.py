@@ -392,7 +392,17 @@ def _run(
                     scheduled.add(outcome.job.send_key)
                     delayed = outcome.job.model_copy(update={"not_before": event.timestamp + delay})
                     enqueue(event.timestamp + delay, delayed, campaign)
-        replay.add(event)  # ingest folds the event before delivery reads the profile
+        if journeys.segments.journeys and event.timestamp > start:
+            # segment entry, as ingest decides it: the profile before and after this event's fold
+            owner = replay.follow(event.profile_id)
+            before = journeys.segments_matched(replay.profile(owner), event.timestamp)
+            replay.add(event)
+            after = replay.profile(replay.follow(event.profile_id))
+            if after is not None:
+                journeys.enter_segments(before, after, event.message_id, event.timestamp)
+                take_journey_jobs(event.timestamp)
+        else:
+            replay.add(event)  # ingest folds the event before delivery reads the profile
         deliver_due(event.timestamp)
         if (index + 1) % 5000 == 0:
             step("replaying the store, firing campaigns", index + 1, total)

@@ -23,6 +23,7 @@ from shared.events.contract import SegmentEvent
 from shared.events.patterns import matches
 from shared.journeys.engine import JourneyEngine
 from shared.journeys.instance import WAKE_FIELD, JourneyInstance, WakeUp
+from shared.journeys.segments import SegmentEntries
 from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile
 from shared.triggers.triggers import meets_journey_conditions
@@ -93,6 +94,7 @@ class SimulatedJourneys:
         self.routed = [
             (c, pattern) for c in catalog if c.enabled and (pattern := journey_event_pattern(c)) is not None
         ]
+        self.segments = SegmentEntries(self.engine)
 
     def _at(self, moment: datetime) -> None:
         if moment > self.clock.now():
@@ -115,6 +117,16 @@ class SimulatedJourneys:
         self.engine.enter(
             campaign, job.user_id, job.trigger.message_id, entry=job.trigger, occurrence=job.occurrence
         )
+
+    def segments_matched(self, profile: Profile | None, at: datetime) -> frozenset[str]:
+        """The segment journeys ``profile`` matches (ingest asks before it folds a batch)."""
+        return self.segments.matching(profile, at)
+
+    def enter_segments(self, before: frozenset[str], after: Profile, change: str, at: datetime) -> None:
+        """What ingest does after folding: enter the shopper into each segment journey they start matching
+        (``shared.journeys.segments``; ``change`` names the instance, as the newest folded event does)."""
+        self._at(at)
+        self.segments.enter_started(before, after, change, at)
 
     def route(self, event: SegmentEvent, envelope: Mapping[str, Any], user_id: str) -> None:
         """A store event that a journey's rule would route: its goal, exit_if or awaited event."""

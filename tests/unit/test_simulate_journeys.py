@@ -39,3 +39,31 @@ def test_nothing_is_sent_while_every_shopper_still_waits() -> None:
     assert tally.fired > 20
     assert (tally.sent, tally.wanted, tally.deferred) == (0, 0, 0)
     assert tally.in_audience == tally.holdout > 0  # only the withheld entries' decisions
+
+
+BIG_CART = {
+    "id": "big-cart",
+    "name": "Big cart",
+    "level": "L2",
+    "entry": {"segment": ["cart_value > 100"]},
+    "reentry": "never",
+    "steps": [
+        {"id": "email", "type": "send", "channels": {"email": {"subject": "Cart", "html": "<p>Cart</p>"}}}
+    ],
+}
+
+
+def big_cart(**changes: object) -> Catalog:
+    shipped = load_campaign_dir(CAMPAIGNS)
+    return Catalog([Campaign.model_validate({**BIG_CART, **changes})], shipped.policy, shipped.custom)
+
+
+def test_segment_entry_is_simulated_where_a_fold_makes_the_shopper_start_matching() -> None:
+    # The same decision as ingest's (shared/journeys/segments.py): each shopper whose cart passes 100 enters
+    # once (re-entry never), and the send step is decided like any campaign's.
+    tally = simulate(big_cart(), OPTIONS).campaigns["big-cart"]
+    assert tally.in_audience > 10
+    assert tally.in_audience <= 150  # at most one entry per shopper
+    assert tally.sent > 0
+    never = simulate(big_cart(entry={"segment": ["cart_value > 1000000"]}), OPTIONS).campaigns["big-cart"]
+    assert never.in_audience == 0
