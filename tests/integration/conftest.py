@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 from fakes import catalog_without
 from moto import mock_aws
@@ -59,3 +60,14 @@ def aws_calls(runtime: LocalRuntime) -> AwsCalls:
     for service in ("dynamodb", "sqs", "sesv2", "sns", "events"):
         runtime.client(service).meta.events.register("before-call", calls)
     return calls
+
+
+@pytest.fixture
+def stack(runtime: LocalRuntime) -> Iterator[str]:
+    """The CLI's ``--stack Nudge``: the default boto3 session, whose CloudFormation answers with the local
+    runtime's tables and queues (a module may define its own, e.g. with a region)."""
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    runtime.answer_describe_stacks(boto3.DEFAULT_SESSION, "Nudge")
+    yield "Nudge"
+    boto3.DEFAULT_SESSION = None

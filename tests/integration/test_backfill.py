@@ -7,14 +7,11 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
 from conftest import START
 from payloads import identify, published, track
 from typer.testing import CliRunner
@@ -28,15 +25,6 @@ from shared.deployment import topology
 
 WIDE = {"COLUMNS": "250"}
 AS_OF = "2026-11-02T08:00:00Z"  # the runtime's START: the import's clock
-
-
-@pytest.fixture
-def stack(runtime: LocalRuntime) -> Iterator[str]:
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    runtime.answer_describe_stacks(boto3.DEFAULT_SESSION, "Nudge")
-    yield "Nudge"
-    boto3.DEFAULT_SESSION = None
 
 
 def flat(output: str) -> str:

@@ -4,13 +4,10 @@ number and field, and a feed row older than the catalog's product changes nothin
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import boto3
-import pytest
 from typer.testing import CliRunner
 
 from nudge.cli import app
@@ -21,15 +18,6 @@ from shared.catalog.product import Product
 
 WIDE = {"COLUMNS": "250"}
 FED_AT = datetime(2026, 11, 2, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-def stack(runtime: LocalRuntime) -> Iterator[str]:
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    runtime.answer_describe_stacks(boto3.DEFAULT_SESSION, "Nudge")
-    yield "Nudge"
-    boto3.DEFAULT_SESSION = None
 
 
 def catalog_of(runtime: LocalRuntime) -> DynamoProductCatalog:

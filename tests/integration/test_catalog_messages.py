@@ -4,12 +4,10 @@ which `nudge why` prints."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 from fakes import CAMPAIGNS, identify_shopper, triggered
 from typer.testing import CliRunner
@@ -30,15 +28,6 @@ def catalog() -> Catalog:
     shipped = load_campaign_dir(CAMPAIGNS)
     shows = triggered("price-now", {"in_app": {"title": "Still there", "body": BODY}}, event="Product Viewed")
     return Catalog([shows], shipped.policy, shipped.custom)
-
-
-@pytest.fixture
-def stack(runtime: LocalRuntime) -> Iterator[str]:
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    runtime.answer_describe_stacks(boto3.DEFAULT_SESSION, "Nudge")
-    yield "Nudge"
-    boto3.DEFAULT_SESSION = None
 
 
 def deliver(runtime: LocalRuntime, job: DeliveryJob) -> Any:

@@ -7,12 +7,9 @@ SQS call is a real one on moto.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
 from botocore.exceptions import ClientError
 from payloads import track
 from typer.testing import CliRunner
@@ -21,15 +18,6 @@ from nudge.cli import app
 from nudge.local.runtime import LocalRuntime
 
 WIDE = {"COLUMNS": "250"}
-
-
-@pytest.fixture
-def stack(runtime: LocalRuntime) -> Iterator[str]:
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    runtime.answer_describe_stacks(boto3.DEFAULT_SESSION, "Nudge")
-    yield "Nudge"
-    boto3.DEFAULT_SESSION = None
 
 
 def park_throttled_events(runtime: LocalRuntime, *user_ids: str) -> Any:
