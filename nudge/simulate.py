@@ -42,13 +42,14 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from nudge.profile_replay import ProfileReplay
 from nudge.simulated_journeys import SimulatedJourneys
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
 from shared.campaigns.policy import LEVEL_RANK, DeliveryPolicy
 from shared.campaigns.schedules import ScheduleExpression
-from shared.core.identity import anonymous_profile_id, is_anonymous
+from shared.core.identity import is_anonymous
 from shared.delivery.decision import (
     CANCELLED,
     CAPPED,
@@ -61,9 +62,7 @@ from shared.delivery.decision import (
 )
 from shared.events.contract import SegmentEvent
 from shared.events.patterns import matches
-from shared.profiles.fold import fold_events
 from shared.profiles.ledger import Ledger, SentRecord, prune
-from shared.profiles.merge import absorb, linked_anonymous_id
 from shared.profiles.profile import Profile
 from shared.triggers.triggers import trigger_job
 
@@ -201,50 +200,6 @@ def simulate(
 
 
 @dataclass
-class _Replay:
-    """Profiles as of a moving instant: events are folded when a campaign needs the profile."""
-
-    profiles: dict[str, Profile] = field(default_factory=dict)
-    pending: dict[str, list[SegmentEvent]] = field(default_factory=lambda: defaultdict(list))
-    links: dict[str, str] = field(default_factory=dict)  # anon: id -> the shopper of its latest login
-
-    def add(self, event: SegmentEvent) -> None:
-        """As ingest folds it: a login moves the visitor's history to the shopper once, and later
-        logged-out events of the device follow the most recent login (shared/profiles/merge.py)."""
-        anonymous_id = linked_anonymous_id(event)
-        if anonymous_id is not None:
-            self._link(anonymous_profile_id(anonymous_id), event.profile_id)
-        self.pending[self.follow(event.profile_id)].append(event)
-
-    def _link(self, visitor: str, user_id: str) -> None:
-        if visitor not in self.links:
-            self.pending[user_id].extend(self.pending.pop(visitor, []))
-            folded = self.profiles.pop(visitor, None)
-            if folded is not None:
-                self.profiles[user_id] = absorb(
-                    self.profiles.get(user_id) or Profile(user_id=user_id), folded
-                )
-        self.links[visitor] = user_id
-
-    def follow(self, user_id: str) -> str:
-        """The profile ``user_id``'s events and jobs go to: the shopper a visitor logged in as."""
-        return self.links.get(user_id, user_id)
-
-    def profile(self, user_id: str) -> Profile | None:
-        user_id = self.follow(user_id)
-        waiting = self.pending.pop(user_id, None)
-        if waiting:
-            current = self.profiles.get(user_id) or Profile(user_id=user_id)
-            self.profiles[user_id] = fold_events(current, waiting, in_place=True).profile
-        return self.profiles.get(user_id)
-
-    def everyone(self) -> list[Profile]:
-        for user_id in list(self.pending):
-            self.profile(user_id)
-        return list(self.profiles.values())
-
-
-@dataclass
 class SimulatedDelivery:
     """Delivery's decisions on simulated ledgers: :func:`decide` on each shopper's simulated send
     history, and the send log's rule that a send key's first logged decision stands (a later job
@@ -310,7 +265,7 @@ def _run(
             firings += [(t, LEVEL_RANK[campaign.level], campaign) for t in expression.occurrences(start, end)]
     firings.sort(key=lambda f: (f[0], -f[1], f[2].id))
     patterns = [(c, c.trigger.event_pattern()) for c in active if c.trigger is not None]
-    replay = _Replay()
+    replay = ProfileReplay()
     delivery = SimulatedDelivery(catalog.policy)
     due: list[_Due] = []
     scheduled: set[str] = set()  # delayed triggers' one-time schedules, named by send key

@@ -106,14 +106,14 @@ def test_a_message_capped_on_its_channel_goes_out_on_the_next_one() -> None:
 def test_the_replay_folds_a_visitor_into_the_shopper_at_login_as_ingest_does() -> None:
     from payloads import identify, track
 
-    from nudge.simulate import _Replay
+    from nudge.profile_replay import ProfileReplay
     from shared.events.contract import parse_detail
 
     def logged_out(message_id: str, name: str, at: str, **properties: object) -> object:
         detail = {k: v for k, v in track("", name, message_id, at, **properties).items() if k != "userId"}
         return parse_detail({**detail, "anonymousId": "dev-1"})
 
-    replay = _Replay()
+    replay = ProfileReplay()
     replay.add(logged_out("v1", "Product Viewed", "2026-11-02T07:00:00Z", category="shoes"))
     assert replay.profile("anon:dev-1") is not None  # folded before the login, as ingest may have
     replay.add(logged_out("a1", "Product Added", "2026-11-02T07:05:00Z", product_id="boots"))
