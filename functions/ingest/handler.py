@@ -13,7 +13,8 @@ from shared.core.clock import Clock
 from shared.core.queues import DeadLetters
 from shared.deployment.topology import INGEST_QUEUE
 from shared.events.traits import TraitPolicy
-from shared.ingest.ingest import Attributor, QueueRecord, ingest_batch
+from shared.ingest.conversions import Attributor
+from shared.ingest.ingest import QueueRecord, ingest_batch
 from shared.platform.metrics import FunctionMetrics, record_conversions, record_ingest
 from shared.platform.wiring import Wiring
 from shared.privacy.erasure import ERASED, Erasures

@@ -20,7 +20,8 @@ from nudge.backfill.formats import IMPORT_SOURCE
 from shared.core.clock import Clock
 from shared.events.contract import BACKFILL
 from shared.events.traits import TraitPolicy
-from shared.ingest.ingest import Attributor, QueueRecord, ingest_batch
+from shared.ingest.conversions import Attributor
+from shared.ingest.ingest import QueueRecord, ingest_batch
 from shared.privacy.erasure import Erasures
 from shared.profiles.ports import ProfileStore
 

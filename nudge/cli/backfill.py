@@ -86,7 +86,7 @@ def _into_stack(stack: str, catalog: Any, moment: datetime, bodies: Any, total: 
     from nudge.operations import DeployedStack
     from shared.core.clock import SimulatedClock
     from shared.deployment import topology
-    from shared.ingest.ingest import Attributor
+    from shared.ingest.conversions import Attributor
     from shared.platform.config import Settings
     from shared.platform.wiring import Wiring
 
@@ -117,7 +117,7 @@ def _into_local_store(
     from shared.adapters.dynamo.messages import DynamoConversions
     from shared.core.clock import SimulatedClock
     from shared.deployment import topology
-    from shared.ingest.ingest import Attributor
+    from shared.ingest.conversions import Attributor
 
     with mock_aws():
         runtime = LocalRuntime(catalog, SimulatedClock(moment), log_level="ERROR", gentle=True)

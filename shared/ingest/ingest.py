@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from shared.campaigns.loader import Catalog
 from shared.catalog.ports import ProductCatalog
 from shared.catalog.updates import CatalogChange
 from shared.core.clock import Clock
@@ -31,17 +30,11 @@ from shared.events.contract import (
     parse_detail,
 )
 from shared.events.traits import TraitPolicy
-from shared.experiments.store import CONVERTED, ExperimentStore, add_counts
+from shared.ingest.conversions import Attributor
 from shared.ingest.products import product_updates, update_catalog
 from shared.measurement.attribution import (
     Conversion,
-    attribute,
-    decisions_of,
-    goal_events,
-    longest_window,
-    refunds_in,
 )
-from shared.measurement.ports import ConversionStore, DecisionHistory
 from shared.privacy.erasure import Erasures
 from shared.profiles.fold import fold_events
 from shared.profiles.kept import KeptRecord
@@ -91,52 +84,6 @@ class IngestOutcome:
         records = [r for r in records if r.record_id not in self.failure_reasons]
         self.failed_record_ids.extend(r.record_id for r in records)
         self.failure_reasons.update((r.record_id, reason) for r in records)
-
-
-class Attributor:
-    """Counts goal events (orders) for the campaigns that messaged the shopper before them."""
-
-    def __init__(
-        self,
-        catalog: Catalog,
-        history: DecisionHistory,
-        store: ConversionStore,
-        experiments: ExperimentStore | None = None,
-    ) -> None:
-        self.catalog = catalog
-        self.history = history
-        self.store = store
-        self.experiments = experiments  # a new conversion credited to a variant's send is counted there
-        self.goals = goal_events(catalog)
-        self.window = longest_window(catalog)
-
-    def run(self, user_id: str, events: Sequence[SegmentEvent]) -> list[Conversion]:
-        """Record the conversions ``events`` make, then take their refunds and cancellations back from
-        the conversions of the orders they name; only new conversions are returned (exactly once per
-        event)."""
-        if is_anonymous(user_id):
-            return []
-        recorded = self._convert(user_id, events)
-        for refund in refunds_in(events):
-            self.store.refund(user_id, refund)
-        return recorded
-
-    def _convert(self, user_id: str, events: Sequence[SegmentEvent]) -> list[Conversion]:
-        goals = [e for e in events if e.behaviour_name in self.goals]
-        if not goals:
-            return []
-        since = min(e.timestamp for e in goals) - self.window
-        decisions = decisions_of(self.history.entries_since(user_id, since))
-        if not decisions:
-            return []
-        recorded = []
-        for event in goals:
-            conversions = attribute(event, user_id, decisions, self.catalog)
-            if conversions:
-                recorded.extend(self.store.record(conversions))
-        if self.experiments is not None:
-            add_counts(self.experiments, CONVERTED, ((c.experiment, c.variant) for c in recorded))
-        return recorded
 
 
 def _entered(envelope: dict[str, object], event: SegmentEvent) -> datetime:

@@ -30,7 +30,8 @@ from shared.adapters.dynamo.messages import DynamoConversions
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
 from shared.delivery.guards import in_holdout
-from shared.ingest.ingest import Attributor, QueueRecord, ingest_batch
+from shared.ingest.conversions import Attributor
+from shared.ingest.ingest import QueueRecord, ingest_batch
 
 SALE = "weekend-sale-sea"  # L1, 10% holdout, goal: Order Completed within 72 h
 
