@@ -22,8 +22,9 @@ from shared.deployment.invocations import journey_event_pattern
 from shared.events.contract import SegmentEvent
 from shared.events.patterns import matches
 from shared.journeys.engine import JourneyEngine
-from shared.journeys.instance import WAKE_FIELD, JourneyInstance, WakeUp
+from shared.journeys.instance import JourneyInstance, WakeUp
 from shared.journeys.segments import SegmentEntries
+from shared.journeys.transitions import WAKE_FIELD
 from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile
 from shared.triggers.triggers import meets_journey_conditions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -15,11 +15,13 @@ from shared.delivery.deliverer import Deliverer
 from shared.delivery.message_context import Unsubscribe
 from shared.deployment.topology import DELIVERY_QUEUE
 from shared.experiments.store import LiveWeights
-from shared.journeys.engine import JourneyEngine
-from shared.journeys.instance import WAKE_FIELD, WakeUp
+from shared.journeys.transitions import WAKE_FIELD
 from shared.platform.metrics import FunctionMetrics, record_batch, record_delivery
 from shared.platform.wiring import Wiring
 from shared.work.sqs_batch import PartialItemFailureResponse, park_after_batch, process_queue_batch
+
+if TYPE_CHECKING:  # the wiring builds it with the ports; a wake-up loads its model
+    from shared.journeys.engine import JourneyEngine
 
 logger = Logger(service="nudge-deliver")
 metrics = FunctionMetrics("deliver")
@@ -66,6 +68,8 @@ def handler(
 
     def deliver(body: str) -> None:
         if WAKE_FIELD in body[:40] and WAKE_FIELD in json.loads(body):
+            from shared.journeys.instance import WakeUp
+
             wake = WakeUp.model_validate(json.loads(body)[WAKE_FIELD])
             if ports.journeys is None:
                 raise RuntimeError("a journey wake-up needs the journey engine")

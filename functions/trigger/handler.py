@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 
 from shared.core.errors import EventRejected
 from shared.core.queues import DeadLetters
-from shared.deployment.invocations import JOURNEY_EVENT
+from shared.deployment.naming import JOURNEY_EVENT
 from shared.platform.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
 from shared.platform.wiring import Wiring
 from shared.triggers.triggers import TriggerEvaluator
@@ -30,13 +30,16 @@ class TriggerPorts:
 
 def build_ports(w: Wiring) -> TriggerPorts:
     """This function's ports from the one wiring (Lambda's, or the local runtime's)."""
+    catalog = w.catalog()
     evaluator = TriggerEvaluator(
-        w.catalog(),
+        catalog,
         w.profile_store(),
         w.queue("delivery_queue_url"),
         w.clock,
         w.deferrals(),
-        w.journey_engine(),
+        # Only journeys enter, end or move instances here: without one in the catalog, no engine (nor its
+        # modules: docs/performance.md, "The event path's import").
+        w.journey_engine() if any(c.is_journey for c in catalog) else None,
     )
     return TriggerPorts(evaluator, w.dead_letters())
 

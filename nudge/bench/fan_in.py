@@ -21,7 +21,8 @@ from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
 from shared.core.vocabulary import Channel, Level
 from shared.deployment import topology
-from shared.journeys.instance import WAKE_FIELD, InstanceStatus, JourneyInstance, PathEntry, PathKind, WakeUp
+from shared.journeys.instance import InstanceStatus, JourneyInstance, PathEntry, PathKind, WakeUp
+from shared.journeys.transitions import WAKE_FIELD
 
 FAN_IN_SHOPPERS = 100_000
 DUPLICATE_EVERY = 100  # 1% of the wake-ups delivered twice

@@ -12,6 +12,7 @@ import hashlib
 import re
 from datetime import timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -178,8 +179,9 @@ class BranchStep(_Step):
         default=None, alias="else", description="Where the others go (default: next)."
     )
 
-    @property
+    @cached_property
     def audience(self) -> Audience:
+        """The branch's rules, parsed once (they were checked when the file was loaded)."""
         return Audience.parse(self.if_)
 
 
@@ -245,8 +247,9 @@ class SegmentEntry(Strict):
         min_length=1, description="Audience rules; a shopper enters when they start matching all of them."
     )
 
-    @property
+    @cached_property
     def audience(self) -> Audience:
+        """The segment's rules, parsed once per container (ingest evaluates them around every fold)."""
         return Audience.parse(self.segment)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.deployment.naming import OWN_BUS
+from shared.deployment.naming import JOURNEY_EVENT, OWN_BUS
 from shared.deployment.topology import DEFAULT_BUS, FEEDBACK_DLQ_KEY, INGEST_QUEUE, TRIGGER_DLQ_KEY
 
 if TYPE_CHECKING:
@@ -49,9 +49,6 @@ class RuleSpec:
             return None
         kind = f'"kind": "{self.kind}", ' if self.kind else ""
         return f'{{"campaign_id": "{self.campaign_id}", {kind}"event": <aws.events.event.json>}}'
-
-
-JOURNEY_EVENT = "journey_event"
 
 
 def journey_event_pattern(campaign: Campaign) -> dict[str, Any] | None:
@@ -146,8 +143,8 @@ def event_rules(
     """The ingest rule, SES feedback (unless there is no configuration set: feedback turned off) and
     one rule per enabled real-time (L4) campaign that has not expired at ``now`` (shared.campaigns.expiry),
     and one per live journey that ends on or waits for events (:func:`journey_event_pattern`)."""
-    # Here, not at the top: the trigger function imports this module for JOURNEY_EVENT, and the
-    # campaign calendar (schedules, cron, the calendar module) is synth's concern, not a request's.
+    # Here, not at the top: the campaign calendar (schedules, cron, the calendar module) is synth's
+    # concern, not a request's.
     from shared.campaigns.expiry import is_deployed
 
     campaigns = list(campaigns)

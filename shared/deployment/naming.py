@@ -17,6 +17,9 @@ DEFAULT_STACK_NAME = "Nudge"
 # A rule's ``bus`` for Nudge's own bus (whose physical name is ResourceNames.bus); any other value
 # names a bus Nudge does not own, such as the account's ``default`` bus where SES publishes.
 OWN_BUS = "nudge"
+# The ``kind`` a rule's target payload gives an event a journey ends on or waits for (not an entry): the
+# trigger reads it here, without loading the rules' module (shared/deployment/invocations.py).
+JOURNEY_EVENT = "journey_event"
 # CloudFormation stack names are letters, digits and hyphens; 48 characters keep every derived name
 # (``<stack>-deferred`` is the tightest: schedule groups take 64) within its service's limit.
 STACK_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,47}")

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from shared.experiments.review import ExperimentState
-from shared.experiments.sequential import Arm
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the review's modules load when a review runs (or reads the counts), not with delivery
     from shared.campaigns.jobs import DeliveryJob
     from shared.campaigns.model import Campaign
     from shared.campaigns.variants import Variant
+    from shared.experiments.review import ExperimentState
+    from shared.experiments.sequential import Arm
 
 SENT = "sent"
 CONVERTED = "converted"
@@ -40,6 +39,8 @@ class StoredExperiment:
     def arms(self) -> dict[str, Arm]:
         """The counts as the review reads them (conversions past the sends are not counted: a send may
         be credited with two orders)."""
+        from shared.experiments.sequential import Arm
+
         names = dict.fromkeys([*self.sent, *self.converted])
         sent = {v: self.sent.get(v, 0) for v in names}
         return {v: Arm(sent[v], min(self.converted.get(v, 0), sent[v])) for v in names}

@@ -26,7 +26,6 @@ from shared.core.queues import WorkQueue
 from shared.delivery.guards import in_holdout, shopper_zone
 from shared.delivery.ports import Deferrals
 from shared.journeys.instance import (
-    WAKE_FIELD,
     Effects,
     InstanceStatus,
     JourneyInstance,
@@ -35,7 +34,7 @@ from shared.journeys.instance import (
     WakeUp,
 )
 from shared.journeys.ports import JourneyStore
-from shared.journeys.transitions import Transition
+from shared.journeys.transitions import WAKE_FIELD, Transition
 from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile
 

@@ -70,9 +70,6 @@ class WakeUp(BaseModel):
         return f"{self.journey_id}#{self.instance}#{self.step}#{self.seq}"
 
 
-WAKE_FIELD = "journey_wake"  # a delivery-queue body ``{"journey_wake": {...}}`` is a wake-up, not a job
-
-
 class Effects(BaseModel):
     """What a transition does after its write: delivery jobs (JSON) and at most one next wake-up."""
 

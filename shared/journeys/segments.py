@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.campaigns.audience.rules import ShopperFacts
 from shared.campaigns.model import Campaign
 from shared.core.identity import is_anonymous
 from shared.journeys.engine import JourneyEngine, JourneyOutcome
@@ -44,7 +45,8 @@ class SegmentEntries:
         """The live segment journeys whose segment and audience ``profile`` matches (none for no profile)."""
         if profile is None or is_anonymous(profile.user_id):
             return frozenset()
-        return frozenset(c.id for c in self.journeys if c.is_active(now) and _matches(c, profile, now))
+        facts = ShopperFacts(profile, now)  # one view of the profile for every journey's rules
+        return frozenset(c.id for c in self.journeys if c.is_active(now) and _matches(c, facts))
 
     def enter_started(
         self, before: frozenset[str], after: Profile, change: str, now: datetime
@@ -59,6 +61,8 @@ class SegmentEntries:
         ]
 
 
-def _matches(campaign: Campaign, profile: Profile, now: datetime) -> bool:
+def _matches(campaign: Campaign, facts: ShopperFacts) -> bool:
+    """The journey's segment and audience hold (what ``Audience.includes`` decides, on shared facts)."""
     assert campaign.entry is not None
-    return campaign.entry.audience.includes(profile, now) and campaign.parsed_audience.includes(profile, now)
+    rules = (*campaign.entry.audience.rules, *campaign.parsed_audience.rules)
+    return all(rule.holds_for(facts) for rule in rules)

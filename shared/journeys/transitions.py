@@ -1,9 +1,12 @@
 """What one input (an entry, a wake-up, a routed event) did to a shopper's journey instance: the trigger
-function's and the deliver function's metric values, kept apart from the engine so metrics load lean."""
+function's and the deliver function's metric values, kept apart from the engine so metrics load lean;
+and the field that marks a delivery-queue body as a wake-up, which deliver reads on every body."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+WAKE_FIELD = "journey_wake"  # a delivery-queue body ``{"journey_wake": {...}}`` is a wake-up, not a job
 
 
 class Transition(StrEnum):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
@@ -33,10 +33,12 @@ from shared.core.queues import WorkQueue
 from shared.delivery.ports import Deferrals
 from shared.events.contract import SegmentEvent, as_received, parse_detail
 from shared.events.patterns import matches
-from shared.journeys.engine import JourneyEngine
 from shared.journeys.transitions import Transition
 from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile, product_of
+
+if TYPE_CHECKING:  # built by the wiring, for a catalog with journeys
+    from shared.journeys.engine import JourneyEngine
 
 
 @dataclass(frozen=True)

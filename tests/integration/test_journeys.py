@@ -20,7 +20,8 @@ from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.model import Campaign
 from shared.core.clock import SimulatedClock
 from shared.deployment import topology
-from shared.journeys.instance import WAKE_FIELD, InstanceStatus, JourneyInstance
+from shared.journeys.instance import InstanceStatus, JourneyInstance
+from shared.journeys.transitions import WAKE_FIELD
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # 15:00 in Jakarta: outside quiet hours
 EMAIL = {"email": {"subject": "{{ event.name | default('Your cart') }}", "html": "<p>Cart</p>"}}

@@ -16,8 +16,8 @@ from shared.campaigns.model import Campaign
 from shared.core.clock import SimulatedClock
 from shared.events.contract import parse_detail
 from shared.journeys.engine import JourneyEngine
-from shared.journeys.instance import WAKE_FIELD, JourneyInstance, WakeUp
-from shared.journeys.transitions import Transition
+from shared.journeys.instance import JourneyInstance, WakeUp
+from shared.journeys.transitions import WAKE_FIELD, Transition
 from shared.profiles.fold import fold_events
 from shared.profiles.ports import ProfileStore
 from shared.profiles.profile import Profile

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.adapters.dynamo.codec import batch_get_keys, deserialize
 from shared.deployment.topology import MODELS
-from shared.experiments.review import ExperimentState
 from shared.experiments.store import CONVERTED, SENT, StoredExperiment
+
+if TYPE_CHECKING:  # the review's modules (the sequential test, the bandit) load with the first reviewed state
+    from shared.experiments.review import ExperimentState
 
 PREFIX = "experiment#"
 VERSION = "state"
@@ -40,10 +42,16 @@ def stored_from_plain(data: Mapping[str, Any]) -> StoredExperiment:
         counter, _, variant = str(name).partition(":")
         if variant and counter in counts:
             counts[counter][variant] = int(value)
-    state = ExperimentState.from_dict(json.loads(data["state"])) if data.get("state") else None
+    state = _state(str(data["state"])) if data.get("state") else None
     run = str(data["run"]) if data.get("run") else None
     experiment_id = str(data[MODELS.partition_key])[len(PREFIX) :]
     return StoredExperiment(experiment_id, state, counts[SENT], counts[CONVERTED], run)
+
+
+def _state(text: str) -> ExperimentState:
+    from shared.experiments.review import ExperimentState
+
+    return ExperimentState.from_dict(json.loads(text))
 
 
 class DynamoExperimentStore:
