@@ -64,7 +64,8 @@ def origins() -> dict[str, str]:
     }
     found = {}
     for name, module in list(sys.modules.items()):
-        if "." in name or name == "__main__":  # this script
+        # this script, and its alias once multiprocessing is imported (boto3's S3 client imports it)
+        if "." in name or name in ("__main__", "__mp_main__"):
             continue
         path = getattr(module, "__file__", None)
         if not path:

@@ -1,6 +1,7 @@
 """What each function's role may do, derived from its ``FunctionSpec`` (tables and their actions, queues
-it sends to, parks in or purges, email, push, one-time schedules, the HMAC keys), so a function's role
-and its environment cannot drift apart. IAM wildcards it needs are accepted (cdk-nag IAM5) with why."""
+it sends to, parks in or purges, email, push, one-time schedules, the HMAC keys, the feed object), so a
+function's role and its environment cannot drift apart. IAM wildcards it needs are accepted (cdk-nag
+IAM5) with why."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, Protocol
 
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 
@@ -28,6 +30,7 @@ class GrantingStack(Protocol):
     deferral_role: iam.Role
     signing_secret: secretsmanager.Secret
     privacy_key: secretsmanager.Secret
+    feed_bucket: s3.Bucket
     settings: DeploySettings
     names: ResourceNames
 
@@ -89,6 +92,15 @@ def grant(
         granting.privacy_key.grant_read(function)
     for queue_key in spec.purges:
         granting.queues[queue_key].grant_consume_messages(function)
+    if spec.reads_feed and granting.settings.catalog_feed_key is not None:
+        # the one object the deployment names, nothing else in the bucket (no List: a missing object
+        # reads as AccessDenied, which the function reports with the bucket and key)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[granting.feed_bucket.arn_for_objects(granting.settings.catalog_feed_key)],
+            )
+        )
     if spec.sends_push:
         # Declared platform applications narrow the grant to their endpoints; without any, delivery
         # refuses every push endpoint (SnsPushChannel), so the wider grant is never used.

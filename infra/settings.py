@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared.campaigns.schedules import ScheduleExpression
+from shared.deployment.invocations import CATALOG_FEED_SCHEDULE, FeedSettings
 from shared.deployment.naming import DEFAULT_STACK_NAME, InvalidStackName, ResourceNames
 from shared.events.sources import APP_EVENT_SOURCE
 
@@ -42,6 +44,7 @@ NO_SES_CONFIGURATION_SETS = frozenset(
 _EMAIL = re.compile(r"[^@\s]+@([A-Za-z0-9-]+\.)+[A-Za-z0-9-]+")
 _LAYER_ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+")
 _CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_FEED_KEY = re.compile(r"[^/\x00-\x1f][^\x00-\x1f]{0,1023}")
 
 
 class DeployContextError(ValueError):
@@ -111,12 +114,20 @@ class DeploySettings:
     # This stack's SNS platform applications: push goes only to their endpoints.
     push_applications: tuple[str, ...] = ()
     nag: bool = True
+    # The catalog feed (docs/catalog.md): its object's key in the feed bucket (None: no feed, the
+    # schedule deployed off) and when it is loaded (EventBridge Scheduler expression, UTC).
+    catalog_feed_key: str | None = None
+    catalog_feed_schedule: str = CATALOG_FEED_SCHEDULE.expression
     # When the stack is deployed, for expiry (shared.campaigns.expiry): -c now=... or the clock.
     deployed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def names(self) -> ResourceNames:
         return ResourceNames(self.stack_name)
+
+    @property
+    def feed(self) -> FeedSettings:
+        return FeedSettings(key=self.catalog_feed_key, expression=self.catalog_feed_schedule)
 
     @classmethod
     def from_context(cls, context: Callable[[str], Any]) -> DeploySettings:
@@ -186,6 +197,19 @@ class DeploySettings:
         if layer is not None and not _LAYER_ARN.fullmatch(layer):
             problems.append(f"powertools_layer_arn: {layer!r} is not a Lambda layer version ARN")
         nag = _flag(context("nag"), "nag", problems)
+        feed_key = _text(context("catalog_feed_key"))
+        if feed_key is not None and not _FEED_KEY.fullmatch(feed_key):
+            problems.append(
+                f"catalog_feed_key: {feed_key!r} is not an S3 object key for the feed (at most 1,024 "
+                "characters, not starting with /; e.g. -c catalog_feed_key=catalog/products.csv)"
+            )
+        feed_schedule = _text(context("catalog_feed_schedule")) or CATALOG_FEED_SCHEDULE.expression
+        try:
+            ScheduleExpression.parse(feed_schedule)
+        except ValueError as error:
+            problems.append(
+                f"catalog_feed_schedule: {error} (e.g. -c 'catalog_feed_schedule=cron(0 1 * * ? *)', UTC)"
+            )
         deployed_at = _instant(context("now"), problems)
         if problems:
             raise DeployContextError(problems)
@@ -202,6 +226,8 @@ class DeploySettings:
             trusted_event_sources=_listed(context("trusted_event_sources")) or (APP_EVENT_SOURCE,),
             push_applications=_listed(context("push_applications")),
             nag=nag,
+            catalog_feed_key=feed_key,
+            catalog_feed_schedule=feed_schedule,
             deployed_at=deployed_at,
         )
 

@@ -21,6 +21,7 @@ from infra.packaging import build_lambda_asset
 from infra.settings import DeploySettings
 from shared.campaigns.loader import Catalog
 from shared.deployment import invocations, topology
+from shared.deployment.environment import deployment_environment, function_environment
 from shared.deployment.naming import ResourceNames
 
 
@@ -48,6 +49,7 @@ class NudgeStack(Stack):
         layer = NudgeFunction.layer_for(self, self.region, settings.powertools_layer_arn)
         self.bus = routing.own_bus(self, self.names)
         self.tables = {spec.key: storage.table(self, spec) for spec in topology.TABLES}
+        self.feed_bucket = storage.feed_bucket(self)
         self.queues: dict[str, sqs.IQueue] = {}
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for spec in topology.QUEUES:
@@ -80,13 +82,14 @@ class NudgeStack(Stack):
         self.http_targets: dict[str, lambda_.IFunction] = {}
         snap_start = python_snapstart_available(self.region)
         for spec in topology.FUNCTIONS:
-            env = {name: self._resolve(ref) for name, ref in topology.function_environment(spec).items()}
-            env |= topology.deployment_environment(
+            env = {name: self._resolve(ref) for name, ref in function_environment(spec).items()}
+            env |= deployment_environment(
                 spec,
                 sender_email=settings.sender_email,
                 ses_configuration_set=ses_configuration_set,
                 trusted_event_sources=tuple(settings.trusted_event_sources),
                 push_applications=tuple(settings.push_applications),
+                catalog_feed_key=settings.catalog_feed_key,
             )
             built = NudgeFunction(
                 self,
@@ -115,7 +118,13 @@ class NudgeStack(Stack):
                     report_batch_item_failures=True,
                 )
             )
-        for rule in invocations.event_rules(catalog, now=now, ses_configuration_set=ses_configuration_set):
+        feed_key = settings.catalog_feed_key
+        for rule in invocations.event_rules(
+            catalog,
+            now=now,
+            ses_configuration_set=ses_configuration_set,
+            feed_object=(self.feed_bucket.bucket_name, feed_key) if feed_key is not None else None,
+        ):
             routing.add_rule(self, rule)
         if settings.segment_partner_bus:
             self.segment_forwarding = routing.forward_partner_bus(
@@ -123,7 +132,7 @@ class NudgeStack(Stack):
             )
         schedules.add_schedules(
             self,
-            invocations.all_schedules(catalog, now=now),
+            invocations.all_schedules(catalog, now=now, feed=settings.feed),
             self.functions,
             self.queues[topology.PLANNER_DLQ_KEY],
         )
@@ -149,6 +158,8 @@ class NudgeStack(Stack):
             return self.deferral_role.role_arn
         if kind == "secret":
             return (self.privacy_key if key == "privacy" else self.signing_secret).secret_arn
+        if kind == "bucket":
+            return self.feed_bucket.bucket_name
         if kind == "api-url":
             return f"{self.api.api_endpoint}{key}"
         return self.queues[key].queue_url
@@ -157,6 +168,12 @@ class NudgeStack(Stack):
         """What the CLI and the shop's apps read from a deployed stack (``shared.deployment.topology``)."""
         CfnOutput(self, "ApiUrl", value=self.api.api_endpoint, description="Inbox API and unsubscribe links.")
         CfnOutput(self, "BusName", value=self.bus.event_bus_name, description="Put your apps' events here.")
+        CfnOutput(
+            self,
+            topology.FEED_BUCKET_OUTPUT,
+            value=self.feed_bucket.bucket_name,
+            description="Put the catalog feed here, at the key of context catalog_feed_key.",
+        )
         group = str(self.deferral_group.name)
         CfnOutput(self, "DeferralGroupOutput", key=topology.DEFERRAL_GROUP_OUTPUT, value=group)
         key_arn = self.privacy_key.secret_arn

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nudge.bench.measuring import FAKE_CREDENTIALS
 from shared.campaigns.loader import Catalog
-from shared.deployment import topology
+from shared.deployment import environment, topology
 
 IMPORT_RUNS = 5
 IMPORT_ONLY = "import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
@@ -46,7 +46,7 @@ def measure_imports(catalog: Catalog, workdir: Path) -> dict[str, dict[str, floa
         "SENDER_EMAIL": "no-reply@shop.example.com",
     }
     for spec in topology.FUNCTIONS:
-        for name, reference in topology.function_environment(spec).items():
+        for name, reference in environment.function_environment(spec).items():
             env[name] = (
                 f"https://sqs.us-east-1.amazonaws.com/123456789012/{reference}"
                 if "URL" in name

@@ -38,6 +38,10 @@ def catalog_load(
     A bad row is reported with its line number and field, and every good row is loaded; the exit
     code is 1 when a row was refused.
 
+    Scheduled instead: deploy with -c catalog_feed_key=KEY and put the feed in the stack's feed bucket
+    (output FeedBucket) at that key; the catalog_feed function loads it daily (-c catalog_feed_schedule)
+    and whenever the object is replaced, with the same rules (docs/catalog.md).
+
     Example: nudge catalog load products.csv --stack Nudge
 
         product_id,sku,name,price,currency,category,stock,image_url,url

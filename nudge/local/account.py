@@ -12,6 +12,8 @@ API_URL = "https://api.shop.example.com"
 # The local runtime plays the default stack: its resources have that stack's physical names.
 NAMES = ResourceNames(DEFAULT_STACK_NAME)
 DEFERRAL_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{NAMES.of('deferral')}"
+# S3 bucket names are lowercase (CloudFormation names the deployed one).
+FEED_BUCKET_NAME = NAMES.of("feed").lower()
 
 
 def physical_name(key: str) -> str:

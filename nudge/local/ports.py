@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN, NAMES, SENDER
+from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN, FEED_BUCKET_NAME, NAMES, SENDER
 from shared.adapters.scheduler import SchedulerDeferrals, schedule_name
 from shared.delivery.links import LinkSigner
 from shared.deployment import topology
+from shared.deployment.environment import deployment_environment, function_environment
 from shared.platform.config import Settings
 from shared.platform.wiring import Wiring
 from shared.privacy.erasure import Pseudonyms
@@ -108,16 +109,18 @@ def environment(runtime: Any, spec: topology.FunctionSpec) -> dict[str, str]:
             "role": lambda: DEFERRAL_ROLE_ARN,
             "secret": lambda: runtime.privacy_key_arn if key == "privacy" else runtime.signing_secret_arn,
             "api-url": lambda: API_URL + key,
+            "bucket": lambda: FEED_BUCKET_NAME,
         }[kind]()
 
-    env = {name: resolve(ref) for name, ref in topology.function_environment(spec).items()}
+    env = {name: resolve(ref) for name, ref in function_environment(spec).items()}
     env["POWERTOOLS_SERVICE_NAME"] = f"nudge-{spec.key}"  # as infra/function.py sets it
-    return env | topology.deployment_environment(
+    return env | deployment_environment(
         spec,
         sender_email=SENDER,
         ses_configuration_set=NAMES.configuration_set,
         trusted_event_sources=tuple(sorted(runtime.trusted_event_sources)),
         push_applications=tuple(runtime.push_apps.values()),
+        catalog_feed_key=runtime.feed.key,
     )
 
 

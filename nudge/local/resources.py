@@ -1,5 +1,6 @@
 """The moto resources the local runtime creates from the topology, as the stack creates them on AWS:
-tables, queues with their redrive, the bus and its rules, schedule group, secrets, SES and SNS."""
+tables, queues with their redrive, the bus and its rules, schedule group, feed bucket, secrets, SES and
+SNS."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from nudge.local.account import NAMES, SENDER, physical_name
+from nudge.local.account import FEED_BUCKET_NAME, NAMES, SENDER, physical_name
 from shared.deployment import topology
 
 
@@ -50,6 +51,9 @@ def create_resources(runtime: Any) -> None:
             Description=rule.description,
         )
     runtime.client("scheduler").create_schedule_group(Name=NAMES.deferral_group)
+    s3 = runtime.client("s3")
+    s3.create_bucket(Bucket=FEED_BUCKET_NAME)
+    s3.put_bucket_versioning(Bucket=FEED_BUCKET_NAME, VersioningConfiguration={"Status": "Enabled"})
     runtime.signing_secret_arn = runtime.client("secretsmanager").create_secret(
         Name=NAMES.signing_secret, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
     )["ARN"]

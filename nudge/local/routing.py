@@ -1,5 +1,5 @@
 """Rule fan-out, played by the local runtime: an event on a bus goes to the targets of every rule whose
-pattern matches it.
+pattern matches it (and the feed bucket's "Object Created" events, as S3 puts them on the default bus).
 
 Events are put on the moto bus; each rule's target is then served here — a queue target gets the
 event envelope, a function target (moto never invokes Lambda targets) gets the same
@@ -82,6 +82,29 @@ def publish(
     for function_key, payload in to_functions:
         runtime.invoke_async(function_key, payload)
     return report
+
+
+def put_feed_object(runtime: Any, bucket: str, key: str, body: bytes) -> int:
+    """A shop putting an object in the feed bucket, then S3 publishing its "Object Created" event (as
+    a bucket with EventBridge notifications does) to the default bus."""
+    put = runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    event = {
+        "version": "0",
+        "id": put["ETag"].strip('"'),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": runtime.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": len(body), "version-id": put.get("VersionId")},
+            "reason": "PutObject",
+        },
+    }
+    return publish_aws_event(runtime, event)
 
 
 def publish_aws_event(runtime: Any, envelope: Mapping[str, Any]) -> int:

@@ -33,7 +33,7 @@ import boto3
 from nudge.local import dump, http_api, machinery, moto_speedups, queues, routing, stack
 from nudge.local import ports as local_ports
 from nudge.local import resources as local_resources
-from nudge.local.account import ACCOUNT, NAMES, REGION, physical_name
+from nudge.local.account import ACCOUNT, FEED_BUCKET_NAME, NAMES, REGION, physical_name
 from nudge.local.adversary import Adversary
 from nudge.local.ports import SentMessage
 from nudge.local.schedules import LocalScheduler
@@ -80,13 +80,15 @@ class LocalRuntime:
         trusted_event_sources: Collection[str] = (APP_EVENT_SOURCE,),
         gentle: bool = False,
         seed: int = 0,
+        catalog_feed_key: str | None = None,
     ) -> None:
         """``without_schedules``: keys of schedules not to fire (e.g. ``scoring-daily`` in a run
         about something else). ``trusted_event_sources``: as the stack's context value of that name.
         ``audience_segments`` None sizes each occurrence's scan from the profile table's item count,
         as a deployed planner without ``AUDIENCE_SEGMENTS`` does. Adversarial by default
         (:mod:`nudge.local.adversary`, its choices seeded by ``seed``); ``gentle`` runs everything in
-        a fixed, kind order, for debugging."""
+        a fixed, kind order, for debugging. ``catalog_feed_key``: as the stack's context value of that
+        name (the feed object in the feed bucket; None: no feed, its schedule off)."""
         self.trusted_event_sources = frozenset(trusted_event_sources)
         moto_speedups.apply()
         self.adversary = None if gentle else Adversary(seed)
@@ -116,9 +118,13 @@ class LocalRuntime:
         self.received: Counter[str] = Counter()  # SQS records handed to consumers, per work queue
         self.redelivered: Counter[str] = Counter()  # ... of which received before (a retry)
         self.async_retries: Counter[str] = Counter()  # asynchronous invocations Lambda retried
-        self.scheduler = LocalScheduler(self, catalog, self.deployed_at, without_schedules)
+        self.feed = invocations.FeedSettings(key=catalog_feed_key)
+        self.scheduler = LocalScheduler(self, catalog, self.deployed_at, without_schedules, self.feed)
         self.rules = invocations.event_rules(
-            catalog, now=self.deployed_at, ses_configuration_set=NAMES.configuration_set
+            catalog,
+            now=self.deployed_at,
+            ses_configuration_set=NAMES.configuration_set,
+            feed_object=(FEED_BUCKET_NAME, catalog_feed_key) if catalog_feed_key is not None else None,
         )
         self._environments: list[dict[str, Any]] = []  # ports of concurrent invocations (see invoke)
         local_resources.create_resources(self)
@@ -268,6 +274,12 @@ class LocalRuntime:
         """Put events on the bus, then deliver each to the targets of every rule it matches (``copies``:
         how many times each is delivered); see :func:`nudge.local.routing.publish`."""
         return routing.publish(self, details, copies)
+
+    def put_catalog_feed(self, body: bytes, key: str | None = None) -> int:
+        """What the shop does to update the catalog: put the feed object in the feed bucket (at the
+        deployment's key unless told another); S3's "Object Created" event then goes to the default
+        bus (the bucket's EventBridge notifications). Returns how many rules it matched."""
+        return routing.put_feed_object(self, FEED_BUCKET_NAME, key or str(self.feed.key), body)
 
     def publish_aws_event(self, envelope: Mapping[str, Any]) -> int:
         """An event an AWS service puts on the account's default bus (e.g. SES feedback), routed to

@@ -19,19 +19,26 @@ from shared.campaigns.loader import Catalog
 from shared.campaigns.schedules import ScheduleExpression
 from shared.deployment import invocations
 
+NO_FEED = invocations.FeedSettings()
+
 
 class LocalScheduler:
     """The schedules of a runtime deployed at ``deployed_at`` (less ``without``), fired on the way
     when the clock is moved with :meth:`advance_to`."""
 
     def __init__(
-        self, runtime: Any, catalog: Catalog, deployed_at: datetime, without: Collection[str]
+        self,
+        runtime: Any,
+        catalog: Catalog,
+        deployed_at: datetime,
+        without: Collection[str],
+        feed: invocations.FeedSettings = NO_FEED,
     ) -> None:
         self._runtime = runtime
         self.one_time: dict[str, tuple[datetime, dict[str, Any]]] = {}  # pending one-time schedules
         self._recurring = [
             (spec, ScheduleExpression.parse(spec.expression, spec.timezone))
-            for spec in invocations.all_schedules(catalog, now=deployed_at)
+            for spec in invocations.all_schedules(catalog, now=deployed_at, feed=feed)
             if spec.enabled and spec.key not in without
         ]
         self._checked_until = runtime.clock.now()

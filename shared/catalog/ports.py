@@ -1,8 +1,11 @@
-"""Where the catalog is kept (the ``catalog`` table behind :class:`ProductCatalog`)."""
+"""Where the catalog is kept (the ``catalog`` table behind :class:`ProductCatalog`) and where its feed
+is read from (the feed bucket behind :class:`FeedObjects`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from shared.catalog.product import Product
@@ -16,4 +19,20 @@ class ProductCatalog(Protocol):
 
     def put_many(self, products: Sequence[Product]) -> None:
         """Store ``products`` (overwrites): one BatchWriteItem per 25."""
+        ...
+
+
+@dataclass(frozen=True)
+class FeedObject:
+    """An opened feed object: its lines (read as they are iterated) and when it was last put."""
+
+    lines: Iterable[str]
+    last_modified: datetime
+    version: str | None = None
+
+
+class FeedObjects(Protocol):
+    def open(self, bucket: str, key: str) -> FeedObject:
+        """The object, its lines streamed as text; raises ``feed_run.FeedUnreadable`` (naming the
+        bucket and key) when it is missing or cannot be read, or when a line is not UTF-8 text."""
         ...

@@ -5,12 +5,18 @@ the stack and the local runtime both build them. Campaigns that have expired are
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.deployment.naming import JOURNEY_EVENT, OWN_BUS
-from shared.deployment.topology import DEFAULT_BUS, FEEDBACK_DLQ_KEY, INGEST_QUEUE, TRIGGER_DLQ_KEY
+from shared.deployment.topology import (
+    DEFAULT_BUS,
+    FEEDBACK_DLQ_KEY,
+    INGEST_QUEUE,
+    PLANNER_DLQ_KEY,
+    TRIGGER_DLQ_KEY,
+)
 
 if TYPE_CHECKING:
     from shared.campaigns.model import Campaign
@@ -138,9 +144,14 @@ def ses_feedback_rule(configuration_set: str) -> RuleSpec:
 
 
 def event_rules(
-    campaigns: Iterable[Campaign], *, now: datetime, ses_configuration_set: str | None
+    campaigns: Iterable[Campaign],
+    *,
+    now: datetime,
+    ses_configuration_set: str | None,
+    feed_object: tuple[str, str] | None = None,
 ) -> list[RuleSpec]:
-    """The ingest rule, SES feedback (unless there is no configuration set: feedback turned off) and
+    """The ingest rule, SES feedback (unless there is no configuration set: feedback turned off), the
+    catalog feed's when ``feed_object`` (bucket, key) is named, and
     one rule per enabled real-time (L4) campaign that has not expired at ``now`` (shared.campaigns.expiry),
     and one per live journey that ends on or waits for events (:func:`journey_event_pattern`)."""
     # Here, not at the top: the campaign calendar (schedules, cron, the calendar module) is synth's
@@ -151,6 +162,8 @@ def event_rules(
     rules = [INGEST_RULE]
     if ses_configuration_set is not None:
         rules.append(ses_feedback_rule(ses_configuration_set))
+    if feed_object is not None:
+        rules.append(catalog_feed_rule(*feed_object))
     for campaign in campaigns:
         if campaign.trigger is not None and campaign.enabled and is_deployed(campaign, now):
             rules.append(
@@ -195,9 +208,53 @@ def campaign_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[
 SCORING_SCHEDULE = ScheduleSpec(
     "scoring-daily", "cron(0 2 * * ? *)", "UTC", campaign_id=None, target_function="score_planner"
 )
-SYSTEM_SCHEDULES = (SCORING_SCHEDULE,)
+# The catalog feed (docs/catalog.md) is loaded daily before the scoring run, once the deployment names
+# its object (context catalog_feed_key; without one the schedule is deployed off): context
+# catalog_feed_schedule changes when.
+CATALOG_FEED_SCHEDULE = ScheduleSpec(
+    "catalog-feed", "cron(0 1 * * ? *)", "UTC", campaign_id=None, target_function="catalog_feed"
+)
+SYSTEM_SCHEDULES = (SCORING_SCHEDULE, CATALOG_FEED_SCHEDULE)
 
 
-def all_schedules(campaigns: Iterable[Campaign], *, now: datetime) -> list[ScheduleSpec]:
+@dataclass(frozen=True)
+class FeedSettings:
+    """Where and when the catalog feed is loaded: the object's ``key`` in the stack's feed bucket (None:
+    no feed, its schedule off and no rule) and the schedule's ``expression``."""
+
+    key: str | None = None
+    expression: str = CATALOG_FEED_SCHEDULE.expression
+
+
+def system_schedules(feed: FeedSettings) -> list[ScheduleSpec]:
+    """The system's own schedules, the catalog feed's as ``feed`` says."""
+    return [
+        replace(spec, expression=feed.expression, enabled=feed.key is not None)
+        if spec is CATALOG_FEED_SCHEDULE
+        else spec
+        for spec in SYSTEM_SCHEDULES
+    ]
+
+
+def all_schedules(
+    campaigns: Iterable[Campaign], *, now: datetime, feed: FeedSettings = FeedSettings()
+) -> list[ScheduleSpec]:
     """Every schedule deployed at ``now``: the system's own, then one per live batch campaign."""
-    return [*SYSTEM_SCHEDULES, *campaign_schedules(campaigns, now=now)]
+    return [*system_schedules(feed), *campaign_schedules(campaigns, now=now)]
+
+
+def catalog_feed_rule(bucket: str, key: str) -> RuleSpec:
+    """S3 publishes its buckets' events to the account's default bus (the feed bucket has EventBridge
+    notifications on): the rule loads the feed when its object is created or replaced."""
+    return RuleSpec(
+        "catalog-feed-object",
+        {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [bucket]}, "object": {"key": [key]}},
+        },
+        "The catalog feed object was put: load it.",
+        target_function="catalog_feed",
+        bus=DEFAULT_BUS,
+        dead_letter_queue=PLANNER_DLQ_KEY,
+    )

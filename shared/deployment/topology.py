@@ -78,6 +78,11 @@ JOURNEYS = TableSpec("journeys", partition_key="user_id", sort_key="journey")
 # The product catalog (shared/catalog): one item per product (its price, stock, image, url now), kept
 # current by ingest from the events that carry products and by the feed. No personal data.
 CATALOG = TableSpec("catalog", partition_key="product_id")
+# The bucket the catalog feed is put in (docs/catalog.md): encrypted, private, TLS only, versioned;
+# the catalog_feed function reads the one object the deployment names (context catalog_feed_key).
+FEED_BUCKET = "feed"
+FEED_BUCKET_ENV = "FEED_BUCKET"
+FEED_KEY_ENV = "FEED_KEY"
 TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY, JOURNEYS, CATALOG)
 # The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
 SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
@@ -131,6 +136,7 @@ class FunctionSpec:
     cancels_deferrals: bool = False  # deletes a shopper's pending one-time schedules (erasure)
     pseudonymizes: bool = False  # reads the HMAC key of erasure markers and kept suppressions
     purges: tuple[str, ...] = ()  # dead-letter queues it removes a shopper's messages from (erasure)
+    reads_feed: bool = False  # reads the catalog feed object (FEED_BUCKET, the deployment's key)
 
 
 INGEST_QUEUE = QueueSpec(
@@ -197,6 +203,7 @@ def table_output(key: str) -> str:
 # The other stack outputs the operations commands read (``nudge erase --stack``).
 PRIVACY_KEY_OUTPUT = "PrivacyKeyArn"
 DEFERRAL_GROUP_OUTPUT = "DeferralGroup"
+FEED_BUCKET_OUTPUT = "FeedBucket"
 
 
 ASYNC_RETRY_ATTEMPTS = 2
@@ -367,6 +374,16 @@ FUNCTIONS = (
         defers_to=DELIVERY_QUEUE.key,
         parks_in=SCORE_QUEUE.dlq_key,
     ),
+    FunctionSpec(
+        "catalog_feed",
+        "functions.catalog_feed.handler.handler",
+        "Loads the catalog feed object from the feed bucket (daily, and when it is replaced).",
+        timeout_s=900,
+        # the feed's products read 100 at a time, the changed ones written 25 at a time
+        tables={CATALOG.key: access("BatchGetItem", "BatchWriteItem")},
+        on_failure=PLANNER_DLQ_KEY,
+        reads_feed=True,
+    ),
 )
 FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}
 QUEUES_BY_KEY = {q.key: q for q in QUEUES}
@@ -395,50 +412,6 @@ UNSUBSCRIBE_PATH = "/unsubscribe"
 # A shopper waits on these: they run with SnapStart (infra/function.py), their handlers prepare and
 # renew their ports around the snapshot (shared.platform.wiring.snapstart).
 SNAPSTART_FUNCTIONS = frozenset(route.function for route in HTTP_ROUTES)
-
-
-def function_environment(spec: FunctionSpec) -> dict[str, str]:
-    """Which env vars a function reads, mapped to the resource keys that fill them."""
-    env = {TABLES_BY_KEY[t].env_var: f"table:{t}" for t in spec.tables}
-    env.update({QUEUES_BY_KEY[q].env_var: f"queue:{q}" for q in spec.sends_to})
-    if spec.parks_in:
-        env["DEAD_LETTER_QUEUE_URL"] = f"queue:{spec.parks_in}"
-    if spec.defers_to:
-        env["DEFERRAL_GROUP"] = "schedule-group:deferral"
-        env["DEFERRAL_QUEUE_ARN"] = f"queue-arn:{spec.defers_to}"
-        env["DEFERRAL_DLQ_ARN"] = f"queue-arn:{QUEUES_BY_KEY[spec.defers_to].dlq_key}"
-        env["DEFERRAL_ROLE_ARN"] = "role:deferral"
-    if spec.cancels_deferrals:
-        env["DEFERRAL_GROUP"] = "schedule-group:deferral"
-    if spec.signs_links:
-        env["SIGNING_SECRET_ARN"] = "secret:signing"
-    if spec.pseudonymizes:
-        env["PRIVACY_KEY_ARN"] = "secret:privacy"
-    env.update({dead_letter_env_var(q): f"queue:{q}" for q in spec.purges})
-    if spec.key == "deliver":
-        env["UNSUBSCRIBE_URL"] = f"api-url:{UNSUBSCRIBE_PATH}"
-    return env
-
-
-def deployment_environment(
-    spec: FunctionSpec,
-    *,
-    sender_email: str,
-    ses_configuration_set: str | None,
-    trusted_event_sources: tuple[str, ...],
-    push_applications: tuple[str, ...],
-) -> dict[str, str]:
-    """The env vars a function gets from the deployment's settings rather than from a resource (the
-    stack and the local runtime both add these to :func:`function_environment`'s)."""
-    env = {}
-    if spec.sends_email:
-        env["SENDER_EMAIL"] = sender_email
-        env["SES_CONFIGURATION_SET"] = ses_configuration_set or ""
-    if spec.key == INGEST_QUEUE.consumer:
-        env[TRUSTED_SOURCES_ENV] = ",".join(trusted_event_sources)
-    if spec.sends_push:
-        env[PUSH_APPLICATIONS_ENV] = ",".join(push_applications)
-    return env
 
 
 TABLES_BY_KEY = {t.key: t for t in TABLES}

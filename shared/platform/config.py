@@ -8,11 +8,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from shared.deployment.environment import deployment_environment, function_environment
 from shared.deployment.topology import (
     AUDIENCE_QUEUE,
     CATALOG,
     CONVERSIONS,
     DELIVERY_QUEUE,
+    FEED_BUCKET_ENV,
+    FEED_KEY_ENV,
     FUNCTIONS_BY_KEY,
     INBOX,
     JOURNEYS,
@@ -27,8 +30,6 @@ from shared.deployment.topology import (
     TRUSTED_SOURCES_ENV,
     FunctionSpec,
     dead_letter_env_var,
-    deployment_environment,
-    function_environment,
 )
 from shared.events.sources import APP_EVENT_SOURCE
 
@@ -40,7 +41,7 @@ class MissingConfiguration(RuntimeError):
 
 
 # Deployment values that may be set but empty (no configuration set, no trusted source, no push app).
-MAY_BE_EMPTY = frozenset({"SES_CONFIGURATION_SET", TRUSTED_SOURCES_ENV, PUSH_APPLICATIONS_ENV})
+MAY_BE_EMPTY = frozenset({"SES_CONFIGURATION_SET", TRUSTED_SOURCES_ENV, PUSH_APPLICATIONS_ENV, FEED_KEY_ENV})
 
 
 def missing_for(spec: FunctionSpec, env: Mapping[str, str]) -> list[str]:
@@ -87,6 +88,8 @@ class Settings(BaseModel):
     audience_profiles_per_segment: int = Field(default=50_000, ge=100)
     audience_enqueue_threads: int = Field(default=8, ge=1, le=32)
     catalog_dir: Path = BUNDLE_ROOT / "campaigns"
+    feed_bucket: str | None = None
+    feed_key: str | None = None  # set but empty: no feed object configured
     trusted_event_sources: tuple[str, ...] = Field(
         default=(APP_EVENT_SOURCE,),
         description="EventBridge sources whose identify calls may set contact points (docs/security.md).",
@@ -137,6 +140,8 @@ class Settings(BaseModel):
             "dead_letter_queue_url": env.get("DEAD_LETTER_QUEUE_URL"),
             "sender_email": env.get("SENDER_EMAIL"),
             "ses_configuration_set": env.get("SES_CONFIGURATION_SET") or None,
+            "feed_bucket": env.get(FEED_BUCKET_ENV),
+            "feed_key": env.get(FEED_KEY_ENV),
         }
         for name in ("audience_segments", "audience_profiles_per_segment", "audience_enqueue_threads"):
             if env.get(name.upper()):

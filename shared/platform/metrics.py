@@ -117,6 +117,12 @@ MESSAGES_PARKED = MetricSpec(
 RECORDS_RETRIED = MetricSpec(
     "RecordsRetried", (), "Queue records reported as failed, to be redelivered by SQS."
 )
+CATALOG_FEED_ROWS = MetricSpec(
+    "CatalogFeedRows", ("outcome",), "Rows of the scheduled catalog feed: loaded, refused (a bad row)."
+)
+CATALOG_FEED_CHANGES = MetricSpec(
+    "CatalogFeedChanges", (), "Products the scheduled catalog feed changed (0 when it was loaded before)."
+)
 
 ALL_METRICS = (
     DELIVERIES,
@@ -143,6 +149,8 @@ ALL_METRICS = (
     HTTP_RESPONSES,
     MESSAGES_PARKED,
     RECORDS_RETRIED,
+    CATALOG_FEED_ROWS,
+    CATALOG_FEED_CHANGES,
 )
 
 # SES sending-event types (``detail.eventType``) → the ``type`` dimension of FEEDBACK_EVENTS.

@@ -4,7 +4,7 @@ Lambda and the local runtime both build ports through it: each handler has ``bui
 (which adapter goes to which port), and ``default_ports()`` calls it with :meth:`Wiring.for_lambda`
 (the function's environment, boto3 clients, the system clock). The local runtime calls the same
 ``build_ports`` with a :class:`Wiring` over the same environment the stack gives the function
-(``topology.function_environment``), moto clients and its simulated clock; it subclasses only to
+(``environment.function_environment``), moto clients and its simulated clock; it subclasses only to
 observe (record sends, index one-time schedules), never to decide.
 
 Clients are created once per wiring (once per container in Lambda), on their first use: a function
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from shared.adapters.dynamo.messages import DynamoConversions, DynamoInbox, DynamoSendLog
     from shared.adapters.dynamo.models import DynamoModelRegistry
     from shared.adapters.dynamo.profiles import DynamoProfileStore
+    from shared.adapters.feed_objects import S3FeedObjects
     from shared.adapters.privacy import DynamoUserData
     from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
@@ -172,6 +173,11 @@ class Wiring:
 
         self.settings.require("catalog_table")
         return DynamoProductCatalog(self.client("dynamodb"), str(self.settings.catalog_table))
+
+    def feed_objects(self) -> S3FeedObjects:
+        from shared.adapters.feed_objects import S3FeedObjects
+
+        return S3FeedObjects(self.client("s3"))
 
     def journey_engine(self) -> JourneyEngine:
         """The journey engine, for the functions that enter, wake or end instances."""

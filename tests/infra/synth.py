@@ -31,8 +31,10 @@ JWT_AUDIENCE = "acme-shop-app"
 STACK_NAME = "Nudge"
 # The synth's deploy time, fixed: what the template holds never depends on the day the tests run.
 DEPLOYED_AT = datetime(2026, 11, 1, tzinfo=UTC)
+FEED_KEY = "catalog/products.csv"
 # What a deployer passes (-c key=value): tests never rely on a default for these.
 CONTEXT = {
+    "catalog_feed_key": FEED_KEY,
     "sender_email": SENDER_EMAIL,
     "jwt_issuer": JWT_ISSUER,
     "jwt_audience": JWT_AUDIENCE,
@@ -262,12 +264,12 @@ class Deployment:
 
 
 # Stacks synthesized together (one app, one synth): a second stack beside the default one in the same
-# account and region (with Segment's partner bus), and the two other partitions. eu-west-1 is the
-# session's main synth.
+# account and region (with Segment's partner bus, and no catalog feed), and the two other partitions.
+# eu-west-1 is the session's main synth.
 SEGMENT_PARTNER_BUS = "aws.partner/segment.com/acme-shop/production"
 DEPLOYMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "Nudge": ("us-east-1", {}),
-    "Staging": ("us-east-1", {"segment_partner_bus": SEGMENT_PARTNER_BUS}),
+    "Staging": ("us-east-1", {"segment_partner_bus": SEGMENT_PARTNER_BUS, "catalog_feed_key": None}),
     "NudgeChina": ("cn-north-1", {"ses_feedback": False}),
     "NudgeGov": ("us-gov-west-1", {}),
 }

@@ -82,6 +82,9 @@ def test_the_placeholder_issuer_is_refused_naming_the_key(issuer: str) -> None:
         ("segment_partner_bus", "default", "segment_partner_bus"),
         ("powertools_layer_arn", "arn:aws:lambda:eu-west-1:1:function:x", "powertools_layer_arn"),
         ("ses_configuration_set", "has spaces", "ses_configuration_set"),
+        ("catalog_feed_key", "/catalog/products.csv", "catalog_feed_key: '/catalog/products.csv' is not"),
+        ("catalog_feed_schedule", "cron(0 1 * *)", "catalog_feed_schedule: cron(0 1 * *): expected 6 fields"),
+        ("catalog_feed_schedule", "daily", "catalog_feed_schedule"),
     ],
 )
 def test_each_bad_value_is_refused_with_its_key(key: str, value: str, says: str) -> None:
@@ -107,6 +110,15 @@ def test_explicit_context_is_accepted_with_the_defaults() -> None:
     )
     flags = DeploySettings.from_context({**CONTEXT, "ses_feedback": False, "nag": "false"}.get)
     assert (flags.ses_feedback, flags.nag) == (False, False)
+
+
+def test_the_catalog_feed_is_off_without_a_key_and_daily_unless_told_otherwise() -> None:
+    without = DeploySettings.from_context({**CONTEXT, "catalog_feed_key": None}.get)
+    assert (without.feed.key, without.feed.expression) == (None, "cron(0 1 * * ? *)")
+    told = DeploySettings.from_context(
+        {**CONTEXT, "catalog_feed_key": "feeds/products.jsonl", "catalog_feed_schedule": "rate(6 hours)"}.get
+    )
+    assert (told.feed.key, told.feed.expression) == ("feeds/products.jsonl", "rate(6 hours)")
 
 
 # -- make synth sees what cdk synth sees -----------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synth import PSEUDO, Synthesized
+from synth import FEED_KEY, PSEUDO, Synthesized
 
 from benchmarks.lambda_env import LambdaEnv, LambdaPythonMissing, invoke, lambda_env, pinned
 from shared.deployment import topology
@@ -85,7 +85,7 @@ class _Resolver:
     local runtime built from the same topology."""
 
     def __init__(self, synthesized: Synthesized, runtime: Any) -> None:
-        from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN
+        from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN, FEED_BUCKET_NAME
 
         stack = synthesized.stack
         self.refs: dict[str, str] = dict(PSEUDO)
@@ -97,6 +97,7 @@ class _Resolver:
             self.attributes[(synthesized.queue_id(key), "Arn")] = runtime.queue_arn(key)
         self.refs[synthesized.logical_id(stack.signing_secret)] = runtime.signing_secret_arn
         self.refs[synthesized.logical_id(stack.privacy_key)] = runtime.privacy_key_arn
+        self.refs[synthesized.logical_id(stack.feed_bucket)] = FEED_BUCKET_NAME
         self.attributes[(synthesized.logical_id(stack.deferral_role), "Arn")] = DEFERRAL_ROLE_ARN
         self.attributes[(synthesized.logical_id(stack.api), "ApiEndpoint")] = API_URL
 
@@ -136,8 +137,13 @@ def runs(env: LambdaEnv, synthesized: Synthesized, moto_server: str) -> Iterator
     os.environ.update(base)
     replies: dict[str, dict[str, Any]] = {}
     try:
-        runtime = local.LocalRuntime(synthesized.catalog, SimulatedClock(START), log_level="CRITICAL")
+        runtime = local.LocalRuntime(
+            synthesized.catalog, SimulatedClock(START), log_level="CRITICAL", catalog_feed_key=FEED_KEY
+        )
         runtime.publish_model(default_model_path().read_text())
+        # the catalog feed, for its Tuesday 01:00 load (put quietly: S3's event would load it at once)
+        feed = b"product_id\np-1\n"
+        runtime.client("s3").put_object(Bucket=local.FEED_BUCKET_NAME, Key=FEED_KEY, Body=feed)
         resolve = _Resolver(synthesized, runtime)
         for key in topology.FUNCTIONS_BY_KEY:  # the stack's own configuration set, which moto lacks
             variables = synthesized.props(synthesized.function_id(key))["Environment"]["Variables"]

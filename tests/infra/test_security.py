@@ -15,6 +15,7 @@ import pytest
 from synth import (
     ACCOUNT,
     CONTEXT,
+    FEED_KEY,
     PARTITION,
     REGION,
     SENDER_EMAIL,
@@ -98,6 +99,11 @@ def _expected(synthesized: Synthesized, spec: topology.FunctionSpec) -> set[Gran
         pairs += [(a, secret) for a in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")]
     for queue in spec.purges:
         pairs += [(a, arn_of(synthesized.queue_id(queue))) for a in CONSUME]
+    if spec.reads_feed:  # the one object the deployment names
+        feed_object = {
+            "Fn::Join": ["", [arn_of(synthesized.logical_id(synthesized.stack.feed_bucket)), f"/{FEED_KEY}"]]
+        }
+        pairs.append(("s3:GetObject", feed_object))
     return {(a, _key(r)) for a, r in pairs}
 
 

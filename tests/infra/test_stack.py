@@ -21,6 +21,7 @@ import pytest
 from aws_cdk.assertions import Capture, Match
 from synth import (
     ACCOUNT,
+    FEED_KEY,
     JWT_AUDIENCE,
     JWT_ISSUER,
     PARTITION,
@@ -39,7 +40,7 @@ from infra.function import powertools_layer_arn
 from shared.campaigns.bundle import load_bundle
 from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.campaigns.yaml_lines import CampaignFileError
-from shared.deployment import invocations, topology
+from shared.deployment import environment, invocations, topology
 from shared.deployment.naming import OWN_BUS, ResourceNames
 from shared.events.sources import APP_EVENT_SOURCE
 
@@ -65,6 +66,7 @@ def _event_rules(synthesized: Synthesized) -> list[invocations.RuleSpec]:
         synthesized.catalog,
         now=synthesized.now,
         ses_configuration_set=synthesized.stack.ses_configuration_set,
+        feed_object=(synthesized.stack.feed_bucket.bucket_name, FEED_KEY),
     )
 
 
@@ -180,8 +182,8 @@ def test_one_rule_per_enabled_l4_campaign(synthesized: Synthesized) -> None:
     assert set(by_campaign) - {None} == expected | journeys
     for campaign_id in expected | journeys:
         assert len(by_campaign[campaign_id]) == 1, campaign_id
-    # The ingest rule and SES feedback: nothing else targets without a transformer.
-    assert len(by_campaign[None]) == 2
+    # The ingest rule, SES feedback and the catalog feed: nothing else targets without a transformer.
+    assert len(by_campaign[None]) == 3
     assert len(synthesized.of_type("AWS::Events::Rule")) == len(_event_rules(synthesized))
 
 
@@ -420,11 +422,12 @@ def test_function_environment_is_exactly_what_the_topology_names(
     spec: topology.FunctionSpec, synthesized: Synthesized
 ) -> None:
     variables = synthesized.props(synthesized.function_id(spec.key))["Environment"]["Variables"]
-    wanted = topology.function_environment(spec)
+    wanted = environment.function_environment(spec)
     ours = {k: v for k, v in variables.items() if not k.startswith("POWERTOOLS_")}
     expected_names = set(wanted) | ({"SENDER_EMAIL", "SES_CONFIGURATION_SET"} if spec.sends_email else set())
     expected_names |= {topology.TRUSTED_SOURCES_ENV} if spec.key == topology.INGEST_QUEUE.consumer else set()
     expected_names |= {topology.PUSH_APPLICATIONS_ENV} if spec.sends_push else set()
+    expected_names |= {topology.FEED_KEY_ENV} if spec.reads_feed else set()
     assert set(ours) == expected_names
     stack = synthesized.stack
     for name, reference in wanted.items():
@@ -442,6 +445,8 @@ def test_function_environment_is_exactly_what_the_topology_names(
         elif kind == "secret":
             secret = {"signing": stack.signing_secret, "privacy": stack.privacy_key}[key]
             expected = ref(synthesized.logical_id(secret))
+        elif kind == "bucket":
+            expected = ref(synthesized.logical_id(stack.feed_bucket))
         else:
             assert kind == "api-url", reference
             api_id = synthesized.logical_id(stack.api)
@@ -456,6 +461,8 @@ def test_function_environment_is_exactly_what_the_topology_names(
         assert variables[topology.TRUSTED_SOURCES_ENV] == APP_EVENT_SOURCE
     if spec.sends_push:  # no push_applications context: none, so no endpoint is pushed to
         assert variables[topology.PUSH_APPLICATIONS_ENV] == ""
+    if spec.reads_feed:
+        assert variables[topology.FEED_KEY_ENV] == FEED_KEY
     assert variables["POWERTOOLS_SERVICE_NAME"] == f"nudge-{spec.key}"
     assert {k for k in variables if k.startswith("POWERTOOLS_")} >= {"POWERTOOLS_SERVICE_NAME"}
 
@@ -873,7 +880,7 @@ def test_the_scheduler_role_may_invoke_the_planner_and_park_dead_letters(
         for r in s.resources
     }
     for key in FUNCTION_KEYS:
-        if key not in ("planner", "score_planner"):
+        if key not in ("planner", "score_planner", "catalog_feed"):
             assert json.dumps(arn_of(synthesized.function_id(key)), sort_keys=True) not in invokable, key
 
 
@@ -1073,6 +1080,7 @@ def test_the_daily_scoring_schedule_starts_the_score_planner(synthesized: Synthe
         s
         for s in synthesized.of_type("AWS::Scheduler::Schedule").values()
         if json.loads(s["Target"]["Input"]) == {"run": SCHEDULED_TIME}
+        and s["Target"]["Arn"] == arn_of(synthesized.function_id("score_planner"))
     ]
     assert len(found) == 1
     schedule = found[0]
@@ -1128,7 +1136,11 @@ def test_http_routes_are_the_topologys_with_the_jwt_authorizer_where_required(
 
 
 def test_the_ses_feedback_rule_is_on_the_default_bus_and_invokes_feedback(synthesized: Synthesized) -> None:
-    [rule] = [r for r in synthesized.of_type("AWS::Events::Rule").values() if r["EventBusName"] == "default"]
+    [rule] = [
+        r
+        for r in synthesized.of_type("AWS::Events::Rule").values()
+        if r["EventBusName"] == "default" and r["EventPattern"]["source"] == ["aws.ses"]
+    ]
     assert (
         rule["EventPattern"]
         == invocations.ses_feedback_rule(ResourceNames(STACK_NAME).configuration_set).pattern

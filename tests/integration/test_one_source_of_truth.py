@@ -26,7 +26,7 @@ INFRA_TESTS = str(Path(__file__).resolve().parents[1] / "infra")
 if INFRA_TESTS not in sys.path:
     sys.path.insert(0, INFRA_TESTS)
 
-from synth import Synthesized, synthesized_for  # noqa: E402
+from synth import FEED_KEY, Synthesized, synthesized_for  # noqa: E402
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -54,22 +54,24 @@ def runtime(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> Iterat
     from nudge.local.runtime import LocalRuntime
 
     with mock_aws():
-        yield LocalRuntime(synthesized.catalog, SimulatedClock(START))
+        yield LocalRuntime(synthesized.catalog, SimulatedClock(START), catalog_feed_key=FEED_KEY)
 
 
 def test_bus_rules_have_the_template_patterns(runtime: Any, synthesized: Synthesized) -> None:
     events = runtime.client("events")
     rules = []
-    specs = invocations.event_rules(
-        synthesized.catalog, now=synthesized.now, ses_configuration_set=runtime.names.configuration_set
-    )
+    specs = runtime.rules
     for bus in sorted({runtime.names.event_bus(r.bus) for r in specs}):
         response = events.list_rules(EventBusName=bus)
         assert "NextToken" not in response
         rules += response["Rules"]
     local = sorted(_canonical(json.loads(r["EventPattern"])) for r in rules)
+    from nudge.local.account import FEED_BUCKET_NAME
+
+    feed_bucket = _canonical({"Ref": synthesized.logical_id(synthesized.stack.feed_bucket)})
     deployed = sorted(
-        _canonical(r["EventPattern"]) for r in synthesized.of_type("AWS::Events::Rule").values()
+        _canonical(r["EventPattern"]).replace(feed_bucket, _canonical(FEED_BUCKET_NAME))
+        for r in synthesized.of_type("AWS::Events::Rule").values()
     )
     assert local == deployed
     assert len(local) == len(specs)
@@ -136,7 +138,7 @@ def _deployed_schedules(synthesized: Synthesized) -> list[tuple[str, str, str, b
 def test_schedules_are_the_template_schedules(runtime: Any, synthesized: Synthesized) -> None:
     local = sorted(
         (s.campaign_id or "", s.expression, s.timezone, s.enabled)
-        for s in invocations.all_schedules(runtime.catalog, now=runtime.deployed_at)
+        for s in invocations.all_schedules(runtime.catalog, now=runtime.deployed_at, feed=runtime.feed)
     )
     assert local == _deployed_schedules(synthesized)
     assert local, "the catalog should hold at least one batch campaign"
@@ -151,5 +153,9 @@ def test_the_runtime_fires_what_the_template_schedules(runtime: Any, synthesized
         if enabled
     )
     assert expected > 0
+    runtime.put_catalog_feed(b"product_id,price\np-1,10\n")  # the feed there: each daily load succeeds once
+    runtime.invocations.clear()
     assert runtime.advance_to(end) == expected
-    assert runtime.invocations.get("planner", 0) + runtime.invocations.get("score_planner", 0) == expected
+    scheduled = ("planner", "score_planner", "catalog_feed")
+    assert sum(runtime.invocations.get(key, 0) for key in scheduled) == expected
+    assert runtime.invocations["catalog_feed"] == 14

@@ -92,6 +92,8 @@ def week_of_a_shop(runtime: LocalRuntime) -> None:
     failing = FailNextBatchRead(runtime)
     runtime.client("dynamodb").meta.events.register("before-call.dynamodb", failing)
     runtime.publish_model((ROOT / "models" / "scoring-model.json").read_text())
+    # the catalog feed put (loaded at once, and again by each day's schedule, changing nothing then)
+    assert runtime.put_catalog_feed(b"product_id,name,price\nfeed-1,Runner,40\nfeed-2,Knit,30\n") == 1
     endpoint = runtime.register_push_endpoint("GCM", "device-ann", user_id="ann")
     consent = {"email": True, "push": True, "in_app": True}
     traits = {"email": "ann@example.com", "firstName": "Ann", "timezone": "UTC", "consent": consent}
@@ -180,6 +182,7 @@ def recorded() -> Recorded:
             SimulatedClock(START),
             audience_segments=None,
             log_level="CRITICAL",
+            catalog_feed_key="catalog/products.csv",
         )
         tables = {name: key for key, name in runtime.table_names.items()}
 

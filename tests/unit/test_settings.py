@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 
 from shared.deployment import topology
+from shared.deployment.environment import deployment_environment, function_environment
 from shared.platform.config import MissingConfiguration, Settings, missing_for
 
 
 def environment(spec: topology.FunctionSpec) -> dict[str, str]:
-    env = {name: f"value-of-{ref}" for name, ref in topology.function_environment(spec).items()}
-    env |= topology.deployment_environment(
+    env = {name: f"value-of-{ref}" for name, ref in function_environment(spec).items()}
+    env |= deployment_environment(
         spec,
         sender_email="shop@example.com",
         ses_configuration_set=None,
@@ -28,10 +29,10 @@ def test_the_environment_the_topology_gives_a_function_is_enough(spec: topology.
 
 
 @pytest.mark.parametrize(
-    "spec", [f for f in topology.FUNCTIONS if topology.function_environment(f)], ids=lambda s: s.key
+    "spec", [f for f in topology.FUNCTIONS if function_environment(f)], ids=lambda s: s.key
 )
 def test_each_missing_variable_fails_the_cold_start_naming_it(spec: topology.FunctionSpec) -> None:
-    for variable in topology.function_environment(spec):
+    for variable in function_environment(spec):
         env = environment(spec)
         del env[variable]
         with pytest.raises(
