@@ -24,11 +24,12 @@ TARGET_MAX_EVENT_AGE = Duration.hours(1)
 
 
 class RoutedStack(Protocol):
-    """What the rules need from the stack: its bus, queues and functions by topology key."""
+    """What the rules need from the stack: its bus, queues, and what invokes each function by topology
+    key (a SnapStart function's alias, else the function)."""
 
     bus: events.EventBus
     queues: dict[str, sqs.IQueue]
-    functions: dict[str, lambda_.Function]
+    invoked: dict[str, lambda_.IFunction]
 
 
 def own_bus(stack: Stack, names: ResourceNames) -> events.EventBus:
@@ -75,7 +76,7 @@ def add_rule(stack: Any, rule: invocations.RuleSpec) -> events.CfnRule:
     if rule.target_queue is not None:
         target["arn"] = routed.queues[rule.target_queue].queue_arn
     else:
-        function = routed.functions[str(rule.target_function)]
+        function = routed.invoked[str(rule.target_function)]
         target.update(
             arn=function.function_arn,
             retry_policy=events.CfnRule.RetryPolicyProperty(
@@ -102,7 +103,7 @@ def add_rule(stack: Any, rule: invocations.RuleSpec) -> events.CfnRule:
     if rule.target_queue is not None:
         _allow_rule_to_send(routed.queues[rule.target_queue], cfn_rule)
     else:
-        routed.functions[str(rule.target_function)].add_permission(
+        routed.invoked[str(rule.target_function)].add_permission(
             f"Invoke-{rule.key}",
             principal=iam.ServicePrincipal("events.amazonaws.com"),
             source_arn=cfn_rule.attr_arn,

@@ -64,7 +64,8 @@ def add_schedules(
     dead_letter_queue.grant_send_messages(role)
     for spec in specs:
         function = functions[spec.target_function]
-        # The schedules target the unqualified ARN: no versions or aliases (grant_invoke adds ":*").
+        # The schedules target the ARN they are given (a SnapStart function's alias, else the function),
+        # and may invoke it only (grant_invoke would add ":*", every version).
         role.add_to_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
         )

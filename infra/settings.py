@@ -118,6 +118,9 @@ class DeploySettings:
     # schedule deployed off) and when it is loaded (EventBridge Scheduler expression, UTC).
     catalog_feed_key: str | None = None
     catalog_feed_schedule: str = CATALOG_FEED_SCHEDULE.expression
+    # SnapStart for the event path (ingest, trigger, deliver) too, where the region has it for Python; off
+    # by default: it bills each snapshot's cache for as long as its version lives (docs/performance.md).
+    event_path_snapstart: bool = False
     # When the stack is deployed, for expiry (shared.campaigns.expiry): -c now=... or the clock.
     deployed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -210,6 +213,10 @@ class DeploySettings:
             problems.append(
                 f"catalog_feed_schedule: {error} (e.g. -c 'catalog_feed_schedule=cron(0 1 * * ? *)', UTC)"
             )
+        snapstart_value = context("event_path_snapstart")
+        event_path_snapstart = snapstart_value is not None and _flag(
+            snapstart_value, "event_path_snapstart", problems
+        )
         deployed_at = _instant(context("now"), problems)
         if problems:
             raise DeployContextError(problems)
@@ -228,6 +235,7 @@ class DeploySettings:
             nag=nag,
             catalog_feed_key=feed_key,
             catalog_feed_schedule=feed_schedule,
+            event_path_snapstart=event_path_snapstart,
             deployed_at=deployed_at,
         )
 

@@ -78,9 +78,14 @@ class NudgeStack(Stack):
 
         code = lambda_.Code.from_asset(str(build_lambda_asset(catalog, asset_dir)))
         self.functions: dict[str, lambda_.Function] = {}
-        # What the HTTP API invokes: the SnapStart alias where the region has SnapStart for Python.
-        self.http_targets: dict[str, lambda_.IFunction] = {}
+        # What the API, the event source mappings, the rules and the schedules invoke: a SnapStart function's
+        # alias (the HTTP functions', and the event path's with -c event_path_snapstart=true, where the
+        # region has SnapStart for Python), else the function.
+        self.invoked: dict[str, lambda_.IFunction] = {}
         snap_start = python_snapstart_available(self.region)
+        with_snapstart = topology.SNAPSTART_FUNCTIONS | (
+            topology.EVENT_PATH_SNAPSTART_FUNCTIONS if settings.event_path_snapstart else frozenset()
+        )
         for spec in topology.FUNCTIONS:
             env = {name: self._resolve(ref) for name, ref in function_environment(spec).items()}
             env |= deployment_environment(
@@ -101,14 +106,14 @@ class NudgeStack(Stack):
                 metric_namespace=self.names.metric_namespace,
                 on_failure=self.queues[spec.on_failure] if spec.on_failure else None,
                 resourceless_actions=("scheduler:ListSchedules",) if spec.cancels_deferrals else (),
-                snap_start=snap_start and spec.key in topology.SNAPSTART_FUNCTIONS,
+                snap_start=snap_start and spec.key in with_snapstart,
             )
             self.functions[spec.key] = built.function
-            self.http_targets[spec.key] = built.invoked
+            self.invoked[spec.key] = built.invoked
             grants.grant(self, spec, built, settings.sender_email, ses_configuration_set)
 
         for queue_spec in topology.QUEUES:
-            self.functions[queue_spec.consumer].add_event_source(
+            self.invoked[queue_spec.consumer].add_event_source(
                 sources.SqsEventSource(
                     self.queues[queue_spec.key],
                     batch_size=queue_spec.batch_size,
@@ -133,10 +138,10 @@ class NudgeStack(Stack):
         schedules.add_schedules(
             self,
             invocations.all_schedules(catalog, now=now, feed=settings.feed),
-            self.functions,
+            self.invoked,
             self.queues[topology.PLANNER_DLQ_KEY],
         )
-        api.add_routes(self.api, self.http_targets, settings, self.names)
+        api.add_routes(self.api, self.invoked, settings, self.names)
         self._outputs()
         self.operations = OperationsView(
             self,

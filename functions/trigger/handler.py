@@ -13,7 +13,7 @@ from shared.core.errors import EventRejected
 from shared.core.queues import DeadLetters
 from shared.deployment.naming import JOURNEY_EVENT
 from shared.platform.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
-from shared.platform.wiring import Wiring
+from shared.platform.wiring import Wiring, snapstart
 from shared.triggers.triggers import TriggerEvaluator
 from shared.work.failures import PERMANENT_ERRORS, reason_of
 
@@ -47,6 +47,11 @@ def build_ports(w: Wiring) -> TriggerPorts:
 @cache
 def default_ports() -> TriggerPorts:
     return build_ports(Wiring.for_lambda())
+
+
+# With -c event_path_snapstart=true (infra/settings.py): built before the snapshot, built again after each
+# restore (its clients, the catalog, the journey engine).
+snapstart(default_ports)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -4,9 +4,9 @@ The interpreter and module path are the Lambda parity test's (``benchmarks/lambd
 boto3 and the Powertools layer's packages at the pinned versions, the code asset as
 ``infra/packaging.py`` builds it). Each run of a function is a new process (``benchmarks/cold_runner.py``)
 that imports the handler, builds its ports and answers one representative first request against a
-moto server holding the stack's resources; a second process per HTTP function plays a SnapStart
-restore (see ``shared/platform/snapshots.py``): the snapshot's hooks, the restore's hooks, then the
-first request. Phases are process CPU milliseconds — on an idle core the same as wall time, and not
+moto server holding the stack's resources; a second process per HTTP and event-path function plays a
+SnapStart restore (see ``shared/platform/snapshots.py``): the snapshot's hooks, the restore's hooks, then
+the first request. Phases are process CPU milliseconds — on an idle core the same as wall time, and not
 inflated when other processes share the machine — the median of ``runs`` fresh processes.
 
 Without python3.13 the same runner runs on ``sys.executable`` (the dev venv's packages); the result
@@ -42,6 +42,9 @@ RUNNER = ROOT / "benchmarks" / "cold_runner.py"
 EVENT_PATH = ("ingest", "trigger", "deliver")
 HTTP_FUNCTIONS = tuple(sorted({route.function for route in topology.HTTP_ROUTES}))
 FIRST_REQUEST = (*EVENT_PATH, "feedback", *HTTP_FUNCTIONS)
+# Measured restored too: the HTTP functions (SnapStart) and the event path (SnapStart where a deployment
+# turns it on: -c event_path_snapstart=true).
+RESTORED = topology.SNAPSTART_FUNCTIONS | topology.EVENT_PATH_SNAPSTART_FUNCTIONS
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -351,14 +354,18 @@ def measure_cold_starts(
                         schemas_built[spec.key] = cold["campaign_schemas_built"]
                     if spec.key == "deliver" and run == 0:
                         outcomes["deliver_decision"] = requests.decision(events["deliver"])
-                    if spec.key in topology.SNAPSTART_FUNCTIONS:
+                    if spec.key in RESTORED:
+                        if spec.key == "deliver":  # the job the restored trigger queued (or this run's)
+                            restored_events["deliver"] = requests.delivery_event()
                         request = {
                             "event": restored_events[spec.key],
                             "context": _context(spec),
                             "snapstart": True,
                         }
-                        restored = _run(python, spec, environments[spec.key], request)["cpu_ms"]
+                        reply = _run(python, spec, environments[spec.key], request)
+                        restored = reply["cpu_ms"]
                         phases.setdefault("restored", []).append(restored["restore"] + restored["request"])
+                        outcomes.setdefault(f"{spec.key}_restored", _outcome(reply["result"]))
     finally:
         _reset(host, port)  # and leave none behind for the next server in this process
         server.stop()

@@ -412,6 +412,9 @@ UNSUBSCRIBE_PATH = "/unsubscribe"
 # A shopper waits on these: they run with SnapStart (infra/function.py), their handlers prepare and
 # renew their ports around the snapshot (shared.platform.wiring.snapstart).
 SNAPSTART_FUNCTIONS = frozenset(route.function for route in HTTP_ROUTES)
+# The event path: SnapStart for it is a deployment's choice (-c event_path_snapstart=true, infra/settings.py;
+# its price: docs/performance.md); its handlers prepare and renew their ports as the HTTP functions do.
+EVENT_PATH_SNAPSTART_FUNCTIONS = frozenset({"ingest", "trigger", "deliver"})
 
 
 TABLES_BY_KEY = {t.key: t for t in TABLES}

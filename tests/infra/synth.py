@@ -264,14 +264,16 @@ class Deployment:
 
 
 # Stacks synthesized together (one app, one synth): a second stack beside the default one in the same
-# account and region (with Segment's partner bus, and no catalog feed), and the two other partitions.
-# eu-west-1 is the session's main synth.
+# account and region (with Segment's partner bus, and no catalog feed), the two other partitions, and
+# one with SnapStart for the event path. eu-west-1 is the session's main synth.
 SEGMENT_PARTNER_BUS = "aws.partner/segment.com/acme-shop/production"
 DEPLOYMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "Nudge": ("us-east-1", {}),
     "Staging": ("us-east-1", {"segment_partner_bus": SEGMENT_PARTNER_BUS, "catalog_feed_key": None}),
     "NudgeChina": ("cn-north-1", {"ses_feedback": False}),
     "NudgeGov": ("us-gov-west-1", {}),
+    # SnapStart for the event path too (-c event_path_snapstart=true): tests/infra/test_snapstart.py.
+    "NudgeEventSnapStart": ("eu-central-1", {"event_path_snapstart": True}),
 }
 
 

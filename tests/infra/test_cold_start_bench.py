@@ -44,10 +44,13 @@ def test_each_first_request_does_the_work_it_stands_for(measured: dict[str, Any]
     assert outcomes["inbox"] == outcomes["preferences"] == outcomes["privacy"] == 200
 
 
-def test_the_snapstart_functions_are_measured_restored(measured: dict[str, Any]) -> None:
+def test_the_snapstart_functions_and_the_event_path_are_measured_restored(measured: dict[str, Any]) -> None:
     restored = measured["first_request_after_restore_ms"]
-    assert set(restored) == topology.SNAPSTART_FUNCTIONS
+    assert set(restored) == topology.SNAPSTART_FUNCTIONS | topology.EVENT_PATH_SNAPSTART_FUNCTIONS
     assert all(0 < restored[key] < measured["first_request_ms"][key] for key in restored)
+    outcomes = measured["first_request_outcomes"]  # restored, each does the same work
+    assert outcomes["ingest_restored"] == outcomes["deliver_restored"] == "0 failed"
+    assert outcomes["trigger_restored"] == "enqueued"
 
 
 def test_no_function_builds_a_campaign_schema(measured: dict[str, Any]) -> None:

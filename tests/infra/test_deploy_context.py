@@ -85,6 +85,7 @@ def test_the_placeholder_issuer_is_refused_naming_the_key(issuer: str) -> None:
         ("catalog_feed_key", "/catalog/products.csv", "catalog_feed_key: '/catalog/products.csv' is not"),
         ("catalog_feed_schedule", "cron(0 1 * *)", "catalog_feed_schedule: cron(0 1 * *): expected 6 fields"),
         ("catalog_feed_schedule", "daily", "catalog_feed_schedule"),
+        ("event_path_snapstart", "yes", "event_path_snapstart"),
     ],
 )
 def test_each_bad_value_is_refused_with_its_key(key: str, value: str, says: str) -> None:
@@ -119,6 +120,14 @@ def test_the_catalog_feed_is_off_without_a_key_and_daily_unless_told_otherwise()
         {**CONTEXT, "catalog_feed_key": "feeds/products.jsonl", "catalog_feed_schedule": "rate(6 hours)"}.get
     )
     assert (told.feed.key, told.feed.expression) == ("feeds/products.jsonl", "rate(6 hours)")
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [(None, False), ("false", False), (False, False), ("true", True), (True, True)]
+)
+def test_snapstart_for_the_event_path_is_off_unless_asked_for(value: object, on: bool) -> None:
+    context = CONTEXT if value is None else {**CONTEXT, "event_path_snapstart": value}
+    assert DeploySettings.from_context(context.get).event_path_snapstart is on
 
 
 # -- make synth sees what cdk synth sees -----------------------------------------------------------------

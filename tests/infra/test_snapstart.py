@@ -37,7 +37,7 @@ def test_each_snapstart_function_has_its_live_alias_on_its_current_version(synth
     for key in topology.SNAPSTART_FUNCTIONS:
         function_id = synthesized.function_id(key)
         [version_id] = [v for v, p in versions.items() if p["FunctionName"] == {"Ref": function_id}]
-        alias_id = synthesized.logical_id(synthesized.stack.http_targets[key])
+        alias_id = synthesized.logical_id(synthesized.stack.invoked[key])
         assert aliases[alias_id] == {
             "FunctionName": {"Ref": function_id},
             "FunctionVersion": {"Fn::GetAtt": [version_id, "Version"]},
@@ -55,7 +55,7 @@ def test_the_api_invokes_the_alias_and_may_invoke_nothing_else(synthesized: Synt
         if p["Principal"] == "apigateway.amazonaws.com"
     ]
     for key in topology.SNAPSTART_FUNCTIONS:
-        alias_id = synthesized.logical_id(synthesized.stack.http_targets[key])
+        alias_id = synthesized.logical_id(synthesized.stack.invoked[key])
         assert alias_id != synthesized.function_id(key)
         assert [i for i in integrations.values() if alias_id in json.dumps(i["IntegrationUri"])], key
         assert not [
@@ -107,3 +107,93 @@ def test_the_default_stack_in_us_east_1_has_snapstart(deployments: dict[str, Dep
 )
 def test_python_snapstart_is_available_where_lambda_offers_it(region: str, available: bool) -> None:
     assert python_snapstart_available(region) is available
+
+
+# -- the event path, where a deployment asks for it (-c event_path_snapstart=true) ---------------------------
+EVENT_PATH = topology.EVENT_PATH_SNAPSTART_FUNCTIONS
+
+
+def _function_refs(template: dict[str, Any], key: str) -> tuple[str, str | None]:
+    """The logical ids of ``key``'s function and of its alias (None without one)."""
+    [function_id] = [
+        lid
+        for lid, r in _functions(template).items()
+        if r["Properties"]["Handler"] == topology.FUNCTIONS_BY_KEY[key].handler
+    ]
+    aliases = [
+        lid
+        for lid, r in _of_type(template, "AWS::Lambda::Alias").items()
+        if r["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    return function_id, aliases[0] if aliases else None
+
+
+def _mapped(template: dict[str, Any], key: str) -> list[str]:
+    """What the SQS event source mappings of ``key``'s queues invoke, as JSON."""
+    queues = [q.key for q in topology.QUEUES if q.consumer == key]
+    assert queues, key
+    return [
+        json.dumps(r["Properties"]["FunctionName"])
+        for r in _of_type(template, "AWS::Lambda::EventSourceMapping").values()
+        if any(f"Queue{q}" in json.dumps(r["Properties"]["EventSourceArn"]) for q in queues)
+    ]
+
+
+def _trigger_targets(template: dict[str, Any]) -> list[str]:
+    return [
+        json.dumps(target["Arn"])
+        for rule in _of_type(template, "AWS::Events::Rule").values()
+        for target in rule["Properties"]["Targets"]
+        if "trigger" in json.dumps(target["Arn"]).lower()
+    ]
+
+
+def test_without_the_setting_the_event_path_has_no_snapstart_and_is_invoked_as_before(
+    deployments: dict[str, Deployment],
+) -> None:
+    template = deployments["Nudge"].template
+    for key in EVENT_PATH:
+        function_id, alias_id = _function_refs(template, key)
+        assert alias_id is None and "SnapStart" not in template["Resources"][function_id]["Properties"]
+        if key != "trigger":
+            assert _mapped(template, key) == [json.dumps({"Ref": function_id})], key
+    trigger_id, _ = _function_refs(template, "trigger")
+    targets = _trigger_targets(template)
+    assert targets and set(targets) == {json.dumps({"Fn::GetAtt": [trigger_id, "Arn"]})}
+
+
+def test_with_the_setting_the_event_path_runs_with_snapstart_behind_its_alias(
+    deployments: dict[str, Deployment],
+) -> None:
+    template = deployments["NudgeEventSnapStart"].template
+    with_snapstart = {lid for lid, r in _functions(template).items() if r["Properties"].get("SnapStart")}
+    assert len(with_snapstart) == len(topology.SNAPSTART_FUNCTIONS | EVENT_PATH) == 6
+    for key in EVENT_PATH:
+        function_id, alias_id = _function_refs(template, key)
+        assert function_id in with_snapstart and alias_id is not None, key
+        alias = template["Resources"][alias_id]["Properties"]
+        assert alias["Name"] == LIVE_ALIAS and "Fn::GetAtt" in alias["FunctionVersion"]
+        if key != "trigger":  # the queues' pollers invoke the alias (function-name:live), never the function
+            [mapped] = _mapped(template, key)
+            assert json.dumps({"Ref": alias_id}) in mapped and mapped.endswith(':live"]]}'), key
+
+
+def test_with_the_setting_every_rule_invokes_the_triggers_alias_and_may_invoke_only_it(
+    deployments: dict[str, Deployment],
+) -> None:
+    template = deployments["NudgeEventSnapStart"].template
+    trigger_id, alias_id = _function_refs(template, "trigger")
+    targets = _trigger_targets(template)
+    assert targets and set(targets) == {json.dumps({"Ref": alias_id})}
+    permissions = [
+        p["Properties"]["FunctionName"]
+        for p in _of_type(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "events.amazonaws.com"
+        and any(i in json.dumps(p["Properties"]["FunctionName"]) for i in (trigger_id, alias_id))
+    ]
+    assert permissions and all(p == {"Ref": alias_id} for p in permissions)
+    schedules = [
+        json.dumps(s["Properties"]["Target"]["Arn"])
+        for s in _of_type(template, "AWS::Scheduler::Schedule").values()
+    ]
+    assert schedules and not [s for s in schedules if trigger_id in s]  # no schedule invokes the function

@@ -1132,7 +1132,7 @@ def test_http_routes_are_the_topologys_with_the_jwt_authorizer_where_required(
             assert route.get("AuthorizationType", "NONE") == "NONE", key
         integration_id = route["Target"]["Fn::Join"][1][1]["Ref"]
         uri = json.dumps(integrations[integration_id]["IntegrationUri"])
-        assert synthesized.logical_id(synthesized.stack.http_targets[spec.function]) in uri, key
+        assert synthesized.logical_id(synthesized.stack.invoked[spec.function]) in uri, key
 
 
 def test_the_ses_feedback_rule_is_on_the_default_bus_and_invokes_feedback(synthesized: Synthesized) -> None:

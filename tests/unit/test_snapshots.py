@@ -1,17 +1,20 @@
-"""SnapStart (shared/platform/snapshots.py): what the HTTP functions snapshot, and what a restored
-environment must not take from the snapshot — the clients, a secret read before it, the state of
-``random``. Lambda's runtime calls the hooks; here ``snapshot()`` and ``restore()`` do, in-process,
-with the functions' Lambda wiring (boto3 clients) over moto."""
+"""SnapStart (shared/platform/snapshots.py): what the HTTP functions (and the event path's, where a
+deployment turns it on) snapshot, and what a restored environment must not take from the snapshot — the
+clients, a secret read before it, the state of ``random``, the experiments' weights deliver keeps.
+Lambda's runtime calls the hooks; here ``snapshot()`` and ``restore()`` do, in-process, with the
+functions' Lambda wiring (boto3 clients) over moto."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import random
 import sys
 import types
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,14 +22,18 @@ from moto import mock_aws
 
 from nudge.local import ports as local_ports
 from nudge.local.runtime import LocalContext, LocalRuntime
-from shared.campaigns.loader import Catalog
+from shared.campaigns.bundle import write_bundle
+from shared.campaigns.loader import Catalog, load_campaign_dir
 from shared.core.clock import SimulatedClock
 from shared.delivery.links import UnsubscribeRequest
 from shared.deployment import topology
 from shared.platform import snapshots, wiring
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
+# Every function whose handler prepares for a snapshot: the HTTP API's, and the event path's.
+SNAPSTART_CAPABLE = topology.SNAPSTART_FUNCTIONS | topology.EVENT_PATH_SNAPSTART_FUNCTIONS
 LINK = UnsubscribeRequest("u-1", "email", "welcome")
+SHIPPED = load_campaign_dir(Path(__file__).resolve().parents[2] / "campaigns")
 
 
 def http_event(
@@ -53,7 +60,7 @@ class Deployed:
         self.runtime = runtime
         self.handlers = {
             key: importlib.import_module(topology.FUNCTIONS_BY_KEY[key].handler.rsplit(".", 1)[0])
-            for key in sorted(topology.SNAPSTART_FUNCTIONS)
+            for key in sorted(SNAPSTART_CAPABLE)
         }
 
     def call(self, key: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -87,13 +94,15 @@ class Deployed:
 
 
 @pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+def deployed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Deployed]:
     with mock_aws():
         runtime = LocalRuntime(Catalog([]), SimulatedClock(START), log_level="CRITICAL", gentle=True)
         environment: dict[str, str] = {}
-        for key in topology.SNAPSTART_FUNCTIONS:
+        for key in SNAPSTART_CAPABLE:
             environment |= local_ports.environment(runtime, topology.FUNCTIONS_BY_KEY[key])
-        environment.pop("POWERTOOLS_SERVICE_NAME")  # one process plays all three functions
+        environment.pop("POWERTOOLS_SERVICE_NAME")  # one process plays all six functions
+        write_bundle(SHIPPED, tmp_path / "campaigns")  # the catalog as the code asset carries it
+        environment["CAMPAIGN_CATALOG_DIR"] = str(tmp_path / "campaigns")
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         functions = Deployed(runtime)
@@ -104,6 +113,19 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
             functions.clear()
 
 
+def ingest_event(runtime: LocalRuntime, user: str) -> dict[str, Any]:
+    """The ingest queue's batch of one shopper's product view."""
+    detail = {
+        "type": "track",
+        "event": "Product Viewed",
+        "userId": user,
+        "messageId": f"view-{user}",
+        "timestamp": START.isoformat(),
+        "properties": {"product_id": "p-1", "category": "shoes", "price": 59.9},
+    }
+    return runtime.sqs_event("ingest", [json.dumps({"id": detail["messageId"], "detail": detail})])
+
+
 def created_clients() -> dict[str, Any]:
     return {service: c._client for service, c in wiring._lambda_wiring()._clients.items() if c._client}
 
@@ -111,7 +133,8 @@ def created_clients() -> dict[str, Any]:
 def test_the_snapshot_holds_each_functions_ports_and_their_clients(deployed: Deployed) -> None:
     snapshots.snapshot()
     assert all(m.default_ports.cache_info().currsize == 1 for m in deployed.handlers.values())
-    assert set(created_clients()) == {"dynamodb", "sqs", "scheduler", "secretsmanager"}
+    # deliver's channels too: SES (v2) and SNS
+    assert set(created_clients()) == {"dynamodb", "sqs", "scheduler", "secretsmanager", "sesv2", "sns"}
     preferences, privacy = (
         deployed.handlers["preferences"].default_ports(),
         deployed.handlers["privacy"].default_ports(),
@@ -127,6 +150,7 @@ def test_a_restored_environment_uses_no_client_of_the_snapshot(deployed: Deploye
 
     snapshots.restore()
     assert deployed.call("inbox", http_event("GET", "/inbox", user="u-1"))["statusCode"] == 200
+    assert deployed.call("ingest", ingest_event(deployed.runtime, "u-1")) == {"batchItemFailures": []}
     assert deployed.call("privacy", http_event("DELETE", "/me", user="u-1"))["statusCode"] == 200
     assert deployed.unsubscribe_page(deployed.signing_key()) == 200
 
@@ -172,7 +196,9 @@ def test_each_restored_environment_draws_its_own_random_numbers(deployed: Deploy
     assert first_copy not in restored
 
 
-def test_every_snapstart_function_prepares_before_the_snapshot_and_renews_after(deployed: Deployed) -> None:
+def test_every_snapstart_capable_function_prepares_before_the_snapshot_and_renews_after(
+    deployed: Deployed,
+) -> None:
     for module in deployed.handlers.values():
         assert module.default_ports.cache_clear in snapshots._after, module.__name__
     assert snapshots._after.index(wiring._renew_lambda_wiring) < min(
@@ -215,3 +241,39 @@ def test_without_the_lambda_runtime_hooks_only_run_when_called(monkeypatch: pyte
     assert ran == []
     snapshots.restore()
     assert ran == ["restored"]
+
+
+def test_a_restored_deliver_reads_the_experiments_weights_again(deployed: Deployed) -> None:
+    """Deliver keeps what it read of an experiment for 5 minutes; a snapshot must not carry that read into
+    environments restored days later, after reviews rewrote it."""
+    snapshots.snapshot()
+    weights = deployed.handlers["deliver"].default_ports().deliverer.experiments
+    assert weights.stored("welcome:email", START) is None  # read before the snapshot: nothing yet
+    wiring._lambda_wiring().experiment_store().add("welcome:email", "sent", {"a": 3})
+    assert weights.stored("welcome:email", START) is None  # the trap: kept, whatever was written since
+
+    snapshots.restore()
+    renewed = deployed.handlers["deliver"].default_ports().deliverer.experiments
+    stored = renewed.stored("welcome:email", START)
+    assert renewed is not weights and stored is not None and stored.sent == {"a": 3}
+
+
+def test_a_restored_event_path_builds_its_own_journey_engine_and_catalog(deployed: Deployed) -> None:
+    snapshots.snapshot()
+    engines = {key: deployed.handlers[key].default_ports() for key in ("trigger", "deliver")}
+    snapped = {
+        key: ports.journeys if key == "deliver" else ports.evaluator.journeys
+        for key, ports in engines.items()
+    }
+    assert all(engine is not None for engine in snapped.values())  # the shipped catalog has journeys
+    segments = deployed.handlers["ingest"].default_ports().segments
+    assert segments is not None  # at-risk-save: a segment journey
+
+    snapshots.restore()
+    trigger, deliver = (
+        deployed.handlers["trigger"].default_ports(),
+        deployed.handlers["deliver"].default_ports(),
+    )
+    assert trigger.evaluator.journeys is not snapped["trigger"] and deliver.journeys is not snapped["deliver"]
+    assert trigger.evaluator.catalog is not engines["trigger"].evaluator.catalog
+    assert deployed.handlers["ingest"].default_ports().segments is not segments  # its journeys' engine too
