@@ -54,11 +54,13 @@ from shared.delivery.decision import (
     CANCELLED,
     CAPPED,
     DEFERRED,
+    DEFERRED_SEND_TIME,
     DUPLICATE,
     SENT,
     WITHHELD,
     Decision,
     decide,
+    deferred_job,
 )
 from shared.events.contract import SegmentEvent
 from shared.events.patterns import matches
@@ -221,7 +223,7 @@ class SimulatedDelivery:
         sends = self.history[job.user_id] = prune(self.history[job.user_id], now)
         ledger = Ledger(job.user_id, tuple(sends))
         decision = decide(job, campaign, profile, ledger, self.policy, now, weights)
-        if decision.status == DEFERRED:
+        if decision.status in (DEFERRED, DEFERRED_SEND_TIME):
             return decision  # logged beside the send key
         if decision.reaches_caps and job.send_key in self.logged:
             return replace(
@@ -297,9 +299,9 @@ def _run(
             profile = replay.profile(item.job.user_id)
             decision = delivery.deliver(item.job, item.campaign, profile, item.at)
             _tally(report, item, decision)
-            if decision.status == DEFERRED:
-                assert decision.defer_until is not None
-                later = item.job.model_copy(update={"not_before": decision.defer_until})
+            if decision.status in (DEFERRED, DEFERRED_SEND_TIME) and decision.defer_until is not None:
+                # as delivery's one-time schedule brings it back (a send time's keeps its variant)
+                later = deferred_job(item.job, decision)
                 enqueue(decision.defer_until, later, item.campaign, redelivered=True)
 
     def fire_batch(at: datetime, campaign: Campaign) -> None:
@@ -375,13 +377,15 @@ MOMENT = timedelta(microseconds=1)
 def _tally(report: SimulationReport, item: _Due, decision: Decision) -> None:
     tally = report.campaigns[item.campaign.id]
     user_id, status = item.job.user_id, decision.status
-    if not item.redelivered and status in (DEFERRED, SENT, CAPPED):
+    if not item.redelivered and status in (DEFERRED, DEFERRED_SEND_TIME, SENT, CAPPED):
         tally.wanted += 1
         week = _week(report, item.at)
         if user_id in report.wanted_per_user_week and week is not None:
             report.wanted_per_user_week[user_id][week] += 1
     if status == DEFERRED:
         tally.deferred += 1
+    elif status == DEFERRED_SEND_TIME:
+        pass  # wanted (above); decided when its variant's send time comes
     elif status == SENT:
         tally.sent += 1
         week = _week(report, item.at)

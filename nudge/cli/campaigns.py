@@ -201,7 +201,9 @@ def preview(
         typer.echo(f"no shopper {user!r} in the {source.description} (e.g. {known})", err=True)
         raise typer.Exit(1)
     now = source.taken_at
-    campaign, variant_fact = _variant_of(campaign, user, variant, catalog.policy.global_control_percent)
+    campaign, chosen_variant, variant_fact = _variant_of(
+        campaign, user, variant, catalog.policy.global_control_percent
+    )
     failing = campaign.parsed_audience.failing_rule(profile, now)
     chosen, (_decision, blocked_by) = choose_channel(campaign, profile)
     render_as = channel or chosen
@@ -238,6 +240,9 @@ def preview(
         if trigger
         else DeliveryJob.for_occurrence(campaign.id, now.strftime("%Y-%m-%dT%H:%M:%SZ"), user)
     )
+    if chosen_variant is not None:
+        planned = _planned_send(campaign, chosen_variant, job, profile, catalog.policy, now)
+        facts.append(("send time", planned))
     recommended, whose = recommended_for(profile, source.profiles.values())
     store_catalog = EventCatalog(source.events)
     named = recommended_names(recommended, store_catalog.get_many(recommended))
@@ -257,9 +262,9 @@ def preview(
 
 def _variant_of(
     campaign: Any, user: str, asked: str | None, control: float
-) -> tuple[Any, list[tuple[str, str]]]:
-    """The campaign with the variant asked for (or the one the shopper draws by the file's weights), and
-    the facts to print: the variant, the global control."""
+) -> tuple[Any, str | None, list[tuple[str, str]]]:
+    """The campaign with the variant asked for (or the one the shopper draws by the file's weights), that
+    variant, and the facts to print: the variant, the global control."""
     from shared.experiments.assignment import assign_variant, in_global_control
 
     facts: list[tuple[str, str]] = []
@@ -269,7 +274,7 @@ def _variant_of(
         if asked is not None:
             typer.echo(f"{campaign.id} has no variants", err=True)
             raise typer.Exit(1)
-        return campaign, facts
+        return campaign, None, facts
     weights = {v.id: v.weight for v in campaign.variants}
     drawn = assign_variant(campaign.experiment_id(None), user, weights)
     chosen = asked or drawn
@@ -280,7 +285,17 @@ def _variant_of(
         raise typer.Exit(1) from None
     how = "asked for with --variant" if asked else "drawn by the file's weights"
     facts.append(("variant", f"{chosen} ({how}; the shopper draws {drawn})"))
-    return campaign, facts
+    return campaign, chosen, facts
+
+
+def _planned_send(campaign: Any, variant: str, job: Any, profile: Any, policy: Any, now: Any) -> str:
+    """When the variant's message would go out for this job, as delivery plans it."""
+    from shared.delivery.decision import variant_send_time
+
+    planned = variant_send_time(campaign, variant, job, profile, policy, now)
+    if planned is None:
+        return "at the step's moment (the variant has no send time of its own)"
+    return f"{planned.at:%Y-%m-%d %H:%M} UTC ({planned.how})"
 
 
 def _trigger_for(campaign: Any, user: str, source: Any, event_file: Path | None) -> tuple[Any, str]:

@@ -32,6 +32,7 @@ STEP = timedelta(hours=1)
 NOT_SKIPPED = (
     DecisionStatus.SENT,
     DecisionStatus.DEFERRED_QUIET_HOURS,
+    DecisionStatus.DEFERRED_SEND_TIME,
     DecisionStatus.DUPLICATE,
     DecisionStatus.CLAIMED,
 )
@@ -326,7 +327,7 @@ def _counts(
         if m["status"] == DecisionStatus.SENT:
             row[DecisionStatus.SENT] += 1
             row[m["channel"]] += 1
-        elif m["status"] == DecisionStatus.DEFERRED_QUIET_HOURS:
+        elif m["status"] in (DecisionStatus.DEFERRED_QUIET_HOURS, DecisionStatus.DEFERRED_SEND_TIME):
             row["deferred"] += 1
         elif m["status"] == DecisionStatus.CANCELLED:
             row[DecisionStatus.CANCELLED] += 1

@@ -11,7 +11,12 @@ from shared.measurement.attribution import CANCELLED_FIELD
 
 # Decisions that are not a campaign's final word on a send key (logged beside it, or in flight).
 NOT_DECISIONS = frozenset(
-    {DecisionStatus.DEFERRED_QUIET_HOURS, DecisionStatus.DUPLICATE, DecisionStatus.CLAIMED}
+    {
+        DecisionStatus.DEFERRED_QUIET_HOURS,
+        DecisionStatus.DEFERRED_SEND_TIME,
+        DecisionStatus.DUPLICATE,
+        DecisionStatus.CLAIMED,
+    }
 )
 
 Dated = list[tuple[datetime, Mapping[str, Any]]]

@@ -45,6 +45,15 @@ class DeliveryJob(BaseModel):
         description="The rest of a batch send's audience, held back by the experiment's wait: it gets the "
         "winner (docs/experiments.md).",
     )
+    variant: str | None = Field(
+        default=None,
+        description="Set when delivery deferred the job after drawing a variant with its own send time: the "
+        "variant drawn (kept: the experiment's weights may move before it comes back).",
+    )
+    send_at: datetime | None = Field(
+        default=None,
+        description="With ``variant``: the variant's planned send time, decided once (docs/experiments.md).",
+    )
 
     @property
     def origin(self) -> datetime | None:

@@ -6,9 +6,10 @@ experiment are :mod:`shared.experiments`. See docs/experiments.md."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import time, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -17,7 +18,15 @@ from shared.campaigns.fields import Duration, Strict
 from shared.core.durations import parse_duration
 from shared.core.vocabulary import Channel
 
-__all__ = ["Experiment", "ExperimentMode", "Variant", "check_variants", "with_variant_content"]
+__all__ = [
+    "BEST_HOUR",
+    "Experiment",
+    "ExperimentMode",
+    "SendTime",
+    "Variant",
+    "check_variants",
+    "with_variant_content",
+]
 
 VariantId = Annotated[
     str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Stable id of a variant (logged per send).")
@@ -30,6 +39,34 @@ class ExperimentMode(StrEnum):
     BANDIT = "bandit"  # Thompson sampling re-weights the traffic on a schedule, with a floor
 
 
+BEST_HOUR = "best_hour"  # ``send_time: best_hour``: the shopper's predicted best send hour
+LONGEST_SEND_DELAY = timedelta(days=365)
+
+
+class SendTime(Strict):
+    """When a variant's message goes out, relative to the step's moment: ``delay`` after it, or the
+    next ``at`` (``HH:MM``) in the shopper's time zone. Exactly one of the two."""
+
+    delay: Duration | None = Field(default=None, description="After the step's moment, e.g. 2h (≤ 365d).")
+    at: str | None = Field(default=None, description="The next HH:MM in the shopper's time zone, e.g. 19:00.")
+
+    @property
+    def delay_time(self) -> timedelta | None:
+        return parse_duration(self.delay) if self.delay is not None else None
+
+    @property
+    def at_time(self) -> time | None:
+        return clock_time(self.at) if self.at is not None else None
+
+
+def clock_time(text: str) -> time:
+    """``HH:MM`` (00:00-23:59) → a time of day; anything else is a ValueError naming the text."""
+    match = re.fullmatch(r"(\d{2}):(\d{2})", text)
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"at {text!r} is not a time of day like 19:00 (HH:MM, 00:00-23:59)")
+    return time(int(match[1]), int(match[2]))
+
+
 class Variant(Strict):
     """One version of a send step: its content replaces the step's for the channels it names."""
 
@@ -40,6 +77,11 @@ class Variant(Strict):
     )
     channel_preference: list[Channel] = Field(
         default_factory=list, description="This variant's channel order (default: the step's)."
+    )
+    send_time: SendTime | Literal["best_hour"] | None = Field(
+        default=None,
+        description="When its message goes out: {delay: 2h}, {at: '19:00'} (the shopper's local time) or "
+        "best_hour (the shopper's predicted best send hour); default: at the step's moment.",
     )
 
 
@@ -90,12 +132,30 @@ def check_variants(variants: list[Variant] | None, experiment: Experiment | None
         if variant.id in seen:
             raise ValueError(f"{where}: variant {variant.id!r}: the id is used twice")
         seen.add(variant.id)
+        problem = send_time_problem(variant.send_time)
+        if problem is not None:
+            raise ValueError(f"{where}: variant {variant.id!r}: send_time: {problem}")
     mode = experiment.mode if experiment else ExperimentMode.FIXED
     if mode == ExperimentMode.BANDIT and experiment and experiment.floor_percent * len(variants) >= 100:
         raise ValueError(
             f"{where}: floor_percent {experiment.floor_percent:g} for {len(variants)} variants leaves "
             "nothing to re-weight"
         )
+
+
+def send_time_problem(send_time: SendTime | str | None) -> str | None:
+    """Why a variant's ``send_time`` cannot run (None if it can)."""
+    if not isinstance(send_time, SendTime):
+        return None
+    if (send_time.delay is None) == (send_time.at is None):
+        return "give exactly one of 'delay' and 'at' (or write best_hour)"
+    try:
+        delay, _ = send_time.delay_time, send_time.at_time
+    except ValueError as error:
+        return str(error)
+    if delay is not None and delay > LONGEST_SEND_DELAY:
+        return f"delay {send_time.delay} is longer than 365d"
+    return None
 
 
 def with_variant_content(

@@ -50,6 +50,7 @@ class DecisionStatus(StrEnum):
     NO_CONSENT = "no_consent"
     SUPPRESSED = "suppressed"
     DEFERRED_QUIET_HOURS = "deferred_quiet_hours"
+    DEFERRED_SEND_TIME = "deferred_send_time"  # waits for its variant's own send time (docs/experiments.md)
     DUPLICATE = "duplicate"
     CAPPED = "capped"
     FAILED = "failed"

@@ -13,6 +13,8 @@ ledger. The order of the checks lives here only:
    ``withheld_holdout``: the shopper is in the campaign's control group; every later decision is
    the treated group's (both groups are picked the same way: intent to treat). The treated group
    then draws its variant of the send step's experiment, if it has one (its content and channel order);
+   ``deferred_send_time``: the variant has its own send time, not come yet (the job comes back then,
+   keeping its variant, and every later check is made again at that time);
 4. ``no_consent`` / ``suppressed`` / ``skipped``: no channel of the campaign reaches the shopper
    (:func:`choose_channel`; anonymous visitors are decided here, after the holdout);
 5. ``deferred_quiet_hours``: the first reachable channel is inside the shopper's quiet hours;
@@ -37,6 +39,7 @@ from shared.core.identity import is_anonymous
 from shared.core.vocabulary import EMAIL_TRAIT, Channel, DecisionStatus
 from shared.delivery.guards import Candidate, cap_reason, in_holdout, quiet_until, shopper_zone
 from shared.experiments.assignment import GLOBAL_CONTROL, assign_variant, in_global_control
+from shared.experiments.send_time import PlannedSend, planned_send, step_moment
 from shared.measurement import attribution
 from shared.profiles.ledger import Ledger
 from shared.profiles.profile import Profile, consent_of
@@ -50,6 +53,7 @@ WITHHELD_GLOBAL = DecisionStatus.WITHHELD_GLOBAL_CONTROL
 NO_CONSENT = DecisionStatus.NO_CONSENT
 SUPPRESSED = DecisionStatus.SUPPRESSED
 DEFERRED = DecisionStatus.DEFERRED_QUIET_HOURS
+DEFERRED_SEND_TIME = DecisionStatus.DEFERRED_SEND_TIME
 DUPLICATE = DecisionStatus.DUPLICATE
 CAPPED = DecisionStatus.CAPPED
 FAILED = DecisionStatus.FAILED
@@ -65,6 +69,7 @@ DECISIONS = (
     NO_CONSENT,
     SUPPRESSED,
     DEFERRED,
+    DEFERRED_SEND_TIME,
     DUPLICATE,
     CAPPED,
     FAILED,
@@ -77,10 +82,12 @@ Blocker = tuple[str, str]  # (decision, reason)
 
 
 class Drawn(NamedTuple):
-    """The variant the shopper drew and the experiment (``campaign:step``) it was drawn for."""
+    """The variant the shopper drew, the experiment (``campaign:step``) it was drawn for and, if the
+    variant has its own send time, when it goes out."""
 
     variant: str | None
     experiment: str | None
+    send_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class Decision:
     channels: tuple[ChannelName, ...] = ()
     variant: str | None = None
     experiment: str | None = None  # the experiment the variant was drawn for (``campaign:step``)
+    send_at: datetime | None = None  # the variant's own planned send time, if it has one
 
     @property
     def reaches_caps(self) -> bool:
@@ -239,8 +247,13 @@ def decide(
     variant = draw_variant(campaign, job, weights)
     drawn = Drawn(variant, None)
     if variant is not None:
-        drawn = Drawn(variant, campaign.experiment_id(job.step))
+        planned = variant_send_time(campaign, variant, job, profile, policy, now)
+        drawn = Drawn(variant, campaign.experiment_id(job.step), planned.at if planned else None)
         campaign = campaign.variant_campaign(variant)
+        if planned is not None and planned.at > now:
+            reason = f"variant {variant}: {planned.how}, until {planned.at.isoformat()}"
+            due = planned.at
+            return Decision(DEFERRED_SEND_TIME, reason, group=treated, defer_until=due, **drawn._asdict())
     contacts = ledger() if callable(ledger) else ledger
     channel, (blocked, why) = choose_channel(campaign, profile, contacts)
     if channel is None:
@@ -267,13 +280,45 @@ def draw_variant(campaign: Campaign, job: DeliveryJob, weights: Mapping[str, flo
     """The variant of the send step's experiment the shopper draws (None: the step has no variants).
 
     A hash of the experiment and the shopper, so every copy of a job, and the simulator, draw the same;
-    ``weights`` (a winner's, the bandit's) replace the file's for the variants they name."""
+    ``weights`` (a winner's, the bandit's) replace the file's for the variants they name. A job deferred
+    after its draw (to the variant's send time) keeps the variant it drew, if the step still has it."""
     if not campaign.variants:
         return None
+    if job.variant is not None and any(v.id == job.variant for v in campaign.variants):
+        return job.variant
     shares = {v.id: (weights or {}).get(v.id, v.weight) for v in campaign.variants}
     if sum(shares.values()) <= 0:
         shares = {v.id: v.weight for v in campaign.variants}
     return assign_variant(campaign.experiment_id(job.step), job.user_id, shares)
+
+
+def variant_send_time(
+    campaign: Campaign,
+    variant_id: str,
+    job: DeliveryJob,
+    profile: Profile,
+    policy: DeliveryPolicy,
+    now: datetime,
+) -> PlannedSend | None:
+    """When the drawn variant's message goes out, if it has its own send time (None: at once). Decided
+    once: a job that comes back from a deferral after the draw carries the time it was given."""
+    variant = next(v for v in campaign.variants or [] if v.id == variant_id)
+    if variant.send_time is None:
+        return None
+    if job.variant == variant_id and job.send_at is not None:
+        return PlannedSend(job.send_at, "planned")
+    zone = shopper_zone(profile.traits, policy)
+    return planned_send(variant.send_time, step_moment(job, now), zone, profile.scores.get("best_send_hour"))
+
+
+def deferred_job(job: DeliveryJob, decision: Decision) -> DeliveryJob:
+    """The job as it comes back after ``decision`` deferred it: due then, and keeping the variant drawn if
+    that has its own send time (so neither the draw nor the time is made again)."""
+    assert decision.defer_until is not None
+    update: dict[str, object] = {"not_before": decision.defer_until}
+    if decision.send_at is not None:
+        update |= {"variant": decision.variant, "send_at": decision.send_at}
+    return job.model_copy(update=update)
 
 
 def journey_step(campaign: Campaign, step_id: str) -> Campaign:

@@ -11,8 +11,10 @@ simulate`` calls too; the deliverer reads what it needs, calls it and does what 
    went away), ``withheld_global_control``, ``withheld_holdout``, ``no_consent`` / ``suppressed`` /
    ``skipped`` (no channel reaches the shopper): logged as :func:`decide` found them, with the
    variant the shopper drew when the send step has an experiment.
-3. ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
-   one-time schedule, until the hours end (the deferral is logged beside the send key).
+3. ``deferred_send_time``: a variant with its own send time waits for it, through a one-time
+   schedule named from the send key (a duplicate job makes no second), keeping its variant;
+   ``deferred_quiet_hours``: email and push inside the shopper's quiet hours wait, through a
+   one-time schedule, until the hours end (either deferral is logged beside the send key).
 4. ``duplicate``: a send is claimed before anything is sent, and the claim is the ledger write of
    step 5: the send's record, written into the shopper's contact ledger with one conditional write,
    holds its deterministic send key. A job SQS delivers twice finds the key held (or its outcome
@@ -60,6 +62,7 @@ from shared.delivery.decision import (
     CAPPED,
     DECISIONS,
     DEFERRED,
+    DEFERRED_SEND_TIME,
     DUPLICATE,
     ERASED,
     FAILED,
@@ -70,8 +73,10 @@ from shared.delivery.decision import (
     SUPPRESSED,
     WITHHELD,
     WITHHELD_GLOBAL,
+    Decision,
     choose_channel,
     decide,
+    deferred_job,
     journey_step,
     reachable_channels,
 )
@@ -255,12 +260,18 @@ class Deliverer:
         policy = self.catalog.policy
         weights = self.experiments.for_send(campaign, job, now) if self.experiments else None
         decision = decide(job, campaign, profile, contacts, policy, now, weights)
-        entry = replace(entry, group=decision.group, variant=decision.variant, experiment=decision.experiment)
+        send_at = decision.send_at.isoformat() if decision.send_at else None
+        entry = replace(
+            entry,
+            group=decision.group,
+            variant=decision.variant,
+            experiment=decision.experiment,
+            send_at=send_at,
+        )
         if decision.variant is not None:
             campaign = campaign.variant_campaign(decision.variant)
-        if decision.status == DEFERRED:
-            assert decision.defer_until is not None
-            return self._defer(job, replace(entry, channel=decision.channel), decision.defer_until)
+        if decision.status in (DEFERRED, DEFERRED_SEND_TIME):
+            return self._defer(job, replace(entry, channel=decision.channel), decision)
         if not decision.reaches_caps:
             return self._decide(job, entry, decision.status, decision.reason or "", now)
         assert profile is not None
@@ -409,18 +420,22 @@ class Deliverer:
         )
         return SendDecision(WAITING_FOR_PROFILE, f"until {at.isoformat()}")
 
-    def _defer(self, job: DeliveryJob, entry: SendLogEntry, until: datetime) -> SendDecision:
-        body = job.model_copy(update={"not_before": until}).model_dump_json()
-        self.deferrals.defer(job.user_id, f"{job.send_key}@{until.isoformat()}", body, until)
+    def _defer(self, job: DeliveryJob, entry: SendLogEntry, decision: Decision) -> SendDecision:
+        """Put the job back on the queue when ``decision`` says (quiet hours' end, the variant's send
+        time), logged beside the send key. A send time's schedule is named from the send key alone, so
+        a duplicate job makes no second; it is exact (the time is the variant's treatment)."""
+        until = decision.defer_until
+        assert until is not None
+        body = deferred_job(job, decision).model_dump_json()
+        if decision.status == DEFERRED_SEND_TIME:
+            self.deferrals.defer(job.user_id, f"{job.send_key}#send-time", body, until, flexible=False)
+        else:
+            self.deferrals.defer(job.user_id, f"{job.send_key}@{until.isoformat()}", body, until)
+        reason = decision.reason or f"until {until.isoformat()}"
         self.send_log.complete(
-            replace(
-                entry,
-                send_key=f"{job.send_key}#deferred",
-                status=DEFERRED,
-                reason=f"until {until.isoformat()}",
-            )
+            replace(entry, send_key=f"{job.send_key}#deferred", status=decision.status, reason=reason)
         )
-        return SendDecision(DEFERRED, f"until {until.isoformat()}", entry.channel)  # type: ignore[arg-type]
+        return SendDecision(decision.status, reason, entry.channel)  # type: ignore[arg-type]
 
     def _decide(
         self, job: DeliveryJob, entry: SendLogEntry, status: str, reason: str, now: datetime

@@ -27,6 +27,7 @@ class SendLogEntry:
     group: str | None = None  # "treated" or "withheld" once the holdout was decided (for uplift)
     variant: str | None = None  # the experiment's variant the shopper drew (docs/experiments.md)
     experiment: str | None = None  # the experiment it was drawn for (``campaign:step``)
+    send_at: str | None = None  # the variant's own planned send time (ISO), if it has one
     claim: str | None = None  # a failed attempt's: the token of the claim it failed under
     products: tuple[str, ...] | None = None  # a sent message's catalog products (docs/catalog.md)
 

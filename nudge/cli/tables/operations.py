@@ -22,13 +22,14 @@ def print_why(user_id: str, entries: list[dict[str, Any]]) -> None:
         DecisionStatus.SENT: "green",
         DecisionStatus.CAPPED: "yellow",
         DecisionStatus.DEFERRED_QUIET_HOURS: "cyan",
+        DecisionStatus.DEFERRED_SEND_TIME: "cyan",
         DecisionStatus.FAILED: "red",
     }
     for e in entries:
         status = str(e["status"])
         table.add_row(
             str(e.get("at", ""))[:19].replace("T", " "),
-            str(e["campaign_id"]) + (f" · variant {e['variant']}" if e.get("variant") else ""),
+            str(e["campaign_id"]) + _variant(e),
             str(e.get("level", "")),
             str(e.get("channel") or "-"),
             f"[{colours.get(status, 'white')}]{status}[/]",
@@ -50,6 +51,14 @@ def print_journey_path(instance: Any, rows: list[Any]) -> None:
     for row in rows:
         table.add_row(row.at, row.step, row.what, row.detail)
     console.print(table)
+
+
+def _variant(entry: dict[str, Any]) -> str:
+    """The variant the shopper drew and, if it has its own send time, when it was planned to go out."""
+    if not entry.get("variant"):
+        return ""
+    planned = str(entry.get("send_at") or "")[:16].replace("T", " ")
+    return f" · variant {entry['variant']}" + (f" at {planned}" if planned else "")
 
 
 def _products(entry: dict[str, Any]) -> str:
