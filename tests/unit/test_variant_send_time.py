@@ -285,3 +285,18 @@ def test_the_longest_delay_and_the_last_minute_of_the_day_are_accepted() -> None
     assert variant_campaign({"send_time": {"delay": "365d"}}).variants is not None
     assert variant_campaign({"send_time": {"at": "23:59"}}).variants is not None
     assert variant_campaign({"send_time": {"at": "00:00"}}).variants is not None
+
+
+def test_the_simulator_takes_delivery_s_decision_and_brings_the_job_back_with_its_variant() -> None:
+    from nudge.simulate import SimulatedDelivery
+
+    campaign = variant_campaign({"send_time": {"delay": "2h"}})
+    user = drawing(campaign, "later")
+    simulated = SimulatedDelivery(POLICY)
+    waiting = simulated.deliver(job_for(user), campaign, shopper(user), EVENT)
+    assert waiting == decide(job_for(user), campaign, shopper(user), Ledger(user), POLICY, EVENT)
+    due = EVENT + timedelta(hours=2)
+    sent = simulated.deliver(
+        deferred_job(job_for(user), waiting), campaign, shopper(user), due, {"at-once": 1.0}
+    )
+    assert (sent.status, sent.variant, sent.send_at) == (DecisionStatus.SENT, "later", due)
