@@ -1,7 +1,7 @@
 """What the local runtime does in moto's state directly, where AWS's own machinery (not our code)
 acts: an event source mapping's poller receiving, deleting and releasing a work queue's messages,
 EventBridge putting an event on a rule's target queue, Scheduler checking, firing and deleting a
-one-time schedule.
+one-time schedule, S3 stamping a put object with the (simulated) time.
 
 In AWS these cost our functions nothing and are not requests our code makes; played through boto3
 they were half of the demo's requests, each paying botocore's serialisation and moto's HTTP
@@ -15,6 +15,7 @@ lets a concurrent invocation take its turn at each (:meth:`LocalRuntime.machiner
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from nudge.local.account import ACCOUNT, REGION
@@ -139,3 +140,12 @@ def messages_handed_over(inbox_table: str) -> int:
     table = dynamodb_backends[ACCOUNT][REGION].tables.get(inbox_table)
     inbox = sum(len(p) if isinstance(p, dict) else 1 for p in list(table.items.values())) if table else 0
     return int(ses + sns + inbox)
+
+
+def stamp_put_time(bucket: str, key: str, at: datetime) -> None:
+    """S3 stamps an object's LastModified with the time of its put: the simulated clock's, where moto
+    takes the machine's (a feed put in a simulated November would otherwise be newer than every event)."""
+    from moto.s3.models import s3_backends
+
+    found = s3_backends[ACCOUNT]["aws"].get_object(bucket, key)
+    found.last_modified = at.astimezone(UTC).replace(tzinfo=None)

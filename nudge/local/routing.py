@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from nudge.local import machinery
 from nudge.local.account import ACCOUNT, REGION
 from nudge.local.adversary import hostile_dispatch
 from shared.adapters.eventbus import DETAIL_TYPE, PublishReport
@@ -88,6 +89,7 @@ def put_feed_object(runtime: Any, bucket: str, key: str, body: bytes) -> int:
     """A shop putting an object in the feed bucket, then S3 publishing its "Object Created" event (as
     a bucket with EventBridge notifications does) to the default bus."""
     put = runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    machinery.stamp_put_time(bucket, key, runtime.clock.now())
     event = {
         "version": "0",
         "id": put["ETag"].strip('"'),

@@ -93,7 +93,9 @@ def test_putting_the_object_loads_it_and_loading_the_same_object_again_changes_n
 
     assert matched == 1
     assert runtime.invocations["catalog_feed"] == 1
-    assert sorted(products(runtime, "p-1", "p-3")) == ["p-1", "p-3"]
+    found = products(runtime, "p-1", "p-3")
+    assert sorted(found) == ["p-1", "p-3"]
+    assert found["p-1"].updated_at == START  # S3 stamps the put with the (simulated) time of the put
     writes_before = runtime.requests["catalog_feed", "dynamodb.BatchWriteItem"]
 
     again = runtime.invoke("catalog_feed", SCHEDULED)

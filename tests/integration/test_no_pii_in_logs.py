@@ -248,9 +248,15 @@ def run() -> Iterator[Run]:
     with mock_aws():
         clock = SimulatedClock(STORE.start)
         runtime = LocalRuntime(
-            load_campaign_dir(CAMPAIGNS), clock, audience_segments=2, log_level=DEPLOYED_LOG_LEVEL
+            load_campaign_dir(CAMPAIGNS),
+            clock,
+            audience_segments=2,
+            log_level=DEPLOYED_LOG_LEVEL,
+            catalog_feed_key="catalog/products.csv",
         )
         runtime.publish_model(MODEL.read_text())
+        # the catalog feed (loaded when put, and daily): its run's record names a bad row's line and field
+        runtime.put_catalog_feed(b"product_id,name,price\np-1,Runner,40\np-2,Knit,-1\n")
         endpoints = {
             s.user_id: runtime.register_push_endpoint(s.push_platform, push_token_of(s), user_id=s.user_id)
             for s in store.shoppers
