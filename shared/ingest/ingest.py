@@ -296,12 +296,22 @@ class _SegmentEntry:
     segments: SegmentEntries
     now: datetime
 
-    def before(self, profile: Profile | None) -> frozenset[str]:
+    def before(self, profile: Profile | None) -> frozenset[str] | None:
+        """None when the fold cannot make the shopper start matching: the journeys read only scores, which
+        no fold or merge changes, and the shopper has a stored profile (a new one is evaluated)."""
+        if profile is not None and self.segments.reads_only_scores:
+            return None
         return self.segments.matching(profile, self.now)
 
     def enter(
-        self, before: frozenset[str], after: Profile, events: Sequence[SegmentEvent], outcome: IngestOutcome
+        self,
+        before: frozenset[str] | None,
+        after: Profile,
+        events: Sequence[SegmentEvent],
+        outcome: IngestOutcome,
     ) -> None:
+        if before is None:
+            return
         change = max(events, key=lambda e: (e.timestamp, e.message_id)).message_id
         for entered in self.segments.enter_started(before, after, change, self.now):
             outcome.journey_entries[entered.transition] += 1
@@ -385,7 +395,7 @@ def _fold_and_save(
             user_id = profile.linked_to  # the visitor logged in while this batch was being folded
             profile = profiles.get(user_id)
             current = {**current, user_id: profile}
-        matched = segment_entry.before(profile) if segment_entry is not None else frozenset()
+        matched = segment_entry.before(profile) if segment_entry is not None else None
         plan = plan_links(user_id, profile, events, current)
         # Folded in place: the profile is this batch's own (read for it, or a merged copy), no other
         # shopper of the batch reads it, and a write that loses reads it again; copying it first was a

@@ -10,6 +10,10 @@ the fold, the scoring run), so a retried write enters once; a duplicate event ch
 enters nobody. Entries are made before the profile is written, so a write that fails is retried with
 its entry (replayed, idempotently). Rules that come to hold by time passing alone (``older_than``) are
 no profile change: a scheduled journey finds those shoppers. Anonymous visitors enter no segment journey.
+
+Journeys whose rules read only scores (``rfm.segment``, ``churn_risk``, ...: :attr:`SegmentEntries.
+reads_only_scores`) can only be entered where scores are written, the scorer's run: ingest's folds and
+merges never change a stored profile's scores, so ingest evaluates them only for a new shopper.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.campaigns.audience.rules import ShopperFacts
+from shared.campaigns.audience.rules import AllOf, AnyOf, Attribute, Comparison, Expression, Not, ShopperFacts
+from shared.campaigns.audience.selection import AudienceRule
 from shared.campaigns.model import Campaign
 from shared.core.identity import is_anonymous
+from shared.events.traits import RFM_ATTRIBUTES, SCORE_ATTRIBUTES
 from shared.journeys.engine import JourneyEngine, JourneyOutcome
 from shared.profiles.profile import Profile
 
@@ -36,10 +42,12 @@ class SegmentEntries:
 
     engine: JourneyEngine
     journeys: tuple[Campaign, ...] = field(default=())
+    reads_only_scores: bool = field(init=False, default=False)  # every journey's rules read scores only
 
     def __post_init__(self) -> None:
         if not self.journeys:
             self.journeys = segment_journeys(self.engine.catalog)
+        self.reads_only_scores = all(_reads_only_scores(c) for c in self.journeys)
 
     def matching(self, profile: Profile | None, now: datetime) -> frozenset[str]:
         """The live segment journeys whose segment and audience ``profile`` matches (none for no profile)."""
@@ -61,8 +69,31 @@ class SegmentEntries:
         ]
 
 
+# What the audience view takes from the profile's scores alone (never from a trait: these are reserved).
+SCORE_VIEW = frozenset({*RFM_ATTRIBUTES, *SCORE_ATTRIBUTES})
+
+
+def _reads_only_scores(campaign: Campaign) -> bool:
+    """Every rule of the journey's segment and audience reads scores only."""
+    return all(_only_scores(rule.expression) for rule in _rules(campaign))
+
+
+def _only_scores(expression: Expression) -> bool:
+    if isinstance(expression, Comparison):
+        return isinstance(expression.operand, Attribute) and expression.operand.name in SCORE_VIEW
+    if isinstance(expression, AllOf | AnyOf):
+        return all(_only_scores(part) for part in expression.parts)
+    if isinstance(expression, Not):
+        return _only_scores(expression.part)
+    return False  # a node this does not know: it may read anything
+
+
 def _matches(campaign: Campaign, facts: ShopperFacts) -> bool:
     """The journey's segment and audience hold (what ``Audience.includes`` decides, on shared facts)."""
+    return all(rule.holds_for(facts) for rule in _rules(campaign))
+
+
+def _rules(campaign: Campaign) -> tuple[AudienceRule, ...]:
+    """The journey's segment, then its audience: all must hold."""
     assert campaign.entry is not None
-    rules = (*campaign.entry.audience.rules, *campaign.parsed_audience.rules)
-    return all(rule.holds_for(facts) for rule in rules)
+    return (*campaign.entry.audience.rules, *campaign.parsed_audience.rules)

@@ -184,3 +184,23 @@ def test_new_scores_enter_the_shoppers_they_make_match_once_per_run_and_never_ag
     assert {u: (i.instance, i.seq) for u, i in instances(runtime, "scored").items()} == {
         u: ("scores-2026-11-02T02:00:00Z", 2) for u in entered
     }
+
+
+UNSCORED: dict[str, Any] = {
+    "id": "unscored",
+    "name": "Not scored yet",
+    "level": "L3",
+    "entry": {"segment": ["not churn_risk >= 0"]},  # reads a score only, and holds without one
+    "reentry": "always",
+    "steps": [{"id": "inbox", "type": "send", "channels": {"in_app": {"title": "Hi", "body": "Hi"}}}],
+}
+
+
+def test_a_journey_that_reads_only_scores_enters_a_new_shopper_at_their_first_fold_only() -> None:
+    """Ingest evaluates a scores-only segment for a shopper it creates (no scores: the rule holds) and
+    skips it for a stored one, whose scores no fold changes (docs/performance.md)."""
+    with mock_aws():
+        runtime = LocalRuntime(catalog_with(UNSCORED), SimulatedClock(T0), log_level="CRITICAL")
+        publish(runtime, added("ayu", "add-1", T0, 20.0))
+        publish(runtime, added("ayu", "add-2", T0 + timedelta(hours=1), 20.0))
+        assert {u: i.instance for u, i in instances(runtime, "unscored").items()} == {"ayu": "add-1"}

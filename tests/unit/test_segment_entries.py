@@ -81,3 +81,15 @@ def test_an_ended_journey_and_an_anonymous_visitor_enter_nobody() -> None:
     segments = entries(journey())
     assert segments.matching(shopper("anon:device-1", cart=150), T0) == frozenset()
     assert segments.matching(None, T0) == frozenset()
+
+
+def test_journeys_whose_rules_read_only_scores_are_told_apart_from_those_a_fold_can_change() -> None:
+    def only_scores(segment: list[str], audience: list[str] | None = None) -> bool:
+        return entries(journey(entry={"segment": segment}, audience=audience or [])).reads_only_scores
+
+    assert only_scores(["rfm.segment in [at_risk, cant_lose]"])
+    assert only_scores(["all(churn_risk > 0.5, not purchase_propensity >= 0.6)", "rfm.r <= 2"])
+    assert not only_scores(["cart_value > 100"])
+    assert not only_scores(["any(churn_risk > 0.5, orders >= 3)"])  # orders: a fold changes it
+    assert not only_scores(["rfm.segment in [at_risk]"], audience=["country in [ID]"])
+    assert not only_scores(['count("Product Viewed", 7d) >= 3'])
