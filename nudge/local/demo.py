@@ -220,6 +220,7 @@ def _summarize(
     responses = dict(sum((r.responses for r in runs), Counter()))
     summary["responses"] = responses
     summary["orders_caused_by_messages"] = responses.get("order", 0)
+    summary["reviews_caused_by_messages"] = responses.get("review", 0)  # post-purchase's review requests
     measured = _measure(tables, catalog, options.report_html)
     summary["measurement"] = measured.to_dict()
     summary["journeys"] = {journey: funnel.summary() for journey, funnel in measured.journeys.items()}

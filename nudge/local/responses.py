@@ -8,7 +8,9 @@ message a channel accepted may, with a probability set per level, lead to:
   SES would, so the feedback function folds them into the send log);
 - a read of an in-app message through the inbox HTTP API;
 - an extra ``Order Completed`` within the conversion window: the message's true effect, which an
-  experiment's variant may multiply (``variant_lift``: the known truth the variant table should find).
+  experiment's variant may multiply (``variant_lift``: the known truth the variant table should find);
+- for a review request (``review_lift``: the post-purchase journey's), a ``Product Reviewed`` instead:
+  the store's shoppers review some orders unasked (``nudge.shop.funnel.P_REVIEW``), a request adds this.
 
 Withheld shoppers get none of this, so the report's uplift should recover the levels' effects
 (roughly; they are sampled). Push has no receipts, as with SNS.
@@ -27,7 +29,7 @@ from typing import Any
 from nudge.local.ports import SentMessage
 from nudge.local.runtime import LocalRuntime
 from nudge.local.ses_events import ses_event, tagged_mail
-from nudge.shop.calls import order_call
+from nudge.shop.calls import order_call, review_call
 from nudge.shop.randomness import iso
 from nudge.shop.shoppers import Shopper
 from nudge.shop.store import SyntheticStore
@@ -53,13 +55,16 @@ class ResponseModel:
     variant_lift: dict[str, float] = field(
         default_factory=lambda: {"cart-recovery:still-yours": 1.5, "browse-abandon:picked-for-you": 1.5}
     )
+    # "journey:send step" -> the chance its message causes a review (instead of an order) within days
+    review_lift: dict[str, float] = field(default_factory=lambda: {"post-purchase:review-request": 0.2})
+    max_review_delay_hours: float = 96.0
 
 
 @dataclass(order=True)
 class _Reaction:
     at: datetime
     order: int
-    kind: str = field(compare=False)  # "ses" | "read" | "order"
+    kind: str = field(compare=False)  # "ses" | "read" | "order" | "review"
     payload: Any = field(compare=False)
 
 
@@ -106,7 +111,12 @@ class Responder:
                     self._push(clicked, "ses", _ses_event("Click", message, clicked))
         if message.channel == Channel.IN_APP and rng.random() < model.inbox_read:
             self._push(self._later(message.at, 10, 24 * 60), "read", (message.user_id, message.provider_id))
-        if rng.random() < model.conversion_lift.get(level, 0.0) * self._variant_lift(campaign, message):
+        review_lift = model.review_lift.get(f"{campaign.id}:{_journey_step(campaign, message.send_key)}")
+        if review_lift is not None:
+            if rng.random() < review_lift:
+                at = self._later(message.at, 30, model.max_review_delay_hours * 60)
+                self._push(at, "review", review_call(shopper, at, rng, rng.choice(self.store.catalog)))
+        elif rng.random() < model.conversion_lift.get(level, 0.0) * self._variant_lift(campaign, message):
             at = self._later(message.at, 15, model.max_delay_hours * 60)
             self._push(at, "order", order_call(shopper, at, rng, self.store.catalog))
 
@@ -120,7 +130,8 @@ class Responder:
         return self.model.variant_lift.get(f"{campaign.id}:{variant}", 1.0)
 
     def due_orders_and_apply(self, until: datetime) -> list[dict[str, Any]]:
-        """Apply the SES events and inbox reads due before ``until``; return the orders to publish."""
+        """Apply the SES events and inbox reads due before ``until``; return the orders and reviews to
+        publish."""
         orders = []
         while self._queue and self._queue[0].at < until:
             reaction = heapq.heappop(self._queue)
@@ -133,6 +144,12 @@ class Responder:
             else:
                 orders.append(reaction.payload)
         return orders
+
+
+def _journey_step(campaign: Any, send_key: str) -> str | None:
+    """A journey message's send step, from its send key (``shared.journeys.engine.send_key``)."""
+    parts = send_key.split("#")
+    return parts[2] if campaign.is_journey and len(parts) == 5 else None
 
 
 def _ses_event(kind: str, message: SentMessage, at: datetime) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The Segment calls a shopper's devices send: the ``context`` the SDK attaches, the identify call of a
-first login, an order, and :class:`Analytics`, the SDK through one shopper's run, which stamps each
-track and page call with the shopper's ids, the moment, the device and the context."""
+first login, an order, a product review, and :class:`Analytics`, the SDK through one shopper's run,
+which stamps each track and page call with the shopper's ids, the moment, the device and the context."""
 
 from __future__ import annotations
 
@@ -103,6 +103,30 @@ def order_call(
             "currency": CURRENCY,
             "products": lines,
         },
+    }
+
+
+def review_call(
+    shopper: Shopper, at: datetime, rng: random.Random, product: Product, order_id: str | None = None
+) -> dict[str, Any]:
+    """A ``Product Reviewed`` call for ``shopper`` at ``at``: a rating of ``product`` (mostly good ones),
+    of the order ``order_id`` when it is known. Its ids are drawn from ``rng``."""
+    properties: dict[str, Any] = {
+        "product_id": product.product_id,
+        "sku": product.sku,
+        "review_id": f"r-{uuid4_from(rng)[:13]}",
+        "rating": rng.choices((5, 4, 3, 2, 1), weights=(50, 28, 12, 5, 5))[0],
+    }
+    if order_id is not None:
+        properties["order_id"] = order_id
+    return {
+        "type": "track",
+        "event": "Product Reviewed",
+        "userId": shopper.user_id,
+        "messageId": uuid4_from(rng),
+        "timestamp": iso(at),
+        "context": device_context(shopper, primary_device(shopper)),
+        "properties": properties,
     }
 
 

@@ -46,6 +46,7 @@ REQUIRED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
             "products",
         }
     ),
+    "Product Reviewed": frozenset({"product_id", "sku", "review_id", "rating"}),
 }
 ORDER_LINE_FIELDS: Final = frozenset(
     {"product_id", "sku", "name", "category", "brand", "price", "quantity", "image_url", "url"}

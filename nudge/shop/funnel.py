@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from nudge.shop.calls import Analytics, primary_device
+from nudge.shop.calls import Analytics, primary_device, review_call
 from nudge.shop.catalog import (
     CATEGORIES,
     CURRENCY,
@@ -37,6 +37,11 @@ _P_SECOND_ADD = 0.25
 _P_REMOVE = 0.12
 _P_COMEBACK_COMPLETES = 0.8
 _STALE_CART_CHECKOUT = 0.06  # relative to a cart filled in the same visit
+# Of the orders, those whose shopper reviews a product of it unasked, once it has arrived: 2 to 5 days
+# of delivery, then 0 to 9 days until they get round to it (a review request makes it likelier:
+# nudge/local/responses.py).
+P_REVIEW = 0.05
+_REVIEW_AFTER_DAYS = (2.0, 14.0)
 
 
 @dataclass
@@ -270,6 +275,17 @@ class Funnel:
                 "products": lines,
             },
         )
+        self._maybe_review(cart.order_id, list(cart.lines))
         self.analytics.wait(5, 30)
         self.cart = None
         self.orders += 1
+
+    def _maybe_review(self, order_id: str, product_ids: list[str]) -> None:
+        """With :data:`P_REVIEW`, a ``Product Reviewed`` call days after the order. Drawn from a stream of
+        the order's own, so the shopper's visits are the same with reviews as without."""
+        review = random.Random(f"nudge-store/{self.seed}/review/{order_id}")
+        if review.random() >= P_REVIEW:
+            return
+        at = self.analytics.clock + timedelta(days=review.uniform(*_REVIEW_AFTER_DAYS))
+        product = self.shelves.product(review.choice(product_ids))
+        self.analytics.calls.append((at, review_call(self.shopper, at, review, product, order_id)))

@@ -26,7 +26,9 @@ def test_every_generated_event_is_ingested_once_despite_duplicates(summary: dict
     assert summary["duplicates_injected"] > 0
     caused = summary["orders_caused_by_messages"]
     assert isinstance(caused, int) and caused > 0  # the simulated shoppers answered some messages
-    assert summary["events_ingested"] == summary["events_generated"] + caused
+    reviews = summary["reviews_caused_by_messages"]
+    assert isinstance(reviews, int)
+    assert summary["events_ingested"] == summary["events_generated"] + caused + reviews
     assert summary["events_publish_failed"] == 0
 
 
@@ -77,7 +79,7 @@ def test_shards_split_the_store_and_add_up_to_one_run(tmp_path: Path) -> None:
     assert sorted(s.user_id for h in halves for s in h.shoppers) == sorted(s.user_id for s in whole.shoppers)
     assert sharded["shards"] == 2
     assert sharded["events_generated"] == len(list(whole.events()))
-    caused = sharded["orders_caused_by_messages"]
+    caused = sharded["orders_caused_by_messages"] + sharded["reviews_caused_by_messages"]  # type: ignore[operator]
     assert sharded["events_ingested"] == sharded["events_generated"] + caused  # type: ignore[operator]
     assert sharded["malformed_injected"] == 5 and len(sharded["dead_letters"]) > 0  # type: ignore[arg-type]
     recorded = sharded["provider_recorded"]

@@ -316,3 +316,24 @@ def test_malformed_events_are_each_rejected_with_a_reason(store: SyntheticStore)
     for payload in broken:
         with pytest.raises(EventRejected):
             parse_detail(payload, now=datetime(2026, 11, 8, tzinfo=UTC))
+
+
+def test_some_orders_are_reviewed_days_later_from_a_stream_of_their_own(
+    events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orders = {e["properties"]["order_id"]: e for e in named(events, "Order Completed")}
+    reviews = named(events, "Product Reviewed")
+    assert 0.03 <= len(reviews) / len(orders) <= 0.07  # funnel.P_REVIEW = 0.05 of the orders
+    for review in reviews:
+        props = review["properties"]
+        order = orders[props["order_id"]]
+        assert review["userId"] == order["userId"]
+        assert props["product_id"] in {line["product_id"] for line in order["properties"]["products"]}
+        assert timedelta(days=2) <= at(review) - at(order) <= timedelta(days=14, minutes=1)
+        assert props["rating"] in {1, 2, 3, 4, 5}
+    assert len({e["properties"]["rating"] for e in reviews}) > 2
+
+    small = StoreConfig(users=150)
+    with_reviews = [e for e in SyntheticStore(small).events() if e.get("event") != "Product Reviewed"]
+    monkeypatch.setattr("nudge.shop.funnel.P_REVIEW", 0.0)
+    assert list(SyntheticStore(small).events()) == with_reviews  # the rest of the store is unchanged

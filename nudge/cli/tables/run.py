@@ -29,6 +29,7 @@ def print_summary(s: dict[str, Any]) -> None:
         ("  + duplicates re-sent (at-least-once delivery)", s["duplicates_injected"]),
         ("  + malformed payloads injected", s["malformed_injected"]),
         ("  + orders the messages caused (simulated responses)", s.get("orders_caused_by_messages", 0)),
+        ("  + reviews the review requests caused (simulated)", s.get("reviews_caused_by_messages", 0)),
         ("events ingested into profiles (each once)", s["events_ingested"]),
         ("profiles", s["profiles"]),
         ("  anonymous visitors linked to a shopper at login", identity.get("visitors_linked", 0)),
