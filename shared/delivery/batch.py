@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from shared.core.vocabulary import DecisionStatus
 from shared.delivery.ports import DeliveryLedgers, SendLog, SendLogEntry
@@ -102,7 +103,9 @@ def record_outcomes(
         missed = {id(entry) for entry, _ in unrecorded}
         sent = [e for e in entries if e.status == DecisionStatus.SENT and id(e) not in missed]
         try:
-            add_counts(experiments.store, SENT, ((e.experiment, e.variant) for e in sent))
+            first = min((e.at for e in sent if e.variant), default="")  # ISO instants: ordered as text
+            at = datetime.fromisoformat(first) if first else None
+            add_counts(experiments.store, SENT, ((e.experiment, e.variant) for e in sent), at)
         except Exception as error:
             if outcomes is not None:
                 outcomes.uncounted = reason_of(error)

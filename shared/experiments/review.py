@@ -64,7 +64,7 @@ class ExperimentState:
     """Where an experiment stands: the traffic shares delivery draws with, and how it got there."""
 
     experiment_id: str
-    started: datetime
+    started: datetime  # the experiment's first send (before any: its first review)
     weights: dict[str, float]
     winner: str | None = None
     closed: bool = False

@@ -8,7 +8,7 @@ run, so a duplicated run, or a second copy of the same run, writes nothing the f
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.campaigns.journey import SendStep
@@ -51,6 +51,10 @@ def review_all(catalog: Catalog, store: ExperimentStore, now: datetime, run: str
     for each in under_review:
         found = stored.get(each.experiment_id) or StoredExperiment(each.experiment_id)
         state = found.state or ExperimentState.start(each.experiment_id, each.variants, now)
+        running = state.winner is None and not state.closed
+        if running and found.first_sent is not None and state.started != found.first_sent:
+            # the clock runs from the first send, not from a review that looked before any was made
+            state = replace(state, started=found.first_sent)
         reviewed = review(state, each.experiment, found.arms(), now)
         if reviewed is found.state:
             done.append(Reviewed(each.experiment_id, None, written=False))

@@ -27,14 +27,16 @@ CONVERTED = "converted"
 
 @dataclass(frozen=True)
 class StoredExperiment:
-    """What the item holds: the state (None before the first review), the running counts per variant
-    and the last review run that wrote it."""
+    """What the item holds: the state (None before the first review), the running counts per variant,
+    the last review run that wrote it and when the experiment's first sends were counted (its clock:
+    ``max_duration``, a batch's ``wait`` and the bandit's ``reweight_every`` run from there)."""
 
     experiment_id: str
     state: ExperimentState | None = None
     sent: dict[str, int] = field(default_factory=dict)
     converted: dict[str, int] = field(default_factory=dict)
     run: str | None = None
+    first_sent: datetime | None = None
 
     def arms(self) -> dict[str, Arm]:
         """The counts as the review reads them (conversions past the sends are not counted: a send may
@@ -51,8 +53,11 @@ class ExperimentStore(Protocol):
         """The stored experiments among ``experiment_ids`` (one request per 100)."""
         ...
 
-    def add(self, experiment_id: str, counter: str, counts: Mapping[str, int]) -> None:
-        """Add ``counts`` (variant → n) to the experiment's ``sent`` or ``converted`` counts (one request)."""
+    def add(
+        self, experiment_id: str, counter: str, counts: Mapping[str, int], at: datetime | None = None
+    ) -> None:
+        """Add ``counts`` (variant → n) to the experiment's ``sent`` or ``converted`` counts (one request);
+        with ``at`` (the sends' time), record it as the first send unless one is recorded already."""
         ...
 
     def save(self, state: ExperimentState, run: str) -> bool:
@@ -69,11 +74,17 @@ def count(pairs: Iterable[tuple[str | None, str | None]]) -> dict[str, Counter[s
     return found
 
 
-def add_counts(store: ExperimentStore, counter: str, pairs: Iterable[tuple[str | None, str | None]]) -> int:
-    """Add the pairs' counts, one request per experiment; how many requests were made."""
+def add_counts(
+    store: ExperimentStore,
+    counter: str,
+    pairs: Iterable[tuple[str | None, str | None]],
+    at: datetime | None = None,
+) -> int:
+    """Add the pairs' counts, one request per experiment (``at``: the sends', kept as the first if it
+    is); how many requests were made."""
     counts = count(pairs)
     for experiment, variants in counts.items():
-        store.add(experiment, counter, variants)
+        store.add(experiment, counter, variants, at)
     return len(counts)
 
 

@@ -208,3 +208,42 @@ def test_the_bandit_reweights_once_a_day_with_the_floor(bandit: LocalRuntime) ->
     assert state.weights["forty"] == pytest.approx(0.1, abs=1e-6)  # free-shipping is best in ~all draws
     assert state.weights["free-shipping"] == pytest.approx(0.9, abs=1e-6)
     assert state.history[-1].evidence["variants"]["free-shipping"]["p_best"] == 1.0
+
+
+def test_max_duration_runs_from_the_experiments_first_send_not_its_first_review(winner: LocalRuntime) -> None:
+    from shared.experiments.scheduled import review_all
+
+    catalog = winner.catalog
+    experiments = store(winner)
+    first_look = datetime(2026, 11, 1, 2, tzinfo=UTC)  # a review before anything was sent
+    review_all(catalog, experiments, first_look, "2026-11-01T02:00:00Z")
+    assert stored(winner).first_sent is None
+    first_send = datetime(2026, 11, 7, 3, 0, 5, tzinfo=UTC)
+    experiments.add(EXPERIMENT, SENT, {"forty": 30, "free-shipping": 30}, first_send)
+    experiments.add(EXPERIMENT, SENT, {"forty": 30}, first_send + timedelta(days=1))  # kept: the first
+    experiments.add(EXPERIMENT, CONVERTED, {"forty": 1})
+    assert stored(winner).first_sent == first_send
+
+    # 14 days after the first look, 7 after the first send: still running
+    review_all(catalog, experiments, first_look + timedelta(days=14), "2026-11-15T02:00:00Z")
+    running = stored(winner).state
+    assert running is not None and (running.started, running.closed) == (first_send, False)
+    # 14 days after the first send: closed with no winner
+    review_all(catalog, experiments, first_send + timedelta(days=14), "2026-11-21T03:00:06Z")
+    closed = stored(winner).state
+    assert closed is not None and (closed.closed, closed.history[-1].action) == (True, "no_winner")
+
+
+def test_a_batch_records_its_first_send_on_the_experiment_and_a_later_one_keeps_it(
+    winner: LocalRuntime,
+) -> None:
+    first, later = treated(3), treated(3, prefix="y")
+    for user in (*first, *later):
+        identify_shopper(winner, user, at="2026-11-07T02:00:00Z", timezone="Asia/Jakarta")
+    deliver_sale(winner, first, occurrence="2026-11-07T03:00:00Z")
+    winner.clock.advance(timedelta(hours=2))
+    deliver_sale(winner, later, occurrence="2026-11-07T03:00:00Z")
+
+    found = stored(winner)
+    assert sum(found.sent.values()) == 6
+    assert found.first_sent == START

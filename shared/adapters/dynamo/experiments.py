@@ -2,13 +2,15 @@
 
 Key: name ``experiment#<campaign:step>``, version ``state``. Attributes: ``state`` (the JSON of
 :class:`shared.experiments.review.ExperimentState`: weights, winner, decision history), ``run`` (the
-review run that wrote it), and one number per variant and counter, ``sent:<variant>`` and
-``converted:<variant>``, each added to with ``ADD`` (top-level, so the first count creates it)."""
+review run that wrote it), one number per variant and counter, ``sent:<variant>`` and
+``converted:<variant>``, each added to with ``ADD`` (top-level, so the first count creates it), and
+``first_sent``, set by the first count of sends and never moved (the experiment's clock)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.adapters.dynamo.codec import batch_get_keys, deserialize
@@ -44,8 +46,9 @@ def stored_from_plain(data: Mapping[str, Any]) -> StoredExperiment:
             counts[counter][variant] = int(value)
     state = _state(str(data["state"])) if data.get("state") else None
     run = str(data["run"]) if data.get("run") else None
+    first = datetime.fromisoformat(str(data["first_sent"])) if data.get("first_sent") else None
     experiment_id = str(data[MODELS.partition_key])[len(PREFIX) :]
-    return StoredExperiment(experiment_id, state, counts[SENT], counts[CONVERTED], run)
+    return StoredExperiment(experiment_id, state, counts[SENT], counts[CONVERTED], run, first)
 
 
 def _state(text: str) -> ExperimentState:
@@ -72,15 +75,23 @@ class DynamoExperimentStore:
         found = batch_get_keys(self._client, {self._table: [self._key(e) for e in experiment_ids]})
         return {s.experiment_id: s for s in map(stored_from_item, found[self._table])}
 
-    def add(self, experiment_id: str, counter: str, counts: Mapping[str, int]) -> None:
+    def add(
+        self, experiment_id: str, counter: str, counts: Mapping[str, int], at: datetime | None = None
+    ) -> None:
         if counter not in (SENT, CONVERTED):
             raise ValueError(f"no counter {counter!r}")
         names = {f"#c{i}": f"{counter}:{variant}" for i, variant in enumerate(counts)}
-        values = {f":n{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
+        values: dict[str, Any] = {f":n{i}": {"N": str(n)} for i, n in enumerate(counts.values())}
+        update = "ADD " + ", ".join(f"#c{i} :n{i}" for i in range(len(counts)))
+        if at is not None and counter == SENT:
+            # the same request: the first count of sends starts the experiment's clock, later ones keep it
+            update += " SET #first = if_not_exists(#first, :first)"
+            names["#first"] = "first_sent"
+            values[":first"] = {"S": at.isoformat()}
         self._client.update_item(
             TableName=self._table,
             Key=self._typed_key(experiment_id),
-            UpdateExpression="ADD " + ", ".join(f"#c{i} :n{i}" for i in range(len(counts))),
+            UpdateExpression=update,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
