@@ -29,6 +29,17 @@ from shared.experiments.sequential import Arm
 from shared.experiments.store import StoredExperiment
 from shared.measurement.attribution import GLOBAL_CONTROL, TREATED, WITHHELD
 
+# The two counts a reader sees, labelled where they are shown (docs/experiments.md, "The report"): the
+# variant table's every shopper who went on to buy, the decisions' conversions credited to the send.
+BOUGHT_NOTE = (
+    "bought: shoppers sent the variant who then converted for the campaign, credited to its send or not"
+)
+CREDITED_NOTE = (
+    "decisions are taken on conversions credited to each variant's send (the experiment's stored counts), "
+    "not on the variant table's bought"
+)
+DECISION_EVIDENCE = "shoppers, conversions credited to its send, rate [95% CI], P(best)"
+
 
 @dataclass
 class VariantRow:

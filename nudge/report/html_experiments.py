@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from nudge.report.experiments import VariantRow, evidence_line, standing, weights_line
+from nudge.report.experiments import (
+    BOUGHT_NOTE,
+    CREDITED_NOTE,
+    DECISION_EVIDENCE,
+    VariantRow,
+    evidence_line,
+    standing,
+    weights_line,
+)
 from nudge.report.model import Report
 from nudge.report.uplift import Uplift
 from shared.core.vocabulary import DecisionStatus
@@ -59,7 +67,7 @@ def variant_chart(chart: str, campaign: str, rows: Mapping[str, VariantRow]) -> 
 
 
 def variant_table(rows: Mapping[str, VariantRow]) -> str:
-    head = ["variant", DecisionStatus.SENT, "delivered", "opened", "clicked", "converted", "revenue"]
+    head = ["variant", DecisionStatus.SENT, "delivered", "opened", "clicked", "bought", "revenue"]
     head += ["rate (95% CI)", "P(best)"]
     body = "".join(
         f"<tr><td>{escape(v)}</td><td>{r.sent:,}</td><td>{r.delivered:,}</td><td>{r.opened:,}</td>"
@@ -93,9 +101,10 @@ def decisions_table(experiment: str, record: Mapping[str, Any]) -> str:
         "</td></tr>"
         for d in record["history"]
     )
-    head = ["at", "action", "weights after", "shoppers, converted, rate [95% CI], P(best)", "p"]
+    head = ["at", "action", "weights after", DECISION_EVIDENCE, "p"]
     return (
         f"<h3>Decisions — {escape(experiment)} ({escape(standing(record))})</h3>"
+        f'<div class="muted">{escape(CREDITED_NOTE)}</div>'
         '<div class="scroll"><table data-decisions><thead><tr>'
         + "".join(f"<th>{escape(h)}</th>" for h in head)
         + f"</tr></thead><tbody>{body}</tbody></table></div>"
@@ -112,7 +121,8 @@ def experiments_section(report: Report) -> str:
         parts.append(
             f"<h2>Variants — {escape(campaign)}</h2>"
             '<div class="muted">conversion rate of the shoppers sent each variant, with its 95% interval; '
-            "P(best): the posterior probability that it converts best (docs/experiments.md)</div>"
+            f"{escape(BOUGHT_NOTE)}; P(best): the posterior probability that it converts best "
+            "(docs/experiments.md)</div>"
             f"{variant_chart(f'variants{n}', campaign, rows)}{variant_table(rows)}"
         )
     parts.extend(decisions_table(e, record) for e, record in report.experiment_decisions.items())

@@ -123,6 +123,11 @@ def test_the_html_report_draws_each_experiment_and_states_the_program_uplift() -
     assert page.count('data-chart="variants0"') == 1
     assert page.count("<circle data-mark") == 2  # one rate per variant
     assert "<h2>Variants — sale</h2>" in page
+    assert "<th>bought</th>" in page
+    assert (
+        "bought: shoppers sent the variant who then converted for the campaign, credited to its send or not"
+        in page
+    )
     assert "free: 25.0% of 40 (95% CI 14.2% to 40.2%), P(best) 96%" in page
     assert "the 10 in the global control 0.0%: +17.50 pp" in page
     plain = render_html(build_report([decision("u1")], []))
@@ -163,6 +168,8 @@ def test_the_report_states_each_experiments_decision_history_with_its_evidence()
     assert record["history"][1]["evidence"]["variants"]["free"]["ci95"] == [0.118345, 0.188314]
     page = render_html(report)
     assert "<h3>Decisions — sale:send (winner free)</h3>" in page
+    assert "<th>shoppers, conversions credited to its send, rate [95% CI], P(best)</th>" in page
+    assert "decisions are taken on conversions credited to each variant&#x27;s send" in page
     assert "forty 0% · free 100%" in page
     assert "free 400, 60, 15.0% [11.8%, 18.8%], P(best) 100%" in page
     assert page.count("<tr><td>2026-11-0") == 2  # one row per decision
@@ -187,3 +194,5 @@ def test_nudge_report_prints_each_decision_with_its_evidence() -> None:
     assert "looked" in text and "winner" in text
     assert "15.0%" in text and "P(best)" in text
     assert "0.000208" in text  # the winner's always-valid p-value
+    # the counts the decisions are taken on are named, apart from the variant table's "bought"
+    assert "decisions are taken on conversions credited to each variant's send" in text

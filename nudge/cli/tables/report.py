@@ -141,9 +141,11 @@ def print_journey_funnels(result: Any) -> None:
 
 def print_experiments(result: Any) -> None:
     """Each experiment's variant table, and the program's uplift against the global control."""
+    from nudge.report.experiments import BOUGHT_NOTE
+
     for campaign, rows in result.variants.items():
-        out = Table(title=f"Variants — {campaign}")
-        for column in ("variant", DecisionStatus.SENT, "delivered", "opened", "clicked", "conv.", "revenue"):
+        out = Table(title=f"Variants — {campaign}", caption=BOUGHT_NOTE)
+        for column in ("variant", DecisionStatus.SENT, "delivered", "opened", "clicked", "bought", "revenue"):
             out.add_column(column, justify="left" if column == "variant" else "right")
         out.add_column("conv. rate (95% CI)", justify="right")
         out.add_column("P(best)", justify="right")
@@ -175,16 +177,17 @@ def print_experiments(result: Any) -> None:
 
 def print_experiment_decisions(result: Any) -> None:
     """Each reviewed experiment's decision history: what each look did, on what evidence."""
-    from nudge.report.experiments import evidence_line, standing, weights_line
+    from nudge.report.experiments import (
+        CREDITED_NOTE,
+        DECISION_EVIDENCE,
+        evidence_line,
+        standing,
+        weights_line,
+    )
 
     for experiment, record in result.experiment_decisions.items():
-        out = Table(title=f"Decisions — {experiment} ({standing(record)})")
-        for column in (
-            "at",
-            "action",
-            "weights after",
-            "shoppers, converted, rate [95% CI], P(best)",
-        ):
+        out = Table(title=f"Decisions — {experiment} ({standing(record)})", caption=CREDITED_NOTE)
+        for column in ("at", "action", "weights after", DECISION_EVIDENCE):
             out.add_column(column)
         out.add_column("p", justify="right")
         for decision in record["history"]:
