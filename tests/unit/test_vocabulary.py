@@ -119,6 +119,7 @@ def test_the_members_keep_the_values_stored_data_holds() -> None:
         "no_consent",
         "suppressed",
         "deferred_quiet_hours",
+        "deferred_send_time",
         "duplicate",
         "capped",
         "failed",
