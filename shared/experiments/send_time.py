@@ -7,7 +7,8 @@ hour (the score ``best_send_hour``), and, for a shopper not scored yet, the step
 message goes out as if the variant had no send time, and the log says so). The zone is the one quiet
 hours use (the shopper's ``timezone`` trait, else the policy's default). A wall-clock time that a DST
 change skips (02:30 on the spring-forward night) is read with the offset before the change, so it falls
-an hour later on the clock; one the change repeats is its first occurrence.
+an hour later on the clock; one the autumn change repeats is its first occurrence, or its second for a
+moment between the two.
 
 Delivery decides it (:func:`shared.delivery.decision.decide`, so ``nudge simulate`` agrees) and defers
 the job to the planned instant through a one-time schedule named from its send key."""
@@ -47,9 +48,12 @@ def next_wall_clock(moment: datetime, clock: time, zone: ZoneInfo) -> datetime:
     """The first instant at or after ``moment`` at which the wall clock in ``zone`` reads ``clock`` (UTC)."""
     local = moment.astimezone(zone)
     for day in range(3):  # today, tomorrow; a third day only if a DST change swallowed tomorrow's
-        candidate = datetime.combine(local.date() + timedelta(days=day), clock, tzinfo=zone).astimezone(UTC)
-        if candidate >= moment:
-            return candidate
+        wall = datetime.combine(local.date() + timedelta(days=day), clock, tzinfo=zone)
+        first = wall.astimezone(UTC)
+        # fold=1 is the autumn change's repeat of the same time, later (in a spring gap it is earlier)
+        for candidate in (first, max(first, wall.replace(fold=1).astimezone(UTC))):
+            if candidate >= moment:
+                return candidate
     raise AssertionError("unreachable: a wall-clock time recurs within three days")
 
 

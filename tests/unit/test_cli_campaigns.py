@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def test_preview_renders_the_variant_asked_for_or_the_one_the_shopper_draws(
     sale = folder / "weekend-sale-sea.yaml"
     sale.write_text(
         sale.read_text()
-        + "variants:\n  - {id: forty}\n  - id: free-shipping\n    channels:\n"
+        + "variants:\n  - {id: forty}\n  - id: free-shipping\n    send_time: {delay: 2h}\n    channels:\n"
         + "      email: {subject: Free shipping all weekend, html: '<p>Free shipping</p>'}\n"
         + "experiment: {mode: winner}\n"
     )
@@ -153,6 +154,10 @@ def test_preview_renders_the_variant_asked_for_or_the_one_the_shopper_draws(
     assert result.exit_code == 0, result.output
     assert "Free shipping all weekend" in result.output
     assert f"free-shipping (asked for with --variant; the shopper draws {drawn})" in result.output
+    # the snapshot is as of 2026-11-10 23:59 UTC: the occurrence then, and the variant 2 hours on
+    assert re.search(r"send time +│ 2026-11-11 01:59 UTC \(delay 2h\)", result.output), result.output
+    result = runner.invoke(app, [*base, "--variant", "forty"], env=WIDE)
+    assert "at the step's moment (the variant has no send time of its own)" in result.output
     result = runner.invoke(app, base, env=WIDE)
     assert f"{drawn} (drawn by the file's weights; the shopper draws {drawn})" in result.output
     assert ("Free shipping all weekend" in result.output) is (drawn == "free-shipping")

@@ -57,10 +57,13 @@ def test_at_keeps_the_wall_clock_across_the_autumn_dst_change() -> None:
     assert planned_send(at("08:00"), datetime(2026, 10, 24, 12, tzinfo=UTC), LONDON).at == datetime(
         2026, 10, 25, 8, 0, tzinfo=UTC
     )
-    # 01:30 happens twice that night: the first one (EDT)
+    # 01:30 happens twice that night: the first one (EDT), or the second (EST) for a moment between them
     assert next_wall_clock(datetime(2026, 11, 1, 4, 0, tzinfo=UTC), time(1, 30), NEW_YORK) == datetime(
         2026, 11, 1, 5, 30, tzinfo=UTC
     )
+    between = datetime(2026, 11, 1, 5, 45, tzinfo=UTC)  # 01:45 EDT; 01:30 EST is 45 minutes on
+    assert next_wall_clock(between, time(1, 30), NEW_YORK) == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    assert next_wall_clock(between, time(1, 50), NEW_YORK) == datetime(2026, 11, 1, 5, 50, tzinfo=UTC)
 
 
 def test_a_time_the_spring_dst_change_skips_falls_an_hour_later() -> None:
