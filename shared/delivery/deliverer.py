@@ -83,7 +83,7 @@ from shared.delivery.decision import (
 from shared.delivery.guards import shopper_zone
 from shared.delivery.message_context import Unsubscribe, products_for, template_context
 from shared.delivery.ports import Deferrals, DeliveryLedgers, MessageChannel, SendLog, SendLogEntry
-from shared.delivery.profile_wait import WAITING_FOR_PROFILE, never_arrived, next_look
+from shared.delivery.profile_wait import WAITING_FOR_PROFILE, look_again
 from shared.experiments.store import LiveWeights
 from shared.privacy.erasure import ERASED as ERASED_REASON
 from shared.privacy.erasure import Erasures
@@ -251,7 +251,8 @@ class Deliverer:
         if self._erased_since(job, kept):
             return SendDecision(ERASED, ERASED_REASON)  # nothing is written: the shopper is erased
         if profile is None and job.trigger is not None:
-            return self._await_profile(job, now)
+            at = look_again(self.deferrals, job, now)  # ingest may not have folded the event yet
+            return SendDecision(WAITING_FOR_PROFILE, f"until {at.isoformat()}")
 
         @cache
         def contacts() -> Ledger:
@@ -407,18 +408,6 @@ class Deliverer:
         # Logged beside the send key: the original decision stays as it was.
         self.send_log.complete(replace(entry, send_key=f"{job.send_key}#duplicate", status=DUPLICATE))
         return SendDecision(DUPLICATE, "already_sent_or_in_flight", entry.channel)  # type: ignore[arg-type]
-
-    def _await_profile(self, job: DeliveryJob, now: datetime) -> SendDecision:
-        """Look for the profile again later (ingest may not have folded the event yet), or give up."""
-        since = job.profile_wait_since or now
-        at = next_look(since, now)
-        if at is None:
-            raise never_arrived(since, now)
-        body = job.model_copy(update={"profile_wait_since": since}).model_dump_json()
-        self.deferrals.defer(
-            job.user_id, f"{job.send_key}#profile@{at.isoformat()}", body, at, flexible=False
-        )
-        return SendDecision(WAITING_FOR_PROFILE, f"until {at.isoformat()}")
 
     def _defer(self, job: DeliveryJob, entry: SendLogEntry, decision: Decision) -> SendDecision:
         """Put the job back on the queue when ``decision`` says (quiet hours' end, the variant's send

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from shared.campaigns.jobs import DeliveryJob
 from shared.core.errors import PermanentDeliveryError
 from shared.core.vocabulary import DecisionStatus
+from shared.delivery.ports import Deferrals
 from shared.deployment.topology import INGEST_QUEUE
 
 PROFILE_WAIT = timedelta(
@@ -51,3 +53,15 @@ def never_arrived(since: datetime, now: datetime) -> ProfileNeverArrived:
         f"({since.isoformat()}, now {now.isoformat()}): by then ingest has folded the shopper's event or "
         "parked it; redrive the ingest dead-letter queue, then this job"
     )
+
+
+def look_again(deferrals: Deferrals, job: DeliveryJob, now: datetime) -> datetime:
+    """Put ``job`` back for the next look (one schedule per look for every copy of the job) and say
+    when; raise :class:`ProfileNeverArrived` once the wait is over."""
+    since = job.profile_wait_since or now
+    at = next_look(since, now)
+    if at is None:
+        raise never_arrived(since, now)
+    body = job.model_copy(update={"profile_wait_since": since}).model_dump_json()
+    deferrals.defer(job.user_id, f"{job.send_key}#profile@{at.isoformat()}", body, at, flexible=False)
+    return at
