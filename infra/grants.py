@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -25,6 +26,7 @@ from shared.deployment.topology import push_endpoints_of
 class GrantingStack(Protocol):
     """What the grants need from the stack: its resources by topology key, keys, deferral role, names."""
 
+    bus: events.EventBus
     tables: dict[str, dynamodb.Table]
     queues: dict[str, sqs.IQueue]
     deferral_role: iam.Role
@@ -47,6 +49,8 @@ def grant(
         granting.tables[table_key].grant(function, *(f"dynamodb:{a}" for a in sorted(actions)))
     for queue_key in spec.sends_to:
         granting.queues[queue_key].grant_send_messages(function)
+    if spec.announces:
+        granting.bus.grant_put_events_to(function)
     if spec.parks_in:
         granting.queues[spec.parks_in].grant_send_messages(function)
     if spec.sends_email:

@@ -167,12 +167,19 @@ class NudgeStack(Stack):
             return self.feed_bucket.bucket_name
         if kind == "api-url":
             return f"{self.api.api_endpoint}{key}"
+        if kind == "bus":
+            return self.bus.event_bus_name
         return self.queues[key].queue_url
 
     def _outputs(self) -> None:
         """What the CLI and the shop's apps read from a deployed stack (``shared.deployment.topology``)."""
         CfnOutput(self, "ApiUrl", value=self.api.api_endpoint, description="Inbox API and unsubscribe links.")
-        CfnOutput(self, "BusName", value=self.bus.event_bus_name, description="Put your apps' events here.")
+        CfnOutput(
+            self,
+            topology.BUS_OUTPUT,
+            value=self.bus.event_bus_name,
+            description="Put your apps' events here.",
+        )
         CfnOutput(
             self,
             topology.FEED_BUCKET_OUTPUT,

@@ -17,8 +17,8 @@ FEED_ACCESS_LOG_DAYS = 90
 
 
 def table(scope: Construct, spec: topology.TableSpec) -> dynamodb.Table:
-    """On-demand, point-in-time recovery on, kept when the stack goes (RETAIN)."""
-    return dynamodb.Table(
+    """On-demand, point-in-time recovery on, kept when the stack goes (RETAIN); its indexes keys only."""
+    built = dynamodb.Table(
         scope,
         f"Table-{spec.key}",
         partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
@@ -33,6 +33,14 @@ def table(scope: Construct, spec: topology.TableSpec) -> dynamodb.Table:
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         removal_policy=RemovalPolicy.RETAIN,
     )
+    for index in spec.indexes:
+        built.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+    return built
 
 
 def dead_letter_queue(scope: Construct, key: str) -> sqs.Queue:

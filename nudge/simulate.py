@@ -11,7 +11,9 @@ production, not a model of it:
   audience workers do; real-time (L4) campaigns fire on every store event their trigger pattern matches
   (``shared.events.patterns``, the EventBridge matcher) and make their job with the trigger function's
   ``shared.triggers.triggers.trigger_job`` (audience, ``repeat``, send key), now or when the delay is
-  over (one schedule per send key);
+  over (one schedule per send key); catalog campaigns fire on the price drops and restocks the
+  store's events make, fanned out to the interested shoppers as the trigger function does
+  (``nudge.simulated_catalog``);
 * each job is decided when due by delivery's own ``shared.delivery.decision.decide`` on the shopper's
   simulated contact ledger: inactive campaign, cancellation (``cancel_if``, ``repeat``, audience),
   holdout, channel (anonymous shoppers and missing consent), quiet hours (the job comes back when they
@@ -43,6 +45,7 @@ from functools import partial
 from typing import Any
 
 from nudge.profile_replay import ProfileReplay
+from nudge.simulated_catalog import SimulatedCatalog
 from nudge.simulated_journeys import SimulatedJourneys
 from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.loader import Catalog
@@ -282,6 +285,7 @@ def _run(
             report.campaigns[campaign.id].in_audience += 1
 
     journeys = SimulatedJourneys(catalog, replay.profile, start)
+    products = SimulatedCatalog(catalog)  # price drops and restocks (nudge/simulated_catalog.py)
 
     def take_journey_jobs(at: datetime) -> None:
         for job, step_campaign in journeys.taken():
@@ -349,6 +353,14 @@ def _run(
                     scheduled.add(outcome.job.send_key)
                     delayed = outcome.job.model_copy(update={"not_before": event.timestamp + delay})
                     enqueue(event.timestamp + delay, delayed, campaign)
+        if (
+            products.campaigns
+        ):  # catalog campaigns: the catalog and interest from every event, fired after start
+            for campaign, jobs in products.add(event, replay.follow(event.profile_id)):
+                if event.timestamp > start:
+                    report.campaigns[campaign.id].fired += 1
+                    for job in jobs:
+                        enqueue(event.timestamp, job, campaign)
         if journeys.segments.journeys and event.timestamp > start:
             # segment entry, as ingest decides it: the profile before and after this event's fold
             owner = replay.follow(event.profile_id)

@@ -1,4 +1,5 @@
-"""EventBridge rule (one per L4 campaign) → delivery job. Invoked asynchronously."""
+"""EventBridge rule (one per L4 campaign) → delivery job; a catalog campaign's rule → a job per shopper
+interested in the changed product (shared/triggers/catalog_triggers.py). Invoked asynchronously."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from aws_lambda_powertools import Logger
 
 from shared.core.errors import EventRejected
 from shared.core.queues import DeadLetters
-from shared.deployment.naming import JOURNEY_EVENT
+from shared.deployment.naming import CATALOG_CHANGE, JOURNEY_EVENT
 from shared.platform.metrics import MESSAGES_PARKED, FunctionMetrics, record_trigger
 from shared.platform.wiring import Wiring, snapstart
+from shared.triggers.catalog_triggers import CatalogFanOut
 from shared.triggers.triggers import TriggerEvaluator
 from shared.work.failures import PERMANENT_ERRORS, reason_of
 
@@ -26,6 +28,7 @@ PARK_AT_ONCE: tuple[type[Exception], ...] = (EventRejected, *PERMANENT_ERRORS)
 class TriggerPorts:
     evaluator: TriggerEvaluator
     dead_letters: DeadLetters
+    fan_out: CatalogFanOut | None = None
 
 
 def build_ports(w: Wiring) -> TriggerPorts:
@@ -41,7 +44,8 @@ def build_ports(w: Wiring) -> TriggerPorts:
         # modules: docs/performance.md, "The event path's import").
         w.journey_engine() if any(c.is_journey for c in catalog) else None,
     )
-    return TriggerPorts(evaluator, w.dead_letters())
+    fan_out = CatalogFanOut(catalog, w.interest_index(), w.queue("delivery_queue_url"), w.clock)
+    return TriggerPorts(evaluator, w.dead_letters(), fan_out)
 
 
 @cache
@@ -60,6 +64,13 @@ def handler(event: dict[str, Any], context: Any, ports: TriggerPorts | None = No
     ports = ports or default_ports()
     campaign_id = str(event.get("campaign_id"))
     try:
+        if event.get("kind") == CATALOG_CHANGE:
+            if ports.fan_out is None:
+                raise RuntimeError("a catalog campaign's event needs the fan-out's ports")
+            fanned = ports.fan_out.handle(campaign_id, event.get("event") or {})
+            record_trigger(metrics, fanned)
+            logger.info("catalog change fanned out", extra={"campaign_id": campaign_id, "jobs": fanned.jobs})
+            return {"status": fanned.status, "jobs": fanned.jobs}
         if event.get("kind") == JOURNEY_EVENT:
             outcome = ports.evaluator.journey_event(campaign_id, event.get("event") or {})
         else:

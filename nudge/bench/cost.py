@@ -62,6 +62,8 @@ def cost_model(m: dict[str, Any]) -> dict[str, Any]:
             # the catalog's products (docs/catalog.md): one unit each, items under 1 KB
             + m.get("catalog_items_written_per_batch", 0) / INGEST_BATCH * PRICES_USD["dynamodb_wru"]
             + m.get("catalog_items_read_per_batch", 0) / INGEST_BATCH * PRICES_USD["dynamodb_rru"]
+            # the interest index (shared/catalog/interest.py): a unit for the item, one for its index's copy
+            + m.get("interest_items_written_per_batch", 0) / INGEST_BATCH * 2 * PRICES_USD["dynamodb_wru"]
         ),
     }
     per_message = m["delivery_requests_per_message"]

@@ -86,14 +86,15 @@ def measure_ingest(runtime: Any) -> dict[str, Any]:
     runtime.clock.advance_to(START + timedelta(hours=INGEST_BATCHES + 1))
     runtime.invoke("ingest", batch(0))
     # The catalog's items read and written: DynamoDB bills a unit per item, whatever the requests.
-    catalog_table = runtime.table_names["catalog"]
-    catalog_items = {"read": 0, "written": 0}
+    catalog_table, interest_table = runtime.table_names["catalog"], runtime.table_names["interest"]
+    catalog_items = {"read": 0, "written": 0, "interest": 0}
 
     def count_catalog_items(params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name == "BatchGetItem":
             catalog_items["read"] += len(params["RequestItems"].get(catalog_table, {}).get("Keys", []))
         elif model.name == "BatchWriteItem":
             catalog_items["written"] += len(params["RequestItems"].get(catalog_table, []))
+            catalog_items["interest"] += len(params["RequestItems"].get(interest_table, []))
 
     dynamodb = runtime.client("dynamodb")
     dynamodb.meta.events.register("provide-client-params.dynamodb", count_catalog_items)
@@ -114,4 +115,6 @@ def measure_ingest(runtime: Any) -> dict[str, Any]:
         "profile_item_bytes_max": max(sizes),
         "catalog_items_read_per_batch": catalog_items["read"] / INGEST_BATCHES,
         "catalog_items_written_per_batch": catalog_items["written"] / INGEST_BATCHES,
+        # the interest index's items, in the catalog's BatchWriteItem requests (shared/catalog/interest.py)
+        "interest_items_written_per_batch": catalog_items["interest"] / INGEST_BATCHES,
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nudge.bench.audience import measure_audience, measure_worker_cpu
+from nudge.bench.catalog_fanout import measure_catalog_fanout
 from nudge.bench.cold_starts import EVENT_PATH, HTTP_FUNCTIONS, measure_cold_starts
 from nudge.bench.cost import cost_model, fanout_estimate
 from nudge.bench.delivery import measure_delivery
@@ -65,6 +66,8 @@ def run_bench(
         results["worker_cpu_ms_per_profile"] = measure_worker_cpu(runtime)
         step("identity")
         results.update(measure_identity(runtime))
+        step("catalog fan-out")
+        results.update(measure_catalog_fanout(runtime))
     step("recommendations")
     results.update(measure_recommendations())
     if fan_in:

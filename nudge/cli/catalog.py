@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,8 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from nudge.cli.common import app, console
 from nudge.operations import DeployedStack, SourceMissing
+from shared.adapters.eventbus import internal_publisher
+from shared.catalog.announcements import Announcements
 from shared.catalog.feed import FeedReport, feed_format, load_feed
 from shared.deployment import topology
 
@@ -18,6 +21,20 @@ MAX_SHOWN_PROBLEMS = 50
 
 catalog_app = typer.Typer(help="The product catalog (docs/catalog.md).", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+
+
+# The CLI does not know the deployed campaigns' thresholds: it announces every price drop and restock
+# (PutEvents, $1 a million), and each catalog campaign's rule takes the ones it wants.
+ANNOUNCED_DROP_PERCENT = Decimal("0.01")
+
+
+def _announcements(deployed: DeployedStack) -> Announcements | None:
+    """The feed's price drops and restocks, put on the stack's bus (docs/catalog.md, triggers)."""
+    bus = deployed.outputs.get(topology.BUS_OUTPUT)
+    if not bus:
+        return None
+    publish = internal_publisher(deployed.client("events"), bus)
+    return Announcements(publish, ANNOUNCED_DROP_PERCENT, restocks=True)
 
 
 @catalog_app.command("load")
@@ -51,7 +68,11 @@ def catalog_load(
 
     try:
         deployed = DeployedStack(stack)
-        catalog = DynamoProductCatalog(deployed.client("dynamodb"), deployed.table(topology.CATALOG.key))
+        catalog = DynamoProductCatalog(
+            deployed.client("dynamodb"),
+            deployed.table(topology.CATALOG.key),
+            announcements=_announcements(deployed),
+        )
     except SourceMissing as missing:
         console.print(f"[red]{missing}[/red]")
         raise typer.Exit(1) from None

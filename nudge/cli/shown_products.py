@@ -4,6 +4,7 @@ the previewed store's events make (as ingest would have kept it: shared/catalog/
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from shared.catalog.product import Product, products_in
 from shared.catalog.updates import merged
@@ -23,7 +24,7 @@ class EventCatalog:
     def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
         return {i: self.products[i] for i in product_ids if i in self.products}
 
-    def put_many(self, products: Sequence[Product]) -> None:
+    def put_many(self, products: Sequence[Product], interests: Sequence[Any] = ()) -> None:
         raise NotImplementedError("a preview writes nothing")
 
 

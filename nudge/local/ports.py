@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from nudge.local import routing
 from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN, FEED_BUCKET_NAME, NAMES, SENDER
 from shared.adapters.scheduler import SchedulerDeferrals, schedule_name
 from shared.delivery.links import LinkSigner
@@ -89,6 +90,21 @@ class _LocalWiring(Wiring):
     def deferrals(self) -> Any:
         return _IndexedDeferrals(self._runtime.scheduler.one_time, super().deferrals())
 
+    def catalog_announcements(self) -> Any:
+        """As in Lambda, and the events put on moto's bus then reach the rules they match (moto never
+        invokes a rule's Lambda target: nudge/local/routing.py)."""
+        found = super().catalog_announcements()
+        if found is None:
+            return None
+        inner, runtime = found.publish, self._runtime
+
+        def publish(events: Any) -> list[dict[str, Any]]:
+            refused = inner(events)
+            routing.route_internal(runtime, [(t, d) for t, d in events if d not in refused])
+            return refused
+
+        return replace(found, publish=publish)
+
     def link_signer(self) -> LinkSigner:
         return self._runtime.signer
 
@@ -110,6 +126,7 @@ def environment(runtime: Any, spec: topology.FunctionSpec) -> dict[str, str]:
             "secret": lambda: runtime.privacy_key_arn if key == "privacy" else runtime.signing_secret_arn,
             "api-url": lambda: API_URL + key,
             "bucket": lambda: FEED_BUCKET_NAME,
+            "bus": lambda: NAMES.bus,
         }[kind]()
 
     env = {name: resolve(ref) for name, ref in function_environment(spec).items()}

@@ -17,11 +17,25 @@ def create_resources(runtime: Any) -> None:
     dynamodb, sqs, events = runtime.client("dynamodb"), runtime.client("sqs"), runtime.client("events")
     for spec in topology.TABLES:
         keys = [(spec.partition_key, "HASH")] + ([(spec.sort_key, "RANGE")] if spec.sort_key else [])
+        types = {n: "S" for n, _ in keys} | {i.partition_key: "S" for i in spec.indexes}
+        types |= {i.sort_key: "N" for i in spec.indexes}
+        indexes = [
+            {
+                "IndexName": i.name,
+                "KeySchema": [
+                    {"AttributeName": i.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": i.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+            for i in spec.indexes
+        ]
         dynamodb.create_table(
             TableName=runtime.table_names[spec.key],
             KeySchema=[{"AttributeName": n, "KeyType": t} for n, t in keys],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n, _ in keys],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in types.items()],
             BillingMode="PAY_PER_REQUEST",
+            **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
         )
         if spec.ttl_attribute:
             dynamodb.update_time_to_live(

@@ -12,6 +12,7 @@ take an hour. The adversarial runtime hands the targets to :func:`nudge.local.ad
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from shared.adapters.eventbus import DETAIL_TYPE, PublishReport
 from shared.deployment import topology
 from shared.deployment.naming import OWN_BUS
 from shared.events.patterns import matches
-from shared.events.sources import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE, INTERNAL_EVENT_SOURCE
 
 
 def envelope(detail: Mapping[str, Any], event_id: str, at: datetime) -> dict[str, Any]:
@@ -107,6 +108,25 @@ def put_feed_object(runtime: Any, bucket: str, key: str, body: bytes) -> int:
         },
     }
     return publish_aws_event(runtime, event)
+
+
+def route_internal(runtime: Any, events: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+    """Nudge's internal events (the catalog's announcements, put on the moto bus by the function that
+    announced them) to the targets of the rules they match, invoked asynchronously as EventBridge would,
+    while that function runs (its own requests stay its own); returns how many targets were invoked."""
+    invoked = 0
+    for detail_type, detail in events:
+        wrapped = envelope(detail, f"internal-{uuid.uuid4()}", runtime.clock.now())
+        wrapped.update({"detail-type": detail_type, "source": INTERNAL_EVENT_SOURCE})
+        for rule in runtime.rules:
+            if rule.bus == OWN_BUS and rule.target_function is not None and matches(rule.pattern, wrapped):
+                running = runtime.running
+                try:
+                    runtime.invoke_async(rule.target_function, rule.target_input(wrapped))
+                finally:
+                    runtime.running = running
+                invoked += 1
+    return invoked
 
 
 def publish_aws_event(runtime: Any, envelope: Mapping[str, Any]) -> int:

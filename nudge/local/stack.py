@@ -16,6 +16,7 @@ def stack_outputs(runtime: Any) -> dict[str, str]:
     outputs |= {topology.queue_output(k): url for k, url in runtime.queue_urls.items()}
     outputs[topology.PRIVACY_KEY_OUTPUT] = runtime.privacy_key_arn
     outputs[topology.DEFERRAL_GROUP_OUTPUT] = NAMES.deferral_group
+    outputs[topology.BUS_OUTPUT] = NAMES.bus
     return outputs
 
 

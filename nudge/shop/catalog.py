@@ -6,9 +6,13 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
 
 from nudge.shop.randomness import ascii_slug
+
+if TYPE_CHECKING:
+    from nudge.shop.pricing import PriceBook
 
 Event = dict[str, Any]
 
@@ -71,6 +75,7 @@ class Product:
     price: float
     image_url: str
     url: str
+    stock: int | None = None  # known only for a product that sells out (nudge/shop/pricing.py)
 
 
 # (category, brands, model words, [(item, price)]): fifteen items each, prices typical for the item.
@@ -295,7 +300,9 @@ def order_line(product: Product, quantity: int) -> dict[str, Any]:
 
 
 def product_properties(product: Product) -> dict[str, Any]:
+    stock = {"stock": product.stock} if product.stock is not None else {}
     return {
+        **stock,
         "product_id": product.product_id,
         "sku": product.sku,
         "name": product.name,
@@ -310,16 +317,23 @@ def product_properties(product: Product) -> dict[str, Any]:
 
 class Shelves:
     """The catalog as the shop's pages show it: a product by its id, and the products of a category
-    (in catalog order)."""
+    (in catalog order); with ``prices``, as priced (and stocked) at the moment ``at`` of the visit."""
 
-    def __init__(self, products: Sequence[Product]) -> None:
+    def __init__(self, products: Sequence[Product], prices: PriceBook | None = None) -> None:
         self._by_id = {p.product_id: p for p in products}
         self._by_category: dict[str, list[Product]] = {c: [] for c in CATEGORIES}
         for product in products:
             self._by_category[product.category].append(product)
+        self.prices = prices
+        self.at: datetime | None = None
+
+    def _shown(self, product: Product) -> Product:
+        return self.prices.priced(product, self.at) if self.prices and self.at else product
 
     def product(self, product_id: str) -> Product:
-        return self._by_id[product_id]
+        return self._shown(self._by_id[product_id])
 
     def products_in(self, category: str) -> list[Product]:
-        return self._by_category[category]
+        if self.prices is None or self.at is None:
+            return self._by_category[category]
+        return [self._shown(p) for p in self._by_category[category]]

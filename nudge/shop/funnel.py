@@ -106,6 +106,7 @@ class Funnel:
         an abandoned-cart campaign reacts to, and what brings a shopper back hours later."""
         rng, analytics = self.rng, self.analytics
         analytics.clock = at
+        self.shelves.at = at  # the visit's prices (nudge/shop/pricing.py)
         analytics.device = self._device()
         analytics.anonymous_id = None
         analytics.logged_out = False

@@ -6,6 +6,7 @@ carts abandoned far more often than bought, and shoppers who come back hours lat
 they left (so an abandoned-cart message sometimes has to be cancelled). Everything is drawn from
 ``random.Random`` instances seeded from the config, so one seed always yields byte-identical
 events; each shopper draws from their own stream, so a smaller store is a prefix of a bigger one.
+Some products go on sale or sell out on fixed days (:mod:`nudge.shop.pricing`).
 
 Here the store's days are merged into one timeline; when each shopper visits is
 :mod:`nudge.shop.visits`, what they do in a visit :mod:`nudge.shop.funnel`, and the calls their
@@ -22,6 +23,7 @@ from typing import Any
 from nudge.shop.calls import device_context
 from nudge.shop.catalog import Event, Product, Shelves, build_catalog, product_properties
 from nudge.shop.defects import DEFECTS
+from nudge.shop.pricing import PriceBook
 from nudge.shop.randomness import iso, uuid4_from
 from nudge.shop.shoppers import Shopper, make_shopper
 from nudge.shop.visits import ShopperRun
@@ -60,7 +62,7 @@ class SyntheticStore:
         self.shoppers: list[Shopper] = [
             make_shopper(config.seed, n) for n in range(1, config.users + 1) if (n - 1) % shards == shard
         ]
-        self.shelves = Shelves(self.catalog)
+        self.shelves = Shelves(self.catalog, PriceBook(config.start.astimezone(UTC)))
 
     def events(self, push_endpoints: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """All events of the simulation in timestamp order (ascending). Each is a Segment-Spec payload

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.events.sources import APP_EVENT_SOURCE
+from shared.events.sources import APP_EVENT_SOURCE, INTERNAL_EVENT_SOURCE
 
 PUT_EVENTS_LIMIT = 10
 MAX_ENTRY_BYTES = 256 * 1024
@@ -32,10 +32,13 @@ class EventPublisher:
     retries whole-call throttling), and what still fails is reported, never silently dropped.
     """
 
-    def __init__(self, client: Any, bus_name: str, source: str = APP_EVENT_SOURCE) -> None:
+    def __init__(
+        self, client: Any, bus_name: str, source: str = APP_EVENT_SOURCE, detail_type: str = DETAIL_TYPE
+    ) -> None:
         self._client = client
         self._bus = bus_name
         self._source = source
+        self._detail_type = detail_type
 
     def publish(self, details: Iterable[Mapping[str, Any]]) -> PublishReport:
         report = PublishReport()
@@ -66,7 +69,7 @@ class EventPublisher:
             entry = {
                 "EventBusName": self._bus,
                 "Source": self._source,
-                "DetailType": DETAIL_TYPE,
+                "DetailType": self._detail_type,
                 "Detail": json.dumps(detail, default=str),
             }
             size = entry_size(entry)
@@ -88,3 +91,22 @@ def entry_size(entry: Mapping[str, str]) -> int:
     return (
         sum(len(entry[k].encode("utf-8", "surrogatepass")) for k in ("Source", "DetailType", "Detail")) + 14
     )
+
+
+def internal_publisher(
+    client: Any, bus_name: str
+) -> Callable[[Sequence[tuple[str, dict[str, Any]]]], list[dict[str, Any]]]:
+    """Nudge's own events (detail type, detail) onto its bus from :data:`INTERNAL_EVENT_SOURCE`, ten a
+    PutEvents call per detail type; what PutEvents kept refusing is returned."""
+
+    def publish(events: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for detail_type, detail in events:
+            by_type.setdefault(detail_type, []).append(detail)
+        refused: list[dict[str, Any]] = []
+        for detail_type, details in by_type.items():
+            report = EventPublisher(client, bus_name, INTERNAL_EVENT_SOURCE, detail_type).publish(details)
+            refused.extend(dict(detail) for detail, _ in report.failed)
+        return refused
+
+    return publish

@@ -1,5 +1,6 @@
 """Whether a delayed real-time message must not go out any more: ``cancel_if`` events, a ``repeat``
-threshold no longer met, or a shopper who left the audience. Delivery and the simulator both ask."""
+threshold no longer met, or a shopper who left the audience (or, for a catalog trigger's job, who is
+not in it: the fan-out reads no profile). Delivery and the simulator both ask."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def cancel_reason(campaign: Campaign, profile: Profile, job: DeliveryJob, now: d
                 f"repeat: {views} of {trigger.repeat.count} views of the product in {trigger.repeat.within}"
             )
     if (
-        trigger.delay is not None
+        (trigger.delay is not None or trigger.catalog is not None)  # a catalog job's audience: checked here
         and campaign.parsed_audience.rules
         and not campaign.parsed_audience.includes(profile, now)
     ):

@@ -7,17 +7,22 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from shared.campaigns.fields import Duration, EventName, Strict, known_event
+from shared.catalog.announcements import DETAIL_TYPES, INTERNAL_EVENT_SOURCE, CatalogChangeKind
+from shared.catalog.interest import DEFAULT_WINDOW, INTEREST_DAYS
 from shared.core.durations import parse_duration
 
 __all__ = ["IDENTIFY", "Repeat", "Trigger", "condition_filter"]
 
 
 IDENTIFY = "identify"
+CATALOG_EVENTS = frozenset(DETAIL_TYPES.values())  # a catalog trigger's event: the announced change
+DEFAULT_MIN_PERCENT = 10
 _CONDITION = re.compile(
     r"^\s*properties\.(?P<path>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)\s+"
     r"(?P<op>==|!=|>=|<=|>|<|in|exists)(?:\s+(?P<value>.+?))?\s*$"
@@ -25,7 +30,7 @@ _CONDITION = re.compile(
 
 
 def _known_trigger_event(name: str, info: ValidationInfo) -> str:
-    return name if name == IDENTIFY else known_event(name, info)
+    return name if name == IDENTIFY or name in CATALOG_EVENTS else known_event(name, info)
 
 
 TriggerEvent = Annotated[str, Field(min_length=1), AfterValidator(_known_trigger_event)]
@@ -94,7 +99,20 @@ class Trigger(Strict):
     """A real-time (L4) trigger: a behavioural event, when it happens, optionally after a delay."""
 
     event: TriggerEvent = Field(
-        description="The Segment track event name, or 'identify' for an identify call."
+        description="The Segment track event name, or 'identify' for an identify call (a catalog "
+        "trigger's is set from its 'catalog')."
+    )
+    catalog: CatalogChangeKind | None = Field(
+        default=None,
+        description="A catalog trigger: price_drop or back_in_stock of a product the shopper viewed or "
+        "carted within 'within' (docs/catalog.md, triggers).",
+    )
+    min_percent: float | None = Field(
+        default=None, gt=0, lt=100, description="A price_drop trigger: the smallest drop, in percent (10)."
+    )
+    within: Duration | None = Field(
+        default=None,
+        description=f"A catalog trigger's interest window ({DEFAULT_WINDOW}, at most {INTEREST_DAYS}d).",
     )
     where: list[str] = Field(
         default_factory=list,
@@ -121,6 +139,16 @@ class Trigger(Strict):
     repeat: Repeat | None = Field(
         default=None, description="Only when the same product was viewed this often (browse abandonment)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _catalog_event(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "catalog" in data and "event" not in data:
+            try:
+                return {**data, "event": CatalogChangeKind(data["catalog"]).detail_type}
+            except ValueError:
+                return data  # the field's own error names the kinds
+        return data
 
     @field_validator("properties")
     @classmethod
@@ -158,6 +186,7 @@ class Trigger(Strict):
     def _valid_pattern(self) -> Trigger:
         from shared.events.pattern_validation import validate_pattern
 
+        self._catalog_shape()
         if self.event == IDENTIFY and (self.where or self.properties or self.repeat):
             raise ValueError("an identify trigger has no properties to filter on or repeat")
         if self.repeat is not None and self.event != "Product Viewed":
@@ -171,6 +200,30 @@ class Trigger(Strict):
         validate_pattern(self.event_pattern())
         return self
 
+    def _catalog_shape(self) -> None:
+        if self.catalog is None:
+            if self.event in CATALOG_EVENTS or self.min_percent is not None or self.within is not None:
+                raise ValueError("'min_percent' and 'within' belong to a catalog trigger: set 'catalog'")
+            return
+        if self.event != self.catalog.detail_type:
+            raise ValueError(f"a catalog trigger's event is {self.catalog.detail_type!r}: leave 'event' out")
+        if self.where or self.properties or self.repeat or self.cancel_if or self.delay:
+            raise ValueError("a catalog trigger takes 'min_percent', 'within', 'throttle', 'once_per_user'")
+        if self.min_percent is not None and self.catalog != CatalogChangeKind.PRICE_DROP:
+            raise ValueError("'min_percent' is a price_drop trigger's")
+        if self.interest_window > timedelta(days=INTEREST_DAYS):
+            raise ValueError(f"within {self.within}: interest is kept {INTEREST_DAYS} days")
+
+    @property
+    def interest_window(self) -> timedelta:
+        """How far back a catalog trigger's shoppers viewed or carted the product."""
+        return parse_duration(self.within or DEFAULT_WINDOW)
+
+    @property
+    def drop_percent(self) -> Decimal:
+        """A price_drop trigger's smallest drop."""
+        return Decimal(str(self.min_percent if self.min_percent is not None else DEFAULT_MIN_PERCENT))
+
     @property
     def delay_time(self) -> timedelta | None:
         return parse_duration(self.delay) if self.delay else None
@@ -183,6 +236,14 @@ class Trigger(Strict):
         """The EventBridge pattern of the campaign's rule: event type and name, and property filters."""
         if self.event == IDENTIFY:
             return {"detail": {"type": ["identify"]}}
+        if self.catalog is not None:
+            wanted: dict[str, Any] = {"catalog": [str(self.catalog)]}
+            if self.catalog == CatalogChangeKind.PRICE_DROP:
+                least = self.drop_percent  # a whole number as one: JSON (and the template) write 10, not 10.0
+                wanted["drop_percent"] = [
+                    {"numeric": [">=", int(least) if least == int(least) else float(least)]}
+                ]
+            return {"source": [INTERNAL_EVENT_SOURCE], "detail-type": [self.event], "detail": wanted}
         detail: dict[str, Any] = {"type": ["track"], "event": [self.event]}
         properties: dict[str, Any] = json.loads(json.dumps(self.properties))
         for condition in self.where:

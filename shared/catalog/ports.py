@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from shared.catalog.interest import Interest
 from shared.catalog.product import Product
 
 
@@ -17,8 +18,9 @@ class ProductCatalog(Protocol):
         consistent BatchGetItem per 100 ids."""
         ...
 
-    def put_many(self, products: Sequence[Product]) -> None:
-        """Store ``products`` (overwrites): one BatchWriteItem per 25."""
+    def put_many(self, products: Sequence[Product], interests: Sequence[Interest] = ()) -> None:
+        """Store ``products`` (overwrites), and the shoppers' ``interests`` in the same requests (the
+        interest index, shared/catalog/interest.py): one BatchWriteItem per 25 items of both."""
         ...
 
 

@@ -112,11 +112,19 @@ def _stock(properties: Mapping[str, Any]) -> tuple[bool | None, int | None]:
     return (in_stock, None) if isinstance(in_stock, bool) else (None, None)
 
 
+def product_id_in(properties: Mapping[str, Any], sku: str | None = None) -> str | None:
+    """The id of the product ``properties`` tell about: its ``product_id``, else its ``sku`` (``sku``:
+    already read)."""
+    return _text(properties.get("product_id"), MAX_ID_CHARS) or (
+        sku if sku is not None else _text(properties.get("sku"), MAX_ID_CHARS)
+    )
+
+
 def product_from(properties: Mapping[str, Any], at: datetime, currency: Any = None) -> Product | None:
     """What one product's properties in an event say about it at ``at`` (None without an id). Values
     the catalog cannot keep are dropped, text over its bound is clipped."""
     sku = _text(properties.get("sku"), MAX_ID_CHARS)
-    product_id = _text(properties.get("product_id"), MAX_ID_CHARS) or sku
+    product_id = product_id_in(properties, sku)
     if product_id is None:
         return None
     code = properties.get("currency", currency)

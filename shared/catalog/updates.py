@@ -6,6 +6,8 @@ event-time order onto what is stored, so an update no newer than the stored prod
 event that arrives after a newer one) changes nothing, and a product's fields an update does not
 carry (an order line's url, an event's stock) keep their stored values.
 
+Ingest's interest index (shared/catalog/interest.py) rides in the same BatchWriteItem requests.
+
 Two writers folding the same product at the same moment (two ingest invocations) both read, then
 both write: the later write wins by arrival for that moment, and the product's next update puts
 event-time order back (BatchWriteItem takes no condition; a conditional write per product would cost
@@ -15,10 +17,12 @@ a request per product instead of one per 25).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
+from shared.catalog.interest import Interest, write_order
 from shared.catalog.ports import ProductCatalog
 from shared.catalog.product import Product
 
@@ -56,9 +60,20 @@ def merged(stored: Product | None, update: Product) -> Product | None:
     return stored.model_copy(update=carried)
 
 
-def apply_updates(catalog: ProductCatalog, updates: Iterable[Product]) -> list[CatalogChange]:
+@runtime_checkable
+class AnnouncingCatalog(Protocol):
+    """A catalog that tells the catalog campaigns about its changes (shared/catalog/announcements.py)."""
+
+    def announce(self, changes: Sequence[CatalogChange]) -> None: ...
+
+
+def apply_updates(
+    catalog: ProductCatalog, updates: Iterable[Product], interests: Sequence[Interest] = ()
+) -> list[CatalogChange]:
     """Fold ``updates`` onto the stored catalog and write the products they change (see the module
-    docstring for the cost); the changes, in product id order."""
+    docstring for the cost), with the shoppers' ``interests`` in the same requests; the changes, in
+    product id order. A catalog that announces is told the changes before they are written (ingest's,
+    the feed's: every path that changes the catalog), so a refused announcement leaves it unwritten."""
     by_product: dict[str, list[Product]] = defaultdict(list)
     for update in updates:
         by_product[update.product_id].append(update)
@@ -72,6 +87,8 @@ def apply_updates(catalog: ProductCatalog, updates: Iterable[Product]) -> list[C
             current = merged(current, update) or current
         if current is not None and current is not before:
             changes.append(CatalogChange(before, current))
-    if changes:
-        catalog.put_many([c.after for c in changes])
+    if changes and isinstance(catalog, AnnouncingCatalog):
+        catalog.announce(changes)
+    if changes or interests:
+        catalog.put_many([c.after for c in changes], write_order(interests))
     return changes

@@ -5,6 +5,7 @@ deployment's settings fill (:func:`deployment_environment`)."""
 from __future__ import annotations
 
 from shared.deployment.topology import (
+    BUS_ENV,
     FEED_BUCKET,
     FEED_BUCKET_ENV,
     FEED_KEY_ENV,
@@ -37,6 +38,8 @@ def function_environment(spec: FunctionSpec) -> dict[str, str]:
     if spec.pseudonymizes:
         env["PRIVACY_KEY_ARN"] = "secret:privacy"
     env.update({dead_letter_env_var(q): f"queue:{q}" for q in spec.purges})
+    if spec.announces:
+        env[BUS_ENV] = "bus:own"
     if spec.key == "deliver":
         env["UNSUBSCRIBE_URL"] = f"api-url:{UNSUBSCRIBE_PATH}"
     if spec.reads_feed:

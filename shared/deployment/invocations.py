@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.deployment.naming import JOURNEY_EVENT, OWN_BUS
+from shared.deployment.naming import CATALOG_CHANGE, JOURNEY_EVENT, OWN_BUS
 from shared.deployment.topology import (
     DEFAULT_BUS,
     FEEDBACK_DLQ_KEY,
@@ -17,6 +17,7 @@ from shared.deployment.topology import (
     PLANNER_DLQ_KEY,
     TRIGGER_DLQ_KEY,
 )
+from shared.events.sources import INTERNAL_EVENT_SOURCE
 
 if TYPE_CHECKING:
     from shared.campaigns.model import Campaign
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 
 # The bus is Nudge's own, so the ingest rule takes everything on it: a malformed payload must reach
 # ingest (and its dead-letter queue, with a reason) rather than be dropped silently by a narrower pattern.
-MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"prefix": ""}]}
+# Everything but Nudge's own internal events (the catalog's price drops and restocks), which are no
+# shopper's event: the catalog campaigns' rules take them.
+MATCH_ALL_EVENTS: Mapping[str, Any] = {"source": [{"anything-but": [INTERNAL_EVENT_SOURCE]}]}
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class RuleSpec:
     campaign_id: str | None = None
     bus: str = OWN_BUS  # DEFAULT_BUS for events AWS services publish (SES feedback)
     dead_letter_queue: str = TRIGGER_DLQ_KEY
-    kind: str | None = None  # JOURNEY_EVENT: an event a journey ends on or waits for (not an entry)
+    kind: str | None = None  # JOURNEY_EVENT: an event a journey ends on or waits for (not an entry);
+    # CATALOG_CHANGE: a catalog campaign's change
 
     def target_input(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """What a function target receives: the campaign id beside the whole original event."""
@@ -173,6 +177,7 @@ def event_rules(
                     f"L4 trigger for campaign {campaign.id}",
                     target_function="trigger",
                     campaign_id=campaign.id,
+                    kind=CATALOG_CHANGE if campaign.trigger.catalog is not None else None,
                 )
             )
     for campaign in campaigns:

@@ -20,6 +20,8 @@ OWN_BUS = "nudge"
 # The ``kind`` a rule's target payload gives an event a journey ends on or waits for (not an entry): the
 # trigger reads it here, without loading the rules' module (shared/deployment/invocations.py).
 JOURNEY_EVENT = "journey_event"
+# ... and a catalog campaign's announced change (shared/triggers/catalog_triggers.py).
+CATALOG_CHANGE = "catalog_change"
 # CloudFormation stack names are letters, digits and hyphens; 48 characters keep every derived name
 # (``<stack>-deferred`` is the tightest: schedule groups take 64) within its service's limit.
 STACK_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,47}")

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    pass
-
+from typing import Literal
 
 DEFAULT_BUS = "default"  # the account's bus, where AWS services such as SES publish
 TRUSTED_SOURCES_ENV = "TRUSTED_EVENT_SOURCES"
 # This stack's SNS platform applications (context ``push_applications``): push goes only to their endpoints.
 PUSH_APPLICATIONS_ENV = "PUSH_APPLICATION_ARNS"
+BUS_ENV = "EVENT_BUS_NAME"  # where a function that announces puts its internal events
 
 
 def push_endpoints_of(application_arn: str) -> str:
@@ -39,11 +36,19 @@ def access(*actions: DynamoAction) -> Access:
 
 
 @dataclass(frozen=True)
+class IndexSpec:  # a global secondary index, keys only: a text partition key, a number sort key
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
 class TableSpec:
     key: str
     partition_key: str
     sort_key: str | None = None
     ttl_attribute: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
 
     @property
     def env_var(self) -> str:
@@ -83,7 +88,13 @@ CATALOG = TableSpec("catalog", partition_key="product_id")
 FEED_BUCKET = "feed"
 FEED_BUCKET_ENV = "FEED_BUCKET"
 FEED_KEY_ENV = "FEED_KEY"
-TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY, JOURNEYS, CATALOG)
+# Who is interested in a product (shared/catalog/interest.py): per shopper and product viewed or carted, the
+# latest interest's time, expiring at the end of the longest window; read by product, newest first.
+INTEREST_BY_PRODUCT = IndexSpec("by-product", partition_key="product_id", sort_key="interested_at")
+INTEREST = TableSpec(
+    "interest", "user_id", "product_id", ttl_attribute="expires_at", indexes=(INTEREST_BY_PRODUCT,)
+)
+TABLES = (PROFILES, MESSAGES, INBOX, LEDGER, MODELS, CONVERSIONS, PRIVACY, JOURNEYS, CATALOG, INTEREST)
 # The tables that hold a shopper's data (keyed by user_id): what erasure deletes.
 SHOPPER_TABLES = tuple(t for t in TABLES if t.partition_key == "user_id")
 # One-time EventBridge Scheduler schedules (quiet-hours deferrals, trigger delays) live in the stack's
@@ -137,6 +148,7 @@ class FunctionSpec:
     pseudonymizes: bool = False  # reads the HMAC key of erasure markers and kept suppressions
     purges: tuple[str, ...] = ()  # dead-letter queues it removes a shopper's messages from (erasure)
     reads_feed: bool = False  # reads the catalog feed object (FEED_BUCKET, the deployment's key)
+    announces: bool = False  # puts the catalog's internal events on the bus (INTERNAL_EVENT_SOURCE)
 
 
 INGEST_QUEUE = QueueSpec(
@@ -203,6 +215,7 @@ def table_output(key: str) -> str:
 # The other stack outputs the operations commands read (``nudge erase --stack``).
 PRIVACY_KEY_OUTPUT = "PrivacyKeyArn"
 DEFERRAL_GROUP_OUTPUT = "DeferralGroup"
+BUS_OUTPUT = "BusName"
 FEED_BUCKET_OUTPUT = "FeedBucket"
 
 
@@ -235,9 +248,11 @@ FUNCTIONS = (
             PRIVACY.key: access("BatchGetItem", "GetItem"),
             MODELS.key: access("UpdateItem"),  # a conversion credited to a variant: its experiment's count
             CATALOG.key: access("BatchGetItem", "BatchWriteItem"),
+            INTEREST.key: access("BatchWriteItem"),  # in the catalog's BatchWriteItem requests
             JOURNEYS.key: access("GetItem", "PutItem"),
         },
         sends_to=(DELIVERY_QUEUE.key,),  # a segment journey's first send step
+        announces=True,  # price drops and restocks (shared/catalog/announcements.py)
         defers_to=DELIVERY_QUEUE.key,  # ... or its first wait
         parks_in=INGEST_QUEUE.dlq_key,
         pseudonymizes=True,
@@ -247,8 +262,10 @@ FUNCTIONS = (
         "functions.trigger.handler.handler",
         "Turns a real-time (L4) behavioural event into a delivery job, now or after its delay.",
         memory_mb=256,
-        # journeys: the instance an entry or an awaited event moves (one read, one conditional put)
-        tables={PROFILES.key: access("GetItem"), JOURNEYS.key: access("GetItem", "PutItem")},
+        # journeys: the instance an entry or an awaited event moves (one read, one conditional put);
+        # interest: a catalog campaign's fan-out reads the product's interested shoppers (one Query)
+        tables={PROFILES.key: access("GetItem"), JOURNEYS.key: access("GetItem", "PutItem")}
+        | {INTEREST.key: access("Query")},
         sends_to=(DELIVERY_QUEUE.key,),
         parks_in=TRIGGER_DLQ_KEY,
         on_failure=TRIGGER_DLQ_KEY,
@@ -383,6 +400,7 @@ FUNCTIONS = (
         tables={CATALOG.key: access("BatchGetItem", "BatchWriteItem")},
         on_failure=PLANNER_DLQ_KEY,
         reads_feed=True,
+        announces=True,  # the feed's price drops and restocks (shared/catalog/announcements.py)
     ),
 )
 FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}

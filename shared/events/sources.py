@@ -7,3 +7,7 @@ from __future__ import annotations
 # only from trusted sources: this one unless the stack's ``trusted_event_sources`` context says otherwise
 # (docs/security.md); ingest reads the list from TRUSTED_EVENT_SOURCES.
 APP_EVENT_SOURCE = "nudge.app"
+
+# Nudge's own events on its bus (the catalog's price drops and restocks, shared/catalog/announcements.py):
+# the ingest rule leaves them out, the catalog campaigns' rules take them.
+INTERNAL_EVENT_SOURCE = "nudge.internal"

@@ -31,7 +31,7 @@ from shared.events.contract import (
 )
 from shared.events.traits import TraitPolicy
 from shared.ingest.conversions import Attributor
-from shared.ingest.products import product_updates, update_catalog
+from shared.ingest.products import batch_interests, interest_events, product_updates, update_catalog
 from shared.measurement.attribution import (
     Conversion,
 )
@@ -220,8 +220,6 @@ def _ingest(
         by_user[event.profile_id].append((record, event))
     if not by_user:
         return outcome
-    if products is not None:
-        _update_catalog(products, by_user, outcome)
 
     # The erasure markers, and the anonymous visitors the batch's logins link, are read with the
     # profiles in the same requests: none is added per event.
@@ -244,6 +242,9 @@ def _ingest(
         outcome.errors.append(f"reading profiles: {type(error).__name__}: {error}")
         outcome.fail([r for items in by_user.values() for r, _ in items], outcome.errors[-1])
         return outcome
+    if products is not None:  # after the logins are followed and the erasure markers read: the interest
+        shown = {u: [(r.record_id, e) for r, e in items] for u, items in by_user.items()}
+        _update_catalog(products, by_user, outcome, interest_events(shown, current, kept, keys, entered))
 
     for user_id, items in by_user.items():
         items = _after_erasure(items, kept.get(keys.get(user_id, "")), entered, outcome)
@@ -277,11 +278,13 @@ def _update_catalog(
     catalog: ProductCatalog,
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]],
     outcome: IngestOutcome,
+    events: dict[str, list[SegmentEvent]],
 ) -> None:
-    """Fold the batch's products into the catalog (shared/ingest/products.py); if that fails, the
-    records that carried products fail with the reason."""
+    """Fold the batch's products into the catalog and the shoppers' interest into the index
+    (shared/ingest/products.py); if that fails, the records that carried products fail with the reason."""
     updates = product_updates([(r.record_id, e) for items in by_user.values() for r, e in items])
-    outcome.catalog_changes, error = update_catalog(catalog, updates)
+    interests = batch_interests(events)
+    outcome.catalog_changes, error = update_catalog(catalog, updates, interests)
     if error is not None:
         outcome.errors.append(error)
         carried = {record_id for record_id, _ in updates}

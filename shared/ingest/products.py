@@ -1,8 +1,10 @@
-"""Ingest's catalog step: the products a batch's events tell about, folded into the catalog.
+"""Ingest's catalog step: the products a batch's events tell about, folded into the catalog, and the
+shoppers' interest in them (the index catalog campaigns read, shared/catalog/interest.py).
 
 It costs one BatchGetItem per 100 distinct products of the batch and one BatchWriteItem per 25 it
 changes (shared/catalog/updates.py), whatever the number of events: a batch of 100 product events
 adds at most 1 + 4 requests, 0.05 per event, and usually 2 (a batch names fewer than 25 products).
+The interest items ride in the same BatchWriteItem requests (25 items of both tables a request).
 If the catalog cannot be read or written, the records that carried products fail and SQS redelivers
 them: their profile folds are duplicates then (events are folded once by message id), their products
 are applied again.
@@ -10,12 +12,18 @@ are applied again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
+from shared.catalog.interest import Interest, interests_of
 from shared.catalog.ports import ProductCatalog
-from shared.catalog.product import Product, products_in
+from shared.catalog.product import PRODUCT_EVENTS, Product, products_in
 from shared.catalog.updates import CatalogChange, apply_updates
+from shared.core.identity import is_anonymous
 from shared.events.contract import SegmentEvent
+from shared.profiles.kept import KeptRecord
+from shared.profiles.products import day_number
+from shared.profiles.profile import Profile, product_of
 
 
 def product_updates(events: Sequence[tuple[str, SegmentEvent]]) -> list[tuple[str, Product]]:
@@ -23,13 +31,51 @@ def product_updates(events: Sequence[tuple[str, SegmentEvent]]) -> list[tuple[st
     return [(record_id, product) for record_id, event in events for product in products_in(event)]
 
 
+def interest_events(
+    by_user: Mapping[str, Sequence[tuple[str, SegmentEvent]]],
+    current: Mapping[str, Profile],
+    kept: Mapping[str, KeptRecord],
+    keys: Mapping[str, str],
+    entered: Mapping[str, datetime],
+) -> dict[str, list[SegmentEvent]]:
+    """Each shopper's events (with their records' ids) that show new interest: none the profile folded
+    already (a duplicate), none of a day before the profile's latest touch of the product (a late event:
+    the index holds a newer one), none predating their erasure (``kept``: the markers by ``keys``).
+    A view the same day as the latest touch is written: the touch may be the visitor's the shopper was
+    merged with at login, or a purchase, neither of which is in the index."""
+    found = {}
+    for user_id, items in by_user.items():
+        marker, profile = kept.get(keys.get(user_id, "")), current.get(user_id)
+        latest = profile.activity.products if profile is not None else {}
+        found[user_id] = [
+            e
+            for record_id, e in items
+            if e.event in PRODUCT_EVENTS
+            and (marker is None or not marker.erased_since(entered[record_id]))
+            and (profile is None or not profile.has_seen(e.message_id))
+            and latest.get(str(product_of(e.properties)), (0,))[0] <= day_number(e.timestamp)
+        ]
+    return found
+
+
+def batch_interests(by_user: Mapping[str, Sequence[SegmentEvent]]) -> list[Interest]:
+    """The interest the batch's shoppers show (``by_user``: their events once logins are followed, none
+    predating their erasure); an anonymous visitor's are left out."""
+    return [
+        interest
+        for user_id, events in by_user.items()
+        if not is_anonymous(user_id)
+        for interest in interests_of(user_id, events)
+    ]
+
+
 def update_catalog(
-    catalog: ProductCatalog, updates: Sequence[tuple[str, Product]]
+    catalog: ProductCatalog, updates: Sequence[tuple[str, Product]], interests: Sequence[Interest] = ()
 ) -> tuple[list[CatalogChange], str | None]:
     """The changes the updates made, or the error that kept them from the catalog."""
     if not updates:
         return [], None
     try:
-        return apply_updates(catalog, [p for _, p in updates]), None
+        return apply_updates(catalog, [p for _, p in updates], interests), None
     except Exception as error:
         return [], f"updating the catalog: {type(error).__name__}: {error}"

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from shared.deployment.environment import deployment_environment, function_environment
 from shared.deployment.topology import (
     AUDIENCE_QUEUE,
+    BUS_ENV,
     CATALOG,
     CONVERSIONS,
     DELIVERY_QUEUE,
@@ -18,6 +19,7 @@ from shared.deployment.topology import (
     FEED_KEY_ENV,
     FUNCTIONS_BY_KEY,
     INBOX,
+    INTEREST,
     JOURNEYS,
     LEDGER,
     MESSAGES,
@@ -64,6 +66,8 @@ class Settings(BaseModel):
     conversions_table: str | None = None
     journeys_table: str | None = None
     catalog_table: str | None = None
+    interest_table: str | None = None
+    event_bus_name: str | None = None  # where ingest announces the catalog's changes
     ledger_table: str | None = None
     privacy_table: str | None = None
     privacy_key_arn: str | None = None
@@ -119,6 +123,8 @@ class Settings(BaseModel):
             "conversions_table": env.get(CONVERSIONS.env_var),
             "journeys_table": env.get(JOURNEYS.env_var),
             "catalog_table": env.get(CATALOG.env_var),
+            "interest_table": env.get(INTEREST.env_var),
+            "event_bus_name": env.get(BUS_ENV),
             "ledger_table": env.get(LEDGER.env_var),
             "privacy_table": env.get(PRIVACY.env_var),
             "privacy_key_arn": env.get("PRIVACY_KEY_ARN"),

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from shared.delivery.deliverer import SendDecision
     from shared.delivery.feedback import FeedbackOutcome
     from shared.ingest.ingest import IngestOutcome
+    from shared.triggers.catalog_triggers import FanOutOutcome
     from shared.triggers.triggers import TriggerOutcome
 
 # Each stack's functions publish into the stack's own namespace (ResourceNames.metric_namespace),
@@ -270,7 +271,7 @@ def _cap_name(reason: str | None) -> str:
     return bounded(reason, (*fixed, *(f"{s}.{p}" for s in scopes for p in ("per_day", "per_week"))))
 
 
-def record_trigger(metrics: FunctionMetrics, outcome: TriggerOutcome) -> None:
+def record_trigger(metrics: FunctionMetrics, outcome: TriggerOutcome | FanOutOutcome) -> None:
     metrics.add(TRIGGERS, status=bounded(outcome.status, TRIGGER_STATUSES))
 
 

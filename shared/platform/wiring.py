@@ -28,7 +28,7 @@ from shared.platform import snapshots
 from shared.platform.config import Settings
 
 if TYPE_CHECKING:
-    from shared.adapters.dynamo.catalog import DynamoProductCatalog
+    from shared.adapters.dynamo.catalog import DynamoInterestIndex, DynamoProductCatalog
     from shared.adapters.dynamo.experiments import DynamoExperimentStore
     from shared.adapters.dynamo.journeys import DynamoJourneyStore
     from shared.adapters.dynamo.ledger import DynamoLedgerStore
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from shared.adapters.scheduler import SchedulerDeferrals, SchedulerPendingJobs
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
     from shared.campaigns.loader import Catalog
+    from shared.catalog.announcements import Announcements
     from shared.delivery.links import LinkSigner
     from shared.delivery.ports import MessageChannel
     from shared.journeys.engine import JourneyEngine
@@ -169,10 +170,33 @@ class Wiring:
         return DynamoJourneyStore(self.client("dynamodb"), str(self.settings.journeys_table))
 
     def product_catalog(self) -> DynamoProductCatalog:
+        """The catalog; where the function has them (ingest), the interest index written with it and
+        the announcements of the changes the live catalog campaigns want."""
         from shared.adapters.dynamo.catalog import DynamoProductCatalog
 
         self.settings.require("catalog_table")
-        return DynamoProductCatalog(self.client("dynamodb"), str(self.settings.catalog_table))
+        return DynamoProductCatalog(
+            self.client("dynamodb"),
+            str(self.settings.catalog_table),
+            self.settings.interest_table,
+            self.catalog_announcements(),
+        )
+
+    def catalog_announcements(self) -> Announcements | None:
+        """What the live catalog campaigns want announced (None: no bus here, or no such campaign)."""
+        from shared.adapters.eventbus import internal_publisher
+        from shared.triggers.catalog_triggers import announcements_for
+
+        if self.settings.event_bus_name is None:
+            return None
+        publish = internal_publisher(self.client("events"), self.settings.event_bus_name)
+        return announcements_for(self.catalog(), publish)
+
+    def interest_index(self) -> DynamoInterestIndex:
+        from shared.adapters.dynamo.catalog import DynamoInterestIndex
+
+        self.settings.require("interest_table")
+        return DynamoInterestIndex(self.client("dynamodb"), str(self.settings.interest_table))
 
     def feed_objects(self) -> S3FeedObjects:
         from shared.adapters.feed_objects import S3FeedObjects

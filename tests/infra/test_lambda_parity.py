@@ -85,7 +85,7 @@ class _Resolver:
     local runtime built from the same topology."""
 
     def __init__(self, synthesized: Synthesized, runtime: Any) -> None:
-        from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN, FEED_BUCKET_NAME
+        from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN, FEED_BUCKET_NAME, NAMES
 
         stack = synthesized.stack
         self.refs: dict[str, str] = dict(PSEUDO)
@@ -100,6 +100,7 @@ class _Resolver:
         self.refs[synthesized.logical_id(stack.feed_bucket)] = FEED_BUCKET_NAME
         self.attributes[(synthesized.logical_id(stack.deferral_role), "Arn")] = DEFERRAL_ROLE_ARN
         self.attributes[(synthesized.logical_id(stack.api), "ApiEndpoint")] = API_URL
+        self.refs[synthesized.logical_id(stack.bus)] = NAMES.bus
 
     def __call__(self, function_key: str, name: str, value: Any) -> str:
         if isinstance(value, str):

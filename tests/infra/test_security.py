@@ -69,6 +69,11 @@ def _expected(synthesized: Synthesized, spec: topology.FunctionSpec) -> set[Gran
     pairs += [(a, arn_of(log_group)) for a in ("logs:CreateLogStream", "logs:PutLogEvents")]
     for table, actions in spec.tables.items():
         pairs += [(f"dynamodb:{a}", arn_of(synthesized.table_id(table))) for a in actions]
+        if topology.TABLES_BY_KEY[table].indexes:  # the interest index: CDK grants its indexes the same
+            indexes = {"Fn::Join": ["", [arn_of(synthesized.table_id(table)), "/index/*"]]}
+            pairs += [(f"dynamodb:{a}", indexes) for a in actions]
+    if spec.announces:
+        pairs.append(("events:PutEvents", arn_of(synthesized.logical_id(synthesized.stack.bus))))
     for queue in {*spec.sends_to, *(k for k in (spec.parks_in, spec.on_failure) if k)}:
         pairs += [(a, arn_of(synthesized.queue_id(queue))) for a in SEND]
     for queue in (q for q in topology.QUEUES if q.consumer == spec.key):

@@ -84,8 +84,8 @@ def _rule_campaign_id(rule: dict[str, Any]) -> str | None:
     if transformer is None:
         return None
     payload = json.loads(transformer["InputTemplate"].replace(EVENT_PLACEHOLDER, "null"))
-    kind = payload.get("kind")
-    return str(payload["campaign_id"]) + (f"#{kind}" if kind else "")
+    kind = payload.get("kind")  # a catalog campaign's one rule is its L4 rule; a journey has a second
+    return str(payload["campaign_id"]) + (f"#{kind}" if kind == invocations.JOURNEY_EVENT else "")
 
 
 def _rules_by_campaign(synthesized: Synthesized) -> dict[str | None, list[tuple[str, dict[str, Any]]]]:
@@ -205,7 +205,7 @@ def test_l4_rules_hand_the_trigger_function_the_campaign_and_the_event(
 ) -> None:
     trigger_id = synthesized.function_id("trigger")
     sample = {"version": "0", "id": "e-1", "source": APP_EVENT_SOURCE, "detail": {"event": "x"}}
-    specs = {r.campaign_id: r for r in _event_rules(synthesized) if r.kind is None}
+    specs = {r.campaign_id: r for r in _event_rules(synthesized) if r.kind != invocations.JOURNEY_EVENT}
     for campaign, lid, rule in l4_rules:
         target = rule["Targets"][0]
         assert target["Arn"] == arn_of(trigger_id), lid
@@ -216,6 +216,31 @@ def test_l4_rules_hand_the_trigger_function_the_campaign_and_the_event(
         delivered = json.loads(template_text.replace(EVENT_PLACEHOLDER, json.dumps(sample)))
         assert delivered == specs[campaign.id].target_input(sample)
         assert "InputPathsMap" not in target["InputTransformer"]
+
+
+def test_a_catalog_campaigns_rule_takes_the_internal_catalog_events_and_ingests_rule_leaves_them(
+    synthesized: Synthesized,
+) -> None:
+    rules = {r.campaign_id: r for r in _event_rules(synthesized) if r.kind == invocations.CATALOG_CHANGE}
+    assert {k: (r.pattern, r.target_function) for k, r in rules.items()} == {
+        "price-drop": (
+            {
+                "source": ["nudge.internal"],
+                "detail-type": ["Catalog Price Dropped"],
+                "detail": {"catalog": ["price_drop"], "drop_percent": [{"numeric": [">=", 10]}]},
+            },
+            "trigger",
+        ),
+        "back-in-stock": (
+            {
+                "source": ["nudge.internal"],
+                "detail-type": ["Catalog Back In Stock"],
+                "detail": {"catalog": ["back_in_stock"]},
+            },
+            "trigger",
+        ),
+    }
+    assert _ingest_rule(synthesized)[1]["EventPattern"] == {"source": [{"anything-but": ["nudge.internal"]}]}
 
 
 def test_a_journey_rule_routes_its_goal_and_exit_events_to_the_trigger_function_marked(
@@ -447,6 +472,8 @@ def test_function_environment_is_exactly_what_the_topology_names(
             expected = ref(synthesized.logical_id(secret))
         elif kind == "bucket":
             expected = ref(synthesized.logical_id(stack.feed_bucket))
+        elif kind == "bus":
+            expected = ref(synthesized.logical_id(stack.bus))
         else:
             assert kind == "api-url", reference
             api_id = synthesized.logical_id(stack.api)
@@ -637,6 +664,11 @@ def test_planner_may_only_describe_the_profile_table_to_size_its_segments(synthe
     assert env[topology.PROFILES.env_var] == ref(synthesized.table_id("profiles"))
 
 
+def index_arns(synthesized: Synthesized, table_key: str) -> dict[str, Any]:
+    """The ARN pattern of a table's indexes, as CDK grants it."""
+    return {"Fn::Join": ["", [arn_of(synthesized.table_id(table_key)), "/index/*"]]}
+
+
 @pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.key)
 def test_table_access_follows_the_topology(spec: topology.FunctionSpec, synthesized: Synthesized) -> None:
     """Exactly the DynamoDB actions the topology lists, table by table (and those are the ones the
@@ -652,6 +684,11 @@ def test_table_access_follows_the_topology(spec: topology.FunctionSpec, synthesi
         for r in s.resources
     }
     allowed = {json.dumps(arn_of(synthesized.table_id(t)), sort_keys=True) for t in spec.tables}
+    allowed |= {  # a table's indexes (the interest index): CDK grants the same actions on them
+        json.dumps(index_arns(synthesized, t), sort_keys=True)
+        for t in spec.tables
+        if topology.TABLES_BY_KEY[t].indexes
+    }
     assert dynamo_resources <= allowed
 
 
@@ -763,9 +800,25 @@ def test_table_matches_its_spec(spec: topology.TableSpec, template: Any, synthes
     keys = [(spec.partition_key, "HASH")] + ([(spec.sort_key, "RANGE")] if spec.sort_key else [])
     key_schema = [{"AttributeName": n, "KeyType": t} for n, t in keys]
     assert table["KeySchema"] == key_schema
+    indexed = [(i.partition_key, "S") for i in spec.indexes] + [(i.sort_key, "N") for i in spec.indexes]
     assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
-        ({"AttributeName": n, "AttributeType": "S"} for n, _ in keys), key=lambda a: a["AttributeName"]
+        (
+            {"AttributeName": n, "AttributeType": t}
+            for n, t in {**{n: "S" for n, _ in keys}, **dict(indexed)}.items()
+        ),
+        key=lambda a: a["AttributeName"],
     )
+    assert table.get("GlobalSecondaryIndexes", []) == [
+        {
+            "IndexName": i.name,
+            "KeySchema": [
+                {"AttributeName": i.partition_key, "KeyType": "HASH"},
+                {"AttributeName": i.sort_key, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+        for i in spec.indexes
+    ]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["SSESpecification"]["SSEEnabled"] is True

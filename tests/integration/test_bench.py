@@ -12,6 +12,7 @@ from fakes import CAMPAIGNS
 from moto import mock_aws
 
 from benchmarks.prices import PRICES_USD
+from nudge.bench.catalog_fanout import FANOUT_SHOPPERS, fanout_cost_usd, measure_catalog_fanout
 from nudge.bench.cost import cost_model, fanout_estimate
 from nudge.bench.delivery import measure_delivery
 from nudge.bench.identity import measure_identity
@@ -40,6 +41,7 @@ def measured() -> Iterator[dict[str, Any]]:
         results.update(measure_journey(runtime))
         results.update(measure_delivery(runtime))
         results.update(measure_identity(runtime))
+        results.update(measure_catalog_fanout(runtime))
         yield results
 
 
@@ -47,13 +49,15 @@ def test_ingest_costs_a_read_per_batch_a_write_per_user_and_a_read_and_a_write_f
     measured: dict[str, Any],
 ) -> None:
     # profiles (and erasure markers) read in one request, one write per user; the batch's products
-    # read in one request and the changed ones written in one (shared/ingest/products.py)
+    # read in one request and the changed ones written with the shoppers' interest in them, 25 items a
+    # request: 4 products and 80 (shopper, product) pairs in four (shared/ingest/products.py)
     assert measured["ingest_requests_per_batch"] == {
         "dynamodb.BatchGetItem": 2.0,
-        "dynamodb.BatchWriteItem": 1.0,
+        "dynamodb.BatchWriteItem": 4.0,
         "dynamodb.PutItem": 20.0,
     }
-    assert measured["ddb_requests_per_ingested_event"] == pytest.approx(23 / INGEST_BATCH)
+    assert measured["ddb_requests_per_ingested_event"] == pytest.approx(26 / INGEST_BATCH)
+    assert measured["interest_items_written_per_batch"] == 80.0
     # a unit each, billed whatever the requests: the batch's 4 products read, and written (newer events)
     assert (measured["catalog_items_read_per_batch"], measured["catalog_items_written_per_batch"]) == (
         4.0,
@@ -72,16 +76,36 @@ def test_a_merge_costs_a_transaction_in_place_of_the_write_and_events_after_it_n
     }
     assert measured["identity_requests_per_merge"] == pytest.approx(21 / 20)
     # 100 events after login (both ids): one read, one write per shopper, as without identity (and
-    # their products' one read and one write: docs/catalog.md).
-    assert measured["identity_requests_per_event_after_login"] == pytest.approx(23 / 100)
+    # their products' one read, and 5 products and 100 interest items written in 5: docs/catalog.md).
+    assert measured["identity_requests_per_event_after_login"] == pytest.approx(27 / 100)
     # 100 logged-out events of linked devices: one more read, for the shoppers the links name (and
-    # the products' read and write).
+    # the products' read and write, their interest indexed under the shoppers they follow).
     assert measured["identity_linked_batch_requests"] == {
         "dynamodb.BatchGetItem": 3,
-        "dynamodb.BatchWriteItem": 1,
+        "dynamodb.BatchWriteItem": 5,
         "dynamodb.PutItem": 20,
     }
-    assert measured["identity_requests_per_linked_anonymous_event"] == pytest.approx(24 / 100)
+    assert measured["identity_requests_per_linked_anonymous_event"] == pytest.approx(28 / 100)
+
+
+def test_a_price_drop_costs_one_index_query_and_a_send_per_ten_interested_shoppers(
+    measured: dict[str, Any],
+) -> None:
+    assert (measured["catalog_fanout_shoppers"], measured["catalog_fanout_jobs"]) == (100, 100)
+    assert measured["catalog_fanout_requests"] == {"dynamodb.Query": 1, "sqs.SendMessageBatch": 10}
+    assert measured["aws_requests_per_price_drop"] == 11
+    # the event ($1/M), the invocation ($0.2/M) and its 256 MB for 5 + 10 * 8 ms, 1 read unit (100 keys
+    # of 60 bytes, eventually consistent), 10 SQS requests ($0.4/M each)
+    expected = (
+        PRICES_USD["eventbridge_event"]
+        + PRICES_USD["lambda_request"]
+        + PRICES_USD["lambda_gb_second_arm64"] * 0.25 * 0.085
+        + PRICES_USD["dynamodb_rru"]
+        + 10 * PRICES_USD["sqs_request"]
+    )
+    assert measured["usd_per_price_drop_fanout"] == pytest.approx(expected)
+    assert fanout_cost_usd({"dynamodb.Query": 1, "sqs.SendMessageBatch": 100}, 1000) > expected
+    assert FANOUT_SHOPPERS == 100
 
 
 def test_an_immediate_trigger_enqueues_with_one_request(measured: dict[str, Any]) -> None:

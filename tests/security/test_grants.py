@@ -51,6 +51,9 @@ NOT_REACHED: dict[str, dict[str, set[str]]] = {
     # a segment journey entered by an ingest write (the shipped one, at-risk-save, starts matching on new
     # scores, which the scorer writes; tests/integration/test_segment_entry.py runs an ingest-made entry)
     "ingest": {"journeys": {"GetItem", "PutItem"}},
+    # a catalog campaign's fan-out: the week's shop changes no price or stock of a product a shopper looked
+    # at (tests/integration/test_catalog_triggers.py runs it)
+    "trigger": {"interest": {"Query"}},
 }
 
 

@@ -142,7 +142,7 @@ class Catalog:
         self.asked.append(list(product_ids))
         return {i: self.products[i] for i in product_ids if i in self.products}
 
-    def put_many(self, products: list[Product]) -> None:
+    def put_many(self, products: list[Product], interests: Any = ()) -> None:
         raise AssertionError("templates never write")
 
 

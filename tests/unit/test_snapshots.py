@@ -133,8 +133,16 @@ def created_clients() -> dict[str, Any]:
 def test_the_snapshot_holds_each_functions_ports_and_their_clients(deployed: Deployed) -> None:
     snapshots.snapshot()
     assert all(m.default_ports.cache_info().currsize == 1 for m in deployed.handlers.values())
-    # deliver's channels too: SES (v2) and SNS
-    assert set(created_clients()) == {"dynamodb", "sqs", "scheduler", "secretsmanager", "sesv2", "sns"}
+    # deliver's channels too: SES (v2) and SNS; the bus the catalog's changes are announced on (ingest)
+    assert set(created_clients()) == {
+        "dynamodb",
+        "sqs",
+        "scheduler",
+        "secretsmanager",
+        "sesv2",
+        "sns",
+        "events",
+    }
     preferences, privacy = (
         deployed.handlers["preferences"].default_ports(),
         deployed.handlers["privacy"].default_ports(),
