@@ -227,6 +227,7 @@ def test_an_events_interest_is_its_shoppers_latest_view_or_cart_of_each_product(
         tracked("Product Viewed", T0 + timedelta(minutes=2), 4, product_id="p-17"),
         tracked("Order Completed", T0, 5, products=[{"product_id": "p-9"}]),
         tracked("Product Viewed", T0, 6),  # no product
+        tracked("Product Removed", T0 + timedelta(minutes=9), 7, product_id="p-5"),  # no interest
     ]
 
     assert interests_of("u-1", events) == [
