@@ -46,7 +46,16 @@ def grant(
     function = built.function
     schedules_arn = deferral_schedules_arn(stack, granting.names)
     for table_key, actions in spec.tables.items():
-        granting.tables[table_key].grant(function, *(f"dynamodb:{a}" for a in sorted(actions)))
+        table = granting.tables[table_key]
+        table.grant(function, *(f"dynamodb:{a}" for a in sorted(actions)))
+        if topology.TABLES_BY_KEY[table_key].indexes:
+            nag.accept(
+                built.policy,
+                "IAM5",
+                f"CDK grants a table's actions on its indexes too (<table>/index/*); the {table_key} table's "
+                "indexes are declared in the topology (keys only), and nothing else matches the wildcard.",
+                resources=[f"{table.table_arn}/index/*"],
+            )
     for queue_key in spec.sends_to:
         granting.queues[queue_key].grant_send_messages(function)
     if spec.announces:

@@ -314,7 +314,7 @@ def parse_detail(
         if policy.max_age is not None and event.timestamp < now - policy.max_age:
             raise EventRejected(
                 f"{where}: {at} is too old for {policy.name} (more than {policy.max_age.days // 365} years "
-                f"before the clock, the {policy.name.replace(' ', '-')} age limit); load history with "
+                f"before the clock, the {policy.name.replace(' ', '-')} age limit): load history with "
                 "`nudge import`"
             )
     return event

@@ -166,7 +166,7 @@ def test_live_traffic_refuses_segments_2015_example_and_says_how_to_load_history
         parse_detail(SEGMENT_IDENTIFY, now=NOW)
     assert rejected.value.reason == (
         "detail.timestamp: 2015-02-23T22:28:55.111000+00:00 is too old for live traffic (more than 5 years "
-        "before the clock, the live-traffic age limit); load history with `nudge import`"
+        "before the clock, the live-traffic age limit): load history with `nudge import`"
     )
     assert LIVE_TRAFFIC.max_age == timedelta(days=365 * 5)
 
