@@ -161,10 +161,6 @@ class Announcements:
     min_percent: Decimal | None  # the smallest min_percent of the price-drop campaigns (None: no such)
     restocks: bool  # a back-in-stock campaign is live
 
-    @property
-    def wanted(self) -> bool:
-        return self.min_percent is not None or self.restocks
-
     def announce(self, changes: Sequence[CatalogChange]) -> list[CatalogEvent]:
         """Put the changes worth announcing on the bus (raises :class:`AnnouncementFailed`)."""
         events = catalog_events(changes, self.min_percent, self.restocks)

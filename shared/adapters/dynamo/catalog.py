@@ -13,13 +13,12 @@ from boto3.dynamodb.types import TypeDeserializer
 from shared.adapters import chunks
 from shared.adapters.dynamo.codec import BATCH_WRITE_LIMIT, MAX_UNPROCESSED_ROUNDS, batch_get, serialize
 from shared.catalog.announcements import Announcements
-from shared.catalog.interest import INTEREST_DAYS, Interest
+from shared.catalog.interest import Interest
 from shared.catalog.product import Product
 from shared.catalog.updates import CatalogChange
 from shared.deployment.topology import CATALOG, INTEREST, INTEREST_BY_PRODUCT
 
 _deserializer = TypeDeserializer()
-INTEREST_SECONDS = INTEREST_DAYS * 86400  # an item expires at the end of the longest window
 
 
 def product_from_item(item: dict[str, Any]) -> Product:
@@ -38,12 +37,11 @@ def _millis(at: datetime) -> int:
 
 
 def interest_item(interest: Interest) -> dict[str, Any]:
-    seconds = interest.at.timestamp()
     return {
         INTEREST.partition_key: {"S": interest.user_id},
-        "product_id": {"S": interest.product_id},
-        INTEREST_BY_PRODUCT.sort_key: {"N": str(int(seconds * 1000))},
-        "expires_at": {"N": str(int(seconds) + INTEREST_SECONDS)},
+        str(INTEREST.sort_key): {"S": interest.product_id},
+        INTEREST_BY_PRODUCT.sort_key: {"N": str(_millis(interest.at))},
+        str(INTEREST.ttl_attribute): {"N": str(int(interest.expires_at.timestamp()))},
     }
 
 
