@@ -3,9 +3,9 @@ replayed from the store's events, and the jobs a price drop or a restock makes.
 
 The decisions are production's: the catalog is folded by ``shared.catalog.updates.apply_updates``,
 the changes worth announcing are ``shared.catalog.announcements.catalog_events``' (with the live
-campaigns' smallest threshold: ``announcements_for``), each campaign takes the ones its rule's pattern
-matches (``shared.events.patterns``), and its jobs are ``shared.triggers.catalog_triggers.interested_jobs``'
-(the window, the bound, the send keys). An event's own interest is indexed after its change is
+campaigns' smallest threshold: ``announcements_for``), each campaign's jobs for a change are the trigger
+function's, ``shared.triggers.catalog_triggers.fanned_out`` (its rule's pattern, active or not, the
+window, the bound, the send keys). An event's own interest is indexed after its change is
 fanned out, as ingest announces before it writes.
 """
 
@@ -25,9 +25,8 @@ from shared.catalog.product import Product, products_in
 from shared.catalog.updates import apply_updates
 from shared.core.identity import is_anonymous
 from shared.events.contract import SegmentEvent
-from shared.events.patterns import matches
 from shared.events.sources import INTERNAL_EVENT_SOURCE
-from shared.triggers.catalog_triggers import announcements_for, catalog_campaigns, interested_jobs
+from shared.triggers.catalog_triggers import announcements_for, catalog_campaigns, fanned_out
 
 
 class SimulatedCatalog:
@@ -71,11 +70,9 @@ class SimulatedCatalog:
                     "detail": change.detail(),
                 }
                 for campaign in self.campaigns:
-                    assert campaign.trigger is not None
-                    if campaign.is_active(event.timestamp) and matches(
-                        campaign.trigger.event_pattern(), envelope
-                    ):
-                        fired.append((campaign, interested_jobs(campaign, change, self)))
+                    status, jobs = fanned_out(campaign, envelope, event.timestamp, self)
+                    if status == "enqueued":
+                        fired.append((campaign, jobs))
         if not is_anonymous(user_id):
             self.put_many([], interests_of(user_id, [event]))
         return fired

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
@@ -72,6 +73,25 @@ def interested_jobs(campaign: Campaign, change: CatalogEvent, index: InterestInd
     return [catalog_job(campaign, change, interest) for interest in interested]
 
 
+def fanned_out(
+    campaign: Campaign, envelope: Mapping[str, Any], now: datetime, index: InterestIndex
+) -> tuple[str, list[DeliveryJob]]:
+    """A catalog campaign's jobs for one announced change (the trigger function's decision, and ``nudge
+    simulate``'s): none when its rule's pattern does not take the event (``not_matching``) or it is not
+    active at ``now`` (``inactive``), else ``enqueued`` with one job per interested shopper."""
+    assert campaign.trigger is not None
+    if not matches(campaign.trigger.event_pattern(), envelope):
+        return "not_matching", []
+    if not campaign.is_active(now):
+        return "inactive", []
+    detail = envelope.get("detail")
+    try:
+        change = CatalogEvent.from_detail(detail if isinstance(detail, Mapping) else {})
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        raise EventRejected(f"detail: not a catalog change ({type(error).__name__}: {error})") from None
+    return "enqueued", interested_jobs(campaign, change, index)
+
+
 @dataclass(frozen=True)
 class FanOutOutcome:
     status: str  # "enqueued" | "inactive" | "not_matching"
@@ -91,16 +111,7 @@ class CatalogFanOut:
         campaign = self.catalog.get(campaign_id)
         if campaign is None or campaign.trigger is None or campaign.trigger.catalog is None:
             raise PermanentDeliveryError(f"unknown catalog campaign {campaign_id!r}")
-        if not matches(campaign.trigger.event_pattern(), envelope):
-            return FanOutOutcome("not_matching")
-        if not campaign.is_active(self.clock.now()):
-            return FanOutOutcome("inactive")
-        detail = envelope.get("detail")
-        try:
-            change = CatalogEvent.from_detail(detail if isinstance(detail, Mapping) else {})
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            raise EventRejected(f"detail: not a catalog change ({type(error).__name__}: {error})") from None
-        jobs = interested_jobs(campaign, change, self.interest)
+        status, jobs = fanned_out(campaign, envelope, self.clock.now(), self.interest)
         if jobs:
             self.delivery_queue.send_many([job.model_dump_json() for job in jobs])
-        return FanOutOutcome("enqueued", len(jobs))
+        return FanOutOutcome(status, len(jobs))
