@@ -34,6 +34,7 @@ from nudge.shop.randomness import iso
 from nudge.shop.shoppers import Shopper
 from nudge.shop.store import SyntheticStore
 from shared.core.vocabulary import Channel, Level
+from shared.journeys.engine import send_step_of
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,7 @@ class Responder:
 
 def _journey_step(campaign: Any, send_key: str) -> str | None:
     """A journey message's send step, from its send key (``shared.journeys.engine.send_key``)."""
-    parts = send_key.split("#")
-    return parts[2] if campaign.is_journey and len(parts) == 5 else None
+    return send_step_of(send_key) if campaign.is_journey else None
 
 
 def _ses_event(kind: str, message: SentMessage, at: datetime) -> dict[str, Any]:

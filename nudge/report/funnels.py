@@ -22,6 +22,7 @@ from nudge.report.uplift import Holdouts, Uplift, uplift
 from shared.campaigns.journey import SendStep
 from shared.campaigns.loader import Catalog
 from shared.core.vocabulary import DecisionStatus
+from shared.journeys.engine import send_step_of
 from shared.journeys.instance import InstanceStatus, JourneyInstance, PathKind
 
 _PATHS = (PathKind.BRANCH, PathKind.SPLIT)
@@ -111,13 +112,10 @@ def journey_funnels(
     journeys = {c.id: c for c in catalog if c.is_journey}
     sent: dict[str, Counter[str]] = defaultdict(Counter)
     for _, item in decisions:
-        parts = str(item.get("send_key", "")).split("#")
-        if (
-            item.get("campaign_id") in journeys
-            and len(parts) >= 5
-            and item.get("status") == DecisionStatus.SENT
-        ):
-            sent[str(item["campaign_id"])][parts[2]] += 1
+        step = send_step_of(str(item.get("send_key", "")))
+        sent_by_journey = item.get("campaign_id") in journeys and item.get("status") == DecisionStatus.SENT
+        if sent_by_journey and step is not None:
+            sent[str(item["campaign_id"])][step] += 1
     reached: dict[str, Counter[str]] = defaultdict(Counter)
     on_path: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(lambda: defaultdict(set))
     funnels: dict[str, JourneyFunnel] = {}

@@ -8,6 +8,7 @@ from collections import Counter
 from nudge.report.reading import Dated
 from shared.campaigns.journey import SendStep
 from shared.campaigns.loader import Catalog
+from shared.journeys.engine import send_step_of
 
 
 def journey_steps(decisions: Dated, catalog: Catalog | None) -> dict[str, dict[str, dict[str, int]]]:
@@ -18,10 +19,10 @@ def journey_steps(decisions: Dated, catalog: Catalog | None) -> dict[str, dict[s
     counted: dict[str, dict[str, Counter[str]]] = {}
     for _, item in decisions:
         journey = journeys.get(str(item.get("campaign_id")))
-        parts = str(item.get("send_key", "")).split("#")
-        if journey is None or len(parts) < 5:
+        step = send_step_of(str(item.get("send_key", "")))
+        if journey is None or step is None:
             continue
-        counted.setdefault(journey.id, {}).setdefault(parts[2], Counter())[str(item.get("status"))] += 1
+        counted.setdefault(journey.id, {}).setdefault(step, Counter())[str(item.get("status"))] += 1
     ordered: dict[str, dict[str, dict[str, int]]] = {}
     for journey_id, steps in sorted(counted.items()):
         order = [s.id for s in journeys[journey_id].flow.steps if isinstance(s, SendStep)]

@@ -57,6 +57,12 @@ def send_key(journey_id: str, instance: str, step_id: str, seq: int, user_id: st
     return f"{journey_id}#{instance}#{step_id}#{seq}#{user_id}"
 
 
+def send_step_of(key: str) -> str | None:
+    """The send step a journey message's :func:`send_key` names (None: not such a key)."""
+    parts = key.split("#")
+    return parts[2] if len(parts) >= 5 else None
+
+
 @dataclass
 class _Draft:
     """The transition being built: the next state and its effects."""
