@@ -68,7 +68,13 @@ class Mutant:
         return source.replace(self.find, self.replace)
 
     def line(self, source: str) -> int:
-        return source[: source.index(self.find)].count("\n") + 1
+        """The line of ``source`` (the text of this mutant's own ``file``) where ``find`` starts."""
+        at = source.find(self.find)
+        if at < 0:
+            raise CatalogError(
+                f"{self.module}/{self.id}: `find` does not occur in {self.file}: {self.find!r}"
+            )
+        return source[:at].count("\n") + 1
 
 
 @dataclass(frozen=True)
@@ -250,6 +256,24 @@ def _select(modules: list[Module], names: list[str], only: list[str]) -> list[Mo
     return chosen
 
 
+def listing(modules: list[Module], root: Path = ROOT) -> list[str]:
+    """The catalog as ``--list`` prints it: each mutant's line is in its own ``file``, named when it
+    is not the module's."""
+    sources: dict[str, str] = {}
+    out = []
+    for m in modules:
+        out.append(f"{m.name}  ({m.file}; tests: {' '.join(m.tests)})")
+        for x in m.mutants:
+            if x.file not in sources:
+                sources[x.file] = (root / x.file).read_text()
+            where = f"line {x.line(sources[x.file]):>4}"
+            if x.file != m.file:
+                where += f" of {x.file}"
+            eq = f"  [equivalent: {x.equivalent}]" if x.equivalent else ""
+            out.append(f"  {x.id:<40} {where}  {x.why}{eq}")
+    return out
+
+
 def score(outcomes: list[Outcome]) -> tuple[int, int, int, float]:
     counted = [o for o in outcomes if o.status != "equivalent"]
     killed = sum(o.status in ("killed", "timeout") for o in counted)
@@ -315,12 +339,7 @@ def main(argv: list[str] | None = None) -> int:
 
     modules = _select(load_catalog(), args.module, args.only)
     if args.list:
-        for m in modules:
-            src = (ROOT / m.file).read_text()
-            print(f"{m.name}  ({m.file}; tests: {' '.join(m.tests)})")
-            for x in m.mutants:
-                eq = f"  [equivalent: {x.equivalent}]" if x.equivalent else ""
-                print(f"  {x.id:<40} line {x.line(src):>4}  {x.why}{eq}")
+        print("\n".join(listing(modules)))
         return 0
 
     for m in modules:  # fail fast on a stale catalog, before any copying

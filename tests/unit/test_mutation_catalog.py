@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "mutation"))
 
-from mutate import CatalogError, Mutant, Outcome, load_catalog, score  # noqa: E402
+from mutate import CatalogError, Module, Mutant, Outcome, listing, load_catalog, main, score  # noqa: E402
 
 MODULES = load_catalog()
 MUTANTS = [x for m in MODULES for x in m.mutants]
@@ -66,3 +66,37 @@ def test_the_score_leaves_equivalent_mutants_out_and_counts_timeouts_as_kills() 
         Outcome("m", "d", 1, "equivalent"),
     ]
     assert score(outcomes) == (3, 2, 1, pytest.approx(200 / 3))
+
+
+def test_the_listing_names_every_mutant_of_every_catalog_once(capsys) -> None:
+    assert main(["--list"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == listing(MODULES)
+    for m in MODULES:
+        assert sum(line.startswith(f"{m.name}  ({m.file};") for line in printed) == 1
+    ids = [line.split()[0] for line in printed if line.startswith("  ")]
+    assert len(ids) == len(MUTANTS)
+    assert sorted(ids) == sorted(x.id for x in MUTANTS)
+
+
+def test_the_listing_reads_a_mutant_line_in_its_own_file(tmp_path: Path) -> None:
+    (tmp_path / "rules.py").write_text("limit = 3\n")
+    (tmp_path / "parser.py").write_text("import re\n\n\nlimit = 3\n")
+    mutants = (
+        Mutant("m", "in-module", "rules.py", find="limit = 3", replace="limit = 4", why="w1"),
+        Mutant(
+            "m", "elsewhere", "parser.py", find="limit = 3", replace="limit = 4", why="w2", equivalent="e"
+        ),
+    )
+    module = Module("m", "rules.py", ("tests/t.py",), mutants)
+    assert listing([module], root=tmp_path) == [
+        "m  (rules.py; tests: tests/t.py)",
+        f"  {'in-module':<40} line    1  w1",
+        f"  {'elsewhere':<40} line    4 of parser.py  w2  [equivalent: e]",
+    ]
+
+
+def test_a_mutant_line_whose_text_is_gone_is_an_error_naming_it() -> None:
+    gone = Mutant("m", "gone", "f.py", find="x < 1", replace="x <= 1", why="")
+    with pytest.raises(CatalogError, match=r"m/gone: `find` does not occur in f\.py"):
+        gone.line("y = 2\n")
