@@ -8,7 +8,7 @@ profile's own fields as keyword arguments, so a test names only what it is about
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,10 @@ REPLACED_BY_JOURNEYS = {
 ABANDONED_CART = REPLACED_BY_JOURNEYS["cart-recovery"]
 CART_JOURNEY = "cart-recovery"
 SEGMENT_JOURNEYS = ("at-risk-save",)  # new with journeys: no one-message campaign before them
+# The test shop's first instant, where the integration `clock` (and so the `runtime`) starts: a Monday,
+# 08:00 UTC, the end of the quiet hours. Here rather than in a conftest.py: every test directory has
+# one, and `from conftest import` reads whichever pytest imported last.
+START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
 # -- catalogs -----------------------------------------------------------------------------------------
 

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from fakes import catalog_without
+from fakes import START, catalog_without
 from moto import mock_aws
 
 from nudge.local.runtime import LocalRuntime
 from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
-
-START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # a Monday
 
 
 @pytest.fixture

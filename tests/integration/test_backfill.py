@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from conftest import START
+from fakes import START
 from payloads import identify, published, track
 from typer.testing import CliRunner
 

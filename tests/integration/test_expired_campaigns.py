@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import START
-from fakes import CAMPAIGNS, one_time, triggered
+from fakes import CAMPAIGNS, START, one_time, triggered
 from moto import mock_aws
 from payloads import identify, track
 

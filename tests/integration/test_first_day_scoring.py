@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import START
-from fakes import CAMPAIGNS
+from fakes import CAMPAIGNS, START
 from moto import mock_aws
 from payloads import identify, track
 from typer.testing import CliRunner

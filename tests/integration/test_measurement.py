@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import START
-from fakes import catalog_without, identify_shopper
+from fakes import START, catalog_without, identify_shopper
 from payloads import track
 from typer.testing import CliRunner
 

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from conftest import START
+from fakes import START
 from payloads import identify, track
 from typer.testing import CliRunner
 

@@ -7,7 +7,7 @@ import json
 import random
 from typing import Any
 
-from conftest import START
+from fakes import START
 from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime

@@ -5,10 +5,11 @@ top-N is written with their scores, a purchase takes the product out at the next
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from fakes import START
 from payloads import identify, track
 
 from nudge.local.runtime import LocalRuntime
@@ -18,7 +19,6 @@ from shared.campaigns.jobs import DeliveryJob
 from shared.campaigns.render import render_message
 from shared.delivery.message_context import products_for, template_context
 
-START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # the runtime fixture's clock
 RUN = "2026-11-03T02:00:00Z"
 NEXT_RUN = "2026-11-04T02:00:00Z"
 

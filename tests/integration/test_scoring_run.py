@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import START
 from payloads import identify, track
 from typer.testing import CliRunner
 
@@ -25,7 +26,6 @@ from shared.predictions.runs import ScoreTask
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "scoring-model.json"
 RUN = "2026-11-03T02:00:00Z"
-START = datetime(2026, 11, 2, 8, tzinfo=UTC)  # the runtime fixture's clock
 
 
 def _order(user: str, n: int, days_before: int, category: str = "shoes") -> dict[str, Any]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import START
 from factory import email_text, sent_emails
-from fakes import CAMPAIGNS, catalog_without, triggered
+from fakes import CAMPAIGNS, START, catalog_without, triggered
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import escape

@@ -190,3 +190,22 @@ def test_imports_resolve_to_the_module_a_name_comes_from() -> None:
 
 def test_no_import_cycle_inside_nudge() -> None:
     assert cycles(graph("nudge")) == []
+
+
+def test_no_test_imports_a_conftest_and_no_two_test_helpers_share_a_name() -> None:
+    """pytest puts each test folder on ``sys.path`` and imports every folder's conftest.py as ``conftest``:
+    ``from conftest import`` reads whichever it imported last, and two helper modules of one name shadow
+    each other, so a folder that collects alone would fail beside another (as tests/integration did
+    beside tests/infra). Shared test constants live in a helper of its own name (tests/fakes.py)."""
+    from_a_conftest = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in (ROOT / "tests").rglob("*.py")
+        for name, line in imports(path)
+        if name == "conftest" or name.startswith("conftest.")
+    ]
+    assert from_a_conftest == []
+    helpers: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("*.py"):
+        if path.name != "conftest.py":
+            helpers.setdefault(path.stem, []).append(str(path.relative_to(ROOT)))
+    assert {stem: paths for stem, paths in helpers.items() if len(paths) > 1} == {}
