@@ -32,6 +32,7 @@ class GrantingStack(Protocol):
     deferral_role: iam.Role
     signing_secret: secretsmanager.Secret
     privacy_key: secretsmanager.Secret
+    catalog_key: secretsmanager.Secret
     feed_bucket: s3.Bucket
     settings: DeploySettings
     names: ResourceNames
@@ -101,6 +102,8 @@ def grant(
         )
     if spec.signs_links:
         granting.signing_secret.grant_read(function)
+    if spec.seals:
+        granting.catalog_key.grant_read(function)
     if spec.pseudonymizes:
         granting.privacy_key.grant_read(function)
     for queue_key in spec.purges:

@@ -1,5 +1,6 @@
-"""Nudge's two HMAC keys in Secrets Manager: the unsubscribe links' signing key and the privacy key of
-erasure markers. Neither rotates, and why is written on each (cdk-nag SMG4)."""
+"""Nudge's three HMAC keys in Secrets Manager: the unsubscribe links' signing key, the privacy key of
+erasure markers, and the catalog key that seals the catalog's announcements. None rotates, and why is
+written on each (cdk-nag SMG4)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,27 @@ def signing_key(scope: Construct, names: ResourceNames) -> secretsmanager.Secret
         "SMG4",
         "Rotating the HMAC key would void the unsubscribe links in every email already sent, and they "
         "must keep working (RFC 8058, CAN-SPAM's 30 days); only deliver and preferences may read it.",
+    )
+    return secret
+
+
+def catalog_key(scope: Construct, names: ResourceNames) -> secretsmanager.Secret:
+    """The key that seals the catalog's price-drop and restock announcements
+    (shared/catalog/announcements.py): read by the functions that announce (ingest, catalog_feed) and
+    the one that checks the seals (trigger)."""
+    secret = secretsmanager.Secret(
+        scope,
+        "CatalogKey",
+        secret_name=names.catalog_key,
+        description="HMAC key that seals Nudge's catalog announcements (price drops, restocks).",
+        generate_secret_string=_hmac_key(),
+    )
+    nag.accept(
+        secret,
+        "SMG4",
+        "An announcement lives seconds on the bus, but a rotation would reject the ones in flight (their "
+        "shoppers not messaged) for no gain: only ingest, catalog_feed and trigger may read the key, and "
+        "a deploy can replace it.",
     )
     return secret
 

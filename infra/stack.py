@@ -70,6 +70,7 @@ class NudgeStack(Stack):
         self.deferral_role = schedules.deferral_role(self, self.queues)
         self.signing_secret = keys.signing_key(self, self.names)
         self.privacy_key = keys.privacy_key(self, self.names)
+        self.catalog_key = keys.catalog_key(self, self.names)
         ses_configuration_set = settings.ses_configuration_set
         if ses_configuration_set is None and settings.ses_feedback:
             ses_configuration_set = routing.ses_configuration_set(self, self.names)
@@ -162,7 +163,12 @@ class NudgeStack(Stack):
         if kind == "role":
             return self.deferral_role.role_arn
         if kind == "secret":
-            return (self.privacy_key if key == "privacy" else self.signing_secret).secret_arn
+            secrets = {
+                "privacy": self.privacy_key,
+                "catalog": self.catalog_key,
+                "signing": self.signing_secret,
+            }
+            return secrets[key].secret_arn
         if kind == "bucket":
             return self.feed_bucket.bucket_name
         if kind == "api-url":
@@ -190,6 +196,8 @@ class NudgeStack(Stack):
         CfnOutput(self, "DeferralGroupOutput", key=topology.DEFERRAL_GROUP_OUTPUT, value=group)
         key_arn = self.privacy_key.secret_arn
         CfnOutput(self, topology.PRIVACY_KEY_OUTPUT, value=key_arn, description="For nudge erase --stack.")
+        catalog_arn, use = self.catalog_key.secret_arn, "For nudge catalog load --stack."
+        CfnOutput(self, topology.CATALOG_KEY_OUTPUT, value=catalog_arn, description=use)
         for spec in topology.TABLES:
             CfnOutput(self, topology.table_output(spec.key), value=self.tables[spec.key].table_name)
         for key in [*(q.key for q in topology.QUEUES), *topology.DEAD_LETTER_QUEUES]:  # for `nudge dlq`

@@ -11,6 +11,7 @@ fanned out, as ingest announces before it writes.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,6 +25,7 @@ from shared.catalog.interest import Interest, interests_of
 from shared.catalog.product import Product, products_in
 from shared.catalog.updates import apply_updates
 from shared.core.identity import is_anonymous
+from shared.core.signing import SigningKey
 from shared.events.contract import SegmentEvent
 from shared.events.sources import INTERNAL_EVENT_SOURCE
 from shared.triggers.catalog_triggers import announcements_for, catalog_campaigns, fanned_out
@@ -34,7 +36,8 @@ class SimulatedCatalog:
 
     def __init__(self, catalog: Catalog) -> None:
         self.campaigns = catalog_campaigns(catalog)
-        wanted = announcements_for(self.campaigns, lambda events: [])
+        self.key = SigningKey(secrets.token_bytes(32))  # seals the announcements, as the stack's key does
+        wanted = announcements_for(self.campaigns, lambda events: [], self.key)
         self.min_percent = wanted.min_percent if wanted else None
         self.restocks = wanted.restocks if wanted else False
         self.products: dict[str, Product] = {}
@@ -67,10 +70,10 @@ class SimulatedCatalog:
                 envelope: dict[str, Any] = {
                     "source": INTERNAL_EVENT_SOURCE,
                     "detail-type": change.kind.detail_type,
-                    "detail": change.detail(),
+                    "detail": change.sealed_detail(self.key),
                 }
                 for campaign in self.campaigns:
-                    status, jobs = fanned_out(campaign, envelope, event.timestamp, self)
+                    status, jobs = fanned_out(campaign, envelope, event.timestamp, self, self.key)
                     if status == "enqueued":
                         fired.append((campaign, jobs))
         if not is_anonymous(user_id):

@@ -44,7 +44,9 @@ def build_ports(w: Wiring) -> TriggerPorts:
         # modules: docs/performance.md, "The event path's import").
         w.journey_engine() if any(c.is_journey for c in catalog) else None,
     )
-    fan_out = CatalogFanOut(catalog, w.interest_index(), w.queue("delivery_queue_url"), w.clock)
+    fan_out = CatalogFanOut(
+        catalog, w.interest_index(), w.queue("delivery_queue_url"), w.clock, w.catalog_key()
+    )
     return TriggerPorts(evaluator, w.dead_letters(), fan_out)
 
 

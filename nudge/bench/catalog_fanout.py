@@ -63,7 +63,7 @@ def measure_catalog_fanout(runtime: Any, shoppers: int = FANOUT_SHOPPERS) -> dic
     envelope = {
         "source": INTERNAL_EVENT_SOURCE,
         "detail-type": change.kind.detail_type,
-        "detail": change.detail(),
+        "detail": change.sealed_detail(runtime.catalog_key),
     }
     rule = next(r for r in runtime.rules if r.campaign_id == campaign.id)
     with metered(runtime) as meter:

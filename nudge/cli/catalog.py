@@ -15,6 +15,7 @@ from nudge.operations import DeployedStack, SourceMissing
 from shared.adapters.eventbus import internal_publisher
 from shared.catalog.announcements import Announcements
 from shared.catalog.feed import FeedReport, feed_format, load_feed
+from shared.core.signing import SigningKey
 from shared.deployment import topology
 
 MAX_SHOWN_PROBLEMS = 50
@@ -29,12 +30,15 @@ ANNOUNCED_DROP_PERCENT = Decimal("0.01")
 
 
 def _announcements(deployed: DeployedStack) -> Announcements | None:
-    """The feed's price drops and restocks, put on the stack's bus (docs/catalog.md, triggers)."""
+    """The feed's price drops and restocks, put on the stack's bus and sealed with its catalog key, read
+    on the first announcement (docs/catalog.md, triggers; docs/security.md)."""
     bus = deployed.outputs.get(topology.BUS_OUTPUT)
     if not bus:
         return None
     publish = internal_publisher(deployed.client("events"), bus)
-    return Announcements(publish, ANNOUNCED_DROP_PERCENT, restocks=True)
+    key_arn, secrets = deployed.output(topology.CATALOG_KEY_OUTPUT), deployed.client("secretsmanager")
+    key = SigningKey(lambda: str(secrets.get_secret_value(SecretId=key_arn)["SecretString"]).encode())
+    return Announcements(publish, ANNOUNCED_DROP_PERCENT, True, key)
 
 
 @catalog_app.command("load")

@@ -13,6 +13,7 @@ from typing import Any
 from nudge.local import routing
 from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN, FEED_BUCKET_NAME, NAMES, SENDER
 from shared.adapters.scheduler import SchedulerDeferrals, schedule_name
+from shared.core.signing import SigningKey
 from shared.delivery.links import LinkSigner
 from shared.deployment import topology
 from shared.deployment.environment import deployment_environment, function_environment
@@ -105,8 +106,11 @@ class _LocalWiring(Wiring):
 
         return replace(found, publish=publish)
 
-    def link_signer(self) -> LinkSigner:
-        return self._runtime.signer
+    def signing_key(self) -> SigningKey:
+        return self._runtime.signing_key
+
+    def catalog_key(self) -> SigningKey:
+        return self._runtime.catalog_key
 
     def pseudonyms(self) -> Pseudonyms:
         return self._runtime.pseudonyms
@@ -123,7 +127,11 @@ def environment(runtime: Any, spec: topology.FunctionSpec) -> dict[str, str]:
             "queue-arn": lambda: runtime.queue_arn(key),
             "schedule-group": lambda: NAMES.deferral_group,
             "role": lambda: DEFERRAL_ROLE_ARN,
-            "secret": lambda: runtime.privacy_key_arn if key == "privacy" else runtime.signing_secret_arn,
+            "secret": lambda: {
+                "privacy": runtime.privacy_key_arn,
+                "catalog": runtime.catalog_key_arn,
+                "signing": runtime.signing_secret_arn,
+            }[key],
             "api-url": lambda: API_URL + key,
             "bucket": lambda: FEED_BUCKET_NAME,
             "bus": lambda: NAMES.bus,
@@ -146,8 +154,12 @@ def build_ports(runtime: Any, audience_segments: int | None, scoring_segments: i
     environment the stack gives it (plus the runtime's sizing: fixed segment counts for a small
     store, and one enqueue thread so a seed replays the same run)."""
     secrets = runtime.client("secretsmanager")
-    runtime.signer = LinkSigner(
+    runtime.signing_key = SigningKey(
         secrets.get_secret_value(SecretId=runtime.signing_secret_arn)["SecretString"].encode()
+    )
+    runtime.signer = LinkSigner(runtime.signing_key)
+    runtime.catalog_key = SigningKey(
+        secrets.get_secret_value(SecretId=runtime.catalog_key_arn)["SecretString"].encode()
     )
     runtime.pseudonyms = Pseudonyms(
         secrets.get_secret_value(SecretId=runtime.privacy_key_arn)["SecretString"].encode()

@@ -74,6 +74,9 @@ def create_resources(runtime: Any) -> None:
     runtime.privacy_key_arn = runtime.client("secretsmanager").create_secret(
         Name=NAMES.privacy_key, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
     )["ARN"]
+    runtime.catalog_key_arn = runtime.client("secretsmanager").create_secret(
+        Name=NAMES.catalog_key, SecretString=uuid.uuid4().hex + uuid.uuid4().hex
+    )["ARN"]
     runtime.client("sesv2").create_email_identity(EmailIdentity=SENDER.split("@", 1)[1])
     runtime.client("sesv2").create_configuration_set(ConfigurationSetName=NAMES.configuration_set)
     sns = runtime.client("sns")

@@ -15,6 +15,7 @@ def stack_outputs(runtime: Any) -> dict[str, str]:
     outputs = {topology.table_output(k): name for k, name in runtime.table_names.items()}
     outputs |= {topology.queue_output(k): url for k, url in runtime.queue_urls.items()}
     outputs[topology.PRIVACY_KEY_OUTPUT] = runtime.privacy_key_arn
+    outputs[topology.CATALOG_KEY_OUTPUT] = runtime.catalog_key_arn
     outputs[topology.DEFERRAL_GROUP_OUTPUT] = NAMES.deferral_group
     outputs[topology.BUS_OUTPUT] = NAMES.bus
     return outputs

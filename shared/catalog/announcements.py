@@ -12,6 +12,14 @@ publisher's retries), nothing is written and the caller fails (ingest: the recor
 products are redelivered and the change is found again; the feed: the load stops with the error).
 An announced change whose write then fails is announced again: the fan-out's send keys are derived
 from (campaign, product, change time, shopper), so the shopper is messaged once.
+
+Each announcement is **sealed**: its detail carries ``signature``, an HMAC with the stack's signing key
+(shared/core/signing.py) over what the fan-out acts on (the product, the change's kind and time, the
+prices, the currency, what a message shows). Whoever may put ``nudge.internal`` on the bus without the
+key cannot make a catalog campaign message anyone: the fan-out parks an unsealed, altered or foreign
+announcement with the reason (shared/triggers/catalog_triggers.py; docs/security.md). The drop's
+percent, a number the rules filter on, is not signed as text (EventBridge may write ``20.0`` as
+``20``): the fan-out requires it to be the drop the sealed prices make.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from shared.catalog.updates import CatalogChange
+from shared.catalog.updates import CatalogChange, drop_percent
+from shared.core.signing import SigningKey
 from shared.events.sources import INTERNAL_EVENT_SOURCE
 
 __all__ = ["INTERNAL_EVENT_SOURCE", "Announcements", "CatalogChangeKind", "CatalogEvent", "catalog_events"]
@@ -41,6 +50,8 @@ class CatalogChangeKind(StrEnum):
 
 
 SHOWN = ("name", "image_url", "url")
+SEAL = "signature"  # the detail's field that holds the seal
+SEAL_USE = "catalog-change"  # what the signing key signs here (shared/core/signing.py)
 DETAIL_TYPES = {
     CatalogChangeKind.PRICE_DROP: "Catalog Price Dropped",
     CatalogChangeKind.BACK_IN_STOCK: "Catalog Back In Stock",
@@ -64,6 +75,27 @@ class CatalogEvent:
     def change_key(self) -> str:
         """The change, for send keys: the same change announced twice has the same key."""
         return f"{self.kind}:{self.product_id}@{self.changed_at.isoformat()}"
+
+    def sealed_fields(self) -> list[Any]:
+        """What the seal covers, as text that survives JSON and EventBridge unchanged."""
+        prices = [str(p) if p is not None else None for p in (self.old_price, self.new_price)]
+        when = self.changed_at.isoformat()
+        return [SEAL_USE, str(self.kind), self.product_id, when, *prices, self.currency, dict(self.shown)]
+
+    def sealed_detail(self, key: SigningKey) -> dict[str, Any]:
+        """:meth:`detail` with its seal."""
+        return {**self.detail(), SEAL: key.sign(self.sealed_fields())}
+
+    def seal_problem(self, key: SigningKey, seal: object) -> str | None:
+        """Why the announcement this was read from is not the stack's own (None: it is): the seal does
+        not match the fields, or a price drop's percent is not the one its prices make."""
+        if not key.matches(self.sealed_fields(), seal):
+            return "not sealed with this stack's catalog key (forged, altered, or another stack's)"
+        if self.kind == CatalogChangeKind.PRICE_DROP:
+            made = drop_percent(self.old_price, self.new_price)
+            if made is None or self.drop_percent != made:
+                return f"drop_percent {self.drop_percent} is not the drop its sealed prices make ({made})"
+        return None
 
     def detail(self) -> dict[str, Any]:
         detail: dict[str, Any] = {
@@ -160,12 +192,13 @@ class Announcements:
     publish: Publish
     min_percent: Decimal | None  # the smallest min_percent of the price-drop campaigns (None: no such)
     restocks: bool  # a back-in-stock campaign is live
+    key: SigningKey  # seals each announcement
 
     def announce(self, changes: Sequence[CatalogChange]) -> list[CatalogEvent]:
         """Put the changes worth announcing on the bus (raises :class:`AnnouncementFailed`)."""
         events = catalog_events(changes, self.min_percent, self.restocks)
         if events:
-            refused = self.publish([(e.kind.detail_type, e.detail()) for e in events])
+            refused = self.publish([(e.kind.detail_type, e.sealed_detail(self.key)) for e in events])
             if refused:
                 raise AnnouncementFailed(f"PutEvents kept refusing {len(refused)} catalog events")
         return events

@@ -27,6 +27,13 @@ from shared.catalog.ports import ProductCatalog
 from shared.catalog.product import Product
 
 
+def drop_percent(old: Decimal | None, new: Decimal | None) -> Decimal | None:
+    """How many percent cheaper ``new`` is than ``old``, to the hundredth (None: not cheaper, or unpriced)."""
+    if old is None or new is None or old <= 0 or new >= old:
+        return None
+    return ((old - new) * 100 / old).quantize(Decimal("0.01"))
+
+
 @dataclass(frozen=True)
 class CatalogChange:
     """A product as it was (None: new to the catalog) and as it is after an update."""
@@ -37,10 +44,7 @@ class CatalogChange:
     @property
     def price_drop_percent(self) -> Decimal | None:
         """How many percent cheaper the product became (None when it did not, or was unpriced)."""
-        old, new = (self.before.price if self.before else None), self.after.price
-        if old is None or new is None or old <= 0 or new >= old:
-            return None
-        return ((old - new) * 100 / old).quantize(Decimal("0.01"))
+        return drop_percent(self.before.price if self.before else None, self.after.price)
 
     @property
     def restocked(self) -> bool:

@@ -14,18 +14,15 @@ directly.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from shared.core.signing import SigningKey
 from shared.core.vocabulary import Channel
 
-MIN_KEY_BYTES = 32
 TOKEN_LENGTH = 43  # an unpadded base64url SHA-256
 # Where the old newline-joined signature could be split another way (and what ingest now refuses).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -43,32 +40,19 @@ class InvalidLink(ValueError):
 
 
 class LinkSigner:
-    """Signs and verifies links; ``key`` may be a loader, called on first use (a cold start that
-    sends no email never fetches the secret)."""
+    """Signs and verifies links with the stack's signing key (shared/core/signing.py); ``key`` may be
+    the key, its bytes, or a loader called on first use (a cold start that sends no email never fetches
+    the secret)."""
 
-    def __init__(self, key: bytes | Callable[[], bytes]) -> None:
-        self._loader = key if callable(key) else None
-        self._loaded = None if callable(key) else self._checked(key)
-
-    @staticmethod
-    def _checked(key: bytes) -> bytes:
-        if len(key) < MIN_KEY_BYTES:
-            raise ValueError(f"the signing key needs at least {MIN_KEY_BYTES} bytes, got {len(key)}")
-        return key
-
-    @property
-    def _key(self) -> bytes:
-        if self._loaded is None:
-            assert self._loader is not None
-            self._loaded = self._checked(self._loader())
-        return self._loaded
+    def __init__(self, key: SigningKey | bytes | Callable[[], bytes]) -> None:
+        self._signing = key if isinstance(key, SigningKey) else SigningKey(key)
 
     def _mac(self, message: bytes) -> bytes:
-        return base64.urlsafe_b64encode(hmac.new(self._key, message, hashlib.sha256).digest()).rstrip(b"=")
+        return self._signing.mac(message)
 
     def token(self, request: UnsubscribeRequest) -> str:
         fields = ["unsubscribe", request.user_id, request.channel, request.campaign_id]
-        return self._mac(json.dumps(fields, ensure_ascii=True, separators=(",", ":")).encode()).decode()
+        return self._signing.sign(fields)
 
     def _legacy_token(self, request: UnsubscribeRequest) -> bytes | None:
         """The signature of links sent before JSON-encoded fields; None where it is ambiguous."""

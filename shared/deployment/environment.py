@@ -35,6 +35,8 @@ def function_environment(spec: FunctionSpec) -> dict[str, str]:
         env["DEFERRAL_GROUP"] = "schedule-group:deferral"
     if spec.signs_links:
         env["SIGNING_SECRET_ARN"] = "secret:signing"
+    if spec.seals:
+        env["CATALOG_KEY_ARN"] = "secret:catalog"
     if spec.pseudonymizes:
         env["PRIVACY_KEY_ARN"] = "secret:privacy"
     env.update({dead_letter_env_var(q): f"queue:{q}" for q in spec.purges})

@@ -65,6 +65,10 @@ class ResourceNames:
         return self.of("privacy-key")
 
     @property
+    def catalog_key(self) -> str:
+        return self.of("catalog-key")
+
+    @property
     def configuration_set(self) -> str:
         return self.of("email")
 

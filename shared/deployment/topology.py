@@ -144,6 +144,7 @@ class FunctionSpec:
     sends_push: bool = False
     defers_to: str | None = None  # work queue that its one-time schedules (deferrals, delays) feed
     signs_links: bool = False  # reads the HMAC key for unsubscribe links
+    seals: bool = False  # reads the catalog key: seals catalog announcements, or checks their seals
     cancels_deferrals: bool = False  # deletes a shopper's pending one-time schedules (erasure)
     pseudonymizes: bool = False  # reads the HMAC key of erasure markers and kept suppressions
     purges: tuple[str, ...] = ()  # dead-letter queues it removes a shopper's messages from (erasure)
@@ -214,6 +215,7 @@ def table_output(key: str) -> str:
 
 # The other stack outputs the operations commands read (``nudge erase --stack``).
 PRIVACY_KEY_OUTPUT = "PrivacyKeyArn"
+CATALOG_KEY_OUTPUT = "CatalogKeyArn"  # `nudge catalog load` seals its announcements with it
 DEFERRAL_GROUP_OUTPUT = "DeferralGroup"
 BUS_OUTPUT = "BusName"
 FEED_BUCKET_OUTPUT = "FeedBucket"
@@ -253,6 +255,7 @@ FUNCTIONS = (
         },
         sends_to=(DELIVERY_QUEUE.key,),  # a segment journey's first send step
         announces=True,  # price drops and restocks (shared/catalog/announcements.py)
+        seals=True,  # ... sealed with the catalog key
         defers_to=DELIVERY_QUEUE.key,  # ... or its first wait
         parks_in=INGEST_QUEUE.dlq_key,
         pseudonymizes=True,
@@ -270,6 +273,7 @@ FUNCTIONS = (
         parks_in=TRIGGER_DLQ_KEY,
         on_failure=TRIGGER_DLQ_KEY,
         defers_to=DELIVERY_QUEUE.key,
+        seals=True,  # checks a catalog announcement's seal before its fan-out
     ),
     FunctionSpec(
         "planner",
@@ -401,6 +405,7 @@ FUNCTIONS = (
         on_failure=PLANNER_DLQ_KEY,
         reads_feed=True,
         announces=True,  # the feed's price drops and restocks (shared/catalog/announcements.py)
+        seals=True,  # ... sealed with the catalog key
     ),
 )
 FUNCTIONS_BY_KEY = {f.key: f for f in FUNCTIONS}

@@ -77,6 +77,7 @@ class Settings(BaseModel):
     deferral_dlq_arn: str | None = None
     deferral_role_arn: str | None = None
     signing_secret_arn: str | None = None
+    catalog_key_arn: str | None = None  # seals the catalog's announcements (shared/catalog/announcements.py)
     unsubscribe_url: str | None = None
     delivery_queue_url: str | None = None
     audience_queue_url: str | None = None
@@ -138,6 +139,7 @@ class Settings(BaseModel):
             "deferral_dlq_arn": env.get("DEFERRAL_DLQ_ARN"),
             "deferral_role_arn": env.get("DEFERRAL_ROLE_ARN"),
             "signing_secret_arn": env.get("SIGNING_SECRET_ARN"),
+            "catalog_key_arn": env.get("CATALOG_KEY_ARN"),
             "unsubscribe_url": env.get("UNSUBSCRIBE_URL"),
             "delivery_queue_url": env.get(DELIVERY_QUEUE.env_var),
             "audience_queue_url": env.get(AUDIENCE_QUEUE.env_var),

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
     from shared.campaigns.loader import Catalog
     from shared.catalog.announcements import Announcements
+    from shared.core.signing import SigningKey
     from shared.delivery.links import LinkSigner
     from shared.delivery.ports import MessageChannel
     from shared.journeys.engine import JourneyEngine
@@ -190,7 +191,7 @@ class Wiring:
         if self.settings.event_bus_name is None:
             return None
         publish = internal_publisher(self.client("events"), self.settings.event_bus_name)
-        return announcements_for(self.catalog(), publish)
+        return announcements_for(self.catalog(), publish, self.catalog_key())
 
     def interest_index(self) -> DynamoInterestIndex:
         from shared.adapters.dynamo.catalog import DynamoInterestIndex
@@ -286,19 +287,37 @@ class Wiring:
         self.settings.require("deferral_group")
         return SchedulerPendingJobs(self.client("scheduler"), str(self.settings.deferral_group))
 
-    @_once
-    def link_signer(self) -> LinkSigner:
-        """The unsubscribe-link key, read from Secrets Manager on first use, once per container."""
-        from shared.delivery.links import LinkSigner
-
-        self.settings.require("signing_secret_arn")
-        secret_arn = str(self.settings.signing_secret_arn)
+    def _secret(self, setting: str) -> Callable[[], bytes]:
+        """What reads the HMAC key held in the Secrets Manager secret the setting names (on first use)."""
+        self.settings.require(setting)
+        secret_arn = str(getattr(self.settings, setting))
         secrets = self.client("secretsmanager")  # created with the key's first read (or a snapshot)
 
         def key() -> bytes:
             return str(secrets.get_secret_value(SecretId=secret_arn)["SecretString"]).encode()
 
-        return LinkSigner(key)
+        return key
+
+    @_once
+    def signing_key(self) -> SigningKey:
+        """The unsubscribe links' key, read from Secrets Manager on first use, once per container."""
+        from shared.core.signing import SigningKey
+
+        return SigningKey(self._secret("signing_secret_arn"))
+
+    @_once
+    def catalog_key(self) -> SigningKey:
+        """The key that seals the catalog's announcements (shared/catalog/announcements.py), read from
+        Secrets Manager on first use, once per container."""
+        from shared.core.signing import SigningKey
+
+        return SigningKey(self._secret("catalog_key_arn"))
+
+    def link_signer(self) -> LinkSigner:
+        """Unsubscribe links, signed with :meth:`signing_key`."""
+        from shared.delivery.links import LinkSigner
+
+        return LinkSigner(self.signing_key())
 
     def user_data(self) -> DynamoUserData:
         from shared.adapters.privacy import DynamoUserData
@@ -314,14 +333,7 @@ class Wiring:
         """The erasure key, read from Secrets Manager on first use, once per container."""
         from shared.privacy.erasure import Pseudonyms
 
-        self.settings.require("privacy_key_arn")
-        secret_arn = str(self.settings.privacy_key_arn)
-        secrets = self.client("secretsmanager")  # created with the key's first read (or a snapshot)
-
-        def key() -> bytes:
-            return str(secrets.get_secret_value(SecretId=secret_arn)["SecretString"]).encode()
-
-        return Pseudonyms(key)
+        return Pseudonyms(self._secret("privacy_key_arn"))
 
     def erasures(self) -> Erasures:
         from shared.adapters.privacy import DynamoKeptRecords

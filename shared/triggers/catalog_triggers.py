@@ -8,7 +8,9 @@ job per shopper whose latest view or cart of the product is within the trigger's
 change, ten a SendMessageBatch. No profile is read here: delivery's guards decide as for any L4 job
 (caps, holdout, consent, quiet hours, throttle, and the campaign's audience on the current profile).
 
-A job's send key is (campaign, change, shopper), the change being the product and its change time:
+An announcement must carry the catalog's seal (shared/catalog/announcements.py): one that does not is
+rejected and parked with the reason, and nobody is messaged. A job's send key is (campaign, change,
+shopper), the change being the product and its change time:
 the same change announced twice, or the same rule invocation delivered twice, makes the same jobs,
 which delivery sends once. Requests per change: 1 Query + ⌈shoppers / 10⌉ SendMessageBatch.
 """
@@ -23,11 +25,12 @@ from typing import Any
 from shared.campaigns.jobs import DeliveryJob, TriggerContext
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
-from shared.catalog.announcements import Announcements, CatalogChangeKind, CatalogEvent, Publish
+from shared.catalog.announcements import SEAL, Announcements, CatalogChangeKind, CatalogEvent, Publish
 from shared.catalog.interest import MAX_INTERESTED, Interest, InterestIndex
 from shared.core.clock import Clock
 from shared.core.errors import EventRejected, PermanentDeliveryError
 from shared.core.queues import WorkQueue
+from shared.core.signing import SigningKey
 from shared.events.patterns import matches
 
 
@@ -36,14 +39,17 @@ def catalog_campaigns(campaigns: Iterable[Campaign]) -> list[Campaign]:
     return [c for c in campaigns if c.enabled and c.trigger is not None and c.trigger.catalog is not None]
 
 
-def announcements_for(campaigns: Iterable[Campaign], publish: Publish) -> Announcements | None:
-    """What the catalog must announce for ``campaigns`` (None: no catalog campaign, nothing)."""
+def announcements_for(
+    campaigns: Iterable[Campaign], publish: Publish, key: SigningKey
+) -> Announcements | None:
+    """What the catalog must announce for ``campaigns``, sealed with ``key`` (None: no catalog campaign,
+    nothing)."""
     triggers = [c.trigger for c in catalog_campaigns(campaigns) if c.trigger is not None]
     drops = [t.drop_percent for t in triggers if t.catalog == CatalogChangeKind.PRICE_DROP]
     restocks = any(t.catalog == CatalogChangeKind.BACK_IN_STOCK for t in triggers)
     if not drops and not restocks:
         return None
-    return Announcements(publish, min(drops) if drops else None, restocks)
+    return Announcements(publish, min(drops) if drops else None, restocks, key)
 
 
 def catalog_job(campaign: Campaign, change: CatalogEvent, interest: Interest) -> DeliveryJob:
@@ -74,21 +80,27 @@ def interested_jobs(campaign: Campaign, change: CatalogEvent, index: InterestInd
 
 
 def fanned_out(
-    campaign: Campaign, envelope: Mapping[str, Any], now: datetime, index: InterestIndex
+    campaign: Campaign, envelope: Mapping[str, Any], now: datetime, index: InterestIndex, key: SigningKey
 ) -> tuple[str, list[DeliveryJob]]:
     """A catalog campaign's jobs for one announced change (the trigger function's decision, and ``nudge
     simulate``'s): none when its rule's pattern does not take the event (``not_matching``) or it is not
-    active at ``now`` (``inactive``), else ``enqueued`` with one job per interested shopper."""
+    active at ``now`` (``inactive``), else ``enqueued`` with one job per interested shopper. An
+    announcement not sealed with ``key`` (shared/catalog/announcements.py) is rejected, with the reason,
+    before any shopper is read."""
     assert campaign.trigger is not None
     if not matches(campaign.trigger.event_pattern(), envelope):
         return "not_matching", []
     if not campaign.is_active(now):
         return "inactive", []
     detail = envelope.get("detail")
+    detail = detail if isinstance(detail, Mapping) else {}
     try:
-        change = CatalogEvent.from_detail(detail if isinstance(detail, Mapping) else {})
+        change = CatalogEvent.from_detail(detail)
     except (KeyError, TypeError, ValueError, ArithmeticError) as error:
         raise EventRejected(f"detail: not a catalog change ({type(error).__name__}: {error})") from None
+    problem = change.seal_problem(key, detail.get(SEAL))
+    if problem is not None:
+        raise EventRejected(f"detail.{SEAL}: {problem}, so no shopper is messaged")
     return "enqueued", interested_jobs(campaign, change, index)
 
 
@@ -106,12 +118,13 @@ class CatalogFanOut:
     interest: InterestIndex
     delivery_queue: WorkQueue
     clock: Clock
+    key: SigningKey  # the seal announcements must carry
 
     def handle(self, campaign_id: str, envelope: Mapping[str, Any]) -> FanOutOutcome:
         campaign = self.catalog.get(campaign_id)
         if campaign is None or campaign.trigger is None or campaign.trigger.catalog is None:
             raise PermanentDeliveryError(f"unknown catalog campaign {campaign_id!r}")
-        status, jobs = fanned_out(campaign, envelope, self.clock.now(), self.interest)
+        status, jobs = fanned_out(campaign, envelope, self.clock.now(), self.interest, self.key)
         if jobs:
             self.delivery_queue.send_many([job.model_dump_json() for job in jobs])
         return FanOutOutcome(status, len(jobs))

@@ -97,6 +97,7 @@ class _Resolver:
             self.attributes[(synthesized.queue_id(key), "Arn")] = runtime.queue_arn(key)
         self.refs[synthesized.logical_id(stack.signing_secret)] = runtime.signing_secret_arn
         self.refs[synthesized.logical_id(stack.privacy_key)] = runtime.privacy_key_arn
+        self.refs[synthesized.logical_id(stack.catalog_key)] = runtime.catalog_key_arn
         self.refs[synthesized.logical_id(stack.feed_bucket)] = FEED_BUCKET_NAME
         self.attributes[(synthesized.logical_id(stack.deferral_role), "Arn")] = DEFERRAL_ROLE_ARN
         self.attributes[(synthesized.logical_id(stack.api), "ApiEndpoint")] = API_URL

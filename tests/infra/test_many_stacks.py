@@ -89,8 +89,8 @@ def test_the_names_are_the_naming_functions(deployments: dict[str, Deployment]) 
         "Staging-email",
         "Staging-operations",
     )
-    assert secrets == ["Staging-privacy-key", "Staging-signing-key"]
-    assert secrets == sorted([names.privacy_key, names.signing_secret])
+    assert secrets == ["Staging-catalog-key", "Staging-privacy-key", "Staging-signing-key"]
+    assert secrets == sorted([names.catalog_key, names.privacy_key, names.signing_secret])
     assert names.bus == bus["Name"] and names.metric_namespace == "Staging"
     functions = staging.of_type("AWS::Lambda::Function").values()
     assert {f["Environment"]["Variables"][metrics.NAMESPACE_ENV] for f in functions} == {"Staging"}

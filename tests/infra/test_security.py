@@ -99,6 +99,9 @@ def _expected(synthesized: Synthesized, spec: topology.FunctionSpec) -> set[Gran
     if spec.signs_links:
         secret = ref(synthesized.logical_id(synthesized.stack.signing_secret))
         pairs += [(a, secret) for a in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")]
+    if spec.seals:
+        secret = ref(synthesized.logical_id(synthesized.stack.catalog_key))
+        pairs += [(a, secret) for a in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")]
     if spec.pseudonymizes:
         secret = ref(synthesized.logical_id(synthesized.stack.privacy_key))
         pairs += [(a, secret) for a in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")]
@@ -132,9 +135,11 @@ def test_the_matrix_tells_the_functions_apart(synthesized: Synthesized) -> None:
     # ingest sends nothing; it may only schedule a segment journey's first wait (shared/journeys/segments.py)
     assert not {a for a, _ in ingest if a.startswith(("ses:", "sns:"))}
     assert {a for a, _ in ingest if a.startswith("scheduler:")} == {"scheduler:CreateSchedule"}
-    # the only secret ingest reads is the erasure key (to recognise erased shoppers), not the link key
+    # ingest reads the erasure key (to recognise erased shoppers) and the catalog key (to seal its
+    # announcements), not the link key
     privacy_key = _key(ref(synthesized.logical_id(synthesized.stack.privacy_key)))
-    assert {r for a, r in ingest if a.startswith("secretsmanager:")} == {privacy_key}
+    catalog_key = _key(ref(synthesized.logical_id(synthesized.stack.catalog_key)))
+    assert {r for a, r in ingest if a.startswith("secretsmanager:")} == {privacy_key, catalog_key}
 
 
 def test_no_statement_grants_wildcard_actions(synthesized: Synthesized) -> None:

@@ -468,7 +468,11 @@ def test_function_environment_is_exactly_what_the_topology_names(
         elif kind == "role":
             expected = arn_of(synthesized.logical_id(stack.deferral_role))
         elif kind == "secret":
-            secret = {"signing": stack.signing_secret, "privacy": stack.privacy_key}[key]
+            secret = {
+                "signing": stack.signing_secret,
+                "privacy": stack.privacy_key,
+                "catalog": stack.catalog_key,
+            }[key]
             expected = ref(synthesized.logical_id(secret))
         elif kind == "bucket":
             expected = ref(synthesized.logical_id(stack.feed_bucket))

@@ -28,6 +28,7 @@ from shared.catalog.announcements import CatalogChangeKind, CatalogEvent
 from shared.catalog.interest import Interest
 from shared.catalog.product import Product
 from shared.core.clock import SimulatedClock
+from shared.core.signing import SigningKey
 from shared.core.vocabulary import DecisionStatus
 from shared.delivery.guards import in_holdout
 from shared.triggers import catalog_triggers
@@ -212,10 +213,17 @@ def test_a_duplicated_announcement_or_a_redelivered_fan_out_sends_each_shopper_o
     clock.advance_to(T0 + timedelta(hours=1))
 
     for _ in range(2):  # the catalog announced it twice (a write that failed after the announcement)
-        assert route_internal(runtime, [(change.kind.detail_type, change.detail())]) == 1
+        assert (
+            route_internal(runtime, [(change.kind.detail_type, change.sealed_detail(runtime.catalog_key))])
+            == 1
+        )
     rule = next(r for r in runtime.rules if r.campaign_id == PRICE_DROP)
     payload = rule.target_input(
-        {"source": "nudge.internal", "detail-type": change.kind.detail_type, "detail": change.detail()}
+        {
+            "source": "nudge.internal",
+            "detail-type": change.kind.detail_type,
+            "detail": change.sealed_detail(runtime.catalog_key),
+        }
     )
     runtime.invoke("trigger", payload)  # EventBridge delivered one invocation again
     runtime.drain()
@@ -264,7 +272,7 @@ def test_an_erased_shopper_leaves_no_interest_and_is_not_messaged(
 def fan_out(runtime: LocalRuntime, clock: SimulatedClock) -> CatalogFanOut:
     index = DynamoInterestIndex(runtime.client("dynamodb"), runtime.table_names["interest"])
     queue = SqsQueue(runtime.client("sqs"), runtime.queue_urls["delivery"])
-    return CatalogFanOut(runtime.catalog, index, queue, clock)
+    return CatalogFanOut(runtime.catalog, index, queue, clock, runtime.catalog_key)
 
 
 def test_the_fan_out_takes_the_window_before_the_change_and_the_newest_interest_beyond_its_bound(
@@ -283,8 +291,11 @@ def test_the_fan_out_takes_the_window_before_the_change_and_the_newest_interest_
     )
     catalog.put_many([], interests)
     clock.advance_to(changed_at)
-    change = CatalogEvent(CatalogChangeKind.PRICE_DROP, "p-17", changed_at, drop_percent=50)
-    envelope = {"source": "nudge.internal", "detail-type": change.kind.detail_type, "detail": change.detail()}
+    change = CatalogEvent(
+        CatalogChangeKind.PRICE_DROP, "p-17", changed_at, Decimal(100), Decimal(50), drop_percent=Decimal(50)
+    )
+    detail = change.sealed_detail(runtime.catalog_key)
+    envelope = {"source": "nudge.internal", "detail-type": change.kind.detail_type, "detail": detail}
     aws_calls.counts.clear()
 
     assert fan_out(runtime, clock).handle(PRICE_DROP, envelope).jobs == 4
@@ -373,3 +384,43 @@ def test_the_load_command_puts_the_feeds_drops_and_restocks_on_the_stacks_bus(
         "99.5",
         0.5,
     )
+
+
+def test_an_announcement_put_on_the_bus_without_the_catalog_key_messages_nobody_and_is_parked(
+    runtime: LocalRuntime, clock: SimulatedClock
+) -> None:
+    """Whoever may put ``nudge.internal`` on the bus, but does not hold the catalog key, cannot make a
+    price-drop message go out (docs/security.md); the stack's own announcement, from ingest, still does."""
+    first, second = free_of(PRICE_DROP, 2)
+    shoppers(runtime, first, second)
+    send(runtime, clock, T0 + timedelta(minutes=5), product_event(first, "v1", T0, price=100))
+    send(runtime, clock, T0 + timedelta(minutes=6), product_event(second, "v2", T0, price=100))
+    changed_at = T0 + timedelta(hours=1)
+    clock.advance_to(changed_at)
+    change = CatalogEvent(
+        CatalogChangeKind.PRICE_DROP, "p-17", changed_at, Decimal(100), Decimal(1), "USD", Decimal("99.00")
+    )
+    stranger = SigningKey(b"a key that is not the stack's, 32 bytes")
+    forged = [
+        change.detail(),
+        change.sealed_detail(stranger),
+        {**change.sealed_detail(runtime.catalog_key), "new_price": "0.5"},
+    ]
+
+    assert route_internal(runtime, [(change.kind.detail_type, d) for d in forged]) == 3
+    runtime.drain()
+
+    assert decisions(runtime, PRICE_DROP, first, second) == {}
+    assert [m for m in runtime.sent if m.campaign_id == PRICE_DROP] == []
+    parked = [p for p in runtime.parked() if p.queue == "trigger-dlq"]
+    assert len(parked) == 3
+    assert {p.reason for p in parked} == {
+        "detail.signature: not sealed with this stack's catalog key (forged, altered, or another stack's), "
+        "so no shopper is messaged"
+    }
+
+    send(runtime, clock, changed_at + timedelta(minutes=1), product_event(first, "v3", changed_at, price=70))
+    assert decisions(runtime, PRICE_DROP, first, second) == {
+        first: [DecisionStatus.SENT],
+        second: [DecisionStatus.SENT],
+    }

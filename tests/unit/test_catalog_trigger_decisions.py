@@ -21,6 +21,7 @@ from shared.catalog.product import Product
 from shared.catalog.updates import CatalogChange
 from shared.core.clock import SimulatedClock
 from shared.core.errors import EventRejected
+from shared.core.signing import SigningKey
 from shared.triggers.catalog_triggers import (
     CatalogFanOut,
     FanOutOutcome,
@@ -30,6 +31,7 @@ from shared.triggers.catalog_triggers import (
 )
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
+KEY = SigningKey(b"the stack's signing key, 32 bytes+")
 
 
 def product(
@@ -156,11 +158,11 @@ def test_an_announcement_put_on_the_bus_or_refused_fails_before_the_catalog_is_w
         return []
 
     restock = CatalogChange(product(in_stock=False), product(in_stock=True, at=T0))
-    Announcements(accept, None, restocks=True).announce([restock])
+    Announcements(accept, None, True, KEY).announce([restock])
     assert [t for t, _ in published] == ["Catalog Back In Stock"]
 
     with pytest.raises(RuntimeError, match="kept refusing 1 catalog events"):
-        Announcements(lambda events: [dict(d) for _, d in events], None, restocks=True).announce([restock])
+        Announcements(lambda events: [dict(d) for _, d in events], None, True, KEY).announce([restock])
 
 
 def test_announcements_follow_the_enabled_catalog_campaigns() -> None:
@@ -175,11 +177,12 @@ def test_announcements_follow_the_enabled_catalog_campaigns() -> None:
             campaign({"event": "Product Viewed"}, "views"),
         ],
         publish,
+        KEY,
     )
 
     assert found is not None and (found.min_percent, found.restocks) == (Decimal("12.5"), False)
-    assert announcements_for([campaign({"event": "Product Viewed"})], publish) is None
-    restocks = announcements_for([campaign({"catalog": "back_in_stock"}, "bis")], publish)
+    assert announcements_for([campaign({"event": "Product Viewed"})], publish, KEY) is None
+    restocks = announcements_for([campaign({"catalog": "back_in_stock"}, "bis")], publish, KEY)
     assert restocks is not None and (restocks.min_percent, restocks.restocks) == (None, True)
 
 
@@ -239,6 +242,13 @@ def test_an_events_interest_is_its_shoppers_latest_view_or_cart_of_each_product(
     ) == [Interest("u-1", "p-1", T0), Interest("u-2", "p-1", T0 + timedelta(1))]
 
 
+def drop_of(old: str, new: str) -> CatalogEvent:
+    """The announcement the catalog makes of p-17's price going from ``old`` to ``new``."""
+    change = CatalogChange(product(old, at=T0 - timedelta(days=1)), product(new, name="Aero"))
+    (event,) = catalog_events([change], Decimal("0.01"), restocks=False)
+    return event
+
+
 class Queue:
     def __init__(self) -> None:
         self.bodies: list[str] = []
@@ -254,14 +264,15 @@ def test_the_fan_out_enqueues_nothing_for_a_change_its_rule_would_not_take_or_fo
     ended = drops.model_copy(update={"id": "ended", "end": T0 - timedelta(days=1)})
     campaigns = Catalog([drops, ended], shipped.policy, shipped.custom)
     queue, index = Queue(), Index([Interest("u1", "p-17", T0 - timedelta(days=1))])
-    fan_out = CatalogFanOut(campaigns, index, queue, SimulatedClock(T0))
+    fan_out = CatalogFanOut(campaigns, index, queue, SimulatedClock(T0), KEY)
 
     def envelope(change: CatalogEvent) -> dict[str, Any]:
-        return {"source": "nudge.internal", "detail-type": change.kind.detail_type, "detail": change.detail()}
+        detail = change.sealed_detail(KEY)
+        return {"source": "nudge.internal", "detail-type": change.kind.detail_type, "detail": detail}
 
-    small = CatalogEvent(CatalogChangeKind.PRICE_DROP, "p-17", T0, drop_percent=Decimal("9.99"))
+    small = drop_of("100", "90.01")  # 9.99 %
     restock = CatalogEvent(CatalogChangeKind.BACK_IN_STOCK, "p-17", T0)
-    drop = CatalogEvent(CatalogChangeKind.PRICE_DROP, "p-17", T0, drop_percent=Decimal("10"))
+    drop = drop_of("100", "90")
 
     assert fan_out.handle("price-drop", envelope(small)) == FanOutOutcome("not_matching")
     assert fan_out.handle("price-drop", envelope(restock)) == FanOutOutcome("not_matching")
@@ -272,4 +283,79 @@ def test_the_fan_out_enqueues_nothing_for_a_change_its_rule_would_not_take_or_fo
         "price-drop#price_drop:p-17@2026-11-02T08:00:00+00:00#u1"
     ]
     with pytest.raises(EventRejected, match="not a catalog change"):
-        fan_out.handle("price-drop", {**envelope(drop), "detail": {**drop.detail(), "changed_at": "never"}})
+        fan_out.handle(
+            "price-drop", {**envelope(drop), "detail": {**drop.sealed_detail(KEY), "changed_at": "x"}}
+        )
+
+
+def fan_out_of(index: Index, queue: Queue, key: SigningKey = KEY) -> CatalogFanOut:
+    shipped = catalog_without()
+    drops = shipped.get("price-drop")
+    assert drops is not None
+    return CatalogFanOut(
+        Catalog([drops], shipped.policy, shipped.custom), index, queue, SimulatedClock(T0), key
+    )
+
+
+def announced(detail: dict[str, Any]) -> dict[str, Any]:
+    """The envelope EventBridge hands the fan-out, the detail through JSON as on the bus."""
+    return {
+        "source": "nudge.internal",
+        "detail-type": "Catalog Price Dropped",
+        "detail": json.loads(json.dumps(detail)),
+    }
+
+
+NOT_SEALED = (
+    "detail.signature: not sealed with this stack's catalog key (forged, altered, or another stack's), "
+    "so no shopper is messaged"
+)
+
+
+@pytest.mark.parametrize(
+    ("forged", "reason"),
+    [
+        ("unsealed", NOT_SEALED),
+        ("another stack's key", NOT_SEALED),
+        ("new price lowered", NOT_SEALED),
+        ("product swapped", NOT_SEALED),
+        ("name changed", NOT_SEALED),
+        (
+            "drop inflated",
+            "detail.signature: drop_percent 50 is not the drop its sealed prices make (20.00), "
+            "so no shopper is messaged",
+        ),
+    ],
+)
+def test_an_announcement_not_sealed_by_the_stack_messages_nobody(forged: str, reason: str) -> None:
+    drop = drop_of("100", "80")
+    detail = drop.sealed_detail(KEY)
+    detail = {
+        "unsealed": {k: v for k, v in detail.items() if k != "signature"},
+        "another stack's key": drop.sealed_detail(SigningKey(b"another stack's signing key, 32 b")),
+        "new price lowered": {**detail, "new_price": "1"},
+        "product swapped": {**detail, "product_id": "p-18"},
+        "name changed": {**detail, "name": "Click here"},
+        "drop inflated": {**detail, "drop_percent": 50},
+    }[forged]
+    queue, index = Queue(), Index([Interest("u1", "p-17", T0 - timedelta(days=1))])
+
+    with pytest.raises(EventRejected) as rejected:
+        fan_out_of(index, queue).handle("price-drop", announced(detail))
+
+    assert str(rejected.value) == reason
+    assert (queue.bodies, index.asked) == ([], [])  # rejected before any shopper is read
+
+
+def test_a_sealed_announcement_fans_out_whatever_form_the_bus_gives_its_drop_percent() -> None:
+    drop = drop_of("100", "80")
+    detail = drop.sealed_detail(KEY)
+    assert detail["signature"] == KEY.sign(drop.sealed_fields()) and len(detail["signature"]) == 43
+    queue, index = Queue(), Index([Interest("u1", "p-17", T0 - timedelta(days=1))])
+
+    for written in (20.0, 20):  # EventBridge may write the number 20.0 as 20
+        assert fan_out_of(index, queue).handle(
+            "price-drop", announced({**detail, "drop_percent": written})
+        ) == FanOutOutcome("enqueued", 1)
+    assert len(queue.bodies) == 2
+    assert "signature" not in json.loads(queue.bodies[0])["trigger"]["properties"]

@@ -64,7 +64,7 @@ def graph(folder: str) -> dict[str, set[str]]:
 
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("core",),  # clock, errors, money, reserved ids, queue ports
+    ("core",),  # clock, errors, money, reserved ids, queue ports, HMAC keys
     ("events",),  # the event contract, EventBridge patterns, traits
     # profile, contact ledger, what is kept after erasure, their stores' ports | products: their
     # bounds, updates by event time, what a message shows of them, the catalog's port

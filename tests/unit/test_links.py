@@ -13,7 +13,8 @@ import json
 
 import pytest
 
-from shared.delivery.links import MIN_KEY_BYTES, TOKEN_LENGTH, InvalidLink, LinkSigner, UnsubscribeRequest
+from shared.core.signing import MIN_KEY_BYTES
+from shared.delivery.links import TOKEN_LENGTH, InvalidLink, LinkSigner, UnsubscribeRequest
 
 KEY = bytes(range(32))
 LINK = UnsubscribeRequest("u-1", "email", "welcome")

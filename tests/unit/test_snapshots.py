@@ -147,7 +147,7 @@ def test_the_snapshot_holds_each_functions_ports_and_their_clients(deployed: Dep
         deployed.handlers["preferences"].default_ports(),
         deployed.handlers["privacy"].default_ports(),
     )
-    assert preferences.signer._loaded is None  # no secret is read before the snapshot
+    assert preferences.signer._signing._loaded is None  # no secret is read before the snapshot
     assert preferences.erasures.pseudonyms._key is None and privacy.erasures.pseudonyms._key is None
 
 
