@@ -81,7 +81,7 @@ def grant(
                 resources=[schedules_arn],
             )
         )
-        granting.deferral_role.grant_pass_role(function)
+        granting.deferral_role.grant_pass_role(function.grant_principal)
         nag.accept(
             built.policy,
             "IAM5",

@@ -52,10 +52,10 @@ class NudgeStack(Stack):
         self.feed_bucket = storage.feed_bucket(self)
         self.queues: dict[str, sqs.IQueue] = {}
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
-        for spec in topology.QUEUES:
-            dlq = storage.dead_letter_queue(self, spec.dlq_key)
-            self.queues[spec.dlq_key] = self.dead_letter_queues[spec.dlq_key] = dlq
-            self.queues[spec.key] = storage.work_queue(self, spec, dlq)
+        for queue_spec in topology.QUEUES:
+            dlq = storage.dead_letter_queue(self, queue_spec.dlq_key)
+            self.queues[queue_spec.dlq_key] = self.dead_letter_queues[queue_spec.dlq_key] = dlq
+            self.queues[queue_spec.key] = storage.work_queue(self, queue_spec, dlq)
         for key in topology.ASYNC_DLQS:
             self.queues[key] = self.dead_letter_queues[key] = storage.dead_letter_queue(self, key)
             nag.accept(

@@ -137,17 +137,21 @@ class Requests:
         """The event the runtime hands ``function_key`` during ``call`` (not run here)."""
         caught: list[dict[str, Any]] = []
         original = self.runtime._handlers[function_key]
-        self.runtime._handlers[function_key] = lambda event, context, ports=None: (
-            caught.append(event) or {"statusCode": 200}
-        )
+
+        def capture(event: dict[str, Any], context: Any, ports: Any = None) -> dict[str, Any]:
+            caught.append(event)
+            return {"statusCode": 200}
+
+        self.runtime._handlers[function_key] = capture
         try:
             call()
         finally:
             self.runtime._handlers[function_key] = original
         return caught[0]
 
-    def events(self, run: int) -> dict[str, dict[str, Any]]:
-        """Each function's first request for run ``run`` (the deliver job comes later: from trigger)."""
+    def events(self, run: int) -> dict[str, dict[str, Any] | None]:
+        """Each function's first request for run ``run`` (the deliver job comes later: from trigger, if it
+        queued one)."""
         user, at = self.users[run], self.now.isoformat()
         visit = [
             {

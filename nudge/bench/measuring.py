@@ -53,11 +53,11 @@ def metered(runtime: Any) -> Iterator[RequestMeter]:
         finally:
             meter.botocore_cpu_s += time.process_time() - started
 
-    botocore.client.BaseClient._make_api_call = timed  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = timed
     try:
         yield meter
     finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+        botocore.client.BaseClient._make_api_call = original
         for service in ("dynamodb", "sqs", "sesv2", "sns", "events", "scheduler"):
             runtime.client(service).meta.events.unregister("before-call", meter)
 

@@ -148,4 +148,6 @@ def stamp_put_time(bucket: str, key: str, at: datetime) -> None:
     from moto.s3.models import s3_backends
 
     found = s3_backends[ACCOUNT]["aws"].get_object(bucket, key)
+    if found is None:
+        raise LookupError(f"s3://{bucket}/{key}: no object to stamp (it is stamped after its put)")
     found.last_modified = at.astimezone(UTC).replace(tzinfo=None)

@@ -48,8 +48,8 @@ def apply() -> None:
     import moto.sqs.models
 
     cached = lru_cache(maxsize=4096)(moto.core.utils.camelcase_to_underscores)
-    moto.sqs.models.camelcase_to_underscores = cached  # type: ignore[attr-defined]
-    moto.core.responses.camelcase_to_underscores = cached  # type: ignore[attr-defined]
+    moto.sqs.models.camelcase_to_underscores = cached
+    moto.core.responses.camelcase_to_underscores = cached
 
     def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
         retention_s = int(self.get_queue(queue_name).message_retention_period)
@@ -177,7 +177,7 @@ def _remembered_routes() -> None:
     from moto.core import botocore_stubber
 
     method_names = lru_cache(maxsize=None)(moto.core.utils.method_names_from_class)
-    moto.core.responses.method_names_from_class = method_names  # type: ignore[attr-defined]
+    moto.core.responses.method_names_from_class = method_names
 
     plain = botocore_stubber.BotocoreStubber.process_request
     routes: dict[tuple[str, bool], tuple[str, Any] | None] = {}
@@ -313,7 +313,8 @@ def _transactions_copy_their_items() -> None:
         finally:
             copying.items_only = False
 
-    moto.dynamodb.models.copy = _CopyUnlessTable  # type: ignore[attr-defined]
+    # moto's module `copy` replaced by a class with its deepcopy: a monkeypatch no type can say
+    moto.dynamodb.models.copy = _CopyUnlessTable  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 

@@ -44,14 +44,14 @@ def create_resources(runtime: Any) -> None:
             )
     for key in topology.DEAD_LETTER_QUEUES:
         runtime.queue_urls[key] = sqs.create_queue(QueueName=physical_name(key))["QueueUrl"]
-    for spec in topology.QUEUES:
-        dlq_arn = runtime.queue_arn(spec.dlq_key)
-        runtime.queue_urls[spec.key] = sqs.create_queue(
-            QueueName=physical_name(spec.key),
+    for queue in topology.QUEUES:
+        dlq_arn = runtime.queue_arn(queue.dlq_key)
+        runtime.queue_urls[queue.key] = sqs.create_queue(
+            QueueName=physical_name(queue.key),
             Attributes={
-                "VisibilityTimeout": str(spec.visibility_timeout_s),
+                "VisibilityTimeout": str(queue.visibility_timeout_s),
                 "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
                 ),
             },
         )["QueueUrl"]

@@ -163,4 +163,5 @@ def _ses_event(kind: str, message: SentMessage, at: datetime) -> dict[str, Any]:
         message.send_key,
         timestamp=iso(message.at),
     )
-    return ses_event(kind, mail, time=iso(at), event_id=str(uuid.uuid4()), **{kind.lower(): section})
+    detail: dict[str, Any] = {kind.lower(): section}  # SES's section of the event, named by its kind
+    return ses_event(kind, mail, time=iso(at), event_id=str(uuid.uuid4()), **detail)

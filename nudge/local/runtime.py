@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -45,6 +45,15 @@ from shared.campaigns.loader import Catalog
 from shared.core.clock import SimulatedClock
 from shared.deployment import invocations, topology
 from shared.events.sources import APP_EVENT_SOURCE
+
+if TYPE_CHECKING:
+    from shared.adapters.dynamo.ledger import DynamoLedgerStore
+    from shared.adapters.dynamo.messages import DynamoSendLog
+    from shared.adapters.dynamo.models import DynamoModelRegistry
+    from shared.adapters.dynamo.profiles import DynamoProfileStore
+    from shared.adapters.privacy import DynamoUserData
+    from shared.delivery.links import LinkSigner
+    from shared.privacy.erasure import Erasures, Pseudonyms
 
 
 @dataclass
@@ -67,6 +76,21 @@ RUNTIME_ITSELF = "runtime"  # who made a request the runtime made itself, playin
 class LocalRuntime:
     """The deployed system on moto: its resources, each function's ports and invocation, and (through
     the modules named in this module's docstring) the AWS services around them."""
+
+    # Set while it is built: the resources' names (nudge.local.resources), the secrets' keys and the
+    # stores tests and the CLI read directly (nudge.local.ports.build_ports).
+    push_apps: dict[str, str]  # SNS platform application ARN by platform (GCM, APNS)
+    signing_secret_arn: str
+    privacy_key_arn: str
+    signer: LinkSigner
+    pseudonyms: Pseudonyms
+    profiles: DynamoProfileStore
+    send_log: DynamoSendLog
+    ledgers: DynamoLedgerStore
+    deferrals: Any  # the Scheduler adapter, its one-time schedules indexed for the runtime to fire
+    erasures: Erasures
+    user_data: DynamoUserData
+    models: DynamoModelRegistry
 
     def __init__(
         self,

@@ -362,7 +362,9 @@ def _check_profiles(
         except EventRejected:
             continue
     # Each synthetic device is one shopper's: its visitor's events all end up on the shopper it logs in.
-    logged_in = {anonymous_profile_id(a): e.user_id for e in parsed if (a := linked_anonymous_id(e))}
+    logged_in = {
+        anonymous_profile_id(a): e.user_id for e in parsed if e.user_id and (a := linked_anonymous_id(e))
+    }
     by_user: dict[str, list[Any]] = defaultdict(list)
     for event in parsed:
         by_user[logged_in.get(event.profile_id, event.profile_id)].append(event)

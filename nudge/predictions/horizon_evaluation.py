@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -103,7 +103,7 @@ def _rows_at(
     cut: datetime,
     history_days: int,
     days: int,
-    outcomes: dict[str, list[object]],
+    outcomes: Mapping[str, Sequence[object]],
     scorer: LoadedModel,
     before: LoadedModel,
 ) -> list[HorizonRow]:

@@ -191,8 +191,8 @@ def train(
     weights, validation = _blend_weights(sets)
     say("fitting the final models")
     horizon_models: dict[str, dict[str, Any]] = {}
-    for days, found in sorted(sets.items()):
-        ordered, orders = _fit_on(found, "ordered", "logit"), _fit_on(found, "orders", "log")
+    for days, training in sorted(sets.items()):
+        ordered, orders = _fit_on(training, "ordered", "logit"), _fit_on(training, "orders", "log")
         now = unlabelled(known[as_of], as_of, days, fits[as_of], options.features)
         horizon_models[str(days)] = {
             "ordered": ordered.to_dict(),

@@ -112,10 +112,10 @@ def journey_funnels(
     journeys = {c.id: c for c in catalog if c.is_journey}
     sent: dict[str, Counter[str]] = defaultdict(Counter)
     for _, item in decisions:
-        step = send_step_of(str(item.get("send_key", "")))
+        sent_step = send_step_of(str(item.get("send_key", "")))
         sent_by_journey = item.get("campaign_id") in journeys and item.get("status") == DecisionStatus.SENT
-        if sent_by_journey and step is not None:
-            sent[str(item["campaign_id"])][step] += 1
+        if sent_by_journey and sent_step is not None:
+            sent[str(item["campaign_id"])][sent_step] += 1
     reached: dict[str, Counter[str]] = defaultdict(Counter)
     on_path: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(lambda: defaultdict(set))
     funnels: dict[str, JourneyFunnel] = {}

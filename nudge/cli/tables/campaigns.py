@@ -199,15 +199,15 @@ def print_preview(title: str, facts: list[tuple[str, str]], channel: str, messag
     rendered = Table(show_header=False, title=f"Rendered {channel} message")
     rendered.add_column("field", style="bold")
     rendered.add_column("content", overflow="fold")
-    for label, value in (
+    for field, content in (
         ("subject" if channel == Channel.EMAIL else "title", message.title),
         ("text", message.body_text),
         ("html", message.body_html),
         ("deep link", message.deep_link),
         ("button", f"{message.cta_label} → {message.cta_url}" if message.cta_label else None),
     ):
-        if value:
-            rendered.add_row(label, value)
+        if content:
+            rendered.add_row(field, content)
     console.print(rendered)
     if message.missing:
         console.print(

@@ -18,7 +18,7 @@ def print_why(user_id: str, entries: list[dict[str, Any]]) -> None:
     table = Table(title=f"Why — {user_id}")
     for column in ("at (UTC)", "campaign", "level", "channel", "decision", "reason"):
         table.add_column(column)
-    colours = {
+    colours: dict[str, str] = {
         DecisionStatus.SENT: "green",
         DecisionStatus.CAPPED: "yellow",
         DecisionStatus.DEFERRED_QUIET_HOURS: "cyan",
