@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from shared.adapters.dynamo.models import DynamoModelRegistry
     from shared.adapters.dynamo.profiles import DynamoProfileStore
     from shared.adapters.privacy import DynamoUserData
+    from shared.core.signing import SigningKey
     from shared.delivery.links import LinkSigner
     from shared.privacy.erasure import Erasures, Pseudonyms
 
@@ -82,6 +83,9 @@ class LocalRuntime:
     push_apps: dict[str, str]  # SNS platform application ARN by platform (GCM, APNS)
     signing_secret_arn: str
     privacy_key_arn: str
+    catalog_key_arn: str
+    signing_key: SigningKey
+    catalog_key: SigningKey
     signer: LinkSigner
     pseudonyms: Pseudonyms
     profiles: DynamoProfileStore
