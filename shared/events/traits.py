@@ -113,6 +113,15 @@ def context_traits(event: SegmentEvent) -> dict[str, Any]:
     return _normalized(event.context_traits, event.context)
 
 
+def context_fills(context: Mapping[str, Any]) -> tuple[str, ...]:
+    """The traits a ``context`` without ``traits`` fills (what :func:`context_traits` returns then): the
+    time zone and the language, each when the context gives it as text."""
+    return tuple(name for name, key in _CONTEXT_FILLS if isinstance(context.get(key), str))
+
+
+_CONTEXT_FILLS = (("timezone", "timezone"), ("language", "locale"))
+
+
 def _normalized(raw: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Segment's reserved traits, mapped onto the names audiences and templates use: ``address.country``
     and ``address.city`` (a top-level trait wins), a country as its ISO 3166-1 alpha-2 code with the

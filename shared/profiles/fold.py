@@ -16,6 +16,7 @@ from shared.events.traits import (
     MAX_KEY_BYTES,
     MAX_TRAIT_BYTES,
     clip,
+    context_fills,
     context_traits,
     normalize_traits,
     within_budget,
@@ -198,8 +199,8 @@ def _learn_from_context(profile: Profile, event: SegmentEvent) -> None:
     """A track, page or screen call's ``context.traits``, time zone and locale fill the traits the
     profile does not have yet; they never overwrite one (the device repeats its last identify, which a
     newer identify from elsewhere may have changed)."""
-    if not event.context_traits and not {"timezone", "locale"} & event.context.keys():
-        return
+    if not event.context_traits and all(name in profile.traits for name in context_fills(event.context)):
+        return  # only a time zone and a language to learn, and the profile has those (most tracks)
     missing = {k: v for k, v in context_traits(event).items() if k not in profile.traits}
     if missing:
         profile.traits = within_budget({**profile.traits, **missing})

@@ -279,9 +279,15 @@ def fingerprint(message_id: str) -> bytes:
 
 
 def _seen(fingerprints: bytes, candidate: bytes, stride: int = FINGERPRINT_LENGTH) -> bool:
-    return any(
-        fingerprints[i : i + FINGERPRINT_LENGTH] == candidate for i in range(0, len(fingerprints), stride)
-    )
+    """Whether the fingerprint ``candidate`` starts one of the entries of ``fingerprints``, ``stride``
+    bytes each: bytes.find, then only a match at an entry's start counts (a fingerprint may straddle two
+    entries by chance). Twenty times cheaper than comparing the entries one by one (docs/performance.md)."""
+    at = fingerprints.find(candidate)
+    while at >= 0:
+        if at % stride == 0:
+            return True
+        at = fingerprints.find(candidate, at + 1)
+    return False
 
 
 def product_of(properties: Mapping[str, Any]) -> Any:

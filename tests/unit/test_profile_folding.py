@@ -7,17 +7,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from payloads import tracked as track
 
 from shared.events.contract import SegmentEvent
 from shared.profiles.fold import fold_events
 from shared.profiles.profile import (
+    FINGERPRINT_LENGTH,
+    GOAL_ENTRY_LENGTH,
     MAX_CART_ITEMS,
     MAX_CATEGORIES_PER_EVENT,
     MAX_GOAL_EVENTS,
     MAX_ORDER_DAYS,
     RECENT_EVENTS,
     Profile,
+    _seen,
+    fingerprint,
 )
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -122,6 +128,34 @@ def test_a_view_delivered_twice_in_one_batch_counts_once() -> None:
     assert (result.applied, result.duplicates) == (1, 1)
     assert result.profile.counts["Product Viewed"] == {"2026-11-02": 1}
     assert result.profile.category_views == {"shoes": 1}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    memory=st.binary(max_size=60),
+    start=st.integers(0, 60),
+    fresh=st.binary(min_size=FINGERPRINT_LENGTH, max_size=FINGERPRINT_LENGTH),
+    stride=st.sampled_from([FINGERPRINT_LENGTH, GOAL_ENTRY_LENGTH]),
+)
+def test_an_event_is_seen_when_its_fingerprint_starts_an_entry_of_the_memory(
+    memory: bytes, start: int, fresh: bytes, stride: int
+) -> None:
+    """The lookup (bytes.find, then only a match at an entry's start) says what comparing the entries one
+    by one says, for fingerprints cut anywhere from the memory (straddling two entries) or not in it."""
+    cut = memory[start : start + FINGERPRINT_LENGTH]
+    for candidate in (cut, fresh) if len(cut) == FINGERPRINT_LENGTH else (fresh,):
+        entries = range(0, len(memory), stride)
+        expected = any(memory[i : i + FINGERPRINT_LENGTH] == candidate for i in entries)
+        assert _seen(memory, candidate, stride) is expected
+
+
+def test_a_fingerprint_straddling_two_remembered_events_is_not_seen() -> None:
+    first, second = fingerprint("m-1"), fingerprint("m-2")
+    straddling = (first + second)[3 : 3 + FINGERPRINT_LENGTH]
+    assert _seen(first + second, second) and not _seen(first + second, straddling)
+    order_entries = first + b"\x00\x01" + second + b"\x00\x02"  # fingerprint and day, 8 bytes an entry
+    assert _seen(order_entries, second, GOAL_ENTRY_LENGTH)
+    assert not _seen(order_entries, (first + b"\x00\x01")[2:8], GOAL_ENTRY_LENGTH)
 
 
 def test_an_order_replayed_after_the_dedupe_memory_has_moved_on_counts_once() -> None:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from payloads import published
 
 from shared.campaigns.audience.rules import ShopperFacts
@@ -25,7 +27,7 @@ from shared.events.contract import (
     parse_detail,
 )
 from shared.events.countries import country_code
-from shared.events.traits import TraitPolicy
+from shared.events.traits import TraitPolicy, context_fills, context_traits
 from shared.profiles.fold import fold_events
 from shared.profiles.profile import Profile, audience_view
 
@@ -117,6 +119,53 @@ def test_context_trait_contact_points_from_an_untrusted_source_are_dropped_too()
     assert reasons == [
         "detail.traits.email: a contact point, and 'partner.feed' is not a trusted source; dropped"
     ]
+
+
+def _track_with(context: dict[str, Any], message_id: str = "m-ctx") -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": "Product Viewed",
+        "userId": "u-ctx",
+        "messageId": message_id,
+        "timestamp": "2015-12-10T04:10:00Z",
+        "context": context,
+    }
+
+
+def test_a_track_teaches_the_language_when_the_profile_knows_only_the_time_zone() -> None:
+    """The fold skips the context of a track without context.traits when the profile has what it could
+    teach (most tracks): a profile with a time zone and no language still learns the language."""
+    profile = fold(_track_with({"timezone": "Asia/Jakarta"}, "m-1"), _track_with({"locale": "id-ID"}, "m-2"))
+    assert profile.traits == {"timezone": "Asia/Jakarta", "language": "id"}
+    again = fold_events(
+        profile, [parse_detail(_track_with({"timezone": "Europe/Paris", "locale": "fr"}, "m-3"))]
+    )
+    assert again.profile.traits == {"timezone": "Asia/Jakarta", "language": "id"}  # known: never overwritten
+
+
+context_values = st.one_of(
+    st.none(), st.integers(), st.text(alphabet=st.characters(codec="utf-8"), max_size=8)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    context=st.fixed_dictionaries(
+        {},
+        optional={
+            "timezone": context_values,
+            "locale": context_values,
+            "ip": context_values,
+            "traits": st.one_of(st.none(), st.integers(), st.just({})),
+        },
+    )
+)
+def test_a_context_without_traits_fills_exactly_the_traits_context_fills_names(
+    context: dict[str, Any],
+) -> None:
+    event = parse_detail(_track_with(context))
+    assert not event.context_traits
+    assert set(context_fills(event.context)) == set(context_traits(event))
 
 
 # -- the event's time ------------------------------------------------------------------------------

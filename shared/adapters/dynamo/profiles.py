@@ -34,7 +34,9 @@ BEHAVIOUR_FIELDS = (
 
 
 def profile_to_item(profile: Profile) -> dict[str, Any]:
-    data = profile.model_dump(mode="python")
+    # Without the activity windows: dumped with the profile, they would be compressed on their own too
+    # (Profile._pack_activity), only to be dropped here.
+    data = profile.model_dump(mode="python", exclude={"activity"})
     if not data["anonymous_ids"]:
         del data["anonymous_ids"]
     for link in ("linked_to", "linked_at"):  # only an anonymous visitor's link has them
@@ -42,7 +44,6 @@ def profile_to_item(profile: Profile) -> dict[str, Any]:
             del data[link]
     behaviour = {k: data.pop(k) for k in BEHAVIOUR_FIELDS}
     # The activity windows compress far better beside the day buckets than in an attribute of their own.
-    data.pop("activity", None)
     if not profile.activity.is_empty():
         behaviour["activity"] = profile.activity.model_dump(mode="json")
     packed = json.dumps(behaviour, default=_json_default, separators=(",", ":")).encode()
