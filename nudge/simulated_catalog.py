@@ -6,7 +6,8 @@ the changes worth announcing are ``shared.catalog.announcements.catalog_events``
 campaigns' smallest threshold: ``announcements_for``), each campaign's jobs for a change are the trigger
 function's, ``shared.triggers.catalog_triggers.fanned_out`` (its rule's pattern, active or not, the
 window, the bound, the send keys). An event's own interest is indexed after its change is
-fanned out, as ingest announces before it writes.
+fanned out, as ingest announces before it writes, and at most once per shopper, product and UTC day
+(the day's first view or cart), as ingest writes it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from shared.core.identity import is_anonymous
 from shared.core.signing import SigningKey
 from shared.events.contract import SegmentEvent
 from shared.events.sources import INTERNAL_EVENT_SOURCE
+from shared.profiles.products import day_number
 from shared.triggers.catalog_triggers import announcements_for, catalog_campaigns, fanned_out
 
 
@@ -41,7 +43,7 @@ class SimulatedCatalog:
         self.min_percent = wanted.min_percent if wanted else None
         self.restocks = wanted.restocks if wanted else False
         self.products: dict[str, Product] = {}
-        self.interest: dict[str, dict[str, datetime]] = defaultdict(dict)  # product → shopper → latest
+        self.interest: dict[str, dict[str, datetime]] = defaultdict(dict)  # product → shopper → item's time
 
     def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
         return {i: self.products[i] for i in product_ids if i in self.products}
@@ -76,6 +78,9 @@ class SimulatedCatalog:
                     status, jobs = fanned_out(campaign, envelope, event.timestamp, self, self.key)
                     if status == "enqueued":
                         fired.append((campaign, jobs))
-        if not is_anonymous(user_id):
-            self.put_many([], interests_of(user_id, [event]))
+        if not is_anonymous(user_id):  # once per shopper, product and UTC day, as ingest's marks allow
+            for interest in interests_of(user_id, [event]):
+                known = self.interest[interest.product_id].get(user_id)
+                if known is None or day_number(known) < day_number(interest.at):
+                    self.put_many([], [interest])
         return fired

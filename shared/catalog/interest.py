@@ -2,7 +2,9 @@
 
 A shopper who views or carts a product shows interest in it. Ingest writes one index item per
 (shopper, product) with the time of the latest such event of its batch, expiring (DynamoDB TTL)
-:data:`INTEREST_DAYS` after it: the longest interest window a catalog trigger may have. The items
+:data:`INTEREST_DAYS` after it: the longest interest window a catalog trigger may have; at most once
+per UTC day (the profile's marks, shared/ingest/products.py), so the item's time lags the shopper's
+latest interest by less than a day. The items
 ride in the BatchWriteItem requests ingest makes for the catalog anyway (25 items a request, both
 tables together), so a batch whose products change pays nothing more until its catalog and interest
 items pass 25; an event whose shopper and product already have an item in the batch adds no item.
@@ -37,7 +39,7 @@ MAX_INTERESTED = 1000  # shoppers one change may message: the Query's Limit
 
 @dataclass(frozen=True, order=True)
 class Interest:
-    """A shopper's latest view or cart of a product (of what ingest has seen), as the index keeps it."""
+    """A shopper's latest view or cart of a product (of a batch), as the index keeps it."""
 
     user_id: str
     product_id: str

@@ -31,7 +31,13 @@ from shared.events.contract import (
 )
 from shared.events.traits import TraitPolicy
 from shared.ingest.conversions import Attributor
-from shared.ingest.products import batch_interests, interest_events, product_updates, update_catalog
+from shared.ingest.products import (
+    batch_interests,
+    indexed_days,
+    interest_events,
+    product_updates,
+    update_catalog,
+)
 from shared.measurement.attribution import (
     Conversion,
 )
@@ -40,6 +46,7 @@ from shared.profiles.fold import fold_events
 from shared.profiles.kept import KeptRecord
 from shared.profiles.merge import logins, plan_links
 from shared.profiles.ports import ProfileStore
+from shared.profiles.products import note_indexed
 from shared.profiles.profile import Profile
 from shared.work.failures import without_personal_data
 
@@ -242,9 +249,12 @@ def _ingest(
         outcome.errors.append(f"reading profiles: {type(error).__name__}: {error}")
         outcome.fail([r for items in by_user.values() for r, _ in items], outcome.errors[-1])
         return outcome
+    indexed: dict[str, dict[str, int]] = {}  # the interest items written: the profiles' marks
     if products is not None:  # after the logins are followed and the erasure markers read: the interest
         shown = {u: [(r.record_id, e) for r, e in items] for u, items in by_user.items()}
-        _update_catalog(products, by_user, outcome, interest_events(shown, current, kept, keys, entered))
+        indexed = _update_catalog(
+            products, by_user, outcome, interest_events(shown, current, kept, keys, entered)
+        )
 
     for user_id, items in by_user.items():
         items = _after_erasure(items, kept.get(keys.get(user_id, "")), entered, outcome)
@@ -263,7 +273,15 @@ def _ingest(
                 )
 
             written = _fold_and_save(
-                user_id, items, current, profiles, outcome, marker, entered, _segment_entry(segments, clock)
+                user_id,
+                items,
+                current,
+                profiles,
+                outcome,
+                marker,
+                entered,
+                _segment_entry(segments, clock),
+                indexed,
             )
             why = f"writing a profile: it kept changing over {MAX_WRITE_ATTEMPTS} attempts"
         except Exception as error:
@@ -279,9 +297,10 @@ def _update_catalog(
     by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]],
     outcome: IngestOutcome,
     events: dict[str, list[SegmentEvent]],
-) -> None:
+) -> dict[str, dict[str, int]]:
     """Fold the batch's products into the catalog and the shoppers' interest into the index
-    (shared/ingest/products.py); if that fails, the records that carried products fail with the reason."""
+    (shared/ingest/products.py); if that fails, the records that carried products fail with the reason.
+    Returns the interest items written (per shopper, product → the item's UTC day): none if it failed."""
     updates = product_updates([(r.record_id, e) for items in by_user.values() for r, e in items])
     interests = batch_interests(events)
     outcome.catalog_changes, error = update_catalog(catalog, updates, interests)
@@ -289,6 +308,8 @@ def _update_catalog(
         outcome.errors.append(error)
         carried = {record_id for record_id, _ in updates}
         outcome.fail([r for items in by_user.values() for r, _ in items if r.record_id in carried], error)
+        return {}
+    return indexed_days(interests)
 
 
 @dataclass(frozen=True)
@@ -387,10 +408,14 @@ def _fold_and_save(
     marker: Callable[[str], KeptRecord | None],
     entered: dict[str, datetime],
     segment_entry: _SegmentEntry | None = None,
+    indexed: Mapping[str, Mapping[str, int]] | None = None,
 ) -> bool:
     """Fold ``items`` into ``user_id``'s profile (with the history of the anonymous visitors they link,
     moved exactly once) and write it; on a conflict, read again and fold onto what the other writer
-    wrote — an anonymous visitor who logged in meanwhile has their events follow the login."""
+    wrote — an anonymous visitor who logged in meanwhile has their events follow the login. ``indexed``:
+    the interest items this batch wrote, marked on the profile written under their shopper's id (none if
+    the shopper was erased meanwhile: the erasure may have deleted them)."""
+    indexed = indexed or {}
     events = [e for _, e in items]
     for _ in range(MAX_WRITE_ATTEMPTS):
         profile = current.get(user_id)
@@ -407,6 +432,8 @@ def _fold_and_save(
         if result.applied == 0 and not plan.links:
             outcome.duplicates += result.duplicates
             return True
+        if user_id in indexed:  # after the items' write (a failed one left none): onto what is written
+            note_indexed(result.profile.activity.indexed, indexed[user_id])
         if segment_entry is not None:  # before the write: a write that fails is retried with its entry
             segment_entry.enter(matched, result.profile, events, outcome)
         saved = (
@@ -424,6 +451,7 @@ def _fold_and_save(
         else:
             current = {**current, user_id: profiles.get(user_id)}
         if current.get(user_id) is None:  # ... or the shopper was erased meanwhile: look at the marker again
+            indexed = {}
             items = _after_erasure(items, marker(user_id), entered, outcome)
             events = [e for _, e in items]
             if not events:

@@ -7,7 +7,12 @@ adds at most 1 + 4 requests, 0.05 per event, and usually 2 (a batch names fewer 
 The interest items ride in the same BatchWriteItem requests (25 items of both tables a request).
 If the catalog cannot be read or written, the records that carried products fail and SQS redelivers
 them: their profile folds are duplicates then (events are folded once by message id), their products
-are applied again.
+are applied again and their interest is written then (the profile write that follows a failed one
+carries no mark, :func:`indexed_days`).
+
+An interest item is written at most once per shopper, product and UTC day (the profile's marks,
+shared/profiles/products.py): the shopper's later views that day add no item, so the item's time is the
+first batch's of the day and lags their latest interest by less than a day (docs/catalog.md).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from shared.catalog.updates import CatalogChange, apply_updates
 from shared.core.identity import is_anonymous
 from shared.events.contract import SegmentEvent
 from shared.profiles.kept import KeptRecord
-from shared.profiles.products import day_number
+from shared.profiles.products import day_number, indexed_since
 from shared.profiles.profile import Profile, product_of
 
 
@@ -38,21 +43,25 @@ def interest_events(
     keys: Mapping[str, str],
     entered: Mapping[str, datetime],
 ) -> dict[str, list[SegmentEvent]]:
-    """Each shopper's events (with their records' ids) that show new interest: none the profile folded
-    already (a duplicate), none of a day before the profile's latest touch of the product (a late event:
-    the index holds a newer one), none predating their erasure (``kept``: the markers by ``keys``).
-    A view the same day as the latest touch is written: the touch may be the visitor's the shopper was
-    merged with at login, or a purchase, neither of which is in the index."""
+    """Each shopper's events (with their records' ids) that show new interest: none of a day whose item
+    ingest wrote already (the profile's mark, ``Activity.indexed``: once per shopper, product and UTC day;
+    a duplicate of an indexed event is one), none of a day before the profile's latest touch of the
+    product (a late event: the index holds a newer one), none predating their erasure (``kept``: the
+    markers by ``keys``). A view the same day as the latest touch is written unless it is marked: the
+    touch may be the visitor's the shopper was merged with at login, or a purchase, neither of which is
+    in the index. An event the profile folded, whose item was not written (the catalog write failed and
+    the record is redelivered), is written: it has no mark."""
     found = {}
     for user_id, items in by_user.items():
         marker, profile = kept.get(keys.get(user_id, "")), current.get(user_id)
         latest = profile.activity.products if profile is not None else {}
+        indexed = profile.activity.indexed if profile is not None else {}
         found[user_id] = [
             e
             for record_id, e in items
             if e.event in PRODUCT_EVENTS
             and (marker is None or not marker.erased_since(entered[record_id]))
-            and (profile is None or not profile.has_seen(e.message_id))
+            and not indexed_since(indexed, str(product_of(e.properties)), e.timestamp)
             and latest.get(str(product_of(e.properties)), (0,))[0] <= day_number(e.timestamp)
         ]
     return found
@@ -67,6 +76,15 @@ def batch_interests(by_user: Mapping[str, Sequence[SegmentEvent]]) -> list[Inter
         if not is_anonymous(user_id)
         for interest in interests_of(user_id, events)
     ]
+
+
+def indexed_days(interests: Sequence[Interest]) -> dict[str, dict[str, int]]:
+    """Per shopper, the products whose interest items were written, with the items' UTC day: the marks the
+    shoppers' profile writes then carry (``Activity.indexed``)."""
+    marks: dict[str, dict[str, int]] = {}
+    for interest in interests:
+        marks.setdefault(interest.user_id, {})[interest.product_id] = day_number(interest.at)
+    return marks
 
 
 def update_catalog(

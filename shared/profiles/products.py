@@ -4,6 +4,12 @@ Ingest keeps, per product the shopper viewed, carted or bought, the UTC day of t
 what was done with it (a bit each: viewed, carted, bought) and its category, in the profile write it
 makes anyway. The latest ``MAX_RECENT_PRODUCTS`` products of the last ``PRODUCT_DAYS_KEPT`` days are
 kept: about 20 bytes each before compression, a few hundred bytes for the busiest shopper.
+
+Beside them, the products whose interest item (the catalog triggers' index, shared/catalog/interest.py)
+ingest wrote for the shopper, with the UTC day of the item's time (``Activity.indexed``): ingest writes a
+(shopper, product) item at most once a day. A mark is set only for an item written under this shopper's
+id, by the profile write that follows it; a mark that is missing (never set, pruned, erased) costs one
+write again, never an item. Marks of the newest two days are kept, at most ``MAX_INDEXED_PRODUCTS``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from shared.events.traits import clip
 
 MAX_RECENT_PRODUCTS = 20
+MAX_INDEXED_PRODUCTS = 30
 PRODUCT_DAYS_KEPT = 180
 VIEWED, CARTED, BOUGHT = 1, 2, 4
 PRODUCT_ACTIONS = {"Product Viewed": VIEWED, "Product Added": CARTED, "Order Completed": BOUGHT}
@@ -86,3 +93,21 @@ def absorb_products(into: RecentProducts, other: Mapping[str, tuple[int, int, st
 
 def bought(recent: Mapping[str, Sequence[Any]]) -> set[str]:
     return {p for p, entry in recent.items() if int(entry[1]) & BOUGHT}
+
+
+def indexed_since(indexed: Mapping[str, int], product_id: str, at: datetime) -> bool:
+    """Whether ingest wrote the shopper's interest item of ``product_id`` on ``at``'s UTC day or later."""
+    return indexed.get(product_id, -1) >= day_number(at)
+
+
+def note_indexed(indexed: dict[str, int], written: Mapping[str, int]) -> None:
+    """Mark the products whose interest items were written for the shopper (product → the items' UTC day);
+    keep the marks of the newest two days, at most MAX_INDEXED_PRODUCTS (the latest written)."""
+    for product, day in written.items():
+        known = indexed.pop(product, day)  # re-inserted: the latest written
+        indexed[product] = max(day, known)
+    newest = max(indexed.values(), default=0)
+    latest = sorted((p for p, day in indexed.items() if day >= newest - 1), key=lambda p: indexed[p])
+    kept = {p: indexed[p] for p in latest[-MAX_INDEXED_PRODUCTS:]}
+    indexed.clear()
+    indexed.update(kept)

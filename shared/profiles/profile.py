@@ -156,10 +156,21 @@ class Activity(BaseModel):
         "shopper's latest 20 products of 180 days: what recommendations are made of "
         "(shared/profiles/products.py).",
     )
+    indexed: dict[str, int] = Field(
+        default_factory=dict,
+        description="Product id → UTC day number of the interest item ingest last wrote for this shopper "
+        "(the catalog triggers' index): one write a shopper, product and day (shared/profiles/products.py).",
+    )
 
     def is_empty(self) -> bool:
         return not (
-            self.last or self.orders or self.categories or self.viewed or self.placed or self.products
+            self.last
+            or self.orders
+            or self.categories
+            or self.viewed
+            or self.placed
+            or self.products
+            or self.indexed
         )
 
     def views_of(self, product_id: str, since: datetime, until: datetime) -> int:

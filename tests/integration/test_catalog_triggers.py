@@ -119,7 +119,7 @@ def test_ingest_indexes_the_latest_view_or_cart_per_shopper_and_product_and_no_v
 
 
 @pytest.mark.gentle("compares the index's items after each batch")
-def test_a_duplicate_or_a_late_event_does_not_move_a_shoppers_interest_back(
+def test_a_duplicate_a_view_again_that_day_or_a_late_event_does_not_move_a_shoppers_interest(
     runtime: LocalRuntime, clock: SimulatedClock, aws_calls: Any
 ) -> None:
     day2 = T0 + timedelta(days=1)
@@ -129,10 +129,14 @@ def test_a_duplicate_or_a_late_event_does_not_move_a_shoppers_interest_back(
     send(runtime, clock, day2 + timedelta(minutes=1), product_event("u1", "v2", day2))  # the same event
     assert aws_calls.counts["dynamodb.BatchWriteItem"] == 0
     later = day2 + timedelta(hours=3)
-    send(runtime, clock, later, product_event("u1", "v3", later))  # again that day: newer
+    send(runtime, clock, later, product_event("u1", "v3", later))  # again that day: indexed already
     send(runtime, clock, later + timedelta(minutes=2), product_event("u1", "v1", T0))  # a day late
+    # a purchase is no index write, but a day-late view after it is still late
+    order = product_event("u2", "o2", later, name="Order Completed", products=[{"product_id": "p-17"}])
+    send(runtime, clock, later + timedelta(minutes=3), order)
+    send(runtime, clock, later + timedelta(minutes=4), product_event("u2", "v4", T0))
 
-    assert interest_items(runtime) == {("u1", "p-17"): millis(later)}
+    assert interest_items(runtime) == {("u1", "p-17"): millis(day2)}
 
 
 def test_a_price_drop_of_at_least_10_percent_messages_the_shoppers_who_viewed_or_carted_it(

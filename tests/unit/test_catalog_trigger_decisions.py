@@ -1,5 +1,6 @@
 """Catalog triggers, decided without AWS: the trigger's shape and rule pattern, which catalog changes are
-announced and what their events say, the fan-out's jobs and send keys, the interest an event shows."""
+announced and what their events say, the fan-out's jobs and send keys, the interest an event shows (as
+``nudge simulate`` keeps it too)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 from fakes import catalog_without
 from payloads import tracked
 
+from nudge.simulated_catalog import SimulatedCatalog
 from shared.campaigns.loader import Catalog
 from shared.campaigns.model import Campaign
+from shared.campaigns.policy import DeliveryPolicy
 from shared.campaigns.trigger import Trigger
 from shared.catalog.announcements import Announcements, CatalogChangeKind, CatalogEvent, catalog_events
 from shared.catalog.interest import Interest, interests_of, write_order
@@ -240,6 +243,18 @@ def test_an_events_interest_is_its_shoppers_latest_view_or_cart_of_each_product(
     assert write_order(
         [Interest("u-2", "p-1", T0), Interest("u-1", "p-1", T0), Interest("u-2", "p-1", T0 + timedelta(1))]
     ) == [Interest("u-1", "p-1", T0), Interest("u-2", "p-1", T0 + timedelta(1))]
+
+
+def test_nudge_simulates_the_interest_index_as_ingest_writes_it_the_days_first_view() -> None:
+    index = SimulatedCatalog(Catalog([], DeliveryPolicy()))
+    morning = T0.replace(hour=0, minute=10)
+    for n, at in enumerate([morning, morning.replace(hour=23), morning.replace(hour=5)]):
+        index.add(tracked("Product Viewed", at, n, user_id="u1", product_id="p-17"), "u1")
+    assert index.interest["p-17"] == {"u1": morning}
+
+    next_day = T0 + timedelta(days=1)
+    index.add(tracked("Product Viewed", next_day, 3, user_id="u1", product_id="p-17"), "u1")
+    assert index.interest["p-17"] == {"u1": next_day}
 
 
 def drop_of(old: str, new: str) -> CatalogEvent:
