@@ -26,7 +26,7 @@ from shared.catalog.interest import Interest, interests_of
 from shared.catalog.product import Product, products_in
 from shared.catalog.updates import apply_updates
 from shared.core.identity import is_anonymous
-from shared.core.signing import SigningKey
+from shared.core.keys import HmacKey
 from shared.events.contract import SegmentEvent
 from shared.events.sources import INTERNAL_EVENT_SOURCE
 from shared.profiles.products import day_number
@@ -38,7 +38,7 @@ class SimulatedCatalog:
 
     def __init__(self, catalog: Catalog) -> None:
         self.campaigns = catalog_campaigns(catalog)
-        self.key = SigningKey(secrets.token_bytes(32))  # seals the announcements, as the stack's key does
+        self.key = HmacKey(secrets.token_bytes(32))  # seals the announcements, as the stack's key does
         wanted = announcements_for(self.campaigns, lambda events: [], self.key)
         self.min_percent = wanted.min_percent if wanted else None
         self.restocks = wanted.restocks if wanted else False

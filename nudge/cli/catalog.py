@@ -15,7 +15,7 @@ from nudge.operations import DeployedStack, SourceMissing
 from shared.adapters.eventbus import internal_publisher
 from shared.catalog.announcements import Announcements
 from shared.catalog.feed import FeedReport, feed_format, load_feed
-from shared.core.signing import SigningKey
+from shared.core.keys import HmacKey
 from shared.deployment import topology
 
 MAX_SHOWN_PROBLEMS = 50
@@ -37,7 +37,7 @@ def _announcements(deployed: DeployedStack) -> Announcements | None:
         return None
     publish = internal_publisher(deployed.client("events"), bus)
     key_arn, secrets = deployed.output(topology.CATALOG_KEY_OUTPUT), deployed.client("secretsmanager")
-    key = SigningKey(lambda: str(secrets.get_secret_value(SecretId=key_arn)["SecretString"]).encode())
+    key = HmacKey(lambda: str(secrets.get_secret_value(SecretId=key_arn)["SecretString"]).encode())
     return Announcements(publish, ANNOUNCED_DROP_PERCENT, True, key)
 
 

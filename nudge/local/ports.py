@@ -13,7 +13,7 @@ from typing import Any
 from nudge.local import routing
 from nudge.local.account import API_URL, DEFERRAL_ROLE_ARN, FEED_BUCKET_NAME, NAMES, SENDER
 from shared.adapters.scheduler import SchedulerDeferrals, schedule_name
-from shared.core.signing import SigningKey
+from shared.core.keys import HmacKey
 from shared.delivery.links import LinkSigner
 from shared.deployment import topology
 from shared.deployment.environment import deployment_environment, function_environment
@@ -106,10 +106,10 @@ class _LocalWiring(Wiring):
 
         return replace(found, publish=publish)
 
-    def signing_key(self) -> SigningKey:
+    def signing_key(self) -> HmacKey:
         return self._runtime.signing_key
 
-    def catalog_key(self) -> SigningKey:
+    def catalog_key(self) -> HmacKey:
         return self._runtime.catalog_key
 
     def pseudonyms(self) -> Pseudonyms:
@@ -154,11 +154,11 @@ def build_ports(runtime: Any, audience_segments: int | None, scoring_segments: i
     environment the stack gives it (plus the runtime's sizing: fixed segment counts for a small
     store, and one enqueue thread so a seed replays the same run)."""
     secrets = runtime.client("secretsmanager")
-    runtime.signing_key = SigningKey(
+    runtime.signing_key = HmacKey(
         secrets.get_secret_value(SecretId=runtime.signing_secret_arn)["SecretString"].encode()
     )
     runtime.signer = LinkSigner(runtime.signing_key)
-    runtime.catalog_key = SigningKey(
+    runtime.catalog_key = HmacKey(
         secrets.get_secret_value(SecretId=runtime.catalog_key_arn)["SecretString"].encode()
     )
     runtime.pseudonyms = Pseudonyms(

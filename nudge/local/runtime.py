@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from shared.adapters.dynamo.models import DynamoModelRegistry
     from shared.adapters.dynamo.profiles import DynamoProfileStore
     from shared.adapters.privacy import DynamoUserData
-    from shared.core.signing import SigningKey
+    from shared.core.keys import HmacKey
     from shared.delivery.links import LinkSigner
     from shared.privacy.erasure import Erasures, Pseudonyms
 
@@ -84,8 +84,8 @@ class LocalRuntime:
     signing_secret_arn: str
     privacy_key_arn: str
     catalog_key_arn: str
-    signing_key: SigningKey
-    catalog_key: SigningKey
+    signing_key: HmacKey
+    catalog_key: HmacKey
     signer: LinkSigner
     pseudonyms: Pseudonyms
     profiles: DynamoProfileStore

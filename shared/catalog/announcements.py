@@ -14,7 +14,7 @@ An announced change whose write then fails is announced again: the fan-out's sen
 from (campaign, product, change time, shopper), so the shopper is messaged once.
 
 Each announcement is **sealed**: its detail carries ``signature``, an HMAC with the stack's signing key
-(shared/core/signing.py) over what the fan-out acts on (the product, the change's kind and time, the
+(shared/core/keys.py) over what the fan-out acts on (the product, the change's kind and time, the
 prices, the currency, what a message shows). Whoever may put ``nudge.internal`` on the bus without the
 key cannot make a catalog campaign message anyone: the fan-out parks an unsealed, altered or foreign
 announcement with the reason (shared/triggers/catalog_triggers.py; docs/security.md). The drop's
@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.catalog.updates import CatalogChange, drop_percent
-from shared.core.signing import SigningKey
+from shared.core.keys import HmacKey
 from shared.events.sources import INTERNAL_EVENT_SOURCE
 
 __all__ = ["INTERNAL_EVENT_SOURCE", "Announcements", "CatalogChangeKind", "CatalogEvent", "catalog_events"]
@@ -51,7 +51,7 @@ class CatalogChangeKind(StrEnum):
 
 SHOWN = ("name", "image_url", "url")
 SEAL = "signature"  # the detail's field that holds the seal
-SEAL_USE = "catalog-change"  # what the signing key signs here (shared/core/signing.py)
+SEAL_USE = "catalog-change"  # what the signing key signs here (shared/core/keys.py)
 DETAIL_TYPES = {
     CatalogChangeKind.PRICE_DROP: "Catalog Price Dropped",
     CatalogChangeKind.BACK_IN_STOCK: "Catalog Back In Stock",
@@ -82,11 +82,11 @@ class CatalogEvent:
         when = self.changed_at.isoformat()
         return [SEAL_USE, str(self.kind), self.product_id, when, *prices, self.currency, dict(self.shown)]
 
-    def sealed_detail(self, key: SigningKey) -> dict[str, Any]:
+    def sealed_detail(self, key: HmacKey) -> dict[str, Any]:
         """:meth:`detail` with its seal."""
         return {**self.detail(), SEAL: key.sign(self.sealed_fields())}
 
-    def seal_problem(self, key: SigningKey, seal: object) -> str | None:
+    def seal_problem(self, key: HmacKey, seal: object) -> str | None:
         """Why the announcement this was read from is not the stack's own (None: it is): the seal does
         not match the fields, or a price drop's percent is not the one its prices make."""
         if not key.matches(self.sealed_fields(), seal):
@@ -192,7 +192,7 @@ class Announcements:
     publish: Publish
     min_percent: Decimal | None  # the smallest min_percent of the price-drop campaigns (None: no such)
     restocks: bool  # a back-in-stock campaign is live
-    key: SigningKey  # seals each announcement
+    key: HmacKey  # seals each announcement
 
     def announce(self, changes: Sequence[CatalogChange]) -> list[CatalogEvent]:
         """Put the changes worth announcing on the bus (raises :class:`AnnouncementFailed`)."""

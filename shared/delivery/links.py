@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from shared.core.signing import SigningKey
+from shared.core.keys import HmacKey
 from shared.core.vocabulary import Channel
 
 TOKEN_LENGTH = 43  # an unpadded base64url SHA-256
@@ -40,19 +40,19 @@ class InvalidLink(ValueError):
 
 
 class LinkSigner:
-    """Signs and verifies links with the stack's signing key (shared/core/signing.py); ``key`` may be
+    """Signs and verifies links with the stack's signing key (shared/core/keys.py); ``key`` may be
     the key, its bytes, or a loader called on first use (a cold start that sends no email never fetches
     the secret)."""
 
-    def __init__(self, key: SigningKey | bytes | Callable[[], bytes]) -> None:
-        self._signing = key if isinstance(key, SigningKey) else SigningKey(key)
+    def __init__(self, key: HmacKey | bytes | Callable[[], bytes]) -> None:
+        self.key = key if isinstance(key, HmacKey) else HmacKey(key)
 
     def _mac(self, message: bytes) -> bytes:
-        return self._signing.mac(message)
+        return self.key.mac(message)
 
     def token(self, request: UnsubscribeRequest) -> str:
         fields = ["unsubscribe", request.user_id, request.channel, request.campaign_id]
-        return self._signing.sign(fields)
+        return self.key.sign(fields)
 
     def _legacy_token(self, request: UnsubscribeRequest) -> bytes | None:
         """The signature of links sent before JSON-encoded fields; None where it is ambiguous."""

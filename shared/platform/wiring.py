@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from shared.adapters.sqs import SqsDeadLetterQueue, SqsDeadLetters, SqsQueue
     from shared.campaigns.loader import Catalog
     from shared.catalog.announcements import Announcements
-    from shared.core.signing import SigningKey
+    from shared.core.keys import HmacKey
     from shared.delivery.links import LinkSigner
     from shared.delivery.ports import MessageChannel
     from shared.journeys.engine import JourneyEngine
@@ -299,19 +299,19 @@ class Wiring:
         return key
 
     @_once
-    def signing_key(self) -> SigningKey:
+    def signing_key(self) -> HmacKey:
         """The unsubscribe links' key, read from Secrets Manager on first use, once per container."""
-        from shared.core.signing import SigningKey
+        from shared.core.keys import HmacKey
 
-        return SigningKey(self._secret("signing_secret_arn"))
+        return HmacKey(self._secret("signing_secret_arn"))
 
     @_once
-    def catalog_key(self) -> SigningKey:
+    def catalog_key(self) -> HmacKey:
         """The key that seals the catalog's announcements (shared/catalog/announcements.py), read from
         Secrets Manager on first use, once per container."""
-        from shared.core.signing import SigningKey
+        from shared.core.keys import HmacKey
 
-        return SigningKey(self._secret("catalog_key_arn"))
+        return HmacKey(self._secret("catalog_key_arn"))
 
     def link_signer(self) -> LinkSigner:
         """Unsubscribe links, signed with :meth:`signing_key`."""

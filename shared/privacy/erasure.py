@@ -18,14 +18,13 @@ was erased; the stack, which holds the key, can still recognise the id when it c
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.core.keys import HmacKey
 from shared.core.vocabulary import EMAIL_TRAIT, Channel
 from shared.profiles.kept import KeptRecord
 from shared.profiles.ledger import Ledger, Suppression
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from shared.profiles.ports import LedgerStore
 
 
-MIN_KEY_BYTES = 32
 # Kept suppressions reach these channels; an address is hashed per channel (the trait that holds it).
 ADDRESS_TRAITS = {Channel.EMAIL: EMAIL_TRAIT, Channel.PUSH: "push_endpoint"}
 KEPT_SOURCE = "kept after erasure"
@@ -45,21 +43,11 @@ class Pseudonyms:
     """Keyed hashes of ids and addresses; ``key`` may be a loader, called on first use."""
 
     def __init__(self, key: bytes | Callable[[], bytes]) -> None:
-        self._loader = key if callable(key) else None
-        self._key = None if callable(key) else self._checked(key)
-
-    @staticmethod
-    def _checked(key: bytes) -> bytes:
-        if len(key) < MIN_KEY_BYTES:
-            raise ValueError(f"the pseudonym key needs at least {MIN_KEY_BYTES} bytes, got {len(key)}")
-        return key
+        self.key = HmacKey(key, "pseudonym")
 
     def _of(self, kind: str, value: str) -> str:
-        if self._key is None:
-            assert self._loader is not None
-            self._key = self._checked(self._loader())
         message = json.dumps([kind, value], ensure_ascii=False).encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return self.key.digest(message).hex()
 
     def user(self, user_id: str) -> str:
         return self._of("user", user_id)

@@ -29,8 +29,8 @@ from shared.catalog.announcements import SEAL, Announcements, CatalogChangeKind,
 from shared.catalog.interest import MAX_INTERESTED, Interest, InterestIndex
 from shared.core.clock import Clock
 from shared.core.errors import EventRejected, PermanentDeliveryError
+from shared.core.keys import HmacKey
 from shared.core.queues import WorkQueue
-from shared.core.signing import SigningKey
 from shared.events.patterns import matches
 
 
@@ -39,9 +39,7 @@ def catalog_campaigns(campaigns: Iterable[Campaign]) -> list[Campaign]:
     return [c for c in campaigns if c.enabled and c.trigger is not None and c.trigger.catalog is not None]
 
 
-def announcements_for(
-    campaigns: Iterable[Campaign], publish: Publish, key: SigningKey
-) -> Announcements | None:
+def announcements_for(campaigns: Iterable[Campaign], publish: Publish, key: HmacKey) -> Announcements | None:
     """What the catalog must announce for ``campaigns``, sealed with ``key`` (None: no catalog campaign,
     nothing)."""
     triggers = [c.trigger for c in catalog_campaigns(campaigns) if c.trigger is not None]
@@ -80,7 +78,7 @@ def interested_jobs(campaign: Campaign, change: CatalogEvent, index: InterestInd
 
 
 def fanned_out(
-    campaign: Campaign, envelope: Mapping[str, Any], now: datetime, index: InterestIndex, key: SigningKey
+    campaign: Campaign, envelope: Mapping[str, Any], now: datetime, index: InterestIndex, key: HmacKey
 ) -> tuple[str, list[DeliveryJob]]:
     """A catalog campaign's jobs for one announced change (the trigger function's decision, and ``nudge
     simulate``'s): none when its rule's pattern does not take the event (``not_matching``) or it is not
@@ -118,7 +116,7 @@ class CatalogFanOut:
     interest: InterestIndex
     delivery_queue: WorkQueue
     clock: Clock
-    key: SigningKey  # the seal announcements must carry
+    key: HmacKey  # the seal announcements must carry
 
     def handle(self, campaign_id: str, envelope: Mapping[str, Any]) -> FanOutOutcome:
         campaign = self.catalog.get(campaign_id)

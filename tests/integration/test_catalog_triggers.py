@@ -28,7 +28,7 @@ from shared.catalog.announcements import CatalogChangeKind, CatalogEvent
 from shared.catalog.interest import Interest
 from shared.catalog.product import Product
 from shared.core.clock import SimulatedClock
-from shared.core.signing import SigningKey
+from shared.core.keys import HmacKey
 from shared.core.vocabulary import DecisionStatus
 from shared.delivery.guards import in_holdout
 from shared.triggers import catalog_triggers
@@ -404,7 +404,7 @@ def test_an_announcement_put_on_the_bus_without_the_catalog_key_messages_nobody_
     change = CatalogEvent(
         CatalogChangeKind.PRICE_DROP, "p-17", changed_at, Decimal(100), Decimal(1), "USD", Decimal("99.00")
     )
-    stranger = SigningKey(b"a key that is not the stack's, 32 bytes")
+    stranger = HmacKey(b"a key that is not the stack's, 32 bytes")
     forged = [
         change.detail(),
         change.sealed_detail(stranger),

@@ -24,7 +24,7 @@ from shared.catalog.product import Product
 from shared.catalog.updates import CatalogChange
 from shared.core.clock import SimulatedClock
 from shared.core.errors import EventRejected
-from shared.core.signing import SigningKey
+from shared.core.keys import HmacKey
 from shared.triggers.catalog_triggers import (
     CatalogFanOut,
     FanOutOutcome,
@@ -34,7 +34,7 @@ from shared.triggers.catalog_triggers import (
 )
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
-KEY = SigningKey(b"the stack's signing key, 32 bytes+")
+KEY = HmacKey(b"the stack's signing key, 32 bytes+")
 
 
 def product(
@@ -303,7 +303,7 @@ def test_the_fan_out_enqueues_nothing_for_a_change_its_rule_would_not_take_or_fo
         )
 
 
-def fan_out_of(index: Index, queue: Queue, key: SigningKey = KEY) -> CatalogFanOut:
+def fan_out_of(index: Index, queue: Queue, key: HmacKey = KEY) -> CatalogFanOut:
     shipped = catalog_without()
     drops = shipped.get("price-drop")
     assert drops is not None
@@ -347,7 +347,7 @@ def test_an_announcement_not_sealed_by_the_stack_messages_nobody(forged: str, re
     detail = drop.sealed_detail(KEY)
     detail = {
         "unsealed": {k: v for k, v in detail.items() if k != "signature"},
-        "another stack's key": drop.sealed_detail(SigningKey(b"another stack's signing key, 32 b")),
+        "another stack's key": drop.sealed_detail(HmacKey(b"another stack's signing key, 32 b")),
         "new price lowered": {**detail, "new_price": "1"},
         "product swapped": {**detail, "product_id": "p-18"},
         "name changed": {**detail, "name": "Click here"},

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from shared.core.signing import MIN_KEY_BYTES
+from shared.core.keys import MIN_KEY_BYTES
 from shared.delivery.links import TOKEN_LENGTH, InvalidLink, LinkSigner, UnsubscribeRequest
 
 KEY = bytes(range(32))

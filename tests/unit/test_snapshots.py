@@ -147,8 +147,8 @@ def test_the_snapshot_holds_each_functions_ports_and_their_clients(deployed: Dep
         deployed.handlers["preferences"].default_ports(),
         deployed.handlers["privacy"].default_ports(),
     )
-    assert preferences.signer._signing._loaded is None  # no secret is read before the snapshot
-    assert preferences.erasures.pseudonyms._key is None and privacy.erasures.pseudonyms._key is None
+    assert not preferences.signer.key.loaded  # no secret is read before the snapshot
+    assert not preferences.erasures.pseudonyms.key.loaded and not privacy.erasures.pseudonyms.key.loaded
 
 
 def test_a_restored_environment_uses_no_client_of_the_snapshot(deployed: Deployed) -> None:
