@@ -9,15 +9,19 @@ never built in a Lambda (docs/performance.md#cold-starts).
 
 A file that is damaged, truncated, of another format or holding anything but a catalog is refused
 with :class:`CatalogBundleError` naming the file: a header line carries a magic word, the format and
-the payload's CRC-32. The pickle is part of the code asset, as trusted as the bytecode beside it; it
-is never read from anywhere a request could write.
+the payload's CRC-32. The same catalog always pickles to the same bytes (sets are written sorted, not
+in the hash order of the process that wrote them), so an unchanged catalog leaves the code asset's hash,
+and the functions' versions, unchanged at the next deploy. The pickle is part of the code asset, as
+trusted as the bytecode beside it; it is never read from anywhere a request could write.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 import zlib
 from pathlib import Path
+from typing import Any
 
 from shared.campaigns.loader import CATALOG_FILE, Catalog
 from shared.campaigns.model import Campaign, VocabularyFile
@@ -38,9 +42,25 @@ def write_bundle(catalog: Catalog, directory: Path) -> None:
     text = catalog.to_json()
     (directory / CATALOG_FILE).write_text(text)
     compiled = Catalog.from_json(text)  # exactly what validating the bundled JSON gives
-    payload = pickle.dumps((list(compiled), compiled.policy, compiled.custom), protocol=5)
+    payload = _stable_pickle((list(compiled), compiled.policy, compiled.custom))
     header = b"%s %d %08x\n" % (MAGIC, FORMAT, zlib.crc32(payload))
     (directory / COMPILED_CATALOG_FILE).write_bytes(header + payload)
+
+
+class _SortedSets(pickle._Pickler):
+    """A pickler that writes a set's members sorted (by type, then text), as a call that rebuilds it:
+    the bytes do not depend on the writing process's string hashing (PYTHONHASHSEED)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) in (set, frozenset):
+            return type(obj), (sorted(obj, key=lambda member: (type(member).__name__, repr(member))),)
+        return NotImplemented
+
+
+def _stable_pickle(value: Any) -> bytes:
+    out = io.BytesIO()
+    _SortedSets(out, protocol=5).dump(value)
+    return out.getvalue()
 
 
 def load_bundle(directory: Path) -> Catalog:

@@ -119,3 +119,25 @@ def test_a_bundle_that_does_not_unpickle_is_refused(bundled: Path) -> None:
 def test_a_missing_bundle_is_named(tmp_path: Path) -> None:
     with pytest.raises(CatalogBundleError, match=r"campaigns\.pickle: cannot read the bundled catalog: "):
         load_bundle(tmp_path)
+
+
+def test_the_same_catalog_bundles_to_the_same_bytes_whatever_the_processes_hashing(tmp_path: Path) -> None:
+    """The code asset's hash (and so each function's version) changes only when the catalog does: two
+    synths with different string hashing write the same compiled catalog."""
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "from shared.campaigns.bundle import write_bundle; "
+        "from shared.campaigns.loader import load_campaign_dir; "
+        "write_bundle(load_campaign_dir(Path(sys.argv[2])), Path(sys.argv[3]))"
+    )
+    written = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        subprocess.run(
+            [sys.executable, "-c", script, str(ROOT), str(CAMPAIGNS), str(out)],
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+        )
+        written.append((out / COMPILED_CATALOG_FILE).read_bytes())
+    assert written[0] == written[1]
+    assert list(load_bundle(tmp_path / "1")) == list(load_campaign_dir(CAMPAIGNS))
