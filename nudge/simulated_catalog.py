@@ -42,6 +42,7 @@ class SimulatedCatalog:
         wanted = announcements_for(self.campaigns, lambda events: [], self.key)
         self.min_percent = wanted.min_percent if wanted else None
         self.restocks = wanted.restocks if wanted else False
+        self.keeps_interest = bool(self.campaigns)  # as ingest: only where a catalog campaign reads it
         self.products: dict[str, Product] = {}
         self.interest: dict[str, dict[str, datetime]] = defaultdict(dict)  # product → shopper → item's time
 

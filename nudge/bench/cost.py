@@ -47,6 +47,14 @@ def cost_model(m: dict[str, Any]) -> dict[str, Any]:
     per_batch = m["ingest_requests_per_batch"]
     ingest_spec = topology.FUNCTIONS_BY_KEY["ingest"]
     sqs_per_event = 1 + 2 / 10  # EventBridge's SendMessage, then the poller's receive and delete in tens
+    # The interest index (shared/catalog/interest.py), kept only where a catalog campaign reads it: a unit
+    # for the item, one for its index's copy, and one more for a pair's item written again: its time, the
+    # index's sort key, moved (the index deletes the old entry and puts the new one).
+    interest_index = (
+        (m.get("interest_items_written_per_batch", 0) * 2 + m.get("interest_items_renewed_per_batch", 0))
+        / INGEST_BATCH
+        * PRICES_USD["dynamodb_wru"]
+    )
     event = {
         "eventbridge": PRICES_USD["eventbridge_event"],
         "sqs": sqs_per_event * PRICES_USD["sqs_request"],
@@ -62,8 +70,7 @@ def cost_model(m: dict[str, Any]) -> dict[str, Any]:
             # the catalog's products (docs/catalog.md): one unit each, items under 1 KB
             + m.get("catalog_items_written_per_batch", 0) / INGEST_BATCH * PRICES_USD["dynamodb_wru"]
             + m.get("catalog_items_read_per_batch", 0) / INGEST_BATCH * PRICES_USD["dynamodb_rru"]
-            # the interest index (shared/catalog/interest.py): a unit for the item, one for its index's copy
-            + m.get("interest_items_written_per_batch", 0) / INGEST_BATCH * 2 * PRICES_USD["dynamodb_wru"]
+            + interest_index
         ),
     }
     per_message = m["delivery_requests_per_message"]
@@ -82,6 +89,11 @@ def cost_model(m: dict[str, Any]) -> dict[str, Any]:
     )
     return {
         "cost_usd_per_million_events": round(sum(event.values()) * 1e6, 3),
+        # a deployment without catalog campaigns keeps no interest index (shared/platform/wiring.py)
+        "cost_usd_per_million_events_interest_index": round(interest_index * 1e6, 3),
+        "cost_usd_per_million_events_without_catalog_triggers": round(
+            (sum(event.values()) - interest_index) * 1e6, 3
+        ),
         "cost_per_million_events_breakdown": {k: round(v * 1e6, 3) for k, v in event.items()},
         "cost_floor_usd_per_million_events": round(floor * 1e6, 3),
         "cost_usd_per_million_messages": round(sum(message.values()) * 1e6, 3),

@@ -34,7 +34,10 @@ TARGETS: dict[str, tuple[str, float]] = {
     "event_path_worst_import_ms": ("<=", 150),
     "http_worst_first_request_after_restore_ms": ("<=", 100),
     "audience_profiles_per_second": (">=", 50_000),
-    "cost_usd_per_million_events": ("<=", 2.30),
+    # The engine's cost per event (the target since 23 November); the catalog triggers' interest index
+    # is priced on its own (cost_usd_per_million_events_interest_index), as issue 22 allowed: a
+    # deployment without a catalog campaign keeps none (docs/performance.md, cost).
+    "cost_usd_per_million_events_without_catalog_triggers": ("<=", 2.30),
 }
 
 Progress = Callable[[str], None]

@@ -14,6 +14,8 @@ from shared.events.contract import SegmentEvent
 class EventCatalog:
     """The catalog the events make, in event-time order (read only)."""
 
+    keeps_interest = False
+
     def __init__(self, events: Iterable[SegmentEvent]) -> None:
         self.products: dict[str, Product] = {}
         for update in sorted((p for e in events for p in products_in(e)), key=lambda p: p.updated_at):

@@ -13,6 +13,10 @@ from shared.catalog.product import Product
 
 
 class ProductCatalog(Protocol):
+    # Whether ``put_many`` keeps the interest index: only where a catalog campaign reads it (the
+    # deployment's catalog has one enabled); elsewhere ingest writes no interest at all.
+    keeps_interest: bool
+
     def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
         """The stored products of ``product_ids`` by id (absent ones left out): one strongly
         consistent BatchGetItem per 100 ids."""

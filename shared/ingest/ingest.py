@@ -31,13 +31,7 @@ from shared.events.contract import (
 )
 from shared.events.traits import TraitPolicy
 from shared.ingest.conversions import Attributor
-from shared.ingest.products import (
-    batch_interests,
-    indexed_days,
-    interest_events,
-    product_updates,
-    update_catalog,
-)
+from shared.ingest.products import catalog_step, interest_events
 from shared.measurement.attribution import (
     Conversion,
 )
@@ -252,9 +246,14 @@ def _ingest(
     indexed: dict[str, dict[str, int]] = {}  # the interest items written: the profiles' marks
     if products is not None:  # after the logins are followed and the erasure markers read: the interest
         shown = {u: [(r.record_id, e) for r, e in items] for u, items in by_user.items()}
-        indexed = _update_catalog(
-            products, by_user, outcome, interest_events(shown, current, kept, keys, entered)
-        )
+        interested = interest_events(shown, current, kept, keys, entered) if products.keeps_interest else {}
+        step = catalog_step(products, [p for pairs in shown.values() for p in pairs], interested)
+        outcome.catalog_changes, indexed = step.changes, step.indexed
+        if step.error is not None:
+            outcome.errors.append(step.error)
+            outcome.fail(
+                [r for items in by_user.values() for r, _ in items if r.record_id in step.carried], step.error
+            )
 
     for user_id, items in by_user.items():
         items = _after_erasure(items, kept.get(keys.get(user_id, "")), entered, outcome)
@@ -290,26 +289,6 @@ def _ingest(
         if not written:
             outcome.fail([r for r, _ in items], why)
     return outcome
-
-
-def _update_catalog(
-    catalog: ProductCatalog,
-    by_user: dict[str, list[tuple[QueueRecord, SegmentEvent]]],
-    outcome: IngestOutcome,
-    events: dict[str, list[SegmentEvent]],
-) -> dict[str, dict[str, int]]:
-    """Fold the batch's products into the catalog and the shoppers' interest into the index
-    (shared/ingest/products.py); if that fails, the records that carried products fail with the reason.
-    Returns the interest items written (per shopper, product → the item's UTC day): none if it failed."""
-    updates = product_updates([(r.record_id, e) for items in by_user.values() for r, e in items])
-    interests = batch_interests(events)
-    outcome.catalog_changes, error = update_catalog(catalog, updates, interests)
-    if error is not None:
-        outcome.errors.append(error)
-        carried = {record_id for record_id, _ in updates}
-        outcome.fail([r for items in by_user.values() for r, _ in items if r.record_id in carried], error)
-        return {}
-    return indexed_days(interests)
 
 
 @dataclass(frozen=True)

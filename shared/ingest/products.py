@@ -18,6 +18,7 @@ first batch's of the day and lags their latest interest by less than a day (docs
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.catalog.interest import Interest, interests_of
@@ -87,13 +88,32 @@ def indexed_days(interests: Sequence[Interest]) -> dict[str, dict[str, int]]:
     return marks
 
 
-def update_catalog(
-    catalog: ProductCatalog, updates: Sequence[tuple[str, Product]], interests: Sequence[Interest] = ()
-) -> tuple[list[CatalogChange], str | None]:
-    """The changes the updates made, or the error that kept them from the catalog."""
+@dataclass(frozen=True)
+class CatalogStep:
+    """What the batch's catalog step did: the changes, and the interest items written (per shopper,
+    product → the item's UTC day: the marks the profile writes then carry); or the error that kept them
+    from the catalog, with the records that carried products (they fail, SQS redelivers them)."""
+
+    changes: list[CatalogChange] = field(default_factory=list)
+    indexed: dict[str, dict[str, int]] = field(default_factory=dict)
+    error: str | None = None
+    carried: frozenset[str] = frozenset()
+
+
+def catalog_step(
+    catalog: ProductCatalog,
+    events: Sequence[tuple[str, SegmentEvent]],
+    interested: Mapping[str, Sequence[SegmentEvent]],
+) -> CatalogStep:
+    """Fold the products ``events`` (with their records' ids) tell about into the catalog, and the
+    interest ``interested`` shows (:func:`interest_events`) into the index, in the same requests."""
+    updates = product_updates(events)
     if not updates:
-        return [], None
+        return CatalogStep()
+    interests = batch_interests(interested)
     try:
-        return apply_updates(catalog, [p for _, p in updates], interests), None
+        changes = apply_updates(catalog, [p for _, p in updates], interests)
     except Exception as error:
-        return [], f"updating the catalog: {type(error).__name__}: {error}"
+        reason = f"updating the catalog: {type(error).__name__}: {error}"
+        return CatalogStep(error=reason, carried=frozenset(r for r, _ in updates))
+    return CatalogStep(changes, indexed_days(interests))

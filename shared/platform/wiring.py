@@ -171,15 +171,18 @@ class Wiring:
         return DynamoJourneyStore(self.client("dynamodb"), str(self.settings.journeys_table))
 
     def product_catalog(self) -> DynamoProductCatalog:
-        """The catalog; where the function has them (ingest), the interest index written with it and
-        the announcements of the changes the live catalog campaigns want."""
+        """The catalog; where the function has them (ingest), the interest index written with it — only
+        while an enabled campaign has a catalog trigger, the index's one reader — and the announcements
+        of the changes the live catalog campaigns want."""
         from shared.adapters.dynamo.catalog import DynamoProductCatalog
+        from shared.triggers.catalog_triggers import catalog_campaigns
 
         self.settings.require("catalog_table")
+        read = bool(catalog_campaigns(self.catalog()))
         return DynamoProductCatalog(
             self.client("dynamodb"),
             str(self.settings.catalog_table),
-            self.settings.interest_table,
+            self.settings.interest_table if read else None,
             self.catalog_announcements(),
         )
 

@@ -57,6 +57,7 @@ def test_ingest_costs_a_read_per_batch_a_write_per_user_and_a_read_and_a_write_f
     )
     assert measured["ddb_requests_per_ingested_event"] == pytest.approx((22 + 76 / 30) / INGEST_BATCH)
     assert measured["interest_items_written_per_batch"] == pytest.approx(1520 / 30)
+    assert measured["interest_items_renewed_per_batch"] == pytest.approx(780 / 30)  # the next days' of a pair
     # a unit each, billed whatever the requests: the batch's 4 products read, and written (newer events)
     assert (measured["catalog_items_read_per_batch"], measured["catalog_items_written_per_batch"]) == (
         4.0,
@@ -222,6 +223,34 @@ def test_the_cost_model_prices_each_catalog_item_ingest_reads_and_writes() -> No
     # per 100 events: 5 one-unit writes and 4 one-unit reads
     expected = (0.05 * PRICES_USD["dynamodb_wru"] + 0.04 * PRICES_USD["dynamodb_rru"]) * 1e6
     assert with_catalog - without == pytest.approx(expected, abs=1e-3)
+
+
+def test_the_cost_model_prices_the_interest_index_apart_and_a_renewal_at_three_units() -> None:
+    measured: dict[str, Any] = {
+        "profile_item_bytes_mean": 1500.0,
+        "ingest_cpu_ms_per_event": 0.0,
+        "ingest_requests_per_batch": {"dynamodb.PutItem": 20.0},
+        "send_log_item_bytes_mean": 300.0,
+        "ledger_item_bytes_mean": 2100.0,
+        "deliver_cpu_ms_per_message": 0.0,
+        "delivery_requests_per_message": {},
+        "delivery_items_per_message": {},
+    }
+    without = cost_model(measured)
+    assert without["cost_usd_per_million_events_interest_index"] == 0
+    indexed = cost_model(
+        measured | {"interest_items_written_per_batch": 50.0, "interest_items_renewed_per_batch": 20.0}
+    )
+    # per 100 events: 30 first items at 2 units (item, index entry), 20 renewals at 3 (item, the index's
+    # delete and put: the sort key moved)
+    expected = (0.3 * 2 + 0.2 * 3) * PRICES_USD["dynamodb_wru"] * 1e6
+    assert indexed["cost_usd_per_million_events_interest_index"] == pytest.approx(expected, abs=1e-3)
+    assert indexed["cost_usd_per_million_events"] - without["cost_usd_per_million_events"] == pytest.approx(
+        expected, abs=2e-3
+    )
+    assert indexed["cost_usd_per_million_events_without_catalog_triggers"] == pytest.approx(
+        without["cost_usd_per_million_events"], abs=2e-3
+    )
 
 
 def test_the_fan_out_estimate_grows_with_profile_size_and_cpu() -> None:

@@ -428,3 +428,25 @@ def test_an_announcement_put_on_the_bus_without_the_catalog_key_messages_nobody_
         first: [DecisionStatus.SENT],
         second: [DecisionStatus.SENT],
     }
+
+
+@pytest.mark.parametrize(
+    "catalog",
+    [
+        catalog_without(
+            "welcome", "abandoned-cart", "browse-abandonment", "browse-abandon", PRICE_DROP, BACK_IN_STOCK
+        )
+    ],
+)
+def test_without_a_catalog_campaign_ingest_keeps_the_catalog_but_no_interest_index(
+    runtime: LocalRuntime, clock: SimulatedClock
+) -> None:
+    """The index has one reader, the catalog campaigns: a deployment without one pays no write for it."""
+    shoppers(runtime, "u1")
+    send(runtime, clock, T0 + timedelta(minutes=5), product_event("u1", "v1", T0, price=100))
+
+    assert interest_items(runtime) == {}
+    stored = runtime.client("dynamodb").scan(TableName=runtime.table_names["catalog"])["Items"]
+    assert [(i["product_id"]["S"], i["price"]["N"]) for i in stored] == [("p-17", "100.00")]
+    [profile] = [p for p in runtime.all_profiles() if p.user_id == "u1"]
+    assert profile.activity.indexed == {}

@@ -134,6 +134,8 @@ def test_templates_name_products_literally_and_a_message_reads_at_most_a_hundred
 class Catalog:
     """A catalog that remembers what it was asked (the adapter is tested on moto)."""
 
+    keeps_interest = False
+
     def __init__(self, *products: Product) -> None:
         self.products = {p.product_id: p for p in products}
         self.asked: list[list[str]] = []

@@ -60,6 +60,7 @@ class DynamoProductCatalog:
         self._table = table_name
         self._interest_table = interest_table
         self._announcements = announcements
+        self.keeps_interest = interest_table is not None
 
     def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
         found = batch_get(self._client, self._table, CATALOG, product_ids)
