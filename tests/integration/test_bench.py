@@ -206,17 +206,21 @@ def test_the_cost_model_prices_counted_requests() -> None:
     assert costs["channel_fees_usd_per_million"]["email"] == 100.0
 
 
+# What the cost model needs, for an ingest that only writes profiles (20 a batch of 1.5 KB) and no delivery.
+PROFILE_WRITES_ONLY: dict[str, Any] = {
+    "profile_item_bytes_mean": 1500.0,
+    "ingest_cpu_ms_per_event": 0.0,
+    "ingest_requests_per_batch": {"dynamodb.PutItem": 20.0},
+    "send_log_item_bytes_mean": 300.0,
+    "ledger_item_bytes_mean": 2100.0,
+    "deliver_cpu_ms_per_message": 0.0,
+    "delivery_requests_per_message": {},
+    "delivery_items_per_message": {},
+}
+
+
 def test_the_cost_model_prices_each_catalog_item_ingest_reads_and_writes() -> None:
-    measured: dict[str, Any] = {
-        "profile_item_bytes_mean": 1500.0,
-        "ingest_cpu_ms_per_event": 0.0,
-        "ingest_requests_per_batch": {"dynamodb.PutItem": 20.0},
-        "send_log_item_bytes_mean": 300.0,
-        "ledger_item_bytes_mean": 2100.0,
-        "deliver_cpu_ms_per_message": 0.0,
-        "delivery_requests_per_message": {},
-        "delivery_items_per_message": {},
-    }
+    measured: dict[str, Any] = dict(PROFILE_WRITES_ONLY)
     without = cost_model(measured)["cost_per_million_events_breakdown"]["dynamodb"]
     measured |= {"catalog_items_read_per_batch": 4.0, "catalog_items_written_per_batch": 5.0}
     with_catalog = cost_model(measured)["cost_per_million_events_breakdown"]["dynamodb"]
@@ -226,16 +230,7 @@ def test_the_cost_model_prices_each_catalog_item_ingest_reads_and_writes() -> No
 
 
 def test_the_cost_model_prices_the_interest_index_apart_and_a_renewal_at_three_units() -> None:
-    measured: dict[str, Any] = {
-        "profile_item_bytes_mean": 1500.0,
-        "ingest_cpu_ms_per_event": 0.0,
-        "ingest_requests_per_batch": {"dynamodb.PutItem": 20.0},
-        "send_log_item_bytes_mean": 300.0,
-        "ledger_item_bytes_mean": 2100.0,
-        "deliver_cpu_ms_per_message": 0.0,
-        "delivery_requests_per_message": {},
-        "delivery_items_per_message": {},
-    }
+    measured: dict[str, Any] = dict(PROFILE_WRITES_ONLY)
     without = cost_model(measured)
     assert without["cost_usd_per_million_events_interest_index"] == 0
     indexed = cost_model(
