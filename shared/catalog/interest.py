@@ -16,7 +16,8 @@ time); what one change reads and messages is.
 
 Only shoppers are indexed: an anonymous visitor has no address. A visitor's events that follow their
 login (in the same batch, or by the link ingest keeps) are indexed under the shopper; interest a
-visitor showed in earlier batches, before logging in, is not moved. The items are keyed by shopper
+visitor showed in earlier batches, before logging in, moves to the shopper at that login, timed at the
+start of its UTC day (shared/ingest/products.py, ``visitor_interest``). The items are keyed by shopper
 first, so erasure deletes them with the shopper's other rows (topology.SHOPPER_TABLES).
 """
 

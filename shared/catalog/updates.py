@@ -82,6 +82,8 @@ def apply_updates(
     for update in updates:
         by_product[update.product_id].append(update)
     if not by_product:
+        if interests:  # a login's visitor interest, in a batch without products (shared/ingest/products.py)
+            catalog.put_many([], write_order(interests))
         return []
     stored = catalog.get_many(sorted(by_product))
     changes = []

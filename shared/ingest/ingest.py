@@ -31,7 +31,7 @@ from shared.events.contract import (
 )
 from shared.events.traits import TraitPolicy
 from shared.ingest.conversions import Attributor
-from shared.ingest.products import catalog_step, interest_events
+from shared.ingest.products import catalog_step, interest_events, visitor_interest
 from shared.measurement.attribution import (
     Conversion,
 )
@@ -246,8 +246,14 @@ def _ingest(
     indexed: dict[str, dict[str, int]] = {}  # the interest items written: the profiles' marks
     if products is not None:  # after the logins are followed and the erasure markers read: the interest
         shown = {u: [(r.record_id, e) for r, e in items] for u, items in by_user.items()}
-        interested = interest_events(shown, current, kept, keys, entered) if products.keeps_interest else {}
-        step = catalog_step(products, [p for pairs in shown.values() for p in pairs], interested)
+        interested, moved = {}, []
+        if products.keeps_interest:
+            interested = interest_events(shown, current, kept, keys, entered)
+            erased = {u: kept.get(keys.get(u, "")) is not None for u in by_user}
+            moved = visitor_interest(
+                {u: [e for _, e in pairs] for u, pairs in shown.items()}, current, erased
+            )
+        step = catalog_step(products, [p for pairs in shown.values() for p in pairs], interested, moved)
         outcome.catalog_changes, indexed = step.changes, step.indexed
         if step.error is not None:
             outcome.errors.append(step.error)

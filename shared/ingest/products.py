@@ -19,17 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from shared.catalog.interest import Interest, interests_of
+from shared.catalog.interest import INTEREST_DAYS, Interest, interests_of
 from shared.catalog.ports import ProductCatalog
 from shared.catalog.product import PRODUCT_EVENTS, Product, products_in
 from shared.catalog.updates import CatalogChange, apply_updates
-from shared.core.identity import is_anonymous
+from shared.core.identity import anonymous_profile_id, is_anonymous
 from shared.events.contract import SegmentEvent
 from shared.profiles.kept import KeptRecord
-from shared.profiles.products import day_number, indexed_since
+from shared.profiles.merge import logins
+from shared.profiles.products import CARTED, VIEWED, day_number, indexed_since
 from shared.profiles.profile import Profile, product_of
+
+DAY_SECONDS = 86400
 
 
 def product_updates(events: Sequence[tuple[str, SegmentEvent]]) -> list[tuple[str, Product]]:
@@ -104,16 +107,54 @@ def catalog_step(
     catalog: ProductCatalog,
     events: Sequence[tuple[str, SegmentEvent]],
     interested: Mapping[str, Sequence[SegmentEvent]],
+    moved: Sequence[Interest] = (),
 ) -> CatalogStep:
     """Fold the products ``events`` (with their records' ids) tell about into the catalog, and the
-    interest ``interested`` shows (:func:`interest_events`) into the index, in the same requests."""
+    interest ``interested`` shows (:func:`interest_events`) and the interest logins ``moved`` from
+    visitors (:func:`visitor_interest`) into the index, in the same requests."""
     updates = product_updates(events)
-    if not updates:
+    interests = [*batch_interests(interested), *moved]
+    if not updates and not interests:
         return CatalogStep()
-    interests = batch_interests(interested)
     try:
         changes = apply_updates(catalog, [p for _, p in updates], interests)
     except Exception as error:
         reason = f"updating the catalog: {type(error).__name__}: {error}"
-        return CatalogStep(error=reason, carried=frozenset(r for r, _ in updates))
+        moving = {i.user_id for i in moved}
+        carried = {r for r, _ in updates} | {r for r, e in events if e.profile_id in moving}
+        return CatalogStep(error=reason, carried=frozenset(carried))
     return CatalogStep(changes, indexed_days(interests))
+
+
+def visitor_interest(
+    by_user: Mapping[str, Sequence[SegmentEvent]],
+    current: Mapping[str, Profile],
+    erased: Mapping[str, bool],
+) -> list[Interest]:
+    """The interest an anonymous visitor showed before logging in, moved to the shopper whose login in
+    ``by_user`` (each shopper's events, once logins are followed) absorbs the visitor's history now
+    (``current``: the profiles as read; a visitor moved at an earlier login holds no history): each
+    product they viewed or carted within the index's days, at the start of its UTC day (the recent
+    products keep the day only), unless the shopper's own touch of it is as recent, or marked. None for
+    a shopper with an erasure marker (``erased``)."""
+    found = []
+    for user_id, events in by_user.items():
+        if is_anonymous(user_id) or erased.get(user_id):
+            continue
+        shopper = current.get(user_id)
+        own = shopper.activity.products if shopper is not None else {}
+        marks = shopper.activity.indexed if shopper is not None else {}
+        for anonymous_id, at in logins(events).items():
+            visitor = current.get(anonymous_profile_id(anonymous_id))
+            if visitor is None:  # a visitor moved at an earlier login keeps a link and no history
+                continue
+            for product, (day, actions, _) in visitor.activity.products.items():
+                when = datetime.fromtimestamp(day * DAY_SECONDS, UTC)
+                if (
+                    actions & (VIEWED | CARTED)
+                    and at - when < timedelta(days=INTEREST_DAYS)
+                    and own.get(product, (-1,))[0] < day
+                    and marks.get(product, -1) < day
+                ):
+                    found.append(Interest(user_id, product, when))
+    return found

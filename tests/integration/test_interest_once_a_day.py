@@ -123,28 +123,61 @@ def test_the_item_keeps_the_days_first_view_and_the_fan_outs_window_is_counted_f
     assert interested(first + timedelta(days=INTEREST_DAYS, milliseconds=1)) == []
 
 
+def visitor_view(device: str, message_id: str, at: Any, product_id: str = "p-17") -> dict[str, Any]:
+    event = product_event("", message_id, at, product_id=product_id)
+    del event["userId"]
+    event["anonymousId"] = device
+    return event
+
+
 @pytest.mark.gentle("counts the index's writes per batch")
-def test_a_shopper_who_browsed_as_a_visitor_and_logged_in_that_day_has_their_view_indexed(
+def test_a_visitors_interest_moves_to_the_shopper_at_login_at_the_start_of_its_day(
     runtime: LocalRuntime, clock: SimulatedClock, writes: InterestWrites
 ) -> None:
-    visitor = product_event("", "anon-view", T0)
-    del visitor["userId"]
-    visitor["anonymousId"] = "device-9"
-    send(runtime, clock, T0, visitor)
+    day_start = T0.replace(hour=0, minute=0)
+    send(runtime, clock, T0, visitor_view("device-9", "anon-view", T0))
+    assert (writes.items, stored(runtime)) == (0, {})  # a visitor has no address: not indexed
     login = on_device("device-9", identify("u1", "login", at=iso(T0 + timedelta(minutes=10))))
     send(runtime, clock, T0 + timedelta(minutes=10), login)
 
-    # the visitor's view moved to the shopper's recent products, and is not in the index
+    # the login moves the visitor's history, and with it their interest: the recent products keep the
+    # day only, so the item's time is the day's start
     shopper = runtime.profiles.get("u1")
     assert shopper is not None and shopper.activity.products["p-17"][0] == DAY
-    assert (writes.items, shopper.activity.indexed, stored(runtime)) == (0, {}, {})
+    assert writes.items == 1
+    assert stored(runtime) == {
+        ("u1", "p-17"): (millis(day_start), seconds(day_start + timedelta(days=INTEREST_DAYS)))
+    }
+    assert marks(runtime, "u1") == {"p-17": DAY}
 
     view = T0 + timedelta(minutes=20)
     send(runtime, clock, view, product_event("u1", "v1", view))
+    assert writes.items == 1  # the day's item is written: the mark holds
 
-    assert writes.items == 1
-    assert {k: at for k, (at, _) in stored(runtime).items()} == {("u1", "p-17"): millis(view)}
-    assert marks(runtime, "u1") == {"p-17": DAY}
+
+@pytest.mark.gentle("counts the index's writes per batch")
+def test_a_login_moves_no_interest_older_than_the_index_nor_from_a_visitor_moved_to_another_shopper(
+    runtime: LocalRuntime, clock: SimulatedClock, writes: InterestWrites
+) -> None:
+    send(runtime, clock, T0, visitor_view("device-9", "anon-old", T0))
+    login = T0 + timedelta(days=INTEREST_DAYS, hours=1)
+    send(runtime, clock, login, on_device("device-9", identify("u1", "login-1", at=iso(login))))
+    assert (writes.items, stored(runtime)) == (0, {})  # expired before the login
+
+    later = login + timedelta(days=1)
+    send(runtime, clock, later, visitor_view("device-7", "anon-new", later, product_id="p-3"))
+    send(
+        runtime,
+        clock,
+        later + timedelta(hours=1),
+        on_device("device-7", identify("u1", "login-2", at=iso(later + timedelta(hours=1)))),
+    )
+    assert set(stored(runtime)) == {("u1", "p-3")}
+    written = writes.items
+    # another shopper logs in on that device: the visitor's history stays with u1, nothing moves to u2
+    again = later + timedelta(hours=2)
+    send(runtime, clock, again, on_device("device-7", identify("u2", "login-3", at=iso(again))))
+    assert writes.items == written and set(stored(runtime)) == {("u1", "p-3")}
 
 
 @pytest.mark.gentle("counts the index's writes per batch")
